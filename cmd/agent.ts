@@ -1,0 +1,38 @@
+import type { Command } from "@commander-js/extra-typings";
+import { hostname } from "node:os";
+import { collect, positiveInt } from "./lib/options.ts";
+
+export function register(program: Command): void {
+  program
+    .command("agent")
+    .description("Poll a work pool and start each flow run as a process (creates the pool if missing)")
+    .requiredOption("-p, --pool <name>", "work pool to take runs from")
+    .option("-q, --queue <name>", "only these queues of the pool (repeatable; default: all)", collect)
+    .option("--limit <n>", "most flow runs running at once", positiveInt("--limit"), 10)
+    .option("--name <name>", "agent name shown in the API", `${hostname()}-${process.pid}`)
+    .action(async (opts) => {
+      const { Agent } = await import("../core/agent/index.ts");
+      const { selfCommand } = await import("../core/infra/index.ts");
+      const { WeirClient } = await import("../core/client/index.ts");
+      const { untilSignal } = await import("./lib/signals.ts");
+      const agent = new Agent({
+        client: new WeirClient(),
+        pool: opts.pool,
+        queues: opts.queue ?? [],
+        limit: opts.limit,
+        name: opts.name,
+        command: selfCommand(),
+        log: (m) => console.log(`${new Date().toISOString()} ${m}`),
+      });
+      await agent.start();
+      await untilSignal(async (second) => {
+        if (second) {
+          console.log("Killing running flow runs");
+          agent.killAll();
+          return;
+        }
+        console.log(`Stopping: no new work is taken; waiting for ${agent.runningCount} running flow run(s) (Ctrl-C again to kill them)`);
+        await agent.stop();
+      });
+    });
+}

@@ -1,0 +1,97 @@
+import type { Command } from "@commander-js/extra-typings";
+import { client, collect } from "./lib/options.ts";
+import { ago, bold, dim, green, printJson, printTable, red } from "./lib/output.ts";
+
+export function register(program: Command): void {
+  const cmd = program.command("deployment").description("List, inspect, run and delete deployments");
+
+  cmd
+    .command("ls")
+    .alias("list")
+    .description("List deployments")
+    .option("--flow <name>", "only this flow's deployments")
+    .option("--json", "print JSON")
+    .action(async (opts) => {
+      const list = await client().listDeployments(opts.flow);
+      if (opts.json) return printJson(list);
+      if (list.length === 0) return console.log("No deployments yet (create some with: weir deploy --all)");
+      printTable(
+        ["NAME", "POOL/QUEUE", "ENTRYPOINT", "UPDATED", "ID"],
+        list.map((d) => [
+          `${d.flow_name}/${d.name}${d.paused ? " (paused)" : ""}`,
+          d.work_pool_name ? `${d.work_pool_name}/${d.work_queue_name}` : "-",
+          d.entrypoint ?? "-",
+          ago(d.updated),
+          [d.id, dim],
+        ]),
+      );
+    });
+
+  cmd
+    .command("inspect")
+    .description("Show a deployment")
+    .argument("<deployment>", "FLOW/NAME or id")
+    .option("--json", "print JSON (the default for now; kept for scripts)")
+    .action(async (ref) => printJson(await client().getDeployment(ref)));
+
+  cmd
+    .command("run")
+    .description("Create a flow run of a deployment; parameters are validated before the run exists")
+    .argument("<deployment>", "FLOW/NAME or id")
+    .option("--param <name=value>", "parameter, value read as JSON else text (repeatable)", collect)
+    .option("--params <json>", "parameters as a JSON object")
+    .option("-t, --tag <tag>", "extra tag for the run (repeatable)", collect)
+    .option("--job-variable <key=value>", "job variable for this run (repeatable)", collect)
+    .option("--start-in <seconds>", "schedule the run this many seconds from now")
+    .option("-w, --watch", "follow the run until it finishes: exit 0 if Completed, 1 otherwise")
+    .option("--json", "print the created run as JSON")
+    .action(async (ref, opts) => {
+      const { parseParamFlags, WeirError } = await import("../core/model/index.ts");
+      const { keyValues } = await import("./lib/options.ts");
+      const c = client();
+      const parameters = parseParamFlags(opts.param ?? [], opts.params);
+      let scheduled: string | undefined;
+      if (opts.startIn !== undefined) {
+        const s = Number(opts.startIn);
+        if (!Number.isFinite(s) || s < 0) throw new WeirError("USAGE", `--start-in must be a number of seconds (got "${opts.startIn}")`);
+        scheduled = new Date(Date.now() + s * 1000).toISOString();
+      }
+      const d = await c.getDeployment(ref);
+      const run = await c.runDeployment(d.id, {
+        parameters,
+        tags: opts.tag,
+        job_variables: opts.jobVariable ? keyValues(opts.jobVariable, "--job-variable") : undefined,
+        scheduled_time: scheduled,
+      });
+      if (opts.json && !opts.watch) return printJson(run);
+      console.log(`Created flow run ${bold(run.name)} (${run.id}) of ${d.flow_name}/${d.name}`);
+      if (!d.work_pool_name) console.log(dim("  This deployment has no work pool: no agent will pick the run up (redeploy with --pool)."));
+      if (!opts.watch) {
+        console.log(dim(`  follow it: weir flow-run logs ${run.id} --follow`));
+        return;
+      }
+      const { watchRun } = await import("./lib/watch.ts");
+      const stop = new AbortController();
+      process.once("SIGINT", () => stop.abort());
+      const final = await watchRun(c, run.id, { logs: true, signal: stop.signal });
+      if (stop.signal.aborted) {
+        console.log(dim(`Stopped watching; the run goes on (weir flow-run inspect ${run.id})`));
+        process.exitCode = 1;
+        return;
+      }
+      const ok = final.state.type === "COMPLETED";
+      console.log(`Flow run ${final.name} ${ok ? green(final.state.name) : red(final.state.name)}${final.state.message ? `: ${final.state.message}` : ""}`);
+      process.exitCode = ok ? 0 : 1;
+    });
+
+  cmd
+    .command("delete")
+    .description("Delete a deployment (its past runs are kept)")
+    .argument("<deployment>", "FLOW/NAME or id")
+    .action(async (ref) => {
+      const c = client();
+      const d = await c.getDeployment(ref);
+      await c.deleteDeployment(d.id);
+      console.log(`Deleted deployment ${d.flow_name}/${d.name} (${d.id})`);
+    });
+}

@@ -1,0 +1,82 @@
+import type { Command } from "@commander-js/extra-typings";
+import { client, positiveInt } from "./lib/options.ts";
+import { ago, dim, printJson, printTable, stateColor } from "./lib/output.ts";
+
+export function register(program: Command): void {
+  const cmd = program.command("flow-run").description("List, inspect, follow and cancel flow runs");
+
+  cmd
+    .command("ls")
+    .alias("list")
+    .description("List recent flow runs, newest first")
+    .option("--deployment <ref>", "only runs of this deployment (FLOW/NAME or id)")
+    .option("--flow <name>", "only runs of this flow")
+    .option("--state <types>", "only these state types, comma separated (e.g. FAILED,CRASHED)")
+    .option("--limit <n>", "how many", positiveInt("--limit"), 20)
+    .option("--json", "print JSON")
+    .action(async (opts) => {
+      const c = client();
+      const deployment = opts.deployment ? (await c.getDeployment(opts.deployment)).id : undefined;
+      const runs = await c.listFlowRuns({ deployment, flow: opts.flow, state: opts.state, limit: opts.limit });
+      if (opts.json) return printJson(runs);
+      if (runs.length === 0) return console.log("No flow runs yet");
+      printTable(
+        ["NAME", "FLOW/DEPLOYMENT", "STATE", "CREATED", "DURATION", "ID"],
+        runs.map((r) => [
+          r.name,
+          `${r.flow_name}${r.deployment_name ? `/${r.deployment_name}` : ""}`,
+          [r.state.name, stateColor(r.state.type)],
+          ago(r.created),
+          r.end_time && r.start_time ? `${((Date.parse(r.end_time) - Date.parse(r.start_time)) / 1000).toFixed(2)}s` : "-",
+          [r.id, dim],
+        ]),
+      );
+    });
+
+  cmd
+    .command("inspect")
+    .description("Show a flow run with its state history and task runs")
+    .argument("<id>", "flow run id")
+    .option("--json", "print JSON (the default for now; kept for scripts)")
+    .action(async (id) => {
+      const c = client();
+      const [run, states, tasks] = await Promise.all([c.getFlowRun(id), c.flowRunStates(id), c.taskRuns(id)]);
+      printJson({ ...run, state_history: states, task_runs: tasks });
+    });
+
+  cmd
+    .command("logs")
+    .description("Print a flow run's log lines")
+    .argument("<id>", "flow run id")
+    .option("-f, --follow", "keep printing until the run finishes")
+    .option("--json", "print JSON")
+    .action(async (id, opts) => {
+      const c = client();
+      const { printLog, watchRun } = await import("./lib/watch.ts");
+      if (opts.follow) {
+        const stop = new AbortController();
+        process.once("SIGINT", () => stop.abort());
+        await watchRun(c, id, { logs: true, signal: stop.signal });
+        return;
+      }
+      await c.getFlowRun(id);
+      const all = [];
+      for (let after = 0; ; ) {
+        const page = await c.flowRunLogs(id, after);
+        all.push(...page);
+        if (page.length < 1000) break;
+        after = page[page.length - 1]!.id;
+      }
+      if (opts.json) return printJson(all);
+      for (const l of all) printLog(l);
+    });
+
+  cmd
+    .command("cancel")
+    .description("Cancel a flow run (its agent stops the process)")
+    .argument("<id>", "flow run id")
+    .action(async (id) => {
+      const run = await client().cancelFlowRun(id);
+      console.log(`Flow run ${run.name} is ${run.state.name}`);
+    });
+}

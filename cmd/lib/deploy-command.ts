@@ -1,0 +1,132 @@
+import { WeirError } from "../../core/model/index.ts";
+import { keyValues } from "./options.ts";
+import { bold, dim, green, red } from "./output.ts";
+
+export interface DeployFlags {
+  name?: string[];
+  all?: boolean;
+  description?: string;
+  version?: string;
+  tag?: string[];
+  pool?: string;
+  queue?: string;
+  jobVariable?: string[];
+  param?: string[];
+  params?: string;
+  enforceParameterSchema?: boolean;
+  file?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+export async function deployCommand(entrypoint: string | undefined, f: DeployFlags): Promise<void> {
+  const { registerFlowModules } = await import("../../core/engine/index.ts");
+  const { parseParamFlags } = await import("../../core/model/index.ts");
+  const project = await import("../../core/project/index.ts");
+  const { WeirClient } = await import("../../core/client/index.ts");
+  registerFlowModules();
+
+  const overlay = {
+    description: f.description,
+    version: f.version,
+    tags: f.tag,
+    pool: f.pool,
+    queue: f.queue,
+    jobVariables: f.jobVariable ? keyValues(f.jobVariable, "--job-variable") : undefined,
+    parameters: f.param || f.params ? parseParamFlags(f.param ?? [], f.params) : undefined,
+    enforceParameterSchema: f.enforceParameterSchema,
+  };
+
+  let proj: Awaited<ReturnType<typeof project.loadProject>>;
+  let names = f.name ?? [];
+  let all = Boolean(f.all);
+  if (entrypoint) {
+    // `weir deploy flows/x.ts:flow -n name -p pool`: a one-off deployment from flags alone.
+    if (names.length !== 1 || all) {
+      throw new WeirError("USAGE", "With an ENTRYPOINT argument, give exactly one --name for the deployment (and no --all)");
+    }
+    proj = syntheticProject(entrypoint, names[0]!);
+    names = [];
+    all = true;
+  } else {
+    proj = project.loadProject(project.findProjectFile(process.cwd(), f.file));
+  }
+  const planned = await project.planDeployments(proj, names, all);
+  const perDeployment = f.description || f.version || f.param || f.params || f.jobVariable;
+  if (planned.length > 1 && perDeployment) {
+    throw new WeirError(
+      "USAGE",
+      `${planned.length} deployments are selected: --description, --version, --param(s) and --job-variable apply to one deployment; pick it with --name, or set these in ${proj.displayFile}`,
+    );
+  }
+
+  if (f.dryRun) {
+    const plans = planned.map((p) => {
+      if (p.problem) return { name: p.name, ok: false, error: p.problem };
+      const pull = (proj.overrides[p.index]!.pull ? p.spec.pull : proj.pull) ?? [
+        { "weir.steps.set_working_directory": { directory: proj.dir } },
+      ];
+      return { name: `${p.flowName}/${p.name}`, ok: true, deployment: project.deploymentBody(proj, p, overlay, pull) };
+    });
+    if (f.json) console.log(JSON.stringify(plans, null, 2));
+    else
+      for (const plan of plans) {
+        if (!plan.ok) console.log(`${red("✗")} ${plan.error}`);
+        else console.log(`${bold(plan.name)} (dry run, nothing changed)\n${indent(JSON.stringify(plan.deployment, null, 2))}`);
+      }
+    if (plans.some((p) => !p.ok)) process.exitCode = 1;
+    return;
+  }
+
+  const client = new WeirClient();
+  const signal = new AbortController().signal;
+  const outcomes = [];
+  for (const p of planned) outcomes.push(await project.deployOne(client, proj, p, overlay, signal));
+  if (f.json) {
+    console.log(JSON.stringify(outcomes, null, 2));
+  } else {
+    for (const o of outcomes) {
+      if (o.ok) {
+        const d = o.deployment!;
+        console.log(`${green("✓")} ${bold(o.name)} ${o.created ? "created" : "updated"} (id ${d.id})`);
+        for (const n of o.notes) console.log(dim(`  note: ${n}`));
+      } else {
+        console.log(`${red("✗")} ${bold(o.name)} not deployed:\n${indent(o.error ?? "")}`);
+      }
+    }
+    const good = outcomes.filter((o) => o.ok);
+    if (good.length > 0) {
+      const first = good[0]!.deployment!;
+      const pools = [...new Set(good.map((o) => o.deployment!.work_pool_name).filter(Boolean))];
+      console.log("\nNext:");
+      if (pools.length) console.log(`  start an agent:      weir agent --pool ${pools[0]}`);
+      else console.log("  these deployments have no work pool: set work_pool.name in the file or pass --pool, then run an agent for it");
+      console.log(`  run the deployment:  weir deployment run '${first.flow_name}/${first.name}' --watch`);
+    }
+    console.log(`\n${good.length} deployed, ${outcomes.length - good.length} failed`);
+  }
+  if (outcomes.some((o) => !o.ok)) process.exitCode = 1;
+}
+
+function indent(s: string): string {
+  return s
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
+}
+
+function syntheticProject(entrypoint: string, name: string) {
+  const dir = process.cwd();
+  return {
+    file: "(command line)",
+    displayFile: "the command line",
+    dir,
+    name: null,
+    build: null,
+    push: null,
+    pull: null,
+    overrides: [{ build: false, push: false, pull: false }],
+    deployments: [{ name, entrypoint, pos: { file: "(command line)", line: 1, col: 1 } }],
+    source: "",
+  };
+}

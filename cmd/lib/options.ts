@@ -1,0 +1,49 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { WeirClient } from "../../core/client/index.ts";
+import { WeirError } from "../../core/model/index.ts";
+
+/** Commander reducer for repeatable options (`--param a=1 --param b=2`). */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function positiveInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new WeirError("USAGE", `${flag} must be a whole number of at least 1 (got "${value}")`);
+    return n;
+  };
+}
+
+/** $WEIR_HOME, default ~/.weir: the embedded database and plugins live here. */
+export const weirHome = (): string => process.env.WEIR_HOME || join(homedir(), ".weir");
+
+export const defaultDatabase = (): string => process.env.WEIR_DATABASE_URL || join(weirHome(), "weir.db");
+
+export const client = (): WeirClient => new WeirClient();
+
+/** `k=v` pairs into an object, values read as JSON when they parse. */
+export function keyValues(pairs: string[] | undefined, flag: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const pair of pairs ?? []) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new WeirError("USAGE", `${flag} "${pair}" must look like KEY=VALUE`);
+    const raw = pair.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // a plain string
+    }
+    setPath(out, pair.slice(0, eq).split("."), value);
+  }
+  return out;
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const key of path.slice(0, -1)) {
+    if (typeof cur[key] !== "object" || cur[key] === null) cur[key] = {};
+    cur = cur[key] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]!] = value;
+}

@@ -1,0 +1,72 @@
+import { Agent } from "../../core/agent/index.ts";
+import { createApp, Wakeups } from "../../core/api/index.ts";
+import { WeirClient } from "../../core/client/index.ts";
+import { WeirError } from "../../core/model/index.ts";
+import { selfCommand } from "../../core/infra/index.ts";
+import { openStore, redactUrl } from "../../core/store/index.ts";
+import pkg from "../../package.json" with { type: "json" };
+import { uiRoutes } from "../../ui/index.ts";
+import { untilSignal } from "./signals.ts";
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  db: string;
+  agentPool?: string;
+  queues: string[];
+  limit: number;
+}
+
+export async function startServer(o: ServerOptions): Promise<void> {
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) {
+    throw new WeirError("USAGE", `--port must be a port number from 0 to 65535 (got "${o.port}")`);
+  }
+  const store = await openStore({ url: o.db, authToken: process.env.WEIR_DATABASE_AUTH_TOKEN });
+  const ctx = { store, wakeups: new Wakeups(), version: pkg.version };
+  const app = createApp(ctx, {
+    extend: uiRoutes,
+    onInternalError: (err) => console.error("weir server: internal error:", err),
+  });
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    // Claims are long polls (up to 60 s), so idle connections must outlive them.
+    server = Bun.serve({ hostname: o.host, port: o.port, fetch: app.fetch, idleTimeout: 120 });
+  } catch (cause) {
+    store.close();
+    throw new WeirError(
+      "UNREACHABLE",
+      `Cannot listen on ${o.host}:${o.port}: ${(cause as Error).message} (is another server running? choose another --port)`,
+      { cause },
+    );
+  }
+  const base = `http://${o.host.includes(":") ? `[${o.host}]` : o.host}:${server.port}`;
+  console.log(`Weir ${pkg.version} server listening on ${base}`);
+  console.log(`  UI        ${base}/`);
+  console.log(`  API       ${base}/api   (docs: ${base}/api/openapi.json)`);
+  console.log(`  Database  ${redactUrl(store.url)}`);
+
+  let agent: Agent | null = null;
+  if (o.agentPool) {
+    agent = new Agent({
+      client: new WeirClient(`${base}/api`),
+      pool: o.agentPool,
+      queues: o.queues,
+      limit: o.limit,
+      name: `server-agent-${process.pid}`,
+      command: selfCommand(),
+      log: (m) => console.log(`[agent] ${m}`),
+    });
+    await agent.start();
+  }
+
+  await untilSignal(async (second) => {
+    if (second) {
+      agent?.killAll();
+      return;
+    }
+    console.log("Shutting down: no new work is taken; waiting for running flow runs (Ctrl-C again to kill them)");
+    await agent?.stop();
+    await server.stop();
+    store.close();
+  });
+}

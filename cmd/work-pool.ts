@@ -1,0 +1,64 @@
+import type { Command } from "@commander-js/extra-typings";
+import { client, positiveInt } from "./lib/options.ts";
+import { printJson, printTable } from "./lib/output.ts";
+
+export function register(program: Command): void {
+  const cmd = program.command("work-pool").description("Manage work pools");
+
+  cmd
+    .command("create")
+    .description('Create a work pool (with a "default" queue)')
+    .argument("<name>", "pool name")
+    .option("--type <type>", "infrastructure kind", "process")
+    .option("--description <text>", "description")
+    .option("--limit <n>", "most concurrent runs in the pool", positiveInt("--limit"))
+    .action(async (name, opts) => {
+      const pool = await client().createWorkPool({ name, type: opts.type, description: opts.description, concurrency_limit: opts.limit });
+      console.log(`Created work pool "${pool.name}" (${pool.type}); start an agent with: weir agent --pool ${pool.name}`);
+    });
+
+  cmd
+    .command("ls")
+    .alias("list")
+    .description("List work pools")
+    .option("--json", "print JSON")
+    .action(async (opts) => {
+      const pools = await client().listWorkPools();
+      if (opts.json) return printJson(pools);
+      if (pools.length === 0) return console.log("No work pools yet (create one with: weir work-pool create NAME --type process)");
+      printTable(
+        ["NAME", "TYPE", "QUEUES", "PAUSED", "ID"],
+        pools.map((p) => [p.name, p.type, p.queues.map((q) => q.name).join(","), p.is_paused ? "yes" : "no", p.id]),
+      );
+    });
+
+  cmd
+    .command("inspect")
+    .description("Show a work pool")
+    .argument("<name>", "pool name")
+    .option("--json", "print JSON (the default)")
+    .action(async (name) => printJson(await client().getWorkPool(name)));
+
+  cmd
+    .command("delete")
+    .description("Delete a work pool")
+    .argument("<name>", "pool name")
+    .action(async (name) => {
+      await client().deleteWorkPool(name);
+      console.log(`Deleted work pool "${name}"`);
+    });
+
+  for (const [verb, paused] of [
+    ["pause", true],
+    ["resume", false],
+  ] as const) {
+    cmd
+      .command(verb)
+      .description(`${paused ? "Pause" : "Resume"} a work pool (agents ${paused ? "stop taking" : "take"} its runs)`)
+      .argument("<name>", "pool name")
+      .action(async (name) => {
+        await client().setWorkPoolPaused(name, paused);
+        console.log(`Work pool "${name}" ${paused ? "paused" : "resumed"}`);
+      });
+  }
+}

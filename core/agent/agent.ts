@@ -1,0 +1,159 @@
+import type { WeirClient } from "../client/index.ts";
+import { type FlowRun, isTerminal, WeirError, describeError } from "../model/index.ts";
+import { jobEnv, launchProcess, type RunningProcess } from "../infra/index.ts";
+
+export interface AgentOptions {
+  client: WeirClient;
+  pool: string;
+  /** Queues to take work from; empty means every queue of the pool. */
+  queues: string[];
+  /** Most flow runs running at once. */
+  limit: number;
+  name: string;
+  /** argv prefix that starts this binary (see selfCommand()). */
+  command: string[];
+  heartbeatMs?: number;
+  /** How long one claim request waits on the server for work. */
+  pollWaitMs?: number;
+  log: (message: string) => void;
+}
+
+/**
+ * Polls a work pool and starts each claimed flow run as its own process. Claims are long polls,
+ * so a new run starts within milliseconds; heartbeats report liveness and bring back
+ * cancellations; a process that exits without a final state leaves its run CRASHED.
+ */
+export class Agent {
+  readonly id = Bun.randomUUIDv7();
+  readonly #running = new Map<string, { run: FlowRun; proc: RunningProcess }>();
+  readonly #stop = new AbortController();
+  #slotFreed: (() => void) | null = null;
+  #loop: Promise<void> | null = null;
+
+  constructor(readonly opts: AgentOptions) {}
+
+  get runningCount(): number {
+    return this.#running.size;
+  }
+
+  async start(): Promise<void> {
+    const { client, pool } = this.opts;
+    const wp = await client.createWorkPool({ name: pool, type: "process" }, true);
+    this.opts.log(
+      `Agent ${this.opts.name} started: pool "${wp.name}" (${wp.type}), queues ${this.opts.queues.length ? this.opts.queues.join(", ") : "all"}, limit ${this.opts.limit}, API ${client.baseUrl}`,
+    );
+    await this.#heartbeat();
+    this.#loop = Promise.all([this.#claimLoop(), this.#heartbeatLoop()]).then(() => undefined);
+  }
+
+  /** Stops taking work and resolves when every running flow has finished. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    this.#slotFreed?.();
+    await this.#loop;
+    while (this.#running.size > 0) await Promise.race([...this.#running.values()].map((r) => r.proc.exited));
+    await Bun.sleep(0);
+  }
+
+  /** Kills every running flow process (their runs end CRASHED). */
+  killAll(): void {
+    for (const { proc } of this.#running.values()) proc.kill("SIGKILL");
+  }
+
+  async #claimLoop(): Promise<void> {
+    const { client, pool } = this.opts;
+    let backoff = 0;
+    while (!this.#stop.signal.aborted) {
+      const free = this.opts.limit - this.#running.size;
+      if (free <= 0) {
+        await new Promise<void>((r) => (this.#slotFreed = r));
+        continue;
+      }
+      try {
+        const runs = await client.claim(
+          pool,
+          { agent_id: this.id, queues: this.opts.queues, limit: free, wait_ms: this.opts.pollWaitMs ?? 20_000 },
+          this.#stop.signal,
+        );
+        backoff = 0;
+        for (const run of runs) this.#launch(run);
+      } catch (err) {
+        if (this.#stop.signal.aborted) break;
+        backoff = Math.min(backoff ? backoff * 2 : 500, 10_000);
+        this.opts.log(`Could not claim work (${describeError(err)}); retrying in ${backoff} ms`);
+        await Bun.sleep(backoff);
+      }
+    }
+  }
+
+  #launch(run: FlowRun): void {
+    const cwd = typeof run.job_variables.working_dir === "string" ? run.job_variables.working_dir : undefined;
+    let proc: RunningProcess;
+    try {
+      proc = launchProcess(run, { command: this.opts.command, apiUrl: this.opts.client.baseUrl, env: jobEnv(run.job_variables), cwd });
+    } catch (err) {
+      this.opts.log(`Could not start flow run ${run.name} (${run.id}): ${describeError(err)}`);
+      void this.opts.client.setFlowRunState(run.id, { type: "CRASHED", message: `Could not start the process: ${describeError(err)}` }).catch(() => {});
+      return;
+    }
+    this.#running.set(run.id, { run, proc });
+    this.opts.log(`Started flow run ${run.name} (${run.id}) as process ${proc.pid}`);
+    void proc.exited.then(async ({ code, signal }) => {
+      try {
+        await this.#afterExit(run, code, signal);
+      } finally {
+        this.#running.delete(run.id);
+        this.#slotFreed?.();
+        this.#slotFreed = null;
+      }
+    });
+  }
+
+  async #afterExit(run: FlowRun, code: number | null, signal: string | null): Promise<void> {
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    try {
+      const current = await this.opts.client.getFlowRun(run.id);
+      if (isTerminal(current.state.type)) {
+        this.opts.log(`Flow run ${run.name} (${run.id}) finished: ${current.state.name}`);
+        return;
+      }
+      const final =
+        current.state.type === "CANCELLING"
+          ? { type: "CANCELLED" as const, message: `Cancelled; the process ${how}` }
+          : { type: "CRASHED" as const, message: `The flow run process ${how} before the run reached a final state` };
+      await this.opts.client.setFlowRunState(run.id, final);
+      this.opts.log(`Flow run ${run.name} (${run.id}) ${final.type === "CRASHED" ? "crashed" : "was cancelled"}: the process ${how}`);
+    } catch (err) {
+      if (err instanceof WeirError && err.code === "CONFLICT") return;
+      this.opts.log(`Could not record the end of flow run ${run.id}: ${describeError(err)}`);
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    const res = await this.opts.client.heartbeat({
+      id: this.id,
+      name: this.opts.name,
+      work_pool_name: this.opts.pool,
+      work_queues: this.opts.queues,
+    });
+    for (const id of res.cancelling) {
+      const r = this.#running.get(id);
+      if (r) {
+        this.opts.log(`Cancelling flow run ${r.run.name} (${id})`);
+        r.proc.kill("SIGTERM");
+      }
+    }
+  }
+
+  async #heartbeatLoop(): Promise<void> {
+    const every = this.opts.heartbeatMs ?? 5_000;
+    while (!this.#stop.signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, every);
+        this.#stop.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+      });
+      if (this.#stop.signal.aborted) break;
+      await this.#heartbeat().catch((err) => this.opts.log(`Heartbeat failed: ${describeError(err)}`));
+    }
+  }
+}

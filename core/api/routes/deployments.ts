@@ -1,0 +1,79 @@
+import { type FlowRun, validateParameters, WeirError } from "../../model/index.ts";
+import * as q from "../../store/index.ts";
+import type { ApiContext } from "../context.ts";
+import type { Router } from "../router.ts";
+import { DeploymentBody, RunDeploymentBody } from "../schemas.ts";
+import { param, readBody } from "../validate.ts";
+
+export function deploymentRoutes(r: Router, ctx: ApiContext): void {
+  const db = ctx.store.db;
+
+  r.route(
+    "put",
+    "/api/deployments",
+    "Create or update a deployment (unique by flow name + deployment name)",
+    async (c) => {
+      const body = await readBody(c, DeploymentBody);
+      if (body.work_pool_name) {
+        const pool = await q.findWorkPool(db, body.work_pool_name);
+        if (!pool) {
+          throw new WeirError(
+            "NOT_FOUND",
+            `Cannot deploy "${body.flow_name}/${body.name}": work pool "${body.work_pool_name}" does not exist (create it with: weir work-pool create ${body.work_pool_name} --type process)`,
+          );
+        }
+        if (body.work_queue_name) await q.ensureWorkQueue(db, pool.id, body.work_queue_name);
+      }
+      const result = await q.upsertDeployment(db, body);
+      return c.json(result, result.created ? 201 : 200);
+    },
+    DeploymentBody,
+  );
+
+  r.route("get", "/api/deployments", "List deployments (?flow=NAME)", async (c) =>
+    c.json(await q.listDeployments(db, { flowName: c.req.query("flow") })),
+  );
+
+  r.route("get", "/api/deployments/:id", "Read a deployment by id", async (c) => c.json(await q.getDeployment(db, param(c, "id"))));
+
+  r.route("get", "/api/deployments/name/:flow/:name", "Read a deployment by FLOW/NAME", async (c) =>
+    c.json(await q.getDeployment(db, `${param(c, "flow")}/${param(c, "name")}`)),
+  );
+
+  r.route("delete", "/api/deployments/:id", "Delete a deployment (its past runs stay)", async (c) =>
+    c.json(await q.deleteDeployment(db, param(c, "id"))),
+  );
+
+  r.route("post", "/api/deployments/:id/pause", "Pause a deployment", async (c) =>
+    c.json(await q.setDeploymentPaused(db, param(c, "id"), true)),
+  );
+  r.route("post", "/api/deployments/:id/resume", "Resume a deployment", async (c) =>
+    c.json(await q.setDeploymentPaused(db, param(c, "id"), false)),
+  );
+
+  r.route(
+    "post",
+    "/api/deployments/:id/runs",
+    "Create a flow run of a deployment; parameters merge over the deployment's and are validated first",
+    async (c) => {
+      const d = await q.getDeployment(db, param(c, "id"));
+      const body = await readBody(c, RunDeploymentBody);
+      const parameters = { ...d.parameters, ...body.parameters };
+      if (d.enforce_parameter_schema) validateParameters(d.parameter_openapi_schema, parameters, `${d.flow_name}/${d.name}`);
+      const run: FlowRun = await q.createFlowRun(db, {
+        flow_id: d.flow_id,
+        deployment_id: d.id,
+        name: body.name,
+        work_pool_name: d.work_pool_name,
+        work_queue_name: d.work_queue_name,
+        parameters,
+        job_variables: { ...d.job_variables, ...body.job_variables },
+        tags: [...new Set([...d.tags, ...(body.tags ?? [])])],
+        state: { type: "SCHEDULED", scheduledTime: body.scheduled_time },
+      });
+      if (run.work_pool_name) ctx.wakeups.notify(run.work_pool_name);
+      return c.json(run, 201);
+    },
+    RunDeploymentBody,
+  );
+}

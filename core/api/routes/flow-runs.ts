@@ -1,0 +1,117 @@
+import { STATE_TYPES, type StateType, WeirError } from "../../model/index.ts";
+import * as q from "../../store/index.ts";
+import type { ApiContext } from "../context.ts";
+import type { Router } from "../router.ts";
+import { FlowRunBody, LogsBody, StateBody, TaskRunBody } from "../schemas.ts";
+import { param, readBody } from "../validate.ts";
+
+export function flowRunRoutes(r: Router, ctx: ApiContext): void {
+  const db = ctx.store.db;
+
+  r.route("get", "/api/flows", "List flows", async (c) => c.json(await q.listFlows(db)));
+
+  r.route(
+    "post",
+    "/api/flow-runs",
+    "Create a flow run without a deployment (local `weir run`, tracked by the API)",
+    async (c) => {
+      const body = await readBody(c, FlowRunBody);
+      const flow = await q.upsertFlow(db, body.flow_name);
+      const run = await q.createFlowRun(db, {
+        flow_id: flow.id,
+        name: body.name,
+        parameters: body.parameters,
+        tags: body.tags,
+        state: body.state && { ...body.state, scheduledTime: body.state.scheduled_time },
+      });
+      return c.json(run, 201);
+    },
+    FlowRunBody,
+  );
+
+  r.route("get", "/api/flow-runs", "List flow runs (?deployment=ID&flow=NAME&state=TYPE,TYPE&pool=NAME&limit=N)", async (c) => {
+    const states = c.req.query("state")?.split(",").filter(Boolean).map((s) => s.toUpperCase());
+    for (const s of states ?? []) {
+      if (!(STATE_TYPES as readonly string[]).includes(s)) {
+        throw new WeirError("INVALID", `Unknown state "${s}" (use one of: ${STATE_TYPES.join(", ")})`);
+      }
+    }
+    const limit = Number(c.req.query("limit") ?? 50);
+    return c.json(
+      await q.listFlowRuns(db, {
+        deploymentId: c.req.query("deployment"),
+        flowName: c.req.query("flow"),
+        workPoolName: c.req.query("pool"),
+        stateTypes: states as StateType[] | undefined,
+        limit: Number.isFinite(limit) ? Math.min(Math.max(limit, 1), 1000) : 50,
+      }),
+    );
+  });
+
+  r.route("get", "/api/flow-runs/:id", "Read a flow run", async (c) => c.json(await q.getFlowRun(db, param(c, "id"))));
+
+  r.route("get", "/api/flow-runs/:id/states", "A flow run's state history, oldest first", async (c) =>
+    c.json(await q.listFlowRunStates(db, param(c, "id"))),
+  );
+
+  r.route(
+    "post",
+    "/api/flow-runs/:id/set_state",
+    "Propose a new state; the server refuses illegal transitions with 409",
+    async (c) => {
+      const body = await readBody(c, StateBody);
+      const run = await q.setFlowRunState(db, param(c, "id"), { ...body, scheduledTime: body.scheduled_time });
+      if (run.state.type === "SCHEDULED" && run.work_pool_name) ctx.wakeups.notify(run.work_pool_name);
+      return c.json(run);
+    },
+    StateBody,
+  );
+
+  r.route("post", "/api/flow-runs/:id/cancel", "Cancel a flow run (CANCELLING while a process runs it)", async (c) => {
+    const run = await q.getFlowRun(db, param(c, "id"));
+    const started = run.state.type === "RUNNING" || run.state.type === "PENDING" || run.state.type === "PAUSED";
+    const updated = await q.setFlowRunState(db, run.id, {
+      type: started ? "CANCELLING" : "CANCELLED",
+      message: "Cancelled by request",
+    });
+    return c.json(updated);
+  });
+
+  r.route("get", "/api/flow-runs/:id/logs", "A flow run's log lines (?after=LOG_ID&limit=N)", async (c) => {
+    const id = param(c, "id");
+    await q.getFlowRun(db, id);
+    return c.json(await q.listLogs(db, id, Number(c.req.query("after") ?? 0), Number(c.req.query("limit") ?? 1000)));
+  });
+
+  r.route("get", "/api/flow-runs/:id/task-runs", "A flow run's task runs", async (c) => c.json(await q.listTaskRuns(db, param(c, "id"))));
+
+  r.route(
+    "post",
+    "/api/logs",
+    "Append log lines (batched by the engine)",
+    async (c) => c.json({ inserted: await q.insertLogs(db, await readBody(c, LogsBody)) }, 201),
+    LogsBody,
+  );
+
+  r.route(
+    "post",
+    "/api/task-runs",
+    "Create a task run",
+    async (c) => {
+      const body = await readBody(c, TaskRunBody);
+      return c.json(await q.createTaskRun(db, { ...body, state: { ...body.state, scheduledTime: body.state.scheduled_time } }), 201);
+    },
+    TaskRunBody,
+  );
+
+  r.route(
+    "post",
+    "/api/task-runs/:id/set_state",
+    "Set a task run's state",
+    async (c) => {
+      const body = await readBody(c, StateBody);
+      return c.json(await q.setTaskRunState(db, param(c, "id"), body));
+    },
+    StateBody,
+  );
+}

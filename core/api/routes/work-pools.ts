@@ -1,0 +1,86 @@
+import * as q from "../../store/index.ts";
+import type { ApiContext } from "../context.ts";
+import type { Router } from "../router.ts";
+import { ClaimBody, HeartbeatBody, WorkPoolBody, WorkQueueBody } from "../schemas.ts";
+import { param, readBody } from "../validate.ts";
+
+/** Longest a claim re-checks the database while waiting, for runs written by other processes. */
+const RECHECK_MS = 1000;
+
+export function workPoolRoutes(r: Router, ctx: ApiContext): void {
+  const db = ctx.store.db;
+
+  r.route(
+    "post",
+    "/api/work-pools",
+    "Create a work pool (?if_missing=true returns an existing one)",
+    async (c) => {
+      const body = await readBody(c, WorkPoolBody);
+      return c.json(await q.createWorkPool(db, body, c.req.query("if_missing") === "true"), 201);
+    },
+    WorkPoolBody,
+  );
+  r.route("get", "/api/work-pools", "List work pools", async (c) => c.json(await q.listWorkPools(db)));
+  r.route("get", "/api/work-pools/:name", "Read a work pool", async (c) => c.json(await q.getWorkPool(db, param(c, "name"))));
+  r.route("delete", "/api/work-pools/:name", "Delete a work pool", async (c) => c.json(await q.deleteWorkPool(db, param(c, "name"))));
+  r.route("post", "/api/work-pools/:name/pause", "Pause a work pool (agents claim nothing)", async (c) =>
+    c.json(await q.setWorkPoolPaused(db, param(c, "name"), true)),
+  );
+  r.route("post", "/api/work-pools/:name/resume", "Resume a work pool", async (c) => {
+    const pool = await q.setWorkPoolPaused(db, param(c, "name"), false);
+    ctx.wakeups.notify(pool.name);
+    return c.json(pool);
+  });
+  r.route(
+    "post",
+    "/api/work-pools/:name/queues",
+    "Create a work queue in a pool",
+    async (c) => {
+      const body = await readBody(c, WorkQueueBody);
+      return c.json(await q.createWorkQueue(db, param(c, "name"), body.name, body.priority), 201);
+    },
+    WorkQueueBody,
+  );
+
+  r.route(
+    "post",
+    "/api/work-pools/:name/claim",
+    "Claim due runs for an agent; waits up to wait_ms for one to arrive (long poll)",
+    async (c) => {
+      const name = param(c, "name");
+      const body = await readBody(c, ClaimBody);
+      const deadline = Date.now() + body.wait_ms;
+      const signal = c.req.raw.signal;
+      for (;;) {
+        const pool = await q.getWorkPool(db, name);
+        if (!pool.is_paused) {
+          const active = pool.queues.filter((wq) => !wq.is_paused).map((wq) => wq.name);
+          const queues = body.queues.length ? body.queues.filter((n) => active.includes(n)) : active;
+          if (queues.length > 0) {
+            const runs = await q.claimFlowRuns(db, { workPoolName: name, queues, agentId: body.agent_id, limit: body.limit });
+            if (runs.length > 0) return c.json(runs);
+          }
+        }
+        const left = deadline - Date.now();
+        if (left <= 0 || signal.aborted) return c.json([]);
+        const next = await q.nextScheduledStart(db, name);
+        const untilNext = next ? Date.parse(next) - Date.now() : Number.POSITIVE_INFINITY;
+        await ctx.wakeups.wait(name, Math.max(5, Math.min(left, untilNext, RECHECK_MS)), signal);
+      }
+    },
+    ClaimBody,
+  );
+
+  r.route(
+    "post",
+    "/api/agents/heartbeat",
+    "Record an agent's heartbeat; answers with the ids of its runs being cancelled",
+    async (c) => {
+      const body = await readBody(c, HeartbeatBody);
+      const agent = await q.heartbeat(db, body);
+      return c.json({ agent, cancelling: await q.listCancellingRuns(db, body.id) });
+    },
+    HeartbeatBody,
+  );
+  r.route("get", "/api/agents", "List agents (?pool=NAME)", async (c) => c.json(await q.listAgents(db, c.req.query("pool"))));
+}

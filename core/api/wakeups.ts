@@ -1,0 +1,32 @@
+/**
+ * In-process wake-ups for long-polling claims: creating or rescheduling a run in a pool wakes the
+ * agents waiting on that pool at once, so dispatch never waits on a fixed sleep. Waiters also wake
+ * on a timeout, which covers runs written by another process (a second server, the scheduler).
+ */
+export class Wakeups {
+  readonly #waiters = new Map<string, Set<() => void>>();
+
+  notify(key: string): void {
+    const set = this.#waiters.get(key);
+    if (!set) return;
+    this.#waiters.delete(key);
+    for (const wake of set) wake();
+  }
+
+  /** Resolves on notify(key), after `ms`, or when `signal` aborts, whichever comes first. */
+  wait(key: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.#waiters.get(key);
+      if (!set) this.#waiters.set(key, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        set.delete(done);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      signal?.addEventListener("abort", done, { once: true });
+      set.add(done);
+    });
+  }
+}

@@ -1,0 +1,182 @@
+import type {
+  Agent,
+  Deployment,
+  Flow,
+  FlowRun,
+  LogEntry,
+  State,
+  StateProposal,
+  TaskRun,
+  Variable,
+  WorkPool,
+  WorkQueue,
+} from "../model/index.ts";
+import { type ErrorCode, WeirError } from "../model/index.ts";
+
+export const DEFAULT_API_URL = "http://127.0.0.1:4200/api";
+
+type Query = Record<string, string | number | undefined>;
+
+/** The typed HTTP client used by the CLI, agent, engine and SDK. */
+export class WeirClient {
+  readonly baseUrl: string;
+
+  constructor(baseUrl: string = process.env.WEIR_API_URL || DEFAULT_API_URL) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+  }
+
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts: { query?: Query; signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<T> {
+    const url = new URL(this.baseUrl + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const signals = [AbortSignal.timeout(opts.timeoutMs ?? 30_000)];
+    if (opts.signal) signals.push(opts.signal);
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: body === undefined ? undefined : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.any(signals),
+      });
+    } catch (cause) {
+      if (opts.signal?.aborted) throw cause;
+      const why = (cause as Error).name === "TimeoutError" ? "no answer in time" : ((cause as Error).message ?? "connection failed");
+      throw new WeirError(
+        "UNREACHABLE",
+        `Cannot reach the Weir API at ${this.baseUrl} (${why}): start a server with "weir server", or point WEIR_API_URL at a running one`,
+        { cause },
+      );
+    }
+    const text = await res.text();
+    let data: unknown;
+    try {
+      data = text ? JSON.parse(text) : undefined;
+    } catch {
+      data = undefined;
+    }
+    if (!res.ok) {
+      const err = (data as { error?: { code?: string; message?: string; fields?: Record<string, unknown> } } | undefined)?.error;
+      const code = (err?.code && err.code !== "INTERNAL" ? err.code : "FAILED") as ErrorCode;
+      throw new WeirError(code, err?.message ?? `${method} ${url.pathname} failed with HTTP ${res.status}`, { fields: err?.fields });
+    }
+    return data as T;
+  }
+
+  health(): Promise<{ status: string; version: string }> {
+    return this.request("GET", "/health", undefined, { timeoutMs: 5_000 });
+  }
+
+  // deployments
+  upsertDeployment(body: Record<string, unknown>): Promise<{ deployment: Deployment; created: boolean }> {
+    return this.request("PUT", "/deployments", body);
+  }
+  listDeployments(flow?: string): Promise<Deployment[]> {
+    return this.request("GET", "/deployments", undefined, { query: { flow } });
+  }
+  /** By id or FLOW/NAME. */
+  getDeployment(ref: string): Promise<Deployment> {
+    const slash = ref.indexOf("/");
+    if (slash > 0) {
+      const [flow, name] = [ref.slice(0, slash), ref.slice(slash + 1)];
+      return this.request("GET", `/deployments/name/${encodeURIComponent(flow)}/${encodeURIComponent(name)}`);
+    }
+    return this.request("GET", `/deployments/${encodeURIComponent(ref)}`);
+  }
+  deleteDeployment(id: string): Promise<Deployment> {
+    return this.request("DELETE", `/deployments/${id}`);
+  }
+  runDeployment(
+    id: string,
+    body: { parameters?: Record<string, unknown>; tags?: string[]; job_variables?: Record<string, unknown>; scheduled_time?: string } = {},
+  ): Promise<FlowRun> {
+    return this.request("POST", `/deployments/${id}/runs`, body);
+  }
+
+  // flow runs
+  createFlowRun(body: { flow_name: string; parameters?: Record<string, unknown>; tags?: string[]; state?: StateWire }): Promise<FlowRun> {
+    return this.request("POST", "/flow-runs", body);
+  }
+  listFlowRuns(q: { deployment?: string; flow?: string; state?: string; pool?: string; limit?: number } = {}): Promise<FlowRun[]> {
+    return this.request("GET", "/flow-runs", undefined, { query: q });
+  }
+  getFlowRun(id: string): Promise<FlowRun> {
+    return this.request("GET", `/flow-runs/${encodeURIComponent(id)}`);
+  }
+  flowRunStates(id: string): Promise<State[]> {
+    return this.request("GET", `/flow-runs/${encodeURIComponent(id)}/states`);
+  }
+  setFlowRunState(id: string, state: StateProposal): Promise<FlowRun> {
+    return this.request("POST", `/flow-runs/${id}/set_state`, toWire(state));
+  }
+  cancelFlowRun(id: string): Promise<FlowRun> {
+    return this.request("POST", `/flow-runs/${encodeURIComponent(id)}/cancel`);
+  }
+  flowRunLogs(id: string, after = 0, limit = 1000): Promise<LogEntry[]> {
+    return this.request("GET", `/flow-runs/${encodeURIComponent(id)}/logs`, undefined, { query: { after, limit } });
+  }
+  taskRuns(flowRunId: string): Promise<TaskRun[]> {
+    return this.request("GET", `/flow-runs/${encodeURIComponent(flowRunId)}/task-runs`);
+  }
+  sendLogs(entries: Omit<LogEntry, "id">[]): Promise<{ inserted: number }> {
+    return this.request("POST", "/logs", entries);
+  }
+  createTaskRun(body: { id?: string; flow_run_id: string; name: string; task_key: string; state: StateProposal }): Promise<TaskRun> {
+    return this.request("POST", "/task-runs", { ...body, state: toWire(body.state) });
+  }
+  setTaskRunState(id: string, state: StateProposal): Promise<TaskRun> {
+    return this.request("POST", `/task-runs/${id}/set_state`, toWire(state));
+  }
+  listFlows(): Promise<Flow[]> {
+    return this.request("GET", "/flows");
+  }
+
+  // work pools and agents
+  createWorkPool(body: { name: string; type?: string; description?: string; concurrency_limit?: number }, ifMissing = false): Promise<WorkPool> {
+    return this.request("POST", "/work-pools", body, { query: { if_missing: ifMissing ? "true" : undefined } });
+  }
+  listWorkPools(): Promise<WorkPool[]> {
+    return this.request("GET", "/work-pools");
+  }
+  getWorkPool(name: string): Promise<WorkPool> {
+    return this.request("GET", `/work-pools/${encodeURIComponent(name)}`);
+  }
+  deleteWorkPool(name: string): Promise<WorkPool> {
+    return this.request("DELETE", `/work-pools/${encodeURIComponent(name)}`);
+  }
+  setWorkPoolPaused(name: string, paused: boolean): Promise<WorkPool> {
+    return this.request("POST", `/work-pools/${encodeURIComponent(name)}/${paused ? "pause" : "resume"}`);
+  }
+  createWorkQueue(pool: string, name: string, priority?: number): Promise<WorkQueue> {
+    return this.request("POST", `/work-pools/${encodeURIComponent(pool)}/queues`, { name, priority });
+  }
+  claim(
+    pool: string,
+    body: { agent_id: string; queues: string[]; limit: number; wait_ms: number },
+    signal?: AbortSignal,
+  ): Promise<FlowRun[]> {
+    return this.request("POST", `/work-pools/${encodeURIComponent(pool)}/claim`, body, {
+      signal,
+      timeoutMs: body.wait_ms + 15_000,
+    });
+  }
+  heartbeat(body: { id: string; name: string; work_pool_name: string; work_queues: string[] }): Promise<{ agent: Agent; cancelling: string[] }> {
+    return this.request("POST", "/agents/heartbeat", body);
+  }
+
+  // variables
+  listVariables(): Promise<Variable[]> {
+    return this.request("GET", "/variables");
+  }
+}
+
+type StateWire = { type: string; name?: string; message?: string; data?: Record<string, unknown>; scheduled_time?: string };
+
+function toWire(s: StateProposal): StateWire {
+  const { scheduledTime, ...rest } = s;
+  return scheduledTime ? { ...rest, scheduled_time: scheduledTime } : rest;
+}

@@ -1,0 +1,1 @@
+export { DEFAULT_API_URL, WeirClient } from "./client.ts";

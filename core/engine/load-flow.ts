@@ -1,0 +1,62 @@
+import { existsSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { WeirError } from "../model/index.ts";
+import { type Flow, isFlow } from "../sdk/flow.ts";
+
+export interface Entrypoint {
+  file: string;
+  exportName: string;
+}
+
+/** Splits `path/file.ts:exportName` (the export defaults to `default`). */
+export function parseEntrypoint(entrypoint: string): Entrypoint {
+  const i = entrypoint.lastIndexOf(":");
+  // a lone drive letter (C:\...) is part of the path, not a separator
+  const hasExport = i > 1 && !/[\\/]/.test(entrypoint.slice(i + 1));
+  const file = hasExport ? entrypoint.slice(0, i) : entrypoint;
+  const exportName = hasExport ? entrypoint.slice(i + 1) : "default";
+  if (!file) throw new WeirError("INVALID", `Entrypoint "${entrypoint}" has no file (write it as path/file.ts:flowName)`);
+  return { file, exportName };
+}
+
+const TS_LIKE = /\.(ts|mts|cts|tsx|js|mjs|cjs|jsx)$/;
+
+/**
+ * Imports a flow from an entrypoint relative to `baseDir`. Every way this can go wrong (missing
+ * file, not TypeScript, a syntax error, no such export, an export that is not a flow) becomes one
+ * INVALID error naming the entrypoint and what to do.
+ */
+export async function loadFlow(entrypoint: string, baseDir: string): Promise<Flow> {
+  const { file, exportName } = parseEntrypoint(entrypoint);
+  if (!TS_LIKE.test(file)) {
+    throw new WeirError("INVALID", `Entrypoint "${entrypoint}" is not a TypeScript flow (expected a .ts file such as flows/hello.ts:hello)`);
+  }
+  const path = isAbsolute(file) ? file : resolve(baseDir, file);
+  if (!existsSync(path)) {
+    throw new WeirError("INVALID", `Entrypoint "${entrypoint}": file ${path} does not exist (check the path; it is relative to ${baseDir})`);
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(path);
+  } catch (cause) {
+    throw new WeirError("INVALID", `Entrypoint "${entrypoint}" could not be loaded: ${firstLine(cause)}`, { cause });
+  }
+  const value = mod[exportName];
+  if (value === undefined) {
+    const flows = Object.entries(mod).filter(([, v]) => isFlow(v)).map(([k]) => k);
+    const hint = flows.length ? `it exports these flows: ${flows.join(", ")}` : "it exports no flows; wrap a function with flow() from \"weir\"";
+    throw new WeirError("INVALID", `Entrypoint "${entrypoint}": ${file} has no export named "${exportName}" (${hint})`);
+  }
+  if (!isFlow(value)) {
+    throw new WeirError(
+      "INVALID",
+      `Entrypoint "${entrypoint}": export "${exportName}" is not a flow (wrap it: export const ${exportName} = flow({ name: "..." }, async (params) => { ... }))`,
+    );
+  }
+  return value;
+}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split("\n")[0] ?? msg;
+}

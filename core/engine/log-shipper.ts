@@ -1,0 +1,47 @@
+import type { WeirClient } from "../client/index.ts";
+import type { LogEntry } from "../model/index.ts";
+
+const FLUSH_MS = 100;
+const MAX_BATCH = 500;
+
+/** Batches a run's log lines to the API: every 100 ms or 500 lines, and on close(). */
+export class LogShipper {
+  #buffer: Omit<LogEntry, "id">[] = [];
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #sending: Promise<void> = Promise.resolve();
+  #warned = false;
+
+  constructor(
+    private readonly client: WeirClient,
+    private readonly flowRunId: string,
+  ) {}
+
+  add(level: number, message: string, name: string, taskRunId: string | null = null): void {
+    this.#buffer.push({ flow_run_id: this.flowRunId, task_run_id: taskRunId, name, level, message, timestamp: new Date().toISOString() });
+    if (this.#buffer.length >= MAX_BATCH) this.#send();
+    else this.#timer ??= setTimeout(() => this.#send(), FLUSH_MS);
+  }
+
+  #send(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#buffer.length === 0) return;
+    const batch = this.#buffer;
+    this.#buffer = [];
+    this.#sending = this.#sending.then(() =>
+      this.client.sendLogs(batch).then(
+        () => undefined,
+        (err) => {
+          if (!this.#warned) console.error(`weir: could not ship ${batch.length} log line(s) to the API: ${(err as Error).message}`);
+          this.#warned = true;
+        },
+      ),
+    );
+  }
+
+  /** Sends what is buffered and waits for every batch to be delivered. */
+  async close(): Promise<void> {
+    this.#send();
+    await this.#sending;
+  }
+}

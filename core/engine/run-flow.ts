@@ -1,0 +1,159 @@
+import * as v from "valibot";
+import type { WeirClient } from "../client/index.ts";
+import { LOG_LEVELS, levelName, type StateProposal, WeirError, describeError } from "../model/index.ts";
+import { type RunContext, runContext } from "../sdk/context.ts";
+import type { Flow } from "../sdk/flow.ts";
+import { makeLogger } from "../sdk/logger.ts";
+import { LogShipper } from "./log-shipper.ts";
+import { ApiReporter } from "./reporter.ts";
+
+export interface RunFlowOptions {
+  flow: Flow;
+  parameters: Record<string, unknown>;
+  /** Tracked runs report states, task runs and logs to the API; untracked ones only print. */
+  tracking: { client: WeirClient; flowRunId: string } | null;
+  /** Aborts the run (cancellation); the run ends CANCELLED. */
+  signal: AbortSignal;
+  /** Print log lines to stdout/stderr as well (the agent and `weir run` show them). */
+  echo?: boolean;
+}
+
+export interface RunFlowResult {
+  final: StateProposal;
+  result?: unknown;
+}
+
+const RESULT_LIMIT = 16 * 1024;
+
+class Cancelled extends Error {}
+class TimedOut extends Error {}
+
+/**
+ * Runs one flow body with parameters: validates them with the flow's schema, moves the run to
+ * RUNNING, applies retries and the timeout, records tasks and logs, and ends in a final state.
+ * Reports are flushed before the final state is set, so whoever sees COMPLETED sees every log line.
+ */
+export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
+  const { flow, tracking } = opts;
+  const shipper = tracking ? new LogShipper(tracking.client, tracking.flowRunId) : null;
+  const flowLoggerName = `flow_runs.${flow.options.name}`;
+  const sink = (taskRunId: () => string | undefined) => (level: number, message: string) => {
+    shipper?.add(level, message, flowLoggerName, taskRunId() ?? null);
+    if (opts.echo !== false) {
+      const line = `${new Date().toISOString()} ${levelName(level).padEnd(7)} ${message}`;
+      if (level >= LOG_LEVELS.warning) console.error(line);
+      else console.log(line);
+    }
+  };
+  const log = makeLogger(sink(() => runContext.getStore()?.taskRunId));
+  const reporter = tracking ? new ApiReporter(tracking.client, tracking.flowRunId, (m) => log.warning(m)) : null;
+  const propose = async (state: StateProposal): Promise<void> => {
+    if (tracking) await tracking.client.setFlowRunState(tracking.flowRunId, state);
+  };
+  const finish = async (final: StateProposal, result?: unknown): Promise<RunFlowResult> => {
+    await reporter?.flush();
+    await shipper?.close();
+    try {
+      await propose(final);
+    } catch (err) {
+      // The server may refuse (e.g. the run was cancelled meanwhile); its decision stands.
+      if (!(err instanceof WeirError && err.code === "CONFLICT")) throw err;
+      if (final.type !== "CANCELLED") await propose({ type: "CANCELLED", message: "Cancelled while running" }).catch(() => {});
+    }
+    return { final, result };
+  };
+
+  let params: Record<string, unknown> = opts.parameters;
+  if (flow.options.params) {
+    const parsed = v.safeParse(flow.options.params as v.GenericSchema, opts.parameters);
+    if (!parsed.success) {
+      const problems = parsed.issues.map((i) => `${v.getDotPath(i) ?? "parameters"}: ${i.message}`).join("; ");
+      log.error(`Invalid parameters: ${problems}`);
+      return finish({ type: "FAILED", message: `Invalid parameters: ${problems}` });
+    }
+    params = parsed.output as Record<string, unknown>;
+  }
+
+  const retries = Math.max(0, flow.options.retries ?? 0);
+  const retryDelayMs = Math.max(0, flow.options.retryDelaySeconds ?? 0) * 1000;
+  const timeoutMs = flow.options.timeoutSeconds ? flow.options.timeoutSeconds * 1000 : 0;
+
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await propose(attempt === 0 ? { type: "RUNNING" } : { type: "RUNNING", name: "Retrying" });
+    } catch (err) {
+      await shipper?.close();
+      throw err;
+    }
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(new Cancelled("cancelled"));
+    opts.signal.addEventListener("abort", onAbort, { once: true });
+    const timer = timeoutMs ? setTimeout(() => controller.abort(new TimedOut("timeout")), timeoutMs) : null;
+    const ctx: RunContext = {
+      flowRunId: tracking?.flowRunId ?? null,
+      flowName: flow.options.name,
+      log,
+      signal: controller.signal,
+      reporter,
+    };
+    const aborted = new Promise<never>((_, reject) => {
+      if (controller.signal.aborted) reject(controller.signal.reason);
+      controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
+    });
+    try {
+      const body = runContext.run(ctx, () => flow.fn(params as never, { log, signal: controller.signal, flowRunId: ctx.flowRunId }));
+      const result = await Promise.race([body, aborted]);
+      return finish({ type: "COMPLETED", data: resultData(result) }, result);
+    } catch (err) {
+      if (err instanceof Cancelled) {
+        log.warning("Flow run cancelled");
+        return finish({ type: "CANCELLED", message: "Flow run was cancelled" });
+      }
+      const timedOut = err instanceof TimedOut;
+      const message = timedOut ? `Flow run exceeded its timeout of ${flow.options.timeoutSeconds} s` : describeError(err);
+      if (attempt < retries) {
+        log.warning(`Attempt ${attempt + 1} of ${retries + 1} failed: ${message}; retrying in ${retryDelayMs / 1000} s`);
+        await reporter?.flush();
+        await propose({
+          type: "SCHEDULED",
+          name: "AwaitingRetry",
+          message,
+          scheduledTime: new Date(Date.now() + retryDelayMs).toISOString(),
+        });
+        await Bun.sleep(retryDelayMs);
+        continue;
+      }
+      log.error(timedOut ? message : `Flow run failed: ${errorText(err)}`);
+      return finish({
+        type: "FAILED",
+        name: timedOut ? "TimedOut" : undefined,
+        message,
+        data: { error: errorData(err) },
+      });
+    } finally {
+      if (timer) clearTimeout(timer);
+      opts.signal.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error && err.stack ? err.stack : describeError(err);
+}
+
+function errorData(err: unknown): Record<string, unknown> {
+  if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack ?? null };
+  return { message: describeError(err) };
+}
+
+/** A small, JSON-safe summary of the return value kept with the COMPLETED state. */
+function resultData(result: unknown): Record<string, unknown> | undefined {
+  if (result === undefined) return undefined;
+  try {
+    const json = JSON.stringify(result);
+    if (json === undefined) return undefined;
+    return json.length <= RESULT_LIMIT ? { result: JSON.parse(json) } : { result_truncated: true, result_bytes: json.length };
+  } catch {
+    return { result_unserializable: true };
+  }
+}

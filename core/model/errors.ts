@@ -1,0 +1,37 @@
+/**
+ * The one error class Weir throws on purpose. `code` is stable and decides the exit code (main.ts)
+ * and the HTTP status (the API's onError); `message` is written for the person reading it: what
+ * could not be done, why, and what to do.
+ */
+export type ErrorCode =
+  | "NOT_FOUND" // a named thing does not exist
+  | "INVALID" // input was rejected (file, flag, field, parameter)
+  | "CONFLICT" // the request clashes with current state (illegal transition, duplicate)
+  | "UNREACHABLE" // a service (the API) could not be reached
+  | "USAGE" // the command line itself is wrong
+  | "FAILED"; // an operation ran and failed (a flow run, a step)
+
+export class WeirError extends Error {
+  readonly code: ErrorCode;
+  readonly fields: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; fields?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "WeirError";
+    this.code = code;
+    this.fields = options.fields ?? {};
+  }
+}
+
+export const isWeirError = (e: unknown): e is WeirError => e instanceof WeirError;
+
+/** A short, single-line description of any thrown value, for messages and state details. */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) return e.message || e.name;
+  if (typeof e === "string") return e;
+  try {
+    return JSON.stringify(e);
+  } catch {
+    return String(e);
+  }
+}

@@ -1,0 +1,93 @@
+import { Validator } from "@cfworker/json-schema";
+import { WeirError } from "./errors.ts";
+
+/**
+ * Parses `--param k=v` flags (value read as JSON, else kept as a string) and `--params JSON`
+ * into one object; `--param` wins over `--params` for the same name.
+ */
+export function parseParamFlags(pairs: readonly string[], json?: string): Record<string, unknown> {
+  let out: Record<string, unknown> = {};
+  if (json !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(json);
+    } catch (cause) {
+      throw new WeirError("USAGE", `--params is not valid JSON: ${(cause as Error).message} (example: --params '{"name": "Ada"}')`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw new WeirError("USAGE", `--params must be a JSON object (example: --params '{"name": "Ada"}')`);
+    }
+    out = { ...(parsed as Record<string, unknown>) };
+  }
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new WeirError("USAGE", `--param "${pair}" must look like NAME=VALUE (example: --param name=Ada)`);
+    const raw = pair.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // not JSON: a plain string, as people expect from `--param name=Ada`
+    }
+    out[pair.slice(0, eq)] = value;
+  }
+  return out;
+}
+
+const typeOf = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "array" : Number.isInteger(v) ? "integer" : typeof v);
+
+function expected(schema: unknown): string {
+  if (!schema || typeof schema !== "object") return "any value";
+  const s = schema as Record<string, unknown>;
+  if (Array.isArray(s.enum)) return `one of ${s.enum.map((e) => JSON.stringify(e)).join(", ")}`;
+  if ("const" in s) return JSON.stringify(s.const);
+  if (Array.isArray(s.anyOf)) return s.anyOf.map(expected).join(" or ");
+  if (Array.isArray(s.type)) return s.type.join(" or ");
+  if (typeof s.type === "string") return s.type;
+  return "a valid value";
+}
+
+/**
+ * Checks flow parameters against the JSON Schema stored with a deployment. Every problem is named
+ * (unknown parameter, missing required one, wrong type with the expected type) in one error.
+ */
+export function validateParameters(
+  schema: Record<string, unknown> | null | undefined,
+  params: Record<string, unknown>,
+  label: string,
+): void {
+  if (!schema || typeof schema !== "object") return;
+  const props = (schema.properties ?? {}) as Record<string, unknown>;
+  const problems: string[] = [];
+  if (schema.additionalProperties !== true && typeof schema.additionalProperties !== "object") {
+    for (const name of Object.keys(params)) {
+      if (!(name in props)) {
+        const known = Object.keys(props);
+        problems.push(
+          `unknown parameter "${name}"${known.length ? ` (known: ${known.join(", ")})` : " (the flow takes no parameters)"}`,
+        );
+      }
+    }
+  }
+  const result = new Validator(schema as never, "7", false).validate(params);
+  for (const err of result.errors) {
+    const path = err.instanceLocation.replace(/^#\/?/, "").split("/").filter(Boolean).join(".");
+    if (err.keyword === "required") {
+      const m = /"([^"]+)"/.exec(err.error);
+      problems.push(`missing required parameter "${m?.[1] ?? path}" (expected ${expected(props[m?.[1] ?? ""])})`);
+    } else if (err.keyword === "properties" || err.keyword === "additionalProperties" || path === "") {
+      // summaries of the per-property errors reported on their own
+    } else {
+      const top = path.split(".")[0]!;
+      let value: unknown = params;
+      for (const p of path.split(".")) value = (value as Record<string, unknown> | undefined)?.[p];
+      const sub = path === top ? props[top] : undefined;
+      const want = sub ? expected(sub) : err.error;
+      problems.push(`parameter "${path}" must be ${want} (got ${typeOf(value)} ${JSON.stringify(value)})`);
+    }
+  }
+  const unique = [...new Set(problems)];
+  if (unique.length > 0) {
+    throw new WeirError("INVALID", `Invalid parameters for ${label}: ${unique.join("; ")}`, { fields: { problems: unique } });
+  }
+}

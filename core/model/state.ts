@@ -1,0 +1,84 @@
+import { WeirError } from "./errors.ts";
+
+export const STATE_TYPES = [
+  "SCHEDULED",
+  "PENDING",
+  "RUNNING",
+  "COMPLETED",
+  "FAILED",
+  "CANCELLED",
+  "CRASHED",
+  "PAUSED",
+  "CANCELLING",
+] as const;
+export type StateType = (typeof STATE_TYPES)[number];
+
+export const TERMINAL_STATES: ReadonlySet<StateType> = new Set(["COMPLETED", "FAILED", "CANCELLED", "CRASHED"]);
+export const isTerminal = (t: StateType): boolean => TERMINAL_STATES.has(t);
+
+/** Default display name of each type (named states such as Late or Retrying override it). */
+export const DEFAULT_STATE_NAMES: Record<StateType, string> = {
+  SCHEDULED: "Scheduled",
+  PENDING: "Pending",
+  RUNNING: "Running",
+  COMPLETED: "Completed",
+  FAILED: "Failed",
+  CANCELLED: "Cancelled",
+  CRASHED: "Crashed",
+  PAUSED: "Paused",
+  CANCELLING: "Cancelling",
+};
+
+/** A state as clients propose it. */
+export interface StateProposal {
+  type: StateType;
+  name?: string;
+  message?: string;
+  /** Structured detail kept with the state (error stack, result summary, retry time...). */
+  data?: Record<string, unknown>;
+  /** For SCHEDULED: when the run may start (ISO 8601). */
+  scheduledTime?: string;
+}
+
+/**
+ * Which state may follow which. Terminal states are final: a finished run is re-run by creating a
+ * new run, so history never lies. SCHEDULED → SCHEDULED covers renames such as Late, and
+ * RUNNING → SCHEDULED is AwaitingRetry.
+ */
+const ALLOWED: Record<StateType, ReadonlySet<StateType>> = {
+  SCHEDULED: new Set(["SCHEDULED", "PENDING", "RUNNING", "CANCELLING", "CANCELLED", "CRASHED", "FAILED"]),
+  PENDING: new Set(["RUNNING", "SCHEDULED", "CANCELLING", "CANCELLED", "CRASHED", "FAILED", "COMPLETED"]),
+  RUNNING: new Set([
+    "RUNNING",
+    "COMPLETED",
+    "FAILED",
+    "CRASHED",
+    "CANCELLING",
+    "CANCELLED",
+    "PAUSED",
+    "SCHEDULED",
+  ]),
+  PAUSED: new Set(["RUNNING", "CANCELLING", "CANCELLED", "CRASHED", "FAILED", "SCHEDULED"]),
+  CANCELLING: new Set(["CANCELLED", "CRASHED", "FAILED", "COMPLETED"]),
+  COMPLETED: new Set(),
+  FAILED: new Set(),
+  CANCELLED: new Set(),
+  CRASHED: new Set(),
+};
+
+export function canTransition(from: StateType | null, to: StateType): boolean {
+  if (from === null) return to === "SCHEDULED" || to === "PENDING" || to === "RUNNING";
+  return ALLOWED[from].has(to);
+}
+
+/** Throws a CONFLICT error explaining why `from → to` is refused. */
+export function assertTransition(runLabel: string, from: StateType | null, to: StateType): void {
+  if (canTransition(from, to)) return;
+  const why =
+    from !== null && isTerminal(from)
+      ? `it is already ${DEFAULT_STATE_NAMES[from]} and finished runs do not change state`
+      : `a run in state ${from ?? "(none)"} cannot move to ${to}`;
+  throw new WeirError("CONFLICT", `Cannot set ${runLabel} to ${to}: ${why}`, {
+    fields: { from, to },
+  });
+}

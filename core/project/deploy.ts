@@ -1,0 +1,138 @@
+import { toJsonSchema } from "@valibot/to-json-schema";
+import type * as v from "valibot";
+import type { WeirClient } from "../client/index.ts";
+import { loadFlow } from "../engine/index.ts";
+import { type Deployment, WeirError, describeError } from "../model/index.ts";
+import type { Flow } from "../sdk/flow.ts";
+import { consoleLogger } from "../sdk/logger.ts";
+import { runSteps } from "../steps/index.ts";
+import type { DeploymentSpec, Project } from "./load-project.ts";
+import { selectDeployments } from "./select.ts";
+import { formatAt } from "./source-error.ts";
+
+/** Deploy-time flags that override the file (the CLI layer of the config). */
+export interface DeployOverlay {
+  description?: string;
+  version?: string;
+  tags?: string[];
+  pool?: string;
+  queue?: string;
+  jobVariables?: Record<string, unknown>;
+  parameters?: Record<string, unknown>;
+  enforceParameterSchema?: boolean;
+}
+
+export interface PlannedDeployment {
+  spec: DeploymentSpec;
+  index: number;
+  name: string;
+  flowName: string | null;
+  flow: Flow | null;
+  /** Why this deployment cannot be deployed (reported, the others still go ahead). */
+  problem: string | null;
+}
+
+export interface DeployOutcome {
+  name: string;
+  ok: boolean;
+  deployment?: Deployment;
+  created?: boolean;
+  error?: string;
+  notes: string[];
+}
+
+/** Loads each deployment's flow (for its name and parameter schema) and applies the selection. */
+export async function planDeployments(project: Project, names: string[], all: boolean): Promise<PlannedDeployment[]> {
+  const planned: PlannedDeployment[] = [];
+  for (const [index, spec] of project.deployments.entries()) {
+    let flow: Flow | null = null;
+    let problem: string | null = null;
+    if (!spec.entrypoint) {
+      problem = formatAt(spec.pos, `deployment "${spec.name}" has no entrypoint (add entrypoint: path/file.ts:flowName)`, project.source);
+    } else {
+      try {
+        flow = await loadFlow(spec.entrypoint, project.dir);
+      } catch (err) {
+        problem = formatAt(spec.pos, `deployment "${spec.name}": ${describeError(err)}`, project.source);
+      }
+    }
+    planned.push({ spec, index, name: spec.name, flowName: flow?.options.name ?? null, flow, problem });
+  }
+  return selectDeployments(planned, names, all, project.displayFile);
+}
+
+export function parameterSchema(flow: Flow): Record<string, unknown> | null {
+  if (!flow.options.params) return null;
+  const schema = toJsonSchema(flow.options.params as v.GenericSchema, { errorMode: "ignore" }) as Record<string, unknown>;
+  delete schema.$schema;
+  return { title: "Parameters", ...schema };
+}
+
+/** The API body for one deployment: file values, then CLI overlay, then what the flow provides. */
+export function deploymentBody(
+  project: Project,
+  p: PlannedDeployment,
+  overlay: DeployOverlay,
+  pullSteps: unknown[],
+): Record<string, unknown> {
+  const { spec, flow } = p;
+  if (!flow) throw new WeirError("INVALID", p.problem ?? `deployment "${p.name}" has no flow`);
+  const pool = overlay.pool ?? spec.work_pool?.name ?? null;
+  return {
+    flow_name: flow.options.name,
+    name: spec.name,
+    version: overlay.version ?? (spec.version != null ? String(spec.version) : (flow.options.version ?? null)),
+    description: overlay.description ?? spec.description ?? flow.options.description ?? null,
+    tags: [...new Set([...(spec.tags ?? []), ...(overlay.tags ?? [])])],
+    entrypoint: spec.entrypoint,
+    path: project.dir,
+    parameters: { ...spec.parameters, ...overlay.parameters },
+    parameter_openapi_schema: parameterSchema(flow),
+    enforce_parameter_schema: overlay.enforceParameterSchema ?? spec.enforce_parameter_schema ?? true,
+    paused: spec.paused ?? false,
+    work_pool_name: pool,
+    work_queue_name: overlay.queue ?? spec.work_pool?.work_queue_name ?? (pool ? "default" : null),
+    job_variables: { ...spec.work_pool?.job_variables, ...overlay.jobVariables },
+    pull_steps: pullSteps,
+  };
+}
+
+/**
+ * Deploys one planned deployment: build and push steps, then one upsert through the API (a
+ * single transaction server-side, so a failure leaves the deployment as it was).
+ */
+export async function deployOne(
+  client: WeirClient,
+  project: Project,
+  p: PlannedDeployment,
+  overlay: DeployOverlay,
+  signal: AbortSignal,
+): Promise<DeployOutcome> {
+  const label = p.flowName ? `${p.flowName}/${p.name}` : p.name;
+  const notes: string[] = [];
+  try {
+    if (p.problem) throw new WeirError("INVALID", p.problem);
+    const ov = project.overrides[p.index]!;
+    const build = ov.build ? (p.spec.build ?? []) : (project.build ?? []);
+    const push = ov.push ? (p.spec.push ?? []) : (project.push ?? []);
+    const ctx = { cwd: project.dir, log: consoleLogger, signal };
+    const cwd = process.cwd();
+    try {
+      process.chdir(project.dir);
+      if (build.length) await runSteps(build, ctx);
+      if (push.length) await runSteps(push, ctx);
+    } finally {
+      process.chdir(cwd);
+    }
+    let pull = ov.pull ? p.spec.pull : project.pull;
+    if (pull === null || pull === undefined) {
+      pull = [{ "weir.steps.set_working_directory": { directory: project.dir } }];
+      notes.push(`no pull steps defined: runs will start in ${project.dir}`);
+    }
+    const { deployment, created } = await client.upsertDeployment(deploymentBody(project, p, overlay, pull));
+    return { name: label, ok: true, deployment, created, notes };
+  } catch (err) {
+    if (err instanceof WeirError && err.code === "UNREACHABLE") throw err;
+    return { name: label, ok: false, error: describeError(err), notes };
+  }
+}

@@ -1,0 +1,3 @@
+export { type DeployOutcome, type DeployOverlay, deployOne, deploymentBody, type PlannedDeployment, parameterSchema, planDeployments } from "./deploy.ts";
+export { type DeploymentSpec, findProjectFile, loadProject, type Project } from "./load-project.ts";
+export { selectDeployments } from "./select.ts";

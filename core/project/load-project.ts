@@ -1,0 +1,161 @@
+import { existsSync, readFileSync } from "node:fs";
+import { basename, dirname, relative, resolve } from "node:path";
+import * as v from "valibot";
+import { isAlias, isMap, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
+import { WeirError } from "../model/index.ts";
+import { DEPLOYMENT_KEYS, type DeploymentSection, ProjectFile, TOP_LEVEL_KEYS, WORK_POOL_KEYS } from "./project-file.ts";
+import { didYouMean, formatAt, posOf, type SourcePos, sourceError } from "./source-error.ts";
+
+export interface DeploymentSpec extends DeploymentSection {
+  /** Position of the deployment's mapping, for messages about it. */
+  pos: SourcePos;
+}
+
+export interface Project {
+  file: string;
+  /** Shown in messages: the path as the user would write it. */
+  displayFile: string;
+  dir: string;
+  name: string | null;
+  build: Record<string, unknown>[] | null;
+  push: Record<string, unknown>[] | null;
+  pull: Record<string, unknown>[] | null;
+  /** Which of build/push/pull each deployment sets itself (a present null means "no steps"). */
+  overrides: { build: boolean; push: boolean; pull: boolean }[];
+  deployments: DeploymentSpec[];
+  source: string;
+}
+
+/** weir.yaml, else prefect.yaml, in `dir`; or the explicit `file`. */
+export function findProjectFile(dir: string, file?: string): string {
+  if (file) {
+    const p = resolve(dir, file);
+    if (!existsSync(p)) throw new WeirError("INVALID", `Project file ${file} does not exist (check --file)`);
+    return p;
+  }
+  for (const name of ["weir.yaml", "weir.yml", "prefect.yaml", "prefect.yml"]) {
+    const p = resolve(dir, name);
+    if (existsSync(p)) return p;
+  }
+  throw new WeirError(
+    "INVALID",
+    `No weir.yaml (or prefect.yaml) in ${dir} (create one with: weir init, run from your project's folder, or pass --file PATH)`,
+  );
+}
+
+/**
+ * Reads and validates a project file. YAML anchors, aliases and `<<` merge keys work everywhere.
+ * Every problem is reported at once, each as file:line:column with the line and a fix.
+ */
+export function loadProject(path: string, cwd = process.cwd()): Project {
+  const displayFile = relative(cwd, path) || basename(path);
+  let source: string;
+  try {
+    source = readFileSync(path, "utf8");
+  } catch (cause) {
+    throw new WeirError("INVALID", `Cannot read ${displayFile}: ${(cause as Error).message}`, { cause });
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(source, { lineCounter: lines, merge: true, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw sourceError(
+      doc.errors.map((e) => {
+        const pos = posOf(displayFile, lines, e.pos[0]);
+        return formatAt(pos, `YAML syntax error: ${e.message.split("\n")[0]} (fix the YAML at this spot)`, source);
+      }),
+    );
+  }
+  const data = doc.toJS({ maxAliasCount: 10_000 }) ?? {};
+  const at = (path: (string | number)[]): SourcePos => {
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n), true) as Node | undefined;
+      if (node && typeof node === "object" && "range" in node && node.range) return posOf(displayFile, lines, node.range[0]);
+    }
+    return { file: displayFile, line: 1, col: 1 };
+  };
+
+  if (typeof data !== "object" || Array.isArray(data)) {
+    throw sourceError([formatAt(at([]), "the project file must be a mapping with a `deployments:` list", source)]);
+  }
+
+  const problems: string[] = [];
+  const keyProblems = (map: unknown, known: readonly string[], where: string) => {
+    if (!isMap(map)) return;
+    for (const pair of (map as YAMLMap).items) {
+      const key = (pair.key as { value?: unknown } | null)?.value;
+      if (typeof key !== "string" || key === "<<" || known.includes(key)) continue;
+      const hint = didYouMean(key, known);
+      const range = (pair.key as Node).range;
+      problems.push(
+        formatAt(
+          posOf(displayFile, lines, range?.[0]),
+          `unknown field "${key}" in ${where}${hint ? ` (did you mean "${hint}"?)` : ` (known fields: ${known.join(", ")})`}`,
+          source,
+        ),
+      );
+    }
+  };
+  // Unknown top-level keys are allowed (people keep anchors under e.g. `definitions:`), but a
+  // near-miss of a known one is almost surely a typo.
+  if (isMap(doc.contents)) {
+    for (const pair of (doc.contents as YAMLMap).items) {
+      const key = (pair.key as { value?: unknown } | null)?.value;
+      if (typeof key !== "string" || TOP_LEVEL_KEYS.includes(key)) continue;
+      const hint = didYouMean(key, TOP_LEVEL_KEYS);
+      if (hint && hint !== key) {
+        problems.push(formatAt(posOf(displayFile, lines, (pair.key as Node).range?.[0]), `unknown top-level field "${key}" (did you mean "${hint}"?)`, source));
+      }
+    }
+  }
+  const deps = Array.isArray(data.deployments) ? data.deployments : [];
+  deps.forEach((_: unknown, i: number) => {
+    const node = doc.getIn(["deployments", i], true);
+    keyProblems(resolveAlias(doc, node), DEPLOYMENT_KEYS, `deployment #${i + 1}`);
+    keyProblems(resolveAlias(doc, doc.getIn(["deployments", i, "work_pool"], true)), WORK_POOL_KEYS, `deployment #${i + 1} work_pool`);
+  });
+
+  const parsed = v.safeParse(ProjectFile, data);
+  if (!parsed.success) {
+    for (const issue of parsed.issues) {
+      const path = (issue.path ?? []).map((p) => p.key as string | number);
+      const field = path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("").replace(/^\./, "") || "(file)";
+      const message = issue.message.startsWith("Invalid") ? `${issue.message}` : issue.message;
+      problems.push(formatAt(at(path), `${field}: ${message}`, source));
+    }
+  }
+  if (problems.length > 0) throw sourceError(problems);
+  const file = parsed.output as ProjectFile;
+  if (!file.deployments || file.deployments.length === 0) {
+    throw sourceError([formatAt(at([]), "no deployments are defined (add a `deployments:` list with at least one entry)", source)]);
+  }
+  const names = new Map<string, number>();
+  file.deployments.forEach((d, i) => {
+    const prev = names.get(d.name);
+    if (prev !== undefined && file.deployments![prev]!.entrypoint === d.entrypoint) {
+      problems.push(formatAt(at(["deployments", i, "name"]), `deployment name "${d.name}" is used twice for the same entrypoint (names must be unique per flow)`, source));
+    }
+    names.set(d.name, i);
+  });
+  if (problems.length > 0) throw sourceError(problems);
+
+  const has = (i: number, key: string) => {
+    const raw = data.deployments[i];
+    return raw && typeof raw === "object" && Object.hasOwn(raw, key);
+  };
+  return {
+    file: path,
+    displayFile,
+    dir: dirname(path),
+    name: file.name ?? null,
+    build: file.build ?? null,
+    push: file.push ?? null,
+    pull: file.pull ?? null,
+    overrides: file.deployments.map((_, i) => ({ build: has(i, "build"), push: has(i, "push"), pull: has(i, "pull") })),
+    deployments: file.deployments.map((d, i) => ({ ...d, pos: at(["deployments", i]) })),
+    source,
+  };
+}
+
+function resolveAlias(doc: ReturnType<typeof parseDocument>, node: unknown): unknown {
+  return isAlias(node) ? node.resolve(doc) : node;
+}

@@ -1,0 +1,48 @@
+import * as v from "valibot";
+
+// What a person writes in weir.yaml / prefect.yaml (raw options). compileProject() turns it into
+// the model deploy uses; the two are kept apart on purpose (see DESIGN.md, conventions 3 and 4).
+
+const stepList = v.nullish(v.array(v.record(v.string(), v.unknown())));
+const record = v.record(v.string(), v.unknown());
+
+export const WorkPoolSection = v.object({
+  name: v.nullish(v.string()),
+  work_queue_name: v.nullish(v.string()),
+  job_variables: v.nullish(record),
+});
+
+export const DeploymentSection = v.object({
+  name: v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"), v.regex(/^[^/]+$/, "must not contain '/'")),
+  version: v.nullish(v.union([v.string(), v.number()], "must be a string")),
+  description: v.nullish(v.string()),
+  tags: v.nullish(v.array(v.string(), "must be a list of strings")),
+  entrypoint: v.nullish(v.string("must be a string such as flows/hello.ts:hello")),
+  parameters: v.nullish(v.record(v.string(), v.unknown(), "must be a mapping of parameter names to values")),
+  enforce_parameter_schema: v.nullish(v.boolean()),
+  paused: v.nullish(v.boolean()),
+  work_pool: v.nullish(WorkPoolSection),
+  schedule: v.nullish(v.unknown()),
+  schedules: v.nullish(v.unknown()),
+  triggers: v.nullish(v.unknown()),
+  concurrency_limit: v.nullish(v.unknown()),
+  build: stepList,
+  push: stepList,
+  pull: stepList,
+});
+
+export const ProjectFile = v.object({
+  name: v.nullish(v.string()),
+  build: stepList,
+  push: stepList,
+  pull: stepList,
+  deployments: v.nullish(v.array(DeploymentSection, "must be a list of deployments")),
+});
+
+export type DeploymentSection = v.InferOutput<typeof DeploymentSection>;
+export type ProjectFile = v.InferOutput<typeof ProjectFile>;
+
+/** Keys checked for typos; top-level keys outside this list are allowed (e.g. `definitions`). */
+export const DEPLOYMENT_KEYS = Object.keys(DeploymentSection.entries);
+export const WORK_POOL_KEYS = Object.keys(WorkPoolSection.entries);
+export const TOP_LEVEL_KEYS = [...Object.keys(ProjectFile.entries), "prefect-version", "weir-version", "definitions"];

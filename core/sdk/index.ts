@@ -1,0 +1,23 @@
+// What user flows import as "weir". The binary serves this module to flow files at run time, so
+// a flow needs nothing installed; weir.d.ts beside this file declares the same surface for editors.
+import type { Logger } from "./logger.ts";
+import { currentContext, currentLogger } from "./context.ts";
+
+export { type Flow, type FlowContext, type FlowOptions, flow, isFlow } from "./flow.ts";
+export type { Logger } from "./logger.ts";
+export { type Task, type TaskOptions, task } from "./task.ts";
+
+/** Logs to the current flow or task run (shipped to the API), or to the console outside one. */
+export const log: Logger = {
+  debug: (...a) => currentLogger().debug(...a),
+  info: (...a) => currentLogger().info(...a),
+  warning: (...a) => currentLogger().warning(...a),
+  warn: (...a) => currentLogger().warning(...a),
+  error: (...a) => currentLogger().error(...a),
+  critical: (...a) => currentLogger().critical(...a),
+};
+
+/** The id of the flow run this code runs in, if any. */
+export function flowRunId(): string | null {
+  return currentContext()?.flowRunId ?? null;
+}

@@ -1,0 +1,1 @@
+export { resolveStep, runSteps, type StepContext, type StepFn } from "./run-steps.ts";

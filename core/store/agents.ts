@@ -1,0 +1,26 @@
+import { eq } from "drizzle-orm";
+import type { Agent } from "../model/index.ts";
+import type { Db } from "./open-store.ts";
+import { nowIso } from "./rows.ts";
+import { agents } from "./schema.ts";
+
+export async function heartbeat(db: Db, a: Omit<Agent, "last_heartbeat">): Promise<Agent> {
+  const now = nowIso();
+  await db
+    .insert(agents)
+    .values({ id: a.id, created: now, name: a.name, workPoolName: a.work_pool_name, workQueues: a.work_queues, lastHeartbeat: now })
+    .onConflictDoUpdate({ target: agents.id, set: { lastHeartbeat: now, workQueues: a.work_queues } });
+  return { ...a, last_heartbeat: now };
+}
+
+export async function listAgents(db: Db, poolName?: string): Promise<Agent[]> {
+  const q = db.select().from(agents);
+  const rows = await (poolName ? q.where(eq(agents.workPoolName, poolName)) : q);
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    work_pool_name: r.workPoolName,
+    work_queues: r.workQueues,
+    last_heartbeat: r.lastHeartbeat,
+  }));
+}

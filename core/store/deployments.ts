@@ -1,0 +1,113 @@
+import { and, asc, eq } from "drizzle-orm";
+import type { Deployment } from "../model/index.ts";
+import { WeirError } from "../model/index.ts";
+import { upsertFlow } from "./flows.ts";
+import type { Db } from "./open-store.ts";
+import { newId, nowIso, toDeployment } from "./rows.ts";
+import { deployments, flows } from "./schema.ts";
+
+export interface DeploymentInput {
+  flow_name: string;
+  name: string;
+  version?: string | null;
+  description?: string | null;
+  schedule?: Record<string, unknown> | null;
+  is_schedule_active?: boolean;
+  parameters?: Record<string, unknown>;
+  tags?: string[];
+  work_pool_name?: string | null;
+  work_queue_name?: string | null;
+  parameter_openapi_schema?: Record<string, unknown> | null;
+  path?: string | null;
+  entrypoint?: string | null;
+  storage_document_id?: string | null;
+  infrastructure_document_id?: string | null;
+  job_variables?: Record<string, unknown>;
+  pull_steps?: unknown[] | null;
+  enforce_parameter_schema?: boolean;
+  paused?: boolean;
+}
+
+/**
+ * Creates or replaces the deployment named `flow_name/name`. Re-deploying keeps the id and the
+ * creation time, so runs, links and schedules that point at it stay valid.
+ */
+export async function upsertDeployment(db: Db, input: DeploymentInput): Promise<{ deployment: Deployment; created: boolean }> {
+  return db.transaction(async (tx) => {
+    const flow = await upsertFlow(tx, input.flow_name);
+    const now = nowIso();
+    const values = {
+      updated: now,
+      version: input.version ?? null,
+      description: input.description ?? null,
+      schedule: input.schedule ?? null,
+      isScheduleActive: input.is_schedule_active ?? true,
+      parameters: input.parameters ?? {},
+      tags: input.tags ?? [],
+      workPoolName: input.work_pool_name ?? null,
+      workQueueName: input.work_queue_name ?? (input.work_pool_name ? "default" : null),
+      parameterOpenapiSchema: input.parameter_openapi_schema ?? null,
+      path: input.path ?? null,
+      entrypoint: input.entrypoint ?? null,
+      storageDocumentId: input.storage_document_id ?? null,
+      infrastructureDocumentId: input.infrastructure_document_id ?? null,
+      jobVariables: input.job_variables ?? {},
+      pullSteps: input.pull_steps ?? null,
+      enforceParameterSchema: input.enforce_parameter_schema ?? true,
+      paused: input.paused ?? false,
+    };
+    const [existing] = await tx
+      .select({ id: deployments.id })
+      .from(deployments)
+      .where(and(eq(deployments.flowId, flow.id), eq(deployments.name, input.name)));
+    const id = existing?.id ?? newId();
+    if (existing) await tx.update(deployments).set(values).where(eq(deployments.id, id));
+    else await tx.insert(deployments).values({ id, created: now, name: input.name, flowId: flow.id, ...values });
+    const [row] = await tx.select().from(deployments).where(eq(deployments.id, id));
+    return { deployment: toDeployment(row!, flow.name), created: !existing };
+  });
+}
+
+const withFlow = (db: Db) =>
+  db
+    .select({ d: deployments, flowName: flows.name })
+    .from(deployments)
+    .innerJoin(flows, eq(flows.id, deployments.flowId));
+
+/** Finds a deployment by id or by `flow/deployment`; throws NOT_FOUND with a hint otherwise. */
+export async function getDeployment(db: Db, ref: string): Promise<Deployment> {
+  const slash = ref.indexOf("/");
+  const rows =
+    slash > 0
+      ? await withFlow(db).where(and(eq(flows.name, ref.slice(0, slash)), eq(deployments.name, ref.slice(slash + 1))))
+      : await withFlow(db).where(eq(deployments.id, ref));
+  const [row] = rows;
+  if (!row) {
+    throw new WeirError(
+      "NOT_FOUND",
+      `Deployment "${ref}" does not exist (list deployments with: weir deployment ls; names are FLOW/DEPLOYMENT)`,
+    );
+  }
+  return toDeployment(row.d, row.flowName);
+}
+
+export async function listDeployments(db: Db, filter: { flowName?: string } = {}): Promise<Deployment[]> {
+  const q = withFlow(db);
+  const rows = await (filter.flowName ? q.where(eq(flows.name, filter.flowName)) : q).orderBy(
+    asc(flows.name),
+    asc(deployments.name),
+  );
+  return rows.map((r) => toDeployment(r.d, r.flowName));
+}
+
+export async function deleteDeployment(db: Db, ref: string): Promise<Deployment> {
+  const d = await getDeployment(db, ref);
+  await db.delete(deployments).where(eq(deployments.id, d.id));
+  return d;
+}
+
+export async function setDeploymentPaused(db: Db, ref: string, paused: boolean): Promise<Deployment> {
+  const d = await getDeployment(db, ref);
+  await db.update(deployments).set({ paused, updated: nowIso() }).where(eq(deployments.id, d.id));
+  return { ...d, paused };
+}

@@ -1,0 +1,229 @@
+import { and, asc, desc, eq, inArray, isNull, lte, ne, or, sql } from "drizzle-orm";
+import type { FlowRun, State } from "../model/index.ts";
+import { assertTransition, DEFAULT_STATE_NAMES, randomRunName, type StateProposal, type StateType, WeirError } from "../model/index.ts";
+import type { Db } from "./open-store.ts";
+import { newId, nowIso, toFlowRun, toState } from "./rows.ts";
+import { deployments, flowRunStates, flowRuns, flows } from "./schema.ts";
+
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+export interface FlowRunInput {
+  flow_id: string;
+  deployment_id?: string | null;
+  name?: string;
+  work_pool_name?: string | null;
+  work_queue_name?: string | null;
+  parameters?: Record<string, unknown>;
+  job_variables?: Record<string, unknown>;
+  tags?: string[];
+  state?: StateProposal;
+}
+
+const runWithNames = (db: Db | Tx) =>
+  db
+    .select({ r: flowRuns, flowName: flows.name, deploymentName: deployments.name })
+    .from(flowRuns)
+    .innerJoin(flows, eq(flows.id, flowRuns.flowId))
+    .leftJoin(deployments, eq(deployments.id, flowRuns.deploymentId));
+
+export async function createFlowRun(db: Db, input: FlowRunInput): Promise<FlowRun> {
+  const now = nowIso();
+  const state = input.state ?? { type: "SCHEDULED" as const };
+  assertTransition("a new flow run", null, state.type);
+  const id = newId();
+  const scheduled = state.type === "SCHEDULED" ? (state.scheduledTime ?? now) : null;
+  const stateName = state.name ?? DEFAULT_STATE_NAMES[state.type];
+  await db.batch([
+    db.insert(flowRuns).values({
+      id,
+      created: now,
+      updated: now,
+      name: input.name ?? randomRunName(),
+      flowId: input.flow_id,
+      deploymentId: input.deployment_id ?? null,
+      workPoolName: input.work_pool_name ?? null,
+      workQueueName: input.work_queue_name ?? null,
+      parameters: input.parameters ?? {},
+      jobVariables: input.job_variables ?? {},
+      tags: input.tags ?? [],
+      stateType: state.type,
+      stateName,
+      stateMessage: state.message ?? null,
+      stateTimestamp: now,
+      expectedStartTime: scheduled ?? now,
+      nextScheduledStartTime: scheduled,
+      startTime: state.type === "RUNNING" ? now : null,
+      totalRunTime: 0,
+      runCount: state.type === "RUNNING" ? 1 : 0,
+    }),
+    db.insert(flowRunStates).values({
+      id: newId(),
+      flowRunId: id,
+      type: state.type,
+      name: stateName,
+      message: state.message ?? null,
+      timestamp: now,
+      data: state.data ?? null,
+    }),
+  ]);
+  return getFlowRun(db, id);
+}
+
+export async function getFlowRun(db: Db | Tx, id: string): Promise<FlowRun> {
+  const [row] = await runWithNames(db).where(eq(flowRuns.id, id));
+  if (!row) throw new WeirError("NOT_FOUND", `Flow run "${id}" does not exist (list runs with: weir flow-run ls)`);
+  return toFlowRun(row.r, row.flowName, row.deploymentName);
+}
+
+export interface FlowRunFilter {
+  deploymentId?: string;
+  flowName?: string;
+  stateTypes?: StateType[];
+  workPoolName?: string;
+  limit?: number;
+}
+
+export async function listFlowRuns(db: Db, f: FlowRunFilter = {}): Promise<FlowRun[]> {
+  const where = and(
+    f.deploymentId ? eq(flowRuns.deploymentId, f.deploymentId) : undefined,
+    f.flowName ? eq(flows.name, f.flowName) : undefined,
+    f.stateTypes?.length ? inArray(flowRuns.stateType, f.stateTypes) : undefined,
+    f.workPoolName ? eq(flowRuns.workPoolName, f.workPoolName) : undefined,
+  );
+  const rows = await runWithNames(db)
+    .where(where)
+    .orderBy(desc(flowRuns.created))
+    .limit(f.limit ?? 50);
+  return rows.map((r) => toFlowRun(r.r, r.flowName, r.deploymentName));
+}
+
+export async function listFlowRunStates(db: Db, id: string): Promise<State[]> {
+  await getFlowRun(db, id);
+  const rows = await db
+    .select()
+    .from(flowRunStates)
+    .where(eq(flowRunStates.flowRunId, id))
+    .orderBy(asc(flowRunStates.timestamp), asc(flowRunStates.id));
+  return rows.map(toState);
+}
+
+/**
+ * The one way a flow run changes state. Clients propose; this decides: it refuses illegal
+ * transitions (a finished run never changes again), keeps start/end/run-count bookkeeping, and
+ * appends to the run's history in the same transaction.
+ */
+export async function setFlowRunState(
+  db: Db,
+  id: string,
+  proposal: StateProposal,
+  extra: { infrastructurePid?: string } = {},
+): Promise<FlowRun> {
+  return db.transaction(async (tx) => {
+    const run = await getFlowRun(tx, id);
+    assertTransition(`flow run "${run.name}" (${id})`, run.state.type, proposal.type);
+    const now = nowIso();
+    const name = proposal.name ?? DEFAULT_STATE_NAMES[proposal.type];
+    const patch: Partial<typeof flowRuns.$inferInsert> = {
+      updated: now,
+      stateType: proposal.type,
+      stateName: name,
+      stateMessage: proposal.message ?? null,
+      stateTimestamp: now,
+    };
+    if (proposal.type === "RUNNING") {
+      patch.runCount = run.run_count + 1;
+      if (!run.start_time) patch.startTime = now;
+    }
+    if (proposal.type === "SCHEDULED") patch.nextScheduledStartTime = proposal.scheduledTime ?? now;
+    if (["COMPLETED", "FAILED", "CANCELLED", "CRASHED"].includes(proposal.type)) {
+      patch.endTime = now;
+      if (run.start_time) patch.totalRunTime = Date.parse(now) - Date.parse(run.start_time);
+    }
+    if (extra.infrastructurePid !== undefined) patch.infrastructurePid = extra.infrastructurePid;
+    await tx.update(flowRuns).set(patch).where(eq(flowRuns.id, id));
+    await tx.insert(flowRunStates).values({
+      id: newId(),
+      flowRunId: id,
+      type: proposal.type,
+      name,
+      message: proposal.message ?? null,
+      timestamp: now,
+      data: proposal.data ?? null,
+    });
+    return getFlowRun(tx, id);
+  });
+}
+
+export async function setInfrastructurePid(db: Db, id: string, pid: string): Promise<void> {
+  await db.update(flowRuns).set({ infrastructurePid: pid }).where(eq(flowRuns.id, id));
+}
+
+export interface ClaimRequest {
+  workPoolName: string;
+  /** Only these queues; all of the pool's unpaused queues when empty. */
+  queues: string[];
+  agentId: string;
+  limit: number;
+}
+
+/**
+ * Atomically moves up to `limit` due SCHEDULED runs of a pool to PENDING for one agent. The
+ * UPDATE re-checks the state inside the write transaction, so two agents never get one run.
+ * AwaitingRetry runs belong to the engine already running them and are never claimed.
+ */
+export async function claimFlowRuns(db: Db, req: ClaimRequest): Promise<FlowRun[]> {
+  const now = nowIso();
+  return db.transaction(async (tx) => {
+    const due = tx
+      .select({ id: flowRuns.id })
+      .from(flowRuns)
+      .where(
+        and(
+          eq(flowRuns.workPoolName, req.workPoolName),
+          eq(flowRuns.stateType, "SCHEDULED"),
+          ne(flowRuns.stateName, "AwaitingRetry"),
+          or(isNull(flowRuns.nextScheduledStartTime), lte(flowRuns.nextScheduledStartTime, now)),
+          req.queues.length ? inArray(flowRuns.workQueueName, req.queues) : undefined,
+        ),
+      )
+      .orderBy(asc(flowRuns.nextScheduledStartTime))
+      .limit(req.limit);
+    const claimed = await tx
+      .update(flowRuns)
+      .set({ stateType: "PENDING", stateName: "Pending", stateMessage: null, stateTimestamp: now, updated: now, agentId: req.agentId })
+      .where(and(inArray(flowRuns.id, due), eq(flowRuns.stateType, "SCHEDULED")))
+      .returning({ id: flowRuns.id });
+    if (claimed.length === 0) return [];
+    await tx.insert(flowRunStates).values(
+      claimed.map((c) => ({
+        id: newId(),
+        flowRunId: c.id,
+        type: "PENDING",
+        name: "Pending",
+        message: null,
+        timestamp: now,
+        data: { agent_id: req.agentId },
+      })),
+    );
+    const rows = await runWithNames(tx).where(inArray(flowRuns.id, claimed.map((c) => c.id)));
+    return rows.map((r) => toFlowRun(r.r, r.flowName, r.deploymentName));
+  });
+}
+
+/** The earliest future start among a pool's SCHEDULED runs, so a waiting claim can wake for it. */
+export async function nextScheduledStart(db: Db, workPoolName: string): Promise<string | null> {
+  const [row] = await db
+    .select({ t: sql<string | null>`min(${flowRuns.nextScheduledStartTime})` })
+    .from(flowRuns)
+    .where(and(eq(flowRuns.workPoolName, workPoolName), eq(flowRuns.stateType, "SCHEDULED")));
+  return row?.t ?? null;
+}
+
+/** Runs an agent started that are now CANCELLING, so it can stop their processes. */
+export async function listCancellingRuns(db: Db, agentId: string): Promise<string[]> {
+  const rows = await db
+    .select({ id: flowRuns.id })
+    .from(flowRuns)
+    .where(and(eq(flowRuns.agentId, agentId), eq(flowRuns.stateType, "CANCELLING")));
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,10 @@
+export * from "./agents.ts";
+export * from "./deployments.ts";
+export * from "./flow-runs.ts";
+export * from "./flows.ts";
+export * from "./logs.ts";
+export { databaseUrl, type Db, type OpenStoreOptions, openStore, redactUrl, type Store } from "./open-store.ts";
+export { newId, nowIso } from "./rows.ts";
+export * from "./task-runs.ts";
+export * from "./variables.ts";
+export * from "./work-pools.ts";

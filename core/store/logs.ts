@@ -1,0 +1,42 @@
+import { and, asc, eq, gt } from "drizzle-orm";
+import type { LogEntry } from "../model/index.ts";
+import type { Db } from "./open-store.ts";
+import { logs } from "./schema.ts";
+
+export type LogInput = Omit<LogEntry, "id">;
+
+export async function insertLogs(db: Db, entries: LogInput[]): Promise<number> {
+  if (entries.length === 0) return 0;
+  // SQLite caps bound parameters per statement; 7 columns × 500 rows stays well under it.
+  for (let i = 0; i < entries.length; i += 500) {
+    await db.insert(logs).values(
+      entries.slice(i, i + 500).map((e) => ({
+        flowRunId: e.flow_run_id,
+        taskRunId: e.task_run_id,
+        name: e.name,
+        level: e.level,
+        message: e.message,
+        timestamp: e.timestamp,
+      })),
+    );
+  }
+  return entries.length;
+}
+
+export async function listLogs(db: Db, flowRunId: string, afterId = 0, limit = 1000): Promise<LogEntry[]> {
+  const rows = await db
+    .select()
+    .from(logs)
+    .where(and(eq(logs.flowRunId, flowRunId), gt(logs.id, afterId)))
+    .orderBy(asc(logs.id))
+    .limit(limit);
+  return rows.map((r) => ({
+    id: r.id,
+    flow_run_id: r.flowRunId,
+    task_run_id: r.taskRunId,
+    name: r.name,
+    level: r.level,
+    message: r.message,
+    timestamp: r.timestamp,
+  }));
+}

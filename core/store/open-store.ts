@@ -1,0 +1,59 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { type Client, createClient } from "@libsql/client";
+import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
+import { WeirError } from "../model/errors.ts";
+import { migrate } from "./migrate.ts";
+import * as schema from "./schema.ts";
+
+export type Db = LibSQLDatabase<typeof schema>;
+
+export interface Store {
+  db: Db;
+  client: Client;
+  url: string;
+  close(): void;
+}
+
+/** `file:` URL for a plain path; libsql:, http(s):, ws(s): and file: URLs pass through. */
+export function databaseUrl(pathOrUrl: string): string {
+  if (/^(file|libsql|https?|wss?):/.test(pathOrUrl)) return pathOrUrl;
+  return `file:${resolve(pathOrUrl)}`;
+}
+
+export interface OpenStoreOptions {
+  /** A path or URL; see databaseUrl(). */
+  url: string;
+  authToken?: string;
+  /** Apply pending migrations (servers do; short-lived readers need not). */
+  migrate?: boolean;
+}
+
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const url = databaseUrl(options.url);
+  const isFile = url.startsWith("file:");
+  if (isFile) mkdirSync(dirname(url.slice("file:".length)), { recursive: true });
+  let client: Client;
+  try {
+    client = createClient({ url, authToken: options.authToken, timeout: 10_000, concurrency: 4 });
+    if (isFile) {
+      // WAL lets readers (UI, CLI) proceed while the agent's claims write.
+      await client.execute("PRAGMA journal_mode=WAL");
+      await client.execute("PRAGMA synchronous=NORMAL");
+    }
+    if (options.migrate !== false) await migrate(client);
+  } catch (cause) {
+    throw new WeirError(
+      "UNREACHABLE",
+      `Cannot open the database at ${redactUrl(url)}: ${(cause as Error).message} (check --db / WEIR_DATABASE_URL)`,
+      { cause },
+    );
+  }
+  const db = drizzle(client, { schema });
+  return { db, client, url, close: () => client.close() };
+}
+
+/** Never print credentials embedded in a database URL. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, "//***@").replace(/(authToken|token)=[^&]+/gi, "$1=***");
+}

@@ -1,0 +1,190 @@
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+// Timestamps are ISO 8601 UTC strings (Date#toISOString): they sort as text, read well in the
+// API, and need no conversion at the edges. JSON columns hold plain JSON values.
+
+const json = <T>(name: string) => text(name, { mode: "json" }).$type<T>();
+const created = () => text("created").notNull();
+const updated = () => text("updated").notNull();
+
+export const flows = sqliteTable("flows", {
+  id: text("id").primaryKey(),
+  created: created(),
+  updated: updated(),
+  name: text("name").notNull().unique(),
+  tags: json<string[]>("tags").notNull(),
+});
+
+export const deployments = sqliteTable(
+  "deployments",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    updated: updated(),
+    name: text("name").notNull(),
+    version: text("version"),
+    description: text("description"),
+    flowId: text("flow_id")
+      .notNull()
+      .references(() => flows.id, { onDelete: "cascade" }),
+    schedule: json<Record<string, unknown> | null>("schedule"),
+    isScheduleActive: integer("is_schedule_active", { mode: "boolean" }).notNull(),
+    parameters: json<Record<string, unknown>>("parameters").notNull(),
+    tags: json<string[]>("tags").notNull(),
+    workPoolName: text("work_pool_name"),
+    workQueueName: text("work_queue_name"),
+    parameterOpenapiSchema: json<Record<string, unknown> | null>("parameter_openapi_schema"),
+    path: text("path"),
+    entrypoint: text("entrypoint"),
+    storageDocumentId: text("storage_document_id"),
+    infrastructureDocumentId: text("infrastructure_document_id"),
+    jobVariables: json<Record<string, unknown>>("job_variables").notNull(),
+    pullSteps: json<unknown[] | null>("pull_steps"),
+    enforceParameterSchema: integer("enforce_parameter_schema", { mode: "boolean" }).notNull(),
+    paused: integer("paused", { mode: "boolean" }).notNull(),
+  },
+  (t) => [uniqueIndex("deployments_flow_name").on(t.flowId, t.name)],
+);
+
+export const flowRuns = sqliteTable(
+  "flow_runs",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    updated: updated(),
+    name: text("name").notNull(),
+    flowId: text("flow_id")
+      .notNull()
+      .references(() => flows.id, { onDelete: "cascade" }),
+    deploymentId: text("deployment_id").references(() => deployments.id, { onDelete: "set null" }),
+    workPoolName: text("work_pool_name"),
+    workQueueName: text("work_queue_name"),
+    parameters: json<Record<string, unknown>>("parameters").notNull(),
+    jobVariables: json<Record<string, unknown>>("job_variables").notNull(),
+    tags: json<string[]>("tags").notNull(),
+    stateType: text("state_type").notNull(),
+    stateName: text("state_name").notNull(),
+    stateMessage: text("state_message"),
+    stateTimestamp: text("state_timestamp").notNull(),
+    expectedStartTime: text("expected_start_time"),
+    nextScheduledStartTime: text("next_scheduled_start_time"),
+    startTime: text("start_time"),
+    endTime: text("end_time"),
+    totalRunTime: integer("total_run_time").notNull(),
+    runCount: integer("run_count").notNull(),
+    agentId: text("agent_id"),
+    infrastructurePid: text("infrastructure_pid"),
+  },
+  (t) => [
+    index("flow_runs_claim").on(t.workPoolName, t.stateType, t.nextScheduledStartTime),
+    index("flow_runs_deployment").on(t.deploymentId),
+    index("flow_runs_created").on(t.created),
+  ],
+);
+
+export const flowRunStates = sqliteTable(
+  "flow_run_states",
+  {
+    id: text("id").primaryKey(),
+    flowRunId: text("flow_run_id")
+      .notNull()
+      .references(() => flowRuns.id, { onDelete: "cascade" }),
+    type: text("type").notNull(),
+    name: text("name").notNull(),
+    message: text("message"),
+    timestamp: text("timestamp").notNull(),
+    data: json<Record<string, unknown> | null>("data"),
+  },
+  (t) => [index("flow_run_states_run").on(t.flowRunId, t.timestamp)],
+);
+
+export const taskRuns = sqliteTable(
+  "task_runs",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    updated: updated(),
+    flowRunId: text("flow_run_id")
+      .notNull()
+      .references(() => flowRuns.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    taskKey: text("task_key").notNull(),
+    stateType: text("state_type").notNull(),
+    stateName: text("state_name").notNull(),
+    stateMessage: text("state_message"),
+    stateTimestamp: text("state_timestamp").notNull(),
+    startTime: text("start_time"),
+    endTime: text("end_time"),
+    runCount: integer("run_count").notNull(),
+    history: json<{ type: string; name: string; timestamp: string; message?: string }[]>("history").notNull(),
+  },
+  (t) => [index("task_runs_flow_run").on(t.flowRunId)],
+);
+
+export const logs = sqliteTable(
+  "logs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    flowRunId: text("flow_run_id")
+      .notNull()
+      .references(() => flowRuns.id, { onDelete: "cascade" }),
+    taskRunId: text("task_run_id"),
+    name: text("name").notNull(),
+    level: integer("level").notNull(),
+    message: text("message").notNull(),
+    timestamp: text("timestamp").notNull(),
+  },
+  (t) => [index("logs_flow_run").on(t.flowRunId, t.id)],
+);
+
+export const workPools = sqliteTable("work_pools", {
+  id: text("id").primaryKey(),
+  created: created(),
+  updated: updated(),
+  name: text("name").notNull().unique(),
+  type: text("type").notNull(),
+  description: text("description"),
+  isPaused: integer("is_paused", { mode: "boolean" }).notNull(),
+  concurrencyLimit: integer("concurrency_limit"),
+  baseJobTemplate: json<Record<string, unknown>>("base_job_template").notNull(),
+});
+
+export const workQueues = sqliteTable(
+  "work_queues",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    updated: updated(),
+    workPoolId: text("work_pool_id")
+      .notNull()
+      .references(() => workPools.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description"),
+    priority: integer("priority").notNull(),
+    concurrencyLimit: integer("concurrency_limit"),
+    isPaused: integer("is_paused", { mode: "boolean" }).notNull(),
+  },
+  (t) => [uniqueIndex("work_queues_pool_name").on(t.workPoolId, t.name)],
+);
+
+export const agents = sqliteTable(
+  "agents",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    name: text("name").notNull(),
+    workPoolName: text("work_pool_name").notNull(),
+    workQueues: json<string[]>("work_queues").notNull(),
+    lastHeartbeat: text("last_heartbeat").notNull(),
+  },
+  (t) => [index("agents_pool").on(t.workPoolName)],
+);
+
+export const variables = sqliteTable("variables", {
+  id: text("id").primaryKey(),
+  created: created(),
+  updated: updated(),
+  name: text("name").notNull().unique(),
+  value: json<unknown>("value"),
+  tags: json<string[]>("tags").notNull(),
+});

@@ -1,0 +1,76 @@
+#!/usr/bin/env bun
+// Entry point: parse argv, load only the command group asked for, map errors to exit codes.
+// Exit codes: 0 success, 1 failure, 2 usage error. Nothing else in Weir calls process.exit with a
+// code of its own choosing.
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import pkg from "./package.json" with { type: "json" };
+
+type Register = (program: Command) => void;
+const GROUPS: Record<string, { description: string; load: () => Promise<{ register: Register }> }> = {
+  server: { description: "Run the API, web UI and services (optionally with a built-in agent)", load: () => import("./cmd/server.ts") },
+  agent: { description: "Poll a work pool and start its flow runs", load: () => import("./cmd/agent.ts") },
+  deploy: { description: "Create or update deployments from weir.yaml", load: () => import("./cmd/deploy.ts") },
+  deployment: { description: "List, inspect, run and delete deployments", load: () => import("./cmd/deployment.ts") },
+  "flow-run": { description: "List, inspect, follow and cancel flow runs", load: () => import("./cmd/flow-run.ts") },
+  run: { description: "Run a flow from a file now, in this process", load: () => import("./cmd/run.ts") },
+  "work-pool": { description: "Manage work pools", load: () => import("./cmd/work-pool.ts") },
+  "work-queue": { description: "Manage work queues of a pool", load: () => import("./cmd/work-queue.ts") },
+  execute: { description: "Run one flow run (started by agents)", load: () => import("./cmd/execute.ts") },
+  types: { description: 'Write type declarations for "weir" and "valibot" into a flow project', load: () => import("./cmd/types.ts") },
+  completion: { description: "Print a shell completion script (bash, zsh, fish)", load: () => import("./cmd/completion.ts") },
+};
+
+export function buildProgram(): Command {
+  return new Command("weir")
+    .description("Weir: a workflow orchestrator for TypeScript, in one binary")
+    .version(pkg.version, "-V, --version")
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
+}
+
+/** Registers every group (completion scripts need the whole tree). */
+export async function fullProgram(): Promise<Command> {
+  const program = buildProgram();
+  for (const g of Object.values(GROUPS)) (await g.load()).register(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const group = argv.find((a) => !a.startsWith("-"));
+  if (group && Object.hasOwn(GROUPS, group) && argv[0] === group) {
+    (await GROUPS[group]!.load()).register(program);
+  } else {
+    for (const [name, g] of Object.entries(GROUPS)) program.command(name).description(g.description);
+  }
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return Number(process.exitCode ?? 0);
+  } catch (err) {
+    return report(err);
+  }
+}
+
+function report(err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+    if (err.code === "commander.executeSubCommandAsync") return 0;
+    console.error(`weir: ${err.message.replace(/^error: /, "")} (see: weir ${process.argv.slice(2).filter((a) => !a.startsWith("-")).slice(0, 2).join(" ")} --help)`);
+    return 2;
+  }
+  const e = err as { name?: string; code?: string; message?: string; stack?: string };
+  if (e?.name === "WeirError") {
+    console.error(`weir: ${e.message}`);
+    return e.code === "USAGE" ? 2 : 1;
+  }
+  console.error(`weir: unexpected error: ${e?.message ?? String(err)}`);
+  if (process.env.WEIR_DEBUG) console.error(e?.stack);
+  else console.error("weir: set WEIR_DEBUG=1 to see the stack trace, and please report it");
+  return 1;
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2));
+  process.exit(code);
+}

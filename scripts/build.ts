@@ -1,0 +1,38 @@
+// Builds dist/weir: one self-contained executable (Bun runtime, Weir, libSQL's native addon, the
+// migrations and the UI). It runs from an empty directory with no node_modules, Bun or Node.
+import { mkdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+const root = join(import.meta.dir, "..");
+const outfile = process.env.WEIR_OUTFILE ?? join(root, "dist", "weir");
+mkdirSync(join(outfile, ".."), { recursive: true });
+
+// libsql picks its native addon with `require(\`@libsql/${target}\`)`, which no bundler can
+// follow. Pin this platform's addon with a static require so it is embedded in the binary.
+const target = `${process.platform}-${process.arch}${process.platform === "linux" ? "-gnu" : ""}`;
+const libsqlNative = {
+  name: "libsql-native",
+  setup(build: Bun.PluginBuilder) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]libsql[\\/]index\.js$/ }, async (args) => {
+      const src = await Bun.file(args.path).text();
+      const pinned = src.replace(/return require\(`@libsql\/\$\{target\}`\);/, `return require("@libsql/${target}/index.node");`);
+      if (pinned === src) throw new Error("scripts/build.ts: libsql's loader changed; update the libsql-native plugin");
+      return { contents: pinned, loader: "js" };
+    });
+  },
+};
+
+const started = performance.now();
+const result = await Bun.build({
+  entrypoints: [join(root, "main.ts")],
+  compile: { outfile },
+  minify: true,
+  bytecode: false,
+  plugins: [libsqlNative],
+});
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  process.exit(1);
+}
+const mb = (statSync(outfile).size / 1024 / 1024).toFixed(1);
+console.log(`built ${outfile} (${mb} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
