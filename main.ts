@@ -7,17 +7,35 @@ import pkg from "./package.json" with { type: "json" };
 
 type Register = (program: Command) => void;
 const GROUPS: Record<string, { description: string; load: () => Promise<{ register: Register }> }> = {
-  server: { description: "Run the API, web UI and services (optionally with a built-in agent)", load: () => import("./cmd/server.ts") },
+  server: {
+    description: "Run the API, web UI and services (optionally with a built-in agent)",
+    load: () => import("./cmd/server.ts"),
+  },
   agent: { description: "Poll a work pool and start its flow runs", load: () => import("./cmd/agent.ts") },
-  deploy: { description: "Create or update deployments from weir.yaml", load: () => import("./cmd/deploy.ts") },
-  deployment: { description: "List, inspect, run and delete deployments", load: () => import("./cmd/deployment.ts") },
-  "flow-run": { description: "List, inspect, follow and cancel flow runs", load: () => import("./cmd/flow-run.ts") },
+  deploy: {
+    description: "Create or update deployments from weir.yaml",
+    load: () => import("./cmd/deploy.ts"),
+  },
+  deployment: {
+    description: "List, inspect, run and delete deployments",
+    load: () => import("./cmd/deployment.ts"),
+  },
+  "flow-run": {
+    description: "List, inspect, follow and cancel flow runs",
+    load: () => import("./cmd/flow-run.ts"),
+  },
   run: { description: "Run a flow from a file now, in this process", load: () => import("./cmd/run.ts") },
   "work-pool": { description: "Manage work pools", load: () => import("./cmd/work-pool.ts") },
   "work-queue": { description: "Manage work queues of a pool", load: () => import("./cmd/work-queue.ts") },
   execute: { description: "Run one flow run (started by agents)", load: () => import("./cmd/execute.ts") },
-  types: { description: 'Write type declarations for "weir" and "valibot" into a flow project', load: () => import("./cmd/types.ts") },
-  completion: { description: "Print a shell completion script (bash, zsh, fish)", load: () => import("./cmd/completion.ts") },
+  types: {
+    description: 'Write type declarations for "weir" and "valibot" into a flow project',
+    load: () => import("./cmd/types.ts"),
+  },
+  completion: {
+    description: "Print a shell completion script (bash, zsh, fish)",
+    load: () => import("./cmd/completion.ts"),
+  },
 };
 
 export function buildProgram(): Command {
@@ -54,9 +72,20 @@ async function main(argv: string[]): Promise<number> {
 
 function report(err: unknown): number {
   if (err instanceof CommanderError) {
-    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+    if (
+      err.code === "commander.helpDisplayed" ||
+      err.code === "commander.version" ||
+      err.code === "commander.help"
+    )
+      return 0;
     if (err.code === "commander.executeSubCommandAsync") return 0;
-    console.error(`weir: ${err.message.replace(/^error: /, "")} (see: weir ${process.argv.slice(2).filter((a) => !a.startsWith("-")).slice(0, 2).join(" ")} --help)`);
+    console.error(
+      `weir: ${err.message.replace(/^error: /, "")} (see: weir ${process.argv
+        .slice(2)
+        .filter((a) => !a.startsWith("-"))
+        .slice(0, 2)
+        .join(" ")} --help)`,
+    );
     return 2;
   }
   const e = err as { name?: string; code?: string; message?: string; stack?: string };

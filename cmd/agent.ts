@@ -1,5 +1,5 @@
-import type { Command } from "@commander-js/extra-typings";
 import { hostname } from "node:os";
+import type { Command } from "@commander-js/extra-typings";
 import { collect, positiveInt } from "./lib/options.ts";
 
 export function register(program: Command): void {
@@ -31,7 +31,9 @@ export function register(program: Command): void {
           agent.killAll();
           return;
         }
-        console.log(`Stopping: no new work is taken; waiting for ${agent.runningCount} running flow run(s) (Ctrl-C again to kill them)`);
+        console.log(
+          `Stopping: no new work is taken; waiting for ${agent.runningCount} running flow run(s) (Ctrl-C again to kill them)`,
+        );
         await agent.stop();
       });
     });

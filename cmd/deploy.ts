@@ -5,7 +5,10 @@ export function register(program: Command): void {
   program
     .command("deploy")
     .description("Create or update deployments defined in weir.yaml (or prefect.yaml)")
-    .argument("[entrypoint]", "deploy this flow (path/file.ts:flow) with the flags instead of an entry of the file")
+    .argument(
+      "[entrypoint]",
+      "deploy this flow (path/file.ts:flow) with the flags instead of an entry of the file",
+    )
     .option("-n, --name <name>", "deployment to deploy: NAME, FLOW/NAME or a glob (repeatable)", collect)
     .option("--all", "deploy every deployment in the file")
     .option("-d, --description <text>", "deployment description")

@@ -53,7 +53,8 @@ export function register(program: Command): void {
       let scheduled: string | undefined;
       if (opts.startIn !== undefined) {
         const s = Number(opts.startIn);
-        if (!Number.isFinite(s) || s < 0) throw new WeirError("USAGE", `--start-in must be a number of seconds (got "${opts.startIn}")`);
+        if (!Number.isFinite(s) || s < 0)
+          throw new WeirError("USAGE", `--start-in must be a number of seconds (got "${opts.startIn}")`);
         scheduled = new Date(Date.now() + s * 1000).toISOString();
       }
       const d = await c.getDeployment(ref);
@@ -65,7 +66,10 @@ export function register(program: Command): void {
       });
       if (opts.json && !opts.watch) return printJson(run);
       console.log(`Created flow run ${bold(run.name)} (${run.id}) of ${d.flow_name}/${d.name}`);
-      if (!d.work_pool_name) console.log(dim("  This deployment has no work pool: no agent will pick the run up (redeploy with --pool)."));
+      if (!d.work_pool_name)
+        console.log(
+          dim("  This deployment has no work pool: no agent will pick the run up (redeploy with --pool)."),
+        );
       if (!opts.watch) {
         console.log(dim(`  follow it: weir flow-run logs ${run.id} --follow`));
         return;
@@ -80,7 +84,9 @@ export function register(program: Command): void {
         return;
       }
       const ok = final.state.type === "COMPLETED";
-      console.log(`Flow run ${final.name} ${ok ? green(final.state.name) : red(final.state.name)}${final.state.message ? `: ${final.state.message}` : ""}`);
+      console.log(
+        `Flow run ${final.name} ${ok ? green(final.state.name) : red(final.state.name)}${final.state.message ? `: ${final.state.message}` : ""}`,
+      );
       process.exitCode = ok ? 0 : 1;
     });
 

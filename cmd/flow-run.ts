@@ -17,7 +17,12 @@ export function register(program: Command): void {
     .action(async (opts) => {
       const c = client();
       const deployment = opts.deployment ? (await c.getDeployment(opts.deployment)).id : undefined;
-      const runs = await c.listFlowRuns({ deployment, flow: opts.flow, state: opts.state, limit: opts.limit });
+      const runs = await c.listFlowRuns({
+        deployment,
+        flow: opts.flow,
+        state: opts.state,
+        limit: opts.limit,
+      });
       if (opts.json) return printJson(runs);
       if (runs.length === 0) return console.log("No flow runs yet");
       printTable(
@@ -27,7 +32,9 @@ export function register(program: Command): void {
           `${r.flow_name}${r.deployment_name ? `/${r.deployment_name}` : ""}`,
           [r.state.name, stateColor(r.state.type)],
           ago(r.created),
-          r.end_time && r.start_time ? `${((Date.parse(r.end_time) - Date.parse(r.start_time)) / 1000).toFixed(2)}s` : "-",
+          r.end_time && r.start_time
+            ? `${((Date.parse(r.end_time) - Date.parse(r.start_time)) / 1000).toFixed(2)}s`
+            : "-",
           [r.id, dim],
         ]),
       );

@@ -25,7 +25,11 @@ export function register(program: Command): void {
           () => false,
         );
         if (reachable) {
-          const run = await client.createFlowRun({ flow_name: flow.options.name, parameters, state: { type: "PENDING" } });
+          const run = await client.createFlowRun({
+            flow_name: flow.options.name,
+            parameters,
+            state: { type: "PENDING" },
+          });
           tracking = { client, flowRunId: run.id };
           console.error(dim(`Tracking as flow run ${run.name} (${run.id}) at ${client.baseUrl}`));
         } else {
@@ -35,7 +39,9 @@ export function register(program: Command): void {
       const stop = new AbortController();
       process.once("SIGINT", () => stop.abort());
       const { final } = await runFlow({ flow, parameters, tracking, signal: stop.signal, echo: true });
-      console.error(`Flow run ${final.type === "COMPLETED" ? "completed" : `ended ${final.type}${final.message ? `: ${final.message}` : ""}`}`);
+      console.error(
+        `Flow run ${final.type === "COMPLETED" ? "completed" : `ended ${final.type}${final.message ? `: ${final.message}` : ""}`}`,
+      );
       process.exitCode = final.type === "COMPLETED" ? 0 : 1;
     });
 }

@@ -7,7 +7,10 @@ export function register(program: Command): void {
     .description("Run the API (/api), the web UI and the services on one port")
     .option("--host <host>", "address to listen on", process.env.WEIR_SERVER_HOST ?? "127.0.0.1")
     .option("--port <port>", "port to listen on", process.env.WEIR_SERVER_PORT ?? "4200")
-    .option("--db <path-or-url>", "database file or libSQL URL (env WEIR_DATABASE_URL; default $WEIR_HOME/weir.db)")
+    .option(
+      "--db <path-or-url>",
+      "database file or libSQL URL (env WEIR_DATABASE_URL; default $WEIR_HOME/weir.db)",
+    )
     .option("--agent <pool>", "also run an agent for this work pool inside the server")
     .option("-q, --queue <name>", "with --agent: queue to take work from (repeatable)", collect)
     .option("--limit <n>", "with --agent: most flow runs at once", positiveInt("--limit"), 10)

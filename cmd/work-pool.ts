@@ -13,8 +13,15 @@ export function register(program: Command): void {
     .option("--description <text>", "description")
     .option("--limit <n>", "most concurrent runs in the pool", positiveInt("--limit"))
     .action(async (name, opts) => {
-      const pool = await client().createWorkPool({ name, type: opts.type, description: opts.description, concurrency_limit: opts.limit });
-      console.log(`Created work pool "${pool.name}" (${pool.type}); start an agent with: weir agent --pool ${pool.name}`);
+      const pool = await client().createWorkPool({
+        name,
+        type: opts.type,
+        description: opts.description,
+        concurrency_limit: opts.limit,
+      });
+      console.log(
+        `Created work pool "${pool.name}" (${pool.type}); start an agent with: weir agent --pool ${pool.name}`,
+      );
     });
 
   cmd
@@ -25,10 +32,17 @@ export function register(program: Command): void {
     .action(async (opts) => {
       const pools = await client().listWorkPools();
       if (opts.json) return printJson(pools);
-      if (pools.length === 0) return console.log("No work pools yet (create one with: weir work-pool create NAME --type process)");
+      if (pools.length === 0)
+        return console.log("No work pools yet (create one with: weir work-pool create NAME --type process)");
       printTable(
         ["NAME", "TYPE", "QUEUES", "PAUSED", "ID"],
-        pools.map((p) => [p.name, p.type, p.queues.map((q) => q.name).join(","), p.is_paused ? "yes" : "no", p.id]),
+        pools.map((p) => [
+          p.name,
+          p.type,
+          p.queues.map((q) => q.name).join(","),
+          p.is_paused ? "yes" : "no",
+          p.id,
+        ]),
       );
     });
 
@@ -54,7 +68,9 @@ export function register(program: Command): void {
   ] as const) {
     cmd
       .command(verb)
-      .description(`${paused ? "Pause" : "Resume"} a work pool (agents ${paused ? "stop taking" : "take"} its runs)`)
+      .description(
+        `${paused ? "Pause" : "Resume"} a work pool (agents ${paused ? "stop taking" : "take"} its runs)`,
+      )
       .argument("<name>", "pool name")
       .action(async (name) => {
         await client().setWorkPoolPaused(name, paused);

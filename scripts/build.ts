@@ -15,8 +15,12 @@ const libsqlNative = {
   setup(build: Bun.PluginBuilder) {
     build.onLoad({ filter: /[\\/]node_modules[\\/]libsql[\\/]index\.js$/ }, async (args) => {
       const src = await Bun.file(args.path).text();
-      const pinned = src.replace(/return require\(`@libsql\/\$\{target\}`\);/, `return require("@libsql/${target}/index.node");`);
-      if (pinned === src) throw new Error("scripts/build.ts: libsql's loader changed; update the libsql-native plugin");
+      const pinned = src.replace(
+        /return require\(`@libsql\/\$\{target\}`\);/,
+        `return require("@libsql/${target}/index.node");`,
+      );
+      if (pinned === src)
+        throw new Error("scripts/build.ts: libsql's loader changed; update the libsql-native plugin");
       return { contents: pinned, loader: "js" };
     });
   },

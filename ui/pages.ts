@@ -18,7 +18,9 @@ export function uiRoutes(app: Hono, ctx: ApiContext): void {
         ${runs.length === 0 ? html`<p class="mute">No flow runs yet. Deploy with <code>weir deploy --all</code> and run one with <code>weir deployment run FLOW/NAME</code>.</p>` : ""}
         <table><tr><th>Run</th><th>Flow / deployment</th><th>State</th><th>Created</th><th>Duration</th></tr>
         ${runs.map(
-          (r) => html`<tr><td><a href="/runs/${r.id}">${r.name}</a></td><td>${r.flow_name}${r.deployment_name ? ` / ${r.deployment_name}` : ""}</td>
+          (
+            r,
+          ) => html`<tr><td><a href="/runs/${r.id}">${r.name}</a></td><td>${r.flow_name}${r.deployment_name ? ` / ${r.deployment_name}` : ""}</td>
           <td>${stateBadge(r.state.type, r.state.name)}</td><td>${when(r.created)}</td>
           <td>${r.total_run_time ? `${(r.total_run_time / 1000).toFixed(2)} s` : "–"}</td></tr>`,
         )}</table>`,
@@ -33,10 +35,15 @@ export function uiRoutes(app: Hono, ctx: ApiContext): void {
     try {
       run = await q.getFlowRun(db, id);
     } catch (err) {
-      if (err instanceof WeirError && err.code === "NOT_FOUND") return c.html(page("Not found", html`<p>No flow run ${id}.</p>`), 404);
+      if (err instanceof WeirError && err.code === "NOT_FOUND")
+        return c.html(page("Not found", html`<p>No flow run ${id}.</p>`), 404);
       throw err;
     }
-    const [states, tasks, logs] = await Promise.all([q.listFlowRunStates(db, id), q.listTaskRuns(db, id), q.listLogs(db, id, 0, 5000)]);
+    const [states, tasks, logs] = await Promise.all([
+      q.listFlowRunStates(db, id),
+      q.listTaskRuns(db, id),
+      q.listLogs(db, id, 0, 5000),
+    ]);
     return c.html(
       page(
         run.name,

@@ -12,7 +12,10 @@ function walk(cmd: Command, path: string[], out: Node[]): void {
   out.push({
     path,
     subcommands: subs.map((c) => c.name()),
-    options: [...cmd.options.flatMap((o) => [o.long, o.short].filter((x): x is string => Boolean(x))), "--help"],
+    options: [
+      ...cmd.options.flatMap((o) => [o.long, o.short].filter((x): x is string => Boolean(x))),
+      "--help",
+    ],
   });
   for (const c of subs) walk(c, [...path, c.name()], out);
 }
@@ -50,9 +53,13 @@ complete -F _weir_complete weir
   if (shell === "fish") {
     const lines = ["complete -c weir -f"];
     for (const n of nodes) {
-      const cond = n.path.length === 0 ? "__fish_use_subcommand" : `__fish_seen_subcommand_from ${n.path[n.path.length - 1]}`;
+      const cond =
+        n.path.length === 0
+          ? "__fish_use_subcommand"
+          : `__fish_seen_subcommand_from ${n.path[n.path.length - 1]}`;
       for (const s of n.subcommands) lines.push(`complete -c weir -n '${cond}' -a '${s}'`);
-      for (const o of n.options.filter((x) => x.startsWith("--"))) lines.push(`complete -c weir -n '${cond}' -l '${o.slice(2)}'`);
+      for (const o of n.options.filter((x) => x.startsWith("--")))
+        lines.push(`complete -c weir -n '${cond}' -l '${o.slice(2)}'`);
     }
     return `${lines.join("\n")}\n`;
   }

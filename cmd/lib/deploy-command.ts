@@ -43,7 +43,10 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
   if (entrypoint) {
     // `weir deploy flows/x.ts:flow -n name -p pool`: a one-off deployment from flags alone.
     if (names.length !== 1 || all) {
-      throw new WeirError("USAGE", "With an ENTRYPOINT argument, give exactly one --name for the deployment (and no --all)");
+      throw new WeirError(
+        "USAGE",
+        "With an ENTRYPOINT argument, give exactly one --name for the deployment (and no --all)",
+      );
     }
     proj = syntheticProject(entrypoint, names[0]!);
     names = [];
@@ -66,13 +69,20 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
       const pull = (proj.overrides[p.index]!.pull ? p.spec.pull : proj.pull) ?? [
         { "weir.steps.set_working_directory": { directory: proj.dir } },
       ];
-      return { name: `${p.flowName}/${p.name}`, ok: true, deployment: project.deploymentBody(proj, p, overlay, pull) };
+      return {
+        name: `${p.flowName}/${p.name}`,
+        ok: true,
+        deployment: project.deploymentBody(proj, p, overlay, pull),
+      };
     });
     if (f.json) console.log(JSON.stringify(plans, null, 2));
     else
       for (const plan of plans) {
         if (!plan.ok) console.log(`${red("✗")} ${plan.error}`);
-        else console.log(`${bold(plan.name)} (dry run, nothing changed)\n${indent(JSON.stringify(plan.deployment, null, 2))}`);
+        else
+          console.log(
+            `${bold(plan.name)} (dry run, nothing changed)\n${indent(JSON.stringify(plan.deployment, null, 2))}`,
+          );
       }
     if (plans.some((p) => !p.ok)) process.exitCode = 1;
     return;
@@ -100,7 +110,10 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
       const pools = [...new Set(good.map((o) => o.deployment!.work_pool_name).filter(Boolean))];
       console.log("\nNext:");
       if (pools.length) console.log(`  start an agent:      weir agent --pool ${pools[0]}`);
-      else console.log("  these deployments have no work pool: set work_pool.name in the file or pass --pool, then run an agent for it");
+      else
+        console.log(
+          "  these deployments have no work pool: set work_pool.name in the file or pass --pool, then run an agent for it",
+        );
       console.log(`  run the deployment:  weir deployment run '${first.flow_name}/${first.name}' --watch`);
     }
     console.log(`\n${good.length} deployed, ${outcomes.length - good.length} failed`);
@@ -117,6 +130,7 @@ function indent(s: string): string {
 
 function syntheticProject(entrypoint: string, name: string) {
   const dir = process.cwd();
+  const commandLine = { file: "(command line)", line: 1, col: 1 };
   return {
     file: "(command line)",
     displayFile: "the command line",
@@ -126,7 +140,7 @@ function syntheticProject(entrypoint: string, name: string) {
     push: null,
     pull: null,
     overrides: [{ build: false, push: false, pull: false }],
-    deployments: [{ name, entrypoint, pos: { file: "(command line)", line: 1, col: 1 } }],
+    deployments: [{ name, entrypoint, pos: commandLine, entrypointPos: commandLine }],
     source: "",
   };
 }

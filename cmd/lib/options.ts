@@ -9,7 +9,8 @@ export const collect = (value: string, previous: string[] = []): string[] => [..
 export function positiveInt(flag: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new WeirError("USAGE", `${flag} must be a whole number of at least 1 (got "${value}")`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new WeirError("USAGE", `${flag} must be a whole number of at least 1 (got "${value}")`);
     return n;
   };
 }

@@ -1,8 +1,8 @@
 import { Agent } from "../../core/agent/index.ts";
 import { createApp, Wakeups } from "../../core/api/index.ts";
 import { WeirClient } from "../../core/client/index.ts";
-import { WeirError } from "../../core/model/index.ts";
 import { selfCommand } from "../../core/infra/index.ts";
+import { WeirError } from "../../core/model/index.ts";
 import { openStore, redactUrl } from "../../core/store/index.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { uiRoutes } from "../../ui/index.ts";
@@ -64,7 +64,9 @@ export async function startServer(o: ServerOptions): Promise<void> {
       agent?.killAll();
       return;
     }
-    console.log("Shutting down: no new work is taken; waiting for running flow runs (Ctrl-C again to kill them)");
+    console.log(
+      "Shutting down: no new work is taken; waiting for running flow runs (Ctrl-C again to kill them)",
+    );
     await agent?.stop();
     await server.stop();
     store.close();

@@ -1,5 +1,11 @@
 import type { WeirClient } from "../../core/client/index.ts";
-import { type FlowRun, isTerminal, type LogEntry, levelName, type StateType } from "../../core/model/index.ts";
+import {
+  type FlowRun,
+  isTerminal,
+  type LogEntry,
+  levelName,
+  type StateType,
+} from "../../core/model/index.ts";
 import { dim, stateColor } from "./output.ts";
 
 const time = (iso: string) => iso.slice(11, 23);
@@ -24,7 +30,11 @@ export async function watchRun(
   for (;;) {
     const [run, states] = await Promise.all([client.getFlowRun(id), client.flowRunStates(id)]);
     if (opts.logs) {
-      for (let page = await client.flowRunLogs(id, afterLog); page.length > 0; page = await client.flowRunLogs(id, afterLog)) {
+      for (
+        let page = await client.flowRunLogs(id, afterLog);
+        page.length > 0;
+        page = await client.flowRunLogs(id, afterLog)
+      ) {
         for (const l of page) printLog(l);
         afterLog = page[page.length - 1]!.id;
         if (page.length < 1000) break;

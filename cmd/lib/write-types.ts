@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
+// @ts-expect-error text import of a declaration file
+import weirTypesText from "../../core/sdk/weir.d.ts" with { type: "text" };
 // The bundler embeds both declaration files as text; TypeScript cannot type a text import of a
 // .d.ts, hence the ignores and the casts below.
-// @ts-ignore text import of a declaration file
+// @ts-expect-error text import of a declaration file
 import valibotTypesText from "../../node_modules/valibot/dist/index.d.mts" with { type: "text" };
-// @ts-ignore text import of a declaration file
-import weirTypesText from "../../core/sdk/weir.d.ts" with { type: "text" };
 
 const weirTypes = weirTypesText as unknown as string;
 const valibotTypes = valibotTypesText as unknown as string;

@@ -1,6 +1,6 @@
 import type { WeirClient } from "../client/index.ts";
-import { type FlowRun, isTerminal, WeirError, describeError } from "../model/index.ts";
 import { jobEnv, launchProcess, type RunningProcess } from "../infra/index.ts";
+import { describeError, type FlowRun, isTerminal, WeirError } from "../model/index.ts";
 
 export interface AgentOptions {
   client: WeirClient;
@@ -72,7 +72,12 @@ export class Agent {
       try {
         const runs = await client.claim(
           pool,
-          { agent_id: this.id, queues: this.opts.queues, limit: free, wait_ms: this.opts.pollWaitMs ?? 20_000 },
+          {
+            agent_id: this.id,
+            queues: this.opts.queues,
+            limit: free,
+            wait_ms: this.opts.pollWaitMs ?? 20_000,
+          },
           this.#stop.signal,
         );
         backoff = 0;
@@ -90,10 +95,20 @@ export class Agent {
     const cwd = typeof run.job_variables.working_dir === "string" ? run.job_variables.working_dir : undefined;
     let proc: RunningProcess;
     try {
-      proc = launchProcess(run, { command: this.opts.command, apiUrl: this.opts.client.baseUrl, env: jobEnv(run.job_variables), cwd });
+      proc = launchProcess(run, {
+        command: this.opts.command,
+        apiUrl: this.opts.client.baseUrl,
+        env: jobEnv(run.job_variables),
+        cwd,
+      });
     } catch (err) {
       this.opts.log(`Could not start flow run ${run.name} (${run.id}): ${describeError(err)}`);
-      void this.opts.client.setFlowRunState(run.id, { type: "CRASHED", message: `Could not start the process: ${describeError(err)}` }).catch(() => {});
+      void this.opts.client
+        .setFlowRunState(run.id, {
+          type: "CRASHED",
+          message: `Could not start the process: ${describeError(err)}`,
+        })
+        .catch(() => {});
       return;
     }
     this.#running.set(run.id, { run, proc });
@@ -120,9 +135,14 @@ export class Agent {
       const final =
         current.state.type === "CANCELLING"
           ? { type: "CANCELLED" as const, message: `Cancelled; the process ${how}` }
-          : { type: "CRASHED" as const, message: `The flow run process ${how} before the run reached a final state` };
+          : {
+              type: "CRASHED" as const,
+              message: `The flow run process ${how} before the run reached a final state`,
+            };
       await this.opts.client.setFlowRunState(run.id, final);
-      this.opts.log(`Flow run ${run.name} (${run.id}) ${final.type === "CRASHED" ? "crashed" : "was cancelled"}: the process ${how}`);
+      this.opts.log(
+        `Flow run ${run.name} (${run.id}) ${final.type === "CRASHED" ? "crashed" : "was cancelled"}: the process ${how}`,
+      );
     } catch (err) {
       if (err instanceof WeirError && err.code === "CONFLICT") return;
       this.opts.log(`Could not record the end of flow run ${run.id}: ${describeError(err)}`);
@@ -150,7 +170,14 @@ export class Agent {
     while (!this.#stop.signal.aborted) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, every);
-        this.#stop.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+        this.#stop.signal.addEventListener(
+          "abort",
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+          { once: true },
+        );
       });
       if (this.#stop.signal.aborted) break;
       await this.#heartbeat().catch((err) => this.opts.log(`Heartbeat failed: ${describeError(err)}`));

@@ -27,7 +27,9 @@ export function createApp(ctx: ApiContext, options: AppOptions = {}): Hono {
   const app = new Hono();
   const router = new Router(app, "meta");
 
-  router.route("get", "/api/health", "Liveness and version", (c) => c.json({ status: "ok", version: ctx.version }));
+  router.route("get", "/api/health", "Liveness and version", (c) =>
+    c.json({ status: "ok", version: ctx.version }),
+  );
   deploymentRoutes(router.for("deployments"), ctx);
   flowRunRoutes(router.for("flow runs"), ctx);
   workPoolRoutes(router.for("work pools"), ctx);
@@ -38,14 +40,28 @@ export function createApp(ctx: ApiContext, options: AppOptions = {}): Hono {
   options.extend?.(app, ctx);
 
   app.notFound((c) =>
-    c.json({ error: { code: "NOT_FOUND", message: `No route ${c.req.method} ${new URL(c.req.url).pathname} (see /api/openapi.json)` } }, 404),
+    c.json(
+      {
+        error: {
+          code: "NOT_FOUND",
+          message: `No route ${c.req.method} ${new URL(c.req.url).pathname} (see /api/openapi.json)`,
+        },
+      },
+      404,
+    ),
   );
   app.onError((err, c) => {
     if (err instanceof WeirError) {
-      return c.json({ error: { code: err.code, message: err.message, fields: err.fields } }, STATUS[err.code]);
+      return c.json(
+        { error: { code: err.code, message: err.message, fields: err.fields } },
+        STATUS[err.code],
+      );
     }
     options.onInternalError?.(err);
-    return c.json({ error: { code: "INTERNAL", message: "Internal server error (see the server's log)" } }, 500);
+    return c.json(
+      { error: { code: "INTERNAL", message: "Internal server error (see the server's log)" } },
+      500,
+    );
   });
   return app;
 }

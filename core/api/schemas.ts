@@ -73,7 +73,11 @@ export const LogsBody = v.array(
 );
 
 export const WorkPoolBody = v.object({
-  name: v.pipe(v.string(), v.minLength(1), v.regex(/^[\w.-]+$/, "may hold letters, digits, '_', '.' and '-' only")),
+  name: v.pipe(
+    v.string(),
+    v.minLength(1),
+    v.regex(/^[\w.-]+$/, "may hold letters, digits, '_', '.' and '-' only"),
+  ),
   type: v.optional(v.string()),
   description: nullableString,
   concurrency_limit: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0))),

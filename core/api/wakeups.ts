@@ -16,8 +16,8 @@ export class Wakeups {
   /** Resolves on notify(key), after `ms`, or when `signal` aborts, whichever comes first. */
   wait(key: string, ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      let set = this.#waiters.get(key);
-      if (!set) this.#waiters.set(key, (set = new Set()));
+      const set = this.#waiters.get(key) ?? new Set<() => void>();
+      this.#waiters.set(key, set);
       const done = () => {
         clearTimeout(timer);
         set.delete(done);

@@ -32,7 +32,8 @@ export class WeirClient {
     opts: { query?: Query; signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<T> {
     const url = new URL(this.baseUrl + path);
-    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    for (const [k, v] of Object.entries(opts.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
     const signals = [AbortSignal.timeout(opts.timeoutMs ?? 30_000)];
     if (opts.signal) signals.push(opts.signal);
     let res: Response;
@@ -45,7 +46,13 @@ export class WeirClient {
       });
     } catch (cause) {
       if (opts.signal?.aborted) throw cause;
-      const why = (cause as Error).name === "TimeoutError" ? "no answer in time" : ((cause as Error).message ?? "connection failed");
+      const c = cause as Error & { code?: string };
+      const why =
+        c.name === "TimeoutError"
+          ? "no answer in time"
+          : c.code === "ConnectionRefused" || c.code === "ECONNREFUSED"
+            ? "connection refused"
+            : (c.code ?? c.message ?? "connection failed");
       throw new WeirError(
         "UNREACHABLE",
         `Cannot reach the Weir API at ${this.baseUrl} (${why}): start a server with "weir server", or point WEIR_API_URL at a running one`,
@@ -60,9 +67,13 @@ export class WeirClient {
       data = undefined;
     }
     if (!res.ok) {
-      const err = (data as { error?: { code?: string; message?: string; fields?: Record<string, unknown> } } | undefined)?.error;
+      const err = (
+        data as { error?: { code?: string; message?: string; fields?: Record<string, unknown> } } | undefined
+      )?.error;
       const code = (err?.code && err.code !== "INTERNAL" ? err.code : "FAILED") as ErrorCode;
-      throw new WeirError(code, err?.message ?? `${method} ${url.pathname} failed with HTTP ${res.status}`, { fields: err?.fields });
+      throw new WeirError(code, err?.message ?? `${method} ${url.pathname} failed with HTTP ${res.status}`, {
+        fields: err?.fields,
+      });
     }
     return data as T;
   }
@@ -92,16 +103,28 @@ export class WeirClient {
   }
   runDeployment(
     id: string,
-    body: { parameters?: Record<string, unknown>; tags?: string[]; job_variables?: Record<string, unknown>; scheduled_time?: string } = {},
+    body: {
+      parameters?: Record<string, unknown>;
+      tags?: string[];
+      job_variables?: Record<string, unknown>;
+      scheduled_time?: string;
+    } = {},
   ): Promise<FlowRun> {
     return this.request("POST", `/deployments/${id}/runs`, body);
   }
 
   // flow runs
-  createFlowRun(body: { flow_name: string; parameters?: Record<string, unknown>; tags?: string[]; state?: StateWire }): Promise<FlowRun> {
+  createFlowRun(body: {
+    flow_name: string;
+    parameters?: Record<string, unknown>;
+    tags?: string[];
+    state?: StateWire;
+  }): Promise<FlowRun> {
     return this.request("POST", "/flow-runs", body);
   }
-  listFlowRuns(q: { deployment?: string; flow?: string; state?: string; pool?: string; limit?: number } = {}): Promise<FlowRun[]> {
+  listFlowRuns(
+    q: { deployment?: string; flow?: string; state?: string; pool?: string; limit?: number } = {},
+  ): Promise<FlowRun[]> {
     return this.request("GET", "/flow-runs", undefined, { query: q });
   }
   getFlowRun(id: string): Promise<FlowRun> {
@@ -117,7 +140,9 @@ export class WeirClient {
     return this.request("POST", `/flow-runs/${encodeURIComponent(id)}/cancel`);
   }
   flowRunLogs(id: string, after = 0, limit = 1000): Promise<LogEntry[]> {
-    return this.request("GET", `/flow-runs/${encodeURIComponent(id)}/logs`, undefined, { query: { after, limit } });
+    return this.request("GET", `/flow-runs/${encodeURIComponent(id)}/logs`, undefined, {
+      query: { after, limit },
+    });
   }
   taskRuns(flowRunId: string): Promise<TaskRun[]> {
     return this.request("GET", `/flow-runs/${encodeURIComponent(flowRunId)}/task-runs`);
@@ -125,7 +150,13 @@ export class WeirClient {
   sendLogs(entries: Omit<LogEntry, "id">[]): Promise<{ inserted: number }> {
     return this.request("POST", "/logs", entries);
   }
-  createTaskRun(body: { id?: string; flow_run_id: string; name: string; task_key: string; state: StateProposal }): Promise<TaskRun> {
+  createTaskRun(body: {
+    id?: string;
+    flow_run_id: string;
+    name: string;
+    task_key: string;
+    state: StateProposal;
+  }): Promise<TaskRun> {
     return this.request("POST", "/task-runs", { ...body, state: toWire(body.state) });
   }
   setTaskRunState(id: string, state: StateProposal): Promise<TaskRun> {
@@ -136,8 +167,13 @@ export class WeirClient {
   }
 
   // work pools and agents
-  createWorkPool(body: { name: string; type?: string; description?: string; concurrency_limit?: number }, ifMissing = false): Promise<WorkPool> {
-    return this.request("POST", "/work-pools", body, { query: { if_missing: ifMissing ? "true" : undefined } });
+  createWorkPool(
+    body: { name: string; type?: string; description?: string; concurrency_limit?: number },
+    ifMissing = false,
+  ): Promise<WorkPool> {
+    return this.request("POST", "/work-pools", body, {
+      query: { if_missing: ifMissing ? "true" : undefined },
+    });
   }
   listWorkPools(): Promise<WorkPool[]> {
     return this.request("GET", "/work-pools");
@@ -164,7 +200,12 @@ export class WeirClient {
       timeoutMs: body.wait_ms + 15_000,
     });
   }
-  heartbeat(body: { id: string; name: string; work_pool_name: string; work_queues: string[] }): Promise<{ agent: Agent; cancelling: string[] }> {
+  heartbeat(body: {
+    id: string;
+    name: string;
+    work_pool_name: string;
+    work_queues: string[];
+  }): Promise<{ agent: Agent; cancelling: string[] }> {
     return this.request("POST", "/agents/heartbeat", body);
   }
 
@@ -174,7 +215,13 @@ export class WeirClient {
   }
 }
 
-type StateWire = { type: string; name?: string; message?: string; data?: Record<string, unknown>; scheduled_time?: string };
+type StateWire = {
+  type: string;
+  name?: string;
+  message?: string;
+  data?: Record<string, unknown>;
+  scheduled_time?: string;
+};
 
 function toWire(s: StateProposal): StateWire {
   const { scheduledTime, ...rest } = s;

@@ -1,5 +1,5 @@
 import type { WeirClient } from "../client/index.ts";
-import { WeirError, describeError } from "../model/index.ts";
+import { describeError, WeirError } from "../model/index.ts";
 import { consoleLogger } from "../sdk/logger.ts";
 import { runSteps } from "../steps/index.ts";
 import { loadFlow } from "./load-flow.ts";
@@ -10,16 +10,30 @@ import { type RunFlowResult, runFlow } from "./run-flow.ts";
  * (they usually set the working directory), then the entrypoint is imported and run. Problems
  * before the flow starts (missing file, bad export) end the run FAILED with the reason.
  */
-export async function executeFlowRun(client: WeirClient, flowRunId: string, signal: AbortSignal): Promise<RunFlowResult> {
+export async function executeFlowRun(
+  client: WeirClient,
+  flowRunId: string,
+  signal: AbortSignal,
+): Promise<RunFlowResult> {
   const run = await client.getFlowRun(flowRunId);
   if (!run.deployment_id) {
-    throw new WeirError("INVALID", `Flow run ${flowRunId} has no deployment; only deployment runs can be executed (use: weir run FILE:FLOW)`);
+    throw new WeirError(
+      "INVALID",
+      `Flow run ${flowRunId} has no deployment; only deployment runs can be executed (use: weir run FILE:FLOW)`,
+    );
   }
   const deployment = await client.getDeployment(run.deployment_id);
   const failEarly = async (message: string): Promise<RunFlowResult> => {
     consoleLogger.error(message);
     await client.sendLogs([
-      { flow_run_id: run.id, task_run_id: null, name: "weir.engine", level: 40, message, timestamp: new Date().toISOString() },
+      {
+        flow_run_id: run.id,
+        task_run_id: null,
+        name: "weir.engine",
+        level: 40,
+        message,
+        timestamp: new Date().toISOString(),
+      },
     ]);
     const final = { type: "FAILED" as const, message };
     await client.setFlowRunState(run.id, final);
@@ -30,12 +44,19 @@ export async function executeFlowRun(client: WeirClient, flowRunId: string, sign
   } catch (err) {
     return failEarly(`Pull steps failed: ${describeError(err)}`);
   }
-  if (!deployment.entrypoint) return failEarly(`Deployment ${deployment.flow_name}/${deployment.name} has no entrypoint`);
+  if (!deployment.entrypoint)
+    return failEarly(`Deployment ${deployment.flow_name}/${deployment.name} has no entrypoint`);
   let flow: Awaited<ReturnType<typeof loadFlow>>;
   try {
     flow = await loadFlow(deployment.entrypoint, process.cwd());
   } catch (err) {
     return failEarly(describeError(err));
   }
-  return runFlow({ flow, parameters: run.parameters, tracking: { client, flowRunId: run.id }, signal, echo: true });
+  return runFlow({
+    flow,
+    parameters: run.parameters,
+    tracking: { client, flowRunId: run.id },
+    signal,
+    echo: true,
+  });
 }

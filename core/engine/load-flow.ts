@@ -15,7 +15,11 @@ export function parseEntrypoint(entrypoint: string): Entrypoint {
   const hasExport = i > 1 && !/[\\/]/.test(entrypoint.slice(i + 1));
   const file = hasExport ? entrypoint.slice(0, i) : entrypoint;
   const exportName = hasExport ? entrypoint.slice(i + 1) : "default";
-  if (!file) throw new WeirError("INVALID", `Entrypoint "${entrypoint}" has no file (write it as path/file.ts:flowName)`);
+  if (!file)
+    throw new WeirError(
+      "INVALID",
+      `Entrypoint "${entrypoint}" has no file (write it as path/file.ts:flowName)`,
+    );
   return { file, exportName };
 }
 
@@ -29,23 +33,38 @@ const TS_LIKE = /\.(ts|mts|cts|tsx|js|mjs|cjs|jsx)$/;
 export async function loadFlow(entrypoint: string, baseDir: string): Promise<Flow> {
   const { file, exportName } = parseEntrypoint(entrypoint);
   if (!TS_LIKE.test(file)) {
-    throw new WeirError("INVALID", `Entrypoint "${entrypoint}" is not a TypeScript flow (expected a .ts file such as flows/hello.ts:hello)`);
+    throw new WeirError(
+      "INVALID",
+      `Entrypoint "${entrypoint}" is not a TypeScript flow (expected a .ts file such as flows/hello.ts:hello)`,
+    );
   }
   const path = isAbsolute(file) ? file : resolve(baseDir, file);
   if (!existsSync(path)) {
-    throw new WeirError("INVALID", `Entrypoint "${entrypoint}": file ${path} does not exist (check the path; it is relative to ${baseDir})`);
+    throw new WeirError(
+      "INVALID",
+      `Entrypoint "${entrypoint}": file ${path} does not exist (check the path; it is relative to ${baseDir})`,
+    );
   }
   let mod: Record<string, unknown>;
   try {
     mod = await import(path);
   } catch (cause) {
-    throw new WeirError("INVALID", `Entrypoint "${entrypoint}" could not be loaded: ${firstLine(cause)}`, { cause });
+    throw new WeirError("INVALID", `Entrypoint "${entrypoint}" could not be loaded: ${firstLine(cause)}`, {
+      cause,
+    });
   }
   const value = mod[exportName];
   if (value === undefined) {
-    const flows = Object.entries(mod).filter(([, v]) => isFlow(v)).map(([k]) => k);
-    const hint = flows.length ? `it exports these flows: ${flows.join(", ")}` : "it exports no flows; wrap a function with flow() from \"weir\"";
-    throw new WeirError("INVALID", `Entrypoint "${entrypoint}": ${file} has no export named "${exportName}" (${hint})`);
+    const flows = Object.entries(mod)
+      .filter(([, v]) => isFlow(v))
+      .map(([k]) => k);
+    const hint = flows.length
+      ? `it exports these flows: ${flows.join(", ")}`
+      : 'it exports no flows; wrap a function with flow() from "weir"';
+    throw new WeirError(
+      "INVALID",
+      `Entrypoint "${entrypoint}": ${file} has no export named "${exportName}" (${hint})`,
+    );
   }
   if (!isFlow(value)) {
     throw new WeirError(

@@ -17,7 +17,14 @@ export class LogShipper {
   ) {}
 
   add(level: number, message: string, name: string, taskRunId: string | null = null): void {
-    this.#buffer.push({ flow_run_id: this.flowRunId, task_run_id: taskRunId, name, level, message, timestamp: new Date().toISOString() });
+    this.#buffer.push({
+      flow_run_id: this.flowRunId,
+      task_run_id: taskRunId,
+      name,
+      level,
+      message,
+      timestamp: new Date().toISOString(),
+    });
     if (this.#buffer.length >= MAX_BATCH) this.#send();
     else this.#timer ??= setTimeout(() => this.#send(), FLUSH_MS);
   }
@@ -32,7 +39,10 @@ export class LogShipper {
       this.client.sendLogs(batch).then(
         () => undefined,
         (err) => {
-          if (!this.#warned) console.error(`weir: could not ship ${batch.length} log line(s) to the API: ${(err as Error).message}`);
+          if (!this.#warned)
+            console.error(
+              `weir: could not ship ${batch.length} log line(s) to the API: ${(err as Error).message}`,
+            );
           this.#warned = true;
         },
       ),

@@ -1,5 +1,5 @@
 import type { WeirClient } from "../client/index.ts";
-import { type StateProposal, describeError } from "../model/index.ts";
+import { describeError, type StateProposal } from "../model/index.ts";
 import type { Reporter } from "../sdk/context.ts";
 
 /**
@@ -28,7 +28,13 @@ export class ApiReporter implements Reporter {
 
   taskRunStarted(t: { id: string; name: string; taskKey: string }): void {
     this.#enqueue(() =>
-      this.client.createTaskRun({ id: t.id, flow_run_id: this.flowRunId, name: t.name, task_key: t.taskKey, state: { type: "RUNNING" } }),
+      this.client.createTaskRun({
+        id: t.id,
+        flow_run_id: this.flowRunId,
+        name: t.name,
+        task_key: t.taskKey,
+        state: { type: "RUNNING" },
+      }),
     );
   }
 

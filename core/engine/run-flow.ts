@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import type { WeirClient } from "../client/index.ts";
-import { LOG_LEVELS, levelName, type StateProposal, WeirError, describeError } from "../model/index.ts";
+import { describeError, LOG_LEVELS, levelName, type StateProposal, WeirError } from "../model/index.ts";
 import { type RunContext, runContext } from "../sdk/context.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { makeLogger } from "../sdk/logger.ts";
@@ -46,7 +46,9 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
     }
   };
   const log = makeLogger(sink(() => runContext.getStore()?.taskRunId));
-  const reporter = tracking ? new ApiReporter(tracking.client, tracking.flowRunId, (m) => log.warning(m)) : null;
+  const reporter = tracking
+    ? new ApiReporter(tracking.client, tracking.flowRunId, (m) => log.warning(m))
+    : null;
   const propose = async (state: StateProposal): Promise<void> => {
     if (tracking) await tracking.client.setFlowRunState(tracking.flowRunId, state);
   };
@@ -58,7 +60,8 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
     } catch (err) {
       // The server may refuse (e.g. the run was cancelled meanwhile); its decision stands.
       if (!(err instanceof WeirError && err.code === "CONFLICT")) throw err;
-      if (final.type !== "CANCELLED") await propose({ type: "CANCELLED", message: "Cancelled while running" }).catch(() => {});
+      if (final.type !== "CANCELLED")
+        await propose({ type: "CANCELLED", message: "Cancelled while running" }).catch(() => {});
     }
     return { final, result };
   };
@@ -67,7 +70,9 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
   if (flow.options.params) {
     const parsed = v.safeParse(flow.options.params as v.GenericSchema, opts.parameters);
     if (!parsed.success) {
-      const problems = parsed.issues.map((i) => `${v.getDotPath(i) ?? "parameters"}: ${i.message}`).join("; ");
+      const problems = parsed.issues
+        .map((i) => `${v.getDotPath(i) ?? "parameters"}: ${i.message}`)
+        .join("; ");
       log.error(`Invalid parameters: ${problems}`);
       return finish({ type: "FAILED", message: `Invalid parameters: ${problems}` });
     }
@@ -101,7 +106,9 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
     });
     try {
-      const body = runContext.run(ctx, () => flow.fn(params as never, { log, signal: controller.signal, flowRunId: ctx.flowRunId }));
+      const body = runContext.run(ctx, () =>
+        flow.fn(params as never, { log, signal: controller.signal, flowRunId: ctx.flowRunId }),
+      );
       const result = await Promise.race([body, aborted]);
       return finish({ type: "COMPLETED", data: resultData(result) }, result);
     } catch (err) {
@@ -110,9 +117,13 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
         return finish({ type: "CANCELLED", message: "Flow run was cancelled" });
       }
       const timedOut = err instanceof TimedOut;
-      const message = timedOut ? `Flow run exceeded its timeout of ${flow.options.timeoutSeconds} s` : describeError(err);
+      const message = timedOut
+        ? `Flow run exceeded its timeout of ${flow.options.timeoutSeconds} s`
+        : describeError(err);
       if (attempt < retries) {
-        log.warning(`Attempt ${attempt + 1} of ${retries + 1} failed: ${message}; retrying in ${retryDelayMs / 1000} s`);
+        log.warning(
+          `Attempt ${attempt + 1} of ${retries + 1} failed: ${message}; retrying in ${retryDelayMs / 1000} s`,
+        );
         await reporter?.flush();
         await propose({
           type: "SCHEDULED",
@@ -152,7 +163,9 @@ function resultData(result: unknown): Record<string, unknown> | undefined {
   try {
     const json = JSON.stringify(result);
     if (json === undefined) return undefined;
-    return json.length <= RESULT_LIMIT ? { result: JSON.parse(json) } : { result_truncated: true, result_bytes: json.length };
+    return json.length <= RESULT_LIMIT
+      ? { result: JSON.parse(json) }
+      : { result_truncated: true, result_bytes: json.length };
   } catch {
     return { result_unserializable: true };
   }

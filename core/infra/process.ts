@@ -31,7 +31,10 @@ export function launchProcess(run: FlowRun, opts: LaunchOptions): RunningProcess
   });
   return {
     pid: child.pid,
-    exited: child.exited.then((code) => ({ code: child.signalCode ? null : code, signal: child.signalCode ? String(child.signalCode) : null })),
+    exited: child.exited.then((code) => ({
+      code: child.signalCode ? null : code,
+      signal: child.signalCode ? String(child.signalCode) : null,
+    })),
     kill: (signal) => child.kill(signal),
   };
 }
@@ -40,5 +43,10 @@ export function launchProcess(run: FlowRun, opts: LaunchOptions): RunningProcess
 export function jobEnv(jobVariables: Record<string, unknown>): Record<string, string> {
   const env = jobVariables.env;
   if (!env || typeof env !== "object") return {};
-  return Object.fromEntries(Object.entries(env as Record<string, unknown>).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+  return Object.fromEntries(
+    Object.entries(env as Record<string, unknown>).map(([k, v]) => [
+      k,
+      typeof v === "string" ? v : JSON.stringify(v),
+    ]),
+  );
 }

@@ -15,7 +15,11 @@ export class WeirError extends Error {
   readonly code: ErrorCode;
   readonly fields: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; fields?: Record<string, unknown> } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; fields?: Record<string, unknown> } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "WeirError";
     this.code = code;

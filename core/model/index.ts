@@ -1,5 +1,5 @@
 export * from "./errors.ts";
+export * from "./parameters.ts";
+export * from "./run-names.ts";
 export * from "./state.ts";
 export * from "./types.ts";
-export * from "./run-names.ts";
-export * from "./parameters.ts";

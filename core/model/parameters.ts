@@ -12,7 +12,10 @@ export function parseParamFlags(pairs: readonly string[], json?: string): Record
     try {
       parsed = JSON.parse(json);
     } catch (cause) {
-      throw new WeirError("USAGE", `--params is not valid JSON: ${(cause as Error).message} (example: --params '{"name": "Ada"}')`);
+      throw new WeirError(
+        "USAGE",
+        `--params is not valid JSON: ${(cause as Error).message} (example: --params '{"name": "Ada"}')`,
+      );
     }
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
       throw new WeirError("USAGE", `--params must be a JSON object (example: --params '{"name": "Ada"}')`);
@@ -21,7 +24,8 @@ export function parseParamFlags(pairs: readonly string[], json?: string): Record
   }
   for (const pair of pairs) {
     const eq = pair.indexOf("=");
-    if (eq <= 0) throw new WeirError("USAGE", `--param "${pair}" must look like NAME=VALUE (example: --param name=Ada)`);
+    if (eq <= 0)
+      throw new WeirError("USAGE", `--param "${pair}" must look like NAME=VALUE (example: --param name=Ada)`);
     const raw = pair.slice(eq + 1);
     let value: unknown = raw;
     try {
@@ -34,7 +38,8 @@ export function parseParamFlags(pairs: readonly string[], json?: string): Record
   return out;
 }
 
-const typeOf = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "array" : Number.isInteger(v) ? "integer" : typeof v);
+const typeOf = (v: unknown): string =>
+  v === null ? "null" : Array.isArray(v) ? "array" : Number.isInteger(v) ? "integer" : typeof v;
 
 function expected(schema: unknown): string {
   if (!schema || typeof schema !== "object") return "any value";
@@ -74,7 +79,9 @@ export function validateParameters(
     const path = err.instanceLocation.replace(/^#\/?/, "").split("/").filter(Boolean).join(".");
     if (err.keyword === "required") {
       const m = /"([^"]+)"/.exec(err.error);
-      problems.push(`missing required parameter "${m?.[1] ?? path}" (expected ${expected(props[m?.[1] ?? ""])})`);
+      problems.push(
+        `missing required parameter "${m?.[1] ?? path}" (expected ${expected(props[m?.[1] ?? ""])})`,
+      );
     } else if (err.keyword === "properties" || err.keyword === "additionalProperties" || path === "") {
       // summaries of the per-property errors reported on their own
     } else {
@@ -88,6 +95,8 @@ export function validateParameters(
   }
   const unique = [...new Set(problems)];
   if (unique.length > 0) {
-    throw new WeirError("INVALID", `Invalid parameters for ${label}: ${unique.join("; ")}`, { fields: { problems: unique } });
+    throw new WeirError("INVALID", `Invalid parameters for ${label}: ${unique.join("; ")}`, {
+      fields: { problems: unique },
+    });
   }
 }

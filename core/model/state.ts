@@ -13,7 +13,12 @@ export const STATE_TYPES = [
 ] as const;
 export type StateType = (typeof STATE_TYPES)[number];
 
-export const TERMINAL_STATES: ReadonlySet<StateType> = new Set(["COMPLETED", "FAILED", "CANCELLED", "CRASHED"]);
+export const TERMINAL_STATES: ReadonlySet<StateType> = new Set([
+  "COMPLETED",
+  "FAILED",
+  "CANCELLED",
+  "CRASHED",
+]);
 export const isTerminal = (t: StateType): boolean => TERMINAL_STATES.has(t);
 
 /** Default display name of each type (named states such as Late or Retrying override it). */

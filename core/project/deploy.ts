@@ -2,7 +2,7 @@ import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
 import type { WeirClient } from "../client/index.ts";
 import { loadFlow } from "../engine/index.ts";
-import { type Deployment, WeirError, describeError } from "../model/index.ts";
+import { type Deployment, describeError, WeirError } from "../model/index.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { consoleLogger } from "../sdk/logger.ts";
 import { runSteps } from "../steps/index.ts";
@@ -42,18 +42,30 @@ export interface DeployOutcome {
 }
 
 /** Loads each deployment's flow (for its name and parameter schema) and applies the selection. */
-export async function planDeployments(project: Project, names: string[], all: boolean): Promise<PlannedDeployment[]> {
+export async function planDeployments(
+  project: Project,
+  names: string[],
+  all: boolean,
+): Promise<PlannedDeployment[]> {
   const planned: PlannedDeployment[] = [];
   for (const [index, spec] of project.deployments.entries()) {
     let flow: Flow | null = null;
     let problem: string | null = null;
     if (!spec.entrypoint) {
-      problem = formatAt(spec.pos, `deployment "${spec.name}" has no entrypoint (add entrypoint: path/file.ts:flowName)`, project.source);
+      problem = formatAt(
+        spec.pos,
+        `deployment "${spec.name}" has no entrypoint (add entrypoint: path/file.ts:flowName)`,
+        project.source,
+      );
     } else {
       try {
         flow = await loadFlow(spec.entrypoint, project.dir);
       } catch (err) {
-        problem = formatAt(spec.pos, `deployment "${spec.name}": ${describeError(err)}`, project.source);
+        problem = formatAt(
+          spec.entrypointPos,
+          `deployment "${spec.name}": ${describeError(err)}`,
+          project.source,
+        );
       }
     }
     planned.push({ spec, index, name: spec.name, flowName: flow?.options.name ?? null, flow, problem });
@@ -63,7 +75,10 @@ export async function planDeployments(project: Project, names: string[], all: bo
 
 export function parameterSchema(flow: Flow): Record<string, unknown> | null {
   if (!flow.options.params) return null;
-  const schema = toJsonSchema(flow.options.params as v.GenericSchema, { errorMode: "ignore" }) as Record<string, unknown>;
+  const schema = toJsonSchema(flow.options.params as v.GenericSchema, { errorMode: "ignore" }) as Record<
+    string,
+    unknown
+  >;
   delete schema.$schema;
   return { title: "Parameters", ...schema };
 }
@@ -81,7 +96,8 @@ export function deploymentBody(
   return {
     flow_name: flow.options.name,
     name: spec.name,
-    version: overlay.version ?? (spec.version != null ? String(spec.version) : (flow.options.version ?? null)),
+    version:
+      overlay.version ?? (spec.version != null ? String(spec.version) : (flow.options.version ?? null)),
     description: overlay.description ?? spec.description ?? flow.options.description ?? null,
     tags: [...new Set([...(spec.tags ?? []), ...(overlay.tags ?? [])])],
     entrypoint: spec.entrypoint,

@@ -1,3 +1,11 @@
-export { type DeployOutcome, type DeployOverlay, deployOne, deploymentBody, type PlannedDeployment, parameterSchema, planDeployments } from "./deploy.ts";
+export {
+  type DeployOutcome,
+  type DeployOverlay,
+  deploymentBody,
+  deployOne,
+  type PlannedDeployment,
+  parameterSchema,
+  planDeployments,
+} from "./deploy.ts";
 export { type DeploymentSpec, findProjectFile, loadProject, type Project } from "./load-project.ts";
 export { selectDeployments } from "./select.ts";

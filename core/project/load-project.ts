@@ -3,12 +3,20 @@ import { basename, dirname, relative, resolve } from "node:path";
 import * as v from "valibot";
 import { isAlias, isMap, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
 import { WeirError } from "../model/index.ts";
-import { DEPLOYMENT_KEYS, type DeploymentSection, ProjectFile, TOP_LEVEL_KEYS, WORK_POOL_KEYS } from "./project-file.ts";
+import {
+  DEPLOYMENT_KEYS,
+  type DeploymentSection,
+  ProjectFile,
+  TOP_LEVEL_KEYS,
+  WORK_POOL_KEYS,
+} from "./project-file.ts";
 import { didYouMean, formatAt, posOf, type SourcePos, sourceError } from "./source-error.ts";
 
 export interface DeploymentSpec extends DeploymentSection {
   /** Position of the deployment's mapping, for messages about it. */
   pos: SourcePos;
+  /** Position of its entrypoint field (the mapping's when absent). */
+  entrypointPos: SourcePos;
 }
 
 export interface Project {
@@ -39,7 +47,7 @@ export function findProjectFile(dir: string, file?: string): string {
   }
   throw new WeirError(
     "INVALID",
-    `No weir.yaml (or prefect.yaml) in ${dir} (create one with: weir init, run from your project's folder, or pass --file PATH)`,
+    `No weir.yaml (or prefect.yaml) in ${dir} (run from your project's folder, pass --file PATH, or create weir.yaml with a a "deployments:" list)`,
   );
 }
 
@@ -56,12 +64,21 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
     throw new WeirError("INVALID", `Cannot read ${displayFile}: ${(cause as Error).message}`, { cause });
   }
   const lines = new LineCounter();
-  const doc = parseDocument(source, { lineCounter: lines, merge: true, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(source, {
+    lineCounter: lines,
+    merge: true,
+    prettyErrors: false,
+    uniqueKeys: true,
+  });
   if (doc.errors.length > 0) {
     throw sourceError(
       doc.errors.map((e) => {
         const pos = posOf(displayFile, lines, e.pos[0]);
-        return formatAt(pos, `YAML syntax error: ${e.message.split("\n")[0]} (fix the YAML at this spot)`, source);
+        return formatAt(
+          pos,
+          `YAML syntax error: ${e.message.split("\n")[0]} (fix the YAML at this spot)`,
+          source,
+        );
       }),
     );
   }
@@ -69,13 +86,16 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
   const at = (path: (string | number)[]): SourcePos => {
     for (let n = path.length; n >= 0; n--) {
       const node = doc.getIn(path.slice(0, n), true) as Node | undefined;
-      if (node && typeof node === "object" && "range" in node && node.range) return posOf(displayFile, lines, node.range[0]);
+      if (node && typeof node === "object" && "range" in node && node.range)
+        return posOf(displayFile, lines, node.range[0]);
     }
     return { file: displayFile, line: 1, col: 1 };
   };
 
   if (typeof data !== "object" || Array.isArray(data)) {
-    throw sourceError([formatAt(at([]), "the project file must be a mapping with a `deployments:` list", source)]);
+    throw sourceError([
+      formatAt(at([]), "the project file must be a mapping with a `deployments:` list", source),
+    ]);
   }
 
   const problems: string[] = [];
@@ -103,7 +123,13 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
       if (typeof key !== "string" || TOP_LEVEL_KEYS.includes(key)) continue;
       const hint = didYouMean(key, TOP_LEVEL_KEYS);
       if (hint && hint !== key) {
-        problems.push(formatAt(posOf(displayFile, lines, (pair.key as Node).range?.[0]), `unknown top-level field "${key}" (did you mean "${hint}"?)`, source));
+        problems.push(
+          formatAt(
+            posOf(displayFile, lines, (pair.key as Node).range?.[0]),
+            `unknown top-level field "${key}" (did you mean "${hint}"?)`,
+            source,
+          ),
+        );
       }
     }
   }
@@ -111,14 +137,22 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
   deps.forEach((_: unknown, i: number) => {
     const node = doc.getIn(["deployments", i], true);
     keyProblems(resolveAlias(doc, node), DEPLOYMENT_KEYS, `deployment #${i + 1}`);
-    keyProblems(resolveAlias(doc, doc.getIn(["deployments", i, "work_pool"], true)), WORK_POOL_KEYS, `deployment #${i + 1} work_pool`);
+    keyProblems(
+      resolveAlias(doc, doc.getIn(["deployments", i, "work_pool"], true)),
+      WORK_POOL_KEYS,
+      `deployment #${i + 1} work_pool`,
+    );
   });
 
   const parsed = v.safeParse(ProjectFile, data);
   if (!parsed.success) {
     for (const issue of parsed.issues) {
       const path = (issue.path ?? []).map((p) => p.key as string | number);
-      const field = path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("").replace(/^\./, "") || "(file)";
+      const field =
+        path
+          .map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`))
+          .join("")
+          .replace(/^\./, "") || "(file)";
       const message = issue.message.startsWith("Invalid") ? `${issue.message}` : issue.message;
       problems.push(formatAt(at(path), `${field}: ${message}`, source));
     }
@@ -126,13 +160,25 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
   if (problems.length > 0) throw sourceError(problems);
   const file = parsed.output as ProjectFile;
   if (!file.deployments || file.deployments.length === 0) {
-    throw sourceError([formatAt(at([]), "no deployments are defined (add a `deployments:` list with at least one entry)", source)]);
+    throw sourceError([
+      formatAt(
+        at([]),
+        "no deployments are defined (add a `deployments:` list with at least one entry)",
+        source,
+      ),
+    ]);
   }
   const names = new Map<string, number>();
   file.deployments.forEach((d, i) => {
     const prev = names.get(d.name);
     if (prev !== undefined && file.deployments![prev]!.entrypoint === d.entrypoint) {
-      problems.push(formatAt(at(["deployments", i, "name"]), `deployment name "${d.name}" is used twice for the same entrypoint (names must be unique per flow)`, source));
+      problems.push(
+        formatAt(
+          at(["deployments", i, "name"]),
+          `deployment name "${d.name}" is used twice for the same entrypoint (names must be unique per flow)`,
+          source,
+        ),
+      );
     }
     names.set(d.name, i);
   });
@@ -150,8 +196,16 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
     build: file.build ?? null,
     push: file.push ?? null,
     pull: file.pull ?? null,
-    overrides: file.deployments.map((_, i) => ({ build: has(i, "build"), push: has(i, "push"), pull: has(i, "pull") })),
-    deployments: file.deployments.map((d, i) => ({ ...d, pos: at(["deployments", i]) })),
+    overrides: file.deployments.map((_, i) => ({
+      build: has(i, "build"),
+      push: has(i, "push"),
+      pull: has(i, "pull"),
+    })),
+    deployments: file.deployments.map((d, i) => ({
+      ...d,
+      pos: at(["deployments", i]),
+      entrypointPos: at(["deployments", i, "entrypoint"]),
+    })),
     source,
   };
 }

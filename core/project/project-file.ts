@@ -13,7 +13,11 @@ export const WorkPoolSection = v.object({
 });
 
 export const DeploymentSection = v.object({
-  name: v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"), v.regex(/^[^/]+$/, "must not contain '/'")),
+  name: v.pipe(
+    v.string("must be a string"),
+    v.minLength(1, "must not be empty"),
+    v.regex(/^[^/]+$/, "must not contain '/'"),
+  ),
   version: v.nullish(v.union([v.string(), v.number()], "must be a string")),
   description: v.nullish(v.string()),
   tags: v.nullish(v.array(v.string(), "must be a list of strings")),
@@ -45,4 +49,9 @@ export type ProjectFile = v.InferOutput<typeof ProjectFile>;
 /** Keys checked for typos; top-level keys outside this list are allowed (e.g. `definitions`). */
 export const DEPLOYMENT_KEYS = Object.keys(DeploymentSection.entries);
 export const WORK_POOL_KEYS = Object.keys(WorkPoolSection.entries);
-export const TOP_LEVEL_KEYS = [...Object.keys(ProjectFile.entries), "prefect-version", "weir-version", "definitions"];
+export const TOP_LEVEL_KEYS = [
+  ...Object.keys(ProjectFile.entries),
+  "prefect-version",
+  "weir-version",
+  "definitions",
+];

@@ -9,7 +9,12 @@ export interface Named {
  * Picks deployments by name: exact `name`, `flow/name`, or a glob of either (`etl-*`, `*\/daily`).
  * With neither names nor --all, a file with one deployment selects it.
  */
-export function selectDeployments<T extends Named>(items: T[], patterns: string[], all: boolean, file: string): T[] {
+export function selectDeployments<T extends Named>(
+  items: T[],
+  patterns: string[],
+  all: boolean,
+  file: string,
+): T[] {
   if (all) return items;
   if (patterns.length === 0) {
     if (items.length === 1) return items;
@@ -21,9 +26,14 @@ export function selectDeployments<T extends Named>(items: T[], patterns: string[
   const picked = new Set<T>();
   for (const p of patterns) {
     const glob = new Bun.Glob(p);
-    const hits = items.filter((i) => glob.match(i.name) || (i.flowName !== null && glob.match(`${i.flowName}/${i.name}`)));
+    const hits = items.filter(
+      (i) => glob.match(i.name) || (i.flowName !== null && glob.match(`${i.flowName}/${i.name}`)),
+    );
     if (hits.length === 0) {
-      throw new WeirError("INVALID", `No deployment in ${file} matches "${p}" (defined: ${items.map((i) => (i.flowName ? `${i.flowName}/${i.name}` : i.name)).join(", ")})`);
+      throw new WeirError(
+        "INVALID",
+        `No deployment in ${file} matches "${p}" (defined: ${items.map((i) => (i.flowName ? `${i.flowName}/${i.name}` : i.name)).join(", ")})`,
+      );
     }
     for (const h of hits) picked.add(h);
   }

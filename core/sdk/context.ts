@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { StateProposal } from "../model/index.ts";
-import { type Logger, consoleLogger } from "./logger.ts";
+import { consoleLogger, type Logger } from "./logger.ts";
 
 /** Where a running flow reports its task runs; the engine supplies one (API-backed or local). */
 export interface Reporter {

@@ -1,7 +1,8 @@
 // What user flows import as "weir". The binary serves this module to flow files at run time, so
 // a flow needs nothing installed; weir.d.ts beside this file declares the same surface for editors.
-import type { Logger } from "./logger.ts";
+
 import { currentContext, currentLogger } from "./context.ts";
+import type { Logger } from "./logger.ts";
 
 export { type Flow, type FlowContext, type FlowOptions, flow, isFlow } from "./flow.ts";
 export type { Logger } from "./logger.ts";

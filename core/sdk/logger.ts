@@ -12,10 +12,14 @@ export interface Logger {
 
 export type LogSink = (level: number, message: string) => void;
 
-export const formatArgs = (args: unknown[]): string => formatWithOptions({ colors: false, depth: 6 }, ...args);
+export const formatArgs = (args: unknown[]): string =>
+  formatWithOptions({ colors: false, depth: 6 }, ...args);
 
 export function makeLogger(sink: LogSink): Logger {
-  const at = (name: LogLevelName) => (...args: unknown[]) => sink(LOG_LEVELS[name], formatArgs(args));
+  const at =
+    (name: LogLevelName) =>
+    (...args: unknown[]) =>
+      sink(LOG_LEVELS[name], formatArgs(args));
   return {
     debug: at("debug"),
     info: at("info"),

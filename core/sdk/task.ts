@@ -8,14 +8,20 @@ export interface TaskOptions {
   retryDelaySeconds?: number;
 }
 
-export type Task<A extends unknown[], R> = ((...args: A) => Promise<R>) & { readonly kind: "weir.task"; readonly options: TaskOptions };
+export type Task<A extends unknown[], R> = ((...args: A) => Promise<R>) & {
+  readonly kind: "weir.task";
+  readonly options: TaskOptions;
+};
 
 /**
  * Wraps a function as a task. Inside a flow run each call is recorded as a task run with its own
  * states (reported in the background, so a task never waits on the API); outside one it is a
  * plain call.
  */
-export function task<A extends unknown[], R>(options: TaskOptions, fn: (...args: A) => Promise<R> | R): Task<A, R> {
+export function task<A extends unknown[], R>(
+  options: TaskOptions,
+  fn: (...args: A) => Promise<R> | R,
+): Task<A, R> {
   if (!options || typeof options.name !== "string" || options.name.trim() === "") {
     throw new TypeError('task() needs a name: task({ name: "my-task" }, async (x) => { ... })');
   }
@@ -33,7 +39,11 @@ export function task<A extends unknown[], R>(options: TaskOptions, fn: (...args:
         return result;
       } catch (err) {
         if (attempt < retries && !ctx.signal.aborted) {
-          ctx.reporter.taskRunState(id, { type: "SCHEDULED", name: "AwaitingRetry", message: describeError(err) });
+          ctx.reporter.taskRunState(id, {
+            type: "SCHEDULED",
+            name: "AwaitingRetry",
+            message: describeError(err),
+          });
           await Bun.sleep((options.retryDelaySeconds ?? 0) * 1000);
           ctx.reporter.taskRunState(id, { type: "RUNNING", name: "Retrying" });
           continue;

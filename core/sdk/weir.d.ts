@@ -59,7 +59,10 @@ export type Task<A extends unknown[], R> = ((...args: A) => Promise<R>) & {
   readonly options: TaskOptions;
 };
 
-export declare function task<A extends unknown[], R>(options: TaskOptions, fn: (...args: A) => Promise<R> | R): Task<A, R>;
+export declare function task<A extends unknown[], R>(
+  options: TaskOptions,
+  fn: (...args: A) => Promise<R> | R,
+): Task<A, R>;
 
 /** Logs to the current flow or task run, or to the console outside one. */
 export declare const log: Logger;

@@ -10,20 +10,30 @@ export interface StepContext {
   signal: AbortSignal;
 }
 
-export type StepFn = (kwargs: Record<string, unknown>, ctx: StepContext) => Promise<Record<string, unknown> | undefined>;
+export type StepFn = (
+  kwargs: Record<string, unknown>,
+  ctx: StepContext,
+) => Promise<Record<string, unknown> | undefined>;
 
 /** Built-in steps by their canonical name; Prefect's names resolve to them through ALIASES. */
 const BUILTINS: Record<string, StepFn> = {
   "weir.steps.set_working_directory": async (kwargs, ctx) => {
     const { directory, ...rest } = kwargs;
     const unknown = Object.keys(rest).filter((k) => k !== "id" && k !== "requires");
-    if (unknown.length) throw new WeirError("INVALID", `set_working_directory: unknown argument(s) ${unknown.join(", ")} (it takes: directory)`);
+    if (unknown.length)
+      throw new WeirError(
+        "INVALID",
+        `set_working_directory: unknown argument(s) ${unknown.join(", ")} (it takes: directory)`,
+      );
     if (typeof directory !== "string" || !directory) {
       throw new WeirError("INVALID", "set_working_directory: `directory` must be a path");
     }
     const dir = resolve(ctx.cwd, directory);
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw new WeirError("INVALID", `set_working_directory: directory ${dir} does not exist on this machine`);
+      throw new WeirError(
+        "INVALID",
+        `set_working_directory: directory ${dir} does not exist on this machine`,
+      );
     }
     process.chdir(dir);
     return { directory: dir };
@@ -47,7 +57,10 @@ export async function runSteps(steps: unknown[], ctx: StepContext): Promise<Reco
   const outputs: Record<string, unknown> = {};
   for (const [i, step] of steps.entries()) {
     if (!step || typeof step !== "object" || Array.isArray(step) || Object.keys(step).length !== 1) {
-      throw new WeirError("INVALID", `Step ${i + 1} must be a mapping with exactly one key (the step's name)`);
+      throw new WeirError(
+        "INVALID",
+        `Step ${i + 1} must be a mapping with exactly one key (the step's name)`,
+      );
     }
     const [name, rawKwargs] = Object.entries(step as Record<string, unknown>)[0]!;
     const kwargs = (rawKwargs ?? {}) as Record<string, unknown>;

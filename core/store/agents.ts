@@ -8,7 +8,14 @@ export async function heartbeat(db: Db, a: Omit<Agent, "last_heartbeat">): Promi
   const now = nowIso();
   await db
     .insert(agents)
-    .values({ id: a.id, created: now, name: a.name, workPoolName: a.work_pool_name, workQueues: a.work_queues, lastHeartbeat: now })
+    .values({
+      id: a.id,
+      created: now,
+      name: a.name,
+      workPoolName: a.work_pool_name,
+      workQueues: a.work_queues,
+      lastHeartbeat: now,
+    })
     .onConflictDoUpdate({ target: agents.id, set: { lastHeartbeat: now, workQueues: a.work_queues } });
   return { ...a, last_heartbeat: now };
 }

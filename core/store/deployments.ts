@@ -32,7 +32,10 @@ export interface DeploymentInput {
  * Creates or replaces the deployment named `flow_name/name`. Re-deploying keeps the id and the
  * creation time, so runs, links and schedules that point at it stay valid.
  */
-export async function upsertDeployment(db: Db, input: DeploymentInput): Promise<{ deployment: Deployment; created: boolean }> {
+export async function upsertDeployment(
+  db: Db,
+  input: DeploymentInput,
+): Promise<{ deployment: Deployment; created: boolean }> {
   return db.transaction(async (tx) => {
     const flow = await upsertFlow(tx, input.flow_name);
     const now = nowIso();
@@ -62,7 +65,8 @@ export async function upsertDeployment(db: Db, input: DeploymentInput): Promise<
       .where(and(eq(deployments.flowId, flow.id), eq(deployments.name, input.name)));
     const id = existing?.id ?? newId();
     if (existing) await tx.update(deployments).set(values).where(eq(deployments.id, id));
-    else await tx.insert(deployments).values({ id, created: now, name: input.name, flowId: flow.id, ...values });
+    else
+      await tx.insert(deployments).values({ id, created: now, name: input.name, flowId: flow.id, ...values });
     const [row] = await tx.select().from(deployments).where(eq(deployments.id, id));
     return { deployment: toDeployment(row!, flow.name), created: !existing };
   });
@@ -79,7 +83,9 @@ export async function getDeployment(db: Db, ref: string): Promise<Deployment> {
   const slash = ref.indexOf("/");
   const rows =
     slash > 0
-      ? await withFlow(db).where(and(eq(flows.name, ref.slice(0, slash)), eq(deployments.name, ref.slice(slash + 1))))
+      ? await withFlow(db).where(
+          and(eq(flows.name, ref.slice(0, slash)), eq(deployments.name, ref.slice(slash + 1))),
+        )
       : await withFlow(db).where(eq(deployments.id, ref));
   const [row] = rows;
   if (!row) {

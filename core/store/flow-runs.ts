@@ -1,6 +1,13 @@
 import { and, asc, desc, eq, inArray, isNull, lte, ne, or, sql } from "drizzle-orm";
 import type { FlowRun, State } from "../model/index.ts";
-import { assertTransition, DEFAULT_STATE_NAMES, randomRunName, type StateProposal, type StateType, WeirError } from "../model/index.ts";
+import {
+  assertTransition,
+  DEFAULT_STATE_NAMES,
+  randomRunName,
+  type StateProposal,
+  type StateType,
+  WeirError,
+} from "../model/index.ts";
 import type { Db } from "./open-store.ts";
 import { newId, nowIso, toFlowRun, toState } from "./rows.ts";
 import { deployments, flowRunStates, flowRuns, flows } from "./schema.ts";
@@ -71,7 +78,8 @@ export async function createFlowRun(db: Db, input: FlowRunInput): Promise<FlowRu
 
 export async function getFlowRun(db: Db | Tx, id: string): Promise<FlowRun> {
   const [row] = await runWithNames(db).where(eq(flowRuns.id, id));
-  if (!row) throw new WeirError("NOT_FOUND", `Flow run "${id}" does not exist (list runs with: weir flow-run ls)`);
+  if (!row)
+    throw new WeirError("NOT_FOUND", `Flow run "${id}" does not exist (list runs with: weir flow-run ls)`);
   return toFlowRun(row.r, row.flowName, row.deploymentName);
 }
 
@@ -190,7 +198,14 @@ export async function claimFlowRuns(db: Db, req: ClaimRequest): Promise<FlowRun[
       .limit(req.limit);
     const claimed = await tx
       .update(flowRuns)
-      .set({ stateType: "PENDING", stateName: "Pending", stateMessage: null, stateTimestamp: now, updated: now, agentId: req.agentId })
+      .set({
+        stateType: "PENDING",
+        stateName: "Pending",
+        stateMessage: null,
+        stateTimestamp: now,
+        updated: now,
+        agentId: req.agentId,
+      })
       .where(and(inArray(flowRuns.id, due), eq(flowRuns.stateType, "SCHEDULED")))
       .returning({ id: flowRuns.id });
     if (claimed.length === 0) return [];
@@ -205,7 +220,12 @@ export async function claimFlowRuns(db: Db, req: ClaimRequest): Promise<FlowRun[
         data: { agent_id: req.agentId },
       })),
     );
-    const rows = await runWithNames(tx).where(inArray(flowRuns.id, claimed.map((c) => c.id)));
+    const rows = await runWithNames(tx).where(
+      inArray(
+        flowRuns.id,
+        claimed.map((c) => c.id),
+      ),
+    );
     return rows.map((r) => toFlowRun(r.r, r.flowName, r.deploymentName));
   });
 }

@@ -3,7 +3,14 @@ export * from "./deployments.ts";
 export * from "./flow-runs.ts";
 export * from "./flows.ts";
 export * from "./logs.ts";
-export { databaseUrl, type Db, type OpenStoreOptions, openStore, redactUrl, type Store } from "./open-store.ts";
+export {
+  type Db,
+  databaseUrl,
+  type OpenStoreOptions,
+  openStore,
+  redactUrl,
+  type Store,
+} from "./open-store.ts";
 export { newId, nowIso } from "./rows.ts";
 export * from "./task-runs.ts";
 export * from "./variables.ts";

@@ -4,6 +4,7 @@ import { type Client, createClient } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import { WeirError } from "../model/errors.ts";
 import { migrate } from "./migrate.ts";
+import { serializeClient } from "./serialize-client.ts";
 import * as schema from "./schema.ts";
 
 export type Db = LibSQLDatabase<typeof schema>;
@@ -35,7 +36,8 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   if (isFile) mkdirSync(dirname(url.slice("file:".length)), { recursive: true });
   let client: Client;
   try {
-    client = createClient({ url, authToken: options.authToken, timeout: 10_000, concurrency: 4 });
+    const raw = createClient({ url, authToken: options.authToken, timeout: 10_000, concurrency: isFile ? 1 : 8 });
+    client = isFile ? serializeClient(raw) : raw;
     if (isFile) {
       // WAL lets readers (UI, CLI) proceed while the agent's claims write.
       await client.execute("PRAGMA journal_mode=WAL");

@@ -15,7 +15,11 @@ export interface TaskRunInput {
 }
 
 function entry(p: StateProposal, now: string) {
-  const e: TaskRun["history"][number] = { type: p.type, name: p.name ?? DEFAULT_STATE_NAMES[p.type], timestamp: now };
+  const e: TaskRun["history"][number] = {
+    type: p.type,
+    name: p.name ?? DEFAULT_STATE_NAMES[p.type],
+    timestamp: now,
+  };
   if (p.message) e.message = p.message;
   return e;
 }
@@ -71,6 +75,10 @@ export async function setTaskRunState(db: Db, id: string, p: StateProposal): Pro
 }
 
 export async function listTaskRuns(db: Db, flowRunId: string): Promise<TaskRun[]> {
-  const rows = await db.select().from(taskRuns).where(eq(taskRuns.flowRunId, flowRunId)).orderBy(asc(taskRuns.created), asc(taskRuns.id));
+  const rows = await db
+    .select()
+    .from(taskRuns)
+    .where(eq(taskRuns.flowRunId, flowRunId))
+    .orderBy(asc(taskRuns.created), asc(taskRuns.id));
   return rows.map(toTaskRun);
 }

@@ -5,7 +5,12 @@ import type { Db } from "./open-store.ts";
 import { newId, nowIso } from "./rows.ts";
 import { variables } from "./schema.ts";
 
-export async function setVariable(db: Db, name: string, value: unknown, tags: string[] = []): Promise<Variable> {
+export async function setVariable(
+  db: Db,
+  name: string,
+  value: unknown,
+  tags: string[] = [],
+): Promise<Variable> {
   const now = nowIso();
   await db
     .insert(variables)
@@ -16,7 +21,11 @@ export async function setVariable(db: Db, name: string, value: unknown, tags: st
 
 export async function getVariable(db: Db, name: string): Promise<Variable> {
   const [row] = await db.select().from(variables).where(eq(variables.name, name));
-  if (!row) throw new WeirError("NOT_FOUND", `Variable "${name}" does not exist (set it with: weir variable set ${name} VALUE)`);
+  if (!row)
+    throw new WeirError(
+      "NOT_FOUND",
+      `Variable "${name}" does not exist (set it with: weir variable set ${name} VALUE)`,
+    );
   return row;
 }
 

@@ -76,7 +76,10 @@ export async function createWorkPool(db: Db, input: WorkPoolInput, ifMissing = f
     .onConflictDoNothing({ target: workPools.name })
     .returning({ id: workPools.id });
   if (inserted.length === 0 && !ifMissing) {
-    throw new WeirError("CONFLICT", `Work pool "${input.name}" already exists (see it with: weir work-pool inspect ${input.name})`);
+    throw new WeirError(
+      "CONFLICT",
+      `Work pool "${input.name}" already exists (see it with: weir work-pool inspect ${input.name})`,
+    );
   }
   if (inserted.length > 0) await ensureWorkQueue(db, id, "default");
   return getWorkPool(db, input.name);
@@ -86,7 +89,15 @@ export async function ensureWorkQueue(db: Db, poolId: string, name: string): Pro
   const now = nowIso();
   await db
     .insert(workQueues)
-    .values({ id: newId(), created: now, updated: now, workPoolId: poolId, name, priority: 1, isPaused: false })
+    .values({
+      id: newId(),
+      created: now,
+      updated: now,
+      workPoolId: poolId,
+      name,
+      priority: 1,
+      isPaused: false,
+    })
     .onConflictDoNothing();
 }
 
@@ -102,7 +113,12 @@ export async function setWorkPoolPaused(db: Db, name: string, paused: boolean): 
   return { ...pool, is_paused: paused };
 }
 
-export async function createWorkQueue(db: Db, poolName: string, name: string, priority?: number): Promise<WorkQueue> {
+export async function createWorkQueue(
+  db: Db,
+  poolName: string,
+  name: string,
+  priority?: number,
+): Promise<WorkQueue> {
   const pool = await getWorkPool(db, poolName);
   if (pool.queues.some((q) => q.name === name)) {
     throw new WeirError("CONFLICT", `Work queue "${name}" already exists in pool "${poolName}"`);
@@ -118,6 +134,9 @@ export async function createWorkQueue(db: Db, poolName: string, name: string, pr
     priority: priority ?? pool.queues.length + 1,
     isPaused: false,
   });
-  const [row] = await db.select().from(workQueues).where(and(eq(workQueues.id, id)));
+  const [row] = await db
+    .select()
+    .from(workQueues)
+    .where(and(eq(workQueues.id, id)));
   return toWorkQueue(row!);
 }

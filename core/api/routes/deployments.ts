@@ -34,7 +34,9 @@ export function deploymentRoutes(r: Router, ctx: ApiContext): void {
     c.json(await q.listDeployments(db, { flowName: c.req.query("flow") })),
   );
 
-  r.route("get", "/api/deployments/:id", "Read a deployment by id", async (c) => c.json(await q.getDeployment(db, param(c, "id"))));
+  r.route("get", "/api/deployments/:id", "Read a deployment by id", async (c) =>
+    c.json(await q.getDeployment(db, param(c, "id"))),
+  );
 
   r.route("get", "/api/deployments/name/:flow/:name", "Read a deployment by FLOW/NAME", async (c) =>
     c.json(await q.getDeployment(db, `${param(c, "flow")}/${param(c, "name")}`)),
@@ -59,7 +61,8 @@ export function deploymentRoutes(r: Router, ctx: ApiContext): void {
       const d = await q.getDeployment(db, param(c, "id"));
       const body = await readBody(c, RunDeploymentBody);
       const parameters = { ...d.parameters, ...body.parameters };
-      if (d.enforce_parameter_schema) validateParameters(d.parameter_openapi_schema, parameters, `${d.flow_name}/${d.name}`);
+      if (d.enforce_parameter_schema)
+        validateParameters(d.parameter_openapi_schema, parameters, `${d.flow_name}/${d.name}`);
       const run: FlowRun = await q.createFlowRun(db, {
         flow_id: d.flow_id,
         deployment_id: d.id,

@@ -29,26 +29,37 @@ export function flowRunRoutes(r: Router, ctx: ApiContext): void {
     FlowRunBody,
   );
 
-  r.route("get", "/api/flow-runs", "List flow runs (?deployment=ID&flow=NAME&state=TYPE,TYPE&pool=NAME&limit=N)", async (c) => {
-    const states = c.req.query("state")?.split(",").filter(Boolean).map((s) => s.toUpperCase());
-    for (const s of states ?? []) {
-      if (!(STATE_TYPES as readonly string[]).includes(s)) {
-        throw new WeirError("INVALID", `Unknown state "${s}" (use one of: ${STATE_TYPES.join(", ")})`);
+  r.route(
+    "get",
+    "/api/flow-runs",
+    "List flow runs (?deployment=ID&flow=NAME&state=TYPE,TYPE&pool=NAME&limit=N)",
+    async (c) => {
+      const states = c.req
+        .query("state")
+        ?.split(",")
+        .filter(Boolean)
+        .map((s) => s.toUpperCase());
+      for (const s of states ?? []) {
+        if (!(STATE_TYPES as readonly string[]).includes(s)) {
+          throw new WeirError("INVALID", `Unknown state "${s}" (use one of: ${STATE_TYPES.join(", ")})`);
+        }
       }
-    }
-    const limit = Number(c.req.query("limit") ?? 50);
-    return c.json(
-      await q.listFlowRuns(db, {
-        deploymentId: c.req.query("deployment"),
-        flowName: c.req.query("flow"),
-        workPoolName: c.req.query("pool"),
-        stateTypes: states as StateType[] | undefined,
-        limit: Number.isFinite(limit) ? Math.min(Math.max(limit, 1), 1000) : 50,
-      }),
-    );
-  });
+      const limit = Number(c.req.query("limit") ?? 50);
+      return c.json(
+        await q.listFlowRuns(db, {
+          deploymentId: c.req.query("deployment"),
+          flowName: c.req.query("flow"),
+          workPoolName: c.req.query("pool"),
+          stateTypes: states as StateType[] | undefined,
+          limit: Number.isFinite(limit) ? Math.min(Math.max(limit, 1), 1000) : 50,
+        }),
+      );
+    },
+  );
 
-  r.route("get", "/api/flow-runs/:id", "Read a flow run", async (c) => c.json(await q.getFlowRun(db, param(c, "id"))));
+  r.route("get", "/api/flow-runs/:id", "Read a flow run", async (c) =>
+    c.json(await q.getFlowRun(db, param(c, "id"))),
+  );
 
   r.route("get", "/api/flow-runs/:id/states", "A flow run's state history, oldest first", async (c) =>
     c.json(await q.listFlowRunStates(db, param(c, "id"))),
@@ -60,30 +71,43 @@ export function flowRunRoutes(r: Router, ctx: ApiContext): void {
     "Propose a new state; the server refuses illegal transitions with 409",
     async (c) => {
       const body = await readBody(c, StateBody);
-      const run = await q.setFlowRunState(db, param(c, "id"), { ...body, scheduledTime: body.scheduled_time });
+      const run = await q.setFlowRunState(db, param(c, "id"), {
+        ...body,
+        scheduledTime: body.scheduled_time,
+      });
       if (run.state.type === "SCHEDULED" && run.work_pool_name) ctx.wakeups.notify(run.work_pool_name);
       return c.json(run);
     },
     StateBody,
   );
 
-  r.route("post", "/api/flow-runs/:id/cancel", "Cancel a flow run (CANCELLING while a process runs it)", async (c) => {
-    const run = await q.getFlowRun(db, param(c, "id"));
-    const started = run.state.type === "RUNNING" || run.state.type === "PENDING" || run.state.type === "PAUSED";
-    const updated = await q.setFlowRunState(db, run.id, {
-      type: started ? "CANCELLING" : "CANCELLED",
-      message: "Cancelled by request",
-    });
-    return c.json(updated);
-  });
+  r.route(
+    "post",
+    "/api/flow-runs/:id/cancel",
+    "Cancel a flow run (CANCELLING while a process runs it)",
+    async (c) => {
+      const run = await q.getFlowRun(db, param(c, "id"));
+      const started =
+        run.state.type === "RUNNING" || run.state.type === "PENDING" || run.state.type === "PAUSED";
+      const updated = await q.setFlowRunState(db, run.id, {
+        type: started ? "CANCELLING" : "CANCELLED",
+        message: "Cancelled by request",
+      });
+      return c.json(updated);
+    },
+  );
 
   r.route("get", "/api/flow-runs/:id/logs", "A flow run's log lines (?after=LOG_ID&limit=N)", async (c) => {
     const id = param(c, "id");
     await q.getFlowRun(db, id);
-    return c.json(await q.listLogs(db, id, Number(c.req.query("after") ?? 0), Number(c.req.query("limit") ?? 1000)));
+    return c.json(
+      await q.listLogs(db, id, Number(c.req.query("after") ?? 0), Number(c.req.query("limit") ?? 1000)),
+    );
   });
 
-  r.route("get", "/api/flow-runs/:id/task-runs", "A flow run's task runs", async (c) => c.json(await q.listTaskRuns(db, param(c, "id"))));
+  r.route("get", "/api/flow-runs/:id/task-runs", "A flow run's task runs", async (c) =>
+    c.json(await q.listTaskRuns(db, param(c, "id"))),
+  );
 
   r.route(
     "post",
@@ -99,7 +123,13 @@ export function flowRunRoutes(r: Router, ctx: ApiContext): void {
     "Create a task run",
     async (c) => {
       const body = await readBody(c, TaskRunBody);
-      return c.json(await q.createTaskRun(db, { ...body, state: { ...body.state, scheduledTime: body.state.scheduled_time } }), 201);
+      return c.json(
+        await q.createTaskRun(db, {
+          ...body,
+          state: { ...body.state, scheduledTime: body.state.scheduled_time },
+        }),
+        201,
+      );
     },
     TaskRunBody,
   );

@@ -7,7 +7,9 @@ import { param, readBody } from "../validate.ts";
 export function variableRoutes(r: Router, ctx: ApiContext): void {
   const db = ctx.store.db;
   r.route("get", "/api/variables", "List variables", async (c) => c.json(await q.listVariables(db)));
-  r.route("get", "/api/variables/:name", "Read a variable", async (c) => c.json(await q.getVariable(db, param(c, "name"))));
+  r.route("get", "/api/variables/:name", "Read a variable", async (c) =>
+    c.json(await q.getVariable(db, param(c, "name"))),
+  );
   r.route(
     "put",
     "/api/variables/:name",

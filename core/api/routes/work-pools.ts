@@ -21,8 +21,12 @@ export function workPoolRoutes(r: Router, ctx: ApiContext): void {
     WorkPoolBody,
   );
   r.route("get", "/api/work-pools", "List work pools", async (c) => c.json(await q.listWorkPools(db)));
-  r.route("get", "/api/work-pools/:name", "Read a work pool", async (c) => c.json(await q.getWorkPool(db, param(c, "name"))));
-  r.route("delete", "/api/work-pools/:name", "Delete a work pool", async (c) => c.json(await q.deleteWorkPool(db, param(c, "name"))));
+  r.route("get", "/api/work-pools/:name", "Read a work pool", async (c) =>
+    c.json(await q.getWorkPool(db, param(c, "name"))),
+  );
+  r.route("delete", "/api/work-pools/:name", "Delete a work pool", async (c) =>
+    c.json(await q.deleteWorkPool(db, param(c, "name"))),
+  );
   r.route("post", "/api/work-pools/:name/pause", "Pause a work pool (agents claim nothing)", async (c) =>
     c.json(await q.setWorkPoolPaused(db, param(c, "name"), true)),
   );
@@ -57,7 +61,12 @@ export function workPoolRoutes(r: Router, ctx: ApiContext): void {
           const active = pool.queues.filter((wq) => !wq.is_paused).map((wq) => wq.name);
           const queues = body.queues.length ? body.queues.filter((n) => active.includes(n)) : active;
           if (queues.length > 0) {
-            const runs = await q.claimFlowRuns(db, { workPoolName: name, queues, agentId: body.agent_id, limit: body.limit });
+            const runs = await q.claimFlowRuns(db, {
+              workPoolName: name,
+              queues,
+              agentId: body.agent_id,
+              limit: body.limit,
+            });
             if (runs.length > 0) return c.json(runs);
           }
         }
@@ -82,5 +91,7 @@ export function workPoolRoutes(r: Router, ctx: ApiContext): void {
     },
     HeartbeatBody,
   );
-  r.route("get", "/api/agents", "List agents (?pool=NAME)", async (c) => c.json(await q.listAgents(db, c.req.query("pool"))));
+  r.route("get", "/api/agents", "List agents (?pool=NAME)", async (c) =>
+    c.json(await q.listAgents(db, c.req.query("pool"))),
+  );
 }

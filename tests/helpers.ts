@@ -1,0 +1,45 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApp, Wakeups } from "../core/api/index.ts";
+import { WeirClient } from "../core/client/index.ts";
+import { openStore, type Store } from "../core/store/index.ts";
+
+export function tempDir(prefix = "weir-test-"): { path: string; [Symbol.dispose](): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A real store on a real database file in a temp dir. */
+export async function tempStore(): Promise<Store & { dir: string; dispose(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), "weir-store-"));
+  const store = await openStore({ url: join(dir, "weir.db") });
+  return {
+    ...store,
+    dir,
+    dispose() {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The API served over real HTTP on a free loopback port, with a client pointed at it. */
+export async function startApi() {
+  const store = await tempStore();
+  const wakeups = new Wakeups();
+  const app = createApp({ store, wakeups, version: "test" });
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch, idleTimeout: 120 });
+  const url = `http://127.0.0.1:${server.port}/api`;
+  return {
+    app,
+    store,
+    wakeups,
+    url,
+    client: new WeirClient(url),
+    async stop() {
+      await server.stop(true);
+      store.dispose();
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import { describe, expect, test } from "bun:test";
+import { parseParamFlags, validateParameters, WeirError } from "../../core/model/index.ts";
+
+const schema = {
+  type: "object",
+  properties: { name: { type: "string" }, times: { type: "number", default: 1 }, mode: { enum: ["a", "b"] } },
+  required: ["name"],
+};
+
+const messageOf = (fn: () => void): string => {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(WeirError);
+    return (e as WeirError).message;
+  }
+  throw new Error("expected an error");
+};
+
+describe("parseParamFlags()", () => {
+  test("reads values as JSON, else as text", () => {
+    expect(parseParamFlags(["name=Ada", "times=3", "flag=true", "list=[1,2]", "obj={\"a\":1}"])).toEqual({
+      name: "Ada",
+      times: 3,
+      flag: true,
+      list: [1, 2],
+      obj: { a: 1 },
+    });
+  });
+
+  test("--param wins over --params for the same name", () => {
+    expect(parseParamFlags(["name=B"], '{"name":"A","x":1}')).toEqual({ name: "B", x: 1 });
+  });
+
+  test("keeps '=' inside values", () => {
+    expect(parseParamFlags(["q=a=b"])).toEqual({ q: "a=b" });
+  });
+
+  test("rejects a flag without '=' and bad JSON, naming the flag", () => {
+    expect(messageOf(() => parseParamFlags(["name"]))).toContain('--param "name" must look like NAME=VALUE');
+    expect(messageOf(() => parseParamFlags([], "{nope"))).toContain("--params is not valid JSON");
+    expect(messageOf(() => parseParamFlags([], "[1]"))).toContain("--params must be a JSON object");
+  });
+});
+
+describe("validateParameters()", () => {
+  test("accepts valid parameters", () => {
+    expect(() => validateParameters(schema, { name: "Ada", times: 2 }, "hello/daily")).not.toThrow();
+  });
+
+  test("names a wrong type and the expected type", () => {
+    expect(messageOf(() => validateParameters(schema, { name: "Ada", times: "x" }, "hello/daily"))).toBe(
+      'Invalid parameters for hello/daily: parameter "times" must be number (got string "x")',
+    );
+  });
+
+  test("names unknown parameters and lists the known ones", () => {
+    expect(messageOf(() => validateParameters(schema, { name: "Ada", nme: 1 }, "d"))).toContain(
+      'unknown parameter "nme" (known: name, times, mode)',
+    );
+  });
+
+  test("names a missing required parameter", () => {
+    expect(messageOf(() => validateParameters(schema, {}, "d"))).toContain('missing required parameter "name" (expected string)');
+  });
+
+  test("names the allowed values of an enum", () => {
+    expect(messageOf(() => validateParameters(schema, { name: "x", mode: "c" }, "d"))).toContain('must be one of "a", "b"');
+  });
+
+  test("no schema means anything goes", () => {
+    expect(() => validateParameters(null, { anything: 1 }, "d")).not.toThrow();
+  });
+});

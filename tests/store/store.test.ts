@@ -1,0 +1,126 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { WeirError } from "../../core/model/index.ts";
+import * as q from "../../core/store/index.ts";
+import { openStore } from "../../core/store/index.ts";
+import { tempStore } from "../helpers.ts";
+
+let store: Awaited<ReturnType<typeof tempStore>>;
+beforeEach(async () => {
+  store = await tempStore();
+  await q.createWorkPool(store.db, { name: "local" });
+});
+afterEach(() => store.dispose());
+
+const deploy = (name = "daily", extra: Partial<q.DeploymentInput> = {}) =>
+  q.upsertDeployment(store.db, { flow_name: "hello", name, work_pool_name: "local", ...extra });
+
+describe("migrations", () => {
+  test("a second start on the same file applies nothing and keeps the data", async () => {
+    await deploy();
+    const again = await openStore({ url: join(store.dir, "weir.db"), migrate: false });
+    const { migrate } = await import("../../core/store/migrate.ts");
+    expect(await migrate(again.client)).toEqual([]);
+    expect((await q.listDeployments(again.db)).map((d) => d.name)).toEqual(["daily"]);
+    again.close();
+  });
+});
+
+describe("deployments", () => {
+  test("re-deploying keeps the id and creation time and replaces the fields", async () => {
+    const first = await deploy("daily", { parameters: { name: "A" } });
+    await Bun.sleep(5);
+    const second = await deploy("daily", { parameters: { name: "B" }, tags: ["x"] });
+    expect(first.created).toBe(true);
+    expect(second.created).toBe(false);
+    expect(second.deployment.id).toBe(first.deployment.id);
+    expect(second.deployment.created).toBe(first.deployment.created);
+    expect(second.deployment.parameters).toEqual({ name: "B" });
+    expect(second.deployment.tags).toEqual(["x"]);
+    expect(second.deployment.updated > first.deployment.updated).toBe(true);
+  });
+
+  test("is found by FLOW/NAME or id, and a missing one names how to list them", async () => {
+    const { deployment } = await deploy();
+    expect((await q.getDeployment(store.db, "hello/daily")).id).toBe(deployment.id);
+    expect((await q.getDeployment(store.db, deployment.id)).name).toBe("daily");
+    await expect(q.getDeployment(store.db, "hello/nope")).rejects.toThrow(/weir deployment ls/);
+  });
+
+  test("the same deployment name under two flows is two deployments", async () => {
+    await deploy("daily");
+    await q.upsertDeployment(store.db, { flow_name: "other", name: "daily" });
+    expect((await q.listDeployments(store.db)).map((d) => `${d.flow_name}/${d.name}`)).toEqual(["hello/daily", "other/daily"]);
+  });
+});
+
+describe("flow run states", () => {
+  const newRun = async () => {
+    const { deployment } = await deploy();
+    return q.createFlowRun(store.db, { flow_id: deployment.flow_id, deployment_id: deployment.id, work_pool_name: "local", work_queue_name: "default" });
+  };
+
+  test("every change is recorded in the run's history, with start and end times", async () => {
+    const run = await newRun();
+    await q.setFlowRunState(store.db, run.id, { type: "PENDING" });
+    await q.setFlowRunState(store.db, run.id, { type: "RUNNING" });
+    const done = await q.setFlowRunState(store.db, run.id, { type: "COMPLETED" });
+    expect(done.state.type).toBe("COMPLETED");
+    expect(done.run_count).toBe(1);
+    expect(done.start_time).not.toBeNull();
+    expect(done.end_time).not.toBeNull();
+    const history = await q.listFlowRunStates(store.db, run.id);
+    expect(history.map((s) => s.type)).toEqual(["SCHEDULED", "PENDING", "RUNNING", "COMPLETED"]);
+  });
+
+  test("an illegal transition is refused and changes nothing", async () => {
+    const run = await newRun();
+    await q.setFlowRunState(store.db, run.id, { type: "RUNNING" });
+    await q.setFlowRunState(store.db, run.id, { type: "COMPLETED" });
+    const err = await q.setFlowRunState(store.db, run.id, { type: "RUNNING" }).catch((e) => e);
+    expect(err).toBeInstanceOf(WeirError);
+    expect(err.code).toBe("CONFLICT");
+    expect((await q.getFlowRun(store.db, run.id)).state.type).toBe("COMPLETED");
+    expect((await q.listFlowRunStates(store.db, run.id)).length).toBe(3);
+  });
+});
+
+describe("claiming", () => {
+  test("two agents claiming at once never get the same run", async () => {
+    const { deployment } = await deploy();
+    for (let i = 0; i < 20; i++) {
+      await q.createFlowRun(store.db, { flow_id: deployment.flow_id, deployment_id: deployment.id, work_pool_name: "local", work_queue_name: "default" });
+    }
+    const claims = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => q.claimFlowRuns(store.db, { workPoolName: "local", queues: ["default"], agentId: `a${i}`, limit: 4 })),
+    );
+    const ids = claims.flat().map((r) => r.id);
+    expect(ids.length).toBe(20);
+    expect(new Set(ids).size).toBe(20);
+    for (const r of claims.flat()) expect(r.state.type).toBe("PENDING");
+  });
+
+  test("runs scheduled in the future, in other queues, or awaiting a retry are not claimed", async () => {
+    const { deployment } = await deploy();
+    const base = { flow_id: deployment.flow_id, deployment_id: deployment.id, work_pool_name: "local" };
+    await q.createFlowRun(store.db, { ...base, work_queue_name: "default", state: { type: "SCHEDULED", scheduledTime: new Date(Date.now() + 60_000).toISOString() } });
+    await q.createFlowRun(store.db, { ...base, work_queue_name: "other" });
+    await q.createFlowRun(store.db, { ...base, work_queue_name: "default", state: { type: "SCHEDULED", name: "AwaitingRetry" } });
+    expect(await q.claimFlowRuns(store.db, { workPoolName: "local", queues: ["default"], agentId: "a", limit: 10 })).toEqual([]);
+    const other = await q.claimFlowRuns(store.db, { workPoolName: "local", queues: ["other"], agentId: "a", limit: 10 });
+    expect(other.length).toBe(1);
+  });
+});
+
+describe("work pools", () => {
+  test("come with a default queue; a duplicate is a conflict unless asked if missing", async () => {
+    const pool = await q.getWorkPool(store.db, "local");
+    expect(pool.queues.map((wq) => wq.name)).toEqual(["default"]);
+    await expect(q.createWorkPool(store.db, { name: "local" })).rejects.toThrow(/already exists/);
+    expect((await q.createWorkPool(store.db, { name: "local" }, true)).id).toBe(pool.id);
+  });
+
+  test("an unknown type is refused with the known ones", async () => {
+    await expect(q.createWorkPool(store.db, { name: "k", type: "kubernetes" })).rejects.toThrow(/use one of: process/);
+  });
+});
