@@ -1,0 +1,200 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import type { Hono } from "hono";
+import { createApp, Wakeups } from "../../core/api/index.ts";
+import type { Deployment, FlowRun } from "../../core/model/index.ts";
+import { tempStore } from "../helpers.ts";
+
+let store: Awaited<ReturnType<typeof tempStore>>;
+let app: Hono;
+let wakeups: Wakeups;
+
+beforeEach(async () => {
+  store = await tempStore();
+  wakeups = new Wakeups();
+  app = createApp({ store, wakeups, version: "test" });
+  await call("POST", "/api/work-pools", { name: "local", type: "process" });
+});
+afterEach(() => store.dispose());
+
+async function call(method: string, path: string, body?: unknown) {
+  const res = await app.request(path, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as any };
+}
+
+const schema = {
+  type: "object",
+  properties: { name: { type: "string" }, times: { type: "number", default: 1 } },
+  required: ["name"],
+};
+
+async function deploy(extra: Record<string, unknown> = {}): Promise<Deployment> {
+  const res = await call("PUT", "/api/deployments", {
+    flow_name: "hello",
+    name: "daily",
+    entrypoint: "flows/hello.ts:hello",
+    parameters: { name: "World" },
+    parameter_openapi_schema: schema,
+    work_pool_name: "local",
+    ...extra,
+  });
+  expect([200, 201]).toContain(res.status);
+  return res.json.deployment;
+}
+
+describe("meta", () => {
+  test("health answers ok with the version", async () => {
+    expect(await call("GET", "/api/health")).toEqual({ status: 200, json: { status: "ok", version: "test" } });
+  });
+
+  test("the OpenAPI document lists the routes and their request bodies", async () => {
+    const { json } = await call("GET", "/api/openapi.json");
+    expect(json.openapi).toBe("3.1.0");
+    expect(Object.keys(json.paths)).toContain("/api/deployments/{id}/runs");
+    expect(json.paths["/api/deployments"].put.requestBody.content["application/json"].schema.required).toContain("flow_name");
+  });
+
+  test("an unknown route is a JSON 404 that points at the docs", async () => {
+    const res = await call("GET", "/api/nope");
+    expect(res.status).toBe(404);
+    expect(res.json.error.message).toContain("/api/openapi.json");
+  });
+});
+
+describe("deployments", () => {
+  test("upsert creates, then updates the same deployment", async () => {
+    const a = await call("PUT", "/api/deployments", { flow_name: "hello", name: "daily", work_pool_name: "local" });
+    const b = await call("PUT", "/api/deployments", { flow_name: "hello", name: "daily", work_pool_name: "local", tags: ["t"] });
+    expect(a.status).toBe(201);
+    expect(b.status).toBe(200);
+    expect(b.json.deployment.id).toBe(a.json.deployment.id);
+    expect(b.json.deployment.tags).toEqual(["t"]);
+  });
+
+  test("every field of the seeds' deployment representation is present", async () => {
+    const d = await deploy();
+    for (const key of [
+      "id", "created", "updated", "name", "version", "description", "flow_id", "schedule", "is_schedule_active",
+      "infra_overrides", "parameters", "tags", "work_queue_name", "parameter_openapi_schema", "path", "entrypoint",
+      "storage_document_id", "infrastructure_document_id", "work_pool_name", "job_variables", "pull_steps",
+      "enforce_parameter_schema", "paused",
+    ]) {
+      expect(d).toHaveProperty(key);
+    }
+  });
+
+  test("a missing work pool is refused with the command that creates it", async () => {
+    const res = await call("PUT", "/api/deployments", { flow_name: "hello", name: "x", work_pool_name: "gpu" });
+    expect(res.status).toBe(404);
+    expect(res.json.error.message).toContain("weir work-pool create gpu --type process");
+  });
+
+  test("invalid bodies name the field", async () => {
+    const res = await call("PUT", "/api/deployments", { flow_name: "hello", name: "a/b", tags: "x" });
+    expect(res.status).toBe(422);
+    expect(res.json.error.message).toContain("name: must not contain '/'");
+    expect(res.json.error.message).toContain("tags:");
+  });
+
+  test("is read by FLOW/NAME", async () => {
+    const d = await deploy();
+    expect((await call("GET", "/api/deployments/name/hello/daily")).json.id).toBe(d.id);
+  });
+});
+
+describe("running a deployment", () => {
+  test("merges parameters over the deployment's defaults", async () => {
+    const d = await deploy();
+    const res = await call("POST", `/api/deployments/${d.id}/runs`, { parameters: { times: 2 } });
+    expect(res.status).toBe(201);
+    expect(res.json.parameters).toEqual({ name: "World", times: 2 });
+    expect(res.json.state.type).toBe("SCHEDULED");
+    expect(res.json.work_pool_name).toBe("local");
+  });
+
+  test("a bad parameter is rejected before any run exists", async () => {
+    const d = await deploy();
+    const res = await call("POST", `/api/deployments/${d.id}/runs`, { parameters: { times: "three" } });
+    expect(res.status).toBe(422);
+    expect(res.json.error.message).toContain('parameter "times" must be number');
+    expect((await call("GET", "/api/flow-runs")).json).toEqual([]);
+  });
+
+  test("parameters are not checked when the deployment does not enforce its schema", async () => {
+    const d = await deploy({ enforce_parameter_schema: false });
+    expect((await call("POST", `/api/deployments/${d.id}/runs`, { parameters: { other: 1 } })).status).toBe(201);
+  });
+});
+
+describe("flow run states", () => {
+  test("the server refuses an illegal transition with 409 and keeps history", async () => {
+    const d = await deploy();
+    const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    expect((await call("POST", `/api/flow-runs/${run.id}/set_state`, { type: "RUNNING" })).status).toBe(200);
+    expect((await call("POST", `/api/flow-runs/${run.id}/set_state`, { type: "COMPLETED" })).status).toBe(200);
+    const again = await call("POST", `/api/flow-runs/${run.id}/set_state`, { type: "RUNNING" });
+    expect(again.status).toBe(409);
+    expect(again.json.error.message).toContain("finished runs do not change state");
+    const states = (await call("GET", `/api/flow-runs/${run.id}/states`)).json.map((s: { type: string }) => s.type);
+    expect(states).toEqual(["SCHEDULED", "RUNNING", "COMPLETED"]);
+  });
+
+  test("cancelling a run nobody started ends it at once", async () => {
+    const d = await deploy();
+    const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    expect((await call("POST", `/api/flow-runs/${run.id}/cancel`)).json.state.type).toBe("CANCELLED");
+  });
+
+  test("logs come back in order after a given id", async () => {
+    const d = await deploy();
+    const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    const ts = new Date().toISOString();
+    const lines = ["one", "two", "three"].map((message) => ({ flow_run_id: run.id, name: "t", level: 20, message, timestamp: ts }));
+    expect((await call("POST", "/api/logs", lines)).status).toBe(201);
+    const all = (await call("GET", `/api/flow-runs/${run.id}/logs`)).json;
+    expect(all.map((l: { message: string }) => l.message)).toEqual(["one", "two", "three"]);
+    const after = (await call("GET", `/api/flow-runs/${run.id}/logs?after=${all[0].id}`)).json;
+    expect(after.map((l: { message: string }) => l.message)).toEqual(["two", "three"]);
+  });
+});
+
+describe("claiming", () => {
+  test("a waiting claim wakes as soon as a run is created (no fixed sleep)", async () => {
+    const d = await deploy();
+    const started = performance.now();
+    const claim = call("POST", "/api/work-pools/local/claim", { agent_id: "a1", wait_ms: 10_000 });
+    await Bun.sleep(50);
+    const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    const { json } = await claim;
+    const waited = performance.now() - started;
+    expect(json.map((r: FlowRun) => r.id)).toEqual([run.id]);
+    expect(json[0].state.type).toBe("PENDING");
+    // The server re-checks the database every second; waking well before that proves the notify path.
+    expect(waited).toBeLessThan(800);
+  });
+
+  test("an empty claim returns [] after its wait", async () => {
+    expect((await call("POST", "/api/work-pools/local/claim", { agent_id: "a1", wait_ms: 50 })).json).toEqual([]);
+  });
+
+  test("a paused pool gives out nothing", async () => {
+    const d = await deploy();
+    await call("POST", `/api/deployments/${d.id}/runs`, {});
+    await call("POST", "/api/work-pools/local/pause");
+    expect((await call("POST", "/api/work-pools/local/claim", { agent_id: "a", wait_ms: 0 })).json).toEqual([]);
+    await call("POST", "/api/work-pools/local/resume");
+    expect((await call("POST", "/api/work-pools/local/claim", { agent_id: "a", wait_ms: 0 })).json.length).toBe(1);
+  });
+
+  test("a heartbeat returns the agent's runs being cancelled", async () => {
+    const d = await deploy();
+    const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    await call("POST", "/api/work-pools/local/claim", { agent_id: "a1", wait_ms: 0 });
+    await call("POST", `/api/flow-runs/${run.id}/cancel`);
+    const hb = await call("POST", "/api/agents/heartbeat", { id: "a1", name: "agent", work_pool_name: "local" });
+    expect(hb.json.cancelling).toEqual([run.id]);
+  });
+});

@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { loadFlow, registerFlowModules, runFlow } from "../../core/engine/index.ts";
+import type { FlowRun } from "../../core/model/index.ts";
+import { startApi } from "../helpers.ts";
+
+const fixtures = join(import.meta.dir, "../fixtures");
+let api: Awaited<ReturnType<typeof startApi>>;
+
+beforeAll(async () => {
+  registerFlowModules();
+  api = await startApi();
+});
+afterAll(() => api.stop());
+
+async function tracked(entry: string, parameters: Record<string, unknown> = {}) {
+  const flow = await loadFlow(`flows/flows.ts:${entry}`, fixtures);
+  const run: FlowRun = await api.client.createFlowRun({ flow_name: flow.options.name, parameters, state: { type: "PENDING" } });
+  const result = await runFlow({
+    flow,
+    parameters,
+    tracking: { client: api.client, flowRunId: run.id },
+    signal: new AbortController().signal,
+    echo: false,
+  });
+  const states = (await api.client.flowRunStates(run.id)).map((s) => s.name);
+  return { run: await api.client.getFlowRun(run.id), result, states, id: run.id };
+}
+
+describe("runFlow()", () => {
+  test("a flow completes, with its tasks recorded and its logs shipped before COMPLETED", async () => {
+    const { run, result, states, id } = await tracked("sum", { n: 3 });
+    expect(run.state.type).toBe("COMPLETED");
+    expect(result.result).toEqual({ total: 12 });
+    expect(states).toEqual(["Pending", "Running", "Completed"]);
+    const tasks = await api.client.taskRuns(id);
+    expect(tasks.map((t) => [t.name, t.state.type])).toEqual([
+      ["double", "COMPLETED"],
+      ["double", "COMPLETED"],
+      ["double", "COMPLETED"],
+    ]);
+    const logs = (await api.client.flowRunLogs(id)).map((l) => l.message);
+    expect(logs).toEqual(["total=12", "module-level logger works too"]);
+  });
+
+  test("parameters get the schema's defaults", async () => {
+    const { id } = await tracked("sum", { n: 1, label: "x" });
+    expect((await api.client.flowRunLogs(id))[0]?.message).toBe("x=2");
+  });
+
+  test("invalid parameters fail the run naming the parameter", async () => {
+    const { run } = await tracked("sum", { n: "x" });
+    expect(run.state.type).toBe("FAILED");
+    expect(run.state.message).toContain("n: Invalid type: Expected number");
+  });
+
+  test("a throwing flow ends FAILED with the message, and the stack kept in the state", async () => {
+    const { run, id } = await tracked("boom");
+    expect(run.state.type).toBe("FAILED");
+    expect(run.state.message).toBe("kaboom");
+    const last = (await api.client.flowRunStates(id)).at(-1)!;
+    expect(String((last.data as { error: { stack: string } }).error.stack)).toContain("flows.ts");
+  });
+
+  test("retries: two failures then success, through AwaitingRetry", async () => {
+    const { run, states } = await tracked("retrying");
+    expect(run.state.type).toBe("COMPLETED");
+    expect(run.run_count).toBe(3);
+    expect(states).toEqual(["Pending", "Running", "AwaitingRetry", "Retrying", "AwaitingRetry", "Retrying", "Completed"]);
+  });
+
+  test("a flow over its timeout ends FAILED (TimedOut)", async () => {
+    const started = performance.now();
+    const { run } = await tracked("slow");
+    expect(run.state.type).toBe("FAILED");
+    expect(run.state.name).toBe("TimedOut");
+    expect(run.state.message).toContain("timeout of 0.2 s");
+    expect(performance.now() - started).toBeLessThan(4_000);
+  });
+
+  test("task retries are recorded on the task run", async () => {
+    const { run, id } = await tracked("withFlakyTask");
+    expect(run.state.type).toBe("COMPLETED");
+    const [t] = await api.client.taskRuns(id);
+    expect(t?.history.map((h) => h.name)).toEqual(["Running", "AwaitingRetry", "Retrying", "AwaitingRetry", "Retrying", "Completed"]);
+  });
+
+  test("cancellation ends the run CANCELLED", async () => {
+    const flow = await loadFlow("flows/flows.ts:slow", fixtures);
+    const created = await api.client.createFlowRun({ flow_name: "slow", state: { type: "PENDING" } });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const { final } = await runFlow({ flow, parameters: {}, tracking: { client: api.client, flowRunId: created.id }, signal: controller.signal, echo: false });
+    expect(final.type).toBe("CANCELLED");
+    expect((await api.client.getFlowRun(created.id)).state.type).toBe("CANCELLED");
+  });
+
+  test("untracked runs need no API", async () => {
+    const flow = await loadFlow("flows/flows.ts:sum", fixtures);
+    const { final, result } = await runFlow({ flow, parameters: { n: 2 }, tracking: null, signal: new AbortController().signal, echo: false });
+    expect(final.type).toBe("COMPLETED");
+    expect(result).toEqual({ total: 6 });
+  });
+});
+
+describe("loadFlow()", () => {
+  const message = (p: Promise<unknown>) => p.then(() => "no error", (e: Error) => e.message);
+
+  test("names a missing file and the folder it is relative to", async () => {
+    expect(await message(loadFlow("flows/nope.ts:x", fixtures))).toContain(`file ${fixtures}/flows/nope.ts does not exist`);
+  });
+  test("lists the flows a file does export", async () => {
+    expect(await message(loadFlow("flows/flows.ts:nothere", fixtures))).toContain("it exports these flows: boom, retrying, slow, sum, withFlakyTask");
+  });
+  test("says how to wrap an export that is not a flow", async () => {
+    expect(await message(loadFlow("flows/flows.ts:notAFlow", fixtures))).toContain('export "notAFlow" is not a flow');
+  });
+  test("refuses Python entrypoints as not TypeScript", async () => {
+    expect(await message(loadFlow("flows/etl.py:main", fixtures))).toContain("is not a TypeScript flow");
+  });
+});

@@ -1,0 +1,155 @@
+import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { findProjectFile, loadProject, selectDeployments } from "../../core/project/index.ts";
+import { tempDir } from "../helpers.ts";
+
+function load(yaml: string, name = "weir.yaml") {
+  using dir = tempDir();
+  const file = join(dir.path, name);
+  writeFileSync(file, yaml);
+  return loadProject(file, dir.path);
+}
+
+const errorOf = (yaml: string): string => {
+  try {
+    load(yaml);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error("expected an error");
+};
+
+describe("loadProject()", () => {
+  test("reads deployments with their fields", () => {
+    const p = load(`
+name: demo
+deployments:
+  - name: daily
+    entrypoint: flows/hello.ts:hello
+    parameters: { name: World }
+    tags: [a, b]
+    work_pool: { name: local, work_queue_name: q, job_variables: { env: { A: "1" } } }
+`);
+    expect(p.name).toBe("demo");
+    const [d] = p.deployments;
+    expect(d?.name).toBe("daily");
+    expect(d?.parameters).toEqual({ name: "World" });
+    expect(d?.work_pool?.job_variables).toEqual({ env: { A: "1" } });
+    expect(d?.pos.line).toBe(4);
+  });
+
+  test("anchors, aliases and << merge keys work, including in step lists", () => {
+    const p = load(`
+definitions:
+  work_pools:
+    local: &local
+      name: local
+      work_queue_name: default
+  steps:
+    cwd: &cwd
+      weir.steps.set_working_directory:
+        directory: /tmp
+  params: &params
+    name: Ada
+    times: 2
+deployments:
+  - name: a
+    entrypoint: f.ts:a
+    work_pool: *local
+    pull: [*cwd]
+    parameters:
+      <<: *params
+      times: 3
+  - name: b
+    entrypoint: f.ts:b
+    work_pool:
+      <<: *local
+      work_queue_name: other
+`);
+    const [a, b] = p.deployments;
+    expect(a?.work_pool).toEqual({ name: "local", work_queue_name: "default" });
+    expect(a?.pull).toEqual([{ "weir.steps.set_working_directory": { directory: "/tmp" } }]);
+    expect(a?.parameters).toEqual({ name: "Ada", times: 3 });
+    expect(b?.work_pool).toEqual({ name: "local", work_queue_name: "other" });
+  });
+
+  test("a per-deployment section replaces the top-level one when present, even as null", () => {
+    const p = load(`
+pull:
+  - weir.steps.set_working_directory: { directory: /top }
+deployments:
+  - name: a
+    entrypoint: f.ts:a
+  - name: b
+    entrypoint: f.ts:b
+    pull: null
+`);
+    expect(p.overrides.map((o) => o.pull)).toEqual([false, true]);
+    expect(p.deployments[1]?.pull).toBeNull();
+  });
+
+  test("YAML syntax errors carry file:line:column and the line", () => {
+    const msg = errorOf("deployments:\n  - name: a\n    entrypoint: [x\n");
+    expect(msg).toMatch(/^weir\.yaml:\d+:\d+: YAML syntax error/);
+  });
+
+  test("an unknown field gets a did-you-mean hint at its position", () => {
+    const msg = errorOf("deployments:\n  - name: a\n    entrypoint: f.ts:a\n    paramters: {}\n");
+    expect(msg).toContain('weir.yaml:4:5: unknown field "paramters" in deployment #1 (did you mean "parameters"?)');
+    expect(msg).toContain("4 |     paramters: {}");
+  });
+
+  test("a wrong type names the field path and position", () => {
+    const msg = errorOf("deployments:\n  - name: a\n    tags: nope\n");
+    expect(msg).toContain("weir.yaml:3:11: deployments[0].tags: must be a list of strings");
+  });
+
+  test("other top-level keys are allowed, near-misses of known ones are not", () => {
+    expect(() => load("definitions: {x: 1}\ndeployments:\n  - name: a\n")).not.toThrow();
+    expect(errorOf("deploymnets: []\ndeployments:\n  - name: a\n")).toContain('unknown top-level field "deploymnets" (did you mean "deployments"?)');
+  });
+
+  test("a file without deployments says what to add", () => {
+    expect(errorOf("name: x\n")).toContain("no deployments are defined");
+  });
+
+  test("all problems are reported at once", () => {
+    const msg = errorOf("deployments:\n  - name: a\n    tagz: []\n  - name: b\n    paused: maybe\n");
+    expect(msg).toContain('unknown field "tagz"');
+    expect(msg).toContain("deployments[1].paused");
+  });
+});
+
+describe("findProjectFile()", () => {
+  test("prefers weir.yaml, falls back to prefect.yaml, and explains when neither exists", () => {
+    using dir = tempDir();
+    expect(() => findProjectFile(dir.path)).toThrow(/No weir.yaml \(or prefect.yaml\)/);
+    writeFileSync(join(dir.path, "prefect.yaml"), "deployments: []\n");
+    expect(findProjectFile(dir.path)).toEndWith("prefect.yaml");
+    writeFileSync(join(dir.path, "weir.yaml"), "deployments: []\n");
+    expect(findProjectFile(dir.path)).toEndWith("weir.yaml");
+    expect(() => findProjectFile(dir.path, "nope.yaml")).toThrow(/nope.yaml does not exist \(check --file\)/);
+  });
+});
+
+describe("selectDeployments()", () => {
+  const items = [
+    { name: "daily", flowName: "etl" },
+    { name: "hourly", flowName: "etl" },
+    { name: "daily", flowName: "report" },
+  ];
+  test("by name, FLOW/NAME and globs", () => {
+    expect(selectDeployments(items, ["etl/daily"], false, "f")).toEqual([items[0]!]);
+    expect(selectDeployments(items, ["daily"], false, "f")).toEqual([items[0]!, items[2]!]);
+    expect(selectDeployments(items, ["etl/*"], false, "f")).toEqual([items[0]!, items[1]!]);
+    expect(selectDeployments(items, ["*ly"], false, "f").length).toBe(3);
+  });
+  test("--all takes everything; no selection with several is a usage error", () => {
+    expect(selectDeployments(items, [], true, "f").length).toBe(3);
+    expect(() => selectDeployments(items, [], false, "weir.yaml")).toThrow(/choose with --name NAME .* or deploy them all with --all/);
+  });
+  test("a name that matches nothing lists what is defined", () => {
+    expect(() => selectDeployments(items, ["weekly"], false, "weir.yaml")).toThrow(/matches "weekly" \(defined: etl\/daily, etl\/hourly, report\/daily\)/);
+  });
+});
