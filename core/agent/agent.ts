@@ -27,6 +27,8 @@ export class Agent {
   readonly id = Bun.randomUUIDv7();
   readonly #running = new Map<string, { run: FlowRun; proc: RunningProcess }>();
   readonly #stop = new AbortController();
+  /** Runs this agent has already sent SIGTERM to. */
+  readonly #cancelSent = new Set<string>();
   #slotFreed: (() => void) | null = null;
   #loop: Promise<void> | null = null;
 
@@ -64,29 +66,36 @@ export class Agent {
     const { client, pool } = this.opts;
     let backoff = 0;
     while (!this.#stop.signal.aborted) {
-      const free = this.opts.limit - this.#running.size;
-      if (free <= 0) {
-        await new Promise<void>((r) => (this.#slotFreed = r));
-        continue;
-      }
+      // With every slot busy the claim still goes out with limit 0: it is how cancellations
+      // arrive. A slot freeing up ends that wait early, so new work is claimed at once.
+      const free = Math.max(0, this.opts.limit - this.#running.size);
+      const request = new AbortController();
+      const onStop = () => request.abort();
+      this.#stop.signal.addEventListener("abort", onStop, { once: true });
+      if (free === 0) this.#slotFreed = () => request.abort();
       try {
-        const runs = await client.claim(
+        const res = await client.claim(
           pool,
           {
             agent_id: this.id,
             queues: this.opts.queues,
             limit: free,
             wait_ms: this.opts.pollWaitMs ?? 20_000,
+            cancelling_seen: [...this.#cancelSent],
           },
-          this.#stop.signal,
+          request.signal,
         );
         backoff = 0;
-        for (const run of runs) this.#launch(run);
+        this.#cancel(res.cancelling);
+        for (const run of res.flow_runs) this.#launch(run);
       } catch (err) {
-        if (this.#stop.signal.aborted) break;
+        if (request.signal.aborted) continue;
         backoff = Math.min(backoff ? backoff * 2 : 500, 10_000);
         this.opts.log(`Could not claim work (${describeError(err)}); retrying in ${backoff} ms`);
         await Bun.sleep(backoff);
+      } finally {
+        this.#stop.signal.removeEventListener("abort", onStop);
+        this.#slotFreed = null;
       }
     }
   }
@@ -118,8 +127,8 @@ export class Agent {
         await this.#afterExit(run, code, signal);
       } finally {
         this.#running.delete(run.id);
+        this.#cancelSent.delete(run.id);
         this.#slotFreed?.();
-        this.#slotFreed = null;
       }
     });
   }
@@ -156,9 +165,14 @@ export class Agent {
       work_pool_name: this.opts.pool,
       work_queues: this.opts.queues,
     });
-    for (const id of res.cancelling) {
+    this.#cancel(res.cancelling);
+  }
+
+  #cancel(ids: string[]): void {
+    for (const id of ids) {
       const r = this.#running.get(id);
-      if (r) {
+      if (r && !this.#cancelSent.has(id)) {
+        this.#cancelSent.add(id);
         this.opts.log(`Cancelling flow run ${r.run.name} (${id})`);
         r.proc.kill("SIGTERM");
       }

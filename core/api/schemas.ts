@@ -93,8 +93,10 @@ export const WorkQueueBody = v.object({
 export const ClaimBody = v.object({
   agent_id: v.string(),
   queues: v.optional(v.array(v.string()), []),
-  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100)), 1),
+  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100)), 1),
   wait_ms: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(60_000)), 0),
+  /** Cancellations the agent already acts on, so they do not end the wait again. */
+  cancelling_seen: v.optional(v.array(v.string()), []),
 });
 
 export const HeartbeatBody = v.object({

@@ -192,9 +192,9 @@ export class WeirClient {
   }
   claim(
     pool: string,
-    body: { agent_id: string; queues: string[]; limit: number; wait_ms: number },
+    body: { agent_id: string; queues: string[]; limit: number; wait_ms: number; cancelling_seen?: string[] },
     signal?: AbortSignal,
-  ): Promise<FlowRun[]> {
+  ): Promise<{ flow_runs: FlowRun[]; cancelling: string[] }> {
     return this.request("POST", `/work-pools/${encodeURIComponent(pool)}/claim`, body, {
       signal,
       timeoutMs: body.wait_ms + 15_000,

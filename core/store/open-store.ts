@@ -4,8 +4,8 @@ import { type Client, createClient } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import { WeirError } from "../model/errors.ts";
 import { migrate } from "./migrate.ts";
-import { serializeClient } from "./serialize-client.ts";
 import * as schema from "./schema.ts";
+import { serializeClient } from "./serialize-client.ts";
 
 export type Db = LibSQLDatabase<typeof schema>;
 
@@ -36,7 +36,12 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   if (isFile) mkdirSync(dirname(url.slice("file:".length)), { recursive: true });
   let client: Client;
   try {
-    const raw = createClient({ url, authToken: options.authToken, timeout: 10_000, concurrency: isFile ? 1 : 8 });
+    const raw = createClient({
+      url,
+      authToken: options.authToken,
+      timeout: 10_000,
+      concurrency: isFile ? 1 : 8,
+    });
     client = isFile ? serializeClient(raw) : raw;
     if (isFile) {
       // WAL lets readers (UI, CLI) proceed while the agent's claims write.

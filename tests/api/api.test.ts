@@ -47,14 +47,19 @@ async function deploy(extra: Record<string, unknown> = {}): Promise<Deployment> 
 
 describe("meta", () => {
   test("health answers ok with the version", async () => {
-    expect(await call("GET", "/api/health")).toEqual({ status: 200, json: { status: "ok", version: "test" } });
+    expect(await call("GET", "/api/health")).toEqual({
+      status: 200,
+      json: { status: "ok", version: "test" },
+    });
   });
 
   test("the OpenAPI document lists the routes and their request bodies", async () => {
     const { json } = await call("GET", "/api/openapi.json");
     expect(json.openapi).toBe("3.1.0");
     expect(Object.keys(json.paths)).toContain("/api/deployments/{id}/runs");
-    expect(json.paths["/api/deployments"].put.requestBody.content["application/json"].schema.required).toContain("flow_name");
+    expect(
+      json.paths["/api/deployments"].put.requestBody.content["application/json"].schema.required,
+    ).toContain("flow_name");
   });
 
   test("an unknown route is a JSON 404 that points at the docs", async () => {
@@ -66,8 +71,17 @@ describe("meta", () => {
 
 describe("deployments", () => {
   test("upsert creates, then updates the same deployment", async () => {
-    const a = await call("PUT", "/api/deployments", { flow_name: "hello", name: "daily", work_pool_name: "local" });
-    const b = await call("PUT", "/api/deployments", { flow_name: "hello", name: "daily", work_pool_name: "local", tags: ["t"] });
+    const a = await call("PUT", "/api/deployments", {
+      flow_name: "hello",
+      name: "daily",
+      work_pool_name: "local",
+    });
+    const b = await call("PUT", "/api/deployments", {
+      flow_name: "hello",
+      name: "daily",
+      work_pool_name: "local",
+      tags: ["t"],
+    });
     expect(a.status).toBe(201);
     expect(b.status).toBe(200);
     expect(b.json.deployment.id).toBe(a.json.deployment.id);
@@ -77,17 +91,40 @@ describe("deployments", () => {
   test("every field of the seeds' deployment representation is present", async () => {
     const d = await deploy();
     for (const key of [
-      "id", "created", "updated", "name", "version", "description", "flow_id", "schedule", "is_schedule_active",
-      "infra_overrides", "parameters", "tags", "work_queue_name", "parameter_openapi_schema", "path", "entrypoint",
-      "storage_document_id", "infrastructure_document_id", "work_pool_name", "job_variables", "pull_steps",
-      "enforce_parameter_schema", "paused",
+      "id",
+      "created",
+      "updated",
+      "name",
+      "version",
+      "description",
+      "flow_id",
+      "schedule",
+      "is_schedule_active",
+      "infra_overrides",
+      "parameters",
+      "tags",
+      "work_queue_name",
+      "parameter_openapi_schema",
+      "path",
+      "entrypoint",
+      "storage_document_id",
+      "infrastructure_document_id",
+      "work_pool_name",
+      "job_variables",
+      "pull_steps",
+      "enforce_parameter_schema",
+      "paused",
     ]) {
       expect(d).toHaveProperty(key);
     }
   });
 
   test("a missing work pool is refused with the command that creates it", async () => {
-    const res = await call("PUT", "/api/deployments", { flow_name: "hello", name: "x", work_pool_name: "gpu" });
+    const res = await call("PUT", "/api/deployments", {
+      flow_name: "hello",
+      name: "x",
+      work_pool_name: "gpu",
+    });
     expect(res.status).toBe(404);
     expect(res.json.error.message).toContain("weir work-pool create gpu --type process");
   });
@@ -125,7 +162,9 @@ describe("running a deployment", () => {
 
   test("parameters are not checked when the deployment does not enforce its schema", async () => {
     const d = await deploy({ enforce_parameter_schema: false });
-    expect((await call("POST", `/api/deployments/${d.id}/runs`, { parameters: { other: 1 } })).status).toBe(201);
+    expect((await call("POST", `/api/deployments/${d.id}/runs`, { parameters: { other: 1 } })).status).toBe(
+      201,
+    );
   });
 });
 
@@ -134,11 +173,15 @@ describe("flow run states", () => {
     const d = await deploy();
     const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
     expect((await call("POST", `/api/flow-runs/${run.id}/set_state`, { type: "RUNNING" })).status).toBe(200);
-    expect((await call("POST", `/api/flow-runs/${run.id}/set_state`, { type: "COMPLETED" })).status).toBe(200);
+    expect((await call("POST", `/api/flow-runs/${run.id}/set_state`, { type: "COMPLETED" })).status).toBe(
+      200,
+    );
     const again = await call("POST", `/api/flow-runs/${run.id}/set_state`, { type: "RUNNING" });
     expect(again.status).toBe(409);
     expect(again.json.error.message).toContain("finished runs do not change state");
-    const states = (await call("GET", `/api/flow-runs/${run.id}/states`)).json.map((s: { type: string }) => s.type);
+    const states = (await call("GET", `/api/flow-runs/${run.id}/states`)).json.map(
+      (s: { type: string }) => s.type,
+    );
     expect(states).toEqual(["SCHEDULED", "RUNNING", "COMPLETED"]);
   });
 
@@ -152,7 +195,13 @@ describe("flow run states", () => {
     const d = await deploy();
     const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
     const ts = new Date().toISOString();
-    const lines = ["one", "two", "three"].map((message) => ({ flow_run_id: run.id, name: "t", level: 20, message, timestamp: ts }));
+    const lines = ["one", "two", "three"].map((message) => ({
+      flow_run_id: run.id,
+      name: "t",
+      level: 20,
+      message,
+      timestamp: ts,
+    }));
     expect((await call("POST", "/api/logs", lines)).status).toBe(201);
     const all = (await call("GET", `/api/flow-runs/${run.id}/logs`)).json;
     expect(all.map((l: { message: string }) => l.message)).toEqual(["one", "two", "three"]);
@@ -170,23 +219,30 @@ describe("claiming", () => {
     const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
     const { json } = await claim;
     const waited = performance.now() - started;
-    expect(json.map((r: FlowRun) => r.id)).toEqual([run.id]);
-    expect(json[0].state.type).toBe("PENDING");
+    expect(json.flow_runs.map((r: FlowRun) => r.id)).toEqual([run.id]);
+    expect(json.flow_runs[0].state.type).toBe("PENDING");
     // The server re-checks the database every second; waking well before that proves the notify path.
     expect(waited).toBeLessThan(800);
   });
 
   test("an empty claim returns [] after its wait", async () => {
-    expect((await call("POST", "/api/work-pools/local/claim", { agent_id: "a1", wait_ms: 50 })).json).toEqual([]);
+    expect((await call("POST", "/api/work-pools/local/claim", { agent_id: "a1", wait_ms: 50 })).json).toEqual(
+      { flow_runs: [], cancelling: [] },
+    );
   });
 
   test("a paused pool gives out nothing", async () => {
     const d = await deploy();
     await call("POST", `/api/deployments/${d.id}/runs`, {});
     await call("POST", "/api/work-pools/local/pause");
-    expect((await call("POST", "/api/work-pools/local/claim", { agent_id: "a", wait_ms: 0 })).json).toEqual([]);
+    expect(
+      (await call("POST", "/api/work-pools/local/claim", { agent_id: "a", wait_ms: 0 })).json.flow_runs,
+    ).toEqual([]);
     await call("POST", "/api/work-pools/local/resume");
-    expect((await call("POST", "/api/work-pools/local/claim", { agent_id: "a", wait_ms: 0 })).json.length).toBe(1);
+    expect(
+      (await call("POST", "/api/work-pools/local/claim", { agent_id: "a", wait_ms: 0 })).json.flow_runs
+        .length,
+    ).toBe(1);
   });
 
   test("a heartbeat returns the agent's runs being cancelled", async () => {
@@ -194,7 +250,32 @@ describe("claiming", () => {
     const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
     await call("POST", "/api/work-pools/local/claim", { agent_id: "a1", wait_ms: 0 });
     await call("POST", `/api/flow-runs/${run.id}/cancel`);
-    const hb = await call("POST", "/api/agents/heartbeat", { id: "a1", name: "agent", work_pool_name: "local" });
+    const hb = await call("POST", "/api/agents/heartbeat", {
+      id: "a1",
+      name: "agent",
+      work_pool_name: "local",
+    });
     expect(hb.json.cancelling).toEqual([run.id]);
+  });
+
+  test("a waiting claim ends as soon as one of the agent's runs is cancelled", async () => {
+    const d = await deploy();
+    const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    await call("POST", "/api/work-pools/local/claim", { agent_id: "a1", wait_ms: 0 });
+    await call("POST", `/api/flow-runs/${run.id}/set_state`, { type: "RUNNING" });
+    const started = performance.now();
+    const claim = call("POST", "/api/work-pools/local/claim", { agent_id: "a1", limit: 0, wait_ms: 10_000 });
+    await Bun.sleep(50);
+    await call("POST", `/api/flow-runs/${run.id}/cancel`);
+    expect((await claim).json).toEqual({ flow_runs: [], cancelling: [run.id] });
+    expect(performance.now() - started).toBeLessThan(800);
+    // once the agent says it acts on it, the same cancellation does not end the wait again
+    const next = await call("POST", "/api/work-pools/local/claim", {
+      agent_id: "a1",
+      limit: 0,
+      wait_ms: 100,
+      cancelling_seen: [run.id],
+    });
+    expect(next.json.cancelling).toEqual([]);
   });
 });

@@ -15,7 +15,11 @@ afterAll(() => api.stop());
 
 async function tracked(entry: string, parameters: Record<string, unknown> = {}) {
   const flow = await loadFlow(`flows/flows.ts:${entry}`, fixtures);
-  const run: FlowRun = await api.client.createFlowRun({ flow_name: flow.options.name, parameters, state: { type: "PENDING" } });
+  const run: FlowRun = await api.client.createFlowRun({
+    flow_name: flow.options.name,
+    parameters,
+    state: { type: "PENDING" },
+  });
   const result = await runFlow({
     flow,
     parameters,
@@ -66,7 +70,15 @@ describe("runFlow()", () => {
     const { run, states } = await tracked("retrying");
     expect(run.state.type).toBe("COMPLETED");
     expect(run.run_count).toBe(3);
-    expect(states).toEqual(["Pending", "Running", "AwaitingRetry", "Retrying", "AwaitingRetry", "Retrying", "Completed"]);
+    expect(states).toEqual([
+      "Pending",
+      "Running",
+      "AwaitingRetry",
+      "Retrying",
+      "AwaitingRetry",
+      "Retrying",
+      "Completed",
+    ]);
   });
 
   test("a flow over its timeout ends FAILED (TimedOut)", async () => {
@@ -82,7 +94,14 @@ describe("runFlow()", () => {
     const { run, id } = await tracked("withFlakyTask");
     expect(run.state.type).toBe("COMPLETED");
     const [t] = await api.client.taskRuns(id);
-    expect(t?.history.map((h) => h.name)).toEqual(["Running", "AwaitingRetry", "Retrying", "AwaitingRetry", "Retrying", "Completed"]);
+    expect(t?.history.map((h) => h.name)).toEqual([
+      "Running",
+      "AwaitingRetry",
+      "Retrying",
+      "AwaitingRetry",
+      "Retrying",
+      "Completed",
+    ]);
   });
 
   test("cancellation ends the run CANCELLED", async () => {
@@ -90,30 +109,52 @@ describe("runFlow()", () => {
     const created = await api.client.createFlowRun({ flow_name: "slow", state: { type: "PENDING" } });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
-    const { final } = await runFlow({ flow, parameters: {}, tracking: { client: api.client, flowRunId: created.id }, signal: controller.signal, echo: false });
+    const { final } = await runFlow({
+      flow,
+      parameters: {},
+      tracking: { client: api.client, flowRunId: created.id },
+      signal: controller.signal,
+      echo: false,
+    });
     expect(final.type).toBe("CANCELLED");
     expect((await api.client.getFlowRun(created.id)).state.type).toBe("CANCELLED");
   });
 
   test("untracked runs need no API", async () => {
     const flow = await loadFlow("flows/flows.ts:sum", fixtures);
-    const { final, result } = await runFlow({ flow, parameters: { n: 2 }, tracking: null, signal: new AbortController().signal, echo: false });
+    const { final, result } = await runFlow({
+      flow,
+      parameters: { n: 2 },
+      tracking: null,
+      signal: new AbortController().signal,
+      echo: false,
+    });
     expect(final.type).toBe("COMPLETED");
     expect(result).toEqual({ total: 6 });
   });
 });
 
 describe("loadFlow()", () => {
-  const message = (p: Promise<unknown>) => p.then(() => "no error", (e: Error) => e.message);
+  const message = (p: Promise<unknown>) =>
+    p.then(
+      () => "no error",
+      (e: Error) => e.message,
+    );
 
   test("names a missing file and the folder it is relative to", async () => {
-    expect(await message(loadFlow("flows/nope.ts:x", fixtures))).toContain(`file ${fixtures}/flows/nope.ts does not exist`);
+    expect(await message(loadFlow("flows/nope.ts:x", fixtures))).toContain(
+      `file ${fixtures}/flows/nope.ts does not exist`,
+    );
   });
   test("lists the flows a file does export", async () => {
-    expect(await message(loadFlow("flows/flows.ts:nothere", fixtures))).toContain("it exports these flows: boom, retrying, slow, sum, withFlakyTask");
+    expect(await message(loadFlow("flows/flows.ts:nothere", fixtures))).toContain(
+      "it exports these flows: boom, retrying, slow, sum, withFlakyTask",
+    );
   });
   test("says how to wrap an export that is not a flow", async () => {
-    expect(await message(loadFlow("flows/flows.ts:notAFlow", fixtures))).toContain('export "notAFlow" is not a flow');
+    expect(await message(loadFlow("flows/flows.ts:notAFlow", fixtures))).toContain(
+      'export "notAFlow" is not a flow',
+    );
   });
   test("refuses Python entrypoints as not TypeScript", async () => {
     expect(await message(loadFlow("flows/etl.py:main", fixtures))).toContain("is not a TypeScript flow");

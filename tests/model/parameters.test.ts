@@ -19,7 +19,7 @@ const messageOf = (fn: () => void): string => {
 
 describe("parseParamFlags()", () => {
   test("reads values as JSON, else as text", () => {
-    expect(parseParamFlags(["name=Ada", "times=3", "flag=true", "list=[1,2]", "obj={\"a\":1}"])).toEqual({
+    expect(parseParamFlags(["name=Ada", "times=3", "flag=true", "list=[1,2]", 'obj={"a":1}'])).toEqual({
       name: "Ada",
       times: 3,
       flag: true,
@@ -61,11 +61,15 @@ describe("validateParameters()", () => {
   });
 
   test("names a missing required parameter", () => {
-    expect(messageOf(() => validateParameters(schema, {}, "d"))).toContain('missing required parameter "name" (expected string)');
+    expect(messageOf(() => validateParameters(schema, {}, "d"))).toContain(
+      'missing required parameter "name" (expected string)',
+    );
   });
 
   test("names the allowed values of an enum", () => {
-    expect(messageOf(() => validateParameters(schema, { name: "x", mode: "c" }, "d"))).toContain('must be one of "a", "b"');
+    expect(messageOf(() => validateParameters(schema, { name: "x", mode: "c" }, "d"))).toContain(
+      'must be one of "a", "b"',
+    );
   });
 
   test("no schema means anything goes", () => {

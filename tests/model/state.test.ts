@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { assertTransition, canTransition, STATE_TYPES, TERMINAL_STATES, WeirError } from "../../core/model/index.ts";
+import {
+  assertTransition,
+  canTransition,
+  STATE_TYPES,
+  TERMINAL_STATES,
+  WeirError,
+} from "../../core/model/index.ts";
 
 describe("state transitions", () => {
   test("a run moves through the normal life cycle", () => {

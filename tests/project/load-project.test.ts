@@ -96,7 +96,9 @@ deployments:
 
   test("an unknown field gets a did-you-mean hint at its position", () => {
     const msg = errorOf("deployments:\n  - name: a\n    entrypoint: f.ts:a\n    paramters: {}\n");
-    expect(msg).toContain('weir.yaml:4:5: unknown field "paramters" in deployment #1 (did you mean "parameters"?)');
+    expect(msg).toContain(
+      'weir.yaml:4:5: unknown field "paramters" in deployment #1 (did you mean "parameters"?)',
+    );
     expect(msg).toContain("4 |     paramters: {}");
   });
 
@@ -107,7 +109,9 @@ deployments:
 
   test("other top-level keys are allowed, near-misses of known ones are not", () => {
     expect(() => load("definitions: {x: 1}\ndeployments:\n  - name: a\n")).not.toThrow();
-    expect(errorOf("deploymnets: []\ndeployments:\n  - name: a\n")).toContain('unknown top-level field "deploymnets" (did you mean "deployments"?)');
+    expect(errorOf("deploymnets: []\ndeployments:\n  - name: a\n")).toContain(
+      'unknown top-level field "deploymnets" (did you mean "deployments"?)',
+    );
   });
 
   test("a file without deployments says what to add", () => {
@@ -147,9 +151,13 @@ describe("selectDeployments()", () => {
   });
   test("--all takes everything; no selection with several is a usage error", () => {
     expect(selectDeployments(items, [], true, "f").length).toBe(3);
-    expect(() => selectDeployments(items, [], false, "weir.yaml")).toThrow(/choose with --name NAME .* or deploy them all with --all/);
+    expect(() => selectDeployments(items, [], false, "weir.yaml")).toThrow(
+      /choose with --name NAME .* or deploy them all with --all/,
+    );
   });
   test("a name that matches nothing lists what is defined", () => {
-    expect(() => selectDeployments(items, ["weekly"], false, "weir.yaml")).toThrow(/matches "weekly" \(defined: etl\/daily, etl\/hourly, report\/daily\)/);
+    expect(() => selectDeployments(items, ["weekly"], false, "weir.yaml")).toThrow(
+      /matches "weekly" \(defined: etl\/daily, etl\/hourly, report\/daily\)/,
+    );
   });
 });

@@ -50,14 +50,22 @@ describe("deployments", () => {
   test("the same deployment name under two flows is two deployments", async () => {
     await deploy("daily");
     await q.upsertDeployment(store.db, { flow_name: "other", name: "daily" });
-    expect((await q.listDeployments(store.db)).map((d) => `${d.flow_name}/${d.name}`)).toEqual(["hello/daily", "other/daily"]);
+    expect((await q.listDeployments(store.db)).map((d) => `${d.flow_name}/${d.name}`)).toEqual([
+      "hello/daily",
+      "other/daily",
+    ]);
   });
 });
 
 describe("flow run states", () => {
   const newRun = async () => {
     const { deployment } = await deploy();
-    return q.createFlowRun(store.db, { flow_id: deployment.flow_id, deployment_id: deployment.id, work_pool_name: "local", work_queue_name: "default" });
+    return q.createFlowRun(store.db, {
+      flow_id: deployment.flow_id,
+      deployment_id: deployment.id,
+      work_pool_name: "local",
+      work_queue_name: "default",
+    });
   };
 
   test("every change is recorded in the run's history, with start and end times", async () => {
@@ -89,10 +97,17 @@ describe("claiming", () => {
   test("two agents claiming at once never get the same run", async () => {
     const { deployment } = await deploy();
     for (let i = 0; i < 20; i++) {
-      await q.createFlowRun(store.db, { flow_id: deployment.flow_id, deployment_id: deployment.id, work_pool_name: "local", work_queue_name: "default" });
+      await q.createFlowRun(store.db, {
+        flow_id: deployment.flow_id,
+        deployment_id: deployment.id,
+        work_pool_name: "local",
+        work_queue_name: "default",
+      });
     }
     const claims = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => q.claimFlowRuns(store.db, { workPoolName: "local", queues: ["default"], agentId: `a${i}`, limit: 4 })),
+      Array.from({ length: 8 }, (_, i) =>
+        q.claimFlowRuns(store.db, { workPoolName: "local", queues: ["default"], agentId: `a${i}`, limit: 4 }),
+      ),
     );
     const ids = claims.flat().map((r) => r.id);
     expect(ids.length).toBe(20);
@@ -103,11 +118,31 @@ describe("claiming", () => {
   test("runs scheduled in the future, in other queues, or awaiting a retry are not claimed", async () => {
     const { deployment } = await deploy();
     const base = { flow_id: deployment.flow_id, deployment_id: deployment.id, work_pool_name: "local" };
-    await q.createFlowRun(store.db, { ...base, work_queue_name: "default", state: { type: "SCHEDULED", scheduledTime: new Date(Date.now() + 60_000).toISOString() } });
+    await q.createFlowRun(store.db, {
+      ...base,
+      work_queue_name: "default",
+      state: { type: "SCHEDULED", scheduledTime: new Date(Date.now() + 60_000).toISOString() },
+    });
     await q.createFlowRun(store.db, { ...base, work_queue_name: "other" });
-    await q.createFlowRun(store.db, { ...base, work_queue_name: "default", state: { type: "SCHEDULED", name: "AwaitingRetry" } });
-    expect(await q.claimFlowRuns(store.db, { workPoolName: "local", queues: ["default"], agentId: "a", limit: 10 })).toEqual([]);
-    const other = await q.claimFlowRuns(store.db, { workPoolName: "local", queues: ["other"], agentId: "a", limit: 10 });
+    await q.createFlowRun(store.db, {
+      ...base,
+      work_queue_name: "default",
+      state: { type: "SCHEDULED", name: "AwaitingRetry" },
+    });
+    expect(
+      await q.claimFlowRuns(store.db, {
+        workPoolName: "local",
+        queues: ["default"],
+        agentId: "a",
+        limit: 10,
+      }),
+    ).toEqual([]);
+    const other = await q.claimFlowRuns(store.db, {
+      workPoolName: "local",
+      queues: ["other"],
+      agentId: "a",
+      limit: 10,
+    });
     expect(other.length).toBe(1);
   });
 });
@@ -121,6 +156,8 @@ describe("work pools", () => {
   });
 
   test("an unknown type is refused with the known ones", async () => {
-    await expect(q.createWorkPool(store.db, { name: "k", type: "kubernetes" })).rejects.toThrow(/use one of: process/);
+    await expect(q.createWorkPool(store.db, { name: "k", type: "kubernetes" })).rejects.toThrow(
+      /use one of: process/,
+    );
   });
 });

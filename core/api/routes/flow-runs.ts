@@ -93,6 +93,8 @@ export function flowRunRoutes(r: Router, ctx: ApiContext): void {
         type: started ? "CANCELLING" : "CANCELLED",
         message: "Cancelled by request",
       });
+      // Agents waiting on the pool learn about it at once (see the claim route).
+      if (updated.work_pool_name) ctx.wakeups.notify(updated.work_pool_name);
       return c.json(updated);
     },
   );

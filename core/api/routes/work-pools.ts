@@ -49,29 +49,33 @@ export function workPoolRoutes(r: Router, ctx: ApiContext): void {
   r.route(
     "post",
     "/api/work-pools/:name/claim",
-    "Claim due runs for an agent; waits up to wait_ms for one to arrive (long poll)",
+    "Claim due runs for an agent, and learn which of its runs are being cancelled; waits up to wait_ms for either (long poll)",
     async (c) => {
       const name = param(c, "name");
       const body = await readBody(c, ClaimBody);
       const deadline = Date.now() + body.wait_ms;
       const signal = c.req.raw.signal;
+      const seen = new Set(body.cancelling_seen);
       for (;;) {
         const pool = await q.getWorkPool(db, name);
-        if (!pool.is_paused) {
+        let runs: Awaited<ReturnType<typeof q.claimFlowRuns>> = [];
+        if (!pool.is_paused && body.limit > 0) {
           const active = pool.queues.filter((wq) => !wq.is_paused).map((wq) => wq.name);
           const queues = body.queues.length ? body.queues.filter((n) => active.includes(n)) : active;
           if (queues.length > 0) {
-            const runs = await q.claimFlowRuns(db, {
+            runs = await q.claimFlowRuns(db, {
               workPoolName: name,
               queues,
               agentId: body.agent_id,
               limit: body.limit,
             });
-            if (runs.length > 0) return c.json(runs);
           }
         }
+        const cancelling = (await q.listCancellingRuns(db, body.agent_id)).filter((id) => !seen.has(id));
         const left = deadline - Date.now();
-        if (left <= 0 || signal.aborted) return c.json([]);
+        if (runs.length > 0 || cancelling.length > 0 || left <= 0 || signal.aborted) {
+          return c.json({ flow_runs: runs, cancelling });
+        }
         const next = await q.nextScheduledStart(db, name);
         const untilNext = next ? Date.parse(next) - Date.now() : Number.POSITIVE_INFINITY;
         await ctx.wakeups.wait(name, Math.max(5, Math.min(left, untilNext, RECHECK_MS)), signal);

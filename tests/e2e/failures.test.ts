@@ -1,0 +1,176 @@
+// What goes wrong, driven through the compiled binary: failing and crashing flows, bad
+// parameters and bad input. Each problem must give one clear line and a non-zero exit.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { Env, errorLine, HELLO_FLOW, HELLO_YAML } from "./harness.ts";
+
+setDefaultTimeout(60_000);
+
+const FLOWS = `import { flow, log } from "weir";
+
+export const boom = flow({ name: "boom" }, async () => {
+  log.info("about to fail");
+  throw new Error("the database is on fire");
+});
+
+export const sleepy = flow({ name: "sleepy" }, async () => {
+  log.info(\`pid=\${process.pid}\`);
+  await Bun.sleep(60_000);
+});
+
+export const notAFlow = 42;
+`;
+
+const YAML = `deployments:
+  - name: boom
+    entrypoint: flows/more.ts:boom
+    work_pool: { name: local }
+  - name: sleepy
+    entrypoint: flows/more.ts:sleepy
+    work_pool: { name: local }
+  - name: daily
+    entrypoint: flows/hello.ts:hello
+    parameters: { name: World }
+    work_pool: { name: local }
+`;
+
+let env: Env;
+let project: string;
+
+beforeAll(async () => {
+  env = new Env();
+  project = env.project("proj", { "flows/more.ts": FLOWS, "flows/hello.ts": HELLO_FLOW, "weir.yaml": YAML });
+  await env.startServer();
+  await env.startAgent("local");
+  const r = await env.cli(["deploy", "--all"], { cwd: project });
+  expect(r.code).toBe(0);
+});
+afterAll(() => env.dispose());
+
+const runIdOf = (out: string) => out.match(/Created flow run \S+ \(([0-9a-f-]{36})\)/)?.[1] ?? "";
+
+describe("failing and crashing flows", () => {
+  test("a failing flow ends FAILED and --watch exits 1 with the error", async () => {
+    const r = await env.cli(["deployment", "run", "boom/boom", "--watch"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("→ Failed");
+    expect(r.stdout).toContain("the database is on fire");
+    const run = await env.json(["flow-run", "inspect", runIdOf(r.stdout)]);
+    expect(run.state.type).toBe("FAILED");
+    expect(run.state.message).toBe("the database is on fire");
+  });
+
+  test("a flow process killed with SIGKILL mid-run ends CRASHED", async () => {
+    const r = await env.cli(["deployment", "run", "sleepy/sleepy"]);
+    const id = runIdOf(r.stdout);
+    let pid = 0;
+    for (let i = 0; i < 200 && !pid; i++) {
+      const logs = await fetch(`${env.apiUrl}/flow-runs/${id}/logs`).then((x) => x.json() as Promise<any>);
+      pid = Number(
+        logs.find((l: { message: string }) => l.message.startsWith("pid="))?.message.slice(4) ?? 0,
+      );
+      if (!pid) await Bun.sleep(50);
+    }
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid, "SIGKILL");
+    const run = await env.waitForRun(id, (x) => x.state.type !== "RUNNING");
+    expect(run.state.type).toBe("CRASHED");
+    expect(run.state.message).toContain("killed by SIGKILL");
+  });
+
+  test("a cancelled run's process is stopped and the run ends CANCELLED", async () => {
+    const r = await env.cli(["deployment", "run", "sleepy/sleepy"]);
+    const id = runIdOf(r.stdout);
+    await env.waitForRun(id, (x) => x.state.type === "RUNNING");
+    const c = await env.cli(["flow-run", "cancel", id]);
+    expect(c.stdout).toContain("Cancelling");
+    const run = await env.waitForRun(id, (x) => x.state.type === "CANCELLED", 20_000);
+    expect(run.state.type).toBe("CANCELLED");
+  });
+});
+
+describe("bad parameters", () => {
+  test("a wrong type is refused naming the parameter and type, and no run is created", async () => {
+    const before = (await env.json(["flow-run", "ls", "--limit", "100"])).length;
+    const r = await env.cli(["deployment", "run", "hello/daily", "--param", "times=abc"]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r).line).toBe(
+      'weir: Invalid parameters for hello/daily: parameter "times" must be number (got string "abc")',
+    );
+    const unknown = await env.cli(["deployment", "run", "hello/daily", "--param", "nme=Ada"]);
+    expect(unknown.stderr).toContain('unknown parameter "nme" (known: name, times)');
+    expect((await env.json(["flow-run", "ls", "--limit", "100"])).length).toBe(before);
+  });
+
+  test("malformed --param and --params are usage errors (exit 2)", async () => {
+    const r = await env.cli(["deployment", "run", "hello/daily", "--param", "oops"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--param "oops" must look like NAME=VALUE');
+    expect((await env.cli(["deployment", "run", "hello/daily", "--params", "{bad"])).code).toBe(2);
+  });
+});
+
+describe("bad input gets one clear line, never a stack trace", () => {
+  const cases: [string, () => Promise<import("./harness.ts").CliResult>, RegExp][] = [];
+  const add = (name: string, run: () => Promise<import("./harness.ts").CliResult>, expected: RegExp) =>
+    cases.push([name, run, expected]);
+
+  add(
+    "missing weir.yaml",
+    () => env.cli(["deploy", "--all"], { cwd: env.root }),
+    /No weir\.yaml \(or prefect\.yaml\) in .* pass --file PATH/,
+  );
+  add(
+    "YAML syntax error",
+    () =>
+      env.cli(["deploy", "--all"], {
+        cwd: env.project("yaml-bad", { "weir.yaml": "deployments:\n  - name: a\n    entrypoint: [oops\n" }),
+      }),
+    /^weir: weir\.yaml:\d+:\d+: YAML syntax error/,
+  );
+  add(
+    "entrypoint file that does not exist",
+    () =>
+      env.cli(["deploy", "--all"], {
+        cwd: env.project("no-file", {
+          "weir.yaml": "deployments:\n  - name: a\n    entrypoint: flows/missing.ts:x\n",
+        }),
+      }),
+    /weir\.yaml:3:17: deployment "a": .*flows\/missing\.ts does not exist/,
+  );
+  add(
+    "entrypoint that does not export a flow",
+    () =>
+      env.cli(["deploy", "--all"], {
+        cwd: env.project("not-flow", {
+          "weir.yaml": "deployments:\n  - name: a\n    entrypoint: flows/more.ts:notAFlow\n",
+          "flows/more.ts": FLOWS,
+        }),
+      }),
+    /export "notAFlow" is not a flow/,
+  );
+  add(
+    "unknown deployment name",
+    () => env.cli(["deployment", "run", "hello/nope"]),
+    /Deployment "hello\/nope" does not exist/,
+  );
+  add(
+    "unknown deployment in the file",
+    () => env.cli(["deploy", "-n", "weekly"], { cwd: project }),
+    /No deployment in weir\.yaml matches "weekly"/,
+  );
+  add(
+    "unreachable API",
+    () => env.cli(["deployment", "ls"], { env: { WEIR_API_URL: "http://127.0.0.1:9/api" } }),
+    /Cannot reach the Weir API at http:\/\/127\.0\.0\.1:9\/api \(connection refused\): start a server with "weir server"/,
+  );
+  add("unknown flag", () => env.cli(["deploy", "--bogus"]), /unknown option '--bogus'/);
+
+  test.each(cases.map((c) => [c[0], c] as const))("%s", async (_name, [, run, expected]) => {
+    const r = await run();
+    expect(r.code).not.toBe(0);
+    const { line, stack } = errorLine(r);
+    expect(stack).toBe(false);
+    expect(r.stderr + r.stdout).toMatch(expected);
+    expect(line.length + r.stdout.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,152 @@
+// The README walkthrough, driven through the compiled binary as a new user would run it.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { Env, HELLO_FLOW, HELLO_YAML } from "./harness.ts";
+
+setDefaultTimeout(60_000);
+
+let env: Env;
+let project: string;
+let runId = "";
+
+beforeAll(async () => {
+  env = new Env();
+  project = env.project("my-project", { "flows/hello.ts": HELLO_FLOW, "weir.yaml": HELLO_YAML });
+  await env.startServer();
+  await env.startAgent("local");
+});
+afterAll(() => env.dispose());
+
+describe("walkthrough", () => {
+  test("weir --help and --version answer without a server", async () => {
+    const help = await env.cli(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("deploy");
+    expect(help.stdout).toContain("flow-run");
+    expect((await env.cli(["--version"])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  test("every command has --help", async () => {
+    for (const args of [
+      ["server"],
+      ["agent"],
+      ["deploy"],
+      ["deployment", "run"],
+      ["flow-run", "logs"],
+      ["run"],
+      ["work-pool", "create"],
+    ]) {
+      const r = await env.cli([...args, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("Usage: weir");
+    }
+  });
+
+  test("the server serves the UI, health and the OpenAPI document", async () => {
+    expect(await fetch(`${env.apiUrl}/health`).then((r) => r.json() as Promise<any>)).toMatchObject({
+      status: "ok",
+    });
+    expect(
+      Object.keys((await fetch(`${env.apiUrl}/openapi.json`).then((r) => r.json() as Promise<any>)).paths)
+        .length,
+    ).toBeGreaterThan(20);
+    const page = await fetch(`http://127.0.0.1:${env.port}/`).then((r) => r.text());
+    expect(page).toContain("<title>Flow runs · Weir</title>");
+    expect(existsSync(join(env.home, "weir.db"))).toBe(true);
+  });
+
+  test("weir deploy --all registers the deployment and says what to do next", async () => {
+    const r = await env.cli(["deploy", "--all"], { cwd: project });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/✓ hello\/daily created \(id [0-9a-f-]{36}\)/);
+    expect(r.stdout).toContain("weir deployment run 'hello/daily' --watch");
+  });
+
+  test("deployment run --watch prints states as they happen and exits 0 on Completed", async () => {
+    const r = await env.cli(["deployment", "run", "hello/daily", "--param", "name=Ada", "--watch"], {
+      cwd: project,
+    });
+    expect(r.code).toBe(0);
+    const id = r.stdout.match(/Created flow run \S+ \(([0-9a-f-]{36})\)/);
+    expect(id).not.toBeNull();
+    runId = id![1]!;
+    const order = ["→ Scheduled", "→ Pending", "→ Running", "hello Ada", "→ Completed"].map((s) =>
+      r.stdout.indexOf(s),
+    );
+    for (const i of order) expect(i).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf(-1)).toBe(-1);
+    expect(r.stdout.indexOf("→ Pending")).toBeLessThan(r.stdout.indexOf("→ Completed"));
+  });
+
+  test("flow-run logs prints the flow's log lines", async () => {
+    const r = await env.cli(["flow-run", "logs", runId]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("INFO    hello Ada");
+  });
+
+  test("deployment ls / inspect --json / flow-run ls / flow-run inspect --json", async () => {
+    const ls = await env.cli(["deployment", "ls"]);
+    expect(ls.stdout).toContain("hello/daily");
+    const d = await env.json(["deployment", "inspect", "hello/daily"]);
+    expect(d.parameters).toEqual({ name: "World" });
+    expect(d.parameter_openapi_schema.properties.name).toEqual({ type: "string" });
+    expect(d.parameter_openapi_schema.required).toEqual(["name"]);
+    expect(d.work_pool_name).toBe("local");
+    expect(d.pull_steps).toEqual([{ "weir.steps.set_working_directory": { directory: project } }]);
+    const runs = await env.json(["flow-run", "ls"]);
+    expect(runs.map((x: { id: string }) => x.id)).toContain(runId);
+    const run = await env.json(["flow-run", "inspect", runId]);
+    expect(run.state.type).toBe("COMPLETED");
+    expect(run.parameters).toEqual({ name: "Ada" });
+    expect(
+      run.task_runs.map((t: { name: string; state: { type: string } }) => [t.name, t.state.type]),
+    ).toEqual([["greet", "COMPLETED"]]);
+    expect(run.state_history.map((s: { type: string }) => s.type)).toEqual([
+      "SCHEDULED",
+      "PENDING",
+      "RUNNING",
+      "COMPLETED",
+    ]);
+  });
+
+  test("weir run executes a flow locally and is tracked by the API", async () => {
+    const r = await env.cli(["run", "flows/hello.ts:hello", "--param", "name=Ada", "--param", "times=2"], {
+      cwd: project,
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout.match(/hello Ada/g)?.length).toBe(2);
+    const tracked = r.stderr.match(/Tracking as flow run \S+ \(([0-9a-f-]{36})\)/);
+    expect(tracked).not.toBeNull();
+    const run = await fetch(`${env.apiUrl}/flow-runs/${tracked![1]}`).then((x) => x.json() as Promise<any>);
+    expect(run.state.type).toBe("COMPLETED");
+    expect(run.deployment_id).toBeNull();
+  });
+
+  test("weir run works with no server at all", async () => {
+    const r = await env.cli(["run", "flows/hello.ts:hello", "--param", "name=Solo"], {
+      cwd: project,
+      env: { WEIR_API_URL: "http://127.0.0.1:9/api" },
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("hello Solo");
+    expect(r.stderr).toContain("running untracked");
+  });
+
+  test("re-deploying keeps the deployment's id", async () => {
+    const before = await env.json(["deployment", "inspect", "hello/daily"]);
+    const r = await env.cli(["deploy", "--all"], { cwd: project });
+    expect(r.stdout).toContain(`hello/daily updated (id ${before.id})`);
+  });
+
+  test("weir types writes declarations that type-check a flow", async () => {
+    const r = await env.cli(["types"], { cwd: project });
+    expect(r.code).toBe(0);
+    const tsc = Bun.spawnSync([join(import.meta.dir, "../../node_modules/.bin/tsc"), "-p", project], {
+      cwd: project,
+    });
+    expect(tsc.stdout.toString() + tsc.stderr.toString()).toBe("");
+    expect(tsc.exitCode).toBe(0);
+  });
+});
