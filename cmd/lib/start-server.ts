@@ -68,7 +68,8 @@ export async function startServer(o: ServerOptions): Promise<void> {
       "Shutting down: no new work is taken; waiting for running flow runs (Ctrl-C again to kill them)",
     );
     await agent?.stop();
-    await server.stop();
+    // Force: agents hold long-poll claims open; they reconnect to the next server.
+    await server.stop(true);
     store.close();
   });
 }

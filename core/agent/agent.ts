@@ -25,7 +25,8 @@ export interface AgentOptions {
  */
 export class Agent {
   readonly id = Bun.randomUUIDv7();
-  readonly #running = new Map<string, { run: FlowRun; proc: RunningProcess }>();
+  /** `done` settles after the exit has been recorded, not merely when the process exits. */
+  readonly #running = new Map<string, { run: FlowRun; proc: RunningProcess; done: Promise<void> }>();
   readonly #stop = new AbortController();
   /** Runs this agent has already sent SIGTERM to. */
   readonly #cancelSent = new Set<string>();
@@ -53,7 +54,7 @@ export class Agent {
     this.#stop.abort();
     this.#slotFreed?.();
     await this.#loop;
-    while (this.#running.size > 0) await Promise.race([...this.#running.values()].map((r) => r.proc.exited));
+    while (this.#running.size > 0) await Promise.race([...this.#running.values()].map((r) => r.done));
     await Bun.sleep(0);
   }
 
@@ -120,9 +121,7 @@ export class Agent {
         .catch(() => {});
       return;
     }
-    this.#running.set(run.id, { run, proc });
-    this.opts.log(`Started flow run ${run.name} (${run.id}) as process ${proc.pid}`);
-    void proc.exited.then(async ({ code, signal }) => {
+    const done = proc.exited.then(async ({ code, signal }) => {
       try {
         await this.#afterExit(run, code, signal);
       } finally {
@@ -131,6 +130,8 @@ export class Agent {
         this.#slotFreed?.();
       }
     });
+    this.#running.set(run.id, { run, proc, done });
+    this.opts.log(`Started flow run ${run.name} (${run.id}) as process ${proc.pid}`);
   }
 
   async #afterExit(run: FlowRun, code: number | null, signal: string | null): Promise<void> {

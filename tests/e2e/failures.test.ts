@@ -88,6 +88,26 @@ describe("failing and crashing flows", () => {
   });
 });
 
+describe("agent shutdown", () => {
+  test("a second Ctrl-C kills the running flows, which end CRASHED, and the agent exits", async () => {
+    await env.cli(["work-pool", "create", "solo"]);
+    const agent = await env.startAgent("solo");
+    // a pool of its own, so only this agent can take the run
+    const r = await env.cli(["deploy", "-n", "sleepy", "--pool", "solo"], { cwd: project });
+    expect(r.code).toBe(0);
+    const run = await env.cli(["deployment", "run", "sleepy/sleepy"]);
+    const runId = runIdOf(run.stdout);
+    await env.waitForRun(runId, (x) => x.state.type === "RUNNING");
+    agent.proc.kill("SIGINT");
+    await agent.waitFor(/waiting for 1 running flow run/);
+    agent.proc.kill("SIGINT");
+    expect(await agent.proc.exited).toBe(0);
+    const final = await env.waitForRun(runId, (x) => x.state.type !== "RUNNING");
+    expect(final.state.type).toBe("CRASHED");
+    expect(final.state.message).toContain("SIGKILL");
+  });
+});
+
 describe("bad parameters", () => {
   test("a wrong type is refused naming the parameter and type, and no run is created", async () => {
     const before = (await env.json(["flow-run", "ls", "--limit", "100"])).length;

@@ -59,6 +59,8 @@ export function workPoolRoutes(r: Router, ctx: ApiContext): void {
       for (;;) {
         const pool = await q.getWorkPool(db, name);
         let runs: Awaited<ReturnType<typeof q.claimFlowRuns>> = [];
+        // An agent that went away while waiting must not be handed runs it will never start.
+        if (signal.aborted) return c.json({ flow_runs: [], cancelling: [] });
         if (!pool.is_paused && body.limit > 0) {
           const active = pool.queues.filter((wq) => !wq.is_paused).map((wq) => wq.name);
           const queues = body.queues.length ? body.queues.filter((n) => active.includes(n)) : active;
