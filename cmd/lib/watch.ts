@@ -29,28 +29,31 @@ export async function watchRun(
   let afterLog = 0;
   for (;;) {
     const [run, states] = await Promise.all([client.getFlowRun(id), client.flowRunStates(id)]);
+    const finished = isTerminal(run.state.type as StateType);
+    // Logs are read after the states: a run's last lines are shipped before its final state.
+    const logs: LogEntry[] = [];
     if (opts.logs) {
-      for (
-        let page = await client.flowRunLogs(id, afterLog);
-        page.length > 0;
-        page = await client.flowRunLogs(id, afterLog)
-      ) {
-        for (const l of page) printLog(l);
-        afterLog = page[page.length - 1]!.id;
+      for (;;) {
+        const page = await client.flowRunLogs(id, afterLog);
+        logs.push(...page);
+        if (page.length > 0) afterLog = page[page.length - 1]!.id;
         if (page.length < 1000) break;
       }
     }
-    for (const s of states.slice(seenStates)) {
-      const msg = s.message ? ` ${dim(`(${s.message})`)}` : "";
-      console.log(`${dim(time(s.timestamp))} ${stateColor(s.type)(`→ ${s.name}`)}${msg}`);
-    }
+    const events: { at: string; print: () => void }[] = [
+      ...states.slice(seenStates).map((s) => ({
+        at: s.timestamp,
+        print: () => {
+          const msg = s.message ? ` ${dim(`(${s.message})`)}` : "";
+          console.log(`${dim(time(s.timestamp))} ${stateColor(s.type)(`→ ${s.name}`)}${msg}`);
+        },
+      })),
+      ...logs.map((l) => ({ at: l.timestamp, print: () => printLog(l) })),
+    ];
+    events.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    for (const e of events) e.print();
     seenStates = states.length;
-    if (isTerminal(run.state.type as StateType) || opts.signal.aborted) {
-      if (opts.logs && isTerminal(run.state.type)) {
-        for (const l of await client.flowRunLogs(id, afterLog)) printLog(l);
-      }
-      return run;
-    }
+    if (finished || opts.signal.aborted) return run;
     await Bun.sleep(opts.intervalMs ?? 150);
   }
 }

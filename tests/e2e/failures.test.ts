@@ -1,7 +1,7 @@
 // What goes wrong, driven through the compiled binary: failing and crashing flows, bad
 // parameters and bad input. Each problem must give one clear line and a non-zero exit.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { Env, errorLine, HELLO_FLOW, HELLO_YAML } from "./harness.ts";
+import { Env, errorLine, HELLO_FLOW } from "./harness.ts";
 
 setDefaultTimeout(60_000);
 
