@@ -99,7 +99,7 @@ function report(err: unknown): number {
   return 1;
 }
 
+// No top-level await: the compiled binary is built with bytecode, which needs a CommonJS-shaped entry.
 if (import.meta.main) {
-  const code = await main(process.argv.slice(2));
-  process.exit(code);
+  void main(process.argv.slice(2)).then((code) => process.exit(code));
 }

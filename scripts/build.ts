@@ -31,7 +31,7 @@ const result = await Bun.build({
   entrypoints: [join(root, "main.ts")],
   compile: { outfile },
   minify: true,
-  bytecode: false,
+  bytecode: true,
   plugins: [libsqlNative],
 });
 if (!result.success) {
