@@ -3,7 +3,7 @@ import { createApp, Wakeups } from "../../core/api/index.ts";
 import { WeirClient } from "../../core/client/index.ts";
 import { selfCommand } from "../../core/infra/index.ts";
 import { WeirError } from "../../core/model/index.ts";
-import { openStore, redactUrl } from "../../core/store/index.ts";
+import { openStore, redactUrl, sweepOrphanedRuns } from "../../core/store/index.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { uiRoutes } from "../../ui/index.ts";
 import { untilSignal } from "./signals.ts";
@@ -45,6 +45,22 @@ export async function startServer(o: ServerOptions): Promise<void> {
   console.log(`  API       ${base}/api   (docs: ${base}/api/openapi.json)`);
   console.log(`  Database  ${redactUrl(store.url)}`);
 
+  // Runs of agents that died (no heartbeat for WEIR_AGENT_TIMEOUT_SECONDS) are rescheduled or
+  // marked CRASHED; waiting agents find rescheduled runs on their next database re-check.
+  const agentTimeoutMs = Number(process.env.WEIR_AGENT_TIMEOUT_SECONDS ?? 60) * 1000;
+  const sweep = setInterval(
+    () => {
+      void sweepOrphanedRuns(store.db, new Date(Date.now() - agentTimeoutMs).toISOString()).then(
+        ({ rescheduled, crashed }) => {
+          if (rescheduled || crashed)
+            console.log(`Agent timeout: ${rescheduled} run(s) rescheduled, ${crashed} marked crashed`);
+        },
+        (err) => console.error("weir server: agent liveness sweep failed:", err),
+      );
+    },
+    Math.max(1000, Math.min(agentTimeoutMs / 3, 10_000)),
+  );
+
   let agent: Agent | null = null;
   if (o.agentPool) {
     agent = new Agent({
@@ -67,6 +83,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
     console.log(
       "Shutting down: no new work is taken; waiting for running flow runs (Ctrl-C again to kill them)",
     );
+    clearInterval(sweep);
     await agent?.stop();
     // Force: agents hold long-poll claims open; they reconnect to the next server.
     await server.stop(true);

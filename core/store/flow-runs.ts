@@ -247,3 +247,44 @@ export async function listCancellingRuns(db: Db, agentId: string): Promise<strin
     .where(and(eq(flowRuns.agentId, agentId), eq(flowRuns.stateType, "CANCELLING")));
   return rows.map((r) => r.id);
 }
+
+/**
+ * Runs whose agent stopped heartbeating before `cutoff`: not-yet-started ones go back to
+ * SCHEDULED for another agent, started ones end CRASHED (their process cannot be watched any more).
+ * Returns how many of each. Each change goes through setFlowRunState, so history stays complete.
+ */
+export async function sweepOrphanedRuns(
+  db: Db,
+  cutoff: string,
+): Promise<{ rescheduled: number; crashed: number }> {
+  const rows = await db.all<{ id: string; state_type: string; agent_name: string }>(sql`
+    SELECT r.id AS id, r.state_type AS state_type, a.name AS agent_name
+    FROM flow_runs r JOIN agents a ON a.id = r.agent_id
+    WHERE r.state_type IN ('PENDING', 'RUNNING', 'CANCELLING') AND a.last_heartbeat < ${cutoff}`);
+  let rescheduled = 0;
+  let crashed = 0;
+  for (const row of rows) {
+    const why = `agent "${row.agent_name}" stopped sending heartbeats`;
+    try {
+      if (row.state_type === "PENDING") {
+        await setFlowRunState(db, row.id, {
+          type: "SCHEDULED",
+          name: "Rescheduled",
+          message: `${why} before the run started`,
+        });
+        await db.update(flowRuns).set({ agentId: null }).where(eq(flowRuns.id, row.id));
+        rescheduled++;
+      } else {
+        await setFlowRunState(db, row.id, {
+          type: "CRASHED",
+          message: `${why} while the run was in progress`,
+        });
+        crashed++;
+      }
+    } catch (err) {
+      // Someone else changed the run meanwhile (it finished, or another sweeper got it): fine.
+      if (!(err instanceof WeirError && err.code === "CONFLICT")) throw err;
+    }
+  }
+  return { rescheduled, crashed };
+}

@@ -99,6 +99,34 @@ describe("two agents on one pool", () => {
   });
 });
 
+describe("agent --limit", () => {
+  test("bounds how many flow runs run at once", async () => {
+    await env.cli(["work-pool", "create", "narrow"]);
+    const r = await env.cli(["deploy", "-n", "once", "--pool", "narrow"], { cwd: project });
+    expect(r.code).toBe(0);
+    const agent = await env.startAgent("narrow", ["--limit", "1"]);
+    const deployment = await env.json(["deployment", "inspect", "once/once"]);
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${env.apiUrl}/deployments/${deployment.id}/runs`, {
+        method: "POST",
+        body: "{}",
+        headers: { "content-type": "application/json" },
+      });
+      ids.push(((await res.json()) as { id: string }).id);
+    }
+    const runs = [];
+    for (const id of ids) runs.push(await env.waitForRun(id, (x) => x.state.type === "COMPLETED", 30_000));
+    const spans = runs
+      .map((x) => [Date.parse(x.start_time), Date.parse(x.end_time)] as const)
+      .sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
+    await agent.stop("SIGKILL");
+    // back to the shared pool for the next test
+    await env.cli(["deploy", "-n", "once"], { cwd: project });
+  });
+});
+
 describe("agent shutdown", () => {
   test("Ctrl-C stops taking work and waits for the running flow", async () => {
     const agent = await env.startAgent("shared", ["--name", "agent-c"]);

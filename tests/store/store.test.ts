@@ -161,3 +161,52 @@ describe("work pools", () => {
     );
   });
 });
+
+describe("agent liveness", () => {
+  test("runs of an agent that stopped heartbeating are rescheduled (not started) or crashed (started)", async () => {
+    const { deployment } = await deploy();
+    const base = {
+      flow_id: deployment.flow_id,
+      deployment_id: deployment.id,
+      work_pool_name: "local",
+      work_queue_name: "default",
+    };
+    await q.createFlowRun(store.db, base);
+    await q.createFlowRun(store.db, base);
+    await q.heartbeat(store.db, { id: "dead", name: "gone", work_pool_name: "local", work_queues: [] });
+    const [a, b] = await q.claimFlowRuns(store.db, {
+      workPoolName: "local",
+      queues: ["default"],
+      agentId: "dead",
+      limit: 2,
+    });
+    await q.setFlowRunState(store.db, b!.id, { type: "RUNNING" });
+
+    // still alive: nothing happens
+    expect(await q.sweepOrphanedRuns(store.db, new Date(Date.now() - 60_000).toISOString())).toEqual({
+      rescheduled: 0,
+      crashed: 0,
+    });
+    // silent since before the cutoff
+    expect(await q.sweepOrphanedRuns(store.db, new Date(Date.now() + 1000).toISOString())).toEqual({
+      rescheduled: 1,
+      crashed: 1,
+    });
+    const ra = await q.getFlowRun(store.db, a!.id);
+    expect([ra.state.type, ra.state.name, ra.agent_id]).toEqual(["SCHEDULED", "Rescheduled", null]);
+    const rb = await q.getFlowRun(store.db, b!.id);
+    expect(rb.state.type).toBe("CRASHED");
+    expect(rb.state.message).toContain('agent "gone" stopped sending heartbeats');
+    // the rescheduled run can be claimed again
+    expect(
+      (
+        await q.claimFlowRuns(store.db, {
+          workPoolName: "local",
+          queues: ["default"],
+          agentId: "alive",
+          limit: 5,
+        })
+      ).map((r) => r.id),
+    ).toEqual([a!.id]);
+  });
+});
