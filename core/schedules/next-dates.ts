@@ -1,0 +1,140 @@
+import { Cron } from "croner";
+import { rrulestr } from "rrule";
+import { WeirError } from "../model/index.ts";
+import type { Schedule } from "./schedule.ts";
+import { addLocalDays, instantOf, wallAt } from "./tz.ts";
+
+export interface DateQuery {
+  /** Inclusive lower bound (epoch ms). */
+  after: number;
+  /** Most dates to return. */
+  n: number;
+  /** Inclusive upper bound (epoch ms). */
+  end?: number;
+}
+
+/** The next `n` run times of a schedule at or after `after` (epoch ms, ascending). */
+export function nextDates(s: Schedule, q: DateQuery): number[] {
+  if (q.n <= 0) return [];
+  const end = q.end ?? Number.POSITIVE_INFINITY;
+  switch (s.kind) {
+    case "interval":
+      return intervalDates(s, q.after, q.n, end);
+    case "cron":
+      return cronDates(s, q.after, q.n, end);
+    case "rrule":
+      return rruleDates(s, q.after, q.n, end);
+  }
+}
+
+/**
+ * Intervals of whole days step in calendar days of the schedule's zone (09:00 stays 09:00 across
+ * DST); the rest of an interval, and all sub-day intervals, step in absolute time. Every date is
+ * computed from the anchor, so a shifted date (DST gap) never shifts the ones after it.
+ */
+function intervalDates(
+  s: Extract<Schedule, { kind: "interval" }>,
+  after: number,
+  n: number,
+  end: number,
+): number[] {
+  const days = Math.floor(s.seconds / 86_400);
+  const restMs = (s.seconds - days * 86_400) * 1000;
+  const at = (k: number) =>
+    days > 0 ? addLocalDays(s.anchor, s.timezone, k * days) + k * restMs : s.anchor + k * s.seconds * 1000;
+  let k = Math.trunc((after - s.anchor) / (s.seconds * 1000)) - 1;
+  while (at(k) < after) k++;
+  const out: number[] = [];
+  for (let t = at(k); out.length < n && t <= end; t = at(++k)) out.push(t);
+  return out;
+}
+
+const crons = new Map<string, Cron>();
+
+function cronJob(s: Extract<Schedule, { kind: "cron" }>): Cron {
+  const key = `${s.cron}|${s.timezone}|${s.dayOr}`;
+  let job = crons.get(key);
+  if (!job) {
+    // A fixed-time job (no wildcard in minute/hour) in a DST gap runs right after the gap and runs
+    // once in a repeated hour; wildcard jobs follow the clock (Vixie cron's rule).
+    job = new Cron(s.cron, {
+      paused: true,
+      mode: "5-part",
+      timezone: s.timezone,
+      domAndDow: !s.dayOr,
+      fixedTimeRule: "no-wildcard",
+    });
+    if (crons.size > 10_000) crons.clear();
+    crons.set(key, job);
+  }
+  return job;
+}
+
+function cronDates(s: Extract<Schedule, { kind: "cron" }>, after: number, n: number, end: number): number[] {
+  const job = cronJob(s);
+  const out: number[] = [];
+  let prev = new Date(after - 1);
+  while (out.length < n) {
+    const next = job.nextRun(prev);
+    if (!next || next.getTime() > end) break;
+    if (next.getTime() >= after) out.push(next.getTime());
+    prev = next;
+  }
+  return out;
+}
+
+const floating = (instant: number, tz: string): Date => {
+  const w = wallAt(instant, tz);
+  return new Date(Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second));
+};
+
+/**
+ * RRULEs are expanded in floating wall-clock time of the schedule's zone (DTSTART carries no
+ * zone), then each wall time is placed in the zone: a repeated hour counts once, a skipped one
+ * moves past the gap. Without DTSTART the rule is anchored at 2020-01-01 00:00, so results do not
+ * depend on when they are asked for.
+ */
+function rruleDates(
+  s: Extract<Schedule, { kind: "rrule" }>,
+  after: number,
+  n: number,
+  end: number,
+): number[] {
+  const text = /(^|\n)DTSTART/i.test(s.rrule) ? s.rrule : `DTSTART:20200101T000000\n${s.rrule}`;
+  let set: ReturnType<typeof rrulestr>;
+  try {
+    set = rrulestr(text, { forceset: true });
+  } catch (err) {
+    throw new WeirError(
+      "INVALID",
+      `rrule ${JSON.stringify(s.rrule)} is not valid: ${(err as Error).message}`,
+    );
+  }
+  const from = floating(after, s.timezone);
+  const to = Number.isFinite(end) ? floating(end, s.timezone) : new Date(Date.UTC(9999, 0, 1));
+  const out: number[] = [];
+  // A day of slack before `after`: some wall times land on or after it once placed in the zone.
+  const walls = set.between(new Date(from.getTime() - 86_400_000), to, true, (_d, i) => i < n + 48);
+  for (const d of walls) {
+    const t = instantOf(
+      {
+        year: d.getUTCFullYear(),
+        month: d.getUTCMonth() + 1,
+        day: d.getUTCDate(),
+        hour: d.getUTCHours(),
+        minute: d.getUTCMinutes(),
+        second: d.getUTCSeconds(),
+      },
+      s.timezone,
+    );
+    if (t < after || t > end || out.includes(t)) continue;
+    out.push(t);
+    if (out.length >= n) break;
+  }
+  return out;
+}
+
+/** Whether a schedule can still produce dates after `after` (an rrule with UNTIL may be over). */
+export function hasDatesAfter(s: Schedule, after: number): boolean {
+  return nextDates(s, { after, n: 1 }).length > 0;
+}

@@ -1,0 +1,214 @@
+import { Cron } from "croner";
+import { didYouMean, WeirError } from "../model/index.ts";
+import { isValidTimezone, knownTimezones } from "./tz.ts";
+
+// Raw schedules as people write them (weir.yaml, API, CLI flags) and as the API returns them,
+// in Prefect's shape; compileSchedule() checks one and gives the model nextDates() runs on.
+
+export type ScheduleSpec =
+  | { interval: number | string; anchor_date?: string; timezone?: string }
+  | { cron: string; timezone?: string; day_or?: boolean }
+  | { rrule: string; timezone?: string };
+
+export type Schedule =
+  | { kind: "interval"; seconds: number; anchor: number; timezone: string }
+  | { kind: "cron"; cron: string; timezone: string; dayOr: boolean }
+  | { kind: "rrule"; rrule: string; timezone: string };
+
+const KEYS = {
+  interval: ["interval", "anchor_date", "timezone"],
+  cron: ["cron", "timezone", "day_or"],
+  rrule: ["rrule", "timezone"],
+};
+const ALL_KEYS = [...new Set(Object.values(KEYS).flat())];
+const DEFAULT_ANCHOR = "2020-01-01T00:00:00+00:00";
+
+const invalid = (where: string, msg: string) => new WeirError("INVALID", `${where}: ${msg}`);
+
+/** Validates a raw schedule; `where` prefixes messages (e.g. `weir.yaml:7:9: schedule`). */
+export function compileSchedule(raw: unknown, where = "schedule"): Schedule {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
+    throw invalid(where, "must be a mapping with one of interval, cron or rrule");
+  }
+  const spec = raw as Record<string, unknown>;
+  const kinds = (["interval", "cron", "rrule"] as const).filter(
+    (k) => spec[k] !== undefined && spec[k] !== null,
+  );
+  if (kinds.length > 1)
+    throw invalid(where, `Only one schedule type can be provided (got ${kinds.join(" and ")})`);
+  if (kinds.length === 0)
+    throw invalid(where, "needs one of interval (seconds or ISO 8601 duration), cron or rrule");
+  const kind = kinds[0]!;
+  if (kind !== "interval" && spec.anchor_date != null) {
+    throw invalid(where, "An anchor date can only be provided with an interval schedule");
+  }
+  for (const key of Object.keys(spec)) {
+    if ((KEYS[kind] as string[]).includes(key)) continue;
+    if (ALL_KEYS.includes(key)) {
+      throw invalid(
+        where,
+        `"${key}" does not apply to a ${kind} schedule (it takes: ${KEYS[kind].join(", ")})`,
+      );
+    }
+    const hint = didYouMean(key, KEYS[kind]);
+    throw invalid(
+      where,
+      `unknown field "${key}"${hint ? ` (did you mean "${hint}"?)` : ` (a ${kind} schedule takes: ${KEYS[kind].join(", ")})`}`,
+    );
+  }
+  const timezone = checkTimezone(spec.timezone, where);
+  if (kind === "interval") {
+    const seconds = parseIntervalSeconds(spec.interval, where);
+    const anchorRaw = spec.anchor_date ?? DEFAULT_ANCHOR;
+    if (typeof anchorRaw !== "string") {
+      throw invalid(where, "anchor_date must be an ISO 8601 date-time such as 2024-01-01T09:00:00");
+    }
+    return { kind, seconds, anchor: parseAnchor(anchorRaw, where), timezone };
+  }
+  if (kind === "cron") {
+    if (typeof spec.cron !== "string") throw invalid(where, 'cron must be a string such as "0 9 * * *"');
+    if (spec.day_or !== undefined && typeof spec.day_or !== "boolean")
+      throw invalid(where, "day_or must be true or false");
+    const cron = spec.cron.trim();
+    checkCron(cron, where);
+    return { kind, cron, timezone, dayOr: spec.day_or ?? true };
+  }
+  if (typeof spec.rrule !== "string" || !spec.rrule.trim()) {
+    throw invalid(where, 'rrule must be an RFC 5545 string such as "FREQ=DAILY;BYHOUR=9"');
+  }
+  const { rrule, tzid } = normalizeRRule(spec.rrule);
+  const rruleTz = spec.timezone == null && tzid ? checkTimezone(tzid, where) : timezone;
+  return { kind, rrule, timezone: rruleTz };
+}
+
+/** The canonical raw form stored and returned by the API. */
+export function scheduleSpec(s: Schedule): ScheduleSpec {
+  if (s.kind === "interval") {
+    return { interval: s.seconds, anchor_date: new Date(s.anchor).toISOString(), timezone: s.timezone };
+  }
+  if (s.kind === "cron") return { cron: s.cron, timezone: s.timezone, day_or: s.dayOr };
+  return { rrule: s.rrule, timezone: s.timezone };
+}
+
+/**
+ * Deployment schedules refuse COUNT, as Prefect does: the scheduler creates runs a few at a
+ * time, so a schedule meant to end after N runs would be counted again on every pass.
+ */
+export function assertDeployable(s: Schedule, where = "schedule"): void {
+  if (s.kind === "rrule" && /(^|[;:\n])COUNT=/i.test(s.rrule)) {
+    throw invalid(
+      where,
+      "RRule schedules with COUNT are not supported on deployments (end the schedule with UNTIL instead, or create a fixed number of runs with weir deployment run)",
+    );
+  }
+}
+
+function checkTimezone(tz: unknown, where: string): string {
+  if (tz === undefined || tz === null) return "UTC";
+  if (typeof tz !== "string" || !isValidTimezone(tz)) {
+    const hint = typeof tz === "string" ? didYouMean(tz, knownTimezones()) : undefined;
+    throw invalid(
+      where,
+      `unknown timezone ${JSON.stringify(tz)}${hint ? ` (did you mean "${hint}"?)` : " (use an IANA name such as Europe/Berlin or America/New_York)"}`,
+    );
+  }
+  return tz;
+}
+
+const DURATION =
+  /^P(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i;
+
+/** Seconds from a number or an ISO 8601 duration (PT10M, P1D, P1DT12H; no years or months). */
+export function parseIntervalSeconds(value: unknown, where = "interval"): number {
+  let seconds: number;
+  if (typeof value === "number") seconds = value;
+  else if (typeof value === "string" && /^\d+(\.\d+)?$/.test(value.trim())) seconds = Number(value);
+  else if (typeof value === "string") {
+    const text = value.trim().toUpperCase();
+    const m = DURATION.exec(text);
+    if (!m || text === "P" || text.endsWith("T")) {
+      throw invalid(
+        where,
+        `interval ${JSON.stringify(value)} is not a number of seconds or an ISO 8601 duration such as PT10M or P1D (years and months have no fixed length)`,
+      );
+    }
+    const [w, d, h, min, s] = m.slice(1).map((x) => Number(x ?? 0)) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    seconds = w * 604_800 + d * 86_400 + h * 3600 + min * 60 + s;
+  } else throw invalid(where, "interval must be a number of seconds or an ISO 8601 duration such as PT10M");
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw invalid(where, `interval must be more than 0 seconds (got ${JSON.stringify(value)})`);
+  }
+  return seconds;
+}
+
+function parseAnchor(raw: string, where: string): number {
+  // A date-time without an offset is UTC (what Prefect does with a naive anchor).
+  const withZone = /([zZ]|[+-]\d{2}:?\d{2})$/.test(raw) || !raw.includes("T") ? raw : `${raw}Z`;
+  const t = Date.parse(withZone);
+  if (Number.isNaN(t)) {
+    throw invalid(
+      where,
+      `anchor_date ${JSON.stringify(raw)} is not an ISO 8601 date-time (example: 2024-01-01T09:00:00-05:00)`,
+    );
+  }
+  return t;
+}
+
+const FIELD_NAMES = ["minute", "hour", "day of month", "month", "day of week"];
+const newCron = (pattern: string) => new Cron(pattern, { paused: true, mode: "5-part" });
+
+function checkCron(cron: string, where: string): void {
+  try {
+    newCron(cron);
+    return;
+  } catch (err) {
+    if (cron.startsWith("@")) {
+      throw invalid(
+        where,
+        `cron alias "${cron}" is not known (use @yearly, @monthly, @weekly, @daily or @hourly)`,
+      );
+    }
+    const fields = cron.split(/\s+/);
+    if (fields.length !== 5) {
+      throw invalid(
+        where,
+        `cron "${cron}" has ${fields.length} fields; it needs 5: minute hour day-of-month month day-of-week (or an alias such as @daily)`,
+      );
+    }
+    for (const [i, field] of fields.entries()) {
+      const probe = ["*", "*", "*", "*", "*"];
+      probe[i] = field;
+      try {
+        newCron(probe.join(" "));
+      } catch {
+        throw invalid(where, `cron "${cron}": field ${i + 1} (${FIELD_NAMES[i]}) "${field}" is not valid`);
+      }
+    }
+    throw invalid(where, `cron "${cron}" is not valid: ${(err as Error).message}`);
+  }
+}
+
+/** Bare `FREQ=` lines get their RRULE: prefix; a DTSTART;TZID=... becomes floating plus a zone. */
+function normalizeRRule(raw: string): { rrule: string; tzid: string | null } {
+  let tzid: string | null = null;
+  const lines = raw
+    .trim()
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => {
+      const m = /^DTSTART;TZID=([^:]+):(\d{8}T\d{6})Z?$/i.exec(l);
+      if (m) {
+        tzid = m[1]!;
+        return `DTSTART:${m[2]}`;
+      }
+      return /^FREQ=/i.test(l) ? `RRULE:${l}` : l;
+    });
+  return { rrule: lines.join("\n"), tzid };
+}

@@ -1,0 +1,31 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { compileSchedule, formatInZone, nextDates } from "../../core/schedules/index.ts";
+
+interface Vector {
+  name: string;
+  spec: Record<string, unknown>;
+  after: string;
+  n: number;
+  end?: string;
+  expected: string[];
+}
+
+// The shared folder sits beside the repository (here and in CI).
+const file = join(import.meta.dir, "../../../shared/vectors/schedules.json");
+if (!existsSync(file)) throw new Error(`schedule vectors not found at ${file}`);
+const vectors = JSON.parse(readFileSync(file, "utf8")) as Vector[];
+
+describe("schedule vectors (shared/vectors/schedules.json)", () => {
+  test("are all here", () => expect(vectors.length).toBeGreaterThanOrEqual(28));
+  test.each(vectors.map((v) => [v.name, v] as const))("%s", (_name, v) => {
+    const s = compileSchedule(v.spec);
+    const dates = nextDates(s, {
+      after: Date.parse(v.after),
+      n: v.n,
+      end: v.end ? Date.parse(v.end) : undefined,
+    });
+    expect(dates.map((t) => formatInZone(t, s.timezone))).toEqual(v.expected);
+  });
+});
