@@ -45,6 +45,24 @@ export interface Deployment {
   pull_steps: unknown[] | null;
   enforce_parameter_schema: boolean;
   paused: boolean;
+  schedules: DeploymentSchedule[];
+  /** What the scheduler does with missed runs: all | latest | none. */
+  catchup: Catchup;
+}
+
+export const CATCHUP_POLICIES = ["all", "latest", "none"] as const;
+export type Catchup = (typeof CATCHUP_POLICIES)[number];
+
+export interface DeploymentSchedule {
+  id: string;
+  created: string;
+  updated: string;
+  deployment_id: string;
+  /** {interval, anchor_date, timezone} | {cron, timezone, day_or} | {rrule, timezone} */
+  schedule: Record<string, unknown>;
+  active: boolean;
+  parameters: Record<string, unknown>;
+  slug: string | null;
 }
 
 export interface FlowRun {
@@ -70,6 +88,8 @@ export interface FlowRun {
   run_count: number;
   agent_id: string | null;
   infrastructure_pid: string | null;
+  auto_scheduled: boolean;
+  schedule_id: string | null;
 }
 
 export interface TaskRun {

@@ -1,9 +1,16 @@
 import { and, asc, eq } from "drizzle-orm";
-import type { Deployment } from "../model/index.ts";
+import type { Catchup, Deployment } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
 import { upsertFlow } from "./flows.ts";
 import type { Db } from "./open-store.ts";
 import { newId, nowIso, toDeployment } from "./rows.ts";
+import {
+  deleteUnstartedDeploymentRuns,
+  replaceSchedules,
+  type ScheduleInput,
+  schedulesOf,
+  touchSchedules,
+} from "./schedules.ts";
 import { deployments, flows } from "./schema.ts";
 
 export interface DeploymentInput {
@@ -26,6 +33,9 @@ export interface DeploymentInput {
   pull_steps?: unknown[] | null;
   enforce_parameter_schema?: boolean;
   paused?: boolean;
+  /** Replaces the deployment's schedules when present (null or [] removes them); kept when absent. */
+  schedules?: ScheduleInput[] | null;
+  catchup?: Catchup;
 }
 
 /**
@@ -39,12 +49,21 @@ export async function upsertDeployment(
   return db.transaction(async (tx) => {
     const flow = await upsertFlow(tx, input.flow_name);
     const now = nowIso();
+    const [existing] = await tx
+      .select({
+        id: deployments.id,
+        isScheduleActive: deployments.isScheduleActive,
+        catchup: deployments.catchup,
+      })
+      .from(deployments)
+      .where(and(eq(deployments.flowId, flow.id), eq(deployments.name, input.name)));
     const values = {
       updated: now,
       version: input.version ?? null,
       description: input.description ?? null,
       schedule: input.schedule ?? null,
-      isScheduleActive: input.is_schedule_active ?? true,
+      // Absent means "as it was": a redeploy must not switch schedules back on.
+      isScheduleActive: input.is_schedule_active ?? existing?.isScheduleActive ?? true,
       parameters: input.parameters ?? {},
       tags: input.tags ?? [],
       workPoolName: input.work_pool_name ?? null,
@@ -58,17 +77,16 @@ export async function upsertDeployment(
       pullSteps: input.pull_steps ?? null,
       enforceParameterSchema: input.enforce_parameter_schema ?? true,
       paused: input.paused ?? false,
+      catchup: input.catchup ?? existing?.catchup ?? "all",
     };
-    const [existing] = await tx
-      .select({ id: deployments.id })
-      .from(deployments)
-      .where(and(eq(deployments.flowId, flow.id), eq(deployments.name, input.name)));
     const id = existing?.id ?? newId();
     if (existing) await tx.update(deployments).set(values).where(eq(deployments.id, id));
     else
       await tx.insert(deployments).values({ id, created: now, name: input.name, flowId: flow.id, ...values });
+    if (input.schedules !== undefined) await replaceSchedules(tx, id, input.schedules ?? []);
     const [row] = await tx.select().from(deployments).where(eq(deployments.id, id));
-    return { deployment: toDeployment(row!, flow.name), created: !existing };
+    const schedules = (await schedulesOf(tx, [id])).get(id) ?? [];
+    return { deployment: toDeployment(row!, flow.name, schedules), created: !existing };
   });
 }
 
@@ -94,7 +112,7 @@ export async function getDeployment(db: Db, ref: string): Promise<Deployment> {
       `Deployment "${ref}" does not exist (list deployments with: weir deployment ls; names are FLOW/DEPLOYMENT)`,
     );
   }
-  return toDeployment(row.d, row.flowName);
+  return toDeployment(row.d, row.flowName, (await schedulesOf(db, [row.d.id])).get(row.d.id) ?? []);
 }
 
 export async function listDeployments(db: Db, filter: { flowName?: string } = {}): Promise<Deployment[]> {
@@ -103,7 +121,11 @@ export async function listDeployments(db: Db, filter: { flowName?: string } = {}
     asc(flows.name),
     asc(deployments.name),
   );
-  return rows.map((r) => toDeployment(r.d, r.flowName));
+  const schedules = await schedulesOf(
+    db,
+    rows.map((r) => r.d.id),
+  );
+  return rows.map((r) => toDeployment(r.d, r.flowName, schedules.get(r.d.id) ?? []));
 }
 
 export async function deleteDeployment(db: Db, ref: string): Promise<Deployment> {
@@ -114,6 +136,28 @@ export async function deleteDeployment(db: Db, ref: string): Promise<Deployment>
 
 export async function setDeploymentPaused(db: Db, ref: string, paused: boolean): Promise<Deployment> {
   const d = await getDeployment(db, ref);
-  await db.update(deployments).set({ paused, updated: nowIso() }).where(eq(deployments.id, d.id));
-  return { ...d, paused };
+  await db.transaction(async (tx) => {
+    await tx.update(deployments).set({ paused, updated: nowIso() }).where(eq(deployments.id, d.id));
+    if (paused) await deleteUnstartedDeploymentRuns(tx, d.id);
+    else await touchSchedules(tx, d.id);
+  });
+  return getDeployment(db, d.id);
+}
+
+/** The deployment-level schedule switch (pause-schedule / resume-schedule). */
+export async function setScheduleActiveForDeployment(
+  db: Db,
+  ref: string,
+  active: boolean,
+): Promise<Deployment> {
+  const d = await getDeployment(db, ref);
+  await db.transaction(async (tx) => {
+    await tx
+      .update(deployments)
+      .set({ isScheduleActive: active, updated: nowIso() })
+      .where(eq(deployments.id, d.id));
+    if (!active) await deleteUnstartedDeploymentRuns(tx, d.id);
+    else await touchSchedules(tx, d.id);
+  });
+  return getDeployment(db, d.id);
 }

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNull, lte, ne, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNull, lte, ne, or, sql } from "drizzle-orm";
 import type { FlowRun, State } from "../model/index.ts";
 import {
   assertTransition,
@@ -235,7 +235,15 @@ export async function nextScheduledStart(db: Db, workPoolName: string): Promise<
   const [row] = await db
     .select({ t: sql<string | null>`min(${flowRuns.nextScheduledStartTime})` })
     .from(flowRuns)
-    .where(and(eq(flowRuns.workPoolName, workPoolName), eq(flowRuns.stateType, "SCHEDULED")));
+    // Only future times: a due run this agent cannot take (another queue, awaiting retry) must not
+    // turn the wait into a busy loop.
+    .where(
+      and(
+        eq(flowRuns.workPoolName, workPoolName),
+        eq(flowRuns.stateType, "SCHEDULED"),
+        gt(flowRuns.nextScheduledStartTime, nowIso()),
+      ),
+    );
   return row?.t ?? null;
 }
 

@@ -1,4 +1,13 @@
-import type { Deployment, FlowRun, State, TaskRun, WorkPool, WorkQueue } from "../model/index.ts";
+import type {
+  Catchup,
+  Deployment,
+  DeploymentSchedule,
+  FlowRun,
+  State,
+  TaskRun,
+  WorkPool,
+  WorkQueue,
+} from "../model/index.ts";
 import type { StateType } from "../model/state.ts";
 import type * as s from "./schema.ts";
 
@@ -7,7 +16,24 @@ import type * as s from "./schema.ts";
 export const nowIso = (): string => new Date().toISOString();
 export const newId = (): string => Bun.randomUUIDv7();
 
-export function toDeployment(row: typeof s.deployments.$inferSelect, flowName: string): Deployment {
+export function toSchedule(row: typeof s.deploymentSchedules.$inferSelect): DeploymentSchedule {
+  return {
+    id: row.id,
+    created: row.created,
+    updated: row.updated,
+    deployment_id: row.deploymentId,
+    schedule: row.schedule,
+    active: row.active,
+    parameters: row.parameters,
+    slug: row.slug,
+  };
+}
+
+export function toDeployment(
+  row: typeof s.deployments.$inferSelect,
+  flowName: string,
+  schedules: DeploymentSchedule[] = [],
+): Deployment {
   return {
     id: row.id,
     created: row.created,
@@ -17,7 +43,7 @@ export function toDeployment(row: typeof s.deployments.$inferSelect, flowName: s
     description: row.description,
     flow_id: row.flowId,
     flow_name: flowName,
-    schedule: row.schedule ?? null,
+    schedule: schedules[0]?.schedule ?? null,
     is_schedule_active: row.isScheduleActive,
     infra_overrides: row.jobVariables,
     parameters: row.parameters,
@@ -33,6 +59,8 @@ export function toDeployment(row: typeof s.deployments.$inferSelect, flowName: s
     pull_steps: row.pullSteps ?? null,
     enforce_parameter_schema: row.enforceParameterSchema,
     paused: row.paused,
+    schedules,
+    catchup: row.catchup as Catchup,
   };
 }
 
@@ -69,6 +97,8 @@ export function toFlowRun(
     run_count: row.runCount,
     agent_id: row.agentId,
     infrastructure_pid: row.infrastructurePid,
+    auto_scheduled: row.autoScheduled,
+    schedule_id: row.scheduleId,
   };
 }
 

@@ -42,8 +42,32 @@ export const deployments = sqliteTable(
     pullSteps: json<unknown[] | null>("pull_steps"),
     enforceParameterSchema: integer("enforce_parameter_schema", { mode: "boolean" }).notNull(),
     paused: integer("paused", { mode: "boolean" }).notNull(),
+    /** What the scheduler does with runs missed during an outage: all | latest | none. */
+    catchup: text("catchup").notNull().default("all"),
   },
   (t) => [uniqueIndex("deployments_flow_name").on(t.flowId, t.name)],
+);
+
+export const deploymentSchedules = sqliteTable(
+  "deployment_schedules",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    updated: updated(),
+    deploymentId: text("deployment_id")
+      .notNull()
+      .references(() => deployments.id, { onDelete: "cascade" }),
+    /** The canonical schedule spec ({interval,...} | {cron,...} | {rrule,...}). */
+    schedule: json<Record<string, unknown>>("schedule").notNull(),
+    active: integer("active", { mode: "boolean" }).notNull(),
+    /** Overrides the deployment's parameters for runs this schedule creates. */
+    parameters: json<Record<string, unknown>>("parameters").notNull(),
+    slug: text("slug"),
+  },
+  (t) => [
+    index("deployment_schedules_deployment").on(t.deploymentId),
+    uniqueIndex("deployment_schedules_slug").on(t.deploymentId, t.slug),
+  ],
 );
 
 export const flowRuns = sqliteTable(
@@ -74,8 +98,14 @@ export const flowRuns = sqliteTable(
     runCount: integer("run_count").notNull(),
     agentId: text("agent_id"),
     infrastructurePid: text("infrastructure_pid"),
+    autoScheduled: integer("auto_scheduled", { mode: "boolean" }).notNull().default(false),
+    scheduleId: text("schedule_id"),
+    /** One run per (deployment, schedule, time): the scheduler's inserts collide here, never duplicate. */
+    idempotencyKey: text("idempotency_key"),
   },
   (t) => [
+    uniqueIndex("flow_runs_idempotency").on(t.idempotencyKey),
+    index("flow_runs_schedule").on(t.scheduleId, t.expectedStartTime),
     index("flow_runs_claim").on(t.workPoolName, t.stateType, t.nextScheduledStartTime),
     index("flow_runs_deployment").on(t.deploymentId),
     index("flow_runs_created").on(t.created),

@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { assertDeployable, compileSchedule, formatInZone, nextDates, parseIntervalSeconds } from "../../core/schedules/index.ts";
+import {
+  assertDeployable,
+  compileSchedule,
+  formatInZone,
+  nextDates,
+  parseIntervalSeconds,
+} from "../../core/schedules/index.ts";
 
 const next = (spec: Record<string, unknown>, after: string, n: number) => {
   const s = compileSchedule(spec);
@@ -25,16 +31,26 @@ describe("interval schedules", () => {
   });
 
   test("a daily interval at 09:00 New York stays at 09:00 local when clocks go back", () => {
-    expect(next({ interval: "P1D", anchor_date: "2024-11-01T09:00:00-04:00", timezone: "America/New_York" }, "2024-11-02T00:00:00Z", 3)).toEqual([
-      "2024-11-02T09:00:00-04:00",
-      "2024-11-03T09:00:00-05:00",
-      "2024-11-04T09:00:00-05:00",
-    ]);
+    expect(
+      next(
+        { interval: "P1D", anchor_date: "2024-11-01T09:00:00-04:00", timezone: "America/New_York" },
+        "2024-11-02T00:00:00Z",
+        3,
+      ),
+    ).toEqual(["2024-11-02T09:00:00-04:00", "2024-11-03T09:00:00-05:00", "2024-11-04T09:00:00-05:00"]);
   });
 
   test("a 6-hour interval stays evenly spaced in absolute time across DST", () => {
-    const dates = next({ interval: 21_600, anchor_date: "2024-03-09T00:00:00-05:00", timezone: "America/New_York" }, "2024-03-10T00:00:00-05:00", 3);
-    expect(dates).toEqual(["2024-03-10T00:00:00-05:00", "2024-03-10T07:00:00-04:00", "2024-03-10T13:00:00-04:00"]);
+    const dates = next(
+      { interval: 21_600, anchor_date: "2024-03-09T00:00:00-05:00", timezone: "America/New_York" },
+      "2024-03-10T00:00:00-05:00",
+      3,
+    );
+    expect(dates).toEqual([
+      "2024-03-10T00:00:00-05:00",
+      "2024-03-10T07:00:00-04:00",
+      "2024-03-10T13:00:00-04:00",
+    ]);
   });
 });
 
@@ -48,16 +64,19 @@ describe("cron schedules", () => {
   });
 
   test("a fixed-time run in a repeated hour runs once (fall back)", () => {
-    expect(next({ cron: "30 1 * * *", timezone: "America/New_York" }, "2024-11-03T00:00:00-04:00", 2)).toEqual([
-      "2024-11-03T01:30:00-04:00",
-      "2024-11-04T01:30:00-05:00",
-    ]);
+    expect(
+      next({ cron: "30 1 * * *", timezone: "America/New_York" }, "2024-11-03T00:00:00-04:00", 2),
+    ).toEqual(["2024-11-03T01:30:00-04:00", "2024-11-04T01:30:00-05:00"]);
   });
 
   test("day_or: day-of-month OR day-of-week by default, AND when false", () => {
     // the 13th, or any Friday
     const or = next({ cron: "0 0 13 * 5" }, "2024-09-01T00:00:00Z", 3);
-    expect(or).toEqual(["2024-09-06T00:00:00+00:00", "2024-09-13T00:00:00+00:00", "2024-09-20T00:00:00+00:00"]);
+    expect(or).toEqual([
+      "2024-09-06T00:00:00+00:00",
+      "2024-09-13T00:00:00+00:00",
+      "2024-09-20T00:00:00+00:00",
+    ]);
     // Friday the 13th only
     const and = next({ cron: "0 0 13 * 5", day_or: false }, "2024-09-01T00:00:00Z", 2);
     expect(and).toEqual(["2024-09-13T00:00:00+00:00", "2024-12-13T00:00:00+00:00"]);
@@ -70,7 +89,9 @@ describe("cron schedules", () => {
 
 describe("invalid schedules say what and why", () => {
   test("only one kind", () => {
-    expect(errorOf({ cron: "* * * * *", interval: 60 })).toBe("schedule: Only one schedule type can be provided (got interval and cron)");
+    expect(errorOf({ cron: "* * * * *", interval: 60 })).toBe(
+      "schedule: Only one schedule type can be provided (got interval and cron)",
+    );
   });
   test("anchor dates only with intervals", () => {
     expect(errorOf({ cron: "* * * * *", anchor_date: "2024-01-01T00:00:00Z" })).toBe(
@@ -78,7 +99,9 @@ describe("invalid schedules say what and why", () => {
     );
   });
   test("a bad cron field is named by position", () => {
-    expect(errorOf({ cron: "0 25 * * *" })).toBe('schedule: cron "0 25 * * *": field 2 (hour) "25" is not valid');
+    expect(errorOf({ cron: "0 25 * * *" })).toBe(
+      'schedule: cron "0 25 * * *": field 2 (hour) "25" is not valid',
+    );
     expect(errorOf({ cron: "0 9 * *" })).toContain("has 4 fields; it needs 5");
   });
   test("an unknown timezone gets a suggestion", () => {
@@ -87,19 +110,27 @@ describe("invalid schedules say what and why", () => {
     );
   });
   test("unknown fields get a suggestion", () => {
-    expect(errorOf({ cron: "0 9 * * *", timezon: "UTC" })).toContain('unknown field "timezon" (did you mean "timezone"?)');
+    expect(errorOf({ cron: "0 9 * * *", timezon: "UTC" })).toContain(
+      'unknown field "timezon" (did you mean "timezone"?)',
+    );
     expect(errorOf({ cron: "0 9 * * *", anchor: 1 })).toContain('unknown field "anchor"');
   });
   test("deployment schedules refuse COUNT and point at UNTIL", () => {
     const s = compileSchedule({ rrule: "FREQ=DAILY;COUNT=3" });
-    expect(() => assertDeployable(s)).toThrow(/COUNT are not supported on deployments \(end the schedule with UNTIL/);
-    expect(() => assertDeployable(compileSchedule({ rrule: "FREQ=DAILY;UNTIL=20300101T000000" }))).not.toThrow();
+    expect(() => assertDeployable(s)).toThrow(
+      /COUNT are not supported on deployments \(end the schedule with UNTIL/,
+    );
+    expect(() =>
+      assertDeployable(compileSchedule({ rrule: "FREQ=DAILY;UNTIL=20300101T000000" })),
+    ).not.toThrow();
   });
   test("a DTSTART with TZID sets the timezone", () => {
     const s = compileSchedule({ rrule: "DTSTART;TZID=Europe/Berlin:20240101T090000\nRRULE:FREQ=DAILY" });
     expect(s.timezone).toBe("Europe/Berlin");
-    expect(nextDates(s, { after: Date.parse("2024-07-01T00:00:00Z"), n: 1 }).map((t) => formatInZone(t, "Europe/Berlin"))).toEqual([
-      "2024-07-01T09:00:00+02:00",
-    ]);
+    expect(
+      nextDates(s, { after: Date.parse("2024-07-01T00:00:00Z"), n: 1 }).map((t) =>
+        formatInZone(t, "Europe/Berlin"),
+      ),
+    ).toEqual(["2024-07-01T09:00:00+02:00"]);
   });
 });

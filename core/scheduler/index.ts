@@ -1,0 +1,2 @@
+export { DEFAULT_SETTINGS, type PassResult, type SchedulerSettings, schedulePass } from "./schedule-pass.ts";
+export { Scheduler, settingsFromEnv } from "./service.ts";

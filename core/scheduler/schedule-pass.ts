@@ -1,0 +1,245 @@
+import { sql } from "drizzle-orm";
+import { randomRunName } from "../model/index.ts";
+import { compileSchedule, nextDates } from "../schedules/index.ts";
+import type { Db } from "../store/index.ts";
+import { newId } from "../store/index.ts";
+import { flowRunStates, flowRuns } from "../store/schema.ts";
+
+export interface SchedulerSettings {
+  /** Keep at least this many future runs per schedule... */
+  minRuns: number;
+  /** ...and at most this many. */
+  maxRuns: number;
+  /** Keep runs covering at least this far ahead (ms)... */
+  minTimeMs: number;
+  /** ...and never further ahead than this (ms). */
+  maxTimeMs: number;
+  /** A run not started this long after its time is Late (and "missed" for catch-up). */
+  lateAfterMs: number;
+}
+
+export const DEFAULT_SETTINGS: SchedulerSettings = {
+  minRuns: 3,
+  maxRuns: 100,
+  minTimeMs: 3_600_000,
+  maxTimeMs: 100 * 86_400_000,
+  lateAfterMs: 15_000,
+};
+
+export interface PassResult {
+  schedulesChecked: number;
+  created: number;
+  late: number;
+  skipped: number;
+  ms: number;
+}
+
+interface Candidate {
+  id: string;
+  deployment_id: string;
+  schedule: string;
+  parameters: string;
+  updated: string;
+  flow_id: string;
+  d_parameters: string;
+  d_tags: string;
+  d_job_variables: string;
+  work_pool_name: string | null;
+  work_queue_name: string | null;
+  last_time: string | null;
+}
+
+const CHUNK = 300;
+
+const SKIPPED = {
+  none: "Skipped: missed its scheduled time and the deployment's catchup policy is none",
+  latest:
+    "Skipped: missed its scheduled time; the deployment's catchup policy latest runs only the most recent missed run",
+};
+
+/**
+ * One scheduler pass, set-based: one query finds the schedules that need runs, dates are computed
+ * in memory, runs are inserted in batches that skip any (deployment, schedule, time) already there
+ * (a unique key), then Late marking and catch-up are single UPDATEs. Safe to run from several
+ * processes at once and to interrupt at any point.
+ */
+export async function schedulePass(
+  db: Db,
+  settings: SchedulerSettings = DEFAULT_SETTINGS,
+  opts: { now?: number; deploymentIds?: string[] } = {},
+): Promise<PassResult> {
+  const started = performance.now();
+  const now = opts.now ?? Date.now();
+  const nowIso = new Date(now).toISOString();
+  const minEnd = new Date(now + settings.minTimeMs).toISOString();
+  const only = opts.deploymentIds?.length
+    ? sql`AND d.id IN (${sql.join(
+        opts.deploymentIds.map((id) => sql`${id}`),
+        sql`, `,
+      )})`
+    : sql``;
+
+  const candidates = await db.all<Candidate>(sql`
+    WITH s AS (
+      SELECT s.id, s.deployment_id, s.schedule, s.parameters, s.updated,
+        d.flow_id, d.parameters AS d_parameters, d.tags AS d_tags, d.job_variables AS d_job_variables,
+        d.work_pool_name, d.work_queue_name,
+        (SELECT count(*) FROM flow_runs r WHERE r.schedule_id = s.id AND r.expected_start_time >= ${nowIso}) AS future_count,
+        (SELECT max(r.expected_start_time) FROM flow_runs r WHERE r.schedule_id = s.id) AS last_time
+      FROM deployment_schedules s JOIN deployments d ON d.id = s.deployment_id
+      WHERE s.active = 1 AND d.is_schedule_active = 1 AND d.paused = 0 ${only}
+    )
+    SELECT * FROM s WHERE future_count < ${settings.minRuns} OR last_time IS NULL OR last_time < ${minEnd}`);
+
+  const rows: (typeof flowRuns.$inferInsert)[] = [];
+  for (const c of candidates) {
+    let schedule: ReturnType<typeof compileSchedule>;
+    try {
+      schedule = compileSchedule(JSON.parse(c.schedule));
+    } catch {
+      continue; // validated when stored; a spec this version cannot read is skipped, not fatal
+    }
+    // Continue after the last run created (runs missed during an outage are created too, for the
+    // catch-up policy to handle), but never before the schedule was last changed or resumed.
+    const changed = Date.parse(c.updated);
+    const last = c.last_time ? Date.parse(c.last_time) + 1 : now;
+    const from = Math.max(Math.min(last, now), changed);
+    const dates = nextDates(schedule, {
+      after: from,
+      n: settings.maxRuns * 2,
+      end: now + settings.maxTimeMs,
+    });
+    const params = { ...JSON.parse(c.d_parameters), ...JSON.parse(c.parameters) };
+    const tags = [...new Set([...(JSON.parse(c.d_tags) as string[]), "auto-scheduled"])];
+    const jobVariables = JSON.parse(c.d_job_variables);
+    let past = 0;
+    let future = 0;
+    let lastFuture = Number.NEGATIVE_INFINITY;
+    for (const t of dates) {
+      if (t < now) {
+        if (++past > settings.maxRuns) continue;
+      } else {
+        // Prefect's rule: stop once both minimums are met (the date that meets them is kept).
+        if (future >= settings.maxRuns) break;
+        if (future >= settings.minRuns && lastFuture >= now + settings.minTimeMs) break;
+        future++;
+        lastFuture = t;
+      }
+      const iso = new Date(t).toISOString();
+      rows.push({
+        id: newId(),
+        created: nowIso,
+        updated: nowIso,
+        name: randomRunName(),
+        flowId: c.flow_id,
+        deploymentId: c.deployment_id,
+        workPoolName: c.work_pool_name,
+        workQueueName: c.work_queue_name,
+        parameters: params,
+        jobVariables,
+        tags,
+        stateType: "SCHEDULED",
+        stateName: "Scheduled",
+        stateMessage: null,
+        stateTimestamp: nowIso,
+        expectedStartTime: iso,
+        nextScheduledStartTime: iso,
+        totalRunTime: 0,
+        runCount: 0,
+        autoScheduled: true,
+        scheduleId: c.id,
+        idempotencyKey: `${c.deployment_id}:${c.id}:${iso}`,
+      });
+    }
+  }
+
+  let created = 0;
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const chunk = rows.slice(i, i + CHUNK);
+    created += await db.transaction(async (tx) => {
+      const inserted = await tx
+        .insert(flowRuns)
+        .values(chunk)
+        .onConflictDoNothing({ target: flowRuns.idempotencyKey })
+        .returning({ id: flowRuns.id });
+      if (inserted.length > 0) {
+        await tx.insert(flowRunStates).values(
+          inserted.map((r) => ({
+            id: newId(),
+            flowRunId: r.id,
+            type: "SCHEDULED",
+            name: "Scheduled",
+            message: null,
+            timestamp: nowIso,
+            data: null,
+          })),
+        );
+      }
+      return inserted.length;
+    });
+  }
+
+  const { late, skipped } = await markLateAndCatchUp(db, now, settings);
+  return { schedulesChecked: candidates.length, created, late, skipped, ms: performance.now() - started };
+}
+
+/**
+ * Runs still SCHEDULED well after their time become Late. Then each deployment's catch-up policy
+ * applies to its missed auto-scheduled runs: `all` leaves them to run, `latest` cancels all but
+ * the most recent, `none` cancels them all, each with a message saying why.
+ */
+async function markLateAndCatchUp(
+  db: Db,
+  now: number,
+  settings: SchedulerSettings,
+): Promise<{ late: number; skipped: number }> {
+  const nowIso = new Date(now).toISOString();
+  const cutoff = new Date(now - settings.lateAfterMs).toISOString();
+  return db.transaction(async (tx) => {
+    const late = await tx.all<{ id: string }>(sql`
+      UPDATE flow_runs SET state_name = 'Late', state_timestamp = ${nowIso}, updated = ${nowIso}
+      WHERE state_type = 'SCHEDULED' AND state_name = 'Scheduled' AND next_scheduled_start_time < ${cutoff}
+      RETURNING id`);
+    await history(tx, late, "SCHEDULED", "Late", null, nowIso);
+
+    const skipped = await tx.all<{ id: string; catchup: string }>(sql`
+      UPDATE flow_runs SET state_type = 'CANCELLED', state_name = 'Cancelled', end_time = ${nowIso},
+        state_message = CASE (SELECT d.catchup FROM deployments d WHERE d.id = flow_runs.deployment_id)
+          WHEN 'none' THEN ${SKIPPED.none} ELSE ${SKIPPED.latest} END,
+        state_timestamp = ${nowIso}, updated = ${nowIso}
+      WHERE id IN (
+        SELECT r.id FROM flow_runs r JOIN deployments d ON d.id = r.deployment_id
+        WHERE r.auto_scheduled = 1 AND r.state_type = 'SCHEDULED' AND r.next_scheduled_start_time < ${cutoff}
+          AND (d.catchup = 'none' OR (d.catchup = 'latest' AND r.next_scheduled_start_time < (
+            SELECT max(r2.next_scheduled_start_time) FROM flow_runs r2
+            WHERE r2.deployment_id = r.deployment_id AND r2.auto_scheduled = 1 AND r2.state_type = 'SCHEDULED'
+              AND r2.next_scheduled_start_time < ${cutoff}))))
+      RETURNING id, (SELECT d.catchup FROM deployments d WHERE d.id = flow_runs.deployment_id) AS catchup`);
+    for (const policy of ["none", "latest"]) {
+      const ids = skipped.filter((s) => s.catchup === policy);
+      await history(tx, ids, "CANCELLED", "Cancelled", SKIPPED[policy as "none" | "latest"], nowIso);
+    }
+    return { late: late.length, skipped: skipped.length };
+  });
+}
+
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+async function history(
+  tx: Tx,
+  runs: { id: string }[],
+  type: string,
+  name: string,
+  message: string | null,
+  at: string,
+) {
+  for (let i = 0; i < runs.length; i += 500) {
+    const chunk = runs.slice(i, i + 500);
+    if (chunk.length === 0) continue;
+    await tx
+      .insert(flowRunStates)
+      .values(
+        chunk.map((r) => ({ id: newId(), flowRunId: r.id, type, name, message, timestamp: at, data: null })),
+      );
+  }
+}

@@ -1,0 +1,188 @@
+import { and, asc, eq, inArray } from "drizzle-orm";
+import type { DeploymentSchedule } from "../model/index.ts";
+import { WeirError } from "../model/index.ts";
+import type { Db } from "./open-store.ts";
+import { newId, nowIso, toSchedule } from "./rows.ts";
+import { deploymentSchedules, flowRuns } from "./schema.ts";
+
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+type Conn = Db | Tx;
+
+export interface ScheduleInput {
+  /** Canonical spec (see core/schedules scheduleSpec()). */
+  schedule: Record<string, unknown>;
+  active?: boolean;
+  parameters?: Record<string, unknown>;
+  slug?: string | null;
+}
+
+export async function schedulesOf(
+  db: Conn,
+  deploymentIds: string[],
+): Promise<Map<string, DeploymentSchedule[]>> {
+  const out = new Map<string, DeploymentSchedule[]>();
+  if (deploymentIds.length === 0) return out;
+  for (let i = 0; i < deploymentIds.length; i += 500) {
+    const rows = await db
+      .select()
+      .from(deploymentSchedules)
+      .where(inArray(deploymentSchedules.deploymentId, deploymentIds.slice(i, i + 500)))
+      .orderBy(asc(deploymentSchedules.created), asc(deploymentSchedules.id));
+    for (const r of rows) {
+      const list = out.get(r.deploymentId) ?? [];
+      list.push(toSchedule(r));
+      out.set(r.deploymentId, list);
+    }
+  }
+  return out;
+}
+
+/**
+ * Removes a schedule's auto-scheduled runs that have not started (still SCHEDULED), so a changed,
+ * paused or deleted schedule leaves nothing behind that it would no longer create.
+ */
+export async function deleteUnstartedAutoRuns(db: Conn, scheduleIds: string[]): Promise<number> {
+  if (scheduleIds.length === 0) return 0;
+  const deleted = await db
+    .delete(flowRuns)
+    .where(
+      and(
+        inArray(flowRuns.scheduleId, scheduleIds),
+        eq(flowRuns.autoScheduled, true),
+        eq(flowRuns.stateType, "SCHEDULED"),
+      ),
+    )
+    .returning({ id: flowRuns.id });
+  return deleted.length;
+}
+
+const sameSpec = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+  JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * Makes a deployment's schedules exactly `inputs` (what a redeploy does). An input matches an
+ * existing schedule by slug, else by identical spec; a matched schedule keeps its id and, unless
+ * the input pauses it, its active flag, so redeploying never re-activates a schedule a user
+ * paused. Changed and removed schedules lose their unstarted runs.
+ */
+export async function replaceSchedules(tx: Tx, deploymentId: string, inputs: ScheduleInput[]): Promise<void> {
+  const existing = (await schedulesOf(tx, [deploymentId])).get(deploymentId) ?? [];
+  const unmatched = new Set(existing);
+  const now = nowIso();
+  for (const input of inputs) {
+    const match =
+      [...unmatched].find((e) => input.slug && e.slug === input.slug) ??
+      [...unmatched].find((e) => !input.slug && !e.slug && sameSpec(e.schedule, input.schedule));
+    if (match) {
+      unmatched.delete(match);
+      const parameters = input.parameters ?? {};
+      const changed = !sameSpec(match.schedule, input.schedule) || !sameSpec(match.parameters, parameters);
+      const active = input.active === false ? false : match.active;
+      if (!changed && active === match.active) continue;
+      if (changed || !active) await deleteUnstartedAutoRuns(tx, [match.id]);
+      await tx
+        .update(deploymentSchedules)
+        .set({ schedule: input.schedule, parameters, active, updated: now })
+        .where(eq(deploymentSchedules.id, match.id));
+    } else {
+      await tx.insert(deploymentSchedules).values({
+        id: newId(),
+        created: now,
+        updated: now,
+        deploymentId,
+        schedule: input.schedule,
+        active: input.active ?? true,
+        parameters: input.parameters ?? {},
+        slug: input.slug ?? null,
+      });
+    }
+  }
+  const gone = [...unmatched].map((e) => e.id);
+  if (gone.length > 0) {
+    await deleteUnstartedAutoRuns(tx, gone);
+    await tx.delete(deploymentSchedules).where(inArray(deploymentSchedules.id, gone));
+  }
+}
+
+export async function getSchedule(db: Conn, deploymentId: string, ref: string): Promise<DeploymentSchedule> {
+  const list = (await schedulesOf(db, [deploymentId])).get(deploymentId) ?? [];
+  const found = list.find((s) => s.id === ref || s.slug === ref);
+  if (!found) {
+    throw new WeirError(
+      "NOT_FOUND",
+      `Schedule "${ref}" does not exist on this deployment (list them with: weir deployment schedule ls FLOW/NAME)`,
+    );
+  }
+  return found;
+}
+
+export async function createSchedule(
+  db: Db,
+  deploymentId: string,
+  input: ScheduleInput,
+): Promise<DeploymentSchedule> {
+  if (input.slug) {
+    const list = (await schedulesOf(db, [deploymentId])).get(deploymentId) ?? [];
+    if (list.some((s) => s.slug === input.slug)) {
+      throw new WeirError("CONFLICT", `This deployment already has a schedule with slug "${input.slug}"`);
+    }
+  }
+  const now = nowIso();
+  const id = newId();
+  await db.insert(deploymentSchedules).values({
+    id,
+    created: now,
+    updated: now,
+    deploymentId,
+    schedule: input.schedule,
+    active: input.active ?? true,
+    parameters: input.parameters ?? {},
+    slug: input.slug ?? null,
+  });
+  return getSchedule(db, deploymentId, id);
+}
+
+/** Pausing drops the schedule's unstarted runs; resuming schedules anew from now. */
+export async function setScheduleActive(
+  db: Db,
+  deploymentId: string,
+  ref: string,
+  active: boolean,
+): Promise<DeploymentSchedule> {
+  const s = await getSchedule(db, deploymentId, ref);
+  await db.transaction(async (tx) => {
+    await deleteUnstartedAutoRuns(tx, [s.id]);
+    await tx
+      .update(deploymentSchedules)
+      .set({ active, updated: nowIso() })
+      .where(eq(deploymentSchedules.id, s.id));
+  });
+  return { ...s, active };
+}
+
+export async function deleteSchedules(db: Db, deploymentId: string, ref?: string): Promise<number> {
+  const list = ref
+    ? [await getSchedule(db, deploymentId, ref)]
+    : ((await schedulesOf(db, [deploymentId])).get(deploymentId) ?? []);
+  const ids = list.map((s) => s.id);
+  if (ids.length === 0) return 0;
+  await db.transaction(async (tx) => {
+    await deleteUnstartedAutoRuns(tx, ids);
+    await tx.delete(deploymentSchedules).where(inArray(deploymentSchedules.id, ids));
+  });
+  return ids.length;
+}
+
+/** Marks every schedule of a deployment as changed now (resume of the deployment-level switch). */
+export async function touchSchedules(db: Conn, deploymentId: string): Promise<void> {
+  await db
+    .update(deploymentSchedules)
+    .set({ updated: nowIso() })
+    .where(eq(deploymentSchedules.deploymentId, deploymentId));
+}
+
+/** Unstarted auto-scheduled runs of a deployment (used when its schedules are switched off). */
+export async function deleteUnstartedDeploymentRuns(db: Conn, deploymentId: string): Promise<number> {
+  const ids = (await schedulesOf(db, [deploymentId])).get(deploymentId)?.map((s) => s.id) ?? [];
+  return deleteUnstartedAutoRuns(db, ids);
+}

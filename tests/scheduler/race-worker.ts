@@ -1,0 +1,9 @@
+// A separate process running one scheduler pass on a shared database file (see the race test).
+import { DEFAULT_SETTINGS, schedulePass } from "../../core/scheduler/index.ts";
+import { openStore } from "../../core/store/index.ts";
+
+const [file, now] = process.argv.slice(2);
+const store = await openStore({ url: file! });
+const r = await schedulePass(store.db, DEFAULT_SETTINGS, { now: Number(now) });
+store.close();
+console.log(r.created);
