@@ -12,6 +12,7 @@ const GROUPS: Record<string, { description: string; load: () => Promise<{ regist
     load: () => import("./cmd/server.ts"),
   },
   agent: { description: "Poll a work pool and start its flow runs", load: () => import("./cmd/agent.ts") },
+  scheduler: { description: "Run the scheduler service alone", load: () => import("./cmd/scheduler.ts") },
   deploy: {
     description: "Create or update deployments from weir.yaml",
     load: () => import("./cmd/deploy.ts"),
@@ -25,6 +26,7 @@ const GROUPS: Record<string, { description: string; load: () => Promise<{ regist
     load: () => import("./cmd/flow-run.ts"),
   },
   run: { description: "Run a flow from a file now, in this process", load: () => import("./cmd/run.ts") },
+  schedule: { description: "Preview a schedule's next run times", load: () => import("./cmd/schedule.ts") },
   "work-pool": { description: "Manage work pools", load: () => import("./cmd/work-pool.ts") },
   "work-queue": { description: "Manage work queues of a pool", load: () => import("./cmd/work-queue.ts") },
   execute: { description: "Run one flow run (started by agents)", load: () => import("./cmd/execute.ts") },

@@ -1,9 +1,11 @@
 import type { Command } from "@commander-js/extra-typings";
+import type { DeployFlags } from "./lib/deploy-command.ts";
 import { collect } from "./lib/options.ts";
+import { withScheduleFlags } from "./lib/schedule-flags.ts";
 
 export function register(program: Command): void {
-  program
-    .command("deploy")
+  const cmd = program.command("deploy");
+  withScheduleFlags(cmd)
     .description("Create or update deployments defined in weir.yaml (or prefect.yaml)")
     .argument(
       "[entrypoint]",
@@ -24,7 +26,8 @@ export function register(program: Command): void {
     .option("--file <path>", "project file (default: weir.yaml, else prefect.yaml)")
     .option("--dry-run", "print what would be deployed; run no steps, change nothing")
     .option("--json", "print the result as JSON")
-    .action(async (entrypoint, opts) => {
+    .action(async (...args: unknown[]) => {
+      const [entrypoint, opts] = args as [string | undefined, DeployFlags];
       const { deployCommand } = await import("./lib/deploy-command.ts");
       await deployCommand(entrypoint, opts);
     });

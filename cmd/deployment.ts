@@ -1,4 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
+import { registerScheduleCommands } from "./deployment-schedules.ts";
 import { client, collect } from "./lib/options.ts";
 import { ago, bold, dim, green, printJson, printTable, red } from "./lib/output.ts";
 
@@ -89,6 +90,8 @@ export function register(program: Command): void {
       );
       process.exitCode = ok ? 0 : 1;
     });
+
+  registerScheduleCommands(cmd);
 
   cmd
     .command("delete")

@@ -14,6 +14,7 @@ export function register(program: Command): void {
     .option("--agent <pool>", "also run an agent for this work pool inside the server")
     .option("-q, --queue <name>", "with --agent: queue to take work from (repeatable)", collect)
     .option("--limit <n>", "with --agent: most flow runs at once", positiveInt("--limit"), 10)
+    .option("--no-scheduler", "do not run the scheduler service here (run weir scheduler instead)")
     .action(async (opts) => {
       const { startServer } = await import("./lib/start-server.ts");
       await startServer({
@@ -23,6 +24,7 @@ export function register(program: Command): void {
         agentPool: opts.agent,
         queues: opts.queue ?? [],
         limit: opts.limit,
+        scheduler: opts.scheduler,
       });
     });
 }

@@ -1,8 +1,21 @@
 import { WeirError } from "../../core/model/index.ts";
 import { keyValues } from "./options.ts";
+import { type ScheduleFlags, scheduleFromFlags } from "./schedule-flags.ts";
+
+/** The schedule given with --cron/--interval/--rrule, checked now so a typo fails before any step runs. */
+async function flagSchedule(f: ScheduleFlags): Promise<Record<string, unknown> | undefined> {
+  const raw = scheduleFromFlags(f);
+  if (!raw) return undefined;
+  const { assertDeployable, compileSchedule, scheduleSpec } = await import("../../core/schedules/index.ts");
+  const flag = f.cron ? "--cron" : f.interval ? "--interval" : "--rrule";
+  const compiled = compileSchedule(raw, flag);
+  assertDeployable(compiled, flag);
+  return scheduleSpec(compiled) as Record<string, unknown>;
+}
+
 import { bold, dim, green, red } from "./output.ts";
 
-export interface DeployFlags {
+export interface DeployFlags extends ScheduleFlags {
   name?: string[];
   all?: boolean;
   description?: string;
@@ -35,6 +48,7 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
     jobVariables: f.jobVariable ? keyValues(f.jobVariable, "--job-variable") : undefined,
     parameters: f.param || f.params ? parseParamFlags(f.param ?? [], f.params) : undefined,
     enforceParameterSchema: f.enforceParameterSchema,
+    schedule: await flagSchedule(f),
   };
 
   let proj: Awaited<ReturnType<typeof project.loadProject>>;
@@ -55,11 +69,12 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
     proj = project.loadProject(project.findProjectFile(process.cwd(), f.file));
   }
   const planned = await project.planDeployments(proj, names, all);
-  const perDeployment = f.description || f.version || f.param || f.params || f.jobVariable;
+  const perDeployment =
+    f.description || f.version || f.param || f.params || f.jobVariable || overlay.schedule;
   if (planned.length > 1 && perDeployment) {
     throw new WeirError(
       "USAGE",
-      `${planned.length} deployments are selected: --description, --version, --param(s) and --job-variable apply to one deployment; pick it with --name, or set these in ${proj.displayFile}`,
+      `${planned.length} deployments are selected: --description, --version, --param(s), --job-variable and schedule flags apply to one deployment; pick it with --name, or set these in ${proj.displayFile}`,
     );
   }
 

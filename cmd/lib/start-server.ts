@@ -3,6 +3,7 @@ import { createApp, Wakeups } from "../../core/api/index.ts";
 import { WeirClient } from "../../core/client/index.ts";
 import { selfCommand } from "../../core/infra/index.ts";
 import { WeirError } from "../../core/model/index.ts";
+import { Scheduler, settingsFromEnv } from "../../core/scheduler/index.ts";
 import { openStore, redactUrl, sweepOrphanedRuns } from "../../core/store/index.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { uiRoutes } from "../../ui/index.ts";
@@ -15,6 +16,8 @@ export interface ServerOptions {
   agentPool?: string;
   queues: string[];
   limit: number;
+  /** Run the scheduler loop in this process (default true). */
+  scheduler?: boolean;
 }
 
 export async function startServer(o: ServerOptions): Promise<void> {
@@ -22,7 +25,15 @@ export async function startServer(o: ServerOptions): Promise<void> {
     throw new WeirError("USAGE", `--port must be a port number from 0 to 65535 (got "${o.port}")`);
   }
   const store = await openStore({ url: o.db, authToken: process.env.WEIR_DATABASE_AUTH_TOKEN });
-  const ctx = { store, wakeups: new Wakeups(), version: pkg.version };
+  const settings = settingsFromEnv();
+  const scheduler = new Scheduler(store.db, settings, (m) => console.log(m));
+  // Changed deployments are scheduled at once, even when the loop runs in `weir scheduler`.
+  const ctx = {
+    store,
+    wakeups: new Wakeups(),
+    version: pkg.version,
+    scheduleNow: (ids: string[]) => scheduler.kick(ids),
+  };
   const app = createApp(ctx, {
     extend: uiRoutes,
     onInternalError: (err) => console.error("weir server: internal error:", err),
@@ -61,6 +72,8 @@ export async function startServer(o: ServerOptions): Promise<void> {
     Math.max(1000, Math.min(agentTimeoutMs / 3, 10_000)),
   );
 
+  if (o.scheduler !== false) scheduler.start();
+
   let agent: Agent | null = null;
   if (o.agentPool) {
     agent = new Agent({
@@ -84,6 +97,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
       "Shutting down: no new work is taken; waiting for running flow runs (Ctrl-C again to kill them)",
     );
     clearInterval(sweep);
+    await scheduler.stop();
     await agent?.stop();
     // Force: agents hold long-poll claims open; they reconnect to the next server.
     await server.stop(true);

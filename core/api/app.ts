@@ -4,6 +4,7 @@ import type { ApiContext } from "./context.ts";
 import { Router } from "./router.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
 import { flowRunRoutes } from "./routes/flow-runs.ts";
+import { scheduleRoutes } from "./routes/schedules.ts";
 import { variableRoutes } from "./routes/variables.ts";
 import { workPoolRoutes } from "./routes/work-pools.ts";
 
@@ -33,6 +34,7 @@ export function createApp(ctx: ApiContext, options: AppOptions = {}): Hono {
   deploymentRoutes(router.for("deployments"), ctx);
   flowRunRoutes(router.for("flow runs"), ctx);
   workPoolRoutes(router.for("work pools"), ctx);
+  scheduleRoutes(router.for("schedules"), ctx);
   variableRoutes(router.for("variables"), ctx);
   const doc = router.openapi(ctx.version);
   app.get("/api/openapi.json", (c) => c.json(doc));

@@ -5,4 +5,6 @@ export interface ApiContext {
   store: Store;
   wakeups: Wakeups;
   version: string;
+  /** Schedules these deployments now (after a create or a schedule change), not at the next loop. */
+  scheduleNow?: (deploymentIds: string[]) => Promise<unknown>;
 }

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { STATE_TYPES } from "../model/index.ts";
+import { CATCHUP_POLICIES, STATE_TYPES } from "../model/index.ts";
 
 // Request bodies of the API. Responses are the types in core/model.
 
@@ -13,6 +13,13 @@ export const StateBody = v.object({
   message: v.optional(v.string()),
   data: v.optional(record),
   scheduled_time: v.optional(v.pipe(v.string(), v.isoTimestamp())),
+});
+
+export const ScheduleBody = v.object({
+  schedule: record,
+  active: v.optional(v.boolean()),
+  parameters: v.optional(record),
+  slug: v.nullish(v.pipe(v.string(), v.minLength(1))),
 });
 
 export const DeploymentBody = v.object({
@@ -35,7 +42,12 @@ export const DeploymentBody = v.object({
   pull_steps: v.nullish(v.array(v.unknown())),
   enforce_parameter_schema: v.optional(v.boolean()),
   paused: v.optional(v.boolean()),
+  /** Replaces the schedules when present ([] or null removes them); absent keeps them. */
+  schedules: v.nullish(v.array(ScheduleBody)),
+  catchup: v.optional(v.picklist(CATCHUP_POLICIES)),
 });
+
+export const ReplaceSchedulesBody = v.object({ schedules: v.array(ScheduleBody) });
 
 export const RunDeploymentBody = v.object({
   parameters: v.optional(record),

@@ -1,6 +1,7 @@
 import type {
   Agent,
   Deployment,
+  DeploymentSchedule,
   Flow,
   FlowRun,
   LogEntry,
@@ -113,6 +114,29 @@ export class WeirClient {
     return this.request("POST", `/deployments/${id}/runs`, body);
   }
 
+  // schedules
+  replaceSchedules(deploymentId: string, schedules: ScheduleWire[]): Promise<Deployment> {
+    return this.request("PUT", `/deployments/${deploymentId}/schedules`, { schedules });
+  }
+  createSchedule(deploymentId: string, body: ScheduleWire): Promise<DeploymentSchedule> {
+    return this.request("POST", `/deployments/${deploymentId}/schedules`, body);
+  }
+  setScheduleActive(deploymentId: string, schedule: string, active: boolean): Promise<DeploymentSchedule> {
+    return this.request(
+      "POST",
+      `/deployments/${deploymentId}/schedules/${encodeURIComponent(schedule)}/${active ? "resume" : "pause"}`,
+    );
+  }
+  setDeploymentScheduleActive(deploymentId: string, active: boolean): Promise<Deployment> {
+    return this.request("POST", `/deployments/${deploymentId}/${active ? "resume" : "pause"}-schedule`);
+  }
+  deleteSchedules(deploymentId: string, schedule?: string): Promise<Deployment> {
+    return this.request(
+      "DELETE",
+      `/deployments/${deploymentId}/schedules${schedule ? `/${encodeURIComponent(schedule)}` : ""}`,
+    );
+  }
+
   // flow runs
   createFlowRun(body: {
     flow_name: string;
@@ -214,6 +238,13 @@ export class WeirClient {
     return this.request("GET", "/variables");
   }
 }
+
+export type ScheduleWire = {
+  schedule: Record<string, unknown>;
+  active?: boolean;
+  parameters?: Record<string, unknown>;
+  slug?: string | null;
+};
 
 type StateWire = {
   type: string;

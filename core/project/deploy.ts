@@ -20,6 +20,8 @@ export interface DeployOverlay {
   jobVariables?: Record<string, unknown>;
   parameters?: Record<string, unknown>;
   enforceParameterSchema?: boolean;
+  /** From --cron/--interval/--rrule: replaces the file's schedules. */
+  schedule?: Record<string, unknown>;
 }
 
 export interface PlannedDeployment {
@@ -110,6 +112,13 @@ export function deploymentBody(
     work_queue_name: overlay.queue ?? spec.work_pool?.work_queue_name ?? (pool ? "default" : null),
     job_variables: { ...spec.work_pool?.job_variables, ...overlay.jobVariables },
     pull_steps: pullSteps,
+    // Absent from the file (and no flag): the deployment keeps the schedules it has.
+    ...(overlay.schedule
+      ? { schedules: [{ schedule: overlay.schedule }] }
+      : spec.scheduleItems
+        ? { schedules: spec.scheduleItems }
+        : {}),
+    ...(spec.catchup ? { catchup: spec.catchup } : {}),
   };
 }
 

@@ -3,6 +3,7 @@ import { basename, dirname, relative, resolve } from "node:path";
 import * as v from "valibot";
 import { isAlias, isMap, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
 import { WeirError } from "../model/index.ts";
+import { assertDeployable, compileSchedule, scheduleSpec } from "../schedules/index.ts";
 import {
   DEPLOYMENT_KEYS,
   type DeploymentSection,
@@ -12,7 +13,16 @@ import {
 } from "./project-file.ts";
 import { didYouMean, formatAt, posOf, type SourcePos, sourceError } from "./source-error.ts";
 
+export interface ScheduleItem {
+  schedule: Record<string, unknown>;
+  active?: boolean;
+  parameters?: Record<string, unknown>;
+  slug?: string | null;
+}
+
 export interface DeploymentSpec extends DeploymentSection {
+  /** Checked schedules in canonical form; undefined when the file sets neither schedule nor schedules. */
+  scheduleItems?: ScheduleItem[];
   /** Position of the deployment's mapping, for messages about it. */
   pos: SourcePos;
   /** Position of its entrypoint field (the mapping's when absent). */
@@ -168,6 +178,15 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
       ),
     ]);
   }
+  const scheduleItems = file.deployments.map((d, i) => {
+    try {
+      return readSchedules(d, i, at);
+    } catch (e) {
+      const err = e as Error & { pos?: SourcePos };
+      problems.push(formatAt(err.pos ?? at(["deployments", i]), err.message, source));
+      return undefined;
+    }
+  });
   const names = new Map<string, number>();
   file.deployments.forEach((d, i) => {
     const prev = names.get(d.name);
@@ -203,6 +222,7 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
     })),
     deployments: file.deployments.map((d, i) => ({
       ...d,
+      scheduleItems: scheduleItems[i],
       pos: at(["deployments", i]),
       entrypointPos: at(["deployments", i, "entrypoint"]),
     })),
@@ -212,4 +232,75 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
 
 function resolveAlias(doc: ReturnType<typeof parseDocument>, node: unknown): unknown {
   return isAlias(node) ? node.resolve(doc) : node;
+}
+
+/**
+ * `schedule:` (one) or `schedules:` (a list whose items add active, parameters and slug). Empty
+ * values people write (`schedule: {}`, `schedule: null`, `schedules: []`) mean "no schedules".
+ */
+function readSchedules(
+  d: DeploymentSection,
+  i: number,
+  at: (path: (string | number)[]) => SourcePos,
+): ScheduleItem[] | undefined {
+  const hasOne = d.schedule !== undefined;
+  const hasMany = d.schedules !== undefined;
+  if (hasOne && hasMany && d.schedule && d.schedules && (d.schedules as unknown[]).length) {
+    throw Object.assign(new Error(`deployments[${i}]: use either schedule or schedules, not both`), {
+      pos: at(["deployments", i, "schedule"]),
+    });
+  }
+  if (!hasOne && !hasMany) return undefined;
+  const raw: unknown[] = [];
+  const paths: (string | number)[][] = [];
+  if (hasMany && d.schedules !== null) {
+    if (!Array.isArray(d.schedules)) {
+      throw Object.assign(new Error(`deployments[${i}].schedules: must be a list of schedules`), {
+        pos: at(["deployments", i, "schedules"]),
+      });
+    }
+    d.schedules.forEach((item, j) => {
+      raw.push(item);
+      paths.push(["deployments", i, "schedules", j]);
+    });
+  } else if (
+    hasOne &&
+    d.schedule !== null &&
+    !(typeof d.schedule === "object" && Object.keys(d.schedule as object).length === 0)
+  ) {
+    raw.push(d.schedule);
+    paths.push(["deployments", i, "schedule"]);
+  }
+  return raw.map((item, j) => {
+    const path = paths[j]!;
+    const field = path
+      .map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`))
+      .join("")
+      .slice(1);
+    try {
+      if (!item || typeof item !== "object" || Array.isArray(item))
+        throw new Error(`${field}: must be a mapping such as { cron: "0 9 * * *" }`);
+      const { active, parameters, slug, ...spec } = item as Record<string, unknown>;
+      if (active !== undefined && typeof active !== "boolean")
+        throw new Error(`${field}.active: must be true or false`);
+      if (
+        parameters !== undefined &&
+        (typeof parameters !== "object" || parameters === null || Array.isArray(parameters))
+      ) {
+        throw new Error(`${field}.parameters: must be a mapping of parameter names to values`);
+      }
+      if (slug !== undefined && slug !== null && typeof slug !== "string")
+        throw new Error(`${field}.slug: must be a string`);
+      const compiled = compileSchedule(spec, field);
+      assertDeployable(compiled, field);
+      return {
+        schedule: scheduleSpec(compiled) as Record<string, unknown>,
+        active: active as boolean | undefined,
+        parameters: parameters as Record<string, unknown> | undefined,
+        slug: (slug as string | null | undefined) ?? null,
+      };
+    } catch (e) {
+      throw Object.assign(new Error((e as Error).message), { pos: at(path) });
+    }
+  });
 }

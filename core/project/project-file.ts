@@ -30,6 +30,7 @@ export const DeploymentSection = v.object({
   schedules: v.nullish(v.unknown()),
   triggers: v.nullish(v.unknown()),
   concurrency_limit: v.nullish(v.unknown()),
+  catchup: v.nullish(v.picklist(["all", "latest", "none"], 'must be one of "all", "latest", "none"')),
   build: stepList,
   push: stepList,
   pull: stepList,

@@ -4,6 +4,7 @@ import type { ApiContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { DeploymentBody, RunDeploymentBody } from "../schemas.ts";
 import { param, readBody } from "../validate.ts";
+import { scheduleInput } from "./schedules.ts";
 
 export function deploymentRoutes(r: Router, ctx: ApiContext): void {
   const db = ctx.store.db;
@@ -24,7 +25,19 @@ export function deploymentRoutes(r: Router, ctx: ApiContext): void {
         }
         if (body.work_queue_name) await q.ensureWorkQueue(db, pool.id, body.work_queue_name);
       }
-      const result = await q.upsertDeployment(db, body);
+      // `schedule` (one, Prefect 2's field) is shorthand for `schedules: [{ schedule }]`.
+      const raw =
+        body.schedules !== undefined
+          ? body.schedules
+          : body.schedule !== undefined
+            ? body.schedule
+              ? [{ schedule: body.schedule }]
+              : []
+            : undefined;
+      const schedules =
+        raw === undefined ? undefined : (raw ?? []).map((s, i) => scheduleInput(s, `schedules[${i}]`));
+      const result = await q.upsertDeployment(db, { ...body, schedules });
+      await ctx.scheduleNow?.([result.deployment.id]);
       return c.json(result, result.created ? 201 : 200);
     },
     DeploymentBody,

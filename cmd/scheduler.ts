@@ -1,0 +1,31 @@
+import type { Command } from "@commander-js/extra-typings";
+import { defaultDatabase } from "./lib/options.ts";
+
+export function register(program: Command): void {
+  program
+    .command("scheduler")
+    .description("Run the scheduler service alone (when the server runs with --no-scheduler elsewhere)")
+    .option(
+      "--db <path-or-url>",
+      "database file or libSQL URL (env WEIR_DATABASE_URL; default $WEIR_HOME/weir.db)",
+    )
+    .action(async (opts) => {
+      const { openStore, redactUrl } = await import("../core/store/index.ts");
+      const { Scheduler, settingsFromEnv } = await import("../core/scheduler/index.ts");
+      const { untilSignal } = await import("./lib/signals.ts");
+      const settings = settingsFromEnv();
+      const store = await openStore({
+        url: opts.db ?? defaultDatabase(),
+        authToken: process.env.WEIR_DATABASE_AUTH_TOKEN,
+      });
+      const scheduler = new Scheduler(store.db, settings, (m) =>
+        console.log(`${new Date().toISOString()} ${m}`),
+      );
+      scheduler.start();
+      console.log(`Weir scheduler on ${redactUrl(store.url)}: a pass every ${settings.loopMs / 1000} s`);
+      await untilSignal(async () => {
+        await scheduler.stop();
+        store.close();
+      });
+    });
+}
