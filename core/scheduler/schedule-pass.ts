@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { randomRunName } from "../model/index.ts";
-import { compileSchedule, nextDates } from "../schedules/index.ts";
+import { compileSchedule, iterateDates } from "../schedules/index.ts";
 import type { Db } from "../store/index.ts";
 import { newId } from "../store/index.ts";
 import { flowRunStates, flowRuns } from "../store/schema.ts";
@@ -49,7 +49,7 @@ interface Candidate {
   last_time: string | null;
 }
 
-const CHUNK = 300;
+const CHUNK = 1000;
 
 const SKIPPED = {
   none: "Skipped: missed its scheduled time and the deployment's catchup policy is none",
@@ -104,11 +104,7 @@ export async function schedulePass(
     const changed = Date.parse(c.updated);
     const last = c.last_time ? Date.parse(c.last_time) + 1 : now;
     const from = Math.max(Math.min(last, now), changed);
-    const dates = nextDates(schedule, {
-      after: from,
-      n: settings.maxRuns * 2,
-      end: now + settings.maxTimeMs,
-    });
+    const dates = iterateDates(schedule, from, now + settings.maxTimeMs);
     const params = { ...JSON.parse(c.d_parameters), ...JSON.parse(c.parameters) };
     const tags = [...new Set([...(JSON.parse(c.d_tags) as string[]), "auto-scheduled"])];
     const jobVariables = JSON.parse(c.d_job_variables);

@@ -1,4 +1,4 @@
-export { type DateQuery, hasDatesAfter, nextDates } from "./next-dates.ts";
+export { type DateQuery, hasDatesAfter, iterateDates, nextDates } from "./next-dates.ts";
 export {
   assertDeployable,
   compileSchedule,

@@ -15,15 +15,40 @@ export interface DateQuery {
 
 /** The next `n` run times of a schedule at or after `after` (epoch ms, ascending). */
 export function nextDates(s: Schedule, q: DateQuery): number[] {
-  if (q.n <= 0) return [];
-  const end = q.end ?? Number.POSITIVE_INFINITY;
-  switch (s.kind) {
-    case "interval":
-      return intervalDates(s, q.after, q.n, end);
-    case "cron":
-      return cronDates(s, q.after, q.n, end);
-    case "rrule":
-      return rruleDates(s, q.after, q.n, end);
+  const out: number[] = [];
+  if (q.n <= 0) return out;
+  for (const t of iterateDates(s, q.after, q.end)) {
+    out.push(t);
+    if (out.length >= q.n) break;
+  }
+  return out;
+}
+
+/**
+ * Run times at or after `after` (and up to `end`), computed one at a time, so a caller that stops
+ * early (the scheduler, once its minimums are met) pays only for what it uses.
+ */
+export function* iterateDates(s: Schedule, after: number, end = Number.POSITIVE_INFINITY): Generator<number> {
+  if (s.kind === "interval") {
+    yield* intervalDates(s, after, end);
+  } else if (s.kind === "cron") {
+    const job = cronJob(s);
+    let prev = new Date(after - 1);
+    for (;;) {
+      const next = job.nextRun(prev);
+      if (!next || next.getTime() > end) return;
+      if (next.getTime() >= after) yield next.getTime();
+      prev = next;
+    }
+  } else {
+    // rrule expansion is cheapest in batches
+    let from = after;
+    for (let batch = 16; ; batch = Math.min(batch * 4, 4096)) {
+      const dates = rruleDates(s, from, batch, end);
+      yield* dates;
+      if (dates.length < batch) return;
+      from = dates[dates.length - 1]! + 1;
+    }
   }
 }
 
@@ -32,21 +57,18 @@ export function nextDates(s: Schedule, q: DateQuery): number[] {
  * DST); the rest of an interval, and all sub-day intervals, step in absolute time. Every date is
  * computed from the anchor, so a shifted date (DST gap) never shifts the ones after it.
  */
-function intervalDates(
+function* intervalDates(
   s: Extract<Schedule, { kind: "interval" }>,
   after: number,
-  n: number,
   end: number,
-): number[] {
+): Generator<number> {
   const days = Math.floor(s.seconds / 86_400);
   const restMs = (s.seconds - days * 86_400) * 1000;
   const at = (k: number) =>
     days > 0 ? addLocalDays(s.anchor, s.timezone, k * days) + k * restMs : s.anchor + k * s.seconds * 1000;
   let k = Math.trunc((after - s.anchor) / (s.seconds * 1000)) - 1;
   while (at(k) < after) k++;
-  const out: number[] = [];
-  for (let t = at(k); out.length < n && t <= end; t = at(++k)) out.push(t);
-  return out;
+  for (let t = at(k); t <= end; t = at(++k)) yield t;
 }
 
 const crons = new Map<string, Cron>();
@@ -68,19 +90,6 @@ function cronJob(s: Extract<Schedule, { kind: "cron" }>): Cron {
     crons.set(key, job);
   }
   return job;
-}
-
-function cronDates(s: Extract<Schedule, { kind: "cron" }>, after: number, n: number, end: number): number[] {
-  const job = cronJob(s);
-  const out: number[] = [];
-  let prev = new Date(after - 1);
-  while (out.length < n) {
-    const next = job.nextRun(prev);
-    if (!next || next.getTime() > end) break;
-    if (next.getTime() >= after) out.push(next.getTime());
-    prev = next;
-  }
-  return out;
 }
 
 const floating = (instant: number, tz: string): Date => {
