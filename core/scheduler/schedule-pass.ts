@@ -1,9 +1,10 @@
+import type { Client } from "@libsql/client";
 import { sql } from "drizzle-orm";
 import { randomRunName } from "../model/index.ts";
 import { compileSchedule, iterateDates } from "../schedules/index.ts";
 import type { Db } from "../store/index.ts";
 import { newId } from "../store/index.ts";
-import { flowRunStates, flowRuns } from "../store/schema.ts";
+import { flowRunStates, type flowRuns } from "../store/schema.ts";
 
 export interface SchedulerSettings {
   /** Keep at least this many future runs per schedule... */
@@ -49,6 +50,7 @@ interface Candidate {
   last_time: string | null;
 }
 
+// SQLite binds at most 32,766 values per statement: 21 columns x 1,000 rows stays under it.
 const CHUNK = 1000;
 
 const SKIPPED = {
@@ -92,35 +94,23 @@ export async function schedulePass(
     SELECT * FROM s WHERE future_count < ${settings.minRuns} OR last_time IS NULL OR last_time < ${minEnd}`);
 
   const rows: (typeof flowRuns.$inferInsert)[] = [];
+  // Many deployments share a schedule (every hour, every day at 09:00): within a pass the same
+  // spec and starting point always select the same times, so each is computed once.
+  const selected = new Map<string, number[] | null>();
   for (const c of candidates) {
-    let schedule: ReturnType<typeof compileSchedule>;
-    try {
-      schedule = compileSchedule(JSON.parse(c.schedule));
-    } catch {
-      continue; // validated when stored; a spec this version cannot read is skipped, not fatal
-    }
     // Continue after the last run created (runs missed during an outage are created too, for the
     // catch-up policy to handle), but never before the schedule was last changed or resumed.
     const changed = Date.parse(c.updated);
     const last = c.last_time ? Date.parse(c.last_time) + 1 : now;
     const from = Math.max(Math.min(last, now), changed);
-    const dates = iterateDates(schedule, from, now + settings.maxTimeMs);
+    const key = `${from}|${c.schedule}`;
+    if (!selected.has(key)) selected.set(key, selectDates(c.schedule, from, now, settings));
+    const dates = selected.get(key);
+    if (!dates) continue; // validated when stored; a spec this version cannot read is skipped
     const params = { ...JSON.parse(c.d_parameters), ...JSON.parse(c.parameters) };
     const tags = [...new Set([...(JSON.parse(c.d_tags) as string[]), "auto-scheduled"])];
     const jobVariables = JSON.parse(c.d_job_variables);
-    let past = 0;
-    let future = 0;
-    let lastFuture = Number.NEGATIVE_INFINITY;
     for (const t of dates) {
-      if (t < now) {
-        if (++past > settings.maxRuns) continue;
-      } else {
-        // Prefect's rule: stop once both minimums are met (the date that meets them is kept).
-        if (future >= settings.maxRuns) break;
-        if (future >= settings.minRuns && lastFuture >= now + settings.minTimeMs) break;
-        future++;
-        lastFuture = t;
-      }
       const iso = new Date(t).toISOString();
       rows.push({
         id: newId(),
@@ -149,34 +139,39 @@ export async function schedulePass(
     }
   }
 
-  let created = 0;
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const chunk = rows.slice(i, i + CHUNK);
-    created += await db.transaction(async (tx) => {
-      const inserted = await tx
-        .insert(flowRuns)
-        .values(chunk)
-        .onConflictDoNothing({ target: flowRuns.idempotencyKey })
-        .returning({ id: flowRuns.id });
-      if (inserted.length > 0) {
-        await tx.insert(flowRunStates).values(
-          inserted.map((r) => ({
-            id: newId(),
-            flowRunId: r.id,
-            type: "SCHEDULED",
-            name: "Scheduled",
-            message: null,
-            timestamp: nowIso,
-            data: null,
-          })),
-        );
-      }
-      return inserted.length;
-    });
-  }
-
+  const created = await insertRuns(db, rows, nowIso);
   const { late, skipped } = await markLateAndCatchUp(db, now, settings);
   return { schedulesChecked: candidates.length, created, late, skipped, ms: performance.now() - started };
+}
+
+/**
+ * The times a schedule needs from `from`: every missed one (up to maxRuns), then future ones until
+ * both minimums are met (at least minRuns, and reaching minTime ahead), within maxRuns and maxTime.
+ * This is Prefect's rule, with the date that meets the minimums kept.
+ */
+function selectDates(spec: string, from: number, now: number, settings: SchedulerSettings): number[] | null {
+  let schedule: ReturnType<typeof compileSchedule>;
+  try {
+    schedule = compileSchedule(JSON.parse(spec));
+  } catch {
+    return null;
+  }
+  const out: number[] = [];
+  let past = 0;
+  let future = 0;
+  let lastFuture = Number.NEGATIVE_INFINITY;
+  for (const t of iterateDates(schedule, from, now + settings.maxTimeMs)) {
+    if (t < now) {
+      if (++past > settings.maxRuns) continue;
+    } else {
+      if (future >= settings.maxRuns) break;
+      if (future >= settings.minRuns && lastFuture >= now + settings.minTimeMs) break;
+      future++;
+      lastFuture = t;
+    }
+    out.push(t);
+  }
+  return out;
 }
 
 /**
@@ -220,6 +215,79 @@ async function markLateAndCatchUp(
 }
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+const RUN_COLUMNS = {
+  id: "id",
+  created: "created",
+  updated: "updated",
+  name: "name",
+  flowId: "flow_id",
+  deploymentId: "deployment_id",
+  workPoolName: "work_pool_name",
+  workQueueName: "work_queue_name",
+  parameters: "parameters",
+  jobVariables: "job_variables",
+  tags: "tags",
+  stateType: "state_type",
+  stateName: "state_name",
+  stateTimestamp: "state_timestamp",
+  expectedStartTime: "expected_start_time",
+  nextScheduledStartTime: "next_scheduled_start_time",
+  totalRunTime: "total_run_time",
+  runCount: "run_count",
+  autoScheduled: "auto_scheduled",
+  scheduleId: "schedule_id",
+  idempotencyKey: "idempotency_key",
+} as const;
+
+/**
+ * Inserts scheduled runs and their first history entry in batches, skipping any whose
+ * (deployment, schedule, time) key exists. Plain SQL on the driver: for tens of thousands of rows
+ * the query builder's per-value work doubled the pass (measured: 2.1 s vs 0.9 s for 34,000 runs).
+ */
+async function insertRuns(db: Db, rows: (typeof flowRuns.$inferInsert)[], nowIso: string): Promise<number> {
+  const client = (db as Db & { $client: Client }).$client;
+  const keys = Object.keys(RUN_COLUMNS) as (keyof typeof RUN_COLUMNS)[];
+  const runSql = (n: number) =>
+    `INSERT INTO flow_runs (${keys.map((k) => RUN_COLUMNS[k]).join(", ")}) VALUES ${Array(n)
+      .fill(`(${keys.map(() => "?").join(", ")})`)
+      .join(", ")} ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`;
+  const value = (v: unknown) =>
+    v === undefined
+      ? null
+      : typeof v === "object" && v !== null
+        ? JSON.stringify(v)
+        : typeof v === "boolean"
+          ? Number(v)
+          : v;
+  let created = 0;
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const chunk = rows.slice(i, i + CHUNK);
+    const tx = await client.transaction("write");
+    try {
+      const res = await tx.execute({
+        sql: runSql(chunk.length),
+        args: chunk.flatMap((r) => keys.map((k) => value(r[k])) as never[]),
+      });
+      const ids = res.rows.map((r) => String(r.id));
+      if (ids.length > 0) {
+        await tx.execute({
+          sql: `INSERT INTO flow_run_states (id, flow_run_id, type, name, message, timestamp, data) VALUES ${Array(
+            ids.length,
+          )
+            .fill("(?, ?, 'SCHEDULED', 'Scheduled', NULL, ?, NULL)")
+            .join(", ")}`,
+          args: ids.flatMap((id) => [newId(), id, nowIso]),
+        });
+      }
+      await tx.commit();
+      created += ids.length;
+    } finally {
+      tx.close();
+    }
+  }
+  return created;
+}
 
 async function history(
   tx: Tx,
