@@ -152,14 +152,13 @@ scenarios.scheduler = async () => {
     .insert(flows)
     .values({ id: flowId, created: now, updated: now, name: "bench-flow", tags: [] });
   // A realistic mix: thousands of distinct specs (minute and hour vary), two timezones.
-  const cronFor = (k: number) =>
-    [
-      `${k % 60} * * * *`,
-      `${k % 60} ${k % 24} * * *`,
-      "*/15 * * * *",
-      `0 ${k % 24} * * 1-5`,
-      `${k % 60} ${k % 24} 1 * *`,
-    ][k % 5]!;
+  const cronFor = (k: number) => {
+    const m = Math.floor(k / 5) % 60;
+    const h = Math.floor(k / 300) % 24;
+    return [`${m} * * * *`, `${m} ${h} * * *`, `*/15 * * * *`, `${m} ${h} * * 1-5`, `${m} ${h} 1 * *`][
+      k % 5
+    ]!;
+  };
   for (let i = 0; i < n; i += 500) {
     const batch = Array.from({ length: Math.min(500, n - i) }, (_, j) => ({ id: newId(), k: i + j }));
     await store.db.insert(deployments).values(
