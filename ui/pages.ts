@@ -64,8 +64,8 @@ export function uiRoutes(app: Hono, ctx: ApiContext): void {
     return c.html(
       page(
         "Deployments",
-        html`<h2>Deployments</h2><table><tr><th>Name</th><th>Entrypoint</th><th>Pool / queue</th><th>Updated</th></tr>
-        ${list.map((d) => html`<tr><td>${d.flow_name}/${d.name}</td><td><code>${d.entrypoint ?? ""}</code></td><td>${d.work_pool_name ?? "–"} / ${d.work_queue_name ?? "–"}</td><td>${when(d.updated)}</td></tr>`)}</table>`,
+        html`<h2>Deployments</h2><table><tr><th>Name</th><th>Entrypoint</th><th>Pool / queue</th><th>Schedules</th><th>Updated</th></tr>
+        ${list.map((d) => html`<tr><td>${d.flow_name}/${d.name}</td><td><code>${d.entrypoint ?? ""}</code></td><td>${d.work_pool_name ?? "–"} / ${d.work_queue_name ?? "–"}</td><td>${scheduleText(d)}</td><td>${when(d.updated)}</td></tr>`)}</table>`,
       ),
     );
   });
@@ -82,4 +82,23 @@ export function uiRoutes(app: Hono, ctx: ApiContext): void {
       ),
     );
   });
+}
+
+function scheduleText(d: {
+  schedules: { schedule: Record<string, unknown>; active: boolean }[];
+  is_schedule_active: boolean;
+}): string {
+  if (d.schedules.length === 0) return "–";
+  return d.schedules
+    .map((s) => {
+      const spec = s.schedule;
+      const what = spec.cron
+        ? `cron ${spec.cron}`
+        : spec.interval
+          ? `every ${spec.interval} s`
+          : `rrule ${spec.rrule}`;
+      const tz = spec.timezone && spec.timezone !== "UTC" ? ` (${spec.timezone})` : "";
+      return `${what}${tz}${s.active && d.is_schedule_active ? "" : " — paused"}`;
+    })
+    .join("; ");
 }

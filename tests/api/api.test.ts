@@ -279,3 +279,66 @@ describe("claiming", () => {
     expect(next.json.cancelling).toEqual([]);
   });
 });
+
+describe("schedules", () => {
+  const hourly = { interval: 3600, timezone: "UTC" };
+
+  test("deploying with schedules stores them canonically; `schedule` alone is shorthand", async () => {
+    const d = await deploy({ schedules: [{ schedule: { interval: "PT1H" }, slug: "hourly" }] });
+    expect(d.schedules.map((s) => [s.slug, s.schedule, s.active])).toEqual([
+      ["hourly", { interval: 3600, anchor_date: "2020-01-01T00:00:00.000Z", timezone: "UTC" }, true],
+    ]);
+    expect(d.schedule).toEqual(d.schedules[0]!.schedule);
+    const one = (
+      await call("PUT", "/api/deployments", {
+        flow_name: "hello",
+        name: "other",
+        schedule: { cron: "0 9 * * *" },
+      })
+    ).json.deployment as Deployment;
+    expect(one.schedules.map((s) => s.schedule)).toEqual([
+      { cron: "0 9 * * *", timezone: "UTC", day_or: true },
+    ]);
+  });
+
+  test("an invalid schedule is refused naming the field and the reason", async () => {
+    const res = await call("PUT", "/api/deployments", {
+      flow_name: "hello",
+      name: "bad",
+      schedules: [{ schedule: hourly }, { schedule: { rrule: "FREQ=DAILY;COUNT=2" } }],
+    });
+    expect(res.status).toBe(422);
+    expect(res.json.error.message).toContain("schedules[1]: RRule schedules with COUNT are not supported");
+    expect((await call("GET", "/api/deployments")).json).toEqual([]);
+  });
+
+  test("add, pause, resume, delete and clear, by id or slug", async () => {
+    const d = await deploy();
+    const created = await call("POST", `/api/deployments/${d.id}/schedules`, { schedule: hourly, slug: "h" });
+    expect(created.status).toBe(201);
+    expect((await call("POST", `/api/deployments/${d.id}/schedules/h/pause`)).json.active).toBe(false);
+    expect((await call("POST", `/api/deployments/${d.id}/schedules/h/resume`)).json.active).toBe(true);
+    await call("POST", `/api/deployments/${d.id}/schedules`, { schedule: { cron: "*/5 * * * *" } });
+    expect((await call("GET", `/api/deployments/${d.id}/schedules`)).json.length).toBe(2);
+    expect((await call("DELETE", `/api/deployments/${d.id}/schedules/h`)).json.schedules.length).toBe(1);
+    expect((await call("DELETE", `/api/deployments/${d.id}/schedules`)).json.schedules).toEqual([]);
+    expect((await call("POST", `/api/deployments/${d.id}/schedules/nope/pause`)).status).toBe(404);
+  });
+
+  test("a deployment is scheduled as soon as it is created", async () => {
+    const kicked: string[][] = [];
+    const scheduled = createApp({
+      store,
+      wakeups,
+      version: "test",
+      scheduleNow: async (ids) => kicked.push(ids),
+    });
+    const res = await scheduled.request("/api/deployments", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ flow_name: "f", name: "n", schedules: [{ schedule: hourly }] }),
+    });
+    const { deployment } = (await res.json()) as { deployment: Deployment };
+    expect(kicked).toEqual([[deployment.id]]);
+  });
+});
