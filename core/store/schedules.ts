@@ -85,16 +85,7 @@ export async function replaceSchedules(tx: Tx, deploymentId: string, inputs: Sch
         .set({ schedule: input.schedule, parameters, active, updated: now })
         .where(eq(deploymentSchedules.id, match.id));
     } else {
-      await tx.insert(deploymentSchedules).values({
-        id: newId(),
-        created: now,
-        updated: now,
-        deploymentId,
-        schedule: input.schedule,
-        active: input.active ?? true,
-        parameters: input.parameters ?? {},
-        slug: input.slug ?? null,
-      });
+      await insertSchedule(tx, deploymentId, input);
     }
   }
   const gone = [...unmatched].map((e) => e.id);
@@ -127,6 +118,10 @@ export async function createSchedule(
       throw new WeirError("CONFLICT", `This deployment already has a schedule with slug "${input.slug}"`);
     }
   }
+  return getSchedule(db, deploymentId, await insertSchedule(db, deploymentId, input));
+}
+
+async function insertSchedule(db: Conn, deploymentId: string, input: ScheduleInput): Promise<string> {
   const now = nowIso();
   const id = newId();
   await db.insert(deploymentSchedules).values({
@@ -139,7 +134,7 @@ export async function createSchedule(
     parameters: input.parameters ?? {},
     slug: input.slug ?? null,
   });
-  return getSchedule(db, deploymentId, id);
+  return id;
 }
 
 /** Pausing drops the schedule's unstarted runs; resuming schedules anew from now. */

@@ -83,15 +83,18 @@ export class Env {
     };
   }
 
-  spawn(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Service {
-    const proc = Bun.spawn([this.bin, ...args], {
+  #spawnOptions(opts: { cwd?: string; env?: Record<string, string> }) {
+    return {
       cwd: opts.cwd ?? this.root,
       env: this.env(opts.env),
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
-    });
-    const s = new Service(proc);
+    } as const;
+  }
+
+  spawn(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Service {
+    const s = new Service(Bun.spawn([this.bin, ...args], this.#spawnOptions(opts)));
     this.services.push(s);
     return s;
   }
@@ -114,11 +117,7 @@ export class Env {
     opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
   ): Promise<CliResult> {
     const proc = Bun.spawn([this.bin, ...args], {
-      cwd: opts.cwd ?? this.root,
-      env: this.env(opts.env),
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
+      ...this.#spawnOptions(opts),
       timeout: opts.timeoutMs ?? 60_000,
     });
     const [stdout, stderr, code] = await Promise.all([
