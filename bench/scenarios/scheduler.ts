@@ -11,17 +11,15 @@ export async function scheduler(): Promise<Row[]> {
   const file = join(WORK, "scheduler.db");
   const store = await openStore({ url: file });
   const now = new Date().toISOString();
-  await store.db
-    .insert(workPools)
-    .values({
-      id: newId(),
-      created: now,
-      updated: now,
-      name: "bench",
-      type: "process",
-      isPaused: false,
-      baseJobTemplate: {},
-    });
+  await store.db.insert(workPools).values({
+    id: newId(),
+    created: now,
+    updated: now,
+    name: "bench",
+    type: "process",
+    isPaused: false,
+    baseJobTemplate: {},
+  });
   const flowId = newId();
   await store.db
     .insert(flows)

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { WeirError } from "../model/index.ts";
+import { FlowRunWriter } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { Router } from "./router.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
@@ -25,6 +26,7 @@ export interface AppOptions {
 }
 
 export function createApp(ctx: ApiContext, options: AppOptions = {}): Hono {
+  ctx.runWriter ??= new FlowRunWriter(ctx.store.db);
   const app = new Hono();
   const router = new Router(app, "meta");
 

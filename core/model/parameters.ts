@@ -52,6 +52,20 @@ function expected(schema: unknown): string {
   return "a valid value";
 }
 
+const validators = new Map<string, Validator>();
+
+/** Compiled validators by schema text: deployments are run far more often than they change. */
+function validatorFor(schema: Record<string, unknown>): Validator {
+  const key = JSON.stringify(schema);
+  let v = validators.get(key);
+  if (!v) {
+    if (validators.size > 1000) validators.clear();
+    v = new Validator(schema as never, "7", false);
+    validators.set(key, v);
+  }
+  return v;
+}
+
 /**
  * Checks flow parameters against the JSON Schema stored with a deployment. Every problem is named
  * (unknown parameter, missing required one, wrong type with the expected type) in one error.
@@ -74,7 +88,7 @@ export function validateParameters(
       }
     }
   }
-  const result = new Validator(schema as never, "7", false).validate(params);
+  const result = validatorFor(schema).validate(params);
   for (const err of result.errors) {
     const path = err.instanceLocation.replace(/^#\/?/, "").split("/").filter(Boolean).join(".");
     if (err.keyword === "required") {

@@ -97,7 +97,12 @@ const withFlow = (db: Db) =>
     .innerJoin(flows, eq(flows.id, deployments.flowId));
 
 /** Finds a deployment by id or by `flow/deployment`; throws NOT_FOUND with a hint otherwise. */
-export async function getDeployment(db: Db, ref: string): Promise<Deployment> {
+/** By id or FLOW/NAME. `withSchedules: false` skips one query where schedules are not needed (run creation). */
+export async function getDeployment(
+  db: Db,
+  ref: string,
+  opts: { withSchedules?: boolean } = {},
+): Promise<Deployment> {
   const slash = ref.indexOf("/");
   const rows =
     slash > 0
@@ -112,7 +117,9 @@ export async function getDeployment(db: Db, ref: string): Promise<Deployment> {
       `Deployment "${ref}" does not exist (list deployments with: weir deployment ls; names are FLOW/DEPLOYMENT)`,
     );
   }
-  return toDeployment(row.d, row.flowName, (await schedulesOf(db, [row.d.id])).get(row.d.id) ?? []);
+  const schedules =
+    opts.withSchedules === false ? [] : ((await schedulesOf(db, [row.d.id])).get(row.d.id) ?? []);
+  return toDeployment(row.d, row.flowName, schedules);
 }
 
 export async function listDeployments(db: Db, filter: { flowName?: string } = {}): Promise<Deployment[]> {

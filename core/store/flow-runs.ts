@@ -16,6 +16,8 @@ type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
 export interface FlowRunInput {
   flow_id: string;
+  /** Known names let the new run be returned without reading it back. */
+  names?: { flow: string; deployment: string | null };
   deployment_id?: string | null;
   name?: string;
   work_pool_name?: string | null;
@@ -34,15 +36,19 @@ const runWithNames = (db: Db | Tx) =>
     .leftJoin(deployments, eq(deployments.id, flowRuns.deploymentId));
 
 export async function createFlowRun(db: Db, input: FlowRunInput): Promise<FlowRun> {
+  const [run] = await createFlowRuns(db, [input]);
+  return run!;
+}
+
+/** Creates several runs (with their first state) in one transaction, two statements in all. */
+export async function createFlowRuns(db: Db, inputs: FlowRunInput[]): Promise<FlowRun[]> {
   const now = nowIso();
-  const state = input.state ?? { type: "SCHEDULED" as const };
-  assertTransition("a new flow run", null, state.type);
-  const id = newId();
-  const scheduled = state.type === "SCHEDULED" ? (state.scheduledTime ?? now) : null;
-  const stateName = state.name ?? DEFAULT_STATE_NAMES[state.type];
-  await db.batch([
-    db.insert(flowRuns).values({
-      id,
+  const rows = inputs.map((input) => {
+    const state = input.state ?? { type: "SCHEDULED" as const };
+    assertTransition("a new flow run", null, state.type);
+    const scheduled = state.type === "SCHEDULED" ? (state.scheduledTime ?? now) : null;
+    const run = {
+      id: newId(),
       created: now,
       updated: now,
       name: input.name ?? randomRunName(),
@@ -54,26 +60,42 @@ export async function createFlowRun(db: Db, input: FlowRunInput): Promise<FlowRu
       jobVariables: input.job_variables ?? {},
       tags: input.tags ?? [],
       stateType: state.type,
-      stateName,
+      stateName: state.name ?? DEFAULT_STATE_NAMES[state.type],
       stateMessage: state.message ?? null,
       stateTimestamp: now,
       expectedStartTime: scheduled ?? now,
       nextScheduledStartTime: scheduled,
       startTime: state.type === "RUNNING" ? now : null,
+      endTime: null,
       totalRunTime: 0,
       runCount: state.type === "RUNNING" ? 1 : 0,
-    }),
-    db.insert(flowRunStates).values({
-      id: newId(),
-      flowRunId: id,
-      type: state.type,
-      name: stateName,
-      message: state.message ?? null,
-      timestamp: now,
-      data: state.data ?? null,
-    }),
+      agentId: null,
+      infrastructurePid: null,
+      autoScheduled: false,
+      scheduleId: null,
+      idempotencyKey: null,
+    } satisfies typeof flowRuns.$inferSelect;
+    return { run, state, input };
+  });
+  await db.batch([
+    db.insert(flowRuns).values(rows.map((r) => r.run)),
+    db.insert(flowRunStates).values(
+      rows.map(({ run, state }) => ({
+        id: newId(),
+        flowRunId: run.id,
+        type: state.type,
+        name: run.stateName,
+        message: state.message ?? null,
+        timestamp: now,
+        data: state.data ?? null,
+      })),
+    ),
   ]);
-  return getFlowRun(db, id);
+  return Promise.all(
+    rows.map(({ run, input }) =>
+      input.names ? toFlowRun(run, input.names.flow, input.names.deployment) : getFlowRun(db, run.id),
+    ),
+  );
 }
 
 export async function getFlowRun(db: Db | Tx, id: string): Promise<FlowRun> {

@@ -12,6 +12,7 @@ export {
   type Store,
 } from "./open-store.ts";
 export { newId, nowIso } from "./rows.ts";
+export { FlowRunWriter } from "./run-writer.ts";
 export * from "./schedules.ts";
 export * from "./task-runs.ts";
 export * from "./variables.ts";

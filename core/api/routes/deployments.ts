@@ -71,13 +71,14 @@ export function deploymentRoutes(r: Router, ctx: ApiContext): void {
     "/api/deployments/:id/runs",
     "Create a flow run of a deployment; parameters merge over the deployment's and are validated first",
     async (c) => {
-      const d = await q.getDeployment(db, param(c, "id"));
+      const d = await q.getDeployment(db, param(c, "id"), { withSchedules: false });
       const body = await readBody(c, RunDeploymentBody);
       const parameters = { ...d.parameters, ...body.parameters };
       if (d.enforce_parameter_schema)
         validateParameters(d.parameter_openapi_schema, parameters, `${d.flow_name}/${d.name}`);
-      const run: FlowRun = await q.createFlowRun(db, {
+      const run: FlowRun = await ctx.runWriter!.create({
         flow_id: d.flow_id,
+        names: { flow: d.flow_name, deployment: d.name },
         deployment_id: d.id,
         name: body.name,
         work_pool_name: d.work_pool_name,
