@@ -136,6 +136,11 @@ export class Agent {
 
   async #afterExit(run: FlowRun, code: number | null, signal: string | null): Promise<void> {
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    // `weir execute` exits 0 only after the server accepted COMPLETED: nothing to check.
+    if (code === 0 && !signal) {
+      this.opts.log(`Flow run ${run.name} (${run.id}) finished: Completed`);
+      return;
+    }
     try {
       const current = await this.opts.client.getFlowRun(run.id);
       if (isTerminal(current.state.type)) {

@@ -73,6 +73,32 @@ export const TaskRunBody = v.object({
   state: StateBody,
 });
 
+export const TaskRunSnapshotsBody = v.array(
+  v.object({
+    id: v.pipe(v.string(), v.uuid()),
+    flow_run_id: v.string(),
+    name: v.string(),
+    task_key: v.string(),
+    state: v.object({
+      type: v.picklist(STATE_TYPES),
+      name: v.string(),
+      message: v.nullish(v.string()),
+      timestamp: v.pipe(v.string(), v.isoTimestamp()),
+    }),
+    start_time: v.nullable(v.pipe(v.string(), v.isoTimestamp())),
+    end_time: v.nullable(v.pipe(v.string(), v.isoTimestamp())),
+    run_count: v.pipe(v.number(), v.integer(), v.minValue(0)),
+    history: v.array(
+      v.object({
+        type: v.string(),
+        name: v.string(),
+        timestamp: v.string(),
+        message: v.optional(v.string()),
+      }),
+    ),
+  }),
+);
+
 export const LogsBody = v.array(
   v.object({
     flow_run_id: v.string(),

@@ -8,6 +8,7 @@ import type {
   State,
   StateProposal,
   TaskRun,
+  TaskRunSnapshot,
   Variable,
   WorkPool,
   WorkQueue,
@@ -170,6 +171,12 @@ export class WeirClient {
   }
   taskRuns(flowRunId: string): Promise<TaskRun[]> {
     return this.request("GET", `/flow-runs/${encodeURIComponent(flowRunId)}/task-runs`);
+  }
+  writeTaskRuns(snapshots: TaskRunSnapshot[]): Promise<{ written: number }> {
+    return this.request("POST", "/task-runs/snapshots", snapshots);
+  }
+  execution(flowRunId: string): Promise<{ flow_run: FlowRun; deployment: Deployment | null }> {
+    return this.request("GET", `/flow-runs/${encodeURIComponent(flowRunId)}/execution`);
   }
   sendLogs(entries: Omit<LogEntry, "id">[]): Promise<{ inserted: number }> {
     return this.request("POST", "/logs", entries);

@@ -15,14 +15,13 @@ export async function executeFlowRun(
   flowRunId: string,
   signal: AbortSignal,
 ): Promise<RunFlowResult> {
-  const run = await client.getFlowRun(flowRunId);
-  if (!run.deployment_id) {
+  const { flow_run: run, deployment } = await client.execution(flowRunId);
+  if (!deployment) {
     throw new WeirError(
       "INVALID",
       `Flow run ${flowRunId} has no deployment; only deployment runs can be executed (use: weir run FILE:FLOW)`,
     );
   }
-  const deployment = await client.getDeployment(run.deployment_id);
   const failEarly = async (message: string): Promise<RunFlowResult> => {
     consoleLogger.error(message);
     await client.sendLogs([

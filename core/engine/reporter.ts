@@ -1,14 +1,24 @@
 import type { WeirClient } from "../client/index.ts";
-import { describeError, type StateProposal } from "../model/index.ts";
+import {
+  DEFAULT_STATE_NAMES,
+  describeError,
+  isTerminal,
+  type StateProposal,
+  type TaskRunSnapshot,
+} from "../model/index.ts";
 import type { Reporter } from "../sdk/context.ts";
 
 /**
- * Sends task-run reports to the API in the background, in order, so task code never waits on an
- * HTTP round trip. `flush()` waits for everything sent so far (before a final state is set).
+ * Reports task runs in the background so task code never waits on the API. The engine keeps each
+ * task run's state and history itself and sends the changed ones whole: the first change goes at
+ * once, the ones made while a request is in flight go together in the next. A flow of many tasks
+ * costs a few requests, not two per task. `flush()` waits until everything is delivered.
  */
 export class ApiReporter implements Reporter {
-  #chain: Promise<void> = Promise.resolve();
-  #failed = false;
+  readonly #snapshots = new Map<string, TaskRunSnapshot>();
+  readonly #dirty = new Set<string>();
+  #inflight: Promise<void> | null = null;
+  #warned = false;
 
   constructor(
     private readonly client: WeirClient,
@@ -16,33 +26,58 @@ export class ApiReporter implements Reporter {
     private readonly warn: (msg: string) => void,
   ) {}
 
-  #enqueue(op: () => Promise<unknown>): void {
-    this.#chain = this.#chain.then(op).then(
-      () => undefined,
-      (err) => {
-        if (!this.#failed) this.warn(`Could not record a task run: ${describeError(err)}`);
-        this.#failed = true;
-      },
-    );
-  }
-
   taskRunStarted(t: { id: string; name: string; taskKey: string }): void {
-    this.#enqueue(() =>
-      this.client.createTaskRun({
-        id: t.id,
-        flow_run_id: this.flowRunId,
-        name: t.name,
-        task_key: t.taskKey,
-        state: { type: "RUNNING" },
-      }),
+    const now = new Date().toISOString();
+    this.#snapshots.set(t.id, {
+      id: t.id,
+      flow_run_id: this.flowRunId,
+      name: t.name,
+      task_key: t.taskKey,
+      state: { type: "RUNNING", name: "Running", timestamp: now },
+      start_time: now,
+      end_time: null,
+      run_count: 1,
+      history: [{ type: "RUNNING", name: "Running", timestamp: now }],
+    });
+    this.#changed(t.id);
+  }
+
+  taskRunState(id: string, p: StateProposal): void {
+    const snap = this.#snapshots.get(id);
+    if (!snap) return;
+    const now = new Date().toISOString();
+    const name = p.name ?? DEFAULT_STATE_NAMES[p.type];
+    snap.state = { type: p.type, name, message: p.message ?? null, timestamp: now };
+    snap.history.push(
+      p.message
+        ? { type: p.type, name, timestamp: now, message: p.message }
+        : { type: p.type, name, timestamp: now },
     );
+    if (p.type === "RUNNING") snap.run_count++;
+    if (isTerminal(p.type)) snap.end_time = now;
+    this.#changed(id);
   }
 
-  taskRunState(id: string, state: StateProposal): void {
-    this.#enqueue(() => this.client.setTaskRunState(id, state));
+  #changed(id: string): void {
+    this.#dirty.add(id);
+    this.#inflight ??= this.#send();
   }
 
-  flush(): Promise<void> {
-    return this.#chain;
+  async #send(): Promise<void> {
+    while (this.#dirty.size > 0) {
+      const batch = [...this.#dirty].map((id) => this.#snapshots.get(id)!);
+      this.#dirty.clear();
+      try {
+        await this.client.writeTaskRuns(batch);
+      } catch (err) {
+        if (!this.#warned) this.warn(`Could not record task runs: ${describeError(err)}`);
+        this.#warned = true;
+      }
+    }
+    this.#inflight = null;
+  }
+
+  async flush(): Promise<void> {
+    while (this.#inflight) await this.#inflight;
   }
 }

@@ -60,8 +60,9 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
     } catch (err) {
       // The server may refuse (e.g. the run was cancelled meanwhile); its decision stands.
       if (!(err instanceof WeirError && err.code === "CONFLICT")) throw err;
-      if (final.type !== "CANCELLED")
-        await propose({ type: "CANCELLED", message: "Cancelled while running" }).catch(() => {});
+      const cancelled: StateProposal = { type: "CANCELLED", message: "Cancelled while running" };
+      if (final.type !== "CANCELLED") await propose(cancelled).catch(() => {});
+      return { final: cancelled };
     }
     return { final, result };
   };

@@ -106,6 +106,19 @@ export interface TaskRun {
   history: { type: string; name: string; timestamp: string; message?: string }[];
 }
 
+/** A task run as an engine last saw it (its own clock), written whole by the engine. */
+export interface TaskRunSnapshot {
+  id: string;
+  flow_run_id: string;
+  name: string;
+  task_key: string;
+  state: { type: string; name: string; message?: string | null; timestamp: string };
+  start_time: string | null;
+  end_time: string | null;
+  run_count: number;
+  history: TaskRun["history"];
+}
+
 export interface LogEntry {
   id: number;
   flow_run_id: string;

@@ -1,5 +1,5 @@
-import { asc, eq } from "drizzle-orm";
-import type { TaskRun } from "../model/index.ts";
+import { asc, eq, sql } from "drizzle-orm";
+import type { TaskRun, TaskRunSnapshot } from "../model/index.ts";
 import { DEFAULT_STATE_NAMES, type StateProposal, WeirError } from "../model/index.ts";
 import type { Db } from "./open-store.ts";
 import { newId, nowIso, toTaskRun } from "./rows.ts";
@@ -81,4 +81,50 @@ export async function listTaskRuns(db: Db, flowRunId: string): Promise<TaskRun[]
     .where(eq(taskRuns.flowRunId, flowRunId))
     .orderBy(asc(taskRuns.created), asc(taskRuns.id));
   return rows.map(toTaskRun);
+}
+
+/**
+ * Writes task-run snapshots in one statement (insert or replace by id). Engines report this way,
+ * so a flow's tasks cost one request per batch instead of two per task.
+ */
+export async function upsertTaskRuns(db: Db, snapshots: TaskRunSnapshot[]): Promise<number> {
+  if (snapshots.length === 0) return 0;
+  const now = nowIso();
+  for (let i = 0; i < snapshots.length; i += 500) {
+    await db
+      .insert(taskRuns)
+      .values(
+        snapshots.slice(i, i + 500).map((s) => ({
+          id: s.id,
+          created: s.history[0]?.timestamp ?? now,
+          updated: now,
+          flowRunId: s.flow_run_id,
+          name: s.name,
+          taskKey: s.task_key,
+          stateType: s.state.type,
+          stateName: s.state.name,
+          stateMessage: s.state.message ?? null,
+          stateTimestamp: s.state.timestamp,
+          startTime: s.start_time,
+          endTime: s.end_time,
+          runCount: s.run_count,
+          history: s.history,
+        })),
+      )
+      .onConflictDoUpdate({
+        target: taskRuns.id,
+        set: {
+          updated: now,
+          stateType: sql`excluded.state_type`,
+          stateName: sql`excluded.state_name`,
+          stateMessage: sql`excluded.state_message`,
+          stateTimestamp: sql`excluded.state_timestamp`,
+          startTime: sql`excluded.start_time`,
+          endTime: sql`excluded.end_time`,
+          runCount: sql`excluded.run_count`,
+          history: sql`excluded.history`,
+        },
+      });
+  }
+  return snapshots.length;
 }

@@ -2,7 +2,7 @@ import { STATE_TYPES, type StateType, WeirError } from "../../model/index.ts";
 import * as q from "../../store/index.ts";
 import type { ApiContext } from "../context.ts";
 import type { Router } from "../router.ts";
-import { FlowRunBody, LogsBody, StateBody, TaskRunBody } from "../schemas.ts";
+import { FlowRunBody, LogsBody, StateBody, TaskRunBody, TaskRunSnapshotsBody } from "../schemas.ts";
 import { param, readBody } from "../validate.ts";
 
 export function flowRunRoutes(r: Router, ctx: ApiContext): void {
@@ -117,6 +117,27 @@ export function flowRunRoutes(r: Router, ctx: ApiContext): void {
     "Append log lines (batched by the engine)",
     async (c) => c.json({ inserted: await q.insertLogs(db, await readBody(c, LogsBody)) }, 201),
     LogsBody,
+  );
+
+  r.route(
+    "post",
+    "/api/task-runs/snapshots",
+    "Write task runs whole, as an engine last saw them (one request for many tasks)",
+    async (c) => c.json({ written: await q.upsertTaskRuns(db, await readBody(c, TaskRunSnapshotsBody)) }),
+    TaskRunSnapshotsBody,
+  );
+
+  r.route(
+    "get",
+    "/api/flow-runs/:id/execution",
+    "What an engine needs to run a flow run: the run and its deployment",
+    async (c) => {
+      const run = await q.getFlowRun(db, param(c, "id"));
+      const deployment = run.deployment_id
+        ? await q.getDeployment(db, run.deployment_id, { withSchedules: false })
+        : null;
+      return c.json({ flow_run: run, deployment });
+    },
   );
 
   r.route(
