@@ -35,10 +35,10 @@ const fmt = (v: number) => (Number.isNaN(v) ? "-" : v >= 100 ? v.toFixed(0) : v.
 
 export function printTable(name: string, rows: Row[]): void {
   const withPeer = rows.some((r) => r.peer !== undefined);
-  console.log(`\n${name}`);
+  console.log(`\n${name}${withPeer ? `  (columns: Weir, peer, Weir/peer)` : ""}`);
   for (const r of rows) {
     const peer = withPeer
-      ? `${(r.peer === undefined ? "" : fmt(r.peer)).padStart(10)} ${r.peer ? `x${fmt(r.value / r.peer)}`.padStart(8) : "".padStart(8)}`
+      ? `${(r.peer === undefined ? "" : fmt(r.peer)).padStart(10)} ${r.peer ? `x${(r.value / r.peer).toFixed(2)}`.padStart(8) : "".padStart(8)}`
       : "";
     console.log(
       `  ${r.metric.padEnd(40)} ${fmt(r.value).padStart(10)} ${r.unit.padEnd(3)}${peer}  ${verdict(r)}`,

@@ -1,0 +1,261 @@
+// `npm run bench -- peers`: the chain and throughput workloads on Weir and on graphile-worker
+// (PostgreSQL job queue, npm), side by side in one run, with the ratio Weir/peer per figure.
+// Installs what it needs (Debian's postgresql, npm's graphile-worker without saving it), starts
+// PostgreSQL on loopback in a temp folder, and stops it afterwards. Never part of CI.
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { freePort, pct, ROOT, type Row, Weir, WORK } from "./lib.ts";
+import { CHAIN_FLOWS, measureChain } from "./scenarios/chain.ts";
+import { measureThroughput, THREE_STEPS } from "./scenarios/throughput.ts";
+
+const sh = (cmd: string[], opts: { cwd?: string; quiet?: boolean } = {}) => {
+  const r = Bun.spawnSync(cmd, {
+    cwd: opts.cwd,
+    stdout: opts.quiet ? "ignore" : "inherit",
+    stderr: "inherit",
+  });
+  if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed (exit ${r.exitCode})`);
+};
+
+function pgBin(): string {
+  const find = () => {
+    if (!existsSync("/usr/lib/postgresql")) return null;
+    const versions = readdirSync("/usr/lib/postgresql").sort();
+    return versions.length ? join("/usr/lib/postgresql", versions.at(-1)!, "bin") : null;
+  };
+  let bin = find();
+  if (!bin) {
+    console.log("installing PostgreSQL from Debian's packages…");
+    sh(["apt-get", "update", "-qq"], { quiet: true });
+    sh(["apt-get", "install", "-y", "-qq", "postgresql"], { quiet: true });
+    bin = find();
+  }
+  if (!bin) throw new Error("PostgreSQL binaries not found after installing postgresql");
+  return bin;
+}
+
+async function startPostgres(): Promise<{ url: string; stop: () => void }> {
+  const bin = pgBin();
+  const dir = join(WORK, "pg");
+  mkdirSync(dir, { recursive: true });
+  chmodSync(WORK, 0o755);
+  sh(["chown", "-R", "postgres:postgres", dir]);
+  const asPg = (args: string[]) => ["runuser", "-u", "postgres", "--", ...args];
+  sh(asPg([join(bin, "initdb"), "-D", join(dir, "data"), "-A", "trust", "-U", "postgres"]), { quiet: true });
+  const port = await freePort();
+  // synchronous_commit=off is PostgreSQL's counterpart of Weir's WAL with synchronous=NORMAL:
+  // committed work survives a process crash, the last moments may not survive a power loss.
+  sh(
+    asPg([
+      join(bin, "pg_ctl"),
+      "-D",
+      join(dir, "data"),
+      "-l",
+      join(dir, "log"),
+      "-w",
+      "-o",
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c synchronous_commit=off`,
+      "start",
+    ]),
+    { quiet: true },
+  );
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stop: () =>
+      sh(asPg([join(bin, "pg_ctl"), "-D", join(dir, "data"), "-m", "fast", "stop"]), { quiet: true }),
+  };
+}
+
+type Helpers = { addJob(task: string, payload: unknown): Promise<unknown> };
+/** The part of graphile-worker used here (it is installed by this script, not a dependency). */
+interface GraphileWorker {
+  run(o: {
+    connectionString: string;
+    concurrency: number;
+    noHandleSignals: boolean;
+    pollInterval: number;
+    logger: unknown;
+    taskList: Record<string, (payload: unknown, helpers: Helpers) => Promise<void>>;
+  }): Promise<{ stop(): Promise<void> }>;
+  makeWorkerUtils(o: { connectionString: string }): Promise<Helpers & { release(): Promise<void> }>;
+  Logger: new (factory: () => () => void) => unknown;
+}
+
+async function graphileWorker(): Promise<GraphileWorker> {
+  const dir = join(ROOT, "node_modules", "graphile-worker");
+  if (!existsSync(join(dir, "package.json"))) {
+    console.log("installing graphile-worker from npm (not saved to package.json)…");
+    sh(["npm", "install", "--no-save", "--no-audit", "--no-fund", "graphile-worker"], {
+      cwd: ROOT,
+      quiet: true,
+    });
+  }
+  // By path: a package installed after this process started is not found by name.
+  const main =
+    (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { main?: string }).main ?? "index.js";
+  return (await import(join(dir, main))) as GraphileWorker;
+}
+
+// The same naive recursion as FIB in lib.ts, which the Weir flows embed as source.
+const fib = (n: number): number => (n < 2 ? n : fib(n - 1) + fib(n - 2));
+
+async function peerFigures(url: string) {
+  const gw = await graphileWorker();
+  const done = new Map<string, () => void>();
+  let compute = 0;
+  const runner = await gw.run({
+    connectionString: url,
+    concurrency: 10,
+    noHandleSignals: true,
+    pollInterval: 1000,
+    logger: new gw.Logger(() => () => {}),
+    taskList: {
+      fib: async (payload, helpers) => {
+        const p = payload as { run: string; i: number; count: number; n: number };
+        const t0 = performance.now();
+        fib(p.n);
+        compute += performance.now() - t0;
+        if (p.i + 1 < p.count) await helpers.addJob("fib", { ...p, i: p.i + 1 });
+        else done.get(p.run)?.();
+      },
+      step: async (payload, helpers) => {
+        const p = payload as { run: string; step: number };
+        if (p.step < 3) await helpers.addJob("step", { ...p, step: p.step + 1 });
+        else done.get(p.run)?.();
+      },
+    },
+  });
+  const utils = await gw.makeWorkerUtils({ connectionString: url });
+  const finished = (run: string) => new Promise<void>((resolve) => done.set(run, resolve));
+
+  const chain = async (count: number, n: number) => {
+    let best = { total: Number.POSITIVE_INFINITY, compute: 0 };
+    for (let k = 0; k < 3; k++) {
+      compute = 0;
+      const run = `chain-${count}-${n}-${k}`;
+      const t0 = performance.now();
+      const end = finished(run);
+      await utils.addJob("fib", { run, i: 0, count, n });
+      await end;
+      const total = performance.now() - t0;
+      if (total < best.total) best = { total, compute };
+    }
+    return best;
+  };
+  const c40 = await chain(40, 10);
+  const c10 = await chain(10, 33);
+
+  const t0 = performance.now();
+  const latencies: number[] = [];
+  await Promise.all(
+    Array.from({ length: 200 }, async (_, i) => {
+      const run = `tp-${i}`;
+      const end = finished(run);
+      const s = performance.now();
+      await utils.addJob("step", { run, step: 1 });
+      await end;
+      latencies.push(performance.now() - s);
+    }),
+  );
+  const burstSeconds = (performance.now() - t0) / 1000;
+  const serial: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    const run = `serial-${i}`;
+    const end = finished(run);
+    const s = performance.now();
+    await utils.addJob("step", { run, step: 1 });
+    await end;
+    serial.push(performance.now() - s);
+  }
+  await utils.release();
+  await runner.stop();
+  return { c40, c10, runsPerSecond: 200 / burstSeconds, burst: latencies, serial };
+}
+
+async function weirFigures() {
+  const weir = await new Weir("peers").start();
+  try {
+    await weir.agent("peers", 10);
+    const ids = await weir.deploy({
+      "flows/chain.ts": CHAIN_FLOWS,
+      "flows/three.ts": THREE_STEPS,
+      "weir.yaml": [
+        "deployments:",
+        "  - name: c40\n    entrypoint: flows/chain.ts:chain40\n    work_pool: { name: peers }",
+        "  - name: c10\n    entrypoint: flows/chain.ts:chain10\n    work_pool: { name: peers }",
+        "  - name: three\n    entrypoint: flows/three.ts:three\n    work_pool: { name: peers }",
+        "",
+      ].join("\n"),
+    });
+    const c40 = await measureChain(weir, ids.c40!);
+    const c10 = await measureChain(weir, ids.c10!);
+    const { runsPerSecond, burst, serial } = await measureThroughput(weir, ids.three!);
+    return { c40, c10, runsPerSecond, burst, serial };
+  } finally {
+    await weir.stop();
+  }
+}
+
+export async function peers(): Promise<Row[]> {
+  const pg = await startPostgres();
+  try {
+    const w = await weirFigures();
+    const p = await peerFigures(pg.url);
+    const nonCompute = (x: { total: number; compute: number }) => (100 * (x.total - x.compute)) / x.total;
+    return [
+      {
+        metric: "chain 40 x fib(10): total",
+        value: w.c40.total,
+        peer: p.c40.total,
+        unit: "ms",
+        target: { below: 500 },
+      },
+      {
+        metric: "chain 40 x fib(10): not compute",
+        value: nonCompute(w.c40),
+        peer: nonCompute(p.c40),
+        unit: "%",
+      },
+      { metric: "chain 10 x fib(33): total", value: w.c10.total, peer: p.c10.total, unit: "ms" },
+      {
+        metric: "chain 10 x fib(33): not compute",
+        value: nonCompute(w.c10),
+        peer: nonCompute(p.c10),
+        unit: "%",
+      },
+      {
+        metric: "3 steps, 200 at once: runs/s",
+        value: w.runsPerSecond,
+        peer: p.runsPerSecond,
+        unit: "/s",
+        target: { atLeast: 50 },
+      },
+      {
+        metric: "3 steps, 200 at once: median latency",
+        value: pct(w.burst, 50),
+        peer: pct(p.burst, 50),
+        unit: "ms",
+      },
+      {
+        metric: "3 steps, 200 at once: p95 latency",
+        value: pct(w.burst, 95),
+        peer: pct(p.burst, 95),
+        unit: "ms",
+      },
+      {
+        metric: "3 steps, one after another: median",
+        value: pct(w.serial, 50),
+        peer: pct(p.serial, 50),
+        unit: "ms",
+      },
+      {
+        metric: "3 steps, one after another: p95",
+        value: pct(w.serial, 95),
+        peer: pct(p.serial, 95),
+        unit: "ms",
+      },
+    ];
+  } finally {
+    pg.stop();
+  }
+}
