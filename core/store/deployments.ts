@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Catchup, Deployment } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
 import { upsertFlow } from "./flows.ts";
@@ -96,6 +96,12 @@ const withFlow = (db: Db) =>
     .from(deployments)
     .innerJoin(flows, eq(flows.id, deployments.flowId));
 
+/** Deployments by id, in one query, without their schedules (for batched run creation). */
+export async function getDeploymentsByIds(db: Db, ids: string[]): Promise<Map<string, Deployment>> {
+  const rows = ids.length ? await withFlow(db).where(inArray(deployments.id, ids)) : [];
+  return new Map(rows.map((r) => [r.d.id, toDeployment(r.d, r.flowName)]));
+}
+
 /** Finds a deployment by id or by `flow/deployment`; throws NOT_FOUND with a hint otherwise. */
 /** By id or FLOW/NAME. `withSchedules: false` skips one query where schedules are not needed (run creation). */
 export async function getDeployment(
@@ -112,10 +118,7 @@ export async function getDeployment(
       : await withFlow(db).where(eq(deployments.id, ref));
   const [row] = rows;
   if (!row) {
-    throw new WeirError(
-      "NOT_FOUND",
-      `Deployment "${ref}" does not exist (list deployments with: weir deployment ls; names are FLOW/DEPLOYMENT)`,
-    );
+    throw deploymentNotFound(ref);
   }
   const schedules =
     opts.withSchedules === false ? [] : ((await schedulesOf(db, [row.d.id])).get(row.d.id) ?? []);
@@ -168,3 +171,9 @@ export async function setScheduleActiveForDeployment(
   });
   return getDeployment(db, d.id);
 }
+
+export const deploymentNotFound = (ref: string): WeirError =>
+  new WeirError(
+    "NOT_FOUND",
+    `Deployment "${ref}" does not exist (list deployments with: weir deployment ls; names are FLOW/DEPLOYMENT)`,
+  );

@@ -1,23 +1,32 @@
-import type { FlowRun } from "../model/index.ts";
+import type { Deployment, FlowRun } from "../model/index.ts";
+import { deploymentNotFound, getDeploymentsByIds } from "./deployments.ts";
 import { createFlowRuns, type FlowRunInput } from "./flow-runs.ts";
 import type { Db } from "./open-store.ts";
 
 const MAX_BATCH = 200;
 
+interface Pending {
+  deploymentId: string;
+  /** Builds the run from its deployment; throwing rejects this request alone (bad parameters). */
+  prepare: (d: Deployment) => FlowRunInput;
+  resolve: (r: FlowRun) => void;
+  reject: (e: unknown) => void;
+}
+
 /**
- * Group commit for run creation: while one batch is being written, new requests queue and go in
- * the next batch, so concurrent clients share transactions instead of each paying for one. A lone
- * request is written at once; nothing waits on a timer.
+ * Group commit for creating runs of deployments: while one batch is being written, new requests
+ * queue and go in the next, which reads all their deployments in one query and inserts all their
+ * runs in one transaction. A lone request waits one turn of the event loop, never a timer.
  */
 export class FlowRunWriter {
-  #queue: { input: FlowRunInput; resolve: (r: FlowRun) => void; reject: (e: unknown) => void }[] = [];
+  #queue: Pending[] = [];
   #writing = false;
 
   constructor(private readonly db: Db) {}
 
-  create(input: FlowRunInput): Promise<FlowRun> {
+  createForDeployment(deploymentId: string, prepare: (d: Deployment) => FlowRunInput): Promise<FlowRun> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ input, resolve, reject });
+      this.#queue.push({ deploymentId, prepare, resolve, reject });
       if (!this.#writing) void this.#drain();
     });
   }
@@ -26,22 +35,49 @@ export class FlowRunWriter {
     this.#writing = true;
     try {
       while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, MAX_BATCH);
-        try {
-          const runs = await createFlowRuns(
-            this.db,
-            batch.map((b) => b.input),
-          );
-          batch.forEach((b, i) => b.resolve(runs[i]!));
-        } catch (err) {
-          // One bad input must not fail its neighbours: retry each on its own.
-          if (batch.length === 1) batch[0]!.reject(err);
-          else
-            for (const b of batch) createFlowRuns(this.db, [b.input]).then((r) => b.resolve(r[0]!), b.reject);
-        }
+        // The embedded driver answers synchronously, so without this turn of the event loop no
+        // other request would ever be read in between and every batch would hold one run.
+        await new Promise((r) => setImmediate(r));
+        await this.#write(this.#queue.splice(0, MAX_BATCH));
       }
     } finally {
       this.#writing = false;
+    }
+  }
+
+  async #write(batch: Pending[]): Promise<void> {
+    let found: Map<string, Deployment>;
+    try {
+      found = await getDeploymentsByIds(this.db, [...new Set(batch.map((b) => b.deploymentId))]);
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+      return;
+    }
+    const ready: { p: Pending; input: FlowRunInput }[] = [];
+    for (const p of batch) {
+      const d = found.get(p.deploymentId);
+      if (!d) {
+        p.reject(deploymentNotFound(p.deploymentId));
+        continue;
+      }
+      try {
+        ready.push({ p, input: p.prepare(d) });
+      } catch (err) {
+        p.reject(err);
+      }
+    }
+    if (ready.length === 0) return;
+    try {
+      const runs = await createFlowRuns(
+        this.db,
+        ready.map((r) => r.input),
+      );
+      ready.forEach((r, i) => r.p.resolve(runs[i]!));
+    } catch (err) {
+      // One bad row must not fail its neighbours: write each on its own.
+      if (ready.length === 1) ready[0]!.p.reject(err);
+      else
+        for (const r of ready) createFlowRuns(this.db, [r.input]).then((x) => r.p.resolve(x[0]!), r.p.reject);
     }
   }
 }

@@ -62,19 +62,21 @@ describe("scheduled runs", () => {
       done = await completed(d.id);
     }
     expect(done.length).toBeGreaterThanOrEqual(3);
+    // pause first, so a failed expectation below does not leave the schedule running
+    const p = await env.cli(["deployment", "schedule", "pause", "tick/fast", "two-seconds"]);
+    expect(p.code).toBe(0);
+    // Runs are 2 s apart by schedule; the slack is for a busy 2-core CI machine.
     const starts = done.map((x) => Date.parse(x.start_time));
     for (let i = 1; i < 3; i++) {
       const gap = starts[i]! - starts[i - 1]!;
-      expect(gap).toBeGreaterThan(1_500);
-      expect(gap).toBeLessThan(2_500);
+      expect(gap).toBeGreaterThan(1_200);
+      expect(gap).toBeLessThan(2_800);
     }
     for (const run of done.slice(0, 3)) {
       expect(run.auto_scheduled).toBe(true);
-      expect(Date.parse(run.start_time) - Date.parse(run.expected_start_time)).toBeLessThan(1_000);
+      expect(Date.parse(run.start_time) - Date.parse(run.expected_start_time)).toBeLessThan(1_500);
     }
 
-    const p = await env.cli(["deployment", "schedule", "pause", "tick/fast", "two-seconds"]);
-    expect(p.code).toBe(0);
     const afterPause = (await completed(d.id)).length;
     await Bun.sleep(3_500);
     const runsNow = await env.json(["flow-run", "ls", "--deployment", "tick/fast", "--limit", "100"]);

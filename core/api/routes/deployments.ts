@@ -71,22 +71,24 @@ export function deploymentRoutes(r: Router, ctx: ApiContext): void {
     "/api/deployments/:id/runs",
     "Create a flow run of a deployment; parameters merge over the deployment's and are validated first",
     async (c) => {
-      const d = await q.getDeployment(db, param(c, "id"), { withSchedules: false });
       const body = await readBody(c, RunDeploymentBody);
-      const parameters = { ...d.parameters, ...body.parameters };
-      if (d.enforce_parameter_schema)
-        validateParameters(d.parameter_openapi_schema, parameters, `${d.flow_name}/${d.name}`);
-      const run: FlowRun = await ctx.runWriter!.create({
-        flow_id: d.flow_id,
-        names: { flow: d.flow_name, deployment: d.name },
-        deployment_id: d.id,
-        name: body.name,
-        work_pool_name: d.work_pool_name,
-        work_queue_name: d.work_queue_name,
-        parameters,
-        job_variables: { ...d.job_variables, ...body.job_variables },
-        tags: [...new Set([...d.tags, ...(body.tags ?? [])])],
-        state: { type: "SCHEDULED", scheduledTime: body.scheduled_time },
+      const run: FlowRun = await ctx.runWriter!.createForDeployment(param(c, "id"), (d) => {
+        const parameters = { ...d.parameters, ...body.parameters };
+        if (d.enforce_parameter_schema) {
+          validateParameters(d.parameter_openapi_schema, parameters, `${d.flow_name}/${d.name}`);
+        }
+        return {
+          flow_id: d.flow_id,
+          names: { flow: d.flow_name, deployment: d.name },
+          deployment_id: d.id,
+          name: body.name,
+          work_pool_name: d.work_pool_name,
+          work_queue_name: d.work_queue_name,
+          parameters,
+          job_variables: { ...d.job_variables, ...body.job_variables },
+          tags: [...new Set([...d.tags, ...(body.tags ?? [])])],
+          state: { type: "SCHEDULED", scheduledTime: body.scheduled_time },
+        };
       });
       if (run.work_pool_name) ctx.wakeups.notify(run.work_pool_name);
       return c.json(run, 201);
