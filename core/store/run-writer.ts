@@ -72,7 +72,7 @@ export class FlowRunWriter {
         this.db,
         ready.map((r) => r.input),
       );
-      ready.forEach((r, i) => r.p.resolve(runs[i]!));
+      for (const [i, r] of ready.entries()) r.p.resolve(runs[i]!);
     } catch (err) {
       // One bad row must not fail its neighbours: write each on its own.
       if (ready.length === 1) ready[0]!.p.reject(err);
