@@ -1,0 +1,8 @@
+export { kindOf, type Placeholder, placeholders, wholePlaceholder } from "./placeholders.ts";
+export {
+  type ApplyOptions,
+  applyValues,
+  type BlockLookup,
+  resolveBlocks,
+  resolveVariables,
+} from "./render.ts";

@@ -1,0 +1,66 @@
+// {{ }} placeholders: the syntax prefect.yaml uses, with weir. and prefect. namespaces.
+
+/** Names allowed inside {{ }}: letters, digits, _ . - [ ] $ (anything else is left as text). */
+export const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.\-[\]$]+)\s*\}\}/g;
+
+export type PlaceholderKind = "env" | "variable" | "block" | "value";
+
+export interface Placeholder {
+  /** The whole `{{ ... }}` text. */
+  full: string;
+  /** The name inside, trimmed. */
+  name: string;
+  kind: PlaceholderKind;
+}
+
+export function kindOf(name: string): PlaceholderKind {
+  if (name.startsWith("$")) return "env";
+  if (/^(weir|prefect)\.variables\./.test(name)) return "variable";
+  if (/^(weir|prefect)\.blocks\./.test(name)) return "block";
+  return "value";
+}
+
+export function placeholders(text: string): Placeholder[] {
+  return [...text.matchAll(PLACEHOLDER)].map((m) => ({ full: m[0], name: m[1]!, kind: kindOf(m[1]!) }));
+}
+
+/** A string that is exactly one placeholder keeps the type of its value. */
+export function wholePlaceholder(text: string): Placeholder | null {
+  const all = placeholders(text);
+  return all.length === 1 && all[0]!.full === text ? all[0]! : null;
+}
+
+/** Splits `people[0].name` or `build-image.image` into keys and indexes. */
+export function parsePath(path: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const part of path.split(".")) {
+    const m = /^([^[\]]*)((?:\[\d+\])*)$/.exec(part);
+    if (!m) {
+      out.push(part);
+      continue;
+    }
+    if (m[1]) out.push(m[1]);
+    for (const idx of m[2]!.matchAll(/\[(\d+)\]/g)) out.push(Number(idx[1]));
+  }
+  return out;
+}
+
+export const NOT_FOUND = Symbol("not found");
+
+export function getPath(root: unknown, path: (string | number)[]): unknown {
+  let cur: unknown = root;
+  for (const key of path) {
+    if (cur === null || typeof cur !== "object") return NOT_FOUND;
+    if (typeof key === "number") {
+      if (!Array.isArray(cur) || key >= cur.length) return NOT_FOUND;
+      cur = cur[key];
+    } else {
+      if (Array.isArray(cur) || !Object.hasOwn(cur, key)) return NOT_FOUND;
+      cur = (cur as Record<string, unknown>)[key];
+    }
+  }
+  return cur;
+}
+
+/** Non-strings placed inside text are rendered as JSON (true, null, {"a":1}). */
+export const asText = (v: unknown): string => (typeof v === "string" ? v : (JSON.stringify(v) ?? ""));
