@@ -27,6 +27,11 @@ const GROUPS: Record<string, { description: string; load: () => Promise<{ regist
   },
   run: { description: "Run a flow from a file now, in this process", load: () => import("./cmd/run.ts") },
   schedule: { description: "Preview a schedule's next run times", load: () => import("./cmd/schedule.ts") },
+  block: {
+    description: "Manage blocks (typed configuration and credentials)",
+    load: () => import("./cmd/block.ts"),
+  },
+  variable: { description: "Manage variables", load: () => import("./cmd/variable.ts") },
   "work-pool": { description: "Manage work pools", load: () => import("./cmd/work-pool.ts") },
   "work-queue": { description: "Manage work queues of a pool", load: () => import("./cmd/work-queue.ts") },
   execute: { description: "Run one flow run (started by agents)", load: () => import("./cmd/execute.ts") },

@@ -3,6 +3,7 @@ import { WeirError } from "../model/index.ts";
 import { FlowRunWriter } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { Router } from "./router.ts";
+import { blockRoutes } from "./routes/blocks.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
 import { flowRunRoutes } from "./routes/flow-runs.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
@@ -37,6 +38,7 @@ export function createApp(ctx: ApiContext, options: AppOptions = {}): Hono {
   flowRunRoutes(router.for("flow runs"), ctx);
   workPoolRoutes(router.for("work pools"), ctx);
   scheduleRoutes(router.for("schedules"), ctx);
+  blockRoutes(router.for("blocks"), ctx);
   variableRoutes(router.for("variables"), ctx);
   const doc = router.openapi(ctx.version);
   app.get("/api/openapi.json", (c) => c.json(doc));

@@ -244,6 +244,74 @@ export class WeirClient {
   listVariables(): Promise<Variable[]> {
     return this.request("GET", "/variables");
   }
+  /** undefined when the variable does not exist. */
+  async findVariable(name: string): Promise<Variable | undefined> {
+    try {
+      return await this.request<Variable>("GET", `/variables/${encodeURIComponent(name)}`);
+    } catch (err) {
+      if (err instanceof WeirError && err.code === "NOT_FOUND") return undefined;
+      throw err;
+    }
+  }
+  setVariable(name: string, value: unknown): Promise<Variable> {
+    return this.request("PUT", `/variables/${encodeURIComponent(name)}`, { value });
+  }
+  deleteVariable(name: string): Promise<unknown> {
+    return this.request("DELETE", `/variables/${encodeURIComponent(name)}`);
+  }
+
+  // blocks
+  blockTypes(): Promise<
+    { slug: string; name: string; description: string; schema: Record<string, unknown> }[]
+  > {
+    return this.request("GET", "/block-types");
+  }
+  createBlock(
+    type: string,
+    name: string,
+    data: Record<string, unknown>,
+    overwrite = false,
+  ): Promise<BlockDoc> {
+    return this.request(
+      "POST",
+      "/blocks",
+      { type, name, data },
+      { query: { overwrite: overwrite ? "true" : undefined } },
+    );
+  }
+  listBlocks(includeSecrets = false): Promise<BlockDoc[]> {
+    return this.request("GET", "/blocks", undefined, {
+      query: { include_secrets: includeSecrets ? "true" : undefined },
+    });
+  }
+  /** undefined when the block does not exist. */
+  async findBlock(type: string, name: string, includeSecrets = false): Promise<BlockDoc | undefined> {
+    try {
+      return await this.request<BlockDoc>(
+        "GET",
+        `/blocks/${encodeURIComponent(type)}/${encodeURIComponent(name)}`,
+        undefined,
+        {
+          query: { include_secrets: includeSecrets ? "true" : undefined },
+        },
+      );
+    } catch (err) {
+      if (err instanceof WeirError && err.code === "NOT_FOUND") return undefined;
+      throw err;
+    }
+  }
+  deleteBlock(type: string, name: string): Promise<unknown> {
+    return this.request("DELETE", `/blocks/${encodeURIComponent(type)}/${encodeURIComponent(name)}`);
+  }
+}
+
+export interface BlockDoc {
+  id: string;
+  created: string;
+  updated: string;
+  type: string;
+  name: string;
+  data: Record<string, unknown>;
 }
 
 export type ScheduleWire = {

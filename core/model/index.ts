@@ -1,3 +1,4 @@
+export * from "./block-types.ts";
 export * from "./did-you-mean.ts";
 export * from "./errors.ts";
 export * from "./parameters.ts";

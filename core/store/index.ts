@@ -1,4 +1,5 @@
 export * from "./agents.ts";
+export * from "./blocks.ts";
 export * from "./deployments.ts";
 export * from "./flow-runs.ts";
 export * from "./flows.ts";

@@ -218,3 +218,17 @@ export const variables = sqliteTable("variables", {
   value: json<unknown>("value"),
   tags: json<string[]>("tags").notNull(),
 });
+
+export const blockDocuments = sqliteTable(
+  "block_documents",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    updated: updated(),
+    /** Block type slug (secret, github-credentials, ...). */
+    type: text("type").notNull(),
+    name: text("name").notNull(),
+    data: json<Record<string, unknown>>("data").notNull(),
+  },
+  (t) => [uniqueIndex("block_documents_type_name").on(t.type, t.name)],
+);

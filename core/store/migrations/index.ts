@@ -2,8 +2,10 @@
 // binary as text, so a compiled `weir` needs no files beside it. Append new files here in order.
 import m0000 from "./0000_init.sql" with { type: "text" };
 import m0001 from "./0001_schedules.sql" with { type: "text" };
+import m0002 from "./0002_blocks.sql" with { type: "text" };
 
 export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0000_init", sql: m0000 },
   { id: "0001_schedules", sql: m0001 },
+  { id: "0002_blocks", sql: m0002 },
 ];

@@ -1,0 +1,55 @@
+import * as v from "valibot";
+import { BLOCK_TYPES, blockType, blockTypeSchema, maskSecrets } from "../../model/index.ts";
+import * as q from "../../store/index.ts";
+import type { ApiContext } from "../context.ts";
+import type { Router } from "../router.ts";
+import { param, readBody } from "../validate.ts";
+
+const BlockBody = v.object({ type: v.string(), name: v.string(), data: v.record(v.string(), v.unknown()) });
+
+/** Secret fields are masked unless the caller asks with ?include_secrets=true. */
+const present = (b: q.BlockDocument, includeSecrets: boolean) => ({
+  ...b,
+  data: includeSecrets ? b.data : maskSecrets(blockType(b.type), b.data),
+});
+
+export function blockRoutes(r: Router, ctx: ApiContext): void {
+  const db = ctx.store.db;
+  const secrets = (c: { req: { query(k: string): string | undefined } }) =>
+    c.req.query("include_secrets") === "true";
+
+  r.route("get", "/api/block-types", "Block types with their JSON schemas and secret fields", (c) =>
+    c.json(
+      BLOCK_TYPES.map((t) => ({
+        slug: t.slug,
+        name: t.name,
+        description: t.description,
+        schema: blockTypeSchema(t),
+      })),
+    ),
+  );
+  r.route(
+    "post",
+    "/api/blocks",
+    "Create a block (?overwrite=true replaces one with the same type and name)",
+    async (c) => {
+      const body = await readBody(c, BlockBody);
+      const b = await q.saveBlock(db, body.type, body.name, body.data, c.req.query("overwrite") === "true");
+      return c.json(present(b, false), 201);
+    },
+    BlockBody,
+  );
+  r.route("get", "/api/blocks", "List blocks (secrets masked unless ?include_secrets=true)", async (c) =>
+    c.json((await q.listBlocks(db)).map((b) => present(b, secrets(c)))),
+  );
+  r.route(
+    "get",
+    "/api/blocks/:type/:name",
+    "Read a block (secrets masked unless ?include_secrets=true)",
+    async (c) => c.json(present(await q.getBlock(db, param(c, "type"), param(c, "name")), secrets(c))),
+  );
+  r.route("delete", "/api/blocks/:type/:name", "Delete a block", async (c) => {
+    await q.deleteBlock(db, param(c, "type"), param(c, "name"));
+    return c.json({ deleted: `${param(c, "type")}/${param(c, "name")}` });
+  });
+}
