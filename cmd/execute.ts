@@ -9,6 +9,7 @@ export function register(program: Command): void {
       const { registerFlowModules, executeFlowRun } = await import("../core/engine/index.ts");
       const { WeirClient } = await import("../core/client/index.ts");
       registerFlowModules();
+      (await import("../plugins/index.ts")).registerPlugins();
       const controller = new AbortController();
       // The agent asks for cancellation with SIGTERM. Ctrl-C in the agent's terminal reaches this
       // process too, but stopping flows is the agent's decision (its second Ctrl-C kills them).

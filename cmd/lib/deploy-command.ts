@@ -38,6 +38,7 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
   const project = await import("../../core/project/index.ts");
   const { WeirClient } = await import("../../core/client/index.ts");
   registerFlowModules();
+  (await import("../../plugins/index.ts")).registerPlugins();
 
   const overlay = {
     description: f.description,

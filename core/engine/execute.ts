@@ -1,8 +1,11 @@
+import { resolve as pathResolve } from "node:path";
 import type { WeirClient } from "../client/index.ts";
 import { describeError, WeirError } from "../model/index.ts";
-import { consoleLogger } from "../sdk/logger.ts";
-import { runSteps } from "../steps/index.ts";
+import { consoleLogger, makeLogger } from "../sdk/logger.ts";
+import { runSteps, scrub } from "../steps/index.ts";
 import { loadFlow } from "./load-flow.ts";
+import { LogShipper } from "./log-shipper.ts";
+import { makeResolver } from "./resolver.ts";
 import { type RunFlowResult, runFlow } from "./run-flow.ts";
 
 /**
@@ -38,11 +41,31 @@ export async function executeFlowRun(
     await client.setFlowRunState(run.id, final);
     return { final };
   };
+  // Pull steps run with every placeholder resolved now (blocks, variables, $ENV, earlier steps'
+  // outputs); their log lines go to the run's logs with secrets scrubbed.
+  const secrets: string[] = [];
+  const resolve = makeResolver(client, secrets);
+  const shipper = new LogShipper(client, run.id);
+  const log = makeLogger((level, message) => {
+    const clean = scrub(message, secrets);
+    shipper.add(level, clean, "weir.steps");
+    if (level >= 30) console.error(clean);
+    else console.log(clean);
+  });
   try {
-    await runSteps(deployment.pull_steps ?? [], { cwd: process.cwd(), log: consoleLogger, signal });
+    const outputs = await runSteps(deployment.pull_steps ?? [], {
+      cwd: process.cwd(),
+      log,
+      signal,
+      secrets,
+      resolve: (k, o) => resolve(k, o),
+    });
+    if (typeof outputs.directory === "string") process.chdir(pathResolve(outputs.directory));
   } catch (err) {
-    return failEarly(`Pull steps failed: ${describeError(err)}`);
+    await shipper.close();
+    return failEarly(`Pull steps failed: ${scrub(describeError(err), secrets)}`);
   }
+  await shipper.close();
   if (!deployment.entrypoint)
     return failEarly(`Deployment ${deployment.flow_name}/${deployment.name} has no entrypoint`);
   let flow: Awaited<ReturnType<typeof loadFlow>>;

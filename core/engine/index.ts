@@ -1,4 +1,5 @@
 export { executeFlowRun } from "./execute.ts";
 export { registerFlowModules } from "./flow-modules.ts";
 export { loadFlow, parseEntrypoint } from "./load-flow.ts";
+export { makeResolver } from "./resolver.ts";
 export { type RunFlowOptions, type RunFlowResult, runFlow } from "./run-flow.ts";

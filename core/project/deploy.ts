@@ -1,11 +1,12 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
 import type { WeirClient } from "../client/index.ts";
-import { loadFlow } from "../engine/index.ts";
+import { loadFlow, makeResolver } from "../engine/index.ts";
 import { type Deployment, describeError, WeirError } from "../model/index.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { consoleLogger } from "../sdk/logger.ts";
 import { runSteps } from "../steps/index.ts";
+import { applyValues } from "../templating/index.ts";
 import type { DeploymentSpec, Project } from "./load-project.ts";
 import { selectDeployments } from "./select.ts";
 import { formatAt } from "./source-error.ts";
@@ -140,12 +141,21 @@ export async function deployOne(
     const ov = project.overrides[p.index]!;
     const build = ov.build ? (p.spec.build ?? []) : (project.build ?? []);
     const push = ov.push ? (p.spec.push ?? []) : (project.push ?? []);
-    const ctx = { cwd: project.dir, log: consoleLogger, signal };
+    const secrets: string[] = [];
+    const resolve = makeResolver(client, secrets);
+    const ctx = {
+      cwd: project.dir,
+      log: consoleLogger,
+      signal,
+      secrets,
+      resolve: (k: Record<string, unknown>, o: Record<string, unknown>) => resolve(k, o),
+    };
     const cwd = process.cwd();
+    let outputs: Record<string, unknown> = {};
     try {
       process.chdir(project.dir);
-      if (build.length) await runSteps(build, ctx);
-      if (push.length) await runSteps(push, ctx);
+      if (build.length) outputs = await runSteps(build, ctx, outputs);
+      if (push.length) outputs = await runSteps(push, ctx, outputs);
     } finally {
       process.chdir(cwd);
     }
@@ -154,7 +164,12 @@ export async function deployOne(
       pull = [{ "weir.steps.set_working_directory": { directory: project.dir } }];
       notes.push(`no pull steps defined: runs will start in ${project.dir}`);
     }
-    const { deployment, created } = await client.upsertDeployment(deploymentBody(project, p, overlay, pull));
+    // Build and push outputs go into the pull steps now; blocks, variables and $ENV in them are
+    // resolved on every run, where they are used.
+    const storedPull = applyValues(pull, outputs, { removeNotSet: false, env: false }) as unknown[];
+    const { pull_steps: _unused, ...fields } = deploymentBody(project, p, overlay, storedPull);
+    const body = { ...(await resolve(fields, outputs)), pull_steps: storedPull };
+    const { deployment, created } = await client.upsertDeployment(body);
     return { name: label, ok: true, deployment, created, notes };
   } catch (err) {
     if (err instanceof WeirError && err.code === "UNREACHABLE") throw err;

@@ -1,1 +1,2 @@
-export { resolveStep, runSteps, type StepContext, type StepFn } from "./run-steps.ts";
+export { checkKwargs, splitCommand } from "./builtins.ts";
+export { registerStep, resolveStep, runSteps, type StepContext, type StepFn, scrub } from "./run-steps.ts";

@@ -1,13 +1,21 @@
-import { existsSync, statSync } from "node:fs";
-import { resolve } from "node:path";
-import { WeirError } from "../model/index.ts";
+import { existsSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { describeError, WeirError } from "../model/index.ts";
 import type { Logger } from "../sdk/logger.ts";
+import { builtinSteps } from "./builtins.ts";
 
 /** What a step receives besides its keyword arguments. */
 export interface StepContext {
   cwd: string;
   log: Logger;
   signal: AbortSignal;
+  /** Resolves placeholders in a step's kwargs given the outputs so far (blocks, variables, $ENV). */
+  resolve?: (
+    kwargs: Record<string, unknown>,
+    outputs: Record<string, unknown>,
+  ) => Promise<Record<string, unknown>>;
+  /** Strings that must never appear in output or messages (secret block values, tokens). */
+  secrets?: string[];
 }
 
 export type StepFn = (
@@ -15,46 +23,65 @@ export type StepFn = (
   ctx: StepContext,
 ) => Promise<Record<string, unknown> | undefined>;
 
-/** Built-in steps by their canonical name; Prefect's names resolve to them through ALIASES. */
-const BUILTINS: Record<string, StepFn> = {
-  "weir.steps.set_working_directory": async (kwargs, ctx) => {
-    const { directory, ...rest } = kwargs;
-    const unknown = Object.keys(rest).filter((k) => k !== "id" && k !== "requires");
-    if (unknown.length)
-      throw new WeirError(
-        "INVALID",
-        `set_working_directory: unknown argument(s) ${unknown.join(", ")} (it takes: directory)`,
-      );
-    if (typeof directory !== "string" || !directory) {
-      throw new WeirError("INVALID", "set_working_directory: `directory` must be a path");
-    }
-    const dir = resolve(ctx.cwd, directory);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw new WeirError(
-        "INVALID",
-        `set_working_directory: directory ${dir} does not exist on this machine`,
-      );
-    }
-    process.chdir(dir);
-    return { directory: dir };
-  },
-};
+const registry = new Map<string, StepFn>(Object.entries(builtinSteps));
+const aliases = new Map<string, string>();
 
-const ALIASES: Record<string, string> = {
-  "prefect.deployments.steps.set_working_directory": "weir.steps.set_working_directory",
-  "prefect.deployments.steps.utility.set_working_directory": "weir.steps.set_working_directory",
-};
+/** Plugins (git, s3, docker) add their steps here; `names` lists Prefect's spellings too. */
+export function registerStep(canonical: string, fn: StepFn, names: string[] = []): void {
+  registry.set(canonical, fn);
+  for (const n of names) aliases.set(n, canonical);
+}
+
+for (const name of Object.keys(builtinSteps)) {
+  const short = name.replace(/^weir\.steps\./, "");
+  aliases.set(`prefect.deployments.steps.${short}`, name);
+  aliases.set(`prefect.deployments.steps.utility.${short}`, name);
+  aliases.set(`prefect.deployments.steps.pull.${short}`, name);
+}
 
 export function resolveStep(name: string): StepFn | undefined {
-  return BUILTINS[ALIASES[name] ?? name];
+  return registry.get(aliases.get(name) ?? name);
+}
+
+/** Replaces every secret in a text with ***. */
+export function scrub(text: string, secrets: string[] = []): string {
+  let out = text;
+  for (const s of secrets) if (s.length >= 3) out = out.replaceAll(s, "***");
+  return out;
+}
+
+/** A local module step: `./steps/notify.ts:main`, relative to the working directory. */
+async function moduleStep(name: string, cwd: string): Promise<StepFn | undefined> {
+  const m = /^(\.{1,2}\/.+|\/.+):([A-Za-z_$][\w$]*)$/.exec(name);
+  if (!m) return undefined;
+  const file = isAbsolute(m[1]!) ? m[1]! : resolve(cwd, m[1]!);
+  if (!existsSync(file))
+    throw new WeirError("INVALID", `step module ${m[1]} does not exist (looked in ${cwd})`);
+  const mod = (await import(file)) as Record<string, unknown>;
+  const fn = mod[m[2]!];
+  if (typeof fn !== "function")
+    throw new WeirError("INVALID", `step module ${m[1]} has no function export "${m[2]}"`);
+  return async (kwargs) => {
+    const { id: _id, requires: _r, ...rest } = kwargs;
+    const out = await (fn as (k: Record<string, unknown>) => unknown)(rest);
+    return out && typeof out === "object" && !Array.isArray(out)
+      ? (out as Record<string, unknown>)
+      : undefined;
+  };
 }
 
 /**
- * Runs a list of steps in order. A step is a one-key mapping `{ name: kwargs }`; its output is kept
- * under its `id` and merged flat into the outputs. The first failing step stops the list.
+ * Runs a list of steps in order. A step is a one-key mapping `{ name: kwargs }` with reserved `id`
+ * and `requires`; its kwargs are resolved against the outputs so far; its output object is kept
+ * under its `id` and merged flat into the outputs (non-objects are ignored). The first failing
+ * step stops the list with an error naming the step, its id and the cause.
  */
-export async function runSteps(steps: unknown[], ctx: StepContext): Promise<Record<string, unknown>> {
-  const outputs: Record<string, unknown> = {};
+export async function runSteps(
+  steps: unknown[],
+  ctx: StepContext,
+  initial: Record<string, unknown> = {},
+): Promise<Record<string, unknown>> {
+  const outputs: Record<string, unknown> = { ...initial };
   for (const [i, step] of steps.entries()) {
     if (!step || typeof step !== "object" || Array.isArray(step) || Object.keys(step).length !== 1) {
       throw new WeirError(
@@ -63,19 +90,29 @@ export async function runSteps(steps: unknown[], ctx: StepContext): Promise<Reco
       );
     }
     const [name, rawKwargs] = Object.entries(step as Record<string, unknown>)[0]!;
-    const kwargs = (rawKwargs ?? {}) as Record<string, unknown>;
-    const fn = resolveStep(name);
-    const label = `step ${i + 1} "${name}"${typeof kwargs.id === "string" ? ` (id ${kwargs.id})` : ""}`;
-    if (!fn) throw new WeirError("INVALID", `Cannot run ${label}: no such step in this version of weir`);
+    const raw = (rawKwargs ?? {}) as Record<string, unknown>;
+    const id = typeof raw.id === "string" ? raw.id : undefined;
+    const label = `step ${i + 1} "${name}"${id ? ` (id ${id})` : ""}`;
     let out: Record<string, unknown> | undefined;
     try {
+      const fn = resolveStep(name) ?? (await moduleStep(name, process.cwd()));
+      if (!fn) {
+        const hint =
+          name.includes("/") && !name.startsWith(".")
+            ? "; steps from npm packages (`requires:`) are not supported yet"
+            : "";
+        throw new WeirError("INVALID", `no such step${hint} (built-ins: ${[...registry.keys()].join(", ")})`);
+      }
+      const kwargs = ctx.resolve ? await ctx.resolve(raw, outputs) : raw;
       out = await fn(kwargs, { ...ctx, cwd: process.cwd() });
     } catch (cause) {
-      throw new WeirError("FAILED", `${label} failed: ${(cause as Error).message}`, { cause });
+      throw new WeirError("FAILED", scrub(`${label} failed: ${describeError(cause)}`, ctx.secrets), {
+        cause,
+      });
     }
-    if (out && typeof out === "object") {
+    if (out && typeof out === "object" && !Array.isArray(out)) {
       Object.assign(outputs, out);
-      if (typeof kwargs.id === "string") outputs[kwargs.id] = out;
+      if (id) outputs[id] = out;
     }
   }
   return outputs;

@@ -7,8 +7,11 @@ const NOT_SET = Symbol("not set");
 export interface ApplyOptions {
   /** Drop what cannot be resolved (deploy time); false keeps it verbatim (stored pull steps). */
   removeNotSet?: boolean;
-  env?: Record<string, string | undefined>;
+  /** The environment for {{ $VAR }}; `false` leaves those placeholders for later (stored pull steps). */
+  env?: Record<string, string | undefined> | false;
 }
+
+type Resolved = { removeNotSet: boolean; env: Record<string, string | undefined> | false };
 
 /**
  * Step outputs and $ENV into a template: strings, objects and lists, recursively. A string that is
@@ -27,7 +30,7 @@ export function applyValues(
   return out === NOT_SET ? "" : out;
 }
 
-function apply(t: unknown, values: Record<string, unknown>, o: Required<ApplyOptions>): unknown {
+function apply(t: unknown, values: Record<string, unknown>, o: Resolved): unknown {
   if (typeof t === "string") return applyString(t, values, o);
   if (Array.isArray(t)) {
     const items = t.map((x) => apply(x, values, o));
@@ -49,18 +52,19 @@ function lookup(name: string, values: Record<string, unknown>): unknown {
   return getPath(values, parsePath(name));
 }
 
-function applyString(t: string, values: Record<string, unknown>, o: Required<ApplyOptions>): unknown {
+function applyString(t: string, values: Record<string, unknown>, o: Resolved): unknown {
   const whole = wholePlaceholder(t);
   if (whole?.kind === "value") {
     const v = lookup(whole.name, values);
     if (v === NOT_FOUND) return o.removeNotSet ? NOT_SET : t;
     return v;
   }
-  if (whole?.kind === "env") return o.env[whole.name.slice(1)] ?? "";
+  if (whole?.kind === "env") return o.env === false ? t : (o.env[whole.name.slice(1)] ?? "");
   let out = t;
   for (const p of placeholders(t)) {
-    if (p.kind === "env") out = out.replaceAll(p.full, o.env[p.name.slice(1)] ?? "");
-    else if (p.kind === "value") {
+    if (p.kind === "env") {
+      if (o.env !== false) out = out.replaceAll(p.full, o.env[p.name.slice(1)] ?? "");
+    } else if (p.kind === "value") {
       const v = lookup(p.name, values);
       if (v === NOT_FOUND) {
         if (o.removeNotSet) out = out.replaceAll(p.full, "");

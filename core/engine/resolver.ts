@@ -1,0 +1,25 @@
+import type { WeirClient } from "../client/index.ts";
+import { blockType, secretValues } from "../model/index.ts";
+import { applyValues, resolveBlocks, resolveVariables } from "../templating/index.ts";
+
+/**
+ * Resolves every kind of placeholder in a value: step outputs (`{{ id.field }}`), `{{ $ENV }}`,
+ * `{{ weir.blocks.TYPE.NAME }}` and `{{ weir.variables.NAME }}` (prefect. spellings too). Secret
+ * block fields it reads are added to `secrets`, so callers can keep them out of logs and errors.
+ */
+export function makeResolver(client: WeirClient, secrets: string[]) {
+  return async <T>(value: T, outputs: Record<string, unknown> = {}): Promise<T> => {
+    const withValues = applyValues(value, outputs, { removeNotSet: true });
+    const withBlocks = await resolveBlocks(withValues, {
+      byName: async (type, name) => {
+        const b = await client.findBlock(type, name, true);
+        if (b) secrets.push(...secretValues(blockType(b.type), b.data));
+        return b?.data;
+      },
+    });
+    return (await resolveVariables(
+      withBlocks,
+      async (name) => (await client.findVariable(name))?.value,
+    )) as T;
+  };
+}
