@@ -71,6 +71,13 @@ export async function planDeployments(
         );
       }
     }
+    if (flow && spec.flow_name && spec.flow_name !== flow.options.name) {
+      problem = formatAt(
+        spec.entrypointPos,
+        `deployment "${spec.name}": flow_name "${spec.flow_name}" does not match the flow "${flow.options.name}" that ${spec.entrypoint} exports (fix flow_name, or remove it)`,
+        project.source,
+      );
+    }
     planned.push({ spec, index, name: spec.name, flowName: flow?.options.name ?? null, flow, problem });
   }
   return selectDeployments(planned, names, all, project.displayFile);
@@ -110,7 +117,9 @@ export function deploymentBody(
     enforce_parameter_schema: overlay.enforceParameterSchema ?? spec.enforce_parameter_schema ?? true,
     paused: spec.paused ?? false,
     work_pool_name: pool,
-    work_queue_name: overlay.queue ?? spec.work_pool?.work_queue_name ?? (pool ? "default" : null),
+    work_queue_name:
+      overlay.queue ?? spec.work_pool?.work_queue_name ?? spec.work_queue_name ?? (pool ? "default" : null),
+    ...(spec.is_schedule_active != null ? { is_schedule_active: spec.is_schedule_active } : {}),
     job_variables: { ...spec.work_pool?.job_variables, ...overlay.jobVariables },
     pull_steps: pullSteps,
     // Absent from the file (and no flag): the deployment keeps the schedules it has.

@@ -280,7 +280,16 @@ function readSchedules(
     try {
       if (!item || typeof item !== "object" || Array.isArray(item))
         throw new Error(`${field}: must be a mapping such as { cron: "0 9 * * *" }`);
-      const { active, parameters, slug, ...spec } = item as Record<string, unknown>;
+      // max_active_runs and catchup (per schedule) are Prefect 3 fields: accepted, not used
+      // (Weir's catch-up policy is per deployment: `catchup: all | latest | none`).
+      const {
+        active,
+        parameters,
+        slug,
+        max_active_runs: _m,
+        catchup: _c,
+        ...spec
+      } = item as Record<string, unknown>;
       if (active !== undefined && typeof active !== "boolean")
         throw new Error(`${field}.active: must be true or false`);
       if (

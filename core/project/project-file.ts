@@ -31,6 +31,11 @@ export const DeploymentSection = v.object({
   triggers: v.nullish(v.unknown()),
   concurrency_limit: v.nullish(v.unknown()),
   catchup: v.nullish(v.picklist(["all", "latest", "none"], 'must be one of "all", "latest", "none"')),
+  /** Prefect's: the flow's name, checked against the entrypoint's flow. */
+  flow_name: v.nullish(v.string()),
+  /** Prefect 2's spelling of work_pool.work_queue_name. */
+  work_queue_name: v.nullish(v.string()),
+  is_schedule_active: v.nullish(v.boolean()),
   build: stepList,
   push: stepList,
   pull: stepList,
