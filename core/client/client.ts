@@ -1,5 +1,6 @@
 import type {
   Agent,
+  BlockDocument,
   Deployment,
   DeploymentSchedule,
   Flow,
@@ -271,7 +272,7 @@ export class WeirClient {
     name: string,
     data: Record<string, unknown>,
     overwrite = false,
-  ): Promise<BlockDoc> {
+  ): Promise<BlockDocument> {
     return this.request(
       "POST",
       "/blocks",
@@ -279,15 +280,15 @@ export class WeirClient {
       { query: { overwrite: overwrite ? "true" : undefined } },
     );
   }
-  listBlocks(includeSecrets = false): Promise<BlockDoc[]> {
+  listBlocks(includeSecrets = false): Promise<BlockDocument[]> {
     return this.request("GET", "/blocks", undefined, {
       query: { include_secrets: includeSecrets ? "true" : undefined },
     });
   }
   /** undefined when the block does not exist. */
-  async findBlock(type: string, name: string, includeSecrets = false): Promise<BlockDoc | undefined> {
+  async findBlock(type: string, name: string, includeSecrets = false): Promise<BlockDocument | undefined> {
     try {
-      return await this.request<BlockDoc>(
+      return await this.request<BlockDocument>(
         "GET",
         `/blocks/${encodeURIComponent(type)}/${encodeURIComponent(name)}`,
         undefined,
@@ -303,15 +304,6 @@ export class WeirClient {
   deleteBlock(type: string, name: string): Promise<unknown> {
     return this.request("DELETE", `/blocks/${encodeURIComponent(type)}/${encodeURIComponent(name)}`);
   }
-}
-
-export interface BlockDoc {
-  id: string;
-  created: string;
-  updated: string;
-  type: string;
-  name: string;
-  data: Record<string, unknown>;
 }
 
 export type ScheduleWire = {

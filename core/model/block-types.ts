@@ -4,6 +4,16 @@ import * as v from "valibot";
 // weir.yaml as {{ weir.blocks.TYPE.NAME }}. Secret fields are masked in every API response and CLI
 // output unless asked for, and never logged.
 
+export interface BlockDocument {
+  id: string;
+  created: string;
+  updated: string;
+  /** Block type slug. */
+  type: string;
+  name: string;
+  data: Record<string, unknown>;
+}
+
 export interface BlockField {
   type: "string" | "boolean" | "any";
   secret?: boolean;

@@ -1,18 +1,9 @@
 import { and, asc, eq } from "drizzle-orm";
 import * as v from "valibot";
-import { BLOCK_TYPES, blockDataSchema, blockType, WeirError } from "../model/index.ts";
+import { BLOCK_TYPES, type BlockDocument, blockDataSchema, blockType, WeirError } from "../model/index.ts";
 import type { Db } from "./open-store.ts";
 import { newId, nowIso } from "./rows.ts";
 import { blockDocuments } from "./schema.ts";
-
-export interface BlockDocument {
-  id: string;
-  created: string;
-  updated: string;
-  type: string;
-  name: string;
-  data: Record<string, unknown>;
-}
 
 /** Checks block data against its type; problems name the field and what is wanted. */
 export function checkBlockData(type: string, data: unknown): Record<string, unknown> {

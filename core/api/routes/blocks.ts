@@ -1,5 +1,11 @@
 import * as v from "valibot";
-import { BLOCK_TYPES, blockType, blockTypeSchema, maskSecrets } from "../../model/index.ts";
+import {
+  BLOCK_TYPES,
+  type BlockDocument,
+  blockType,
+  blockTypeSchema,
+  maskSecrets,
+} from "../../model/index.ts";
 import * as q from "../../store/index.ts";
 import type { ApiContext } from "../context.ts";
 import type { Router } from "../router.ts";
@@ -8,7 +14,7 @@ import { param, readBody } from "../validate.ts";
 const BlockBody = v.object({ type: v.string(), name: v.string(), data: v.record(v.string(), v.unknown()) });
 
 /** Secret fields are masked unless the caller asks with ?include_secrets=true. */
-const present = (b: q.BlockDocument, includeSecrets: boolean) => ({
+const present = (b: BlockDocument, includeSecrets: boolean) => ({
   ...b,
   data: includeSecrets ? b.data : maskSecrets(blockType(b.type), b.data),
 });
