@@ -13,6 +13,10 @@ const GROUPS: Record<string, { description: string; load: () => Promise<{ regist
   },
   agent: { description: "Poll a work pool and start its flow runs", load: () => import("./cmd/agent.ts") },
   scheduler: { description: "Run the scheduler service alone", load: () => import("./cmd/scheduler.ts") },
+  init: {
+    description: "Write a weir.yaml for this folder from a recipe",
+    load: () => import("./cmd/init.ts"),
+  },
   deploy: {
     description: "Create or update deployments from weir.yaml",
     load: () => import("./cmd/deploy.ts"),
