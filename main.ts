@@ -65,7 +65,11 @@ export async function fullProgram(): Promise<Command> {
   return program;
 }
 
-async function main(argv: string[]): Promise<number> {
+/** Prefect's two-letter short flags (`-ib`, `-sb`), which commander cannot declare, as long ones. */
+const LEGACY_FLAGS: Record<string, string> = { "-ib": "--ib", "-sb": "--sb" };
+
+async function main(rawArgv: string[]): Promise<number> {
+  const argv = rawArgv.map((a) => LEGACY_FLAGS[a] ?? a);
   const program = buildProgram();
   const group = argv.find((a) => !a.startsWith("-"));
   if (group && Object.hasOwn(GROUPS, group) && argv[0] === group) {

@@ -1,4 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
+import { registerLegacyCommands } from "./deployment-legacy.ts";
 import { registerScheduleCommands } from "./deployment-schedules.ts";
 import { client, collect } from "./lib/options.ts";
 import { ago, bold, dim, green, printJson, printTable, red } from "./lib/output.ts";
@@ -92,6 +93,7 @@ export function register(program: Command): void {
     });
 
   registerScheduleCommands(cmd);
+  registerLegacyCommands(cmd);
 
   cmd
     .command("delete")

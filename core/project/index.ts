@@ -7,5 +7,12 @@ export {
   parameterSchema,
   planDeployments,
 } from "./deploy.ts";
+export {
+  isLegacyDeploymentFile,
+  type LegacyBuild,
+  MARKER,
+  readLegacyFile,
+  writeLegacyFile,
+} from "./legacy.ts";
 export { type DeploymentSpec, findProjectFile, loadProject, type Project } from "./load-project.ts";
 export { selectDeployments } from "./select.ts";

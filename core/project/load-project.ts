@@ -4,6 +4,7 @@ import * as v from "valibot";
 import { isAlias, isMap, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
 import { WeirError } from "../model/index.ts";
 import { assertDeployable, compileSchedule, scheduleSpec } from "../schedules/index.ts";
+import { isLegacyDeploymentFile } from "./legacy.ts";
 import {
   DEPLOYMENT_KEYS,
   type DeploymentSection,
@@ -105,6 +106,15 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
   if (typeof data !== "object" || Array.isArray(data)) {
     throw sourceError([
       formatAt(at([]), "the project file must be a mapping with a `deployments:` list", source),
+    ]);
+  }
+  if (isLegacyDeploymentFile(data)) {
+    throw sourceError([
+      formatAt(
+        at([]),
+        `this is a Prefect 2.x deployment file (written by \`deployment build\`), not a project file: apply it with: weir deployment apply ${displayFile}`,
+        source,
+      ),
     ]);
   }
 
