@@ -1,7 +1,6 @@
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { WeirClient } from "../../core/client/index.ts";
-import { WeirError } from "../../core/model/index.ts";
+import { WeirError, weirHome as weirHomeDir } from "../../core/model/index.ts";
 
 /** Commander reducer for repeatable options (`--param a=1 --param b=2`). */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -15,10 +14,9 @@ export function positiveInt(flag: string) {
   };
 }
 
-/** $WEIR_HOME, default ~/.weir: the embedded database and plugins live here. */
-export const weirHome = (): string => process.env.WEIR_HOME || join(homedir(), ".weir");
+export { weirHome } from "../../core/model/index.ts";
 
-export const defaultDatabase = (): string => process.env.WEIR_DATABASE_URL || join(weirHome(), "weir.db");
+export const defaultDatabase = (): string => process.env.WEIR_DATABASE_URL || join(weirHomeDir(), "weir.db");
 
 export const client = (): WeirClient => new WeirClient();
 

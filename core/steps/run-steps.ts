@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from "node:path";
 import { describeError, WeirError } from "../model/index.ts";
 import type { Logger } from "../sdk/logger.ts";
 import { builtinSteps } from "./builtins.ts";
+import { packageStep } from "./package-steps.ts";
 
 /** What a step receives besides its keyword arguments. */
 export interface StepContext {
@@ -50,6 +51,26 @@ export function scrub(text: string, secrets: string[] = []): string {
   return out;
 }
 
+/**
+ * Module steps run in this process and may print what they were given: while a step runs, console
+ * output has the secrets resolved so far replaced by ***.
+ */
+async function withScrubbedConsole<T>(secrets: string[], run: () => Promise<T>): Promise<T> {
+  if (secrets.length === 0) return run();
+  const methods = ["log", "info", "warn", "error", "debug"] as const;
+  const saved = methods.map((m) => console[m]);
+  for (const [i, m] of methods.entries()) {
+    const original = saved[i]!;
+    console[m] = (...args: unknown[]) =>
+      original(...args.map((a) => (typeof a === "string" ? scrub(a, secrets) : a)));
+  }
+  try {
+    return await run();
+  } finally {
+    for (const [i, m] of methods.entries()) console[m] = saved[i]!;
+  }
+}
+
 /** A local module step: `./steps/notify.ts:main`, relative to the working directory. */
 async function moduleStep(name: string, cwd: string): Promise<StepFn | undefined> {
   const m = /^(\.{1,2}\/.+|\/.+):([A-Za-z_$][\w$]*)$/.exec(name);
@@ -95,16 +116,18 @@ export async function runSteps(
     const label = `step ${i + 1} "${name}"${id ? ` (id ${id})` : ""}`;
     let out: Record<string, unknown> | undefined;
     try {
-      const fn = resolveStep(name) ?? (await moduleStep(name, process.cwd()));
+      const fn =
+        resolveStep(name) ??
+        (await moduleStep(name, process.cwd())) ??
+        (await packageStep(name, raw.requires));
       if (!fn) {
-        const hint =
-          name.includes("/") && !name.startsWith(".")
-            ? "; steps from npm packages (`requires:`) are not supported yet"
-            : "";
-        throw new WeirError("INVALID", `no such step${hint} (built-ins: ${[...registry.keys()].join(", ")})`);
+        throw new WeirError(
+          "INVALID",
+          `no such step (built-ins: ${[...registry.keys()].join(", ")}; or a local module ./file.ts:fn; or a package step pkg/module:fn with requires)`,
+        );
       }
       const kwargs = ctx.resolve ? await ctx.resolve(raw, outputs) : raw;
-      out = await fn(kwargs, { ...ctx, cwd: process.cwd() });
+      out = await withScrubbedConsole(ctx.secrets ?? [], () => fn(kwargs, { ...ctx, cwd: process.cwd() }));
     } catch (cause) {
       throw new WeirError("FAILED", scrub(`${label} failed: ${describeError(cause)}`, ctx.secrets), {
         cause,

@@ -1,0 +1,122 @@
+// Steps through the compiled binary: a package step installed by the binary from a tarball the test
+// builds (no npm needed), reused after; air-gapped WEIR_PLUGINS_DIR; a local step module; three
+// deployments sharing anchors; secret blocks in steps, masked.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Env, HELLO_FLOW } from "./harness.ts";
+
+setDefaultTimeout(90_000);
+
+let env: Env;
+let tarball: string;
+
+beforeAll(async () => {
+  env = new Env();
+  const pkg = join(env.root, "pkg", "package");
+  mkdirSync(pkg, { recursive: true });
+  writeFileSync(
+    join(pkg, "package.json"),
+    JSON.stringify({
+      name: "weir-steps-hello",
+      version: "1.0.0",
+      type: "module",
+      exports: { "./steps": "./steps.js" },
+    }),
+  );
+  writeFileSync(
+    join(pkg, "steps.js"),
+    "export async function post(k) { return { said: `hello ${k.to}` }; }\n",
+  );
+  tarball = join(env.root, "pkg", "weir-steps-hello-1.0.0.tgz");
+  const tar = Bun.spawnSync(["tar", "czf", tarball, "package"], { cwd: join(env.root, "pkg") });
+  expect(tar.exitCode).toBe(0);
+  await env.startServer();
+  await env.cli(["work-pool", "create", "local"]);
+});
+afterAll(() => env.dispose());
+
+const yaml = (tgz: string) => `definitions:
+  pool: &pool
+    name: local
+  base: &base
+    entrypoint: flows/hello.ts:hello
+    work_pool: *pool
+    tags: [shared]
+build:
+  - weir-steps-hello/steps:post:
+      id: greet
+      requires: ${tgz}
+      to: builders
+  - ./steps/stamp.ts:main:
+      id: stamp
+      secret: "{{ weir.blocks.secret.stamp-key }}"
+deployments:
+  - <<: *base
+    name: one
+    description: "{{ greet.said }}"
+  - <<: *base
+    name: two
+    version: "{{ stamp.version }}"
+  - <<: *base
+    name: three
+    parameters: { name: "{{ greet.said }}" }
+`;
+
+describe("steps", () => {
+  test("a package step installed by the binary, a local module, three deployments sharing anchors", async () => {
+    expect(
+      (await env.cli(["block", "create", "secret", "stamp-key", "--field", "value=pssst-0042"])).code,
+    ).toBe(0);
+    const dir = env.project("steps", {
+      "flows/hello.ts": HELLO_FLOW,
+      "steps/stamp.ts":
+        "export const main = async (k: { secret: string }) => { console.log(`using ${k.secret}`); return { version: `v-${k.secret.length}` }; };\n",
+      "weir.yaml": yaml(tarball),
+    });
+    const r = await env.cli(["deploy", "--all"], { cwd: dir });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("3 deployed, 0 failed");
+    // the local step printed the secret it was given: scrubbed
+    expect(r.stdout).toContain("using ***");
+    expect(r.stdout).not.toContain("pssst-0042");
+    expect(existsSync(join(env.home, "plugins", "node_modules", "weir-steps-hello", "package.json"))).toBe(
+      true,
+    );
+    const one = await env.json(["deployment", "inspect", "hello/one"]);
+    const two = await env.json(["deployment", "inspect", "hello/two"]);
+    const three = await env.json(["deployment", "inspect", "hello/three"]);
+    expect(one.description).toBe("hello builders");
+    expect(two.version).toBe("v-10");
+    expect(three.parameters).toEqual({ name: "hello builders" });
+    for (const d of [one, two, three]) {
+      expect(d.tags).toEqual(["shared"]);
+      expect(d.work_pool_name).toBe("local");
+    }
+    const blocks = await env.cli(["block", "ls", "--json"]);
+    expect(blocks.stdout).not.toContain("pssst-0042");
+  });
+
+  test("the installed package is reused: a second deploy installs nothing", async () => {
+    const marker = join(env.home, "plugins", "node_modules", "weir-steps-hello", "package.json");
+    const before = statSync(marker).mtimeMs;
+    await Bun.sleep(20);
+    expect((await env.cli(["deploy", "--all"], { cwd: join(env.root, "steps") })).code).toBe(0);
+    expect(statSync(marker).mtimeMs).toBe(before);
+  });
+
+  test("air-gapped: with WEIR_PLUGINS_DIR the step comes from there and nothing is fetched", async () => {
+    const offline = join(env.root, "offline");
+    mkdirSync(offline, { recursive: true });
+    const dir = join(env.root, "steps");
+    const missing = await env.cli(["deploy", "-n", "one"], { cwd: dir, env: { WEIR_PLUGINS_DIR: offline } });
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain(`step package weir-steps-hello is not in WEIR_PLUGINS_DIR (${offline})`);
+    // copy an installed tree there, as an air-gapped install would
+    const cp = Bun.spawnSync(["cp", "-r", join(env.home, "plugins", "node_modules"), offline]);
+    expect(cp.exitCode).toBe(0);
+    const ok = await env.cli(["deploy", "-n", "one"], { cwd: dir, env: { WEIR_PLUGINS_DIR: offline } });
+    expect(ok.code).toBe(0);
+  });
+});
