@@ -45,6 +45,13 @@ export const DeploymentBody = v.object({
   /** Replaces the schedules when present ([] or null removes them); absent keeps them. */
   schedules: v.nullish(v.array(ScheduleBody)),
   catchup: v.optional(v.picklist(CATCHUP_POLICIES)),
+  triggers: v.nullish(v.array(v.unknown())),
+  concurrency_limit: v.nullish(
+    v.object({
+      limit: v.pipe(v.number(), v.integer(), v.minValue(0)),
+      collision_strategy: v.picklist(["ENQUEUE", "CANCEL_NEW"]),
+    }),
+  ),
 });
 
 export const ReplaceSchedulesBody = v.object({ schedules: v.array(ScheduleBody) });

@@ -48,6 +48,10 @@ export interface Deployment {
   schedules: DeploymentSchedule[];
   /** What the scheduler does with missed runs: all | latest | none. */
   catchup: Catchup;
+  /** Event triggers, stored as written (automations come later). */
+  triggers: unknown[] | null;
+  /** Stored now; enforced with work-pool concurrency later. */
+  concurrency_limit: { limit: number; collision_strategy: string } | null;
 }
 
 export const CATCHUP_POLICIES = ["all", "latest", "none"] as const;

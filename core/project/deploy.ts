@@ -129,6 +129,16 @@ export function deploymentBody(
         ? { schedules: spec.scheduleItems }
         : {}),
     ...(spec.catchup ? { catchup: spec.catchup } : {}),
+    triggers: spec.triggers ?? null,
+    concurrency_limit:
+      spec.concurrency_limit == null
+        ? null
+        : typeof spec.concurrency_limit === "number"
+          ? { limit: spec.concurrency_limit, collision_strategy: "ENQUEUE" }
+          : {
+              limit: spec.concurrency_limit.limit,
+              collision_strategy: spec.concurrency_limit.collision_strategy ?? "ENQUEUE",
+            },
   };
 }
 

@@ -28,8 +28,24 @@ export const DeploymentSection = v.object({
   work_pool: v.nullish(WorkPoolSection),
   schedule: v.nullish(v.unknown()),
   schedules: v.nullish(v.unknown()),
-  triggers: v.nullish(v.unknown()),
-  concurrency_limit: v.nullish(v.unknown()),
+  triggers: v.nullish(
+    v.array(
+      v.record(v.string(), v.unknown(), "each trigger must be a mapping"),
+      "must be a list of triggers",
+    ),
+  ),
+  concurrency_limit: v.nullish(
+    v.union(
+      [
+        v.pipe(v.number(), v.integer(), v.minValue(0)),
+        v.strictObject({
+          limit: v.pipe(v.number(), v.integer(), v.minValue(0)),
+          collision_strategy: v.optional(v.picklist(["ENQUEUE", "CANCEL_NEW"])),
+        }),
+      ],
+      "must be a whole number, or { limit: N, collision_strategy: ENQUEUE | CANCEL_NEW }",
+    ),
+  ),
   catchup: v.nullish(v.picklist(["all", "latest", "none"], 'must be one of "all", "latest", "none"')),
   /** Prefect's: the flow's name, checked against the entrypoint's flow. */
   flow_name: v.nullish(v.string()),

@@ -36,6 +36,8 @@ export interface DeploymentInput {
   /** Replaces the deployment's schedules when present (null or [] removes them); kept when absent. */
   schedules?: ScheduleInput[] | null;
   catchup?: Catchup;
+  triggers?: unknown[] | null;
+  concurrency_limit?: { limit: number; collision_strategy: string } | null;
 }
 
 /**
@@ -78,6 +80,8 @@ export async function upsertDeployment(
       enforceParameterSchema: input.enforce_parameter_schema ?? true,
       paused: input.paused ?? false,
       catchup: input.catchup ?? existing?.catchup ?? "all",
+      triggers: input.triggers ?? null,
+      concurrencyLimit: input.concurrency_limit ?? null,
     };
     const id = existing?.id ?? newId();
     if (existing) await tx.update(deployments).set(values).where(eq(deployments.id, id));

@@ -61,6 +61,8 @@ export function toDeployment(
     paused: row.paused,
     schedules,
     catchup: row.catchup as Catchup,
+    triggers: row.triggers ?? null,
+    concurrency_limit: row.concurrencyLimit ?? null,
   };
 }
 

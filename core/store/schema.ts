@@ -44,6 +44,10 @@ export const deployments = sqliteTable(
     paused: integer("paused", { mode: "boolean" }).notNull(),
     /** What the scheduler does with runs missed during an outage: all | latest | none. */
     catchup: text("catchup").notNull().default("all"),
+    /** Event triggers from weir.yaml, stored as given (automations come later). */
+    triggers: json<unknown[] | null>("triggers"),
+    /** {limit, collision_strategy} from weir.yaml; stored now, enforced with work pools later. */
+    concurrencyLimit: json<{ limit: number; collision_strategy: string } | null>("concurrency_limit"),
   },
   (t) => [uniqueIndex("deployments_flow_name").on(t.flowId, t.name)],
 );

@@ -342,3 +342,14 @@ describe("schedules", () => {
     expect(kicked).toEqual([[deployment.id]]);
   });
 });
+
+describe("deployment extras", () => {
+  test("triggers and concurrency_limit are stored as given", async () => {
+    const d = await deploy({
+      triggers: [{ type: "event", expect: ["x"] }],
+      concurrency_limit: { limit: 1, collision_strategy: "CANCEL_NEW" },
+    });
+    expect(d.triggers).toEqual([{ type: "event", expect: ["x"] }]);
+    expect(d.concurrency_limit).toEqual({ limit: 1, collision_strategy: "CANCEL_NEW" });
+  });
+});

@@ -161,3 +161,19 @@ describe("selectDeployments()", () => {
     );
   });
 });
+
+describe("concurrency_limit and triggers", () => {
+  test("a number or {limit, collision_strategy}; anything else is named", () => {
+    const p = load(
+      "deployments:\n  - name: a\n    concurrency_limit: 2\n    triggers: [{ type: event, expect: [x] }]\n  - name: b\n    concurrency_limit: { limit: 1, collision_strategy: CANCEL_NEW }\n",
+    );
+    expect(p.deployments[0]?.concurrency_limit).toBe(2);
+    expect(p.deployments[0]?.triggers).toEqual([{ type: "event", expect: ["x"] }]);
+    expect(p.deployments[1]?.concurrency_limit).toEqual({ limit: 1, collision_strategy: "CANCEL_NEW" });
+    expect(
+      errorOf("deployments:\n  - name: a\n    concurrency_limit: { limit: 1, collision_strategy: WAIT }\n"),
+    ).toContain(
+      "deployments[0].concurrency_limit: must be a whole number, or { limit: N, collision_strategy: ENQUEUE | CANCEL_NEW }",
+    );
+  });
+});

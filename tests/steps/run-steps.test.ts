@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { consoleLogger } from "../../core/sdk/logger.ts";
 import { runSteps, splitCommand } from "../../core/steps/index.ts";
@@ -142,5 +142,35 @@ describe("runSteps()", () => {
     );
     expect(msg).not.toContain("s3cr3t-token");
     expect(msg).toContain("***");
+  });
+});
+
+describe("install_dependencies", () => {
+  test("installs a package.json's dependencies with the built-in package manager", async () => {
+    using dir = tempDir();
+    mkdirSync(join(dir.path, "dep"));
+    writeFileSync(
+      join(dir.path, "dep", "package.json"),
+      JSON.stringify({ name: "local-dep", version: "1.0.0" }),
+    );
+    mkdirSync(join(dir.path, "app"));
+    writeFileSync(
+      join(dir.path, "app", "package.json"),
+      JSON.stringify({ name: "app", private: true, dependencies: { "local-dep": "file:../dep" } }),
+    );
+    await runSteps(
+      [{ "weir.steps.install_dependencies": { directory: join(dir.path, "app"), stream_output: false } }],
+      ctx(dir.path),
+    );
+    expect(existsSync(join(dir.path, "app", "node_modules", "local-dep", "package.json"))).toBe(true);
+  });
+
+  test("says where no package.json is", async () => {
+    using dir = tempDir();
+    expect(
+      await message(
+        runSteps([{ "weir.steps.install_dependencies": { directory: dir.path } }], ctx(dir.path)),
+      ),
+    ).toContain(`no package.json in ${dir.path}`);
   });
 });
