@@ -37,6 +37,7 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
   const { parseParamFlags } = await import("../../core/model/index.ts");
   const project = await import("../../core/project/index.ts");
   const { WeirClient } = await import("../../core/client/index.ts");
+  const { applyValues } = await import("../../core/templating/index.ts");
   registerFlowModules();
   (await import("../../plugins/index.ts")).registerPlugins();
 
@@ -85,10 +86,16 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
       const pull = (proj.overrides[p.index]!.pull ? p.spec.pull : proj.pull) ?? [
         { "weir.steps.set_working_directory": { directory: proj.dir } },
       ];
+      // What deploy would send, with $ENV applied; step outputs, blocks and variables stay as
+      // placeholders (no step runs, no server is asked), and pull steps are shown as stored.
+      const { pull_steps, ...fields } = project.deploymentBody(proj, p, overlay, pull);
       return {
         name: `${p.flowName}/${p.name}`,
         ok: true,
-        deployment: project.deploymentBody(proj, p, overlay, pull),
+        deployment: {
+          ...(applyValues(fields, {}, { removeNotSet: false }) as Record<string, unknown>),
+          pull_steps,
+        },
       };
     });
     if (f.json) console.log(JSON.stringify(plans, null, 2));
