@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { WeirError, weirHome } from "../model/index.ts";
+import { asStep } from "./as-step.ts";
 import type { StepFn } from "./run-steps.ts";
 
 const SPEC = /^((?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*)((?:\/[\w.-]+)*):([A-Za-z_$][\w$]*)$/;
@@ -55,13 +56,7 @@ export async function packageStep(name: string, requires: unknown): Promise<Step
   const fn = mod[exportName];
   if (typeof fn !== "function")
     throw new WeirError("INVALID", `step package module ${path} has no function export "${exportName}"`);
-  return async (kwargs) => {
-    const { id: _id, requires: _r, ...rest } = kwargs;
-    const out = await (fn as (k: Record<string, unknown>) => unknown)(rest);
-    return out && typeof out === "object" && !Array.isArray(out)
-      ? (out as Record<string, unknown>)
-      : undefined;
-  };
+  return asStep(fn as (k: Record<string, unknown>) => unknown);
 }
 
 async function install(dir: string, spec: string): Promise<void> {

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { describeError, WeirError } from "../model/index.ts";
 import type { Logger } from "../sdk/logger.ts";
+import { asStep } from "./as-step.ts";
 import { builtinSteps } from "./builtins.ts";
 import { packageStep } from "./package-steps.ts";
 
@@ -82,13 +83,7 @@ async function moduleStep(name: string, cwd: string): Promise<StepFn | undefined
   const fn = mod[m[2]!];
   if (typeof fn !== "function")
     throw new WeirError("INVALID", `step module ${m[1]} has no function export "${m[2]}"`);
-  return async (kwargs) => {
-    const { id: _id, requires: _r, ...rest } = kwargs;
-    const out = await (fn as (k: Record<string, unknown>) => unknown)(rest);
-    return out && typeof out === "object" && !Array.isArray(out)
-      ? (out as Record<string, unknown>)
-      : undefined;
-  };
+  return asStep(fn as (k: Record<string, unknown>) => unknown);
 }
 
 /**
