@@ -20,7 +20,8 @@ export function checkBlockData(type: string, data: unknown): Record<string, unkn
       const path = v.getDotPath(i);
       if (i.type === "strict_object" && path)
         return `unknown field "${path}" (a ${type} block takes: ${Object.keys(t.fields).join(", ")})`;
-      return `${path ?? "data"}: ${i.message}`;
+      // Never echo the received value: it may be a secret.
+      return `${path ?? "data"}: expected ${i.expected ?? "a valid value"}`;
     });
     throw new WeirError("INVALID", `Invalid ${type} block: ${problems.join("; ")}`);
   }

@@ -210,3 +210,28 @@ describe("agent liveness", () => {
     ).toEqual([a!.id]);
   });
 });
+
+describe("blocks", () => {
+  test("a wrong type names the field and what it wants, never the value given", async () => {
+    const err = await q
+      .saveBlock(store.db, "github-credentials", "gh", { token: 987654321 }, false)
+      .catch((e) => e);
+    expect(err.message).toBe("Invalid github-credentials block: token: expected string");
+    expect(err.message).not.toContain("987654321");
+  });
+  test("unknown fields and unknown types say what is known", async () => {
+    expect(
+      (await q.saveBlock(store.db, "secret", "s", { value: "x", extra: 1 }, false).catch((e) => e)).message,
+    ).toContain('unknown field "extra" (a secret block takes: value)');
+    expect((await q.saveBlock(store.db, "vault", "s", {}, false).catch((e) => e)).message).toContain(
+      'Block type "vault" is not known',
+    );
+  });
+  test("a block is not replaced unless asked", async () => {
+    await q.saveBlock(store.db, "string", "s", { value: "a" }, false);
+    expect(
+      (await q.saveBlock(store.db, "string", "s", { value: "b" }, false).catch((e) => e)).message,
+    ).toContain("--overwrite");
+    expect((await q.saveBlock(store.db, "string", "s", { value: "b" }, true)).data).toEqual({ value: "b" });
+  });
+});
