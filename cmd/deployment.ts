@@ -33,8 +33,38 @@ export function register(program: Command): void {
     .command("inspect")
     .description("Show a deployment")
     .argument("<deployment>", "FLOW/NAME or id")
-    .option("--json", "print JSON (the default for now; kept for scripts)")
-    .action(async (ref) => printJson(await client().getDeployment(ref)));
+    .option("--json", "print JSON")
+    .action(async (ref, opts) => {
+      const d = await client().getDeployment(ref);
+      if (opts.json) return printJson(d);
+      const { printFields } = await import("./lib/output.ts");
+      printFields([
+        ["Deployment", `${d.flow_name}/${d.name}${d.paused ? " (paused)" : ""}`],
+        ["Id", d.id],
+        ["Entrypoint", `${d.entrypoint ?? "-"} (in ${d.path ?? "-"})`],
+        [
+          "Pool / queue",
+          d.work_pool_name ? `${d.work_pool_name} / ${d.work_queue_name}` : "- (no agent will take its runs)",
+        ],
+        ["Version", d.version ?? "-"],
+        ["Description", d.description ?? "-"],
+        ["Tags", d.tags.join(", ") || "-"],
+        ["Parameters", JSON.stringify(d.parameters)],
+        [
+          "Schedules",
+          d.schedules.length
+            ? d.schedules
+                .map(
+                  (s) =>
+                    `${JSON.stringify(s.schedule)}${s.active && d.is_schedule_active ? "" : " (paused)"}`,
+                )
+                .join("; ")
+            : "-",
+        ],
+        ["Pull steps", d.pull_steps?.map((st) => Object.keys(st as object)[0]).join(", ") || "-"],
+        ["Updated", d.updated],
+      ]);
+    });
 
   cmd
     .command("run")

@@ -44,11 +44,43 @@ export function register(program: Command): void {
     .command("inspect")
     .description("Show a flow run with its state history and task runs")
     .argument("<id>", "flow run id")
-    .option("--json", "print JSON (the default for now; kept for scripts)")
-    .action(async (id) => {
+    .option("--json", "print JSON")
+    .action(async (id, opts) => {
       const c = client();
       const [run, states, tasks] = await Promise.all([c.getFlowRun(id), c.flowRunStates(id), c.taskRuns(id)]);
-      printJson({ ...run, state_history: states, task_runs: tasks });
+      if (opts.json) return printJson({ ...run, state_history: states, task_runs: tasks });
+      const { printFields } = await import("./lib/output.ts");
+      printFields([
+        ["Flow run", `${run.name} (${run.id})`],
+        ["Flow / deployment", `${run.flow_name}${run.deployment_name ? ` / ${run.deployment_name}` : ""}`],
+        [
+          "State",
+          [
+            `${run.state.name}${run.state.message ? `: ${run.state.message}` : ""}`,
+            stateColor(run.state.type),
+          ],
+        ],
+        ["Parameters", JSON.stringify(run.parameters)],
+        ["Started / ended", `${run.start_time ?? "-"} / ${run.end_time ?? "-"}`],
+        ["Runs", String(run.run_count)],
+      ]);
+      console.log("");
+      printTable(
+        ["TIME", "STATE", "MESSAGE"],
+        states.map((s) => [s.timestamp, [s.name, stateColor(s.type)], s.message ?? ""]),
+      );
+      if (tasks.length) {
+        console.log("");
+        printTable(
+          ["TASK", "STATE", "STARTED", "ENDED"],
+          tasks.map((t) => [
+            t.name,
+            [t.state.name, stateColor(t.state.type)],
+            t.start_time ?? "-",
+            t.end_time ?? "-",
+          ]),
+        );
+      }
     });
 
   cmd

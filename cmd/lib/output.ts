@@ -64,3 +64,10 @@ function duration(s: number): string {
   if (s < 86400) return `${Math.floor(s / 3600)}h`;
   return `${Math.floor(s / 86400)}d`;
 }
+
+/** Aligned `Label  value` lines for one object (the human form of inspect commands). */
+export function printFields(fields: [string, string | [string, (s: string) => string]][]): void {
+  const width = Math.max(...fields.map(([k]) => k.length));
+  for (const [k, v] of fields)
+    console.log(`${bold(k.padEnd(width))}  ${typeof v === "string" ? v : v[1](v[0])}`);
+}

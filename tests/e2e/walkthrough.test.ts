@@ -89,6 +89,12 @@ describe("walkthrough", () => {
   test("deployment ls / inspect --json / flow-run ls / flow-run inspect --json", async () => {
     const ls = await env.cli(["deployment", "ls"]);
     expect(ls.stdout).toContain("hello/daily");
+    const human = await env.cli(["deployment", "inspect", "hello/daily"]);
+    expect(human.stdout).toMatch(/Deployment\s+hello\/daily/);
+    expect(human.stdout).toMatch(/Pool \/ queue\s+local \/ default/);
+    const runHuman = await env.cli(["flow-run", "inspect", runId]);
+    expect(runHuman.stdout).toMatch(/State\s+Completed/);
+    expect(runHuman.stdout).toContain("greet");
     const d = await env.json(["deployment", "inspect", "hello/daily"]);
     expect(d.parameters).toEqual({ name: "World" });
     expect(d.parameter_openapi_schema.properties.name).toEqual({ type: "string" });
