@@ -1,5 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
-import { client, collect, keyValues } from "./lib/options.ts";
+import { client, collect } from "./lib/options.ts";
 import { printJson, printTable } from "./lib/output.ts";
 
 const splitRef = async (ref: string): Promise<[string, string]> => {
@@ -49,7 +49,7 @@ export function register(program: Command): void {
     .option("--json <object>", "all fields as a JSON object")
     .option("--overwrite", "replace an existing block of this type and name")
     .action(async (type, name, opts) => {
-      const { WeirError } = await import("../core/model/index.ts");
+      const { WeirError, parseValue } = await import("../core/model/index.ts");
       let data: Record<string, unknown> = {};
       if (opts.json) {
         try {
@@ -70,7 +70,7 @@ export function register(program: Command): void {
         if (eq <= 0) throw new WeirError("USAGE", `--field "${pair}" must look like KEY=VALUE`);
         const key = pair.slice(0, eq);
         const raw = pair.slice(eq + 1);
-        data[key] = props[key]?.type === "string" ? raw : keyValues([`v=${raw}`], "--field").v;
+        data[key] = props[key]?.type === "string" ? raw : parseValue(raw);
       }
       const b = await client().createBlock(type, name, data, opts.overwrite);
       console.log(`Created block ${b.type}/${b.name}; use it as {{ weir.blocks.${b.type}.${b.name} }}`);

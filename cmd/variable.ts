@@ -13,13 +13,8 @@ export function register(program: Command): void {
     .argument("<name>", "variable name")
     .argument("<value>", "value")
     .action(async (name, raw) => {
-      let value: unknown = raw;
-      try {
-        value = JSON.parse(raw);
-      } catch {
-        // plain text
-      }
-      await client().setVariable(name, value);
+      const { parseValue } = await import("../core/model/index.ts");
+      await client().setVariable(name, parseValue(raw));
       console.log(`Set variable ${name}`);
     });
 

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { WeirClient } from "../../core/client/index.ts";
-import { WeirError, weirHome as weirHomeDir } from "../../core/model/index.ts";
+import { parseValue, WeirError, weirHome as weirHomeDir } from "../../core/model/index.ts";
 
 /** Commander reducer for repeatable options (`--param a=1 --param b=2`). */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -26,14 +26,7 @@ export function keyValues(pairs: string[] | undefined, flag: string): Record<str
   for (const pair of pairs ?? []) {
     const eq = pair.indexOf("=");
     if (eq <= 0) throw new WeirError("USAGE", `${flag} "${pair}" must look like KEY=VALUE`);
-    const raw = pair.slice(eq + 1);
-    let value: unknown = raw;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      // a plain string
-    }
-    setPath(out, pair.slice(0, eq).split("."), value);
+    setPath(out, pair.slice(0, eq).split("."), parseValue(pair.slice(eq + 1)));
   }
   return out;
 }

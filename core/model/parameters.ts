@@ -1,6 +1,15 @@
 import { Validator } from "@cfworker/json-schema";
 import { WeirError } from "./errors.ts";
 
+/** A command-line value: JSON when it parses (`3`, `true`, `[1]`), else the text itself (`Ada`). */
+export function parseValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
 /**
  * Parses `--param k=v` flags (value read as JSON, else kept as a string) and `--params JSON`
  * into one object; `--param` wins over `--params` for the same name.
@@ -26,14 +35,7 @@ export function parseParamFlags(pairs: readonly string[], json?: string): Record
     const eq = pair.indexOf("=");
     if (eq <= 0)
       throw new WeirError("USAGE", `--param "${pair}" must look like NAME=VALUE (example: --param name=Ada)`);
-    const raw = pair.slice(eq + 1);
-    let value: unknown = raw;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      // not JSON: a plain string, as people expect from `--param name=Ada`
-    }
-    out[pair.slice(0, eq)] = value;
+    out[pair.slice(0, eq)] = parseValue(pair.slice(eq + 1));
   }
   return out;
 }

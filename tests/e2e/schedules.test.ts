@@ -37,6 +37,10 @@ beforeAll(async () => {
 });
 afterAll(() => env.dispose());
 
+/** The deployment's runs still waiting for their time. */
+const scheduledRuns = (deployment: string): Promise<any[]> =>
+  env.json(["flow-run", "ls", "--deployment", deployment, "--state", "SCHEDULED"]);
+
 const completed = async (deploymentId: string) =>
   (
     (await fetch(`${env.apiUrl}/flow-runs?deployment=${deploymentId}&state=COMPLETED&limit=100`).then((r) =>
@@ -53,7 +57,7 @@ describe("scheduled runs", () => {
       ["two-seconds", 2, true],
     ]);
     // scheduled at once by the deploy, not at the next scheduler loop
-    const upcoming = await env.json(["flow-run", "ls", "--deployment", "tick/fast", "--state", "SCHEDULED"]);
+    const upcoming = await scheduledRuns("tick/fast");
     expect(upcoming.length).toBeGreaterThanOrEqual(3);
 
     let done: any[] = [];
@@ -97,14 +101,7 @@ describe("scheduled runs", () => {
       { cron: "0 3 * * *", timezone: "Europe/Berlin", day_or: true },
     ]);
     expect(d.catchup).toBe("latest");
-    const upcoming = await env.json([
-      "flow-run",
-      "ls",
-      "--deployment",
-      "tick/nightly",
-      "--state",
-      "SCHEDULED",
-    ]);
+    const upcoming = await scheduledRuns("tick/nightly");
     expect(upcoming.length).toBe(3);
     for (const run of upcoming)
       expect(new Date(run.expected_start_time).toISOString()).toMatch(/T0[12]:00:00/);
@@ -124,23 +121,12 @@ describe("scheduled runs", () => {
     expect(set.stdout).toContain("every 3600s");
     const ls = await env.cli(["deployment", "schedule", "ls", "tick/nightly"]);
     expect(ls.stdout).toContain("every 3600s");
-    const upcoming = await env.json([
-      "flow-run",
-      "ls",
-      "--deployment",
-      "tick/nightly",
-      "--state",
-      "SCHEDULED",
-    ]);
+    const upcoming = await scheduledRuns("tick/nightly");
     for (const run of upcoming) expect(run.expected_start_time).toMatch(/:30:00\.000Z$/);
     expect((await env.cli(["deployment", "pause-schedule", "tick/nightly"])).code).toBe(0);
-    expect(
-      await env.json(["flow-run", "ls", "--deployment", "tick/nightly", "--state", "SCHEDULED"]),
-    ).toEqual([]);
+    expect(await scheduledRuns("tick/nightly")).toEqual([]);
     expect((await env.cli(["deployment", "resume-schedule", "tick/nightly"])).code).toBe(0);
-    expect(
-      (await env.json(["flow-run", "ls", "--deployment", "tick/nightly", "--state", "SCHEDULED"])).length,
-    ).toBeGreaterThanOrEqual(3);
+    expect((await scheduledRuns("tick/nightly")).length).toBeGreaterThanOrEqual(3);
     expect((await env.cli(["deployment", "set-schedule", "tick/nightly", "--no-schedule"])).code).toBe(0);
     expect((await env.json(["deployment", "inspect", "tick/nightly"])).schedules).toEqual([]);
   });
