@@ -50,12 +50,17 @@ const GROUPS: Record<string, { description: string; load: () => Promise<{ regist
 };
 
 export function buildProgram(): Command {
-  return new Command("weir")
-    .description("Weir: a workflow orchestrator for TypeScript, in one binary")
-    .version(pkg.version, "-V, --version")
-    .showSuggestionAfterError(true)
-    .exitOverride()
-    .configureOutput({ outputError: () => {} });
+  return (
+    new Command("weir")
+      .description("Weir: a workflow orchestrator for TypeScript, in one binary")
+      .version(pkg.version, "-V, --version")
+      // Program options count only before the command: `weir deploy --version v9` is the
+      // deployment's version, not Weir's.
+      .enablePositionalOptions()
+      .showSuggestionAfterError(true)
+      .exitOverride()
+      .configureOutput({ outputError: () => {} })
+  );
 }
 
 /** Registers every group (completion scripts need the whole tree). */
@@ -114,7 +119,23 @@ function report(err: unknown): number {
   return 1;
 }
 
+/**
+ * Resolves once everything written to the stream has reached the reader. Writes to a pipe are
+ * asynchronous, and process.exit() would drop what is still queued (JSON cut at 64 KiB).
+ */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    stream.once("error", () => resolve()); // the reader went away (EPIPE): nothing left to deliver
+    stream.end(() => resolve());
+  });
+}
+
 // No top-level await: the compiled binary is built with bytecode, which needs a CommonJS-shaped entry.
 if (import.meta.main) {
-  void main(process.argv.slice(2)).then((code) => process.exit(code));
+  void main(process.argv.slice(2))
+    .then(async (code) => {
+      await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+      return code;
+    })
+    .then((code) => process.exit(code));
 }

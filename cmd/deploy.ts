@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .option("-n, --name <name>", "deployment to deploy: NAME, FLOW/NAME or a glob (repeatable)", collect)
     .option("--all", "deploy every deployment in the file")
     .option("-d, --description <text>", "deployment description")
-    .option("--version <version>", "deployment version")
+    .option("-v, --version <version>", "deployment version")
     .option("-t, --tag <tag>", "tag (repeatable)", collect)
     .option("-p, --pool <name>", "work pool")
     .option("-q, --queue <name>", "work queue of the pool")
