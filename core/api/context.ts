@@ -9,4 +9,6 @@ export interface ApiContext {
   runWriter?: FlowRunWriter;
   /** Schedules these deployments now (after a create or a schedule change), not at the next loop. */
   scheduleNow?: (deploymentIds: string[]) => Promise<unknown>;
+  /** Longest a waiting claim goes without re-checking the database (default 1 s). */
+  claimRecheckMs?: number;
 }

@@ -82,12 +82,10 @@ describe("runFlow()", () => {
   });
 
   test("a flow over its timeout ends FAILED (TimedOut)", async () => {
-    const started = performance.now();
     const { run } = await tracked("slow");
     expect(run.state.type).toBe("FAILED");
     expect(run.state.name).toBe("TimedOut");
     expect(run.state.message).toContain("timeout of 0.2 s");
-    expect(performance.now() - started).toBeLessThan(4_000);
   });
 
   test("task retries are recorded on the task run", async () => {

@@ -80,7 +80,11 @@ export function workPoolRoutes(r: Router, ctx: ApiContext): void {
         }
         const next = await q.nextScheduledStart(db, name);
         const untilNext = next ? Date.parse(next) - Date.now() : Number.POSITIVE_INFINITY;
-        await ctx.wakeups.wait(name, Math.max(5, Math.min(left, untilNext, RECHECK_MS)), signal);
+        await ctx.wakeups.wait(
+          name,
+          Math.max(5, Math.min(left, untilNext, ctx.claimRecheckMs ?? RECHECK_MS)),
+          signal,
+        );
       }
     },
     ClaimBody,
