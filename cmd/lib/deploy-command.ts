@@ -13,7 +13,7 @@ async function flagSchedule(f: ScheduleFlags): Promise<Record<string, unknown> |
   return scheduleSpec(compiled) as Record<string, unknown>;
 }
 
-import { bold, dim, green, red } from "./output.ts";
+import { bold, dim, green, red, yellow } from "./output.ts";
 
 export interface DeployFlags extends ScheduleFlags {
   name?: string[];
@@ -70,7 +70,7 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
   } else {
     proj = project.loadProject(project.findProjectFile(process.cwd(), f.file));
   }
-  const planned = await project.planDeployments(proj, names, all);
+  const planned = await project.planDeployments(proj, names, all, overlay);
   const perDeployment =
     f.description || f.version || f.param || f.params || f.jobVariable || overlay.schedule;
   if (planned.length > 1 && perDeployment) {
@@ -79,10 +79,10 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
       `${planned.length} deployments are selected: --description, --version, --param(s), --job-variable and schedule flags apply to one deployment; pick it with --name, or set these in ${proj.displayFile}`,
     );
   }
+  for (const w of proj.warnings) console.error(`${yellow("warning:")} ${w}`);
 
   if (f.dryRun) {
     const plans = planned.map((p) => {
-      if (p.problem) return { name: p.name, ok: false, error: p.problem };
       const pull = (proj.overrides[p.index]!.pull ? p.spec.pull : proj.pull) ?? [
         { "weir.steps.set_working_directory": { directory: proj.dir } },
       ];
@@ -90,22 +90,22 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
       // placeholders (no step runs, no server is asked), and pull steps are shown as stored.
       const { pull_steps, ...fields } = project.deploymentBody(proj, p, overlay, pull);
       return {
-        name: `${p.flowName}/${p.name}`,
-        ok: true,
+        name: `${p.flowName ?? p.spec.flow_name ?? "?"}/${p.name}`,
+        ok: p.problems.length === 0,
         deployment: {
           ...(applyValues(fields, {}, { removeNotSet: false }) as Record<string, unknown>),
           pull_steps,
         },
+        problems: p.problems,
       };
     });
     if (f.json) console.log(JSON.stringify(plans, null, 2));
     else
       for (const plan of plans) {
-        if (!plan.ok) console.log(`${red("✗")} ${plan.error}`);
-        else
-          console.log(
-            `${bold(plan.name)} (dry run, nothing changed)\n${indent(JSON.stringify(plan.deployment, null, 2))}`,
-          );
+        console.log(
+          `${bold(plan.name)} (dry run, nothing changed${plan.ok ? "" : "; it would not deploy"})\n${indent(JSON.stringify(plan.deployment, null, 2))}`,
+        );
+        for (const problem of plan.problems) console.log(`${red("✗")} ${problem}`);
       }
     if (plans.some((p) => !p.ok)) process.exitCode = 1;
     return;
@@ -163,7 +163,18 @@ function syntheticProject(entrypoint: string, name: string) {
     push: null,
     pull: null,
     overrides: [{ build: false, push: false, pull: false }],
-    deployments: [{ name, entrypoint, pos: commandLine, entrypointPos: commandLine }],
+    deployments: [
+      {
+        name,
+        entrypoint,
+        pos: commandLine,
+        entrypointPos: commandLine,
+        parametersPos: () => commandLine,
+        unsupported: [],
+        replaced: false,
+      },
+    ],
+    warnings: [],
     source: "",
   };
 }

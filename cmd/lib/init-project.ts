@@ -80,9 +80,19 @@ export async function initProject(opts: { name?: string; recipe?: string; field?
       },
     ],
   };
+  // Recipes whose steps come from a plugin this build lacks say so now, not at the first deploy.
+  const { missingPlugin } = await import("../../core/steps/index.ts");
+  (await import("../../plugins/index.ts")).registerPlugins();
+  const needs = new Map<string, string[]>();
+  for (const step of [sections.build, sections.push, sections.pull].flat()) {
+    const name = Object.keys((step ?? {}) as object)[0] ?? "";
+    const plugin = missingPlugin(name);
+    if (plugin) needs.set(plugin, [...(needs.get(plugin) ?? []), name.replace(/^weir\.steps\./, "")]);
+  }
+  const pending = [...needs].map(([plugin, steps]) => `${steps.join(", ")} need Weir's ${plugin} plugin`);
   const header = `# Weir project file, from the ${r.name} recipe (${r.description}).
 # Set each deployment's entrypoint (path/file.ts:exportedFlow), then: weir deploy --all
-`;
+${pending.map((p) => `# Not in this build of Weir yet: ${p}; weir deploy refuses these steps until it has it.\n`).join("")}`;
   writeFileSync(file, header + stringify(doc, { nullStr: "null" }));
   const ignore = join(dir, ".weirignore");
   const wroteIgnore = !existsSync(ignore);
@@ -90,6 +100,10 @@ export async function initProject(opts: { name?: string; recipe?: string; field?
   console.log(
     `Wrote weir.yaml (recipe ${r.name}${opts.recipe ? "" : ", guessed"})${wroteIgnore ? " and .weirignore" : ""}`,
   );
+  for (const p of pending)
+    console.log(
+      `Note: ${p}, which this build does not include yet: weir deploy will refuse those steps until it does`,
+    );
   console.log(
     `Recipes: ${RECIPES.map((x) => x.name).join(", ")}. Next: set entrypoint in weir.yaml, then weir deploy --all`,
   );

@@ -68,25 +68,33 @@ function validatorFor(schema: Record<string, unknown>): Validator {
   return v;
 }
 
+export interface ParameterProblem {
+  /** The top-level parameter the problem is about (null when about the whole object). */
+  parameter: string | null;
+  message: string;
+}
+
 /**
- * Checks flow parameters against the JSON Schema stored with a deployment. Every problem is named
- * (unknown parameter, missing required one, wrong type with the expected type) in one error.
+ * What is wrong with flow parameters under the JSON Schema stored with a deployment: unknown
+ * parameters, missing required ones (unless `partial`: a deployment's defaults need not name
+ * every parameter), and wrong types with the type expected.
  */
-export function validateParameters(
+export function parameterProblems(
   schema: Record<string, unknown> | null | undefined,
   params: Record<string, unknown>,
-  label: string,
-): void {
-  if (!schema || typeof schema !== "object") return;
+  opts: { partial?: boolean } = {},
+): ParameterProblem[] {
+  if (!schema || typeof schema !== "object") return [];
   const props = (schema.properties ?? {}) as Record<string, unknown>;
-  const problems: string[] = [];
+  const problems: ParameterProblem[] = [];
   if (schema.additionalProperties !== true && typeof schema.additionalProperties !== "object") {
     for (const name of Object.keys(params)) {
       if (!(name in props)) {
         const known = Object.keys(props);
-        problems.push(
-          `unknown parameter "${name}"${known.length ? ` (known: ${known.join(", ")})` : " (the flow takes no parameters)"}`,
-        );
+        problems.push({
+          parameter: name,
+          message: `unknown parameter "${name}"${known.length ? ` (known: ${known.join(", ")})` : " (the flow takes no parameters)"}`,
+        });
       }
     }
   }
@@ -94,10 +102,13 @@ export function validateParameters(
   for (const err of result.errors) {
     const path = err.instanceLocation.replace(/^#\/?/, "").split("/").filter(Boolean).join(".");
     if (err.keyword === "required") {
+      if (opts.partial) continue;
       const m = /"([^"]+)"/.exec(err.error);
-      problems.push(
-        `missing required parameter "${m?.[1] ?? path}" (expected ${expected(props[m?.[1] ?? ""])})`,
-      );
+      const name = m?.[1] ?? path;
+      problems.push({
+        parameter: name,
+        message: `missing required parameter "${name}" (expected ${expected(props[m?.[1] ?? ""])})`,
+      });
     } else if (err.keyword === "properties" || err.keyword === "additionalProperties" || path === "") {
       // summaries of the per-property errors reported on their own
     } else {
@@ -106,13 +117,27 @@ export function validateParameters(
       for (const p of path.split(".")) value = (value as Record<string, unknown> | undefined)?.[p];
       const sub = path === top ? props[top] : undefined;
       const want = sub ? expected(sub) : err.error;
-      problems.push(`parameter "${path}" must be ${want} (got ${typeOf(value)} ${JSON.stringify(value)})`);
+      problems.push({
+        parameter: top,
+        message: `parameter "${path}" must be ${want} (got ${typeOf(value)} ${JSON.stringify(value)})`,
+      });
     }
   }
-  const unique = [...new Set(problems)];
-  if (unique.length > 0) {
-    throw new WeirError("INVALID", `Invalid parameters for ${label}: ${unique.join("; ")}`, {
-      fields: { problems: unique },
+  const seen = new Set<string>();
+  return problems.filter((p) => !seen.has(p.message) && seen.add(p.message));
+}
+
+/** Throws one INVALID error naming every problem parameterProblems() finds. */
+export function validateParameters(
+  schema: Record<string, unknown> | null | undefined,
+  params: Record<string, unknown>,
+  label: string,
+  opts: { partial?: boolean } = {},
+): void {
+  const problems = parameterProblems(schema, params, opts).map((p) => p.message);
+  if (problems.length > 0) {
+    throw new WeirError("INVALID", `Invalid parameters for ${label}: ${problems.join("; ")}`, {
+      fields: { problems },
     });
   }
 }

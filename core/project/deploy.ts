@@ -2,7 +2,7 @@ import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
 import type { WeirClient } from "../client/index.ts";
 import { loadFlow, makeResolver } from "../engine/index.ts";
-import { type Deployment, describeError, WeirError } from "../model/index.ts";
+import { type Deployment, describeError, parameterProblems, WeirError } from "../model/index.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { consoleLogger } from "../sdk/logger.ts";
 import { runSteps } from "../steps/index.ts";
@@ -31,8 +31,12 @@ export interface PlannedDeployment {
   name: string;
   flowName: string | null;
   flow: Flow | null;
-  /** Why this deployment cannot be deployed (reported, the others still go ahead). */
-  problem: string | null;
+  /**
+   * Why this deployment cannot be deployed, each message positioned in the file (the other
+   * deployments still go ahead): its entrypoint does not load, a step needs a plugin this build
+   * lacks, a default parameter the flow would refuse.
+   */
+  problems: string[];
 }
 
 export interface DeployOutcome {
@@ -44,43 +48,84 @@ export interface DeployOutcome {
   notes: string[];
 }
 
-/** Loads each deployment's flow (for its name and parameter schema) and applies the selection. */
+/**
+ * Loads each deployment's flow (for its name and parameter schema), checks what can be checked
+ * before any step runs, and applies the selection. A deployment replaced by a later one of the
+ * same name is left out, as Prefect deploys only the later.
+ */
 export async function planDeployments(
   project: Project,
   names: string[],
   all: boolean,
+  overlay: DeployOverlay = {},
 ): Promise<PlannedDeployment[]> {
   const planned: PlannedDeployment[] = [];
   for (const [index, spec] of project.deployments.entries()) {
+    if (spec.replaced) continue;
     let flow: Flow | null = null;
-    let problem: string | null = null;
+    const problems: string[] = [];
     if (!spec.entrypoint) {
-      problem = formatAt(
-        spec.pos,
-        `deployment "${spec.name}" has no entrypoint (add entrypoint: path/file.ts:flowName)`,
-        project.source,
+      problems.push(
+        formatAt(
+          spec.pos,
+          `deployment "${spec.name}" has no entrypoint (add entrypoint: path/file.ts:flowName)`,
+          project.source,
+        ),
       );
     } else {
       try {
         flow = await loadFlow(spec.entrypoint, project.dir);
       } catch (err) {
-        problem = formatAt(
-          spec.entrypointPos,
-          `deployment "${spec.name}": ${describeError(err)}`,
-          project.source,
+        problems.push(
+          formatAt(spec.entrypointPos, `deployment "${spec.name}": ${describeError(err)}`, project.source),
         );
       }
     }
     if (flow && spec.flow_name && spec.flow_name !== flow.options.name) {
-      problem = formatAt(
-        spec.entrypointPos,
-        `deployment "${spec.name}": flow_name "${spec.flow_name}" does not match the flow "${flow.options.name}" that ${spec.entrypoint} exports (fix flow_name, or remove it)`,
-        project.source,
+      problems.push(
+        formatAt(
+          spec.entrypointPos,
+          `deployment "${spec.name}": flow_name "${spec.flow_name}" does not match the flow "${flow.options.name}" that ${spec.entrypoint} exports (fix flow_name, or remove it)`,
+          project.source,
+        ),
       );
     }
-    planned.push({ spec, index, name: spec.name, flowName: flow?.options.name ?? null, flow, problem });
+    problems.push(...spec.unsupported);
+    const p = { spec, index, name: spec.name, flowName: flow?.options.name ?? null, flow, problems };
+    // Placeholders are resolved only by a real deploy, which checks their values then.
+    problems.push(
+      ...defaultParameterProblems(project, p, overlay, { ...spec.parameters, ...overlay.parameters }),
+    );
+    planned.push(p);
   }
   return selectDeployments(planned, names, all, project.displayFile);
+}
+
+const hasPlaceholder = (value: unknown): boolean =>
+  typeof value === "string"
+    ? value.includes("{{")
+    : value !== null && typeof value === "object" && Object.values(value).some(hasPlaceholder);
+
+/**
+ * Default parameters the flow's schema would refuse on every run, each at its place in the file
+ * (or naming --param when the flag gave it). Values still holding a placeholder are skipped.
+ */
+function defaultParameterProblems(
+  project: Project,
+  p: PlannedDeployment,
+  overlay: DeployOverlay,
+  parameters: Record<string, unknown>,
+): string[] {
+  if (!p.flow || (overlay.enforceParameterSchema ?? p.spec.enforce_parameter_schema) === false) return [];
+  const known = Object.fromEntries(Object.entries(parameters).filter(([, value]) => !hasPlaceholder(value)));
+  return parameterProblems(parameterSchema(p.flow), known, { partial: true }).map((problem) => {
+    const name = problem.parameter;
+    const fix = `fix the default to what the flow "${p.flow!.options.name}" takes`;
+    if (name !== null && overlay.parameters && Object.hasOwn(overlay.parameters, name))
+      return `--param ${name}: ${problem.message}`;
+    const pos = name !== null ? p.spec.parametersPos(name) : p.spec.pos;
+    return formatAt(pos, `deployment "${p.name}": ${problem.message} (${fix})`, project.source);
+  });
 }
 
 export function parameterSchema(flow: Flow): Record<string, unknown> | null {
@@ -101,19 +146,19 @@ export function deploymentBody(
   pullSteps: unknown[],
 ): Record<string, unknown> {
   const { spec, flow } = p;
-  if (!flow) throw new WeirError("INVALID", p.problem ?? `deployment "${p.name}" has no flow`);
   const pool = overlay.pool ?? spec.work_pool?.name ?? null;
   return {
-    flow_name: flow.options.name,
+    // Without a flow (a dry run of a deployment that cannot load it) the file's flow_name stands in.
+    flow_name: flow?.options.name ?? spec.flow_name ?? null,
     name: spec.name,
     version:
-      overlay.version ?? (spec.version != null ? String(spec.version) : (flow.options.version ?? null)),
-    description: overlay.description ?? spec.description ?? flow.options.description ?? null,
+      overlay.version ?? (spec.version != null ? String(spec.version) : (flow?.options.version ?? null)),
+    description: overlay.description ?? spec.description ?? flow?.options.description ?? null,
     tags: [...new Set([...(spec.tags ?? []), ...(overlay.tags ?? [])])],
     entrypoint: spec.entrypoint,
     path: project.dir,
     parameters: { ...spec.parameters, ...overlay.parameters },
-    parameter_openapi_schema: parameterSchema(flow),
+    parameter_openapi_schema: flow ? parameterSchema(flow) : null,
     enforce_parameter_schema: overlay.enforceParameterSchema ?? spec.enforce_parameter_schema ?? true,
     paused: spec.paused ?? false,
     work_pool_name: pool,
@@ -156,7 +201,7 @@ export async function deployOne(
   const label = p.flowName ? `${p.flowName}/${p.name}` : p.name;
   const notes: string[] = [];
   try {
-    if (p.problem) throw new WeirError("INVALID", p.problem);
+    if (p.problems.length) throw new WeirError("INVALID", p.problems.join("\n"));
     const ov = project.overrides[p.index]!;
     const build = ov.build ? (p.spec.build ?? []) : (project.build ?? []);
     const push = ov.push ? (p.spec.push ?? []) : (project.push ?? []);
@@ -188,6 +233,9 @@ export async function deployOne(
     const storedPull = applyValues(pull, outputs, { removeNotSet: false, env: false }) as unknown[];
     const { pull_steps: _unused, ...fields } = deploymentBody(project, p, overlay, storedPull);
     const body = { ...(await resolve(fields, outputs)), pull_steps: storedPull };
+    const resolved = (body as { parameters?: Record<string, unknown> }).parameters ?? {};
+    const wrong = defaultParameterProblems(project, p, overlay, resolved);
+    if (wrong.length) throw new WeirError("INVALID", wrong.join("\n"));
     const { deployment, created } = await client.upsertDeployment(body);
     return { name: label, ok: true, deployment, created, notes };
   } catch (err) {

@@ -2,8 +2,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, relative, resolve } from "node:path";
 import * as v from "valibot";
 import { isAlias, isMap, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
-import { WeirError } from "../model/index.ts";
+import { typoOf, WeirError } from "../model/index.ts";
 import { assertDeployable, compileSchedule, scheduleSpec } from "../schedules/index.ts";
+import {
+  checkSteps,
+  duplicateKeys,
+  type Findings,
+  SECTIONS,
+  type Section,
+  unknownKeys,
+} from "./file-checks.ts";
 import { isLegacyDeploymentFile } from "./legacy.ts";
 import {
   DEPLOYMENT_KEYS,
@@ -12,7 +20,7 @@ import {
   TOP_LEVEL_KEYS,
   WORK_POOL_KEYS,
 } from "./project-file.ts";
-import { didYouMean, formatAt, posOf, type SourcePos, sourceError } from "./source-error.ts";
+import { formatAt, posOf, type SourcePos, sourceError } from "./source-error.ts";
 
 export interface ScheduleItem {
   schedule: Record<string, unknown>;
@@ -28,6 +36,12 @@ export interface DeploymentSpec extends DeploymentSection {
   pos: SourcePos;
   /** Position of its entrypoint field (the mapping's when absent). */
   entrypointPos: SourcePos;
+  /** Position of one of its default parameters (the nearest enclosing node's when absent). */
+  parametersPos: (name: string) => SourcePos;
+  /** Steps of its build, push and pull that this build of Weir cannot run (positioned messages). */
+  unsupported: string[];
+  /** A later entry with the same name and entrypoint replaces this one (Prefect's behaviour). */
+  replaced: boolean;
 }
 
 export interface Project {
@@ -36,12 +50,15 @@ export interface Project {
   displayFile: string;
   dir: string;
   name: string | null;
-  build: Record<string, unknown>[] | null;
-  push: Record<string, unknown>[] | null;
-  pull: Record<string, unknown>[] | null;
+  /** Step lists (each step checked by checkSteps()). */
+  build: unknown[] | null;
+  push: unknown[] | null;
+  pull: unknown[] | null;
   /** Which of build/push/pull each deployment sets itself (a present null means "no steps"). */
   overrides: { build: boolean; push: boolean; pull: boolean }[];
   deployments: DeploymentSpec[];
+  /** Accepted but ignored or replaced: printed by deploy and the dry run, never fatal. */
+  warnings: string[];
   source: string;
 }
 
@@ -64,7 +81,8 @@ export function findProjectFile(dir: string, file?: string): string {
 
 /**
  * Reads and validates a project file. YAML anchors, aliases and `<<` merge keys work everywhere.
- * Every problem is reported at once, each as file:line:column with the line and a fix.
+ * Every problem is reported at once, each as file:line:column with the line and a fix; what Weir
+ * accepts but ignores (keys Prefect also ignores, duplicate keys) comes back as warnings.
  */
 export function loadProject(path: string, cwd = process.cwd()): Project {
   const displayFile = relative(cwd, path) || basename(path);
@@ -75,11 +93,12 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
     throw new WeirError("INVALID", `Cannot read ${displayFile}: ${(cause as Error).message}`, { cause });
   }
   const lines = new LineCounter();
+  // Duplicate keys are allowed (Prefect's loader keeps the last); duplicateKeys() warns about them.
   const doc = parseDocument(source, {
     lineCounter: lines,
     merge: true,
     prettyErrors: false,
-    uniqueKeys: true,
+    uniqueKeys: false,
   });
   if (doc.errors.length > 0) {
     throw sourceError(
@@ -118,31 +137,16 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
     ]);
   }
 
-  const problems: string[] = [];
-  const keyProblems = (map: unknown, known: readonly string[], where: string) => {
-    if (!isMap(map)) return;
-    for (const pair of (map as YAMLMap).items) {
-      const key = (pair.key as { value?: unknown } | null)?.value;
-      if (typeof key !== "string" || key === "<<" || known.includes(key)) continue;
-      const hint = didYouMean(key, known);
-      const range = (pair.key as Node).range;
-      problems.push(
-        formatAt(
-          posOf(displayFile, lines, range?.[0]),
-          `unknown field "${key}" in ${where}${hint ? ` (did you mean "${hint}"?)` : ` (known fields: ${known.join(", ")})`}`,
-          source,
-        ),
-      );
-    }
-  };
+  const found: Findings = { errors: [], warnings: duplicateKeys(doc, lines, displayFile, source) };
+  const problems = found.errors;
   // Unknown top-level keys are allowed (people keep anchors under e.g. `definitions:`), but a
   // near-miss of a known one is almost surely a typo.
   if (isMap(doc.contents)) {
     for (const pair of (doc.contents as YAMLMap).items) {
       const key = (pair.key as { value?: unknown } | null)?.value;
       if (typeof key !== "string" || TOP_LEVEL_KEYS.includes(key)) continue;
-      const hint = didYouMean(key, TOP_LEVEL_KEYS);
-      if (hint && hint !== key) {
+      const hint = typoOf(key, TOP_LEVEL_KEYS);
+      if (hint) {
         problems.push(
           formatAt(
             posOf(displayFile, lines, (pair.key as Node).range?.[0]),
@@ -153,15 +157,41 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
       }
     }
   }
+  emptyMappingsAsEmptyLists(data);
   const deps = Array.isArray(data.deployments) ? data.deployments : [];
-  deps.forEach((_: unknown, i: number) => {
+  deps.forEach((d: unknown, i: number) => {
     const node = doc.getIn(["deployments", i], true);
-    keyProblems(resolveAlias(doc, node), DEPLOYMENT_KEYS, `deployment #${i + 1}`);
-    keyProblems(
+    unknownKeys(
+      resolveAlias(doc, node),
+      DEPLOYMENT_KEYS,
+      `deployment #${i + 1}`,
+      lines,
+      displayFile,
+      source,
+      found,
+    );
+    unknownKeys(
       resolveAlias(doc, doc.getIn(["deployments", i, "work_pool"], true)),
       WORK_POOL_KEYS,
       `deployment #${i + 1} work_pool`,
+      lines,
+      displayFile,
+      source,
+      found,
     );
+    emptyMappingsAsEmptyLists(d);
+    // Prefect reads { collision_strategy } without a limit as no limit.
+    const limit = (d as Record<string, unknown> | null)?.concurrency_limit;
+    if (limit && typeof limit === "object" && !Array.isArray(limit) && !("limit" in limit)) {
+      found.warnings.push(
+        formatAt(
+          at(["deployments", i, "concurrency_limit"]),
+          "concurrency_limit has no limit, so the deployment has none (add limit: N to set one)",
+          source,
+        ),
+      );
+      (d as Record<string, unknown>).concurrency_limit = null;
+    }
   });
 
   const parsed = v.safeParse(ProjectFile, data);
@@ -173,8 +203,7 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
           .map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`))
           .join("")
           .replace(/^\./, "") || "(file)";
-      const message = issue.message.startsWith("Invalid") ? `${issue.message}` : issue.message;
-      problems.push(formatAt(at(path), `${field}: ${message}`, source));
+      problems.push(formatAt(at(path), `${field}: ${issue.message}`, source));
     }
   }
   if (problems.length > 0) throw sourceError(problems);
@@ -188,6 +217,20 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
       ),
     ]);
   }
+  const projectDir = dirname(path);
+  const unsupported = (steps: unknown, p: (string | number)[], section: Section) =>
+    checkSteps(steps, p, section, projectDir, at, source, found);
+  const topUnsupported = Object.fromEntries(SECTIONS.map((s) => [s, unsupported(file[s], [s], s)])) as Record<
+    Section,
+    string[]
+  >;
+  const has = (i: number, key: string) => {
+    const raw = data.deployments[i];
+    return raw && typeof raw === "object" && Object.hasOwn(raw, key);
+  };
+  const deploymentUnsupported = file.deployments.map((d, i) =>
+    SECTIONS.flatMap((s) => (has(i, s) ? unsupported(d[s], ["deployments", i, s], s) : topUnsupported[s])),
+  );
   const scheduleItems = file.deployments.map((d, i) => {
     try {
       return readSchedules(d, i, at);
@@ -197,30 +240,30 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
       return undefined;
     }
   });
+  // Prefect deploys a name defined twice for one flow twice, the later replacing the earlier.
+  const replaced = new Set<number>();
   const names = new Map<string, number>();
   file.deployments.forEach((d, i) => {
-    const prev = names.get(d.name);
-    if (prev !== undefined && file.deployments![prev]!.entrypoint === d.entrypoint) {
-      problems.push(
+    const key = `${d.entrypoint ?? ""}\0${d.name}`;
+    const prev = names.get(key);
+    if (prev !== undefined) {
+      replaced.add(prev);
+      found.warnings.push(
         formatAt(
           at(["deployments", i, "name"]),
-          `deployment name "${d.name}" is used twice for the same entrypoint (names must be unique per flow)`,
+          `deployment "${d.name}" is defined twice for the same entrypoint (also at line ${at(["deployments", prev]).line}); this later definition replaces the earlier one, as in Prefect (rename one to keep both)`,
           source,
         ),
       );
     }
-    names.set(d.name, i);
+    names.set(key, i);
   });
   if (problems.length > 0) throw sourceError(problems);
 
-  const has = (i: number, key: string) => {
-    const raw = data.deployments[i];
-    return raw && typeof raw === "object" && Object.hasOwn(raw, key);
-  };
   return {
     file: path,
     displayFile,
-    dir: dirname(path),
+    dir: projectDir,
     name: file.name ?? null,
     build: file.build ?? null,
     push: file.push ?? null,
@@ -235,9 +278,24 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
       scheduleItems: scheduleItems[i],
       pos: at(["deployments", i]),
       entrypointPos: at(["deployments", i, "entrypoint"]),
+      parametersPos: (name: string) => at(["deployments", i, "parameters", name]),
+      unsupported: deploymentUnsupported[i]!,
+      replaced: replaced.has(i),
     })),
+    warnings: found.warnings,
     source,
   };
+}
+
+/** `build: {}` (a mapping for a list) is an empty list to Prefect; so it is here. */
+function emptyMappingsAsEmptyLists(section: unknown): void {
+  if (!section || typeof section !== "object") return;
+  const s = section as Record<string, unknown>;
+  for (const key of SECTIONS) {
+    const value = s[key];
+    if (value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 0)
+      s[key] = [];
+  }
 }
 
 function resolveAlias(doc: ReturnType<typeof parseDocument>, node: unknown): unknown {
@@ -246,7 +304,7 @@ function resolveAlias(doc: ReturnType<typeof parseDocument>, node: unknown): unk
 
 /**
  * `schedule:` (one) or `schedules:` (a list whose items add active, parameters and slug). Empty
- * values people write (`schedule: {}`, `schedule: null`, `schedules: []`) mean "no schedules".
+ * values people write (`schedule: {}`, `schedule: []`, `schedule: null`, `schedules: []`, `schedules: {}`) mean "no schedules".
  */
 function readSchedules(
   d: DeploymentSection,
@@ -263,7 +321,9 @@ function readSchedules(
   if (!hasOne && !hasMany) return undefined;
   const raw: unknown[] = [];
   const paths: (string | number)[][] = [];
-  if (hasMany && d.schedules !== null) {
+  const emptyMapping = (x: unknown) =>
+    Boolean(x) && typeof x === "object" && !Array.isArray(x) && Object.keys(x as object).length === 0;
+  if (hasMany && d.schedules !== null && !emptyMapping(d.schedules)) {
     if (!Array.isArray(d.schedules)) {
       throw Object.assign(new Error(`deployments[${i}].schedules: must be a list of schedules`), {
         pos: at(["deployments", i, "schedules"]),
@@ -273,11 +333,12 @@ function readSchedules(
       raw.push(item);
       paths.push(["deployments", i, "schedules", j]);
     });
-  } else if (
-    hasOne &&
-    d.schedule !== null &&
-    !(typeof d.schedule === "object" && Object.keys(d.schedule as object).length === 0)
-  ) {
+  } else if (Array.isArray(d.schedule) && d.schedule.length > 0) {
+    throw Object.assign(
+      new Error(`deployments[${i}].schedule: takes one schedule; list several under schedules: instead`),
+      { pos: at(["deployments", i, "schedule"]) },
+    );
+  } else if (hasOne && d.schedule !== null && !emptyMapping(d.schedule) && !Array.isArray(d.schedule)) {
     raw.push(d.schedule);
     paths.push(["deployments", i, "schedule"]);
   }

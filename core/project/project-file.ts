@@ -3,7 +3,8 @@ import * as v from "valibot";
 // What a person writes in weir.yaml / prefect.yaml (raw options). compileProject() turns it into
 // the model deploy uses; the two are kept apart on purpose (see DESIGN.md, conventions 3 and 4).
 
-const stepList = v.nullish(v.array(v.record(v.string(), v.unknown())));
+// Each step's shape is checked by checkSteps(), which can say what is wrong with it.
+const stepList = v.nullish(v.array(v.unknown(), "must be a list of steps"));
 const record = v.record(v.string(), v.unknown());
 
 export const WorkPoolSection = v.object({
@@ -20,7 +21,14 @@ export const DeploymentSection = v.object({
   ),
   version: v.nullish(v.union([v.string(), v.number()], "must be a string")),
   description: v.nullish(v.string()),
-  tags: v.nullish(v.array(v.string(), "must be a list of strings")),
+  tags: v.nullish(
+    v.array(
+      v.string(
+        "each tag must be a string (an alias of a list inside the tags list makes a nested list: list the tags themselves)",
+      ),
+      "must be a list of strings, such as [nightly, etl]",
+    ),
+  ),
   entrypoint: v.nullish(v.string("must be a string such as flows/hello.ts:hello")),
   parameters: v.nullish(v.record(v.string(), v.unknown(), "must be a mapping of parameter names to values")),
   enforce_parameter_schema: v.nullish(v.boolean()),

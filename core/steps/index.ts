@@ -1,2 +1,13 @@
 export { checkKwargs, splitCommand } from "./builtins.ts";
-export { registerStep, resolveStep, runSteps, type StepContext, type StepFn, scrub } from "./run-steps.ts";
+export {
+  missingPlugin,
+  registerStep,
+  resolveStep,
+  runSteps,
+  type StepContext,
+  type StepFn,
+  type StepNameProblem,
+  scrub,
+  stepNameProblem,
+  stepShapeProblem,
+} from "./run-steps.ts";

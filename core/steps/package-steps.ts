@@ -6,6 +6,15 @@ import type { StepFn } from "./run-steps.ts";
 
 const SPEC = /^((?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*)((?:\/[\w.-]+)*):([A-Za-z_$][\w$]*)$/;
 
+/** The npm package of a package step (`package/subpath:export`), or undefined for other names. */
+export const stepPackage = (name: string): string | undefined => SPEC.exec(name)?.[1];
+
+/** Whether a package step's package is already installed where runs would load it from. */
+export function packageStepInstalled(name: string): boolean {
+  const m = SPEC.exec(name);
+  return Boolean(m && existsSync(join(pluginsDir().dir, "node_modules", m[1]!, "package.json")));
+}
+
 /** Where step packages live: WEIR_PLUGINS_DIR (air-gapped: never installs), else $WEIR_HOME/plugins. */
 function pluginsDir(): { dir: string; offline: boolean } {
   const offline = process.env.WEIR_PLUGINS_DIR;

@@ -66,4 +66,30 @@ describe("weir init", () => {
       'Unknown recipe "k8s" (use one of: local, git, docker, docker-git, s3, docker-s3)',
     );
   });
+
+  test("a recipe whose steps need a plugin this build lacks says so, and deploy names the plugin", async () => {
+    const dir = env.project("s3proj", { "flows/hello.ts": HELLO_FLOW });
+    const r = await env.cli(["init", "--recipe", "s3", "--field", "bucket=flows"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      "Note: push_to_s3, pull_from_s3 need Weir's s3 plugin, which this build does not include yet",
+    );
+    const text = readFileSync(join(dir, "weir.yaml"), "utf8");
+    expect(text).toContain("# Not in this build of Weir yet: push_to_s3, pull_from_s3 need Weir's s3 plugin");
+    writeFileSync(
+      join(dir, "weir.yaml"),
+      text.replace("entrypoint: null", "entrypoint: flows/hello.ts:hello"),
+    );
+    for (const args of [
+      ["deploy", "--all"],
+      ["deploy", "--all", "--dry-run"],
+    ]) {
+      const d = await env.cli(args, { cwd: dir });
+      expect(d.code).toBe(1);
+      expect(d.stdout).toMatch(
+        /weir\.yaml:\d+:\d+: push step 1: step "weir\.steps\.push_to_s3" needs Weir's s3 plugin, which this build does not include yet/,
+      );
+      expect(d.stdout).not.toContain("no such step");
+    }
+  });
 });

@@ -177,3 +177,126 @@ describe("concurrency_limit and triggers", () => {
     );
   });
 });
+
+describe("steps are checked when the file is read (deploy and --dry-run alike)", () => {
+  test("a step whose arguments sit beside its name is refused at its position, with the fix", () => {
+    const msg = errorOf(
+      "pull:\n  - weir.steps.git_clone:\n    repository: https://example.com/x.git\n    branch: main\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n",
+    );
+    expect(msg).toContain(
+      'weir.yaml:2:5: pull step 1: the step "weir.steps.git_clone" has its arguments (repository, branch) beside its name instead of under it: indent them two more spaces',
+    );
+  });
+
+  test("in build, push and per-deployment pull too; a step that is not a mapping is named", () => {
+    const msg = errorOf(
+      "build:\n  - weir.steps.run_shell_script\npush:\n  - weir.steps.run_shell_script: echo hi\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n    pull:\n      - weir.steps.set_working_directory:\n        directory: /tmp\n",
+    );
+    expect(msg).toContain("weir.yaml:2:5: build step 1: a step must be a mapping of one step name");
+    expect(msg).toContain(
+      'weir.yaml:4:5: push step 1: the arguments of step "weir.steps.run_shell_script" must be a mapping',
+    );
+    expect(msg).toContain(
+      'weir.yaml:9:9: pull step 1: the step "weir.steps.set_working_directory" has its arguments',
+    );
+  });
+
+  test("a misspelt step name gets a did-you-mean; Prefect's names (all eras) resolve", () => {
+    const msg = errorOf(
+      "pull:\n  - prefect.deployments.steps.pip_install_requiements: {}\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n",
+    );
+    expect(msg).toContain(
+      'weir.yaml:2:5: pull step 1: no such step "prefect.deployments.steps.pip_install_requiements" (did you mean "prefect.deployments.steps.pip_install_requirements"?)',
+    );
+    expect(() =>
+      load(
+        "pull:\n  - prefect.projects.steps.set_working_directory: { directory: /tmp }\n  - prefect.deployments.steps.utility.pip_install_requirements: {}\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n",
+      ),
+    ).not.toThrow();
+  });
+
+  test("package steps need requires:, build module steps must exist, pull module steps are found at run time", () => {
+    expect(
+      errorOf(
+        "build:\n  - weir-steps-demo/steps:main: {}\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n",
+      ),
+    ).toContain("step package weir-steps-demo is not installed: add `requires: weir-steps-demo@VERSION`");
+    expect(
+      errorOf("build:\n  - ./steps/x.ts:main: {}\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n"),
+    ).toContain("build step 1: step module ./steps/x.ts does not exist");
+    expect(() =>
+      load(
+        "build:\n  - weir-steps-demo/steps:main: { requires: weir-steps-demo@1.0.0 }\npull:\n  - ./steps/x.ts:main: {}\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n",
+      ),
+    ).not.toThrow();
+  });
+
+  test("a step whose plugin this build lacks is not a file error: each deployment using it carries the reason", () => {
+    const p = load(
+      "build:\n  - prefect_docker.deployments.steps.build_docker_image: { image_name: x, requires: prefect-docker>=0.3.1 }\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n  - name: b\n    entrypoint: f.ts:b\n    build: []\n",
+    );
+    expect(p.deployments[0]?.unsupported).toEqual([
+      expect.stringContaining(
+        'weir.yaml:2:5: build step 1: step "prefect_docker.deployments.steps.build_docker_image" needs Weir\'s docker plugin',
+      ),
+    ]);
+    expect(p.deployments[1]?.unsupported).toEqual([]);
+  });
+});
+
+describe("what Prefect accepts is accepted, with a warning where Weir ignores it", () => {
+  test("work_pool.type and a deployment-level job_variables are ignored, and where they belong is said", () => {
+    const p = load(
+      "deployments:\n  - name: a\n    entrypoint: f.ts:a\n    job_variables: { image: x }\n    work_pool:\n      name: local\n      type: process\n",
+    );
+    expect(p.warnings).toEqual([
+      expect.stringContaining(
+        'weir.yaml:4:5: "job_variables" in deployment #1 is not a field Weir uses; it is ignored: it belongs under work_pool:',
+      ),
+      expect.stringContaining(
+        'weir.yaml:7:7: "type" in deployment #1 work_pool is not a field Weir uses; it is ignored: a pool\'s type is set when it is created',
+      ),
+    ]);
+    expect(p.deployments[0]?.work_pool).toEqual({ name: "local" });
+  });
+
+  test("unknown keys that are not typos are warnings; typos of Weir's own keys stay errors", () => {
+    const p = load(
+      "deployments:\n  - name: a\n    entrypoint: f.ts:a\n    environment: prod\n    work_pool: { name: local, flow_variables: {} }\n",
+    );
+    expect(p.warnings.length).toBe(2);
+    expect(
+      errorOf("deployments:\n  - name: a\n    entrypoint: f.ts:a\n    work_pool: { nmae: local }\n"),
+    ).toContain('unknown field "nmae" in deployment #1 work_pool (did you mean "name"?)');
+  });
+
+  test("a key written twice: the later one is used and the earlier one named", () => {
+    const p = load("deployments:\n  - name: a\n    entrypoint: f.ts:a\n    tags: [x]\n    tags: [y]\n");
+    expect(p.deployments[0]?.tags).toEqual(["y"]);
+    expect(p.warnings).toEqual([
+      expect.stringContaining('weir.yaml:5:5: "tags" is written twice in this mapping (also on line 4)'),
+    ]);
+  });
+
+  test("empty mappings where lists belong, and a limit-less concurrency_limit", () => {
+    const p = load(
+      "build: {}\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n    schedules: {}\n    concurrency_limit: { collision_strategy: CANCEL_NEW }\n  - name: b\n    entrypoint: f.ts:b\n    schedule: []\n",
+    );
+    expect(p.build).toEqual([]);
+    expect(p.deployments.map((d) => d.scheduleItems)).toEqual([[], []]);
+    expect(p.deployments[0]?.concurrency_limit).toBeNull();
+    expect(p.warnings).toEqual([expect.stringContaining("concurrency_limit has no limit")]);
+  });
+
+  test("a name defined twice for one entrypoint: the later replaces the earlier, as in Prefect", () => {
+    const p = load(
+      "deployments:\n  - name: a\n    entrypoint: f.ts:a\n    tags: [old]\n  - name: a\n    entrypoint: f.ts:a\n    tags: [new]\n",
+    );
+    expect(p.deployments.map((d) => d.replaced)).toEqual([true, false]);
+    expect(p.warnings).toEqual([
+      expect.stringContaining(
+        'weir.yaml:5:11: deployment "a" is defined twice for the same entrypoint (also at line 2)',
+      ),
+    ]);
+  });
+});

@@ -15,6 +15,28 @@ export function deploymentRoutes(r: Router, ctx: ApiContext): void {
     "Create or update a deployment (unique by flow name + deployment name)",
     async (c) => {
       const body = await readBody(c, DeploymentBody);
+      // Defaults a run would be refused for are refused now, not on every run (missing required
+      // parameters are fine: runs may give them).
+      if (body.enforce_parameter_schema !== false && body.parameter_openapi_schema) {
+        const label = `deployment "${body.flow_name}/${body.name}"`;
+        validateParameters(
+          body.parameter_openapi_schema,
+          body.parameters ?? {},
+          `${label} (its default parameters)`,
+          {
+            partial: true,
+          },
+        );
+        for (const [i, s] of (body.schedules ?? []).entries()) {
+          if (s.parameters)
+            validateParameters(
+              body.parameter_openapi_schema,
+              { ...body.parameters, ...s.parameters },
+              `${label} (the parameters of schedules[${i}])`,
+              { partial: true },
+            );
+        }
+      }
       if (body.work_pool_name) {
         const pool = await q.findWorkPool(db, body.work_pool_name);
         if (!pool) {

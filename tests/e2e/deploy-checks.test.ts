@@ -1,0 +1,135 @@
+// Deploy refuses, with file:line:column, what every run would refuse later: mis-indented steps,
+// unknown step names, default parameters the flow's schema rejects. Through the compiled binary.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { Env, errorLine, HELLO_FLOW } from "./harness.ts";
+
+setDefaultTimeout(60_000);
+
+let env: Env;
+beforeAll(async () => {
+  env = new Env();
+  await env.startServer();
+  await env.cli(["work-pool", "create", "local"]);
+});
+afterAll(() => env.dispose());
+
+const deployment = async (name: string) =>
+  fetch(`${env.apiUrl}/deployments/name/hello/${name}`).then((r) => r.status);
+
+describe("deploy and --dry-run check what the run would refuse", () => {
+  test("a mis-indented pull step is refused at its line, and nothing is deployed", async () => {
+    const dir = env.project("misindented", {
+      "flows/hello.ts": HELLO_FLOW,
+      "weir.yaml": `pull:
+  - weir.steps.set_working_directory:
+    directory: /tmp
+deployments:
+  - name: misindented
+    entrypoint: flows/hello.ts:hello
+    parameters: { name: X }
+    work_pool: { name: local }
+`,
+    });
+    for (const args of [
+      ["deploy", "--all"],
+      ["deploy", "--all", "--dry-run"],
+    ]) {
+      const r = await env.cli(args, { cwd: dir });
+      expect(r.code).toBe(1);
+      expect(errorLine(r).line).toBe(
+        'weir: weir.yaml:2:5: pull step 1: the step "weir.steps.set_working_directory" has its arguments (directory) beside its name instead of under it: indent them two more spaces, below "weir.steps.set_working_directory:"',
+      );
+      expect(errorLine(r).stack).toBe(false);
+    }
+    expect(await deployment("misindented")).toBe(404);
+  });
+
+  test("a misspelt step name gets a did-you-mean", async () => {
+    const dir = env.project("typo", {
+      "flows/hello.ts": HELLO_FLOW,
+      "weir.yaml": `deployments:
+  - name: typo
+    entrypoint: flows/hello.ts:hello
+    work_pool: { name: local }
+    pull:
+      - prefect.deployments.steps.get_clone: { repository: https://example.com/x.git }
+`,
+    });
+    const r = await env.cli(["deploy", "--all"], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'weir.yaml:6:9: pull step 1: no such step "prefect.deployments.steps.get_clone" (did you mean "prefect.deployments.steps.git_clone"?)',
+    );
+    expect(await deployment("typo")).toBe(404);
+  });
+
+  test("default parameters the flow refuses are named at their position, in deploy and --dry-run", async () => {
+    const dir = env.project("params", {
+      "flows/hello.ts": HELLO_FLOW,
+      "weir.yaml": `deployments:
+  - name: params
+    entrypoint: flows/hello.ts:hello
+    parameters:
+      name: Ada
+      times: [1, 2]
+    work_pool: { name: local }
+`,
+    });
+    for (const args of [
+      ["deploy", "--all"],
+      ["deploy", "--all", "--dry-run"],
+    ]) {
+      const r = await env.cli(args, { cwd: dir });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(
+        'weir.yaml:6:14: deployment "params": parameter "times" must be number (got array [1,2]) (fix the default to what the flow "hello" takes)',
+      );
+    }
+    expect(await deployment("params")).toBe(404);
+    const flag = await env.cli(["deploy", "-n", "params", "--param", "times=many", "--dry-run"], {
+      cwd: dir,
+    });
+    expect(flag.stdout).toContain('--param times: parameter "times" must be number (got string "many")');
+  });
+
+  test("a placeholder default is checked once resolved, by the real deploy", async () => {
+    const dir = env.project("resolved", {
+      "flows/hello.ts": HELLO_FLOW,
+      "weir.yaml": `deployments:
+  - name: resolved
+    entrypoint: flows/hello.ts:hello
+    parameters: { name: Ada, times: "{{ weir.variables.times }}" }
+    work_pool: { name: local }
+`,
+    });
+    expect((await env.cli(["variable", "set", "times", "lots"])).code).toBe(0);
+    expect((await env.cli(["deploy", "--all", "--dry-run"], { cwd: dir })).code).toBe(0);
+    const r = await env.cli(["deploy", "--all"], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('parameter "times" must be number (got string "lots")');
+    expect((await env.cli(["variable", "set", "times", "3"])).code).toBe(0);
+    expect((await env.cli(["deploy", "--all"], { cwd: dir })).code).toBe(0);
+  });
+
+  test("the API refuses defaults its runs would refuse (any client, not only the CLI)", async () => {
+    const res = await fetch(`${env.apiUrl}/deployments`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        flow_name: "hello",
+        name: "api",
+        parameters: { times: "x" },
+        parameter_openapi_schema: {
+          type: "object",
+          properties: { name: { type: "string" }, times: { type: "number" } },
+          required: ["name"],
+        },
+      }),
+    });
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as { error: { message: string } };
+    expect(body.error.message).toBe(
+      'Invalid parameters for deployment "hello/api" (its default parameters): parameter "times" must be number (got string "x")',
+    );
+  });
+});
