@@ -61,7 +61,6 @@ export function registerLegacyCommands(deployment: Command): void {
       const { parameterSchema, writeLegacyFile } = await import("../core/project/index.ts");
       const { keyValues } = await import("./lib/options.ts");
       const { scheduleFromFlags } = await import("./lib/schedule-flags.ts");
-      const { compileSchedule, scheduleSpec, assertDeployable } = await import("../core/schedules/index.ts");
       if (f.storageBlock) {
         throw new WeirError(
           "USAGE",
@@ -74,13 +73,7 @@ export function registerLegacyCommands(deployment: Command): void {
       const ep = parseEntrypoint(entrypoint);
       const file = isAbsolute(ep.file) ? ep.file : resolve(ep.file);
       const flow = await loadFlow(`${file}:${ep.exportName}`, process.cwd());
-      const raw = scheduleFromFlags(f);
-      let schedule: Record<string, unknown> | null = null;
-      if (raw) {
-        const s = compileSchedule(raw, "schedule");
-        assertDeployable(s);
-        schedule = scheduleSpec(s) as Record<string, unknown>;
-      }
+      const schedule = await scheduleFromFlags(f);
       const out = resolve(f.output ?? `${flow.options.name}-deployment.yaml`);
       writeLegacyFile(out, {
         flowName: flow.options.name,

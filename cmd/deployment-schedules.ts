@@ -24,7 +24,7 @@ export function registerScheduleCommands(deployment: Command): void {
       const { WeirError } = await import("../core/model/index.ts");
       const c = client();
       const d = await c.getDeployment(ref);
-      const raw = scheduleFromFlags(opts);
+      const raw = await scheduleFromFlags(opts);
       if (opts.schedule === false) {
         if (raw)
           throw new WeirError("USAGE", "--no-schedule cannot be combined with --cron, --interval or --rrule");
@@ -85,7 +85,7 @@ export function registerScheduleCommands(deployment: Command): void {
     .action(async (...args: unknown[]) => {
       const [ref, opts] = args as [string, ScheduleFlags & { slug?: string; inactive?: boolean }];
       const { WeirError } = await import("../core/model/index.ts");
-      const raw = scheduleFromFlags(opts);
+      const raw = await scheduleFromFlags(opts);
       if (!raw) throw new WeirError("USAGE", "Give --cron, --interval or --rrule");
       const c = client();
       const d = await c.getDeployment(ref);

@@ -15,13 +15,13 @@ export function register(program: Command): void {
       const { WeirError } = await import("../core/model/index.ts");
       const { compileSchedule, formatInZone, nextDates } = await import("../core/schedules/index.ts");
       const { scheduleFromFlags } = await import("./lib/schedule-flags.ts");
-      const raw = scheduleFromFlags(opts);
+      const raw = await scheduleFromFlags(opts);
       if (!raw)
         throw new WeirError(
           "USAGE",
           "Give a schedule: --cron EXPR, --interval SECONDS|DURATION or --rrule RULE",
         );
-      const s = compileSchedule(raw, "schedule");
+      const s = compileSchedule(raw);
       const after = opts.after ? Date.parse(opts.after) : Date.now();
       if (Number.isNaN(after))
         throw new WeirError("USAGE", `--after "${opts.after}" is not an ISO 8601 date-time`);

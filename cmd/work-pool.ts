@@ -50,8 +50,39 @@ export function register(program: Command): void {
     .command("inspect")
     .description("Show a work pool")
     .argument("<name>", "pool name")
-    .option("--json", "print JSON (the default)")
-    .action(async (name) => printJson(await client().getWorkPool(name)));
+    .option("--json", "print JSON")
+    .action(async (name, opts) => {
+      const c = client();
+      const [pool, agents] = await Promise.all([c.getWorkPool(name), c.listAgents(name)]);
+      if (opts.json) return printJson(pool);
+      const { ago, printFields } = await import("./lib/output.ts");
+      printFields([
+        ["Work pool", `${pool.name}${pool.is_paused ? " (paused)" : ""}`],
+        ["Id", pool.id],
+        ["Type", pool.type],
+        ["Description", pool.description ?? "-"],
+        ["Concurrency limit", pool.concurrency_limit === null ? "none" : String(pool.concurrency_limit)],
+        ["Created", pool.created],
+      ]);
+      console.log("");
+      printTable(
+        ["QUEUE", "PRIORITY", "LIMIT", "PAUSED"],
+        pool.queues.map((q) => [
+          q.name,
+          String(q.priority),
+          q.concurrency_limit === null ? "-" : String(q.concurrency_limit),
+          q.is_paused ? "yes" : "no",
+        ]),
+      );
+      console.log("");
+      if (agents.length === 0)
+        console.log(`No agent has polled this pool (start one: weir agent --pool ${pool.name})`);
+      else
+        printTable(
+          ["AGENT", "QUEUES", "LAST HEARTBEAT"],
+          agents.map((a) => [a.name, a.work_queues.join(",") || "all", ago(a.last_heartbeat)]),
+        );
+    });
 
   cmd
     .command("delete")

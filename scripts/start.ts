@@ -15,9 +15,11 @@ const server = Bun.spawn([weir, "server", "--port", port, "--agent", "local"], {
 });
 for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => server.kill(sig));
 
+// Up means the API answers and the built-in agent has reported in (deploy then does not suggest
+// starting one).
 for (let i = 0; ; i++) {
-  const up = await fetch(`${api}/health`).then(
-    (r) => r.ok,
+  const up = await fetch(`${api}/agents?pool=local`).then(
+    async (r) => r.ok && ((await r.json()) as unknown[]).length > 0,
     () => false,
   );
   if (up) break;

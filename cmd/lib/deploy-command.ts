@@ -2,17 +2,6 @@ import { WeirError } from "../../core/model/index.ts";
 import { keyValues } from "./options.ts";
 import { type ScheduleFlags, scheduleFromFlags } from "./schedule-flags.ts";
 
-/** The schedule given with --cron/--interval/--rrule, checked now so a typo fails before any step runs. */
-async function flagSchedule(f: ScheduleFlags): Promise<Record<string, unknown> | undefined> {
-  const raw = scheduleFromFlags(f);
-  if (!raw) return undefined;
-  const { assertDeployable, compileSchedule, scheduleSpec } = await import("../../core/schedules/index.ts");
-  const flag = f.cron ? "--cron" : f.interval ? "--interval" : "--rrule";
-  const compiled = compileSchedule(raw, flag);
-  assertDeployable(compiled, flag);
-  return scheduleSpec(compiled) as Record<string, unknown>;
-}
-
 import { bold, dim, green, red, yellow } from "./output.ts";
 
 export interface DeployFlags extends ScheduleFlags {
@@ -50,7 +39,8 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
     jobVariables: f.jobVariable ? keyValues(f.jobVariable, "--job-variable") : undefined,
     parameters: f.param || f.params ? parseParamFlags(f.param ?? [], f.params) : undefined,
     enforceParameterSchema: f.enforceParameterSchema,
-    schedule: await flagSchedule(f),
+    // checked now, so a typo fails before any step runs
+    schedule: (await scheduleFromFlags(f)) ?? undefined,
   };
 
   let proj: Awaited<ReturnType<typeof project.loadProject>>;
@@ -132,8 +122,15 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
       const first = good[0]!.deployment!;
       const pools = [...new Set(good.map((o) => o.deployment!.work_pool_name).filter(Boolean))];
       console.log("\nNext:");
-      if (pools.length) console.log(`  start an agent:      weir agent --pool ${pools[0]}`);
-      else
+      // Suggest an agent only for a pool no agent is polling now (npm start's server runs one).
+      const cutoff = Date.now() - 60_000;
+      const idle = [];
+      for (const pool of pools) {
+        const agents = await client.listAgents(pool as string).catch(() => []);
+        if (!agents.some((a) => Date.parse(a.last_heartbeat) > cutoff)) idle.push(pool);
+      }
+      if (idle.length) console.log(`  start an agent:      weir agent --pool ${idle[0]}`);
+      else if (!pools.length)
         console.log(
           "  these deployments have no work pool: set work_pool.name in the file or pass --pool, then run an agent for it",
         );

@@ -22,8 +22,26 @@ export function withScheduleFlags<C extends Command<any, any, any>>(cmd: C) {
     .option("--no-day-or", "with --cron: day-of-month AND day-of-week");
 }
 
-/** The raw schedule the flags describe, or null when none of --cron/--interval/--rrule is given. */
-export function scheduleFromFlags(f: ScheduleFlags): Record<string, unknown> | null {
+/**
+ * The schedule the flags describe, checked and in canonical form, or null when none of
+ * --cron/--interval/--rrule is given. A bad value is a usage error (exit 2) naming the flag.
+ */
+export async function scheduleFromFlags(f: ScheduleFlags): Promise<Record<string, unknown> | null> {
+  const raw = rawSchedule(f);
+  if (!raw) return null;
+  const { assertDeployable, compileSchedule, scheduleSpec } = await import("../../core/schedules/index.ts");
+  const flag = f.cron ? "--cron" : f.interval ? "--interval" : "--rrule";
+  try {
+    const compiled = compileSchedule(raw, flag);
+    assertDeployable(compiled, flag);
+    return scheduleSpec(compiled) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof WeirError && err.code === "INVALID") throw new WeirError("USAGE", err.message);
+    throw err;
+  }
+}
+
+function rawSchedule(f: ScheduleFlags): Record<string, unknown> | null {
   const kinds = [f.cron && "--cron", f.interval && "--interval", f.rrule && "--rrule"].filter(Boolean);
   if (kinds.length > 1)
     throw new WeirError("USAGE", `Only one schedule type can be provided (got ${kinds.join(" and ")})`);

@@ -232,6 +232,9 @@ export class WeirClient {
       timeoutMs: body.wait_ms + 15_000,
     });
   }
+  listAgents(pool?: string): Promise<Agent[]> {
+    return this.request("GET", "/agents", undefined, { query: { pool } });
+  }
   heartbeat(body: {
     id: string;
     name: string;

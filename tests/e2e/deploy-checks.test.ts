@@ -108,7 +108,10 @@ deployments:
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('parameter "times" must be number (got string "lots")');
     expect((await env.cli(["variable", "set", "times", "3"])).code).toBe(0);
-    expect((await env.cli(["deploy", "--all"], { cwd: dir })).code).toBe(0);
+    const ok = await env.cli(["deploy", "--all"], { cwd: dir });
+    expect(ok.code).toBe(0);
+    // no agent polls pool "local" here, so deploy says to start one
+    expect(ok.stdout).toContain("start an agent:      weir agent --pool local");
   });
 
   test("the API refuses defaults its runs would refuse (any client, not only the CLI)", async () => {

@@ -163,9 +163,16 @@ describe("scheduled runs", () => {
     expect(r.stderr).toContain(
       'weir.yaml:4:15: deployments[0].schedule: unknown timezone "Europe/Berln" (did you mean "Europe/Berlin"?)',
     );
+    // a bad flag is a usage error (exit 2) wherever schedule flags are taken
     const flag = await env.cli(["deploy", "-n", "fast", "--rrule", "FREQ=DAILY;COUNT=3"], { cwd: project });
-    expect(flag.code).toBe(1);
+    expect(flag.code).toBe(2);
     expect(flag.stderr).toContain("--rrule: RRule schedules with COUNT are not supported");
+    const preview = await env.cli(["schedule", "preview", "--cron", "61 * * * *"]);
+    expect(preview.code).toBe(2);
+    expect(preview.stderr).toContain('--cron: cron "61 * * * *": field 1 (minute) "61" is not valid');
+    const set = await env.cli(["deployment", "set-schedule", "tick/fast", "--interval", "soon"]);
+    expect(set.code).toBe(2);
+    expect(set.stderr).toContain('--interval: interval "soon" is not a number of seconds');
   });
 
   test("weir scheduler runs alone beside a server started with --no-scheduler", async () => {

@@ -62,6 +62,20 @@ describe("walkthrough", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/✓ hello\/daily created \(id [0-9a-f-]{36}\)/);
     expect(r.stdout).toContain("weir deployment run 'hello/daily' --watch");
+    // an agent polls pool "local" already, so it is not suggested again
+    expect(r.stdout).not.toContain("start an agent");
+  });
+
+  test("work-pool inspect shows the pool, its queues and agents; --json for scripts", async () => {
+    const r = await env.cli(["work-pool", "inspect", "local"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Work pool\s+local\n/);
+    expect(r.stdout).toMatch(/Type\s+process/);
+    expect(r.stdout).toMatch(/default\s+\d+\s+-\s+no/);
+    expect(r.stdout).toMatch(/LAST HEARTBEAT\n\S+\s+all\s+\d+s ago/);
+    expect(() => JSON.parse(r.stdout)).toThrow();
+    const pool = await env.json(["work-pool", "inspect", "local"]);
+    expect(pool).toMatchObject({ name: "local", type: "process", is_paused: false });
   });
 
   test("deployment run --watch prints states as they happen and exits 0 on Completed", async () => {
