@@ -6,7 +6,9 @@ export function register(program: Command): void {
     .description("Run one flow run in this process (agents start this; you rarely need to)")
     .argument("<flow-run-id>", "id of the flow run")
     .action(async (id) => {
-      const { registerFlowModules, executeFlowRun } = await import("../core/engine/index.ts");
+      const { registerFlowModules, executeFlowRun, StopRun, watchParent } = await import(
+        "../core/engine/index.ts"
+      );
       const { WeirClient } = await import("../core/client/index.ts");
       registerFlowModules();
       (await import("../plugins/index.ts")).registerPlugins();
@@ -15,6 +17,17 @@ export function register(program: Command): void {
       // process too, but stopping flows is the agent's decision (its second Ctrl-C kills them).
       process.on("SIGTERM", () => controller.abort());
       process.on("SIGINT", () => {});
+      // The flow process ends with its agent, reporting the run CRASHED itself; one that does not
+      // stop within the grace period is ended anyway.
+      const agentPid = Number(process.env.WEIR_AGENT_PID);
+      if (Number.isInteger(agentPid) && agentPid > 0) {
+        watchParent(agentPid, () => {
+          const message = `Its agent (pid ${agentPid}) exited while the run was in progress; the flow process stopped with it`;
+          console.error(`weir: ${message}`);
+          controller.abort(new StopRun({ type: "CRASHED", message }));
+          setTimeout(() => process.exit(1), 10_000).unref();
+        });
+      }
       const { final } = await executeFlowRun(new WeirClient(), id, controller.signal);
       process.exitCode = final.type === "COMPLETED" ? 0 : 1;
     });

@@ -1,12 +1,12 @@
 import { resolve as pathResolve } from "node:path";
 import type { WeirClient } from "../client/index.ts";
-import { describeError, WeirError } from "../model/index.ts";
+import { describeError, type StateProposal, WeirError } from "../model/index.ts";
 import { consoleLogger, makeLogger } from "../sdk/logger.ts";
 import { runSteps, scrub } from "../steps/index.ts";
 import { loadFlow } from "./load-flow.ts";
 import { LogShipper } from "./log-shipper.ts";
 import { makeResolver } from "./resolver.ts";
-import { type RunFlowResult, runFlow } from "./run-flow.ts";
+import { type RunFlowResult, runFlow, StopRun } from "./run-flow.ts";
 
 /**
  * `weir execute <id>`: runs one flow run of a deployment in this process. Pull steps run first
@@ -25,7 +25,14 @@ export async function executeFlowRun(
       `Flow run ${flowRunId} has no deployment; only deployment runs can be executed (use: weir run FILE:FLOW)`,
     );
   }
-  const failEarly = async (message: string): Promise<RunFlowResult> => {
+  const failEarly = async (problem: string): Promise<RunFlowResult> => {
+    // Stopped before the flow started: by a cancellation, or because its agent went away.
+    const final: StateProposal = signal.aborted
+      ? signal.reason instanceof StopRun
+        ? signal.reason.final
+        : { type: "CANCELLED", message: "Cancelled before the flow started" }
+      : { type: "FAILED", message: problem };
+    const message = final.message ?? problem;
     consoleLogger.error(message);
     await client.sendLogs([
       {
@@ -37,7 +44,6 @@ export async function executeFlowRun(
         timestamp: new Date().toISOString(),
       },
     ]);
-    const final = { type: "FAILED" as const, message };
     await client.setFlowRunState(run.id, final);
     return { final };
   };

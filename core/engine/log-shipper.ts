@@ -1,5 +1,5 @@
 import type { WeirClient } from "../client/index.ts";
-import type { LogEntry } from "../model/index.ts";
+import { type LogEntry, WeirError } from "../model/index.ts";
 
 const FLUSH_MS = 100;
 const MAX_BATCH = 500;
@@ -14,6 +14,8 @@ export class LogShipper {
   constructor(
     private readonly client: WeirClient,
     private readonly flowRunId: string,
+    /** Called when the server refuses lines because the run has already finished. */
+    private readonly onRunEnded?: (reason: string) => void,
   ) {}
 
   add(level: number, message: string, name: string, taskRunId: string | null = null): void {
@@ -39,6 +41,7 @@ export class LogShipper {
       this.client.sendLogs(batch).then(
         () => undefined,
         (err) => {
+          if (err instanceof WeirError && err.code === "CONFLICT") this.onRunEnded?.(err.message);
           if (!this.#warned)
             console.error(
               `weir: could not ship ${batch.length} log line(s) to the API: ${(err as Error).message}`,

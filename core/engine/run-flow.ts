@@ -29,13 +29,29 @@ class Cancelled extends Error {}
 class TimedOut extends Error {}
 
 /**
+ * An abort reason that ends the run in `final` instead of CANCELLED: the engine stops because of
+ * something outside the flow (its agent died), not because someone cancelled the run.
+ */
+export class StopRun extends Error {
+  constructor(readonly final: StateProposal) {
+    super(final.message ?? final.type);
+  }
+}
+
+/**
  * Runs one flow body with parameters: validates them with the flow's schema, moves the run to
  * RUNNING, applies retries and the timeout, records tasks and logs, and ends in a final state.
  * Reports are flushed before the final state is set, so whoever sees COMPLETED sees every log line.
  */
 export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
   const { flow, tracking } = opts;
-  const shipper = tracking ? new LogShipper(tracking.client, tracking.flowRunId) : null;
+  // A run the server has already ended (its agent was declared dead, say) stops here too.
+  let running: AbortController | null = null;
+  const shipper = tracking
+    ? new LogShipper(tracking.client, tracking.flowRunId, (reason) =>
+        running?.abort(new StopRun({ type: "CRASHED", message: `The server ended this run: ${reason}` })),
+      )
+    : null;
   const flowLoggerName = `flow_runs.${flow.options.name}`;
   const sink = (taskRunId: () => string | undefined) => (level: number, message: string) => {
     shipper?.add(level, message, flowLoggerName, taskRunId() ?? null);
@@ -92,7 +108,11 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       throw err;
     }
     const controller = new AbortController();
-    const onAbort = () => controller.abort(new Cancelled("cancelled"));
+    running = controller;
+    const onAbort = () =>
+      controller.abort(
+        opts.signal.reason instanceof StopRun ? opts.signal.reason : new Cancelled("cancelled"),
+      );
     opts.signal.addEventListener("abort", onAbort, { once: true });
     const timer = timeoutMs ? setTimeout(() => controller.abort(new TimedOut("timeout")), timeoutMs) : null;
     const ctx: RunContext = {
@@ -113,6 +133,10 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       const result = await Promise.race([body, aborted]);
       return finish({ type: "COMPLETED", data: resultData(result) }, result);
     } catch (err) {
+      if (err instanceof StopRun) {
+        log.error(err.message);
+        return finish(err.final);
+      }
       if (err instanceof Cancelled) {
         log.warning("Flow run cancelled");
         return finish({ type: "CANCELLED", message: "Flow run was cancelled" });

@@ -21,6 +21,8 @@ export function launchProcess(run: FlowRun, opts: LaunchOptions): RunningProcess
     ...opts.env,
     WEIR_API_URL: opts.apiUrl,
     WEIR_FLOW_RUN_ID: run.id,
+    // `weir execute` watches this process and stops when it is gone (see watchParent).
+    WEIR_AGENT_PID: String(process.pid),
   };
   const child = Bun.spawn([...opts.command, "execute", run.id], {
     env,

@@ -3,6 +3,7 @@ import type { FlowRun, State } from "../model/index.ts";
 import {
   assertTransition,
   DEFAULT_STATE_NAMES,
+  isTerminal,
   randomRunName,
   type StateProposal,
   type StateType,
@@ -182,6 +183,35 @@ export async function setFlowRunState(
     });
     return getFlowRun(tx, id);
   });
+}
+
+/**
+ * Log lines and task runs are taken only for flow runs that exist and have not finished: a run
+ * that ended (a process orphaned by its agent, a body still going after its timeout) adds nothing
+ * to its history afterwards.
+ */
+export async function assertRunsOpen(db: Db | Tx, ids: readonly string[], what: string): Promise<void> {
+  const wanted = [...new Set(ids)];
+  if (wanted.length === 0) return;
+  const rows = await db
+    .select({
+      id: flowRuns.id,
+      name: flowRuns.name,
+      stateType: flowRuns.stateType,
+      stateName: flowRuns.stateName,
+    })
+    .from(flowRuns)
+    .where(inArray(flowRuns.id, wanted));
+  const missing = wanted.filter((id) => !rows.some((r) => r.id === id));
+  if (missing.length > 0)
+    throw new WeirError("NOT_FOUND", `Cannot add ${what}: flow run "${missing[0]}" does not exist`);
+  const done = rows.find((r) => isTerminal(r.stateType as StateType));
+  if (done)
+    throw new WeirError(
+      "CONFLICT",
+      `Cannot add ${what} to flow run "${done.name}" (${done.id}): it is already ${done.stateName}, and a finished run takes no more`,
+      { fields: { state: done.stateType } },
+    );
 }
 
 export async function setInfrastructurePid(db: Db, id: string, pid: string): Promise<void> {

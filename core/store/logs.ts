@@ -1,25 +1,34 @@
 import { and, asc, eq, gt } from "drizzle-orm";
 import type { LogEntry } from "../model/index.ts";
+import { assertRunsOpen } from "./flow-runs.ts";
 import type { Db } from "./open-store.ts";
 import { logs } from "./schema.ts";
 
 export type LogInput = Omit<LogEntry, "id">;
 
+/** Appends log lines, refused whole (404/409) if one of their runs is missing or finished. */
 export async function insertLogs(db: Db, entries: LogInput[]): Promise<number> {
   if (entries.length === 0) return 0;
-  // SQLite caps bound parameters per statement; 7 columns × 500 rows stays well under it.
-  for (let i = 0; i < entries.length; i += 500) {
-    await db.insert(logs).values(
-      entries.slice(i, i + 500).map((e) => ({
-        flowRunId: e.flow_run_id,
-        taskRunId: e.task_run_id,
-        name: e.name,
-        level: e.level,
-        message: e.message,
-        timestamp: e.timestamp,
-      })),
+  await db.transaction(async (tx) => {
+    await assertRunsOpen(
+      tx,
+      entries.map((e) => e.flow_run_id),
+      "log lines",
     );
-  }
+    // SQLite caps bound parameters per statement; 7 columns × 500 rows stays well under it.
+    for (let i = 0; i < entries.length; i += 500) {
+      await tx.insert(logs).values(
+        entries.slice(i, i + 500).map((e) => ({
+          flowRunId: e.flow_run_id,
+          taskRunId: e.task_run_id,
+          name: e.name,
+          level: e.level,
+          message: e.message,
+          timestamp: e.timestamp,
+        })),
+      );
+    }
+  });
   return entries.length;
 }
 

@@ -1,6 +1,7 @@
 import { asc, eq, sql } from "drizzle-orm";
 import type { TaskRun, TaskRunSnapshot } from "../model/index.ts";
 import { DEFAULT_STATE_NAMES, type StateProposal, WeirError } from "../model/index.ts";
+import { assertRunsOpen } from "./flow-runs.ts";
 import type { Db } from "./open-store.ts";
 import { newId, nowIso, toTaskRun } from "./rows.ts";
 import { taskRuns } from "./schema.ts";
@@ -25,6 +26,7 @@ function entry(p: StateProposal, now: string) {
 }
 
 export async function createTaskRun(db: Db, input: TaskRunInput): Promise<TaskRun> {
+  await assertRunsOpen(db, [input.flow_run_id], "task runs");
   const now = nowIso();
   const id = input.id ?? newId();
   const running = input.state.type === "RUNNING";
@@ -53,6 +55,7 @@ export async function setTaskRunState(db: Db, id: string, p: StateProposal): Pro
   return db.transaction(async (tx) => {
     const [row] = await tx.select().from(taskRuns).where(eq(taskRuns.id, id));
     if (!row) throw new WeirError("NOT_FOUND", `Task run "${id}" does not exist`);
+    await assertRunsOpen(tx, [row.flowRunId], "task run states");
     const now = nowIso();
     const terminal = ["COMPLETED", "FAILED", "CANCELLED", "CRASHED"].includes(p.type);
     const [updated] = await tx
@@ -89,6 +92,11 @@ export async function listTaskRuns(db: Db, flowRunId: string): Promise<TaskRun[]
  */
 export async function upsertTaskRuns(db: Db, snapshots: TaskRunSnapshot[]): Promise<number> {
   if (snapshots.length === 0) return 0;
+  await assertRunsOpen(
+    db,
+    snapshots.map((s) => s.flow_run_id),
+    "task runs",
+  );
   const now = nowIso();
   for (let i = 0; i < snapshots.length; i += 500) {
     await db

@@ -208,6 +208,32 @@ describe("flow run states", () => {
     const after = (await call("GET", `/api/flow-runs/${run.id}/logs?after=${all[0].id}`)).json;
     expect(after.map((l: { message: string }) => l.message)).toEqual(["two", "three"]);
   });
+
+  test("a finished run takes no more log lines or task runs; an unknown run is a 404, not a 500", async () => {
+    const d = await deploy();
+    const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    const line = (id: string) => [
+      { flow_run_id: id, name: "t", level: 20, message: "x", timestamp: new Date().toISOString() },
+    ];
+    await call("POST", `/api/flow-runs/${run.id}/set_state`, { type: "RUNNING" });
+    expect((await call("POST", "/api/logs", line(run.id))).status).toBe(201);
+    await call("POST", `/api/flow-runs/${run.id}/set_state`, { type: "CRASHED", message: "gone" });
+    const refused = await call("POST", "/api/logs", line(run.id));
+    expect(refused.status).toBe(409);
+    expect(refused.json.error.message).toBe(
+      `Cannot add log lines to flow run "${run.name}" (${run.id}): it is already Crashed, and a finished run takes no more`,
+    );
+    const task = await call("POST", "/api/task-runs", {
+      flow_run_id: run.id,
+      name: "t",
+      task_key: "t",
+      state: { type: "RUNNING" },
+    });
+    expect(task.status).toBe(409);
+    const unknown = await call("POST", "/api/logs", line("00000000-0000-0000-0000-000000000000"));
+    expect(unknown.status).toBe(404);
+    expect((await call("GET", `/api/flow-runs/${run.id}/logs`)).json.length).toBe(1);
+  });
 });
 
 describe("claiming", () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { loadFlow, registerFlowModules, runFlow } from "../../core/engine/index.ts";
+import { loadFlow, registerFlowModules, runFlow, StopRun } from "../../core/engine/index.ts";
 import type { FlowRun } from "../../core/model/index.ts";
 import { startApi } from "../helpers.ts";
 
@@ -13,7 +13,11 @@ beforeAll(async () => {
 });
 afterAll(() => api.stop());
 
-async function tracked(entry: string, parameters: Record<string, unknown> = {}) {
+async function tracked(
+  entry: string,
+  parameters: Record<string, unknown> = {},
+  signal = new AbortController().signal,
+) {
   const flow = await loadFlow(`flows/flows.ts:${entry}`, fixtures);
   const run: FlowRun = await api.client.createFlowRun({
     flow_name: flow.options.name,
@@ -24,7 +28,7 @@ async function tracked(entry: string, parameters: Record<string, unknown> = {}) 
     flow,
     parameters,
     tracking: { client: api.client, flowRunId: run.id },
-    signal: new AbortController().signal,
+    signal,
     echo: false,
   });
   const states = (await api.client.flowRunStates(run.id)).map((s) => s.name);
@@ -156,5 +160,14 @@ describe("loadFlow()", () => {
   });
   test("refuses Python entrypoints as not TypeScript", async () => {
     expect(await message(loadFlow("flows/etl.py:main", fixtures))).toContain("is not a TypeScript flow");
+  });
+
+  test("stopped from outside with StopRun, the run ends in the state it carries, not CANCELLED", async () => {
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(new StopRun({ type: "CRASHED", message: "its agent exited" })), 50);
+    const { run, states } = await tracked("slow", {}, stop.signal);
+    expect(run.state.type).toBe("CRASHED");
+    expect(run.state.message).toBe("its agent exited");
+    expect(states).toEqual(["Pending", "Running", "Crashed"]);
   });
 });
