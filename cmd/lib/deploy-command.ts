@@ -1,8 +1,7 @@
 import { WeirError } from "../../core/model/index.ts";
 import { keyValues } from "./options.ts";
-import { type ScheduleFlags, scheduleFromFlags } from "./schedule-flags.ts";
-
 import { bold, dim, green, red, yellow } from "./output.ts";
+import { type ScheduleFlags, scheduleFromFlags } from "./schedule-flags.ts";
 
 export interface DeployFlags extends ScheduleFlags {
   name?: string[];
