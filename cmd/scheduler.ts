@@ -11,9 +11,10 @@ export function register(program: Command): void {
     )
     .action(async (opts) => {
       const { openStore, redactUrl } = await import("../core/store/index.ts");
-      const { Scheduler, settingsFromEnv } = await import("../core/scheduler/index.ts");
+      const { Scheduler } = await import("../core/scheduler/index.ts");
+      const { loadConfig } = await import("../core/config/index.ts");
       const { untilSignal } = await import("./lib/signals.ts");
-      const settings = settingsFromEnv();
+      const settings = loadConfig().scheduler;
       const store = await openStore({
         url: opts.db ?? defaultDatabase(),
         authToken: process.env.WEIR_DATABASE_AUTH_TOKEN,

@@ -28,7 +28,8 @@ const libsqlNative = {
 
 const started = performance.now();
 const result = await Bun.build({
-  entrypoints: [join(root, "main.ts")],
+  // Worker threads are entrypoints of their own, embedded beside main (see DateExpander).
+  entrypoints: [join(root, "main.ts"), join(root, "core/schedules/date-worker.ts")],
   compile: { outfile },
   minify: true,
   bytecode: true,

@@ -57,7 +57,12 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
     names = [];
     all = true;
   } else {
-    proj = project.loadProject(project.findProjectFile(process.cwd(), f.file));
+    const { loadConfig } = await import("../../core/config/index.ts");
+    proj = project.loadProject(
+      project.findProjectFile(process.cwd(), f.file),
+      process.cwd(),
+      loadConfig().limits,
+    );
   }
   const planned = await project.planDeployments(proj, names, all, overlay);
   const perDeployment =

@@ -5,11 +5,14 @@ import { parseValue, WeirError, weirHome as weirHomeDir } from "../../core/model
 /** Commander reducer for repeatable options (`--param a=1 --param b=2`). */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-export function positiveInt(flag: string) {
+export function positiveInt(flag: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1)
-      throw new WeirError("USAGE", `${flag} must be a whole number of at least 1 (got "${value}")`);
+    if (!Number.isInteger(n) || n < 1 || n > max)
+      throw new WeirError(
+        "USAGE",
+        `${flag} must be a whole number from 1${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : " up"} (got "${value}")`,
+      );
     return n;
   };
 }

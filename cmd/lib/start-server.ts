@@ -1,9 +1,11 @@
 import { Agent } from "../../core/agent/index.ts";
 import { createApp, Wakeups } from "../../core/api/index.ts";
 import { WeirClient } from "../../core/client/index.ts";
+import { loadConfig } from "../../core/config/index.ts";
 import { selfCommand } from "../../core/infra/index.ts";
 import { WeirError } from "../../core/model/index.ts";
-import { Scheduler, settingsFromEnv } from "../../core/scheduler/index.ts";
+import { Scheduler } from "../../core/scheduler/index.ts";
+import { DateExpander } from "../../core/schedules/index.ts";
 import { openStore, redactUrl, sweepOrphanedRuns } from "../../core/store/index.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { uiRoutes } from "../../ui/index.ts";
@@ -24,24 +26,37 @@ export async function startServer(o: ServerOptions): Promise<void> {
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) {
     throw new WeirError("USAGE", `--port must be a port number from 0 to 65535 (got "${o.port}")`);
   }
+  const config = loadConfig();
   const store = await openStore({ url: o.db, authToken: process.env.WEIR_DATABASE_AUTH_TOKEN });
-  const settings = settingsFromEnv();
-  const scheduler = new Scheduler(store.db, settings, (m) => console.log(m));
+  // One time-boxed date computer for the API's schedule checks and the scheduler.
+  const expander = new DateExpander(config.limits.scheduleTimeBoxMs);
+  const scheduler = new Scheduler(store.db, config.scheduler, (m) => console.log(m), undefined, expander);
   // Changed deployments are scheduled at once, even when the loop runs in `weir scheduler`.
   const ctx = {
     store,
     wakeups: new Wakeups(),
     version: pkg.version,
+    limits: config.limits,
+    expander,
     scheduleNow: (ids: string[]) => scheduler.kick(ids),
   };
   const app = createApp(ctx, {
     extend: uiRoutes,
-    onInternalError: (err) => console.error("weir server: internal error:", err),
+    onInternalError: (err, requestId) =>
+      console.error(`weir server: internal error (request ${requestId}):`, err),
   });
   let server: ReturnType<typeof Bun.serve>;
   try {
     // Claims are long polls (up to 60 s), so idle connections must outlive them.
-    server = Bun.serve({ hostname: o.host, port: o.port, fetch: app.fetch, idleTimeout: 120 });
+    // Bodies are limited by the API itself (a JSON 413 naming WEIR_MAX_BODY_BYTES); Bun's own
+    // limit, which answers with an empty 413, sits above it.
+    server = Bun.serve({
+      hostname: o.host,
+      port: o.port,
+      fetch: app.fetch,
+      idleTimeout: 120,
+      maxRequestBodySize: config.limits.maxBodyBytes * 4 + 1024 * 1024,
+    });
   } catch (cause) {
     store.close();
     throw new WeirError(
@@ -58,7 +73,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
 
   // Runs of agents that died (no heartbeat for WEIR_AGENT_TIMEOUT_SECONDS) are rescheduled or
   // marked CRASHED; waiting agents find rescheduled runs on their next database re-check.
-  const agentTimeoutMs = Number(process.env.WEIR_AGENT_TIMEOUT_SECONDS ?? 60) * 1000;
+  const agentTimeoutMs = config.agentTimeoutMs;
   const sweep = setInterval(
     () => {
       void sweepOrphanedRuns(store.db, new Date(Date.now() - agentTimeoutMs).toISOString()).then(

@@ -1,7 +1,10 @@
 import { Hono } from "hono";
+import { DEFAULT_LIMITS, LIMIT_SETTINGS } from "../config/index.ts";
 import { WeirError } from "../model/index.ts";
+import { DateExpander } from "../schedules/index.ts";
 import { FlowRunWriter } from "../store/index.ts";
-import type { ApiContext } from "./context.ts";
+import { bodyLimit } from "./body-limit.ts";
+import type { ApiContext, ReadyContext } from "./context.ts";
 import { Router } from "./router.ts";
 import { blockRoutes } from "./routes/blocks.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
@@ -9,6 +12,7 @@ import { flowRunRoutes } from "./routes/flow-runs.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
 import { variableRoutes } from "./routes/variables.ts";
 import { workPoolRoutes } from "./routes/work-pools.ts";
+import { bodySchemas } from "./schemas.ts";
 
 const STATUS: Record<WeirError["code"], 400 | 404 | 409 | 422 | 500 | 503> = {
   USAGE: 400,
@@ -22,14 +26,58 @@ const STATUS: Record<WeirError["code"], 400 | 404 | 409 | 422 | 500 | 503> = {
 export interface AppOptions {
   /** Adds pages outside /api (the UI); kept out of core so the API runs without it. */
   extend?: (app: Hono, ctx: ApiContext) => void;
-  /** Where unexpected errors are reported (their details never reach the client). */
-  onInternalError?: (err: unknown) => void;
+  /** Where unexpected errors are reported, with the request id the response names (their details never reach the client). */
+  onInternalError?: (err: unknown, requestId: string) => void;
 }
 
-export function createApp(ctx: ApiContext, options: AppOptions = {}): Hono {
-  ctx.runWriter ??= new FlowRunWriter(ctx.store.db);
-  const app = new Hono();
-  const router = new Router(app, "meta");
+/** A database constraint the request broke: the client's mistake (409), never a 500. */
+function constraintError(err: unknown): WeirError | null {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const text = `${e?.code ?? ""} ${e?.message ?? ""} ${e?.cause?.code ?? ""} ${e?.cause?.message ?? ""}`;
+  if (/FOREIGNKEY|FOREIGN KEY/i.test(text))
+    return new WeirError(
+      "NOT_FOUND",
+      "The request refers to something that does not exist (check the ids it names)",
+    );
+  if (/UNIQUE|PRIMARYKEY|PRIMARY KEY/i.test(text))
+    return new WeirError(
+      "CONFLICT",
+      "The request clashes with something that already exists (a name or id is taken)",
+    );
+  return null;
+}
+
+export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
+  const limits = input.limits ?? DEFAULT_LIMITS;
+  const ctx: ReadyContext = Object.assign(input, {
+    limits,
+    schemas: input.schemas ?? bodySchemas(limits),
+    expander: input.expander ?? new DateExpander(limits.scheduleTimeBoxMs),
+    runWriter: input.runWriter ?? new FlowRunWriter(input.store.db),
+  });
+  const app = new Hono<{ Variables: { requestId: string } }>();
+  // Every response carries a request id; a 500 names it, and the server's log line has it too.
+  app.use(async (c, next) => {
+    const id = Bun.randomUUIDv7();
+    c.set("requestId", id);
+    await next();
+    c.header("X-Request-Id", id);
+  });
+  app.use(
+    "/api/*",
+    bodyLimit(limits.maxBodyBytes, limits.maxBodyBytes * 4, (c) =>
+      c.json(
+        {
+          error: {
+            code: "TOO_LARGE",
+            message: `Request body is larger than ${limits.maxBodyBytes} bytes (${LIMIT_SETTINGS.maxBodyBytes} sets the limit)`,
+          },
+        },
+        413,
+      ),
+    ),
+  );
+  const router = new Router(app as unknown as Hono, "meta");
 
   router.route("get", "/api/health", "Liveness and version", (c) =>
     c.json({ status: "ok", version: ctx.version }),
@@ -43,7 +91,7 @@ export function createApp(ctx: ApiContext, options: AppOptions = {}): Hono {
   const doc = router.openapi(ctx.version);
   app.get("/api/openapi.json", (c) => c.json(doc));
 
-  options.extend?.(app, ctx);
+  options.extend?.(app as unknown as Hono, ctx);
 
   app.notFound((c) =>
     c.json(
@@ -56,18 +104,26 @@ export function createApp(ctx: ApiContext, options: AppOptions = {}): Hono {
       404,
     ),
   );
-  app.onError((err, c) => {
+  app.onError((raw, c) => {
+    const err = raw instanceof WeirError ? raw : (constraintError(raw) ?? raw);
     if (err instanceof WeirError) {
       return c.json(
         { error: { code: err.code, message: err.message, fields: err.fields } },
         STATUS[err.code],
       );
     }
-    options.onInternalError?.(err);
+    const requestId = c.get("requestId");
+    options.onInternalError?.(err, requestId);
     return c.json(
-      { error: { code: "INTERNAL", message: "Internal server error (see the server's log)" } },
+      {
+        error: {
+          code: "INTERNAL",
+          message: `Internal server error (request ${requestId}; the server's log has the details)`,
+          request_id: requestId,
+        },
+      },
       500,
     );
   });
-  return app;
+  return app as unknown as Hono;
 }

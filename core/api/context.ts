@@ -1,10 +1,19 @@
+import type { Limits } from "../config/index.ts";
+import type { DateExpander } from "../schedules/index.ts";
 import type { FlowRunWriter, Store } from "../store/index.ts";
+import type { BodySchemas } from "./schemas.ts";
 import type { Wakeups } from "./wakeups.ts";
 
 export interface ApiContext {
   store: Store;
   wakeups: Wakeups;
   version: string;
+  /** Size and shape limits (DEFAULT_LIMITS when absent). */
+  limits?: Limits;
+  /** Request body schemas built from the limits (made by createApp). */
+  schemas?: BodySchemas;
+  /** Computes schedule run times under a time box (made by createApp when absent). */
+  expander?: DateExpander;
   /** Batches concurrent run creations into shared transactions (made by createApp when absent). */
   runWriter?: FlowRunWriter;
   /** Schedules these deployments now (after a create or a schedule change), not at the next loop. */
@@ -12,3 +21,7 @@ export interface ApiContext {
   /** Longest a waiting claim goes without re-checking the database (default 1 s). */
   claimRecheckMs?: number;
 }
+
+/** The context once createApp() has filled in its defaults. */
+export type ReadyContext = ApiContext &
+  Required<Pick<ApiContext, "limits" | "schemas" | "expander" | "runWriter">>;

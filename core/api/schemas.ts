@@ -1,154 +1,267 @@
 import * as v from "valibot";
+import { DEFAULT_LIMITS, LIMIT_SETTINGS, type Limits } from "../config/index.ts";
 import { CATCHUP_POLICIES, STATE_TYPES } from "../model/index.ts";
 
-// Request bodies of the API. Responses are the types in core/model.
+// Request bodies of the API, built from the server's limits so every size and shape limit is one
+// valibot check with a message naming the limit and its setting. Responses are core/model types.
 
-const record = v.record(v.string(), v.unknown());
-const tags = v.array(v.string());
-const nullableString = v.nullish(v.string());
+/** Bytes of a value as JSON (what the database stores). */
+export const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value) ?? "");
 
-export const StateBody = v.object({
-  type: v.picklist(STATE_TYPES),
-  name: v.optional(v.string()),
-  message: v.optional(v.string()),
-  data: v.optional(record),
-  scheduled_time: v.optional(v.pipe(v.string(), v.isoTimestamp())),
-});
+const CONTROL = /[\u0000-\u001f\u007f]/;
+/** A NUL byte kept visible as the six characters \u0000 instead of cutting the text short. */
+export const escapeNul = (text: string): string => text.replaceAll("\u0000", "\\u0000");
 
-export const ScheduleBody = v.object({
-  schedule: record,
-  active: v.optional(v.boolean()),
-  parameters: v.optional(record),
-  slug: v.nullish(v.pipe(v.string(), v.minLength(1))),
-});
+export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
+  const L = limits;
+  const setting = (key: keyof Limits) => LIMIT_SETTINGS[key];
+  const name = v.pipe(
+    v.string(),
+    v.minLength(1, "must not be empty"),
+    v.maxLength(
+      L.maxNameLength,
+      `must be at most ${L.maxNameLength} characters (${setting("maxNameLength")})`,
+    ),
+    v.check((s) => !CONTROL.test(s), "must not contain control characters (NUL, tabs or line breaks)"),
+  );
+  const text = v.pipe(
+    v.string(),
+    v.maxLength(
+      L.maxTextLength,
+      `must be at most ${L.maxTextLength} characters (${setting("maxTextLength")})`,
+    ),
+    v.check((s) => !s.includes("\u0000"), "must not contain NUL bytes"),
+  );
+  /** Free text from engines (errors, state messages): NUL is escaped, not refused. */
+  const message = v.pipe(
+    v.string(),
+    v.maxLength(
+      L.maxTextLength,
+      `must be at most ${L.maxTextLength} characters (${setting("maxTextLength")})`,
+    ),
+    v.transform(escapeNul),
+  );
+  const json = (key: keyof Limits) =>
+    v.pipe(
+      v.record(v.string(), v.unknown()),
+      v.check(
+        (value) => jsonBytes(value) <= L[key],
+        `is larger than ${L[key]} bytes as JSON (${setting(key)})`,
+      ),
+    );
+  const record = v.record(v.string(), v.unknown());
+  const tags = v.pipe(v.array(name), v.maxLength(100, "must hold at most 100 tags"));
+  const nullableName = v.nullish(name);
+  const nullableText = v.nullish(text);
+  const timestamp = v.pipe(v.string(), v.isoTimestamp("must be an ISO 8601 date-time"));
 
-export const DeploymentBody = v.object({
-  flow_name: v.pipe(v.string(), v.minLength(1)),
-  name: v.pipe(v.string(), v.minLength(1), v.regex(/^[^/]+$/, "must not contain '/'")),
-  version: nullableString,
-  description: nullableString,
-  schedule: v.nullish(record),
-  is_schedule_active: v.optional(v.boolean()),
-  parameters: v.optional(record),
-  tags: v.optional(tags),
-  work_pool_name: nullableString,
-  work_queue_name: nullableString,
-  parameter_openapi_schema: v.nullish(record),
-  path: nullableString,
-  entrypoint: nullableString,
-  storage_document_id: nullableString,
-  infrastructure_document_id: nullableString,
-  job_variables: v.optional(record),
-  pull_steps: v.nullish(v.array(v.unknown())),
-  enforce_parameter_schema: v.optional(v.boolean()),
-  paused: v.optional(v.boolean()),
-  /** Replaces the schedules when present ([] or null removes them); absent keeps them. */
-  schedules: v.nullish(v.array(ScheduleBody)),
-  catchup: v.optional(v.picklist(CATCHUP_POLICIES)),
-  triggers: v.nullish(v.array(v.unknown())),
-  concurrency_limit: v.nullish(
-    v.object({
-      limit: v.pipe(v.number(), v.integer(), v.minValue(0)),
-      collision_strategy: v.picklist(["ENQUEUE", "CANCEL_NEW"]),
-    }),
-  ),
-});
+  const StateBody = v.object({
+    type: v.picklist(STATE_TYPES),
+    name: v.optional(name),
+    message: v.optional(message),
+    data: v.optional(json("maxParametersBytes")),
+    scheduled_time: v.optional(timestamp),
+  });
 
-export const ReplaceSchedulesBody = v.object({ schedules: v.array(ScheduleBody) });
+  const ScheduleBody = v.object({
+    schedule: record,
+    active: v.optional(v.boolean()),
+    parameters: v.optional(json("maxParametersBytes")),
+    slug: v.nullish(name),
+  });
+  const schedules = v.pipe(v.array(ScheduleBody), v.maxLength(100, "must hold at most 100 schedules"));
 
-export const RunDeploymentBody = v.object({
-  parameters: v.optional(record),
-  tags: v.optional(tags),
-  job_variables: v.optional(record),
-  name: v.optional(v.string()),
-  scheduled_time: v.optional(v.pipe(v.string(), v.isoTimestamp())),
-});
-
-export const FlowRunBody = v.object({
-  flow_name: v.pipe(v.string(), v.minLength(1)),
-  name: v.optional(v.string()),
-  parameters: v.optional(record),
-  tags: v.optional(tags),
-  state: v.optional(StateBody),
-});
-
-export const TaskRunBody = v.object({
-  id: v.optional(v.pipe(v.string(), v.uuid())),
-  flow_run_id: v.string(),
-  name: v.string(),
-  task_key: v.string(),
-  state: StateBody,
-});
-
-export const TaskRunSnapshotsBody = v.array(
-  v.object({
-    id: v.pipe(v.string(), v.uuid()),
-    flow_run_id: v.string(),
-    name: v.string(),
-    task_key: v.string(),
-    state: v.object({
-      type: v.picklist(STATE_TYPES),
-      name: v.string(),
-      message: v.nullish(v.string()),
-      timestamp: v.pipe(v.string(), v.isoTimestamp()),
-    }),
-    start_time: v.nullable(v.pipe(v.string(), v.isoTimestamp())),
-    end_time: v.nullable(v.pipe(v.string(), v.isoTimestamp())),
-    run_count: v.pipe(v.number(), v.integer(), v.minValue(0)),
-    history: v.array(
+  const DeploymentBody = v.object({
+    flow_name: name,
+    name: v.pipe(name, v.regex(/^[^/]+$/, "must not contain '/'")),
+    version: nullableText,
+    description: nullableText,
+    schedule: v.nullish(record),
+    is_schedule_active: v.optional(v.boolean()),
+    parameters: v.optional(json("maxParametersBytes")),
+    tags: v.optional(tags),
+    work_pool_name: nullableName,
+    work_queue_name: nullableName,
+    parameter_openapi_schema: v.nullish(json("maxParametersBytes")),
+    path: nullableText,
+    entrypoint: nullableText,
+    storage_document_id: nullableText,
+    infrastructure_document_id: nullableText,
+    job_variables: v.optional(json("maxJobVariablesBytes")),
+    pull_steps: v.nullish(
+      v.pipe(
+        v.array(v.unknown()),
+        v.check(
+          (steps) => jsonBytes(steps) <= L.maxJobVariablesBytes,
+          `are larger than ${L.maxJobVariablesBytes} bytes as JSON (${setting("maxJobVariablesBytes")})`,
+        ),
+      ),
+    ),
+    enforce_parameter_schema: v.optional(v.boolean()),
+    paused: v.optional(v.boolean()),
+    /** Replaces the schedules when present ([] or null removes them); absent keeps them. */
+    schedules: v.nullish(schedules),
+    catchup: v.optional(v.picklist(CATCHUP_POLICIES)),
+    triggers: v.nullish(
+      v.pipe(
+        v.array(v.unknown()),
+        v.check(
+          (t) => jsonBytes(t) <= L.maxJobVariablesBytes,
+          `are larger than ${L.maxJobVariablesBytes} bytes as JSON (${setting("maxJobVariablesBytes")})`,
+        ),
+      ),
+    ),
+    concurrency_limit: v.nullish(
       v.object({
-        type: v.string(),
-        name: v.string(),
-        timestamp: v.string(),
-        message: v.optional(v.string()),
+        limit: v.pipe(v.number(), v.integer(), v.minValue(0)),
+        collision_strategy: v.picklist(["ENQUEUE", "CANCEL_NEW"]),
       }),
     ),
-  }),
-);
+  });
 
-export const LogsBody = v.array(
-  v.object({
-    flow_run_id: v.string(),
-    task_run_id: v.nullish(v.string(), null),
-    name: v.string(),
-    level: v.pipe(v.number(), v.integer()),
-    message: v.string(),
-    timestamp: v.pipe(v.string(), v.isoTimestamp()),
-  }),
-);
+  const ReplaceSchedulesBody = v.object({ schedules });
 
-export const WorkPoolBody = v.object({
-  name: v.pipe(
-    v.string(),
-    v.minLength(1),
-    v.regex(/^[\w.-]+$/, "may hold letters, digits, '_', '.' and '-' only"),
-  ),
-  type: v.optional(v.string()),
-  description: nullableString,
-  concurrency_limit: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0))),
-  is_paused: v.optional(v.boolean()),
-  base_job_template: v.optional(record),
-});
+  const RunDeploymentBody = v.object({
+    parameters: v.optional(json("maxParametersBytes")),
+    tags: v.optional(tags),
+    job_variables: v.optional(json("maxJobVariablesBytes")),
+    name: v.optional(name),
+    scheduled_time: v.optional(timestamp),
+  });
 
-export const WorkQueueBody = v.object({
-  name: v.pipe(v.string(), v.minLength(1)),
-  priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
-});
+  const FlowRunBody = v.object({
+    flow_name: name,
+    name: v.optional(name),
+    parameters: v.optional(json("maxParametersBytes")),
+    tags: v.optional(tags),
+    state: v.optional(StateBody),
+  });
 
-export const ClaimBody = v.object({
-  agent_id: v.string(),
-  queues: v.optional(v.array(v.string()), []),
-  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100)), 1),
-  wait_ms: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(60_000)), 0),
-  /** Cancellations the agent already acts on, so they do not end the wait again. */
-  cancelling_seen: v.optional(v.array(v.string()), []),
-});
+  const TaskRunBody = v.object({
+    id: v.optional(v.pipe(v.string(), v.uuid())),
+    flow_run_id: v.pipe(v.string(), v.uuid("must be a flow run id")),
+    name,
+    task_key: name,
+    state: StateBody,
+  });
 
-export const HeartbeatBody = v.object({
-  id: v.string(),
-  name: v.string(),
-  work_pool_name: v.string(),
-  work_queues: v.optional(v.array(v.string()), []),
-});
+  const batch = <T extends v.GenericSchema>(item: T, what: string) =>
+    v.pipe(
+      v.array(item),
+      v.maxLength(L.maxBatch, `must hold at most ${L.maxBatch} ${what} (${setting("maxBatch")})`),
+    );
 
-export const VariableBody = v.object({ value: v.unknown(), tags: v.optional(tags) });
+  const TaskRunSnapshotsBody = batch(
+    v.object({
+      id: v.pipe(v.string(), v.uuid()),
+      flow_run_id: v.pipe(v.string(), v.uuid("must be a flow run id")),
+      name,
+      task_key: name,
+      state: v.object({
+        type: v.picklist(STATE_TYPES),
+        name,
+        message: v.nullish(message),
+        timestamp,
+      }),
+      start_time: v.nullable(timestamp),
+      end_time: v.nullable(timestamp),
+      run_count: v.pipe(v.number(), v.integer(), v.minValue(0)),
+      history: v.pipe(
+        v.array(
+          v.object({
+            type: v.picklist(STATE_TYPES),
+            name,
+            timestamp,
+            message: v.optional(message),
+          }),
+        ),
+        v.maxLength(1000, "must hold at most 1000 states"),
+      ),
+    }),
+    "task runs",
+  );
+
+  const LogsBody = batch(
+    v.object({
+      flow_run_id: v.pipe(v.string(), v.uuid("must be a flow run id")),
+      task_run_id: v.nullish(v.pipe(v.string(), v.uuid("must be a task run id")), null),
+      name,
+      level: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100)),
+      message: v.pipe(
+        v.string(),
+        v.maxLength(
+          L.maxLogMessageLength,
+          `must be at most ${L.maxLogMessageLength} characters (${setting("maxLogMessageLength")}; the engine splits longer lines)`,
+        ),
+        v.transform(escapeNul),
+      ),
+      timestamp,
+    }),
+    "log lines",
+  );
+
+  const WorkPoolBody = v.object({
+    name: v.pipe(name, v.regex(/^[\w.-]+$/, "may hold letters, digits, '_', '.' and '-' only")),
+    type: v.optional(name),
+    description: nullableText,
+    concurrency_limit: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0))),
+    is_paused: v.optional(v.boolean()),
+    base_job_template: v.optional(json("maxJobVariablesBytes")),
+  });
+
+  const WorkQueueBody = v.object({
+    name,
+    priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000))),
+  });
+
+  const ClaimBody = v.object({
+    agent_id: name,
+    queues: v.optional(v.pipe(v.array(name), v.maxLength(1000)), []),
+    limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100)), 1),
+    wait_ms: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(60_000)), 0),
+    /** Cancellations the agent already acts on, so they do not end the wait again. */
+    cancelling_seen: v.optional(v.pipe(v.array(name), v.maxLength(10_000)), []),
+  });
+
+  const HeartbeatBody = v.object({
+    id: name,
+    name,
+    work_pool_name: name,
+    work_queues: v.optional(v.pipe(v.array(name), v.maxLength(1000)), []),
+  });
+
+  const VariableBody = v.object({
+    value: v.pipe(
+      v.unknown(),
+      v.check(
+        (value) => value !== undefined && jsonBytes(value) <= L.maxVariableBytes,
+        `must be a JSON value of at most ${L.maxVariableBytes} bytes (${setting("maxVariableBytes")})`,
+      ),
+    ),
+    tags: v.optional(tags),
+  });
+
+  const BlockBody = v.object({ type: name, name, data: json("maxBlockBytes") });
+
+  return {
+    StateBody,
+    ScheduleBody,
+    DeploymentBody,
+    ReplaceSchedulesBody,
+    RunDeploymentBody,
+    FlowRunBody,
+    TaskRunBody,
+    TaskRunSnapshotsBody,
+    LogsBody,
+    WorkPoolBody,
+    WorkQueueBody,
+    ClaimBody,
+    HeartbeatBody,
+    VariableBody,
+    BlockBody,
+    /** Checks a name in a URL (a variable's, a block's): the same rules as in a body. */
+    name,
+  };
+}
+
+export type BodySchemas = ReturnType<typeof bodySchemas>;

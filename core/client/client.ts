@@ -81,6 +81,17 @@ export class WeirClient {
     return data as T;
   }
 
+  /** Every item of a paged list (the API returns at most a page per request). */
+  async all<T>(path: string, query: Query = {}): Promise<T[]> {
+    const out: T[] = [];
+    const limit = 1000;
+    for (let offset = 0; ; offset += limit) {
+      const page = await this.request<T[]>("GET", path, undefined, { query: { ...query, limit, offset } });
+      out.push(...page);
+      if (page.length < limit) return out;
+    }
+  }
+
   health(): Promise<{ status: string; version: string }> {
     return this.request("GET", "/health", undefined, { timeoutMs: 5_000 });
   }
@@ -90,7 +101,7 @@ export class WeirClient {
     return this.request("PUT", "/deployments", body);
   }
   listDeployments(flow?: string): Promise<Deployment[]> {
-    return this.request("GET", "/deployments", undefined, { query: { flow } });
+    return this.all("/deployments", { flow });
   }
   /** By id or FLOW/NAME. */
   getDeployment(ref: string): Promise<Deployment> {
@@ -148,16 +159,27 @@ export class WeirClient {
   }): Promise<FlowRun> {
     return this.request("POST", "/flow-runs", body);
   }
-  listFlowRuns(
+  /** Newest first; a `limit` above one page is fetched page by page. */
+  async listFlowRuns(
     q: { deployment?: string; flow?: string; state?: string; pool?: string; limit?: number } = {},
   ): Promise<FlowRun[]> {
-    return this.request("GET", "/flow-runs", undefined, { query: q });
+    const want = q.limit ?? 50;
+    const out: FlowRun[] = [];
+    while (out.length < want) {
+      const limit = Math.min(1000, want - out.length);
+      const page = await this.request<FlowRun[]>("GET", "/flow-runs", undefined, {
+        query: { ...q, limit, offset: out.length },
+      });
+      out.push(...page);
+      if (page.length < limit) break;
+    }
+    return out;
   }
   getFlowRun(id: string): Promise<FlowRun> {
     return this.request("GET", `/flow-runs/${encodeURIComponent(id)}`);
   }
   flowRunStates(id: string): Promise<State[]> {
-    return this.request("GET", `/flow-runs/${encodeURIComponent(id)}/states`);
+    return this.all(`/flow-runs/${encodeURIComponent(id)}/states`);
   }
   setFlowRunState(id: string, state: StateProposal): Promise<FlowRun> {
     return this.request("POST", `/flow-runs/${id}/set_state`, toWire(state));
@@ -171,7 +193,7 @@ export class WeirClient {
     });
   }
   taskRuns(flowRunId: string): Promise<TaskRun[]> {
-    return this.request("GET", `/flow-runs/${encodeURIComponent(flowRunId)}/task-runs`);
+    return this.all(`/flow-runs/${encodeURIComponent(flowRunId)}/task-runs`);
   }
   writeTaskRuns(snapshots: TaskRunSnapshot[]): Promise<{ written: number }> {
     return this.request("POST", "/task-runs/snapshots", snapshots);
@@ -195,7 +217,7 @@ export class WeirClient {
     return this.request("POST", `/task-runs/${id}/set_state`, toWire(state));
   }
   listFlows(): Promise<Flow[]> {
-    return this.request("GET", "/flows");
+    return this.all("/flows");
   }
 
   // work pools and agents
@@ -208,7 +230,7 @@ export class WeirClient {
     });
   }
   listWorkPools(): Promise<WorkPool[]> {
-    return this.request("GET", "/work-pools");
+    return this.all("/work-pools");
   }
   getWorkPool(name: string): Promise<WorkPool> {
     return this.request("GET", `/work-pools/${encodeURIComponent(name)}`);
@@ -233,7 +255,7 @@ export class WeirClient {
     });
   }
   listAgents(pool?: string): Promise<Agent[]> {
-    return this.request("GET", "/agents", undefined, { query: { pool } });
+    return this.all("/agents", { pool });
   }
   heartbeat(body: {
     id: string;
@@ -246,7 +268,7 @@ export class WeirClient {
 
   // variables
   listVariables(): Promise<Variable[]> {
-    return this.request("GET", "/variables");
+    return this.all("/variables");
   }
   /** undefined when the variable does not exist. */
   async findVariable(name: string): Promise<Variable | undefined> {
@@ -284,9 +306,7 @@ export class WeirClient {
     );
   }
   listBlocks(includeSecrets = false): Promise<BlockDocument[]> {
-    return this.request("GET", "/blocks", undefined, {
-      query: { include_secrets: includeSecrets ? "true" : undefined },
-    });
+    return this.all("/blocks", { include_secrets: includeSecrets ? "true" : undefined });
   }
   /** undefined when the block does not exist. */
   async findBlock(type: string, name: string, includeSecrets = false): Promise<BlockDocument | undefined> {

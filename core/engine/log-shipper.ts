@@ -3,6 +3,8 @@ import { type LogEntry, WeirError } from "../model/index.ts";
 
 const FLUSH_MS = 100;
 const MAX_BATCH = 500;
+/** The server's default longest log message (WEIR_MAX_LOG_MESSAGE_LENGTH). */
+const MAX_MESSAGE = 64 * 1024;
 
 /** Batches a run's log lines to the API: every 100 ms or 500 lines, and on close(). */
 export class LogShipper {
@@ -19,14 +21,18 @@ export class LogShipper {
   ) {}
 
   add(level: number, message: string, name: string, taskRunId: string | null = null): void {
-    this.#buffer.push({
-      flow_run_id: this.flowRunId,
-      task_run_id: taskRunId,
-      name,
-      level,
-      message,
-      timestamp: new Date().toISOString(),
-    });
+    const timestamp = new Date().toISOString();
+    // A line longer than the server takes by default goes as several lines, nothing cut off.
+    for (let i = 0; i === 0 || i < message.length; i += MAX_MESSAGE) {
+      this.#buffer.push({
+        flow_run_id: this.flowRunId,
+        task_run_id: taskRunId,
+        name,
+        level,
+        message: message.slice(i, i + MAX_MESSAGE),
+        timestamp,
+      });
+    }
     if (this.#buffer.length >= MAX_BATCH) this.#send();
     else this.#timer ??= setTimeout(() => this.#send(), FLUSH_MS);
   }

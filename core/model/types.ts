@@ -67,6 +67,8 @@ export interface DeploymentSchedule {
   active: boolean;
   parameters: Record<string, unknown>;
   slug: string | null;
+  /** Why the scheduler could not compute this schedule's runs on its last try; null when it could. */
+  error: string | null;
 }
 
 export interface FlowRun {

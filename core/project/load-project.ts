@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, relative, resolve } from "node:path";
 import * as v from "valibot";
 import { isAlias, isMap, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
+import { DEFAULT_LIMITS, LIMIT_SETTINGS, type Limits } from "../config/index.ts";
 import { typoOf, WeirError } from "../model/index.ts";
 import { assertDeployable, compileSchedule, scheduleSpec } from "../schedules/index.ts";
 import {
@@ -21,6 +22,9 @@ import {
   WORK_POOL_KEYS,
 } from "./project-file.ts";
 import { formatAt, posOf, type SourcePos, sourceError } from "./source-error.ts";
+
+/** How many alias expansions a project file may make (yaml's guard against alias bombs). */
+const MAX_ALIAS_COUNT = 10_000;
 
 export interface ScheduleItem {
   schedule: Record<string, unknown>;
@@ -84,12 +88,20 @@ export function findProjectFile(dir: string, file?: string): string {
  * Every problem is reported at once, each as file:line:column with the line and a fix; what Weir
  * accepts but ignores (keys Prefect also ignores, duplicate keys) comes back as warnings.
  */
-export function loadProject(path: string, cwd = process.cwd()): Project {
+export function loadProject(path: string, cwd = process.cwd(), limits: Limits = DEFAULT_LIMITS): Project {
   const displayFile = relative(cwd, path) || basename(path);
   let source: string;
   try {
+    const size = statSync(path).size;
+    if (size > limits.maxProjectFileBytes) {
+      throw new WeirError(
+        "INVALID",
+        `${displayFile} is ${size} bytes, over the ${limits.maxProjectFileBytes}-byte limit for a project file (${LIMIT_SETTINGS.maxProjectFileBytes} raises it)`,
+      );
+    }
     source = readFileSync(path, "utf8");
   } catch (cause) {
+    if (cause instanceof WeirError) throw cause;
     throw new WeirError("INVALID", `Cannot read ${displayFile}: ${(cause as Error).message}`, { cause });
   }
   const lines = new LineCounter();
@@ -112,7 +124,20 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
       }),
     );
   }
-  const data = doc.toJS({ maxAliasCount: 10_000 }) ?? {};
+  // biome-ignore lint/suspicious/noExplicitAny: the parsed YAML is checked by valibot below
+  let data: any;
+  try {
+    // Aliases of aliases multiply (a "billion laughs" file): expansion stops at the alias limit.
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (cause) {
+    throw sourceError([
+      formatAt(
+        { file: displayFile, line: 1, col: 1 },
+        `its aliases expand to more than ${MAX_ALIAS_COUNT} nodes, which looks like an alias bomb (use fewer nested aliases)`,
+        source,
+      ),
+    ]);
+  }
   const at = (path: (string | number)[]): SourcePos => {
     for (let n = path.length; n >= 0; n--) {
       const node = doc.getIn(path.slice(0, n), true) as Node | undefined;
@@ -233,7 +258,7 @@ export function loadProject(path: string, cwd = process.cwd()): Project {
   );
   const scheduleItems = file.deployments.map((d, i) => {
     try {
-      return readSchedules(d, i, at);
+      return readSchedules(d, i, at, limits);
     } catch (e) {
       const err = e as Error & { pos?: SourcePos };
       problems.push(formatAt(err.pos ?? at(["deployments", i]), err.message, source));
@@ -310,6 +335,7 @@ function readSchedules(
   d: DeploymentSection,
   i: number,
   at: (path: (string | number)[]) => SourcePos,
+  limits: Limits,
 ): ScheduleItem[] | undefined {
   const hasOne = d.schedule !== undefined;
   const hasMany = d.schedules !== undefined;
@@ -371,7 +397,7 @@ function readSchedules(
       }
       if (slug !== undefined && slug !== null && typeof slug !== "string")
         throw new Error(`${field}.slug: must be a string`);
-      const compiled = compileSchedule(spec, field);
+      const compiled = compileSchedule(spec, field, { minIntervalSeconds: limits.minIntervalSeconds });
       assertDeployable(compiled, field);
       return {
         schedule: scheduleSpec(compiled) as Record<string, unknown>,

@@ -1,2 +1,2 @@
 export { DEFAULT_SETTINGS, type PassResult, type SchedulerSettings, schedulePass } from "./schedule-pass.ts";
-export { Scheduler, settingsFromEnv } from "./service.ts";
+export { Scheduler } from "./service.ts";

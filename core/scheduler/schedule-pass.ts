@@ -1,37 +1,22 @@
 import type { Client } from "@libsql/client";
 import { sql } from "drizzle-orm";
-import { randomRunName } from "../model/index.ts";
-import { compileSchedule, iterateDates } from "../schedules/index.ts";
+import { DEFAULT_SCHEDULER_SETTINGS, type SchedulerSettings } from "../config/index.ts";
+import { describeError, randomRunName } from "../model/index.ts";
+import { DateExpander } from "../schedules/index.ts";
 import type { Db } from "../store/index.ts";
-import { newId } from "../store/index.ts";
+import { newId, setScheduleErrors } from "../store/index.ts";
 import { flowRunStates, type flowRuns } from "../store/schema.ts";
 
-export interface SchedulerSettings {
-  /** Keep at least this many future runs per schedule... */
-  minRuns: number;
-  /** ...and at most this many. */
-  maxRuns: number;
-  /** Keep runs covering at least this far ahead (ms)... */
-  minTimeMs: number;
-  /** ...and never further ahead than this (ms). */
-  maxTimeMs: number;
-  /** A run not started this long after its time is Late (and "missed" for catch-up). */
-  lateAfterMs: number;
-}
-
-export const DEFAULT_SETTINGS: SchedulerSettings = {
-  minRuns: 3,
-  maxRuns: 100,
-  minTimeMs: 3_600_000,
-  maxTimeMs: 100 * 86_400_000,
-  lateAfterMs: 15_000,
-};
+export type { SchedulerSettings };
+export const DEFAULT_SETTINGS: SchedulerSettings = DEFAULT_SCHEDULER_SETTINGS;
 
 export interface PassResult {
   schedulesChecked: number;
   created: number;
   late: number;
   skipped: number;
+  /** Schedules whose run times could not be computed (each keeps its error). */
+  failed: number;
   ms: number;
 }
 
@@ -48,6 +33,7 @@ interface Candidate {
   work_pool_name: string | null;
   work_queue_name: string | null;
   last_time: string | null;
+  error: string | null;
 }
 
 // SQLite binds at most 32,766 values per statement: 21 columns x 1,000 rows stays under it.
@@ -68,8 +54,10 @@ const SKIPPED = {
 export async function schedulePass(
   db: Db,
   settings: SchedulerSettings = DEFAULT_SETTINGS,
-  opts: { now?: number; deploymentIds?: string[] } = {},
+  opts: { now?: number; deploymentIds?: string[]; expander?: DateExpander } = {},
 ): Promise<PassResult> {
+  const expander = opts.expander ?? new DateExpander(1000);
+  let failed = 0;
   const started = performance.now();
   const now = opts.now ?? Date.now();
   const nowIso = new Date(now).toISOString();
@@ -83,7 +71,7 @@ export async function schedulePass(
 
   const candidates = await db.all<Candidate>(sql`
     WITH s AS (
-      SELECT s.id, s.deployment_id, s.schedule, s.parameters, s.updated,
+      SELECT s.id, s.deployment_id, s.schedule, s.parameters, s.updated, s.error,
         d.flow_id, d.parameters AS d_parameters, d.tags AS d_tags, d.job_variables AS d_job_variables,
         d.work_pool_name, d.work_queue_name,
         (SELECT count(*) FROM flow_runs r WHERE r.schedule_id = s.id AND r.expected_start_time >= ${nowIso}) AS future_count,
@@ -96,7 +84,9 @@ export async function schedulePass(
   const rows: (typeof flowRuns.$inferInsert)[] = [];
   // Many deployments share a schedule (every hour, every day at 09:00): within a pass the same
   // spec and starting point always select the same times, so each is computed once.
-  const selected = new Map<string, number[] | null>();
+  const selected = new Map<string, Promise<number[]>>();
+  // A schedule whose times cannot be computed is skipped with its error recorded; the others go on.
+  const errors = new Map<string, string | null>();
   for (const c of candidates) {
     // Continue after the last run created (runs missed during an outage are created too, for the
     // catch-up policy to handle), but never before the schedule was last changed or resumed.
@@ -104,9 +94,18 @@ export async function schedulePass(
     const last = c.last_time ? Date.parse(c.last_time) + 1 : now;
     const from = Math.max(Math.min(last, now), changed);
     const key = `${from}|${c.schedule}`;
-    if (!selected.has(key)) selected.set(key, selectDates(c.schedule, from, now, settings));
-    const dates = selected.get(key);
-    if (!dates) continue; // validated when stored; a spec this version cannot read is skipped
+    if (!selected.has(key))
+      selected.set(key, (async () => expander.select(JSON.parse(c.schedule), from, now, settings))());
+    let dates: number[];
+    try {
+      dates = await selected.get(key)!;
+      if (c.error !== null) errors.set(c.id, null);
+    } catch (err) {
+      const message = `the scheduler could not compute this schedule's runs: ${describeError(err)}`;
+      if (c.error !== message) errors.set(c.id, message);
+      failed++;
+      continue;
+    }
     const params = { ...JSON.parse(c.d_parameters), ...JSON.parse(c.parameters) };
     const tags = [...new Set([...(JSON.parse(c.d_tags) as string[]), "auto-scheduled"])];
     const jobVariables = JSON.parse(c.d_job_variables);
@@ -140,38 +139,16 @@ export async function schedulePass(
   }
 
   const created = await insertRuns(db, rows, nowIso);
+  if (errors.size > 0) await setScheduleErrors(db, errors);
   const { late, skipped } = await markLateAndCatchUp(db, now, settings);
-  return { schedulesChecked: candidates.length, created, late, skipped, ms: performance.now() - started };
-}
-
-/**
- * The times a schedule needs from `from`: every missed one (up to maxRuns), then future ones until
- * both minimums are met (at least minRuns, and reaching minTime ahead), within maxRuns and maxTime.
- * This is Prefect's rule, with the date that meets the minimums kept.
- */
-function selectDates(spec: string, from: number, now: number, settings: SchedulerSettings): number[] | null {
-  let schedule: ReturnType<typeof compileSchedule>;
-  try {
-    schedule = compileSchedule(JSON.parse(spec));
-  } catch {
-    return null;
-  }
-  const out: number[] = [];
-  let past = 0;
-  let future = 0;
-  let lastFuture = Number.NEGATIVE_INFINITY;
-  for (const t of iterateDates(schedule, from, now + settings.maxTimeMs)) {
-    if (t < now) {
-      if (++past > settings.maxRuns) continue;
-    } else {
-      if (future >= settings.maxRuns) break;
-      if (future >= settings.minRuns && lastFuture >= now + settings.minTimeMs) break;
-      future++;
-      lastFuture = t;
-    }
-    out.push(t);
-  }
-  return out;
+  return {
+    schedulesChecked: candidates.length,
+    created,
+    late,
+    skipped,
+    failed,
+    ms: performance.now() - started,
+  };
 }
 
 /**

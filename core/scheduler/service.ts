@@ -1,49 +1,7 @@
-import { describeError, WeirError } from "../model/index.ts";
+import { describeError } from "../model/index.ts";
+import { DateExpander } from "../schedules/index.ts";
 import type { Db } from "../store/index.ts";
-import { DEFAULT_SETTINGS, type PassResult, type SchedulerSettings, schedulePass } from "./schedule-pass.ts";
-
-/** Settings from WEIR_SCHEDULER_* variables, each checked against its allowed range. */
-export function settingsFromEnv(
-  env: Record<string, string | undefined> = process.env,
-): SchedulerSettings & { loopMs: number } {
-  const read = (name: string, fallback: number, min: number, max: number, unit: string): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === "") return fallback;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n < min || n > max) {
-      throw new WeirError(
-        "USAGE",
-        `${name}=${raw} is out of range: use a number of ${unit} from ${min} to ${max}`,
-      );
-    }
-    return n;
-  };
-  const minRuns = read("WEIR_SCHEDULER_MIN_RUNS", DEFAULT_SETTINGS.minRuns, 3, 100, "runs");
-  const maxRuns = read("WEIR_SCHEDULER_MAX_RUNS", DEFAULT_SETTINGS.maxRuns, minRuns, 100, "runs");
-  const minTime = read(
-    "WEIR_SCHEDULER_MIN_TIME_SECONDS",
-    DEFAULT_SETTINGS.minTimeMs / 1000,
-    3600,
-    8_640_000,
-    "seconds",
-  );
-  const maxTime = read(
-    "WEIR_SCHEDULER_MAX_TIME_SECONDS",
-    DEFAULT_SETTINGS.maxTimeMs / 1000,
-    minTime,
-    8_640_000,
-    "seconds",
-  );
-  return {
-    minRuns,
-    maxRuns,
-    minTimeMs: minTime * 1000,
-    maxTimeMs: maxTime * 1000,
-    lateAfterMs:
-      read("WEIR_SCHEDULER_LATE_SECONDS", DEFAULT_SETTINGS.lateAfterMs / 1000, 1, 86_400, "seconds") * 1000,
-    loopMs: read("WEIR_SCHEDULER_LOOP_SECONDS", 5, 0.1, 3600, "seconds") * 1000,
-  };
-}
+import { type PassResult, type SchedulerSettings, schedulePass } from "./schedule-pass.ts";
 
 /**
  * The scheduler service: a pass every loop, plus `kick()` to schedule changed deployments at once.
@@ -59,6 +17,8 @@ export class Scheduler {
     private readonly settings: SchedulerSettings & { loopMs: number },
     private readonly log: (msg: string) => void = () => {},
     private readonly onCreated: (r: PassResult) => void = () => {},
+    /** Computes run times under a time box (shared with the API that validates schedules). */
+    private readonly expander = new DateExpander(1000),
   ) {}
 
   start(): void {
@@ -70,6 +30,7 @@ export class Scheduler {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     await this.#running.catch(() => {});
+    this.expander.close();
   }
 
   /** Runs a pass for these deployments now (after any pass already under way). */
@@ -83,10 +44,10 @@ export class Scheduler {
   }
 
   async #pass(deploymentIds?: string[]): Promise<PassResult> {
-    const r = await schedulePass(this.db, this.settings, { deploymentIds });
-    if (r.created || r.late || r.skipped) {
+    const r = await schedulePass(this.db, this.settings, { deploymentIds, expander: this.expander });
+    if (r.created || r.late || r.skipped || r.failed) {
       this.log(
-        `scheduler: ${r.created} run(s) created, ${r.late} late, ${r.skipped} skipped by catch-up (${r.ms.toFixed(0)} ms)`,
+        `scheduler: ${r.created} run(s) created, ${r.late} late, ${r.skipped} skipped by catch-up${r.failed ? `, ${r.failed} schedule(s) failed (see weir deployment schedule ls)` : ""} (${r.ms.toFixed(0)} ms)`,
       );
     }
     if (r.created) this.onCreated(r);

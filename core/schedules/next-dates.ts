@@ -1,6 +1,5 @@
 import { Cron } from "croner";
-import { rrulestr } from "rrule";
-import { WeirError } from "../model/index.ts";
+import { floatingDates, parseRRule } from "./rrule-dates.ts";
 import type { Schedule } from "./schedule.ts";
 import { addLocalDays, instantOf, wallAt } from "./tz.ts";
 
@@ -101,7 +100,7 @@ const floating = (instant: number, tz: string): Date => {
  * RRULEs are expanded in floating wall-clock time of the schedule's zone (DTSTART carries no
  * zone), then each wall time is placed in the zone: a repeated hour counts once, a skipped one
  * moves past the gap. Without DTSTART the rule is anchored at 2020-01-01 00:00, so results do not
- * depend on when they are asked for.
+ * depend on when they are asked for. The work is time-boxed (see rrule-dates.ts).
  */
 function rruleDates(
   s: Extract<Schedule, { kind: "rrule" }>,
@@ -110,37 +109,35 @@ function rruleDates(
   end: number,
 ): number[] {
   const text = /(^|\n)DTSTART/i.test(s.rrule) ? s.rrule : `DTSTART:20200101T000000\n${s.rrule}`;
-  let set: ReturnType<typeof rrulestr>;
-  try {
-    set = rrulestr(text, { forceset: true });
-  } catch (err) {
-    throw new WeirError(
-      "INVALID",
-      `rrule ${JSON.stringify(s.rrule)} is not valid: ${(err as Error).message}`,
-    );
-  }
   const from = floating(after, s.timezone);
-  const to = Number.isFinite(end) ? floating(end, s.timezone) : new Date(Date.UTC(9999, 0, 1));
+  const to = Number.isFinite(end) ? floating(end, s.timezone).getTime() : Number.POSITIVE_INFINITY;
   const out: number[] = [];
+  const rule = parseRRule(text);
   // A day of slack before `after`: some wall times land on or after it once placed in the zone.
-  const walls = set.between(new Date(from.getTime() - 86_400_000), to, true, (_d, i) => i < n + 48);
-  for (const d of walls) {
-    const t = instantOf(
-      {
-        year: d.getUTCFullYear(),
-        month: d.getUTCMonth() + 1,
-        day: d.getUTCDate(),
-        hour: d.getUTCHours(),
-        minute: d.getUTCMinutes(),
-        second: d.getUTCSeconds(),
-      },
-      s.timezone,
-    );
-    if (t < after || t > end || out.includes(t)) continue;
-    out.push(t);
-    if (out.length >= n) break;
+  // Wall times inside the slack are skipped, so the expansion continues until n are found.
+  let cursor = from.getTime() - 86_400_000;
+  for (;;) {
+    const want = n - out.length + 48;
+    const walls = floatingDates(rule, cursor, to, want, s.timeBoxMs);
+    for (const d of walls) {
+      const t = instantOf(
+        {
+          year: d.getUTCFullYear(),
+          month: d.getUTCMonth() + 1,
+          day: d.getUTCDate(),
+          hour: d.getUTCHours(),
+          minute: d.getUTCMinutes(),
+          second: d.getUTCSeconds(),
+        },
+        s.timezone,
+      );
+      if (t < after || t > end || out.includes(t)) continue;
+      out.push(t);
+      if (out.length >= n) return out;
+    }
+    if (walls.length < want) return out;
+    cursor = walls[walls.length - 1]!.getTime() + 1;
   }
-  return out;
 }
 
 /** Whether a schedule can still produce dates after `after` (an rrule with UNTIL may be over). */

@@ -1,5 +1,7 @@
 import { Cron } from "croner";
+import { Frequency } from "rrule";
 import { didYouMean, WeirError } from "../model/index.ts";
+import { parseRRule } from "./rrule-dates.ts";
 import { isValidTimezone, knownTimezones } from "./tz.ts";
 
 // Raw schedules as people write them (weir.yaml, API, CLI flags) and as the API returns them,
@@ -13,7 +15,7 @@ export type ScheduleSpec =
 export type Schedule =
   | { kind: "interval"; seconds: number; anchor: number; timezone: string }
   | { kind: "cron"; cron: string; timezone: string; dayOr: boolean }
-  | { kind: "rrule"; rrule: string; timezone: string };
+  | { kind: "rrule"; rrule: string; timezone: string; timeBoxMs?: number };
 
 const KEYS = {
   interval: ["interval", "anchor_date", "timezone"],
@@ -25,8 +27,18 @@ const DEFAULT_ANCHOR = "2020-01-01T00:00:00+00:00";
 
 const invalid = (where: string, msg: string) => new WeirError("INVALID", `${where}: ${msg}`);
 
-/** Validates a raw schedule; `where` prefixes messages (e.g. `weir.yaml:7:9: schedule`). */
-export function compileSchedule(raw: unknown, where = "schedule"): Schedule {
+export interface CompileOptions {
+  /** Shortest interval allowed, in seconds (default 1; see Limits.minIntervalSeconds). */
+  minIntervalSeconds?: number;
+  /** How long expanding an rrule may work (ms) before it stops with an error. */
+  timeBoxMs?: number;
+}
+
+/**
+ * Validates a raw schedule; `where` prefixes messages (e.g. `weir.yaml:7:9: schedule`). The one
+ * validator of the API, the file loader and the CLI flags: nothing it refuses is ever stored.
+ */
+export function compileSchedule(raw: unknown, where = "schedule", opts: CompileOptions = {}): Schedule {
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
     throw invalid(where, "must be a mapping with one of interval, cron or rrule");
   }
@@ -59,6 +71,13 @@ export function compileSchedule(raw: unknown, where = "schedule"): Schedule {
   const timezone = checkTimezone(spec.timezone, where);
   if (kind === "interval") {
     const seconds = parseIntervalSeconds(spec.interval, where);
+    const min = opts.minIntervalSeconds ?? 1;
+    if (seconds < min) {
+      throw invalid(
+        where,
+        `interval ${JSON.stringify(spec.interval)} is shorter than the shortest allowed, ${min} s (set by WEIR_MIN_INTERVAL_SECONDS)`,
+      );
+    }
     const anchorRaw = spec.anchor_date ?? DEFAULT_ANCHOR;
     if (typeof anchorRaw !== "string") {
       throw invalid(where, "anchor_date must be an ISO 8601 date-time such as 2024-01-01T09:00:00");
@@ -78,7 +97,8 @@ export function compileSchedule(raw: unknown, where = "schedule"): Schedule {
   }
   const { rrule, tzid } = normalizeRRule(spec.rrule);
   const rruleTz = spec.timezone == null && tzid ? checkTimezone(tzid, where) : timezone;
-  return { kind, rrule, timezone: rruleTz };
+  checkRRule(rrule, where);
+  return { kind, rrule, timezone: rruleTz, ...(opts.timeBoxMs ? { timeBoxMs: opts.timeBoxMs } : {}) };
 }
 
 /** The canonical raw form stored and returned by the API. */
@@ -191,6 +211,37 @@ function checkCron(cron: string, where: string): void {
       }
     }
     throw invalid(where, `cron "${cron}" is not valid: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Parses the rule now (DTSTART, RDATE and EXDATE included), so a rule that cannot be read is never
+ * stored, and refuses rules finer than a minute: Prefect's scheduler cannot honour them either, and
+ * runs seconds apart belong to an interval schedule.
+ */
+function checkRRule(rrule: string, where: string): void {
+  const text = /(^|\n)DTSTART/i.test(rrule) ? rrule : `DTSTART:20200101T000000\n${rrule}`;
+  let parsed: ReturnType<typeof parseRRule>;
+  try {
+    parsed = parseRRule(text);
+  } catch (err) {
+    throw invalid(where, (err as Error).message);
+  }
+  if (parsed.rules.length === 0 && parsed.rdates.length === 0)
+    throw invalid(where, "the rrule has neither an RRULE nor an RDATE line, so it never runs");
+  for (const r of [...parsed.rules, ...parsed.exrules]) {
+    if (r.options.freq === Frequency.SECONDLY) {
+      throw invalid(
+        where,
+        "rrules finer than MINUTELY (FREQ=SECONDLY) are not supported: runs less than a minute apart belong to an interval schedule (interval: SECONDS)",
+      );
+    }
+    if ((r.options.bysecond?.length ?? 0) > 1) {
+      throw invalid(
+        where,
+        `BYSECOND=${r.options.bysecond!.join(",")} puts runs less than a minute apart, which rrules do not support: use an interval schedule (interval: SECONDS)`,
+      );
+    }
   }
 }
 

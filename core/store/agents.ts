@@ -1,7 +1,7 @@
-import { eq } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import type { Agent } from "../model/index.ts";
 import type { Db } from "./open-store.ts";
-import { nowIso } from "./rows.ts";
+import { DEFAULT_PAGE, nowIso, type Page } from "./rows.ts";
 import { agents } from "./schema.ts";
 
 export async function heartbeat(db: Db, a: Omit<Agent, "last_heartbeat">): Promise<Agent> {
@@ -20,9 +20,14 @@ export async function heartbeat(db: Db, a: Omit<Agent, "last_heartbeat">): Promi
   return { ...a, last_heartbeat: now };
 }
 
-export async function listAgents(db: Db, poolName?: string): Promise<Agent[]> {
-  const q = db.select().from(agents);
-  const rows = await (poolName ? q.where(eq(agents.workPoolName, poolName)) : q);
+export async function listAgents(db: Db, poolName?: string, page: Page = {}): Promise<Agent[]> {
+  const rows = await db
+    .select()
+    .from(agents)
+    .where(poolName ? eq(agents.workPoolName, poolName) : undefined)
+    .orderBy(asc(agents.name), asc(agents.id))
+    .limit(page.limit ?? DEFAULT_PAGE)
+    .offset(page.offset ?? 0);
   return rows.map((r) => ({
     id: r.id,
     name: r.name,

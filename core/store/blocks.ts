@@ -2,7 +2,7 @@ import { and, asc, eq } from "drizzle-orm";
 import * as v from "valibot";
 import { BLOCK_TYPES, type BlockDocument, blockDataSchema, blockType, WeirError } from "../model/index.ts";
 import type { Db } from "./open-store.ts";
-import { newId, nowIso } from "./rows.ts";
+import { DEFAULT_PAGE, newId, nowIso, type Page } from "./rows.ts";
 import { blockDocuments } from "./schema.ts";
 
 /** Checks block data against its type; problems name the field and what is wanted. */
@@ -85,8 +85,13 @@ export async function getBlock(db: Db, type: string, name: string): Promise<Bloc
   return b;
 }
 
-export async function listBlocks(db: Db): Promise<BlockDocument[]> {
-  return db.select().from(blockDocuments).orderBy(asc(blockDocuments.type), asc(blockDocuments.name));
+export async function listBlocks(db: Db, page: Page = {}): Promise<BlockDocument[]> {
+  return db
+    .select()
+    .from(blockDocuments)
+    .orderBy(asc(blockDocuments.type), asc(blockDocuments.name))
+    .limit(page.limit ?? DEFAULT_PAGE)
+    .offset(page.offset ?? 0);
 }
 
 export async function deleteBlock(db: Db, type: string, name: string): Promise<void> {

@@ -3,7 +3,7 @@ import type { Catchup, Deployment } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
 import { upsertFlow } from "./flows.ts";
 import type { Db } from "./open-store.ts";
-import { newId, nowIso, toDeployment } from "./rows.ts";
+import { DEFAULT_PAGE, newId, nowIso, type Page, toDeployment } from "./rows.ts";
 import {
   deleteUnstartedDeploymentRuns,
   replaceSchedules,
@@ -129,12 +129,15 @@ export async function getDeployment(
   return toDeployment(row.d, row.flowName, schedules);
 }
 
-export async function listDeployments(db: Db, filter: { flowName?: string } = {}): Promise<Deployment[]> {
-  const q = withFlow(db);
-  const rows = await (filter.flowName ? q.where(eq(flows.name, filter.flowName)) : q).orderBy(
-    asc(flows.name),
-    asc(deployments.name),
-  );
+export async function listDeployments(
+  db: Db,
+  filter: { flowName?: string } & Page = {},
+): Promise<Deployment[]> {
+  const rows = await withFlow(db)
+    .where(filter.flowName ? eq(flows.name, filter.flowName) : undefined)
+    .orderBy(asc(flows.name), asc(deployments.name))
+    .limit(filter.limit ?? DEFAULT_PAGE)
+    .offset(filter.offset ?? 0);
   const schedules = await schedulesOf(
     db,
     rows.map((r) => r.d.id),

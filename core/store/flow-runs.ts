@@ -10,7 +10,7 @@ import {
   WeirError,
 } from "../model/index.ts";
 import type { Db } from "./open-store.ts";
-import { newId, nowIso, toFlowRun, toState } from "./rows.ts";
+import { DEFAULT_PAGE, newId, nowIso, type Page, toFlowRun, toState } from "./rows.ts";
 import { deployments, flowRunStates, flowRuns, flows } from "./schema.ts";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -106,12 +106,11 @@ export async function getFlowRun(db: Db | Tx, id: string): Promise<FlowRun> {
   return toFlowRun(row.r, row.flowName, row.deploymentName);
 }
 
-export interface FlowRunFilter {
+export interface FlowRunFilter extends Page {
   deploymentId?: string;
   flowName?: string;
   stateTypes?: StateType[];
   workPoolName?: string;
-  limit?: number;
 }
 
 export async function listFlowRuns(db: Db, f: FlowRunFilter = {}): Promise<FlowRun[]> {
@@ -123,18 +122,21 @@ export async function listFlowRuns(db: Db, f: FlowRunFilter = {}): Promise<FlowR
   );
   const rows = await runWithNames(db)
     .where(where)
-    .orderBy(desc(flowRuns.created))
-    .limit(f.limit ?? 50);
+    .orderBy(desc(flowRuns.created), desc(flowRuns.id))
+    .limit(f.limit ?? 50)
+    .offset(f.offset ?? 0);
   return rows.map((r) => toFlowRun(r.r, r.flowName, r.deploymentName));
 }
 
-export async function listFlowRunStates(db: Db, id: string): Promise<State[]> {
+export async function listFlowRunStates(db: Db, id: string, page: Page = {}): Promise<State[]> {
   await getFlowRun(db, id);
   const rows = await db
     .select()
     .from(flowRunStates)
     .where(eq(flowRunStates.flowRunId, id))
-    .orderBy(asc(flowRunStates.timestamp), asc(flowRunStates.id));
+    .orderBy(asc(flowRunStates.timestamp), asc(flowRunStates.id))
+    .limit(page.limit ?? DEFAULT_PAGE)
+    .offset(page.offset ?? 0);
   return rows.map(toState);
 }
 

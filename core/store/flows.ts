@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import type { Flow } from "../model/index.ts";
 import type { Db } from "./open-store.ts";
-import { newId, nowIso } from "./rows.ts";
+import { DEFAULT_PAGE, newId, nowIso, type Page } from "./rows.ts";
 import { flows } from "./schema.ts";
 
 type Tx = Pick<Db, "select" | "insert" | "update" | "delete">;
@@ -22,6 +22,11 @@ export async function getFlowByName(db: Tx, name: string): Promise<Flow | undefi
   return row;
 }
 
-export async function listFlows(db: Db): Promise<Flow[]> {
-  return db.select().from(flows).orderBy(flows.name);
+export async function listFlows(db: Db, page: Page = {}): Promise<Flow[]> {
+  return db
+    .select()
+    .from(flows)
+    .orderBy(flows.name)
+    .limit(page.limit ?? DEFAULT_PAGE)
+    .offset(page.offset ?? 0);
 }

@@ -13,6 +13,13 @@ import type * as s from "./schema.ts";
 
 // Row → API representation. The only place that knows both shapes.
 
+/** One page of a list: `limit` rows after skipping `offset` (the API checks both against its limits). */
+export interface Page {
+  limit?: number;
+  offset?: number;
+}
+export const DEFAULT_PAGE = 1000;
+
 export const nowIso = (): string => new Date().toISOString();
 export const newId = (): string => Bun.randomUUIDv7();
 
@@ -26,6 +33,7 @@ export function toSchedule(row: typeof s.deploymentSchedules.$inferSelect): Depl
     active: row.active,
     parameters: row.parameters,
     slug: row.slug,
+    error: row.error ?? null,
   };
 }
 

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq, inArray, isNotNull, isNull, ne, or } from "drizzle-orm";
 import type { DeploymentSchedule } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
 import type { Db } from "./open-store.ts";
@@ -82,7 +82,13 @@ export async function replaceSchedules(tx: Tx, deploymentId: string, inputs: Sch
       if (changed || !active) await deleteUnstartedAutoRuns(tx, [match.id]);
       await tx
         .update(deploymentSchedules)
-        .set({ schedule: input.schedule, parameters, active, updated: now })
+        .set({
+          schedule: input.schedule,
+          parameters,
+          active,
+          updated: now,
+          ...(changed ? { error: null } : {}),
+        })
         .where(eq(deploymentSchedules.id, match.id));
     } else {
       await insertSchedule(tx, deploymentId, input);
@@ -180,4 +186,24 @@ export async function touchSchedules(db: Conn, deploymentId: string): Promise<vo
 export async function deleteUnstartedDeploymentRuns(db: Conn, deploymentId: string): Promise<number> {
   const ids = (await schedulesOf(db, [deploymentId])).get(deploymentId)?.map((s) => s.id) ?? [];
   return deleteUnstartedAutoRuns(db, ids);
+}
+
+/**
+ * Records, per schedule, why the scheduler could not compute its runs (or null once it could).
+ * Only rows whose error changes are written.
+ */
+export async function setScheduleErrors(db: Conn, errors: Map<string, string | null>): Promise<void> {
+  for (const [id, error] of errors) {
+    await db
+      .update(deploymentSchedules)
+      .set({ error })
+      .where(
+        and(
+          eq(deploymentSchedules.id, id),
+          error === null
+            ? isNotNull(deploymentSchedules.error)
+            : or(isNull(deploymentSchedules.error), ne(deploymentSchedules.error, error)),
+        ),
+      );
+  }
 }

@@ -67,6 +67,8 @@ export const deploymentSchedules = sqliteTable(
     /** Overrides the deployment's parameters for runs this schedule creates. */
     parameters: json<Record<string, unknown>>("parameters").notNull(),
     slug: text("slug"),
+    /** Why the scheduler could not compute this schedule's runs on its last try (null when it could). */
+    error: text("error"),
   },
   (t) => [
     index("deployment_schedules_deployment").on(t.deploymentId),

@@ -3,7 +3,7 @@ import type { TaskRun, TaskRunSnapshot } from "../model/index.ts";
 import { DEFAULT_STATE_NAMES, type StateProposal, WeirError } from "../model/index.ts";
 import { assertRunsOpen } from "./flow-runs.ts";
 import type { Db } from "./open-store.ts";
-import { newId, nowIso, toTaskRun } from "./rows.ts";
+import { DEFAULT_PAGE, newId, nowIso, type Page, toTaskRun } from "./rows.ts";
 import { taskRuns } from "./schema.ts";
 
 export interface TaskRunInput {
@@ -77,12 +77,14 @@ export async function setTaskRunState(db: Db, id: string, p: StateProposal): Pro
   });
 }
 
-export async function listTaskRuns(db: Db, flowRunId: string): Promise<TaskRun[]> {
+export async function listTaskRuns(db: Db, flowRunId: string, page: Page = {}): Promise<TaskRun[]> {
   const rows = await db
     .select()
     .from(taskRuns)
     .where(eq(taskRuns.flowRunId, flowRunId))
-    .orderBy(asc(taskRuns.created), asc(taskRuns.id));
+    .orderBy(asc(taskRuns.created), asc(taskRuns.id))
+    .limit(page.limit ?? DEFAULT_PAGE)
+    .offset(page.offset ?? 0);
   return rows.map(toTaskRun);
 }
 

@@ -2,7 +2,7 @@ import { asc, eq } from "drizzle-orm";
 import type { Variable } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
 import type { Db } from "./open-store.ts";
-import { newId, nowIso } from "./rows.ts";
+import { DEFAULT_PAGE, newId, nowIso, type Page } from "./rows.ts";
 import { variables } from "./schema.ts";
 
 export async function setVariable(
@@ -29,8 +29,13 @@ export async function getVariable(db: Db, name: string): Promise<Variable> {
   return row;
 }
 
-export async function listVariables(db: Db): Promise<Variable[]> {
-  return db.select().from(variables).orderBy(asc(variables.name));
+export async function listVariables(db: Db, page: Page = {}): Promise<Variable[]> {
+  return db
+    .select()
+    .from(variables)
+    .orderBy(asc(variables.name))
+    .limit(page.limit ?? DEFAULT_PAGE)
+    .offset(page.offset ?? 0);
 }
 
 export async function deleteVariable(db: Db, name: string): Promise<void> {

@@ -2,7 +2,7 @@ import { and, asc, eq } from "drizzle-orm";
 import type { WorkPool, WorkQueue } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
 import type { Db } from "./open-store.ts";
-import { newId, nowIso, toWorkPool, toWorkQueue } from "./rows.ts";
+import { DEFAULT_PAGE, newId, nowIso, type Page, toWorkPool, toWorkQueue } from "./rows.ts";
 import { workPools, workQueues } from "./schema.ts";
 
 export const WORK_POOL_TYPES = ["process"] as const;
@@ -41,8 +41,13 @@ export async function getWorkPool(db: Db, name: string): Promise<WorkPool> {
   return pool;
 }
 
-export async function listWorkPools(db: Db): Promise<WorkPool[]> {
-  const rows = await db.select().from(workPools).orderBy(asc(workPools.name));
+export async function listWorkPools(db: Db, page: Page = {}): Promise<WorkPool[]> {
+  const rows = await db
+    .select()
+    .from(workPools)
+    .orderBy(asc(workPools.name))
+    .limit(page.limit ?? DEFAULT_PAGE)
+    .offset(page.offset ?? 0);
   return Promise.all(rows.map(async (r) => toWorkPool(r, await queuesOf(db, r.id))));
 }
 

@@ -1,4 +1,3 @@
-import * as v from "valibot";
 import {
   BLOCK_TYPES,
   type BlockDocument,
@@ -7,11 +6,9 @@ import {
   maskSecrets,
 } from "../../model/index.ts";
 import * as q from "../../store/index.ts";
-import type { ApiContext } from "../context.ts";
+import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
-import { param, readBody } from "../validate.ts";
-
-const BlockBody = v.object({ type: v.string(), name: v.string(), data: v.record(v.string(), v.unknown()) });
+import { page, param, readBody } from "../validate.ts";
 
 /** Secret fields are masked unless the caller asks with ?include_secrets=true. */
 const present = (b: BlockDocument, includeSecrets: boolean) => ({
@@ -19,8 +16,9 @@ const present = (b: BlockDocument, includeSecrets: boolean) => ({
   data: includeSecrets ? b.data : maskSecrets(blockType(b.type), b.data),
 });
 
-export function blockRoutes(r: Router, ctx: ApiContext): void {
+export function blockRoutes(r: Router, ctx: ReadyContext): void {
   const db = ctx.store.db;
+  const { BlockBody } = ctx.schemas;
   const secrets = (c: { req: { query(k: string): string | undefined } }) =>
     c.req.query("include_secrets") === "true";
 
@@ -39,14 +37,17 @@ export function blockRoutes(r: Router, ctx: ApiContext): void {
     "/api/blocks",
     "Create a block (?overwrite=true replaces one with the same type and name)",
     async (c) => {
-      const body = await readBody(c, BlockBody);
+      const body = await readBody(c, BlockBody, ctx.limits);
       const b = await q.saveBlock(db, body.type, body.name, body.data, c.req.query("overwrite") === "true");
       return c.json(present(b, false), 201);
     },
     BlockBody,
   );
-  r.route("get", "/api/blocks", "List blocks (secrets masked unless ?include_secrets=true)", async (c) =>
-    c.json((await q.listBlocks(db)).map((b) => present(b, secrets(c)))),
+  r.route(
+    "get",
+    "/api/blocks",
+    "List blocks (secrets masked unless ?include_secrets=true; ?limit=N&offset=N)",
+    async (c) => c.json((await q.listBlocks(db, page(c, ctx.limits))).map((b) => present(b, secrets(c)))),
   );
   r.route(
     "get",

@@ -1,20 +1,20 @@
 import { type FlowRun, validateParameters, WeirError } from "../../model/index.ts";
 import * as q from "../../store/index.ts";
-import type { ApiContext } from "../context.ts";
+import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
-import { DeploymentBody, RunDeploymentBody } from "../schemas.ts";
-import { param, readBody } from "../validate.ts";
+import { page, param, readBody } from "../validate.ts";
 import { scheduleInput } from "./schedules.ts";
 
-export function deploymentRoutes(r: Router, ctx: ApiContext): void {
+export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
   const db = ctx.store.db;
+  const { DeploymentBody, RunDeploymentBody } = ctx.schemas;
 
   r.route(
     "put",
     "/api/deployments",
     "Create or update a deployment (unique by flow name + deployment name)",
     async (c) => {
-      const body = await readBody(c, DeploymentBody);
+      const body = await readBody(c, DeploymentBody, ctx.limits);
       // Defaults a run would be refused for are refused now, not on every run (missing required
       // parameters are fine: runs may give them).
       if (body.enforce_parameter_schema !== false && body.parameter_openapi_schema) {
@@ -56,8 +56,12 @@ export function deploymentRoutes(r: Router, ctx: ApiContext): void {
               ? [{ schedule: body.schedule }]
               : []
             : undefined;
-      const schedules =
-        raw === undefined ? undefined : (raw ?? []).map((s, i) => scheduleInput(s, `schedules[${i}]`));
+      let schedules: q.ScheduleInput[] | undefined;
+      if (raw !== undefined) {
+        schedules = [];
+        for (const [i, s] of (raw ?? []).entries())
+          schedules.push(await scheduleInput(s, `schedules[${i}]`, ctx));
+      }
       const result = await q.upsertDeployment(db, { ...body, schedules });
       await ctx.scheduleNow?.([result.deployment.id]);
       return c.json(result, result.created ? 201 : 200);
@@ -65,8 +69,8 @@ export function deploymentRoutes(r: Router, ctx: ApiContext): void {
     DeploymentBody,
   );
 
-  r.route("get", "/api/deployments", "List deployments (?flow=NAME)", async (c) =>
-    c.json(await q.listDeployments(db, { flowName: c.req.query("flow") })),
+  r.route("get", "/api/deployments", "List deployments (?flow=NAME&limit=N&offset=N)", async (c) =>
+    c.json(await q.listDeployments(db, { flowName: c.req.query("flow"), ...page(c, ctx.limits) })),
   );
 
   r.route("get", "/api/deployments/:id", "Read a deployment by id", async (c) =>
@@ -93,8 +97,8 @@ export function deploymentRoutes(r: Router, ctx: ApiContext): void {
     "/api/deployments/:id/runs",
     "Create a flow run of a deployment; parameters merge over the deployment's and are validated first",
     async (c) => {
-      const body = await readBody(c, RunDeploymentBody);
-      const run: FlowRun = await ctx.runWriter!.createForDeployment(param(c, "id"), (d) => {
+      const body = await readBody(c, RunDeploymentBody, ctx.limits);
+      const run: FlowRun = await ctx.runWriter.createForDeployment(param(c, "id"), (d) => {
         const parameters = { ...d.parameters, ...body.parameters };
         if (d.enforce_parameter_schema) {
           validateParameters(d.parameter_openapi_schema, parameters, `${d.flow_name}/${d.name}`);

@@ -1,21 +1,23 @@
 import { STATE_TYPES, type StateType, WeirError } from "../../model/index.ts";
 import * as q from "../../store/index.ts";
-import type { ApiContext } from "../context.ts";
+import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
-import { FlowRunBody, LogsBody, StateBody, TaskRunBody, TaskRunSnapshotsBody } from "../schemas.ts";
-import { param, readBody } from "../validate.ts";
+import { page, param, readBody } from "../validate.ts";
 
-export function flowRunRoutes(r: Router, ctx: ApiContext): void {
+export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
   const db = ctx.store.db;
+  const { FlowRunBody, LogsBody, StateBody, TaskRunBody, TaskRunSnapshotsBody } = ctx.schemas;
 
-  r.route("get", "/api/flows", "List flows", async (c) => c.json(await q.listFlows(db)));
+  r.route("get", "/api/flows", "List flows (?limit=N&offset=N)", async (c) =>
+    c.json(await q.listFlows(db, page(c, ctx.limits))),
+  );
 
   r.route(
     "post",
     "/api/flow-runs",
     "Create a flow run without a deployment (local `weir run`, tracked by the API)",
     async (c) => {
-      const body = await readBody(c, FlowRunBody);
+      const body = await readBody(c, FlowRunBody, ctx.limits);
       const flow = await q.upsertFlow(db, body.flow_name);
       const run = await q.createFlowRun(db, {
         flow_id: flow.id,
@@ -32,7 +34,7 @@ export function flowRunRoutes(r: Router, ctx: ApiContext): void {
   r.route(
     "get",
     "/api/flow-runs",
-    "List flow runs (?deployment=ID&flow=NAME&state=TYPE,TYPE&pool=NAME&limit=N)",
+    "List flow runs, newest first (?deployment=ID&flow=NAME&state=TYPE,TYPE&pool=NAME&limit=N&offset=N)",
     async (c) => {
       const states = c.req
         .query("state")
@@ -44,14 +46,13 @@ export function flowRunRoutes(r: Router, ctx: ApiContext): void {
           throw new WeirError("INVALID", `Unknown state "${s}" (use one of: ${STATE_TYPES.join(", ")})`);
         }
       }
-      const limit = Number(c.req.query("limit") ?? 50);
       return c.json(
         await q.listFlowRuns(db, {
           deploymentId: c.req.query("deployment"),
           flowName: c.req.query("flow"),
           workPoolName: c.req.query("pool"),
           stateTypes: states as StateType[] | undefined,
-          limit: Number.isFinite(limit) ? Math.min(Math.max(limit, 1), 1000) : 50,
+          ...page(c, ctx.limits, 50),
         }),
       );
     },
@@ -61,8 +62,11 @@ export function flowRunRoutes(r: Router, ctx: ApiContext): void {
     c.json(await q.getFlowRun(db, param(c, "id"))),
   );
 
-  r.route("get", "/api/flow-runs/:id/states", "A flow run's state history, oldest first", async (c) =>
-    c.json(await q.listFlowRunStates(db, param(c, "id"))),
+  r.route(
+    "get",
+    "/api/flow-runs/:id/states",
+    "A flow run's state history, oldest first (?limit=N&offset=N)",
+    async (c) => c.json(await q.listFlowRunStates(db, param(c, "id"), page(c, ctx.limits))),
   );
 
   r.route(
@@ -70,7 +74,7 @@ export function flowRunRoutes(r: Router, ctx: ApiContext): void {
     "/api/flow-runs/:id/set_state",
     "Propose a new state; the server refuses illegal transitions with 409",
     async (c) => {
-      const body = await readBody(c, StateBody);
+      const body = await readBody(c, StateBody, ctx.limits);
       const run = await q.setFlowRunState(db, param(c, "id"), {
         ...body,
         scheduledTime: body.scheduled_time,
@@ -102,20 +106,25 @@ export function flowRunRoutes(r: Router, ctx: ApiContext): void {
   r.route("get", "/api/flow-runs/:id/logs", "A flow run's log lines (?after=LOG_ID&limit=N)", async (c) => {
     const id = param(c, "id");
     await q.getFlowRun(db, id);
-    return c.json(
-      await q.listLogs(db, id, Number(c.req.query("after") ?? 0), Number(c.req.query("limit") ?? 1000)),
-    );
+    const raw = c.req.query("after") ?? "0";
+    const after = Number(raw);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(after))
+      throw new WeirError(
+        "INVALID",
+        `after=${raw} is not allowed: use the id of a log line (a whole number, 0 for the first)`,
+      );
+    return c.json(await q.listLogs(db, id, after, page(c, ctx.limits).limit));
   });
 
-  r.route("get", "/api/flow-runs/:id/task-runs", "A flow run's task runs", async (c) =>
-    c.json(await q.listTaskRuns(db, param(c, "id"))),
+  r.route("get", "/api/flow-runs/:id/task-runs", "A flow run's task runs (?limit=N&offset=N)", async (c) =>
+    c.json(await q.listTaskRuns(db, param(c, "id"), page(c, ctx.limits))),
   );
 
   r.route(
     "post",
     "/api/logs",
     "Append log lines (batched by the engine)",
-    async (c) => c.json({ inserted: await q.insertLogs(db, await readBody(c, LogsBody)) }, 201),
+    async (c) => c.json({ inserted: await q.insertLogs(db, await readBody(c, LogsBody, ctx.limits)) }, 201),
     LogsBody,
   );
 
@@ -123,7 +132,8 @@ export function flowRunRoutes(r: Router, ctx: ApiContext): void {
     "post",
     "/api/task-runs/snapshots",
     "Write task runs whole, as an engine last saw them (one request for many tasks)",
-    async (c) => c.json({ written: await q.upsertTaskRuns(db, await readBody(c, TaskRunSnapshotsBody)) }),
+    async (c) =>
+      c.json({ written: await q.upsertTaskRuns(db, await readBody(c, TaskRunSnapshotsBody, ctx.limits)) }),
     TaskRunSnapshotsBody,
   );
 
@@ -145,7 +155,7 @@ export function flowRunRoutes(r: Router, ctx: ApiContext): void {
     "/api/task-runs",
     "Create a task run",
     async (c) => {
-      const body = await readBody(c, TaskRunBody);
+      const body = await readBody(c, TaskRunBody, ctx.limits);
       return c.json(
         await q.createTaskRun(db, {
           ...body,
@@ -162,7 +172,7 @@ export function flowRunRoutes(r: Router, ctx: ApiContext): void {
     "/api/task-runs/:id/set_state",
     "Set a task run's state",
     async (c) => {
-      const body = await readBody(c, StateBody);
+      const body = await readBody(c, StateBody, ctx.limits);
       return c.json(await q.setTaskRunState(db, param(c, "id"), body));
     },
     StateBody,

@@ -1,25 +1,43 @@
 import type * as v from "valibot";
+import { WeirError } from "../../model/index.ts";
 import { assertDeployable, compileSchedule, scheduleSpec } from "../../schedules/index.ts";
 import * as q from "../../store/index.ts";
-import type { ApiContext } from "../context.ts";
+import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
-import { ReplaceSchedulesBody, ScheduleBody } from "../schemas.ts";
+import type { BodySchemas } from "../schemas.ts";
 import { param, readBody } from "../validate.ts";
 
-/** Checks a schedule body and returns it with its canonical spec. */
-export function scheduleInput(body: v.InferOutput<typeof ScheduleBody>, where: string): q.ScheduleInput {
-  const compiled = compileSchedule(body.schedule, where);
+/**
+ * Checks a schedule body with the one validator the file loader uses too, bounded by the server's
+ * limits, and for an rrule also computes its next run time under the time box: a schedule that
+ * would stall the scheduler is refused here and never stored.
+ */
+export async function scheduleInput(
+  body: v.InferOutput<BodySchemas["ScheduleBody"]>,
+  where: string,
+  ctx: ReadyContext,
+): Promise<q.ScheduleInput> {
+  const compiled = compileSchedule(body.schedule, where, {
+    minIntervalSeconds: ctx.limits.minIntervalSeconds,
+    timeBoxMs: ctx.limits.scheduleTimeBoxMs,
+  });
   assertDeployable(compiled, where);
-  return {
-    schedule: scheduleSpec(compiled),
-    active: body.active,
-    parameters: body.parameters,
-    slug: body.slug ?? null,
-  };
+  const schedule = scheduleSpec(compiled);
+  if (compiled.kind === "rrule") {
+    try {
+      await ctx.expander.next(schedule, { after: Date.now(), n: 1 });
+    } catch (err) {
+      if (err instanceof WeirError && err.code === "INVALID")
+        throw new WeirError("INVALID", `${where}: ${err.message}`, { fields: err.fields });
+      throw err;
+    }
+  }
+  return { schedule, active: body.active, parameters: body.parameters, slug: body.slug ?? null };
 }
 
-export function scheduleRoutes(r: Router, ctx: ApiContext): void {
+export function scheduleRoutes(r: Router, ctx: ReadyContext): void {
   const db = ctx.store.db;
+  const { ReplaceSchedulesBody, ScheduleBody } = ctx.schemas;
   const after = async (deploymentId: string) => {
     await ctx.scheduleNow?.([deploymentId]);
     return q.getDeployment(db, deploymentId);
@@ -38,7 +56,7 @@ export function scheduleRoutes(r: Router, ctx: ApiContext): void {
       const created = await q.createSchedule(
         db,
         d.id,
-        scheduleInput(await readBody(c, ScheduleBody), "schedule"),
+        await scheduleInput(await readBody(c, ScheduleBody, ctx.limits), "schedule", ctx),
       );
       await after(d.id);
       return c.json(created, 201);
@@ -52,8 +70,10 @@ export function scheduleRoutes(r: Router, ctx: ApiContext): void {
     "Replace all of a deployment's schedules (paused ones stay paused)",
     async (c) => {
       const d = await q.getDeployment(db, param(c, "id"));
-      const body = await readBody(c, ReplaceSchedulesBody);
-      const inputs = body.schedules.map((s, i) => scheduleInput(s, `schedules[${i}]`));
+      const body = await readBody(c, ReplaceSchedulesBody, ctx.limits);
+      const inputs: q.ScheduleInput[] = [];
+      for (const [i, s] of body.schedules.entries())
+        inputs.push(await scheduleInput(s, `schedules[${i}]`, ctx));
       await db.transaction((tx) => q.replaceSchedules(tx, d.id, inputs));
       return c.json(await after(d.id));
     },

@@ -1,12 +1,14 @@
 import * as q from "../../store/index.ts";
-import type { ApiContext } from "../context.ts";
+import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
-import { VariableBody } from "../schemas.ts";
-import { param, readBody } from "../validate.ts";
+import { check, page, param, readBody } from "../validate.ts";
 
-export function variableRoutes(r: Router, ctx: ApiContext): void {
+export function variableRoutes(r: Router, ctx: ReadyContext): void {
   const db = ctx.store.db;
-  r.route("get", "/api/variables", "List variables", async (c) => c.json(await q.listVariables(db)));
+  const { VariableBody, name } = ctx.schemas;
+  r.route("get", "/api/variables", "List variables (?limit=N&offset=N)", async (c) =>
+    c.json(await q.listVariables(db, page(c, ctx.limits))),
+  );
   r.route("get", "/api/variables/:name", "Read a variable", async (c) =>
     c.json(await q.getVariable(db, param(c, "name"))),
   );
@@ -15,8 +17,9 @@ export function variableRoutes(r: Router, ctx: ApiContext): void {
     "/api/variables/:name",
     "Set a variable to a JSON value",
     async (c) => {
-      const body = await readBody(c, VariableBody);
-      return c.json(await q.setVariable(db, param(c, "name"), body.value, body.tags));
+      const body = await readBody(c, VariableBody, ctx.limits);
+      const varName = check(name, param(c, "name"), "variable name");
+      return c.json(await q.setVariable(db, varName, body.value, body.tags));
     },
     VariableBody,
   );

@@ -1,26 +1,28 @@
 import * as q from "../../store/index.ts";
-import type { ApiContext } from "../context.ts";
+import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
-import { ClaimBody, HeartbeatBody, WorkPoolBody, WorkQueueBody } from "../schemas.ts";
-import { param, readBody } from "../validate.ts";
+import { page, param, readBody } from "../validate.ts";
 
 /** Longest a claim re-checks the database while waiting, for runs written by other processes. */
 const RECHECK_MS = 1000;
 
-export function workPoolRoutes(r: Router, ctx: ApiContext): void {
+export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
   const db = ctx.store.db;
+  const { ClaimBody, HeartbeatBody, WorkPoolBody, WorkQueueBody } = ctx.schemas;
 
   r.route(
     "post",
     "/api/work-pools",
     "Create a work pool (?if_missing=true returns an existing one)",
     async (c) => {
-      const body = await readBody(c, WorkPoolBody);
+      const body = await readBody(c, WorkPoolBody, ctx.limits);
       return c.json(await q.createWorkPool(db, body, c.req.query("if_missing") === "true"), 201);
     },
     WorkPoolBody,
   );
-  r.route("get", "/api/work-pools", "List work pools", async (c) => c.json(await q.listWorkPools(db)));
+  r.route("get", "/api/work-pools", "List work pools (?limit=N&offset=N)", async (c) =>
+    c.json(await q.listWorkPools(db, page(c, ctx.limits))),
+  );
   r.route("get", "/api/work-pools/:name", "Read a work pool", async (c) =>
     c.json(await q.getWorkPool(db, param(c, "name"))),
   );
@@ -40,7 +42,7 @@ export function workPoolRoutes(r: Router, ctx: ApiContext): void {
     "/api/work-pools/:name/queues",
     "Create a work queue in a pool",
     async (c) => {
-      const body = await readBody(c, WorkQueueBody);
+      const body = await readBody(c, WorkQueueBody, ctx.limits);
       return c.json(await q.createWorkQueue(db, param(c, "name"), body.name, body.priority), 201);
     },
     WorkQueueBody,
@@ -52,7 +54,7 @@ export function workPoolRoutes(r: Router, ctx: ApiContext): void {
     "Claim due runs for an agent, and learn which of its runs are being cancelled; waits up to wait_ms for either (long poll)",
     async (c) => {
       const name = param(c, "name");
-      const body = await readBody(c, ClaimBody);
+      const body = await readBody(c, ClaimBody, ctx.limits);
       const deadline = Date.now() + body.wait_ms;
       const signal = c.req.raw.signal;
       const seen = new Set(body.cancelling_seen);
@@ -95,13 +97,13 @@ export function workPoolRoutes(r: Router, ctx: ApiContext): void {
     "/api/agents/heartbeat",
     "Record an agent's heartbeat; answers with the ids of its runs being cancelled",
     async (c) => {
-      const body = await readBody(c, HeartbeatBody);
+      const body = await readBody(c, HeartbeatBody, ctx.limits);
       const agent = await q.heartbeat(db, body);
       return c.json({ agent, cancelling: await q.listCancellingRuns(db, body.id) });
     },
     HeartbeatBody,
   );
-  r.route("get", "/api/agents", "List agents (?pool=NAME)", async (c) =>
-    c.json(await q.listAgents(db, c.req.query("pool"))),
+  r.route("get", "/api/agents", "List agents (?pool=NAME&limit=N&offset=N)", async (c) =>
+    c.json(await q.listAgents(db, c.req.query("pool"), page(c, ctx.limits))),
   );
 }

@@ -1,0 +1,37 @@
+import type { Context, MiddlewareHandler } from "hono";
+
+/**
+ * Refuses request bodies over `maxBytes` with a JSON 413. A client that sends its whole body
+ * before reading the answer (most do) would see a broken pipe if the server stopped reading, so a
+ * body over the limit is still read and dropped, up to `drainBytes`; past that the connection is
+ * closed. A body within the limit is kept for the route to read.
+ */
+export function bodyLimit(
+  maxBytes: number,
+  drainBytes: number,
+  onTooLarge: (c: Context) => Response,
+): MiddlewareHandler {
+  return async (c, next) => {
+    const body = c.req.raw.body;
+    if (!body) return next();
+    const declared = Number(c.req.header("content-length") ?? Number.NaN);
+    const reader = body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    let over = Number.isFinite(declared) && declared > maxBytes;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > drainBytes) {
+        await reader.cancel();
+        break;
+      }
+      if (size > maxBytes) over = true;
+      if (!over) chunks.push(value);
+    }
+    if (over) return onTooLarge(c);
+    c.req.raw = new Request(c.req.raw, { body: Buffer.concat(chunks) });
+    return next();
+  };
+}

@@ -1,0 +1,1 @@
+ALTER TABLE `deployment_schedules` ADD `error` text;
