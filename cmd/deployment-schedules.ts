@@ -75,6 +75,8 @@ export function registerScheduleCommands(deployment: Command): void {
           s.active && d.is_schedule_active ? "yes" : "no",
         ]),
       );
+      for (const s of d.schedules.filter((x) => x.error))
+        console.log(`\nSchedule ${s.slug ?? s.id} gets no runs: ${s.error}`);
     });
 
   withScheduleFlags(

@@ -56,7 +56,7 @@ export function register(program: Command): void {
             ? d.schedules
                 .map(
                   (s) =>
-                    `${JSON.stringify(s.schedule)}${s.active && d.is_schedule_active ? "" : " (paused)"}`,
+                    `${JSON.stringify(s.schedule)}${s.active && d.is_schedule_active ? "" : " (paused)"}${s.error ? ` (gets no runs: ${s.error})` : ""}`,
                 )
                 .join("; ")
             : "-",

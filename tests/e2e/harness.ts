@@ -99,9 +99,9 @@ export class Env {
     return s;
   }
 
-  async startServer(extra: string[] = []): Promise<Service> {
+  async startServer(extra: string[] = [], env: Record<string, string> = {}): Promise<Service> {
     this.port ||= await freePort();
-    const s = this.spawn(["server", "--port", String(this.port), ...extra]);
+    const s = this.spawn(["server", "--port", String(this.port), ...extra], { env });
     await s.waitFor(/listening on http:\/\/127\.0\.0\.1:\d+/);
     return s;
   }

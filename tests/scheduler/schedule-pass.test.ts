@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { DEFAULT_SETTINGS, schedulePass } from "../../core/scheduler/index.ts";
+import { DateExpander } from "../../core/schedules/index.ts";
 import * as q from "../../core/store/index.ts";
 import { tempStore } from "../helpers.ts";
 
@@ -173,5 +174,53 @@ describe("schedulePass()", () => {
           .every((r) => Date.parse(r.expected_start_time!) > T0 + 6 * HOUR),
       ).toBe(true);
     });
+  });
+});
+
+describe("a schedule that cannot be computed", () => {
+  // Rows an older version stored without today's checks, written straight to the store.
+  const broken = [
+    { rrule: "RRULE:FREQ=SECONDLY", timezone: "UTC" },
+    { rrule: "RRULE:FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30", timezone: "UTC" },
+    { rrule: "RRULE:FREQ=NOPE", timezone: "UTC" },
+  ];
+
+  test.each(broken)(
+    "is skipped with its error while the other deployments keep their runs: %p",
+    async (spec) => {
+      const expander = new DateExpander(200);
+      try {
+        const bad = await deploy([{ schedule: spec }], { name: "bad" });
+        const good = await deploy([{ schedule: hourly }], { name: "good" });
+        const r = await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 + 1, expander });
+        expect(r.failed).toBe(1);
+        expect((await runs(good.id)).length).toBe(3);
+        expect((await runs(bad.id)).length).toBe(0);
+        const [s] = (await q.getDeployment(store.db, bad.id)).schedules;
+        expect(s?.error).toStartWith("the scheduler could not compute this schedule's runs: ");
+        // the next pass still schedules the good one, and the error stays recorded
+        const later = await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 + 3 * HOUR, expander });
+        expect(later.failed).toBe(1);
+        expect((await runs(good.id)).length).toBeGreaterThan(3);
+      } finally {
+        expander.close();
+      }
+    },
+  );
+
+  test("its error is cleared once it can be computed again", async () => {
+    const expander = new DateExpander(200);
+    try {
+      const d = await deploy([{ schedule: broken[2]!, slug: "s" }]);
+      await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 + 1, expander });
+      expect((await q.getDeployment(store.db, d.id)).schedules[0]?.error).not.toBeNull();
+      await store.db.transaction((tx) => q.replaceSchedules(tx, d.id, [{ schedule: hourly, slug: "s" }]));
+      await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 + 1, expander });
+      const [s] = (await q.getDeployment(store.db, d.id)).schedules;
+      expect(s?.error).toBeNull();
+      expect((await runs(d.id)).length).toBe(3);
+    } finally {
+      expander.close();
+    }
   });
 });
