@@ -1,4 +1,4 @@
-import { STATE_TYPES, type StateType, WeirError } from "../../model/index.ts";
+import { assertTransition, STATE_TYPES, type StateType, WeirError } from "../../model/index.ts";
 import * as q from "../../store/index.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
@@ -18,6 +18,8 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "Create a flow run without a deployment (local `weir run`, tracked by the API)",
     async (c) => {
       const body = await readBody(c, FlowRunBody, ctx.limits);
+      // Checked before the flow is recorded, so a refused run leaves nothing behind.
+      assertTransition("a new flow run", null, body.state?.type ?? "SCHEDULED");
       const flow = await q.upsertFlow(db, body.flow_name);
       const run = await q.createFlowRun(db, {
         flow_id: flow.id,
