@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { loadFlow, registerFlowModules, runFlow, StopRun } from "../../core/engine/index.ts";
+import { LogShipper } from "../../core/engine/log-shipper.ts";
 import type { FlowRun } from "../../core/model/index.ts";
 import { startApi } from "../helpers.ts";
 
@@ -169,5 +170,18 @@ describe("loadFlow()", () => {
     expect(run.state.type).toBe("CRASHED");
     expect(run.state.message).toBe("its agent exited");
     expect(states).toEqual(["Pending", "Running", "Crashed"]);
+  });
+});
+
+describe("LogShipper", () => {
+  test("a line longer than the server takes goes as several lines, nothing cut off", async () => {
+    const run = await api.client.createFlowRun({ flow_name: "long", state: { type: "RUNNING" } });
+    const shipper = new LogShipper(api.client, run.id);
+    const text = `${"a".repeat(65_536)}${"b".repeat(65_536)}ccc`;
+    shipper.add(20, text, "t");
+    await shipper.close();
+    const lines = await api.client.flowRunLogs(run.id);
+    expect(lines.map((l) => l.message.length)).toEqual([65_536, 65_536, 3]);
+    expect(lines.map((l) => l.message).join("")).toBe(text);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { DEFAULT_LIMITS } from "../../core/config/index.ts";
 import { findProjectFile, loadProject, selectDeployments } from "../../core/project/index.ts";
 import { tempDir } from "../helpers.ts";
 
@@ -298,5 +299,45 @@ describe("what Prefect accepts is accepted, with a warning where Weir ignores it
         'weir.yaml:5:11: deployment "a" is defined twice for the same entrypoint (also at line 2)',
       ),
     ]);
+  });
+});
+
+describe("hostile project files", () => {
+  test("an alias bomb (billion laughs) is refused quickly, naming the limit", () => {
+    let yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+    for (let i = 1; i < 10; i++)
+      yaml += `a${i}: &a${i} [${Array(10)
+        .fill(`*a${i - 1}`)
+        .join(", ")}]\n`;
+    yaml += "deployments:\n  - name: a\n    entrypoint: f.ts:a\n    parameters: { bomb: *a9 }\n";
+    expect(errorOf(yaml)).toContain(
+      "weir.yaml:1:1: its aliases expand to more than 10000 nodes, which looks like an alias bomb",
+    );
+  });
+
+  test("a file over the size limit is refused before it is parsed, naming the setting", () => {
+    using dir = tempDir();
+    const file = join(dir.path, "weir.yaml");
+    writeFileSync(
+      file,
+      `deployments:\n  - name: a\n    entrypoint: f.ts:a\n# ${"x".repeat(5 * 1024 * 1024)}\n`,
+    );
+    expect(() => loadProject(file, dir.path)).toThrow(
+      /weir\.yaml is \d+ bytes, over the 4194304-byte limit for a project file \(WEIR_MAX_PROJECT_FILE_BYTES raises it\)/,
+    );
+    expect(() =>
+      loadProject(file, dir.path, { ...DEFAULT_LIMITS, maxProjectFileBytes: 8 * 1024 * 1024 }),
+    ).not.toThrow();
+  });
+
+  test("schedules in the file follow the same minimum interval as the API", () => {
+    expect(
+      errorOf("deployments:\n  - name: a\n    entrypoint: f.ts:a\n    schedule: { interval: 0.001 }\n"),
+    ).toContain(
+      "weir.yaml:4:15: deployments[0].schedule: interval 0.001 is shorter than the shortest allowed, 1 s (set by WEIR_MIN_INTERVAL_SECONDS)",
+    );
+    expect(
+      errorOf("deployments:\n  - name: a\n    entrypoint: f.ts:a\n    schedule: { rrule: FREQ=SECONDLY }\n"),
+    ).toContain("rrules finer than MINUTELY (FREQ=SECONDLY) are not supported");
   });
 });
