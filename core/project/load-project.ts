@@ -129,7 +129,7 @@ export function loadProject(path: string, cwd = process.cwd(), limits: Limits = 
   try {
     // Aliases of aliases multiply (a "billion laughs" file): expansion stops at the alias limit.
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
-  } catch (cause) {
+  } catch {
     throw sourceError([
       formatAt(
         { file: displayFile, line: 1, col: 1 },

@@ -157,6 +157,14 @@ describe("size and shape limits, with errors naming the limit and its setting", 
       message: `Request body is larger than ${DEFAULT_LIMITS.maxBodyBytes} bytes (WEIR_MAX_BODY_BYTES sets the limit)`,
     });
     expect((await q.listVariables(store.db)).length).toBe(0);
+    const params = await call(
+      "PUT",
+      "/api/deployments",
+      undefined,
+      JSON.stringify(deployment({ parameters: { blob: "p".repeat(20 * 1024 * 1024) } })),
+    );
+    expect(params.status).toBe(413);
+    expect(await deploymentCount()).toBe(0);
   });
 
   test("parameters, job variables, variable values and block documents are limited per field", async () => {

@@ -177,6 +177,25 @@ describe("schedulePass()", () => {
   });
 });
 
+describe("rrules that used to stall a pass", () => {
+  // Before DTSTART was moved forward, rrule.js walked every minute since 2020 on every pass
+  // (about 20 s each time); this test's 5 s limit would end it.
+  test("FREQ=MINUTELY gets its hour of runs without walking every minute since 2020", async () => {
+    const expander = new DateExpander(1000);
+    try {
+      const d = await deploy([{ schedule: { rrule: "RRULE:FREQ=MINUTELY", timezone: "Europe/Berlin" } }]);
+      const r = await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0, expander });
+      expect(r.failed).toBe(0);
+      const times = await scheduledTimes(d.id);
+      expect(times.length).toBe(61);
+      expect(times[0]).toBe("2030-01-01T00:00:00.000Z");
+      expect(times[60]).toBe("2030-01-01T01:00:00.000Z");
+    } finally {
+      expander.close();
+    }
+  });
+});
+
 describe("a schedule that cannot be computed", () => {
   // Rows an older version stored without today's checks, written straight to the store.
   const broken = [
