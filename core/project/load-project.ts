@@ -124,7 +124,6 @@ export function loadProject(path: string, cwd = process.cwd(), limits: Limits = 
       }),
     );
   }
-  // biome-ignore lint/suspicious/noExplicitAny: the parsed YAML is checked by valibot below
   let data: any;
   try {
     // Aliases of aliases multiply (a "billion laughs" file): expansion stops at the alias limit.
