@@ -11,7 +11,7 @@ export function register(program: Command): void {
       );
       const { WeirClient } = await import("../core/client/index.ts");
       registerFlowModules();
-      (await import("../plugins/index.ts")).registerPlugins();
+      const { registry } = await import("./lib/registry.ts");
       const controller = new AbortController();
       // The agent asks for cancellation with SIGTERM. Ctrl-C in the agent's terminal reaches this
       // process too, but stopping flows is the agent's decision (its second Ctrl-C kills them).
@@ -28,7 +28,11 @@ export function register(program: Command): void {
           setTimeout(() => process.exit(1), 10_000).unref();
         });
       }
-      const { final } = await executeFlowRun(new WeirClient(), id, controller.signal);
+      const { final } = await executeFlowRun(new WeirClient(), id, {
+        signal: controller.signal,
+        registry: registry(),
+        env: process.env,
+      });
       process.exitCode = final.type === "COMPLETED" ? 0 : 1;
     });
 }

@@ -1,11 +1,7 @@
-// The plugin registry: the one place that lists plugins, so the compiler bundles exactly these.
-// Commands that run steps call registerPlugins() first; core never imports plugins.
-import { registerGit } from "./git/index.ts";
+// The plugin list: the one place that names plugins, so the compiler bundles exactly these. The
+// commands build one Registry from it (see cmd/lib/registry.ts); core never imports plugins.
+import type { Plugin } from "../core/plugin/index.ts";
+import { dockerPlugin } from "./docker/index.ts";
+import { gitPlugin } from "./git/index.ts";
 
-let done = false;
-
-export function registerPlugins(): void {
-  if (done) return;
-  done = true;
-  registerGit();
-}
+export const PLUGINS: readonly Plugin[] = [gitPlugin, dockerPlugin];

@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp, Wakeups } from "../core/api/index.ts";
 import { WeirClient } from "../core/client/index.ts";
+import { createRegistry } from "../core/steps/index.ts";
 import { openStore, type Store } from "../core/store/index.ts";
+import { PLUGINS } from "../plugins/index.ts";
+
+/** The registry the binary builds: Weir's built-in steps and block types, and every plugin. */
+export const registry = createRegistry(PLUGINS);
 
 export function tempDir(prefix = "weir-test-"): { path: string; [Symbol.dispose](): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -28,7 +33,7 @@ export async function tempStore(): Promise<Store & { dir: string; dispose(): voi
 export async function startApi() {
   const store = await tempStore();
   const wakeups = new Wakeups();
-  const app = createApp({ store, wakeups, version: "test" });
+  const app = createApp({ store, wakeups, version: "test", registry });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch, idleTimeout: 120 });
   const url = `http://127.0.0.1:${server.port}/api`;
   return {

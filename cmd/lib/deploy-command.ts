@@ -27,7 +27,7 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
   const { WeirClient } = await import("../../core/client/index.ts");
   const { applyValues } = await import("../../core/templating/index.ts");
   registerFlowModules();
-  (await import("../../plugins/index.ts")).registerPlugins();
+  const reg = (await import("./registry.ts")).registry();
 
   const overlay = {
     description: f.description,
@@ -58,11 +58,10 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
     all = true;
   } else {
     const { loadConfig } = await import("../../core/config/index.ts");
-    proj = project.loadProject(
-      project.findProjectFile(process.cwd(), f.file),
-      process.cwd(),
-      loadConfig().limits,
-    );
+    proj = project.loadProject(project.findProjectFile(process.cwd(), f.file), {
+      limits: loadConfig().limits,
+      registry: reg,
+    });
   }
   const planned = await project.planDeployments(proj, names, all, overlay);
   const perDeployment =
@@ -108,7 +107,10 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
   const client = new WeirClient();
   const signal = new AbortController().signal;
   const outcomes = [];
-  for (const p of planned) outcomes.push(await project.deployOne(client, proj, p, overlay, signal));
+  for (const p of planned)
+    outcomes.push(
+      await project.deployOne(client, proj, p, overlay, { signal, registry: reg, env: process.env }),
+    );
   if (f.json) {
     console.log(JSON.stringify(outcomes, null, 2));
   } else {

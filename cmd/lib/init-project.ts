@@ -81,12 +81,11 @@ export async function initProject(opts: { name?: string; recipe?: string; field?
     ],
   };
   // Recipes whose steps come from a plugin this build lacks say so now, not at the first deploy.
-  const { missingPlugin } = await import("../../core/steps/index.ts");
-  (await import("../../plugins/index.ts")).registerPlugins();
+  const { registry } = await import("./registry.ts");
   const needs = new Map<string, string[]>();
   for (const step of [sections.build, sections.push, sections.pull].flat()) {
     const name = Object.keys((step ?? {}) as object)[0] ?? "";
-    const plugin = missingPlugin(name);
+    const plugin = registry().missingPlugin(name);
     if (plugin) needs.set(plugin, [...(needs.get(plugin) ?? []), name.replace(/^weir\.steps\./, "")]);
   }
   const pending = [...needs].map(([plugin, steps]) => `${steps.join(", ")} need Weir's ${plugin} plugin`);

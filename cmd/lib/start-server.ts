@@ -9,6 +9,7 @@ import { DateExpander } from "../../core/schedules/index.ts";
 import { openStore, redactUrl, sweepOrphanedRuns } from "../../core/store/index.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { uiRoutes } from "../../ui/index.ts";
+import { registry } from "./registry.ts";
 import { untilSignal } from "./signals.ts";
 
 export interface ServerOptions {
@@ -38,6 +39,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
     version: pkg.version,
     limits: config.limits,
     expander,
+    registry: registry(),
     scheduleNow: (ids: string[]) => scheduler.kick(ids),
   };
   const app = createApp(ctx, {

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { DEFAULT_LIMITS, LIMIT_SETTINGS } from "../config/index.ts";
 import { WeirError } from "../model/index.ts";
 import { DateExpander } from "../schedules/index.ts";
+import { createRegistry } from "../steps/index.ts";
 import { FlowRunWriter } from "../store/index.ts";
 import { bodyLimit } from "./body-limit.ts";
 import type { ApiContext, ReadyContext } from "./context.ts";
@@ -54,6 +55,7 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
     schemas: input.schemas ?? bodySchemas(limits),
     expander: input.expander ?? new DateExpander(limits.scheduleTimeBoxMs),
     runWriter: input.runWriter ?? new FlowRunWriter(input.store.db),
+    registry: input.registry ?? createRegistry([]),
   });
   const app = new Hono<{ Variables: { requestId: string } }>();
   // Every response carries a request id; a 500 names it, and the server's log line has it too.

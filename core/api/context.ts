@@ -1,4 +1,5 @@
 import type { Limits } from "../config/index.ts";
+import type { Registry } from "../plugin/index.ts";
 import type { DateExpander } from "../schedules/index.ts";
 import type { FlowRunWriter, Store } from "../store/index.ts";
 import type { BodySchemas } from "./schemas.ts";
@@ -8,6 +9,8 @@ export interface ApiContext {
   store: Store;
   wakeups: Wakeups;
   version: string;
+  /** The plugins of this build (their block types); Weir's built-in ones only when absent. */
+  registry?: Registry;
   /** Size and shape limits (DEFAULT_LIMITS when absent). */
   limits?: Limits;
   /** Request body schemas built from the limits (made by createApp). */
@@ -24,4 +27,4 @@ export interface ApiContext {
 
 /** The context once createApp() has filled in its defaults. */
 export type ReadyContext = ApiContext &
-  Required<Pick<ApiContext, "limits" | "schemas" | "expander" | "runWriter">>;
+  Required<Pick<ApiContext, "limits" | "schemas" | "expander" | "runWriter" | "registry">>;

@@ -1,6 +1,7 @@
 import { resolve as pathResolve } from "node:path";
 import type { WeirClient } from "../client/index.ts";
 import { describeError, type StateProposal, WeirError } from "../model/index.ts";
+import type { Registry } from "../plugin/index.ts";
 import { consoleLogger, makeLogger } from "../sdk/logger.ts";
 import { runSteps, scrub } from "../steps/index.ts";
 import { loadFlow } from "./load-flow.ts";
@@ -16,8 +17,9 @@ import { type RunFlowResult, runFlow, StopRun } from "./run-flow.ts";
 export async function executeFlowRun(
   client: WeirClient,
   flowRunId: string,
-  signal: AbortSignal,
+  opts: { signal: AbortSignal; registry: Registry; env: Record<string, string | undefined> },
 ): Promise<RunFlowResult> {
+  const { signal } = opts;
   const { flow_run: run, deployment } = await client.execution(flowRunId);
   if (!deployment) {
     throw new WeirError(
@@ -50,7 +52,7 @@ export async function executeFlowRun(
   // Pull steps run with every placeholder resolved now (blocks, variables, $ENV, earlier steps'
   // outputs); their log lines go to the run's logs with secrets scrubbed.
   const secrets: string[] = [];
-  const resolve = makeResolver(client, secrets);
+  const resolve = makeResolver(client, secrets, opts.registry);
   const shipper = new LogShipper(client, run.id);
   const log = makeLogger((level, message) => {
     const clean = scrub(message, secrets);
@@ -60,6 +62,8 @@ export async function executeFlowRun(
   });
   try {
     const outputs = await runSteps(deployment.pull_steps ?? [], {
+      registry: opts.registry,
+      env: opts.env,
       cwd: process.cwd(),
       log,
       signal,

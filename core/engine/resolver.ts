@@ -1,5 +1,5 @@
 import type { WeirClient } from "../client/index.ts";
-import { blockType, secretValues } from "../model/index.ts";
+import { type BlockTypes, secretValues } from "../model/index.ts";
 import { applyValues, resolveBlocks, resolveVariables } from "../templating/index.ts";
 
 /**
@@ -7,13 +7,13 @@ import { applyValues, resolveBlocks, resolveVariables } from "../templating/inde
  * `{{ weir.blocks.TYPE.NAME }}` and `{{ weir.variables.NAME }}` (prefect. spellings too). Secret
  * block fields it reads are added to `secrets`, so callers can keep them out of logs and errors.
  */
-export function makeResolver(client: WeirClient, secrets: string[]) {
+export function makeResolver(client: WeirClient, secrets: string[], types: BlockTypes) {
   return async <T>(value: T, outputs: Record<string, unknown> = {}): Promise<T> => {
     const withValues = applyValues(value, outputs, { removeNotSet: true });
     const withBlocks = await resolveBlocks(withValues, {
       byName: async (type, name) => {
         const b = await client.findBlock(type, name, true);
-        if (b) secrets.push(...secretValues(blockType(b.type), b.data));
+        if (b) secrets.push(...secretValues(types.blockType(b.type), b.data));
         return b?.data;
       },
     });

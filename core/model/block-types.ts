@@ -15,7 +15,7 @@ export interface BlockDocument {
 }
 
 export interface BlockField {
-  type: "string" | "boolean" | "any";
+  type: "string" | "boolean" | "object" | "any";
   secret?: boolean;
   required?: boolean;
   description: string;
@@ -28,18 +28,20 @@ export interface BlockType {
   fields: Record<string, BlockField>;
 }
 
-const str = (description: string, extra: Partial<BlockField> = {}): BlockField => ({
+/** A text field of a block type. */
+export const textField = (description: string, extra: Partial<BlockField> = {}): BlockField => ({
   type: "string",
   description,
   ...extra,
 });
 
-export const BLOCK_TYPES: readonly BlockType[] = [
+/** The general-purpose block types; plugins add their own (credentials for git, S3, Docker...). */
+export const CORE_BLOCK_TYPES: readonly BlockType[] = [
   {
     slug: "secret",
     name: "Secret",
     description: "A secret string",
-    fields: { value: str("the secret", { secret: true, required: true }) },
+    fields: { value: textField("the secret", { secret: true, required: true }) },
   },
   {
     slug: "json",
@@ -51,67 +53,28 @@ export const BLOCK_TYPES: readonly BlockType[] = [
     slug: "string",
     name: "String",
     description: "A string",
-    fields: { value: str("the string", { required: true }) },
-  },
-  {
-    slug: "github-credentials",
-    name: "GitHub Credentials",
-    description: "A token for private GitHub repositories",
-    fields: { token: str("personal access token", { secret: true, required: true }) },
-  },
-  {
-    slug: "gitlab-credentials",
-    name: "GitLab Credentials",
-    description: "A token for private GitLab repositories",
-    fields: {
-      token: str("personal or deploy token", { secret: true, required: true }),
-      url: str("GitLab URL (self-hosted)"),
-    },
-  },
-  {
-    slug: "bitbucket-credentials",
-    name: "Bitbucket Credentials",
-    description: "A token for private Bitbucket repositories",
-    fields: {
-      token: str("app password or token", { secret: true, required: true }),
-      username: str("Bitbucket user name"),
-    },
-  },
-  {
-    slug: "aws-credentials",
-    name: "AWS Credentials",
-    description: "Credentials for AWS and S3-compatible services",
-    fields: {
-      aws_access_key_id: str("access key id"),
-      aws_secret_access_key: str("secret access key", { secret: true }),
-      aws_session_token: str("session token", { secret: true }),
-      region_name: str("region"),
-      profile_name: str("profile name"),
-      endpoint_url: str("endpoint of an S3-compatible service"),
-    },
-  },
-  {
-    slug: "docker-registry-credentials",
-    name: "Docker Registry Credentials",
-    description: "Log-in for a Docker registry",
-    fields: {
-      username: str("user name", { required: true }),
-      password: str("password", { secret: true, required: true }),
-      registry_url: str("registry URL", { required: true }),
-      reauth: { type: "boolean", description: "log in again even if logged in" },
-    },
+    fields: { value: textField("the string", { required: true }) },
   },
 ];
 
-export function blockType(slug: string): BlockType | undefined {
-  return BLOCK_TYPES.find((t) => t.slug === slug);
+/** Where block types are looked up (the plugin Registry). */
+export interface BlockTypes {
+  blockType(slug: string): BlockType | undefined;
+  readonly blockTypes: readonly BlockType[];
 }
 
 /** The valibot schema for a type's data: known fields only, required ones present, types right. */
 export function blockDataSchema(t: BlockType) {
   const entries: Record<string, v.GenericSchema> = {};
   for (const [name, f] of Object.entries(t.fields)) {
-    const base = f.type === "string" ? v.string() : f.type === "boolean" ? v.boolean() : v.unknown();
+    const base =
+      f.type === "string"
+        ? v.string()
+        : f.type === "boolean"
+          ? v.boolean()
+          : f.type === "object"
+            ? v.record(v.string(), v.unknown())
+            : v.unknown();
     entries[name] = f.required
       ? f.type === "any"
         ? v.pipe(

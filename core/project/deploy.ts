@@ -3,6 +3,7 @@ import type * as v from "valibot";
 import type { WeirClient } from "../client/index.ts";
 import { loadFlow, makeResolver } from "../engine/index.ts";
 import { type Deployment, describeError, parameterProblems, WeirError } from "../model/index.ts";
+import type { Registry } from "../plugin/index.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { consoleLogger } from "../sdk/logger.ts";
 import { runSteps } from "../steps/index.ts";
@@ -196,7 +197,7 @@ export async function deployOne(
   project: Project,
   p: PlannedDeployment,
   overlay: DeployOverlay,
-  signal: AbortSignal,
+  run: { signal: AbortSignal; registry: Registry; env: Record<string, string | undefined> },
 ): Promise<DeployOutcome> {
   const label = p.flowName ? `${p.flowName}/${p.name}` : p.name;
   const notes: string[] = [];
@@ -206,11 +207,13 @@ export async function deployOne(
     const build = ov.build ? (p.spec.build ?? []) : (project.build ?? []);
     const push = ov.push ? (p.spec.push ?? []) : (project.push ?? []);
     const secrets: string[] = [];
-    const resolve = makeResolver(client, secrets);
+    const resolve = makeResolver(client, secrets, run.registry);
     const ctx = {
+      registry: run.registry,
+      env: run.env,
       cwd: project.dir,
       log: consoleLogger,
-      signal,
+      signal: run.signal,
       secrets,
       resolve: (k: Record<string, unknown>, o: Record<string, unknown>) => resolve(k, o),
     };

@@ -9,7 +9,8 @@ import {
   type YAMLMap,
 } from "yaml";
 import { typoOf } from "../model/index.ts";
-import { stepNameProblem, stepShapeProblem } from "../steps/index.ts";
+import type { Registry } from "../plugin/index.ts";
+import { stepShapeProblem } from "../steps/index.ts";
 import { formatAt, posOf, type SourcePos } from "./source-error.ts";
 
 // Checks of a project file beyond its types: keys Weir does not use (an error only when they are
@@ -111,40 +112,53 @@ export function duplicateKeys(
 export type Section = "build" | "push" | "pull";
 export const SECTIONS: readonly Section[] = ["build", "push", "pull"];
 
+export interface StepCheck {
+  projectDir: string;
+  registry: Registry;
+  at: At;
+  source: string;
+  out: Findings;
+}
+
 /**
- * Checks each step of a build, push or pull list: its shape, and that its name resolves now
- * (build and push module steps must exist in the project folder; pull module steps are looked
- * up where the run happens). A step this build cannot run yet (its plugin is missing) is not an
- * error of the file: it is returned so each deployment that uses it can say so.
+ * Checks each step of a build, push or pull list: its shape, that its name resolves now (build
+ * and push module steps must exist in the project folder; pull module steps are looked up where
+ * the run happens), and a plugin step's arguments against its schema, each problem at the
+ * argument's position (values holding a placeholder are checked once resolved, at run time). A
+ * step this build cannot run yet (its plugin is missing) is not an error of the file: it is
+ * returned so each deployment that uses it can say so.
  */
 export function checkSteps(
   steps: unknown,
   path: (string | number)[],
   section: Section,
-  projectDir: string,
-  at: At,
-  source: string,
-  out: Findings,
+  c: StepCheck,
 ): string[] {
   const unsupported: string[] = [];
   if (!Array.isArray(steps)) return unsupported;
   steps.forEach((step, j) => {
-    const pos = at([...path, j]);
+    const pos = c.at([...path, j]);
     const shape = stepShapeProblem(step);
     if (shape) {
-      out.errors.push(formatAt(pos, `${section} step ${j + 1}: ${shape}`, source));
+      c.out.errors.push(formatAt(pos, `${section} step ${j + 1}: ${shape}`, c.source));
       return;
     }
     const [name, args] = Object.entries(step as Record<string, unknown>)[0]!;
-    const problem = stepNameProblem(
-      name,
-      (args ?? null) as Record<string, unknown> | null,
-      section === "pull" ? undefined : projectDir,
-    );
+    const kwargs = (args ?? null) as Record<string, unknown> | null;
+    const def = c.registry.step(name);
+    if (def) {
+      for (const problem of c.registry.argumentProblems(def, kwargs, true)) {
+        const at =
+          problem.arg && kwargs && problem.arg in kwargs ? c.at([...path, j, name, problem.arg]) : pos;
+        c.out.errors.push(formatAt(at, `${section} step ${j + 1} (${name}): ${problem.message}`, c.source));
+      }
+      return;
+    }
+    const problem = c.registry.stepNameProblem(name, kwargs, section === "pull" ? undefined : c.projectDir);
     if (!problem) return;
-    const text = formatAt(pos, `${section} step ${j + 1}: ${problem.message}`, source);
+    const text = formatAt(pos, `${section} step ${j + 1}: ${problem.message}`, c.source);
     if (problem.kind === "unsupported") unsupported.push(text);
-    else out.errors.push(text);
+    else c.out.errors.push(text);
   });
   return unsupported;
 }

@@ -4,7 +4,9 @@ import * as v from "valibot";
 import { isAlias, isMap, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type Limits } from "../config/index.ts";
 import { typoOf, WeirError } from "../model/index.ts";
+import type { Registry } from "../plugin/index.ts";
 import { assertDeployable, compileSchedule, scheduleSpec } from "../schedules/index.ts";
+import { createRegistry } from "../steps/index.ts";
 import {
   checkSteps,
   duplicateKeys,
@@ -88,7 +90,18 @@ export function findProjectFile(dir: string, file?: string): string {
  * Every problem is reported at once, each as file:line:column with the line and a fix; what Weir
  * accepts but ignores (keys Prefect also ignores, duplicate keys) comes back as warnings.
  */
-export function loadProject(path: string, cwd = process.cwd(), limits: Limits = DEFAULT_LIMITS): Project {
+export interface LoadOptions {
+  /** Paths in messages are relative to this folder (default: the current one). */
+  cwd?: string;
+  limits?: Limits;
+  /** The steps and block types of this build (default: Weir's built-in ones only). */
+  registry?: Registry;
+}
+
+export function loadProject(path: string, opts: LoadOptions = {}): Project {
+  const cwd = opts.cwd ?? process.cwd();
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const registry = opts.registry ?? createRegistry([]);
   const displayFile = relative(cwd, path) || basename(path);
   let source: string;
   try {
@@ -243,7 +256,7 @@ export function loadProject(path: string, cwd = process.cwd(), limits: Limits = 
   }
   const projectDir = dirname(path);
   const unsupported = (steps: unknown, p: (string | number)[], section: Section) =>
-    checkSteps(steps, p, section, projectDir, at, source, found);
+    checkSteps(steps, p, section, { projectDir, registry, at, source, out: found });
   const topUnsupported = Object.fromEntries(SECTIONS.map((s) => [s, unsupported(file[s], [s], s)])) as Record<
     Section,
     string[]

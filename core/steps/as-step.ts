@@ -1,4 +1,10 @@
-import type { StepFn } from "./run-steps.ts";
+import type { StepContext } from "../plugin/index.ts";
+
+/** A user-written step (a local module or a package): its kwargs as written, resolved. */
+export type StepFn = (
+  kwargs: Record<string, unknown>,
+  ctx: StepContext,
+) => Promise<Record<string, unknown> | undefined>;
 
 /**
  * A user function (local module or package) as a step: it gets its own arguments without the

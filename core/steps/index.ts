@@ -1,13 +1,12 @@
-export { checkKwargs, splitCommand } from "./builtins.ts";
-export {
-  missingPlugin,
-  registerStep,
-  resolveStep,
-  runSteps,
-  type StepContext,
-  type StepFn,
-  type StepNameProblem,
-  scrub,
-  stepNameProblem,
-  stepShapeProblem,
-} from "./run-steps.ts";
+import type { Plugin } from "../plugin/index.ts";
+import { Registry } from "../plugin/index.ts";
+import { corePlugin } from "./core-plugin.ts";
+
+export { corePlugin, splitCommand } from "./core-plugin.ts";
+export { runSteps, type StepsOptions, stepShapeProblem } from "./run-steps.ts";
+export { scrub, stepContext } from "./step-context.ts";
+
+/** The registry of this build: Weir's built-in steps and block types, then the given plugins. */
+export function createRegistry(plugins: readonly Plugin[]): Registry {
+  return new Registry([corePlugin, ...plugins]);
+}

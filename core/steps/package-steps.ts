@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { WeirError, weirHome } from "../model/index.ts";
+import type { StepFn } from "./as-step.ts";
 import { asStep } from "./as-step.ts";
-import type { StepFn } from "./run-steps.ts";
 
 const SPEC = /^((?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*)((?:\/[\w.-]+)*):([A-Za-z_$][\w$]*)$/;
 

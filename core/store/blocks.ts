@@ -1,17 +1,17 @@
 import { and, asc, eq } from "drizzle-orm";
 import * as v from "valibot";
-import { BLOCK_TYPES, type BlockDocument, blockDataSchema, blockType, WeirError } from "../model/index.ts";
+import { type BlockDocument, type BlockTypes, blockDataSchema, WeirError } from "../model/index.ts";
 import type { Db } from "./open-store.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page } from "./rows.ts";
 import { blockDocuments } from "./schema.ts";
 
 /** Checks block data against its type; problems name the field and what is wanted. */
-export function checkBlockData(type: string, data: unknown): Record<string, unknown> {
-  const t = blockType(type);
+export function checkBlockData(types: BlockTypes, type: string, data: unknown): Record<string, unknown> {
+  const t = types.blockType(type);
   if (!t) {
     throw new WeirError(
       "INVALID",
-      `Block type "${type}" is not known (known: ${BLOCK_TYPES.map((b) => b.slug).join(", ")}; see: weir block types)`,
+      `Block type "${type}" is not known (known: ${types.blockTypes.map((b) => b.slug).join(", ")}; see: weir block types)`,
     );
   }
   const r = v.safeParse(blockDataSchema(t), data);
@@ -30,6 +30,7 @@ export function checkBlockData(type: string, data: unknown): Record<string, unkn
 
 export async function saveBlock(
   db: Db,
+  types: BlockTypes,
   type: string,
   name: string,
   data: unknown,
@@ -41,7 +42,7 @@ export async function saveBlock(
       `Block name "${name}" may hold lower-case letters, digits and '-' only (it is used in {{ weir.blocks.${type}.NAME }})`,
     );
   }
-  const checked = checkBlockData(type, data);
+  const checked = checkBlockData(types, type, data);
   const now = nowIso();
   const existing = await findBlock(db, type, name);
   if (existing && !overwrite) {

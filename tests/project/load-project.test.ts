@@ -3,13 +3,13 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_LIMITS } from "../../core/config/index.ts";
 import { findProjectFile, loadProject, selectDeployments } from "../../core/project/index.ts";
-import { tempDir } from "../helpers.ts";
+import { registry, tempDir } from "../helpers.ts";
 
 function load(yaml: string, name = "weir.yaml") {
   using dir = tempDir();
   const file = join(dir.path, name);
   writeFileSync(file, yaml);
-  return loadProject(file, dir.path);
+  return loadProject(file, { cwd: dir.path, registry });
 }
 
 const errorOf = (yaml: string): string => {
@@ -322,11 +322,14 @@ describe("hostile project files", () => {
       file,
       `deployments:\n  - name: a\n    entrypoint: f.ts:a\n# ${"x".repeat(5 * 1024 * 1024)}\n`,
     );
-    expect(() => loadProject(file, dir.path)).toThrow(
+    expect(() => loadProject(file, { cwd: dir.path })).toThrow(
       /weir\.yaml is \d+ bytes, over the 4194304-byte limit for a project file \(WEIR_MAX_PROJECT_FILE_BYTES raises it\)/,
     );
     expect(() =>
-      loadProject(file, dir.path, { ...DEFAULT_LIMITS, maxProjectFileBytes: 8 * 1024 * 1024 }),
+      loadProject(file, {
+        cwd: dir.path,
+        limits: { ...DEFAULT_LIMITS, maxProjectFileBytes: 8 * 1024 * 1024 },
+      }),
     ).not.toThrow();
   });
 

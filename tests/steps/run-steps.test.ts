@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { consoleLogger } from "../../core/sdk/logger.ts";
 import { runSteps, splitCommand } from "../../core/steps/index.ts";
 import { applyValues } from "../../core/templating/index.ts";
-import { tempDir } from "../helpers.ts";
+import { registry, tempDir } from "../helpers.ts";
 
 const lines: string[] = [];
 const log = {
@@ -13,6 +13,8 @@ const log = {
   warning: (m: unknown) => lines.push(`W ${m}`),
 };
 const ctx = (cwd: string, secrets: string[] = []) => ({
+  registry,
+  env: process.env,
   cwd,
   log,
   signal: new AbortController().signal,
@@ -105,7 +107,7 @@ describe("runSteps()", () => {
     expect(
       await message(runSteps([{ "weir.steps.run_shell_script": { scrpt: "x" } }], ctx(dir.path))),
     ).toContain(
-      "run_shell_script: unknown argument(s) scrpt (it takes: script, directory, env, stream_output, expand_env_vars)",
+      'run_shell_script: unknown argument "scrpt" (did you mean "script"?); run_shell_script takes: script, directory, env, stream_output, expand_env_vars; argument "script" is required',
     );
   });
 

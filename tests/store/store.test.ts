@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { WeirError } from "../../core/model/index.ts";
 import * as q from "../../core/store/index.ts";
 import { openStore } from "../../core/store/index.ts";
-import { tempStore } from "../helpers.ts";
+import { registry, tempStore } from "../helpers.ts";
 
 let store: Awaited<ReturnType<typeof tempStore>>;
 beforeEach(async () => {
@@ -214,24 +214,27 @@ describe("agent liveness", () => {
 describe("blocks", () => {
   test("a wrong type names the field and what it wants, never the value given", async () => {
     const err = await q
-      .saveBlock(store.db, "github-credentials", "gh", { token: 987654321 }, false)
+      .saveBlock(store.db, registry, "github-credentials", "gh", { token: 987654321 }, false)
       .catch((e) => e);
     expect(err.message).toBe("Invalid github-credentials block: token: expected string");
     expect(err.message).not.toContain("987654321");
   });
   test("unknown fields and unknown types say what is known", async () => {
     expect(
-      (await q.saveBlock(store.db, "secret", "s", { value: "x", extra: 1 }, false).catch((e) => e)).message,
+      (await q.saveBlock(store.db, registry, "secret", "s", { value: "x", extra: 1 }, false).catch((e) => e))
+        .message,
     ).toContain('unknown field "extra" (a secret block takes: value)');
-    expect((await q.saveBlock(store.db, "vault", "s", {}, false).catch((e) => e)).message).toContain(
-      'Block type "vault" is not known',
-    );
+    expect(
+      (await q.saveBlock(store.db, registry, "vault", "s", {}, false).catch((e) => e)).message,
+    ).toContain('Block type "vault" is not known');
   });
   test("a block is not replaced unless asked", async () => {
-    await q.saveBlock(store.db, "string", "s", { value: "a" }, false);
+    await q.saveBlock(store.db, registry, "string", "s", { value: "a" }, false);
     expect(
-      (await q.saveBlock(store.db, "string", "s", { value: "b" }, false).catch((e) => e)).message,
+      (await q.saveBlock(store.db, registry, "string", "s", { value: "b" }, false).catch((e) => e)).message,
     ).toContain("--overwrite");
-    expect((await q.saveBlock(store.db, "string", "s", { value: "b" }, true)).data).toEqual({ value: "b" });
+    expect((await q.saveBlock(store.db, registry, "string", "s", { value: "b" }, true)).data).toEqual({
+      value: "b",
+    });
   });
 });

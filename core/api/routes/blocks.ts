@@ -1,30 +1,24 @@
-import {
-  BLOCK_TYPES,
-  type BlockDocument,
-  blockType,
-  blockTypeSchema,
-  maskSecrets,
-} from "../../model/index.ts";
+import { type BlockDocument, blockTypeSchema, maskSecrets } from "../../model/index.ts";
 import * as q from "../../store/index.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
 
-/** Secret fields are masked unless the caller asks with ?include_secrets=true. */
-const present = (b: BlockDocument, includeSecrets: boolean) => ({
-  ...b,
-  data: includeSecrets ? b.data : maskSecrets(blockType(b.type), b.data),
-});
-
 export function blockRoutes(r: Router, ctx: ReadyContext): void {
   const db = ctx.store.db;
+  const types = ctx.registry;
+  /** Secret fields are masked unless the caller asks with ?include_secrets=true. */
+  const present = (b: BlockDocument, includeSecrets: boolean) => ({
+    ...b,
+    data: includeSecrets ? b.data : maskSecrets(types.blockType(b.type), b.data),
+  });
   const { BlockBody } = ctx.schemas;
   const secrets = (c: { req: { query(k: string): string | undefined } }) =>
     c.req.query("include_secrets") === "true";
 
   r.route("get", "/api/block-types", "Block types with their JSON schemas and secret fields", (c) =>
     c.json(
-      BLOCK_TYPES.map((t) => ({
+      types.blockTypes.map((t) => ({
         slug: t.slug,
         name: t.name,
         description: t.description,
@@ -38,7 +32,14 @@ export function blockRoutes(r: Router, ctx: ReadyContext): void {
     "Create a block (?overwrite=true replaces one with the same type and name)",
     async (c) => {
       const body = await readBody(c, BlockBody, ctx.limits);
-      const b = await q.saveBlock(db, body.type, body.name, body.data, c.req.query("overwrite") === "true");
+      const b = await q.saveBlock(
+        db,
+        types,
+        body.type,
+        body.name,
+        body.data,
+        c.req.query("overwrite") === "true",
+      );
       return c.json(present(b, false), 201);
     },
     BlockBody,

@@ -1,0 +1,208 @@
+import { existsSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import * as v from "valibot";
+import { type BlockType, didYouMean, WeirError } from "../model/index.ts";
+import { packageStepInstalled, stepPackage } from "../steps/package-steps.ts";
+import type { Plugin, StepDefinition } from "./plugin.ts";
+
+/** A local module step: `./steps/notify.ts:main` (relative to the working directory) or absolute. */
+export const MODULE_STEP = /^(\.{1,2}\/.+|\/.+):([A-Za-z_$][\w$]*)$/;
+
+/**
+ * Steps of plugins Weir plans but this build does not include, by every name Prefect files use,
+ * so a file that needs one is told which plugin instead of "no such step". A registered step with
+ * the same name takes precedence.
+ */
+const PLANNED: Record<string, { plugin: string; instead: string }> = {};
+const plan = (plugin: string, instead: string, packages: string[], steps: string[]) => {
+  for (const step of steps)
+    for (const prefix of [
+      "weir.steps",
+      ...packages.flatMap((p) => [`${p}.deployments.steps`, `${p}.projects.steps`]),
+    ])
+      PLANNED[`${prefix}.${step}`] = { plugin, instead };
+};
+plan(
+  "docker",
+  "build and push the image outside Weir for now, and ship the code with a git_clone pull step",
+  ["prefect_docker"],
+  ["build_docker_image", "push_docker_image"],
+);
+plan(
+  "s3",
+  "ship the code with a git_clone pull step for now",
+  ["prefect_aws"],
+  ["push_to_s3", "pull_from_s3"],
+);
+plan(
+  "gcs",
+  "ship the code with a git_clone or S3 step for now",
+  ["prefect_gcp"],
+  ["push_to_gcs", "pull_from_gcs"],
+);
+plan(
+  "azure",
+  "ship the code with a git_clone or S3 step for now",
+  ["prefect_azure"],
+  ["push_to_azure_blob_storage", "pull_from_azure_blob_storage"],
+);
+
+export interface StepNameProblem {
+  /** "unknown": the file is wrong; "unsupported": valid, but this build cannot run the step. */
+  kind: "unknown" | "unsupported";
+  message: string;
+}
+
+export interface ArgumentProblem {
+  /** The argument the problem is about (null for the arguments as a whole). */
+  arg: string | null;
+  message: string;
+}
+
+const RESERVED = new Set(["id", "requires"]);
+
+const hasPlaceholder = (value: unknown): boolean =>
+  typeof value === "string"
+    ? value.includes("{{")
+    : value !== null && typeof value === "object" && Object.values(value).some(hasPlaceholder);
+
+/**
+ * The plugins of this build, looked up by step name and block type. Built once by the command
+ * that needs it (from the built-in plugin and plugins/index.ts) and passed down.
+ */
+export class Registry {
+  readonly #steps = new Map<string, StepDefinition>();
+  readonly #blockTypes = new Map<string, BlockType>();
+  readonly #provides = new Set<string>();
+
+  constructor(readonly plugins: readonly Plugin[]) {
+    for (const p of plugins) {
+      for (const s of p.steps) for (const n of [s.name, ...(s.aliases ?? [])]) this.#steps.set(n, s);
+      for (const t of p.blockTypes) this.#blockTypes.set(t.slug, t);
+      for (const pkg of p.provides ?? []) this.#provides.add(pkg);
+    }
+  }
+
+  /** The step a name (Weir's or one of Prefect's) stands for. */
+  step(name: string): StepDefinition | undefined {
+    return this.#steps.get(name);
+  }
+
+  /** Every step, once each. */
+  get steps(): StepDefinition[] {
+    return [...new Set(this.#steps.values())];
+  }
+
+  blockType(slug: string): BlockType | undefined {
+    return this.#blockTypes.get(slug);
+  }
+
+  get blockTypes(): BlockType[] {
+    return [...this.#blockTypes.values()];
+  }
+
+  /** The plugin a step name needs when this build does not have it. */
+  missingPlugin(name: string): string | undefined {
+    return this.step(name) ? undefined : PLANNED[name]?.plugin;
+  }
+
+  /**
+   * Why a step name cannot run, or null when it resolves: a plugin step, a local module (checked
+   * on disk when `moduleDir` is given), or a package step that is installed or names its package
+   * with `requires:`. Used at deploy, in the dry run and when a run's steps start.
+   */
+  stepNameProblem(
+    name: string,
+    kwargs: Record<string, unknown> | null,
+    moduleDir?: string,
+  ): StepNameProblem | null {
+    if (this.step(name)) return null;
+    const planned = PLANNED[name];
+    if (planned) {
+      return {
+        kind: "unsupported",
+        message: `step "${name}" needs Weir's ${planned.plugin} plugin, which this build does not include yet; ${planned.instead}`,
+      };
+    }
+    const m = MODULE_STEP.exec(name);
+    if (m) {
+      if (moduleDir === undefined) return null;
+      const file = isAbsolute(m[1]!) ? m[1]! : resolve(moduleDir, m[1]!);
+      return existsSync(file)
+        ? null
+        : {
+            kind: "unknown",
+            message: `step module ${m[1]} does not exist (looked in ${moduleDir}; module paths are relative to the project folder)`,
+          };
+    }
+    const pkg = stepPackage(name);
+    if (pkg) {
+      if (typeof kwargs?.requires === "string" && kwargs.requires) return null;
+      if (packageStepInstalled(name)) return null;
+      return {
+        kind: "unknown",
+        message: `step package ${pkg} is not installed: add \`requires: ${pkg}@VERSION\` to the step "${name}" so Weir installs it`,
+      };
+    }
+    const hint = didYouMean(name, [...this.#steps.keys(), ...Object.keys(PLANNED)]);
+    return {
+      kind: "unknown",
+      message: `no such step "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}: use a built-in (${this.steps.map((s) => s.name).join(", ")}), a local module ./file.ts:fn, or a package step pkg/module:fn with requires`,
+    };
+  }
+
+  /**
+   * What is wrong with a plugin step's arguments, argument by argument. At deploy
+   * (`deployTime`), a value that still holds a placeholder is not checked: it is only known once
+   * resolved, when the step runs.
+   */
+  argumentProblems(
+    step: StepDefinition,
+    kwargs: Record<string, unknown> | null,
+    deployTime: boolean,
+  ): ArgumentProblem[] {
+    const given = Object.fromEntries(Object.entries(kwargs ?? {}).filter(([k]) => !RESERVED.has(k)));
+    const entries = (step.args as unknown as { entries?: Record<string, v.GenericSchema> }).entries;
+    if (!entries) return issuesOf(v.safeParse(step.args, given), null);
+    const problems: ArgumentProblem[] = [];
+    const known = Object.keys(entries);
+    for (const key of Object.keys(given)) {
+      if (known.includes(key)) continue;
+      const hint = didYouMean(key, known);
+      problems.push({
+        arg: key,
+        message: `unknown argument "${key}"${hint ? ` (did you mean "${hint}"?)` : ""}; ${shortName(step)} takes: ${known.join(", ")}`,
+      });
+    }
+    for (const [key, schema] of Object.entries(entries)) {
+      const value = given[key];
+      if (deployTime && hasPlaceholder(value)) continue;
+      const r = v.safeParse(schema, value);
+      if (r.success) continue;
+      problems.push({
+        arg: key,
+        message:
+          value === undefined
+            ? `argument "${key}" is required`
+            : `argument "${key}": ${r.issues[0]?.message ?? "is not valid"}`,
+      });
+    }
+    return problems;
+  }
+
+  /** A plugin step's resolved arguments, checked in full; throws INVALID naming each problem. */
+  parseArguments(step: StepDefinition, kwargs: Record<string, unknown> | null): unknown {
+    const problems = this.argumentProblems(step, kwargs, false);
+    if (problems.length > 0)
+      throw new WeirError("INVALID", `${shortName(step)}: ${problems.map((p) => p.message).join("; ")}`);
+    const given = Object.fromEntries(Object.entries(kwargs ?? {}).filter(([k]) => !RESERVED.has(k)));
+    return v.parse(step.args, given);
+  }
+}
+
+const shortName = (step: StepDefinition) => step.name.replace(/^weir\.steps\./, "");
+
+function issuesOf(r: v.SafeParseResult<v.GenericSchema>, arg: string | null): ArgumentProblem[] {
+  if (r.success) return [];
+  return r.issues.map((i) => ({ arg: arg ?? v.getDotPath(i), message: i.message }));
+}
