@@ -99,12 +99,13 @@ function report(err: unknown): number {
     )
       return 0;
     if (err.code === "commander.executeSubCommandAsync") return 0;
+    // Point to the help of the deepest command that exists (never to a mistyped one).
+    const words = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+    const known = Object.hasOwn(GROUPS, words[0] ?? "")
+      ? words.slice(0, err.code === "commander.unknownCommand" ? 1 : 2)
+      : [];
     console.error(
-      `weir: ${err.message.replace(/^error: /, "")} (see: weir ${process.argv
-        .slice(2)
-        .filter((a) => !a.startsWith("-"))
-        .slice(0, 2)
-        .join(" ")} --help)`,
+      `weir: ${err.message.replace(/^error: /, "")} (see: weir ${[...known, "--help"].join(" ")})`,
     );
     return 2;
   }

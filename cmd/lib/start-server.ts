@@ -29,9 +29,16 @@ export async function startServer(o: ServerOptions): Promise<void> {
   }
   const config = loadConfig();
   const store = await openStore({ url: o.db, authToken: process.env.WEIR_DATABASE_AUTH_TOKEN });
-  // One time-boxed date computer for the API's schedule checks and the scheduler.
-  const expander = new DateExpander(config.limits.scheduleTimeBoxMs);
-  const scheduler = new Scheduler(store.db, config.scheduler, (m) => console.log(m), undefined, expander);
+  // Time-boxed date computers, one for the scheduler and one for the API's checks of new
+  // schedules (which takes a few at a time), so no client's slow rules can hold up the scheduler.
+  const scheduler = new Scheduler(
+    store.db,
+    config.scheduler,
+    (m) => console.log(m),
+    undefined,
+    new DateExpander(config.limits.scheduleTimeBoxMs),
+  );
+  const expander = new DateExpander(config.limits.scheduleTimeBoxMs, 4);
   // Changed deployments are scheduled at once, even when the loop runs in `weir scheduler`.
   const ctx = {
     store,

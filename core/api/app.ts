@@ -16,6 +16,7 @@ import { workPoolRoutes } from "./routes/work-pools.ts";
 import { bodySchemas } from "./schemas.ts";
 
 const STATUS: Record<WeirError["code"], 400 | 404 | 409 | 422 | 500 | 503> = {
+  BUSY: 503,
   USAGE: 400,
   NOT_FOUND: 404,
   CONFLICT: 409,
@@ -53,7 +54,7 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
   const ctx: ReadyContext = Object.assign(input, {
     limits,
     schemas: input.schemas ?? bodySchemas(limits),
-    expander: input.expander ?? new DateExpander(limits.scheduleTimeBoxMs),
+    expander: input.expander ?? new DateExpander(limits.scheduleTimeBoxMs, 4),
     runWriter: input.runWriter ?? new FlowRunWriter(input.store.db),
     registry: input.registry ?? createRegistry([]),
   });
@@ -109,6 +110,7 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
   app.onError((raw, c) => {
     const err = raw instanceof WeirError ? raw : (constraintError(raw) ?? raw);
     if (err instanceof WeirError) {
+      if (err.code === "BUSY") c.header("Retry-After", "5");
       return c.json(
         { error: { code: err.code, message: err.message, fields: err.fields } },
         STATUS[err.code],

@@ -51,7 +51,9 @@ export function check<S extends v.GenericSchema>(schema: S, value: unknown, what
     ...new Set(
       result.issues.slice(0, 20).map((i) => {
         const path = v.getDotPath(i);
-        return path ? `${path}: ${i.message}` : i.message;
+        // a key the schema needs that is not there at all
+        const message = i.kind === "schema" && i.input === undefined && path ? "is required" : i.message;
+        return path ? `${path}: ${message}` : message;
       }),
     ),
   ];

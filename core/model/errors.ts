@@ -9,6 +9,7 @@ export type ErrorCode =
   | "CONFLICT" // the request clashes with current state (illegal transition, duplicate)
   | "UNREACHABLE" // a service (the API) could not be reached
   | "USAGE" // the command line itself is wrong
+  | "BUSY" // the server has too much of this work under way: try again shortly
   | "FAILED"; // an operation ran and failed (a flow run, a step)
 
 export class WeirError extends Error {

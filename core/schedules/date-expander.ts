@@ -24,7 +24,15 @@ export class DateExpander {
   #idle: ReturnType<typeof setTimeout> | null = null;
   #next = 1;
 
-  constructor(readonly timeBoxMs: number) {}
+  /**
+   * @param timeBoxMs how long one job may take (WEIR_SCHEDULE_TIME_BOX_MS)
+   * @param maxQueue jobs that may wait at once; more are refused as BUSY, so one client sending
+   *   many slow rules cannot make everyone else's wait grow without bound
+   */
+  constructor(
+    readonly timeBoxMs: number,
+    readonly maxQueue = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** The next `n` run times at or after `after` (and up to `end`). */
   next(spec: Record<string, unknown>, q: { after: number; n: number; end?: number }): Promise<number[]> {
@@ -56,6 +64,14 @@ export class DateExpander {
         return Promise.reject(err);
       }
     }
+    if (this.#queue.length >= this.maxQueue) {
+      return Promise.reject(
+        new WeirError(
+          "BUSY",
+          `${this.#queue.length + 1} rrule schedules are waiting to be checked; try again in a few seconds`,
+        ),
+      );
+    }
     return new Promise((resolve, reject) => {
       this.#queue.push({ id: this.#next++, job, resolve, reject });
       this.#pump();
@@ -75,11 +91,11 @@ export class DateExpander {
         p.id,
         new WeirError(
           "INVALID",
-          `computing the run times of rrule ${JSON.stringify(p.job.spec.rrule)} took over ${this.timeBoxMs} ms and was stopped (it may never match: simplify it, or use a cron or interval schedule)`,
+          `computing the run times of rrule ${JSON.stringify(p.job.spec.rrule)} took over ${this.timeBoxMs} ms (WEIR_SCHEDULE_TIME_BOX_MS) and was stopped: it may never match; simplify it, or use a cron or interval schedule`,
           { fields: { reason: "time_box" } },
         ),
       );
-    }, this.timeBoxMs * 2);
+    }, this.timeBoxMs + 100);
   }
 
   #thread(): Worker {

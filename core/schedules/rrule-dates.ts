@@ -142,7 +142,7 @@ export function floatingDates(
     if (performance.now() - started > timeBoxMs) {
       throw new WeirError(
         "INVALID",
-        `expanding this rrule took over ${timeBoxMs} ms before it found ${out.length ? `more than ${out.length} run time(s)` : "a run time"} after ${new Date(from).toISOString().slice(0, 19)} (it may never match: simplify it, or use a cron or interval schedule)`,
+        `expanding this rrule took over ${timeBoxMs} ms (WEIR_SCHEDULE_TIME_BOX_MS) before it found ${out.length ? `more than ${out.length} run time(s)` : "a run time"} after ${new Date(from).toISOString().slice(0, 19)}: it may never match; simplify it, or use a cron or interval schedule`,
         { fields: { reason: "time_box" } },
       );
     }

@@ -221,11 +221,47 @@ function checkCron(cron: string, where: string): void {
  */
 function checkRRule(rrule: string, where: string): void {
   const text = /(^|\n)DTSTART/i.test(rrule) ? rrule : `DTSTART:20200101T000000\n${rrule}`;
+  for (const m of rrule.matchAll(/(?:^|[\n:;])FREQ=([^;\n]*)/gi)) {
+    if (!FREQUENCIES.includes(m[1]!.toUpperCase()))
+      throw invalid(
+        where,
+        `FREQ=${m[1]} is not a frequency (use ${FREQUENCIES.slice(0, -1).join(", ")}; SECONDLY is not supported)`,
+      );
+  }
+  if (/(^|\n)(RRULE:)?[^\n:]*=/i.test(rrule) && !/FREQ=/i.test(rrule))
+    throw invalid(where, "the rrule has no FREQ= (for example FREQ=DAILY;BYHOUR=9)");
+  for (const [part, lo, hi, signed] of RANGES) {
+    for (const m of rrule.matchAll(new RegExp(`${part}=([^;\\n]*)`, "gi"))) {
+      const bad = m[1]!.split(",").find((x) => {
+        const n = Number(x.trim());
+        return !/^[+-]?\d+$/.test(x.trim()) || Math.abs(n) < lo || Math.abs(n) > hi || (!signed && n < 0);
+      });
+      if (bad !== undefined)
+        throw invalid(
+          where,
+          `${part}=${m[1]}: "${bad}" is not allowed (use ${signed ? "±" : ""}${lo} to ${hi})`,
+        );
+    }
+  }
+  for (const m of rrule.matchAll(/BYDAY=([^;\n]*)/gi)) {
+    const bad = m[1]!.split(",").find((d) => !/^[+-]?\d{0,2}(MO|TU|WE|TH|FR|SA|SU)$/i.test(d.trim()));
+    if (bad !== undefined)
+      throw invalid(
+        where,
+        `BYDAY=${m[1]}: "${bad}" is not a weekday (use MO, TU, WE, TH, FR, SA, SU, optionally with a position such as 1MO or -1FR)`,
+      );
+  }
   let parsed: ReturnType<typeof parseRRule>;
   try {
     parsed = parseRRule(text);
   } catch (err) {
-    throw invalid(where, (err as Error).message);
+    const why = (err as Error).message
+      .replace(/^rrule ".*?" is not valid: /s, "")
+      .replace(
+        /^Invalid UNTIL value: (.*)$/s,
+        '"$1" is not a date-time such as 20240131T090000 (DTSTART, UNTIL, RDATE and EXDATE take this form)',
+      );
+    throw invalid(where, `rrule ${JSON.stringify(rrule.replace(/^RRULE:/, ""))} is not valid: ${why}`);
   }
   if (parsed.rules.length === 0 && parsed.rdates.length === 0)
     throw invalid(where, "the rrule has neither an RRULE nor an RDATE line, so it never runs");
@@ -244,6 +280,22 @@ function checkRRule(rrule: string, where: string): void {
     }
   }
 }
+
+/** Numeric rule parts: allowed magnitude, and whether counting from the end (negative) is allowed. */
+const RANGES: [string, number, number, boolean][] = [
+  ["BYSECOND", 0, 59, false],
+  ["BYMINUTE", 0, 59, false],
+  ["BYHOUR", 0, 23, false],
+  ["BYMONTH", 1, 12, false],
+  ["BYMONTHDAY", 1, 31, true],
+  ["BYYEARDAY", 1, 366, true],
+  ["BYWEEKNO", 1, 53, true],
+  ["BYSETPOS", 1, 366, true],
+  ["INTERVAL", 1, 1_000_000, false],
+  ["COUNT", 1, 1_000_000, false],
+];
+
+const FREQUENCIES = ["YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY"];
 
 /** Bare `FREQ=` lines get their RRULE: prefix; a DTSTART;TZID=... becomes floating plus a zone. */
 function normalizeRRule(raw: string): { rrule: string; tzid: string | null } {

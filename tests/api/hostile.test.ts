@@ -51,12 +51,20 @@ describe("schedules are validated before anything is stored", () => {
   test.each([
     [{ rrule: "FREQ=SECONDLY" }, "rrules finer than MINUTELY (FREQ=SECONDLY) are not supported"],
     [{ rrule: "FREQ=MINUTELY;BYSECOND=0,30" }, "BYSECOND=0,30 puts runs less than a minute apart"],
-    [{ rrule: "FREQ=FORTNIGHTLY" }, "is not valid"],
-    [{ rrule: "DTSTART:2024-13-45\nRRULE:FREQ=DAILY" }, "rrule"],
+    [
+      { rrule: "FREQ=FORTNIGHTLY" },
+      "FREQ=FORTNIGHTLY is not a frequency (use YEARLY, MONTHLY, WEEKLY, DAILY",
+    ],
+    [{ rrule: "FREQ=DAILY;BYDAY=XX" }, 'BYDAY=XX: "XX" is not a weekday'],
+    [{ rrule: "FREQ=DAILY;BYHOUR=99" }, 'BYHOUR=99: "99" is not allowed (use 0 to 23)'],
+    [
+      { rrule: "DTSTART:2024-13-45\nRRULE:FREQ=DAILY" },
+      '"2024-13-45" is not a date-time such as 20240131T090000',
+    ],
     [{ rrule: "FREQ=DAILY\nEXDATE:nonsense" }, "rrule"],
     [
       { rrule: "FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30" },
-      "(it may never match: simplify it, or use a cron or interval schedule)",
+      "(WEIR_SCHEDULE_TIME_BOX_MS) and was stopped: it may never match; simplify it, or use a cron or interval schedule",
     ],
     [{ cron: "0 9 * * 8" }, "field 5 (day of week)"],
     [{ cron: "0 9 * * *", timezone: "Mars/Olympus" }, 'unknown timezone "Mars/Olympus"'],
@@ -97,6 +105,36 @@ describe("schedules are validated before anything is stored", () => {
     expect(r.status).toBe(201);
     expect(r.json.deployment.schedules[0].schedule.rrule).toBe("RRULE:FREQ=MINUTELY");
   });
+});
+
+test("slow rules from one client wait in a short queue; past it they are refused as busy, not queued", async () => {
+  const busy = createApp({
+    store,
+    wakeups: new Wakeups(),
+    version: "test",
+    expander: new DateExpander(300, 1),
+  });
+  const never = { rrule: "FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30" };
+  const answers = await Promise.all(
+    ["a", "b", "c", "d"].map(async (name) => {
+      const res = await busy.request("/api/deployments", {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(deployment({ name, schedules: [{ schedule: never }] })),
+      });
+      return { status: res.status, retry: res.headers.get("retry-after"), body: (await res.json()) as any };
+    }),
+  );
+  const refused = answers.filter((a) => a.status === 503);
+  expect(refused.length).toBeGreaterThan(0);
+  for (const a of refused) {
+    expect(a.retry).toBe("5");
+    expect(a.body.error.message).toContain(
+      "rrule schedules are waiting to be checked; try again in a few seconds",
+    );
+  }
+  for (const a of answers.filter((x) => x.status !== 503)) expect(a.status).toBe(422);
+  expect(await deploymentCount()).toBe(0);
 });
 
 describe("every list is paginated with a maximum", () => {
@@ -232,6 +270,12 @@ describe("size and shape limits, with errors naming the limit and its setting", 
 });
 
 describe("no 500 for the client's mistake", () => {
+  test("a missing field says it is required", async () => {
+    const r = await call("POST", "/api/work-pools", {});
+    expect(r.status).toBe(422);
+    expect(r.json.error.message).toBe("Invalid request body: name: is required");
+  });
+
   test("unknown ids are 404s, clashes 409s, wrong types 422s", async () => {
     const ghost = "01a23400-0000-7000-8000-000000000000";
     const missing = [

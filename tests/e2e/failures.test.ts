@@ -183,7 +183,17 @@ describe("bad input gets one clear line, never a stack trace", () => {
     () => env.cli(["deployment", "ls"], { env: { WEIR_API_URL: "http://127.0.0.1:9/api" } }),
     /Cannot reach the Weir API at http:\/\/127\.0\.0\.1:9\/api \(connection refused\): start a server with "weir server"/,
   );
-  add("unknown flag", () => env.cli(["deploy", "--bogus"]), /unknown option '--bogus'/);
+  add(
+    "unknown flag",
+    () => env.cli(["deploy", "--bogus"]),
+    /unknown option '--bogus' \(see: weir deploy --help\)/,
+  );
+  add("unknown command", () => env.cli(["nosuch"]), /unknown command 'nosuch' \(see: weir --help\)/);
+  add(
+    "unknown subcommand",
+    () => env.cli(["deployment", "nosuch"]),
+    /unknown command 'nosuch' \(see: weir deployment --help\)/,
+  );
 
   test.each(cases.map((c) => [c[0], c] as const))("%s", async (_name, [, run, expected]) => {
     const r = await run();
