@@ -3,5 +3,6 @@
 import type { Plugin } from "../core/plugin/index.ts";
 import { dockerPlugin } from "./docker/index.ts";
 import { gitPlugin } from "./git/index.ts";
+import { s3Plugin } from "./s3/index.ts";
 
-export const PLUGINS: readonly Plugin[] = [gitPlugin, dockerPlugin];
+export const PLUGINS: readonly Plugin[] = [gitPlugin, s3Plugin, dockerPlugin];

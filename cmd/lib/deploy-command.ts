@@ -82,9 +82,28 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
       // What deploy would send, with $ENV applied; step outputs, blocks and variables stay as
       // placeholders (no step runs, no server is asked), and pull steps are shown as stored.
       const { pull_steps, ...fields } = project.deploymentBody(proj, p, overlay, pull);
+      // What the build and push steps would do, where a step can tell without running.
+      const ov = proj.overrides[p.index]!;
+      const steps = [
+        ...((ov.build ? p.spec.build : proj.build) ?? []).map((s) => ["build", s] as const),
+        ...((ov.push ? p.spec.push : proj.push) ?? []).map((s) => ["push", s] as const),
+      ];
+      const would = steps.flatMap(([section, step]) => {
+        const [name, args] = Object.entries(step as Record<string, unknown>)[0] ?? [];
+        const def = name ? reg.step(name) : undefined;
+        if (!def?.describe) return [];
+        try {
+          return [
+            `${section} step ${name}: ${def.describe((args ?? {}) as Record<string, unknown>, proj.dir)}`,
+          ];
+        } catch (err) {
+          return [`${section} step ${name}: cannot tell (${(err as Error).message})`];
+        }
+      });
       return {
         name: `${p.flowName ?? p.spec.flow_name ?? "?"}/${p.name}`,
         ok: p.problems.length === 0,
+        would,
         deployment: {
           ...(applyValues(fields, {}, { removeNotSet: false }) as Record<string, unknown>),
           pull_steps,
@@ -98,6 +117,7 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
         console.log(
           `${bold(plan.name)} (dry run, nothing changed${plan.ok ? "" : "; it would not deploy"})\n${indent(JSON.stringify(plan.deployment, null, 2))}`,
         );
+        for (const w of plan.would) console.log(`  ${w}`);
         for (const problem of plan.problems) console.log(`${red("✗")} ${problem}`);
       }
     if (plans.some((p) => !p.ok)) process.exitCode = 1;

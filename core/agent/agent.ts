@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { WeirClient } from "../client/index.ts";
 import { jobEnv, launchProcess, type RunningProcess } from "../infra/index.ts";
 import { describeError, type FlowRun, isTerminal, WeirError } from "../model/index.ts";
@@ -93,7 +96,11 @@ export class Agent {
         if (request.signal.aborted) continue;
         backoff = Math.min(backoff ? backoff * 2 : 500, 10_000);
         this.opts.log(`Could not claim work (${describeError(err)}); retrying in ${backoff} ms`);
-        await Bun.sleep(backoff);
+        // stopping does not wait for the back-off
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, backoff);
+          this.#stop.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+        });
       } finally {
         this.#stop.signal.removeEventListener("abort", onStop);
         this.#slotFreed = null;
@@ -102,9 +109,15 @@ export class Agent {
   }
 
   #launch(run: FlowRun): void {
-    const cwd = typeof run.job_variables.working_dir === "string" ? run.job_variables.working_dir : undefined;
+    // Each run starts in a folder of its own (Prefect's process worker does the same), removed
+    // when it ends, unless the working_dir job variable names one: pull steps that download or
+    // clone code then never meet another run's files.
+    const explicit =
+      typeof run.job_variables.working_dir === "string" ? run.job_variables.working_dir : undefined;
+    let cwd = explicit;
     let proc: RunningProcess;
     try {
+      cwd ??= mkdtempSync(join(tmpdir(), `weir-run-${run.id.slice(-12)}-`));
       proc = launchProcess(run, {
         command: this.opts.command,
         apiUrl: this.opts.client.baseUrl,
@@ -112,6 +125,7 @@ export class Agent {
         cwd,
       });
     } catch (err) {
+      if (!explicit && cwd) rmSync(cwd, { recursive: true, force: true });
       this.opts.log(`Could not start flow run ${run.name} (${run.id}): ${describeError(err)}`);
       void this.opts.client
         .setFlowRunState(run.id, {
@@ -125,6 +139,7 @@ export class Agent {
       try {
         await this.#afterExit(run, code, signal);
       } finally {
+        if (!explicit && cwd) rmSync(cwd, { recursive: true, force: true });
         this.#running.delete(run.id);
         this.#cancelSent.delete(run.id);
         this.#slotFreed?.();

@@ -58,6 +58,11 @@ export interface StepDefinition<S extends v.GenericSchema = v.GenericSchema> {
    */
   args: S;
   run(args: v.InferOutput<S>, ctx: StepContext): Promise<StepOutput>;
+  /**
+   * What the step would do, for `deploy --dry-run` (which runs no step and asks no server): given
+   * its arguments as written (placeholders unresolved) and the folder it would run in.
+   */
+  describe?(args: Record<string, unknown>, cwd: string): string;
 }
 
 export interface Plugin {

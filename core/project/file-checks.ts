@@ -116,6 +116,8 @@ export interface StepCheck {
   projectDir: string;
   registry: Registry;
   at: At;
+  /** Position of a mapping key itself (an argument's name), else of what holds it. */
+  keyAt: At;
   source: string;
   out: Findings;
 }
@@ -149,7 +151,7 @@ export function checkSteps(
     if (def) {
       for (const problem of c.registry.argumentProblems(def, kwargs, true)) {
         const at =
-          problem.arg && kwargs && problem.arg in kwargs ? c.at([...path, j, name, problem.arg]) : pos;
+          problem.arg && kwargs && problem.arg in kwargs ? c.keyAt([...path, j, name, problem.arg]) : pos;
         c.out.errors.push(formatAt(at, `${section} step ${j + 1} (${name}): ${problem.message}`, c.source));
       }
       return;

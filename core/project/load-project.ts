@@ -159,6 +159,15 @@ export function loadProject(path: string, opts: LoadOptions = {}): Project {
     return { file: displayFile, line: 1, col: 1 };
   };
 
+  const keyAt = (path: (string | number)[]): SourcePos => {
+    const holder = resolveAlias(doc, doc.getIn(path.slice(0, -1), true));
+    const pair = isMap(holder)
+      ? (holder as YAMLMap).items.find((p) => (p.key as { value?: unknown } | null)?.value === path.at(-1))
+      : undefined;
+    const range = (pair?.key as Node | undefined)?.range;
+    return range ? posOf(displayFile, lines, range[0]) : at(path);
+  };
+
   if (typeof data !== "object" || Array.isArray(data)) {
     throw sourceError([
       formatAt(at([]), "the project file must be a mapping with a `deployments:` list", source),
@@ -256,7 +265,7 @@ export function loadProject(path: string, opts: LoadOptions = {}): Project {
   }
   const projectDir = dirname(path);
   const unsupported = (steps: unknown, p: (string | number)[], section: Section) =>
-    checkSteps(steps, p, section, { projectDir, registry, at, source, out: found });
+    checkSteps(steps, p, section, { projectDir, registry, at, keyAt, source, out: found });
   const topUnsupported = Object.fromEntries(SECTIONS.map((s) => [s, unsupported(file[s], [s], s)])) as Record<
     Section,
     string[]

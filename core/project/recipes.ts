@@ -1,7 +1,7 @@
 import { WeirError } from "../model/index.ts";
 
 // `weir init` recipes: the build/push/pull sections a new weir.yaml starts with. Step names are
-// Weir's; the docker and s3 steps arrive with their plugins.
+// Weir's; the docker steps arrive with their plugin (until then deploy names it as missing).
 
 export interface Recipe {
   name: string;
@@ -43,10 +43,23 @@ const gitPull = (f: Record<string, string>) => [
   { "weir.steps.git_clone": { repository: f.repository, branch: f.branch, access_token: null } },
 ];
 const s3Push = (f: Record<string, string>) => [
-  { "weir.steps.push_to_s3": { id: "push-code", bucket: f.bucket, folder: f.folder, credentials: null } },
+  {
+    "weir.steps.push_to_s3": {
+      id: "push-code",
+      bucket: f.bucket,
+      folder: f.folder,
+      credentials: `{{ weir.blocks.aws-credentials.${f.credentials} }}`,
+    },
+  },
 ];
 const s3Pull = (f: Record<string, string>) => [
-  { "weir.steps.pull_from_s3": { bucket: f.bucket, folder: "{{ push-code.folder }}", credentials: null } },
+  {
+    "weir.steps.pull_from_s3": {
+      bucket: f.bucket,
+      folder: "{{ push-code.folder }}",
+      credentials: `{{ weir.blocks.aws-credentials.${f.credentials} }}`,
+    },
+  },
 ];
 
 const repository = {
@@ -58,6 +71,11 @@ const branch = { name: "branch", prompt: "git branch", default: (c: RecipeContex
 const imageName = { name: "image_name", prompt: "image name (e.g. my-registry/my-image)" };
 const tag = { name: "tag", prompt: "image tag", default: () => "latest" };
 const bucket = { name: "bucket", prompt: "S3 bucket" };
+const credentials = {
+  name: "credentials",
+  prompt: "aws-credentials block with the S3 keys (weir block create aws-credentials NAME --field ...)",
+  default: () => "default",
+};
 const folder = {
   name: "folder",
   prompt: "folder in the bucket",
@@ -100,13 +118,13 @@ export const RECIPES: readonly Recipe[] = [
   {
     name: "s3",
     description: "deploy uploads the code to S3, each run downloads it",
-    fields: [bucket, folder],
+    fields: [bucket, folder, credentials],
     sections: (f) => ({ build: null, push: s3Push(f), pull: s3Pull(f) }),
   },
   {
     name: "docker-s3",
     description: "a Docker image for the environment, code uploaded to and downloaded from S3",
-    fields: [imageName, tag, bucket, folder],
+    fields: [imageName, tag, bucket, folder, credentials],
     sections: (f) => ({ build: dockerBuild(f), push: [...dockerPush(), ...s3Push(f)], pull: s3Pull(f) }),
   },
 ];

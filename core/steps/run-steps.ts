@@ -141,7 +141,16 @@ export async function runSteps(
         out = await withScrubbedConsole(secrets, () => fn(kwargs, ctx));
       }
     } catch (cause) {
-      throw new WeirError("FAILED", scrub(`${label} failed: ${describeError(cause)}`, secrets), { cause });
+      // Name the blocks the step was given: the message can say which one, never what it holds.
+      const blocks = Object.entries(raw)
+        .filter(
+          ([, x]) => typeof x === "string" && /^\{\{\s*(weir|prefect)\.blocks\.[^}]+\}\}$/.test(x.trim()),
+        )
+        .map(([k, x]) => `${k}: ${String(x).trim()}`);
+      const from = blocks.length ? ` (${blocks.join("; ")})` : "";
+      throw new WeirError("FAILED", scrub(`${label} failed: ${describeError(cause)}${from}`, secrets), {
+        cause,
+      });
     }
     if (out && typeof out === "object" && !Array.isArray(out)) {
       Object.assign(outputs, out);

@@ -89,11 +89,21 @@ async function runCommand(
     if (stream && pending) sink(pending);
     return text;
   };
-  const [stdout, stderr, code] = await Promise.all([
-    read(proc.stdout as ReadableStream<Uint8Array>, (l) => log.info(l)),
-    read(proc.stderr as ReadableStream<Uint8Array>, (l) => log.warning(l)),
-    proc.exited,
+  const stopped = new WeirError("FAILED", `"${argv[0]}" was stopped: the run was cancelled`);
+  // A cancelled command is killed (spawn's signal); its own children may still hold the output
+  // pipes open (git's remote helpers do), so the step does not wait for them to close.
+  const cancelled = new Promise<never>((_, reject) => {
+    if (o.signal.aborted) reject(stopped);
+    o.signal.addEventListener("abort", () => reject(stopped), { once: true });
+  });
+  const [stdout, stderr, code] = await Promise.race([
+    Promise.all([
+      read(proc.stdout as ReadableStream<Uint8Array>, (l) => log.info(l)),
+      read(proc.stderr as ReadableStream<Uint8Array>, (l) => log.warning(l)),
+      proc.exited,
+    ]),
+    cancelled,
   ]);
-  if (o.signal.aborted) throw new WeirError("FAILED", `"${argv[0]}" was stopped: the run was cancelled`);
+  if (o.signal.aborted) throw stopped;
   return { stdout, stderr, code };
 }

@@ -68,14 +68,16 @@ describe("weir init", () => {
   });
 
   test("a recipe whose steps need a plugin this build lacks says so, and deploy names the plugin", async () => {
-    const dir = env.project("s3proj", { "flows/hello.ts": HELLO_FLOW });
-    const r = await env.cli(["init", "--recipe", "s3", "--field", "bucket=flows"], { cwd: dir });
+    const dir = env.project("dockerproj", { "flows/hello.ts": HELLO_FLOW });
+    const r = await env.cli(["init", "--recipe", "docker", "--field", "image_name=acme/img"], { cwd: dir });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(
-      "Note: push_to_s3, pull_from_s3 need Weir's s3 plugin, which this build does not include yet",
+      "Note: build_docker_image, push_docker_image need Weir's docker plugin, which this build does not include yet",
     );
     const text = readFileSync(join(dir, "weir.yaml"), "utf8");
-    expect(text).toContain("# Not in this build of Weir yet: push_to_s3, pull_from_s3 need Weir's s3 plugin");
+    expect(text).toContain(
+      "# Not in this build of Weir yet: build_docker_image, push_docker_image need Weir's docker plugin",
+    );
     writeFileSync(
       join(dir, "weir.yaml"),
       text.replace("entrypoint: null", "entrypoint: flows/hello.ts:hello"),
@@ -87,9 +89,19 @@ describe("weir init", () => {
       const d = await env.cli(args, { cwd: dir });
       expect(d.code).toBe(1);
       expect(d.stdout).toMatch(
-        /weir\.yaml:\d+:\d+: push step 1: step "weir\.steps\.push_to_s3" needs Weir's s3 plugin, which this build does not include yet/,
+        /weir\.yaml:\d+:\d+: build step 1: step "weir\.steps\.build_docker_image" needs Weir's docker plugin, which this build does not include yet/,
       );
       expect(d.stdout).not.toContain("no such step");
     }
+  });
+
+  test("the s3 recipe writes steps this build has, with a credentials block", async () => {
+    const dir = env.project("s3proj", { "flows/hello.ts": HELLO_FLOW });
+    const r = await env.cli(["init", "--recipe", "s3", "--field", "bucket=flows"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain("Note:");
+    const text = readFileSync(join(dir, "weir.yaml"), "utf8");
+    expect(text).toContain("weir.steps.push_to_s3:");
+    expect(text).toContain("credentials: " + '"{{ weir.blocks.aws-credentials.default }}"');
   });
 });

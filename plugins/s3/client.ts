@@ -1,0 +1,184 @@
+import { S3Client } from "bun";
+import { WeirError } from "../../core/model/index.ts";
+
+/**
+ * The credentials and client parameters of Prefect's S3 steps, as a Bun S3 client. Credentials
+ * come from an aws-credentials block (or minio-credentials: minio_root_user/password); client
+ * parameters (endpoint_url, region_name...) from the block's aws_client_parameters or the step's
+ * client_parameters. With an endpoint (MinIO, Ceph, any S3-compatible server) requests are
+ * path-style.
+ */
+export interface S3Target {
+  client: S3Client;
+  bucket: string;
+  /** For messages: where the bucket is (never the keys). */
+  endpoint: string;
+}
+
+const text = (x: unknown): string | undefined => (typeof x === "string" && x ? x : undefined);
+
+export function s3Target(
+  bucket: string,
+  credentials: Record<string, unknown> | null | undefined,
+  clientParameters: Record<string, unknown> | null | undefined,
+  env: Record<string, string | undefined>,
+): S3Target {
+  const creds = credentials ?? {};
+  const fromBlock = (creds.aws_client_parameters ?? {}) as Record<string, unknown>;
+  const params = { ...(clientParameters ?? {}), ...fromBlock };
+  const endpoint =
+    text(params.endpoint_url) ??
+    text(creds.endpoint_url) ??
+    text(env.AWS_ENDPOINT_URL) ??
+    text(env.S3_ENDPOINT);
+  const region =
+    text(creds.region_name) ??
+    text(params.region_name) ??
+    text(env.AWS_REGION) ??
+    text(env.AWS_DEFAULT_REGION);
+  const accessKeyId =
+    text(creds.aws_access_key_id) ?? text(creds.minio_root_user) ?? text(env.AWS_ACCESS_KEY_ID);
+  const secretAccessKey =
+    text(creds.aws_secret_access_key) ?? text(creds.minio_root_password) ?? text(env.AWS_SECRET_ACCESS_KEY);
+  const sessionToken = text(creds.aws_session_token) ?? text(env.AWS_SESSION_TOKEN);
+  if (!accessKeyId || !secretAccessKey) {
+    throw new WeirError(
+      "INVALID",
+      `no S3 credentials for bucket "${bucket}": give credentials (an aws-credentials block: {{ weir.blocks.aws-credentials.NAME }}) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY on this machine`,
+    );
+  }
+  const useSsl = params.use_ssl !== false;
+  const base = endpoint ?? `https://s3.${region ?? "us-east-1"}.amazonaws.com`;
+  const url =
+    endpoint && !/^https?:\/\//.test(endpoint) ? `${useSsl ? "https" : "http"}://${endpoint}` : base;
+  return {
+    client: new S3Client({
+      accessKeyId,
+      secretAccessKey,
+      sessionToken,
+      region: region ?? "us-east-1",
+      endpoint: url,
+      bucket,
+      // Path-style for S3-compatible servers; AWS itself takes virtual-hosted style.
+      virtualHostedStyle: !endpoint,
+    }),
+    bucket,
+    endpoint: url,
+  };
+}
+
+const RETRYABLE = new Set([
+  "InternalError",
+  "ServiceUnavailable",
+  "SlowDown",
+  "RequestTimeout",
+  "RequestTimeTooSkewed",
+  "ConnectionRefused",
+  "ConnectionClosed",
+  "ECONNRESET",
+  "ETIMEDOUT",
+]);
+
+/** What an S3 failure means, in one line, naming the bucket and endpoint and never a secret. */
+export function describeS3Error(
+  err: unknown,
+  t: Pick<S3Target, "bucket" | "endpoint">,
+  doing: string,
+): WeirError {
+  const e = err as { code?: string; name?: string; message?: string };
+  const code = e.code ?? e.name ?? "Error";
+  const why =
+    code === "NoSuchBucket"
+      ? `bucket "${t.bucket}" does not exist there (create it, or fix bucket)`
+      : code === "InvalidAccessKeyId"
+        ? "the access key id is not known there (check the credentials block)"
+        : code === "SignatureDoesNotMatch"
+          ? "the secret access key is wrong (check the credentials block)"
+          : code === "AccessDenied"
+            ? `access to bucket "${t.bucket}" is denied for these credentials`
+            : code === "ConnectionRefused" || code === "ECONNREFUSED"
+              ? "the endpoint refused the connection (is it up, and is endpoint_url right?)"
+              : `${code}: ${e.message ?? "no details"}`;
+  return new WeirError("FAILED", `${doing} bucket "${t.bucket}" at ${t.endpoint} failed: ${why}`, {
+    cause: err,
+  });
+}
+
+/** `p`, or a rejection as soon as `signal` aborts (Bun's S3 calls take no signal of their own). */
+export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new WeirError("FAILED", "cancelled"));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new WeirError("FAILED", "cancelled"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (x) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(x);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * Runs `op`, retrying S3 errors that may pass (5xx, throttling, timeouts, a dropped connection)
+ * with backoff; a cancellation ends it at once.
+ */
+export async function withRetries<T>(op: () => Promise<T>, signal: AbortSignal, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await abortable(op(), signal);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "";
+      if (i >= attempts || signal.aborted || !RETRYABLE.has(code)) throw err;
+      await Bun.sleep(Math.min(200 * 2 ** (i - 1), 3000));
+    }
+  }
+}
+
+/** Runs `work` over `items` with at most `limit` at once; the first failure stops the rest. */
+export async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  signal: AbortSignal,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed: unknown = null;
+  const worker = async () => {
+    while (next < items.length && failed === null) {
+      if (signal.aborted) throw signal.reason ?? new Error("cancelled");
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed !== null) throw failed;
+}
+
+/** Every object under a prefix (all pages). */
+export async function listAll(
+  t: S3Target,
+  prefix: string,
+  signal: AbortSignal,
+): Promise<{ key: string; size: number; etag: string }[]> {
+  const out: { key: string; size: number; etag: string }[] = [];
+  let token: string | undefined;
+  do {
+    const page = await withRetries(
+      () => t.client.list({ prefix, ...(token ? { continuationToken: token } : {}), maxKeys: 1000 }),
+      signal,
+    );
+    for (const o of page.contents ?? [])
+      out.push({ key: o.key, size: o.size ?? 0, etag: (o.eTag ?? "").replaceAll('"', "") });
+    token = page.isTruncated ? page.nextContinuationToken : undefined;
+  } while (token);
+  return out;
+}

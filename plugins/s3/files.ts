@@ -1,0 +1,63 @@
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
+import { join, relative, sep } from "node:path";
+import ignore from "ignore";
+
+export interface LocalFile {
+  /** Path relative to the root, with / separators (the object key below the folder). */
+  rel: string;
+  abs: string;
+  size: number;
+}
+
+/**
+ * Which ignore file applies: the one named, else `.weirignore`, else `.prefectignore` (what a
+ * project from Prefect has). Null when none exists: then every file is uploaded, as in Prefect.
+ */
+export function ignoreFileFor(root: string, named: string | null | undefined): string | null {
+  const candidates = named ? [named] : [".weirignore", ".prefectignore"];
+  for (const c of candidates) if (existsSync(join(root, c))) return c;
+  return null;
+}
+
+/**
+ * The files under `root` an upload takes: every file (dot-files too), less what the ignore file
+ * excludes with gitignore semantics. An ignored folder is not descended into; empty folders are
+ * never listed; symbolic links to folders are not followed.
+ */
+export function projectFiles(root: string, ignoreFile: string | null): LocalFile[] {
+  const ig = ignore();
+  if (ignoreFile) ig.add(readFileSync(join(root, ignoreFile), "utf8"));
+  const out: LocalFile[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const abs = join(dir, name);
+      const rel = relative(root, abs).split(sep).join("/");
+      const st = lstatSync(abs);
+      if (st.isDirectory()) {
+        if (!ig.ignores(`${rel}/`)) walk(abs);
+      } else if (st.isFile() && !ig.ignores(rel)) {
+        out.push({ rel, abs, size: st.size });
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** The object key of a file: `<folder>/<relative path>`, or the relative path when folder is empty. */
+export function objectKey(folder: string, rel: string): string {
+  const f = folder.replace(/^\/+|\/+$/g, "");
+  return f ? `${f}/${rel}` : rel;
+}
+
+/** Bytes as a short human figure (1.2 MiB). */
+export function bytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let x = n;
+  while (x >= 1024 && i < units.length - 1) {
+    x /= 1024;
+    i++;
+  }
+  return `${i === 0 ? x : x.toFixed(1)} ${units[i]}`;
+}

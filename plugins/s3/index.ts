@@ -1,0 +1,48 @@
+import { textField } from "../../core/model/index.ts";
+import { definePlugin } from "../../core/plugin/index.ts";
+import { pullFromS3, pushToS3 } from "./steps.ts";
+
+const clientParameters = {
+  type: "object" as const,
+  description:
+    "client settings, as Prefect's AwsClientParameters: endpoint_url, use_ssl, verify, api_version",
+};
+
+/**
+ * S3 and S3-compatible storage: push_to_s3 / pull_from_s3 (Prefect's prefect-aws steps, under
+ * their names too) and the credentials blocks they take, with Prefect's field names.
+ */
+export const s3Plugin = definePlugin({
+  name: "s3",
+  steps: [pushToS3, pullFromS3],
+  provides: ["prefect-aws"],
+  blockTypes: [
+    {
+      slug: "aws-credentials",
+      name: "AWS Credentials",
+      description: "Credentials for AWS and S3-compatible services (Prefect's AwsCredentials)",
+      fields: {
+        aws_access_key_id: textField("access key id"),
+        aws_secret_access_key: textField("secret access key", { secret: true }),
+        aws_session_token: textField("session token", { secret: true }),
+        region_name: textField("region"),
+        profile_name: textField("profile name"),
+        aws_client_parameters: clientParameters,
+        endpoint_url: textField(
+          "endpoint of an S3-compatible service (also aws_client_parameters.endpoint_url)",
+        ),
+      },
+    },
+    {
+      slug: "minio-credentials",
+      name: "MinIO Credentials",
+      description: "Credentials for a MinIO server (Prefect's MinIOCredentials)",
+      fields: {
+        minio_root_user: textField("root user (access key)", { required: true }),
+        minio_root_password: textField("root password (secret key)", { secret: true, required: true }),
+        region_name: textField("region"),
+        aws_client_parameters: clientParameters,
+      },
+    },
+  ],
+});

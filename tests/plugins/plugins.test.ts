@@ -1,0 +1,66 @@
+// Every plugin of the build, including Weir's built-in steps, runs the step contract.
+import { afterAll } from "bun:test";
+import { corePlugin } from "../../core/steps/index.ts";
+import { gitPlugin } from "../../plugins/git/index.ts";
+import { s3Plugin } from "../../plugins/s3/index.ts";
+import { silentServer, stepContract } from "./step-contract.ts";
+
+const hanging = silentServer();
+afterAll(() => hanging.stop());
+
+stepContract(corePlugin, {
+  "weir.steps.set_working_directory": {
+    failing: () => ({ args: { directory: "/nonexistent/SECRET-dir-4711" }, secret: "SECRET-dir-4711" }),
+  },
+  "weir.steps.run_shell_script": {
+    failing: () => ({
+      args: { script: "sh -c 'echo token=SECRET-sh-4711; echo SECRET-sh-4711 >&2; exit 3'" },
+      secret: "SECRET-sh-4711",
+    }),
+    slow: () => ({ script: "sleep 30" }),
+  },
+  "weir.steps.install_dependencies": {
+    failing: () => ({ args: { directory: "SECRET-deps-4711" }, secret: "SECRET-deps-4711" }),
+  },
+  "weir.steps.pip_install_requirements": {
+    failing: () => ({ args: { requirements_file: "SECRET-req-4711.txt" }, secret: "SECRET-req-4711" }),
+  },
+});
+
+stepContract(gitPlugin, {
+  "weir.steps.git_clone": {
+    failing: () => ({
+      args: { repository: "https://127.0.0.1:9/acme/flows.git", access_token: "SECRET-git-4711" },
+      secret: "SECRET-git-4711",
+    }),
+    slow: () => ({ repository: `${hanging.url}/acme/flows.git` }),
+  },
+});
+
+const hangingCreds = (secret: string) => ({
+  aws_access_key_id: "KEY",
+  aws_secret_access_key: secret,
+  aws_client_parameters: { endpoint_url: hanging.url },
+});
+const refusedCreds = (secret: string) => ({
+  aws_access_key_id: "KEY",
+  aws_secret_access_key: secret,
+  aws_client_parameters: { endpoint_url: "http://127.0.0.1:9" },
+});
+
+stepContract(s3Plugin, {
+  "weir.steps.push_to_s3": {
+    failing: () => ({
+      args: { bucket: "flows", folder: "p", credentials: refusedCreds("SECRET-s3-4711") },
+      secret: "SECRET-s3-4711",
+    }),
+    slow: () => ({ bucket: "flows", folder: "p", credentials: hangingCreds("x") }),
+  },
+  "weir.steps.pull_from_s3": {
+    failing: () => ({
+      args: { bucket: "flows", folder: "p", credentials: refusedCreds("SECRET-s3-4712") },
+      secret: "SECRET-s3-4712",
+    }),
+    slow: () => ({ bucket: "flows", folder: "p", credentials: hangingCreds("x") }),
+  },
+});
