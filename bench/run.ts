@@ -10,6 +10,7 @@ import { chain } from "./scenarios/chain.ts";
 import { cli } from "./scenarios/cli.ts";
 import { dispatch } from "./scenarios/dispatch.ts";
 import { footprint } from "./scenarios/footprint.ts";
+import { s3 } from "./scenarios/s3.ts";
 import { scheduler } from "./scenarios/scheduler.ts";
 import { throughput } from "./scenarios/throughput.ts";
 
@@ -21,9 +22,10 @@ const SCENARIOS: Record<string, () => Promise<Row[]>> = {
   throughput,
   api,
   scheduler,
+  s3,
   peers: async () => (await import("./peers.ts")).peers(),
 };
-const ALL = ["cli", "footprint", "dispatch", "chain", "throughput", "api", "scheduler"];
+const ALL = ["cli", "footprint", "dispatch", "chain", "throughput", "api", "scheduler", "s3"];
 
 const verdict = (r: Row): string => {
   if (!r.target) return "";

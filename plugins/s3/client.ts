@@ -163,22 +163,27 @@ export async function inParallel<T>(
   if (failed !== null) throw failed;
 }
 
-/** Every object under a prefix (all pages). */
+/** Every object under a prefix (all pages); `paged` when the listing took more than one page. */
 export async function listAll(
   t: S3Target,
   prefix: string,
   signal: AbortSignal,
-): Promise<{ key: string; size: number; etag: string }[]> {
-  const out: { key: string; size: number; etag: string }[] = [];
+): Promise<{ key: string; size: number; etag: string }[] & { paged?: boolean }> {
+  // By key: a server that repeats keys across pages (some S3-compatible ones do) lists each once,
+  // and one that keeps answering pages with nothing new cannot keep the loop going.
+  const out = new Map<string, { key: string; size: number; etag: string }>();
   let token: string | undefined;
+  let pages = 0;
   do {
+    pages++;
     const page = await withRetries(
       () => t.client.list({ prefix, ...(token ? { continuationToken: token } : {}), maxKeys: 1000 }),
       signal,
     );
+    const before = out.size;
     for (const o of page.contents ?? [])
-      out.push({ key: o.key, size: o.size ?? 0, etag: (o.eTag ?? "").replaceAll('"', "") });
-    token = page.isTruncated ? page.nextContinuationToken : undefined;
+      out.set(o.key, { key: o.key, size: o.size ?? 0, etag: (o.eTag ?? "").replaceAll('"', "") });
+    token = page.isTruncated && out.size > before ? page.nextContinuationToken : undefined;
   } while (token);
-  return out;
+  return Object.assign([...out.values()], { paged: pages > 1 });
 }

@@ -99,13 +99,24 @@ export const pushToS3 = defineStep({
     const ignoreFile = ignoreFileFor(ctx.cwd, args.ignore_file);
     const files = projectFiles(ctx.cwd, ignoreFile);
     let remote: Map<string, { size: number; etag: string }>;
+    let paged = false;
     try {
       const prefix = args.folder.replace(/^\/+|\/+$/g, "");
-      remote = new Map((await listAll(t, prefix ? `${prefix}/` : "", ctx.signal)).map((o) => [o.key, o]));
+      const listed = await listAll(t, prefix ? `${prefix}/` : "", ctx.signal);
+      paged = listed.paged === true;
+      remote = new Map(listed.map((o) => [o.key, o]));
     } catch (err) {
       if (ctx.signal.aborted) throw new WeirError("FAILED", "push_to_s3 was cancelled");
       throw describeS3Error(err, t, "listing");
     }
+    // A listing of several pages may miss keys on servers whose pages are not in key order: a
+    // file not seen there is looked up by itself before it is sent.
+    const missing = paged ? files.filter((f) => !remote.has(objectKey(args.folder, f.rel))) : [];
+    await inParallel(missing, CONCURRENCY, ctx.signal, async (f) => {
+      const key = objectKey(args.folder, f.rel);
+      const st = await withRetries(() => t.client.file(key).stat(), ctx.signal).catch(() => null);
+      if (st) remote.set(key, { size: st.size, etag: st.etag.replaceAll('"', "") });
+    });
     const todo: typeof files = [];
     for (const f of files) {
       const there = remote.get(objectKey(args.folder, f.rel));
@@ -133,8 +144,9 @@ export const pushToS3 = defineStep({
       if (ctx.signal.aborted) throw new WeirError("FAILED", "push_to_s3 was cancelled");
       throw describeS3Error(err, t, "uploading to");
     }
+    const names = todo.length > 0 && todo.length <= 5 ? ` (${todo.map((f) => f.rel).join(", ")})` : "";
     ctx.log.info(
-      `Uploaded ${todo.length} file(s), ${bytes(sent)}, to s3://${args.bucket}/${args.folder}; ${files.length - todo.length} already there unchanged${ignoreFile ? `; ${ignoreFile} applied` : ""}`,
+      `Uploaded ${todo.length} file(s)${names}, ${bytes(sent)}, to s3://${args.bucket}/${args.folder}; ${files.length - todo.length} already there unchanged${ignoreFile ? `; ${ignoreFile} applied` : ""}`,
     );
     return { bucket: args.bucket, folder: args.folder };
   },
