@@ -48,25 +48,19 @@ export function registerLegacyCommands(deployment: Command): void {
       "infrastructure block (recorded; flows run as processes); -ib works too",
     )
     .option(
-      "--sb, --storage-block <type/name>",
-      "storage block (not supported: use git_clone pull steps in weir.yaml); -sb works too",
+      "--sb, --storage-block <type/name[/path]>",
+      "storage block the code goes to and runs pull from: s3, remote-file-system (s3://), local-file-system or github; -sb works too",
     )
     .option("--path <dir>", "folder the entrypoint is relative to (default: the current folder)")
-    .option("--skip-upload", "do not upload files (there is nothing to upload without a storage block)")
+    .option("--skip-upload", "with a storage block: do not upload (the code is there already)")
     .action(async (...args: unknown[]) => {
       const [entrypoint, f] = args as [string, BuildFlags];
       const { resolve, relative, isAbsolute } = await import("node:path");
-      const { WeirError, parseParamFlags } = await import("../core/model/index.ts");
+      const { parseParamFlags } = await import("../core/model/index.ts");
       const { registerFlowModules, loadFlow } = await import("../core/engine/index.ts");
       const { parameterSchema, writeLegacyFile } = await import("../core/project/index.ts");
       const { keyValues } = await import("./lib/options.ts");
       const { scheduleFromFlags } = await import("./lib/schedule-flags.ts");
-      if (f.storageBlock) {
-        throw new WeirError(
-          "USAGE",
-          "--storage-block is not supported: keep the code where the agent runs, or write a weir.yaml with a git_clone pull step",
-        );
-      }
       registerFlowModules();
       const base = resolve(f.path ?? ".");
       const { parseEntrypoint } = await import("../core/engine/index.ts");
@@ -90,7 +84,7 @@ export function registerLegacyCommands(deployment: Command): void {
         workQueueName: f.workQueue ?? null,
         infraOverrides: keyValues(f.override, "--override"),
         infraBlock: f.infraBlock ?? null,
-        storageBlock: null,
+        storage: f.storageBlock ? await uploadToStorage(f.storageBlock, base, f.skipUpload === true) : null,
       });
       console.log(
         `Wrote ${relative(process.cwd(), out)}: edit what is above the DO NOT EDIT line, then: weir deployment apply ${relative(process.cwd(), out)}`,
@@ -102,8 +96,79 @@ export function registerLegacyCommands(deployment: Command): void {
     .command("apply")
     .description("Register a deployment file written by weir deployment build")
     .argument("<file>", "the <flow>-deployment.yaml")
-    .option("--upload", "upload files (there is nothing to upload without a storage block)")
-    .action(async (file) => applyFile(file));
+    .option("--upload", "upload the file's folder to its storage block again first")
+    .action(async (file, opts) => {
+      if (opts.upload) {
+        const { dirname, resolve } = await import("node:path");
+        const { readFileSync } = await import("node:fs");
+        const { parse } = await import("yaml");
+        const data = parse(readFileSync(file, "utf8")) as {
+          storage?: Record<string, unknown>;
+          path?: string;
+        };
+        const type = data.storage?._block_type_slug;
+        const name = data.storage?._block_document_name;
+        if (typeof type === "string" && typeof name === "string")
+          await uploadToStorage(
+            `${type}/${name}${data.path ? `/${data.path}` : ""}`,
+            dirname(resolve(file)),
+            false,
+          );
+      }
+      await applyFile(file);
+    });
+}
+
+/**
+ * `-sb TYPE/NAME[/path]`: reads the storage block, uploads the project folder there (unless
+ * --skip-upload), and returns what the deployment file records of it (never its secrets).
+ */
+async function uploadToStorage(
+  ref: string,
+  base: string,
+  skipUpload: boolean,
+): Promise<{ type: string; name: string; fields: Record<string, unknown>; sub: string }> {
+  const { WeirError, maskSecrets, secretValues } = await import("../core/model/index.ts");
+  const { parseStorageRef, storageUpload } = await import("../core/project/index.ts");
+  const { runSteps, projectFiles, ignoreFileFor } = await import("../core/steps/index.ts");
+  const { consoleLogger } = await import("../core/sdk/logger.ts");
+  const { client } = await import("./lib/options.ts");
+  const { registry } = await import("./lib/registry.ts");
+  const { type, name, sub } = parseStorageRef(ref);
+  const t = registry().blockType(type);
+  const block = await client().findBlock(type, name, true);
+  if (!block) {
+    throw new WeirError(
+      "NOT_FOUND",
+      `Storage block ${type}/${name} does not exist (create it with: weir block create ${type} ${name} --field ...)`,
+    );
+  }
+  const upload = storageUpload(type, block.data, sub);
+  if (upload && !skipUpload) {
+    if ("copyTo" in upload) {
+      const { cpSync, mkdirSync } = await import("node:fs");
+      const { dirname, join } = await import("node:path");
+      const files = projectFiles(base, ignoreFileFor(base, null));
+      for (const f of files) {
+        mkdirSync(dirname(join(upload.copyTo, f.rel)), { recursive: true });
+        cpSync(f.abs, join(upload.copyTo, f.rel));
+      }
+      console.log(`Copied ${files.length} file(s) to ${upload.copyTo}`);
+    } else {
+      await runSteps([upload.step], {
+        registry: registry(),
+        env: process.env,
+        cwd: base,
+        log: consoleLogger,
+        signal: new AbortController().signal,
+        secrets: secretValues(t, block.data),
+      });
+    }
+  }
+  // What the file keeps: the block's fields with the secret ones left out.
+  const masked = maskSecrets(t, block.data);
+  const fields = Object.fromEntries(Object.entries(block.data).filter(([k]) => masked[k] === block.data[k]));
+  return { type, name, fields, sub };
 }
 
 async function applyFile(file: string): Promise<void> {

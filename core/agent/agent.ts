@@ -99,7 +99,11 @@ export class Agent {
         // stopping does not wait for the back-off
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, backoff);
-          this.#stop.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+          const wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+          this.#stop.signal.addEventListener("abort", wake, { once: true });
         });
       } finally {
         this.#stop.signal.removeEventListener("abort", onStop);

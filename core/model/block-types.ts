@@ -104,9 +104,14 @@ export function maskSecrets(
 /** The secret strings in a block's data (to scrub them from step output and messages). */
 export function secretValues(t: BlockType | undefined, data: Record<string, unknown>): string[] {
   if (!t) return [];
-  return Object.entries(t.fields)
-    .filter(([name, f]) => f.secret && typeof data[name] === "string" && (data[name] as string).length > 0)
-    .map(([name]) => data[name] as string);
+  const out: string[] = [];
+  // A secret field may be a mapping (a filesystem's settings): every string in it is secret.
+  const collect = (x: unknown) => {
+    if (typeof x === "string" && x.length > 0) out.push(x);
+    else if (x && typeof x === "object") for (const y of Object.values(x)) collect(y);
+  };
+  for (const [name, f] of Object.entries(t.fields)) if (f.secret) collect(data[name]);
+  return out;
 }
 
 /** JSON Schema of a block type, for `weir block types` and the API. */

@@ -16,3 +16,4 @@ export {
 } from "./legacy.ts";
 export { type DeploymentSpec, findProjectFile, loadProject, type Project } from "./load-project.ts";
 export { selectDeployments } from "./select.ts";
+export { parseStorageRef, STORAGE_TYPES, storagePullSteps, storageUpload } from "./storage.ts";

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { parse, stringify } from "yaml";
 import { WeirError } from "../model/index.ts";
+import { storagePullSteps } from "./storage.ts";
 
 // Prefect 2's `deployment build` / `deployment apply` workflow: a <flow>-deployment.yaml whose
 // top part is edited by people and whose part below the marker is written by the tool.
@@ -41,7 +42,8 @@ export interface LegacyBuild {
   workQueueName: string | null;
   infraOverrides: Record<string, unknown>;
   infraBlock: string | null;
-  storageBlock: string | null;
+  /** The storage block the code was put in: its type, name and non-secret fields, and the sub-path. */
+  storage: { type: string; name: string; fields: Record<string, unknown>; sub: string } | null;
 }
 
 /** Writes the file `weir deployment build` produces; returns its path. */
@@ -62,8 +64,11 @@ export function writeLegacyFile(file: string, b: LegacyBuild): string {
     flow_name: b.flowName,
     manifest_path: null,
     infrastructure: b.infraBlock ? { block: b.infraBlock } : { type: "process" },
-    storage: b.storageBlock ? { block: b.storageBlock } : null,
-    path: b.path,
+    // As Prefect writes it: the block's fields (secrets left out) with its type and name.
+    storage: b.storage
+      ? { ...b.storage.fields, _block_type_slug: b.storage.type, _block_document_name: b.storage.name }
+      : null,
+    path: b.storage ? b.storage.sub : b.path,
     entrypoint: b.entrypoint,
     parameter_openapi_schema: b.parameterSchema,
     timestamp: new Date().toISOString(),
@@ -98,17 +103,29 @@ export function readLegacyFile(file: string): { body: Record<string, unknown>; n
     return v;
   };
   const notes: string[] = [];
-  if (data.storage) {
-    throw new WeirError(
-      "INVALID",
-      `${file}: storage blocks are not supported; keep the code where the agent can read it, or use a weir.yaml with pull steps (git_clone, ...)`,
-    );
+  // Code kept in a storage block: each run pulls it from there.
+  let pullSteps: Record<string, unknown>[] | null = null;
+  const storage = data.storage as Record<string, unknown> | null | undefined;
+  if (storage && typeof storage === "object" && Object.keys(storage).length > 0) {
+    const type = storage._block_type_slug ?? storage.block_type_slug;
+    const name = storage._block_document_name;
+    if (typeof type !== "string" || typeof name !== "string" || storage._is_anonymous === true) {
+      throw new WeirError(
+        "INVALID",
+        `${file}: the storage block has no name Weir can read it by (create a named block, then rebuild with weir deployment build -sb TYPE/NAME)`,
+      );
+    }
+    pullSteps = storagePullSteps(type, name, storage, typeof data.path === "string" ? data.path : "");
+    notes.push(`runs pull the code from storage block ${type}/${name}`);
   }
   const infra = data.infrastructure as { block?: string; type?: string } | null;
   if (infra?.block)
     notes.push(`infrastructure block ${infra.block} is recorded but Weir runs flows as processes for now`);
-  const base =
-    typeof data.path === "string" && data.path ? resolve(dirname(file), data.path) : dirname(resolve(file));
+  const base = pullSteps
+    ? null
+    : typeof data.path === "string" && data.path
+      ? resolve(dirname(file), data.path)
+      : dirname(resolve(file));
   const schedule =
     data.schedule && typeof data.schedule === "object" && Object.keys(data.schedule).length
       ? (data.schedule as Record<string, unknown>)
@@ -132,7 +149,7 @@ export function readLegacyFile(file: string): { body: Record<string, unknown>; n
       job_variables: (data.infra_overrides as Record<string, unknown>) ?? {},
       is_schedule_active: data.is_schedule_active !== false,
       schedules: schedule ? [{ schedule }] : [],
-      pull_steps: [{ "weir.steps.set_working_directory": { directory: base } }],
+      pull_steps: pullSteps ?? [{ "weir.steps.set_working_directory": { directory: base } }],
     },
     notes,
   };

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import * as v from "valibot";
-import { CORE_BLOCK_TYPES, WeirError } from "../model/index.ts";
+import { CORE_BLOCK_TYPES, textField, WeirError } from "../model/index.ts";
 import { definePlugin, defineStep } from "../plugin/index.ts";
 
 // Weir's built-in steps, as a plugin like any other. Prefect's names for them (all eras) resolve
@@ -176,6 +176,15 @@ const pipInstallRequirements = defineStep({
 export const corePlugin = definePlugin({
   name: "core",
   steps: [setWorkingDirectory, runShellScript, installDependencies, pipInstallRequirements],
-  blockTypes: [...CORE_BLOCK_TYPES],
+  blockTypes: [
+    ...CORE_BLOCK_TYPES,
+    {
+      slug: "local-file-system",
+      name: "Local File System",
+      description:
+        "A folder agents can read (Prefect 2 storage block; weir deployment build -sb local-file-system/NAME)",
+      fields: { basepath: textField("the folder", { required: true }) },
+    },
+  ],
   provides: ["prefect"],
 });

@@ -24,6 +24,17 @@ export const gitPlugin = definePlugin({
       },
     },
     {
+      slug: "github",
+      name: "GitHub",
+      description: "A Prefect 2 storage block: a repository to clone for each run",
+      fields: {
+        repository: textField("repository URL", { required: true }),
+        reference: textField("branch or tag"),
+        access_token: textField("token for a private repository", { secret: true }),
+        include_git_objects: { type: "boolean", description: "keep the .git folder" },
+      },
+    },
+    {
       slug: "bitbucket-credentials",
       name: "Bitbucket Credentials",
       description: "A token for private Bitbucket repositories",

@@ -24,7 +24,9 @@ export function s3Target(
   env: Record<string, string | undefined>,
 ): S3Target {
   const creds = credentials ?? {};
-  const fromBlock = (creds.aws_client_parameters ?? {}) as Record<string, unknown>;
+  // aws_client_parameters (an aws-credentials block), or client_kwargs (s3fs settings of a
+  // remote-file-system block)
+  const fromBlock = (creds.aws_client_parameters ?? creds.client_kwargs ?? {}) as Record<string, unknown>;
   const params = { ...(clientParameters ?? {}), ...fromBlock };
   const endpoint =
     text(params.endpoint_url) ??
@@ -37,10 +39,16 @@ export function s3Target(
     text(env.AWS_REGION) ??
     text(env.AWS_DEFAULT_REGION);
   const accessKeyId =
-    text(creds.aws_access_key_id) ?? text(creds.minio_root_user) ?? text(env.AWS_ACCESS_KEY_ID);
+    text(creds.aws_access_key_id) ??
+    text(creds.minio_root_user) ??
+    text(creds.key) ??
+    text(env.AWS_ACCESS_KEY_ID);
   const secretAccessKey =
-    text(creds.aws_secret_access_key) ?? text(creds.minio_root_password) ?? text(env.AWS_SECRET_ACCESS_KEY);
-  const sessionToken = text(creds.aws_session_token) ?? text(env.AWS_SESSION_TOKEN);
+    text(creds.aws_secret_access_key) ??
+    text(creds.minio_root_password) ??
+    text(creds.secret) ??
+    text(env.AWS_SECRET_ACCESS_KEY);
+  const sessionToken = text(creds.aws_session_token) ?? text(creds.token) ?? text(env.AWS_SESSION_TOKEN);
   if (!accessKeyId || !secretAccessKey) {
     throw new WeirError(
       "INVALID",

@@ -34,6 +34,31 @@ export const s3Plugin = definePlugin({
       },
     },
     {
+      slug: "s3",
+      name: "S3",
+      description:
+        "A Prefect 2 storage block: a bucket and path for deployment code (weir deployment build -sb s3/NAME)",
+      fields: {
+        bucket_path: textField("bucket/path", { required: true }),
+        aws_access_key_id: textField("access key id"),
+        aws_secret_access_key: textField("secret access key", { secret: true }),
+        endpoint_url: textField("endpoint of an S3-compatible service"),
+      },
+    },
+    {
+      slug: "remote-file-system",
+      name: "Remote File System",
+      description: "A Prefect 2 storage block at an s3:// basepath (other schemes are not supported yet)",
+      fields: {
+        basepath: textField("s3://bucket/path", { required: true }),
+        settings: {
+          type: "object",
+          secret: true,
+          description: "s3fs settings: key, secret, token, client_kwargs.endpoint_url",
+        },
+      },
+    },
+    {
       slug: "minio-credentials",
       name: "MinIO Credentials",
       description: "Credentials for a MinIO server (Prefect's MinIOCredentials)",

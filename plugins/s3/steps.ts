@@ -3,8 +3,8 @@ import { dirname, isAbsolute, normalize, relative, resolve } from "node:path";
 import * as v from "valibot";
 import { WeirError } from "../../core/model/index.ts";
 import { defineStep, type StepContext } from "../../core/plugin/index.ts";
+import { bytes, ignoreFileFor, objectKey, projectFiles } from "../../core/steps/index.ts";
 import { describeS3Error, inParallel, listAll, type S3Target, s3Target, withRetries } from "./client.ts";
-import { bytes, ignoreFileFor, objectKey, projectFiles } from "./files.ts";
 
 /** Parts of a multipart upload; also what a multipart ETag is computed from. */
 const PART_SIZE = 16 * 1024 * 1024;

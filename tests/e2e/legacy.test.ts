@@ -77,13 +77,59 @@ describe("deployment build / apply", () => {
     );
   });
 
-  test("storage blocks are refused with the alternative", async () => {
+  test("a storage block that does not exist, or of a type Weir cannot read, is named", async () => {
     const dir = join(env.root, "legacy");
-    const r = await env.cli(
-      ["deployment", "build", "flows/hello.ts:hello", "-n", "x", "-sb", "github/repo"],
-      { cwd: dir },
+    const missing = await env.cli(
+      ["deployment", "build", "flows/hello.ts:hello", "-n", "x", "-sb", "s3/nope"],
+      {
+        cwd: dir,
+      },
     );
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("--storage-block is not supported");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(
+      "Storage block s3/nope does not exist (create it with: weir block create s3 nope",
+    );
+    const bad = await env.cli(["deployment", "build", "flows/hello.ts:hello", "-n", "x", "-sb", "s3"], {
+      cwd: dir,
+    });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--storage-block "s3" must be TYPE/NAME or TYPE/NAME/path');
+  });
+
+  test("a Prefect 2 file whose code is in a GitHub storage block applies, cloning on every run", async () => {
+    const dir = env.project("legacy-gh", {
+      "knack-deployment.yaml": `name: HR Knack Banner
+work_pool_name: local
+parameters: {}
+schedule: null
+###
+### DO NOT EDIT BELOW THIS LINE
+###
+flow_name: hello
+storage:
+  repository: https://github.com/cityofaustin/atd-prefect/
+  reference: main
+  access_token: null
+  _block_document_name: atd-prefect-main-branch
+  _is_anonymous: false
+  _block_type_slug: github
+path: ''
+entrypoint: flows/hello.ts:hello
+parameter_openapi_schema: null
+`,
+    });
+    const r = await env.cli(["deployment", "apply", "knack-deployment.yaml"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("runs pull the code from storage block github/atd-prefect-main-branch");
+    const d = await env.json(["deployment", "inspect", "hello/HR Knack Banner"]);
+    expect(d.pull_steps).toEqual([
+      {
+        "weir.steps.git_clone": {
+          id: "storage",
+          repository: "https://github.com/cityofaustin/atd-prefect/",
+          branch: "main",
+        },
+      },
+    ]);
   });
 });

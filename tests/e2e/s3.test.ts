@@ -174,3 +174,52 @@ describe("push_to_s3 / pull_from_s3", () => {
     }
   });
 });
+
+describe("Prefect 2: deployment build -sb s3/NAME/path", () => {
+  test("build uploads to the block's bucket path, apply registers a run that pulls from there", async () => {
+    const block = {
+      bucket_path: "flows/legacy",
+      aws_access_key_id: "S3RVER",
+      aws_secret_access_key: "S3RVER",
+      endpoint_url: s3.endpoint,
+    };
+    expect((await env.cli(["block", "create", "s3", "code", "--json", JSON.stringify(block)])).code).toBe(0);
+    const dir = env.project("legacy-s3", {
+      "flows/reader.ts": READER,
+      "data/input.txt": "from a storage block\n",
+    });
+    const b = await env.cli(
+      ["deployment", "build", "flows/reader.ts:reader", "-n", "legacy", "-p", "local", "-sb", "s3/code/v1"],
+      { cwd: dir },
+    );
+    expect(b.stderr).toBe("");
+    expect(b.code).toBe(0);
+    expect(await s3.keys("legacy/v1/")).toEqual(["legacy/v1/data/input.txt", "legacy/v1/flows/reader.ts"]);
+    const file = readFileSync(join(dir, "reader-deployment.yaml"), "utf8");
+    expect(file).toContain("_block_type_slug: s3");
+    expect(file).not.toContain("S3RVER\n  aws_secret_access_key");
+    expect(file).not.toContain("aws_secret_access_key");
+    const a = await env.cli(["deployment", "apply", "reader-deployment.yaml"], { cwd: dir });
+    expect(a.code).toBe(0);
+    expect(a.stdout).toContain("runs pull the code from storage block s3/code");
+    const r = await env.cli(["deployment", "run", "reader/legacy", "--watch"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("read: from a storage block");
+    // --skip-upload writes the file and uploads nothing
+    const skip = await env.cli(
+      [
+        "deployment",
+        "build",
+        "flows/reader.ts:reader",
+        "-n",
+        "legacy2",
+        "-sb",
+        "s3/code/v2",
+        "--skip-upload",
+      ],
+      { cwd: dir },
+    );
+    expect(skip.code).toBe(0);
+    expect(await s3.keys("legacy/v2/")).toEqual([]);
+  });
+});
