@@ -46,6 +46,22 @@ export const s3Plugin = definePlugin({
       },
     },
     {
+      slug: "s3-bucket",
+      name: "S3 Bucket",
+      description:
+        "A bucket and its credentials (Prefect's S3Bucket): {{ weir.blocks.s3-bucket.NAME.bucket_name }}",
+      fields: {
+        bucket_name: textField("bucket name", { required: true }),
+        bucket_folder: textField("folder in the bucket"),
+        credentials: {
+          type: "object",
+          secret: true,
+          description:
+            "aws-credentials fields: aws_access_key_id, aws_secret_access_key, aws_client_parameters",
+        },
+      },
+    },
+    {
       slug: "remote-file-system",
       name: "Remote File System",
       description: "A Prefect 2 storage block at an s3:// basepath (other schemes are not supported yet)",

@@ -232,6 +232,14 @@ describe("steps are checked when the file is read (deploy and --dry-run alike)",
     ).not.toThrow();
   });
 
+  test("requires: naming Prefect's own package on a step Weir has built in is satisfied, not installed", () => {
+    const p = load(
+      "push:\n  - prefect_aws.deployments.steps.push_to_s3:\n      requires: prefect-aws>=0.3.4\n      bucket: flows\n      folder: x\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n",
+    );
+    expect(p.deployments[0]?.unsupported).toEqual([]);
+    expect(registry.step("prefect_aws.deployments.steps.push_to_s3")?.name).toBe("weir.steps.push_to_s3");
+  });
+
   test("a step whose plugin this build lacks is not a file error: each deployment using it carries the reason", () => {
     const p = load(
       "build:\n  - prefect_docker.deployments.steps.build_docker_image: { image_name: x, requires: prefect-docker>=0.3.1 }\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n  - name: b\n    entrypoint: f.ts:b\n    build: []\n",
