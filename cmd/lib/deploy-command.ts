@@ -112,7 +112,12 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
       };
     });
     if (f.json) console.log(JSON.stringify(plans, null, 2));
-    else
+    else {
+      console.log(
+        dim(
+          "Dry run: no step runs and no server is asked, so blocks, variables and credentials are not checked.\n",
+        ),
+      );
       for (const plan of plans) {
         console.log(
           `${bold(plan.name)} (dry run, nothing changed${plan.ok ? "" : "; it would not deploy"})\n${indent(JSON.stringify(plan.deployment, null, 2))}`,
@@ -120,6 +125,7 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
         for (const w of plan.would) console.log(`  ${w}`);
         for (const problem of plan.problems) console.log(`${red("✗")} ${problem}`);
       }
+    }
     if (plans.some((p) => !p.ok)) process.exitCode = 1;
     return;
   }

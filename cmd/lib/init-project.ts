@@ -99,6 +99,11 @@ ${pending.map((p) => `# Not in this build of Weir yet: ${p}; weir deploy refuses
   console.log(
     `Wrote weir.yaml (recipe ${r.name}${opts.recipe ? "" : ", guessed"})${wroteIgnore ? " and .weirignore" : ""}`,
   );
+  // Recipes that name a credentials block say how to create it.
+  if (values.credentials)
+    console.log(
+      `Create the credentials block it uses: weir block create aws-credentials ${values.credentials} --field aws_access_key_id=... --field aws_secret_access_key=... (for a server other than AWS add --json '{"aws_client_parameters": {"endpoint_url": "http://host:9000"}}' fields; see weir block types)`,
+    );
   for (const p of pending)
     console.log(
       `Note: ${p}, which this build does not include yet: weir deploy will refuse those steps until it does`,

@@ -102,6 +102,38 @@ export async function planDeployments(
   return selectDeployments(planned, names, all, project.displayFile);
 }
 
+/** Required flow parameters the deployment gives no default for: every run must pass them. */
+function missingRequiredNotes(p: PlannedDeployment, defaults: Record<string, unknown>): string[] {
+  const schema = p.flow ? parameterSchema(p.flow) : null;
+  const required = ((schema?.required as string[] | undefined) ?? []).filter((n) => !(n in defaults));
+  return required.length
+    ? [
+        `the flow requires ${required.map((n) => `"${n}"`).join(", ")} and the deployment gives no default: every run must pass ${required.length > 1 ? "them" : "it"} (--param ${required[0]}=...)`,
+      ]
+    : [];
+}
+
+/** Blocks the pull steps name that do not exist yet: runs will fail until they are created. */
+async function missingBlockNotes(client: WeirClient, pull: unknown[]): Promise<string[]> {
+  const refs = new Set<string>();
+  const walk = (x: unknown) => {
+    if (typeof x === "string")
+      for (const m of x.matchAll(/\{\{\s*(?:weir|prefect)\.blocks\.([\w-]+)\.([\w-]+)/g))
+        refs.add(`${m[1]}/${m[2]}`);
+    else if (x && typeof x === "object") for (const y of Object.values(x)) walk(y);
+  };
+  walk(pull);
+  const notes: string[] = [];
+  for (const ref of refs) {
+    const [type, name] = ref.split("/") as [string, string];
+    if (!(await client.findBlock(type, name).catch(() => undefined)))
+      notes.push(
+        `pull steps use block ${ref}, which does not exist yet: runs will fail until it is created (weir block create ${type} ${name} ...)`,
+      );
+  }
+  return notes;
+}
+
 const hasPlaceholder = (value: unknown): boolean =>
   typeof value === "string"
     ? value.includes("{{")
@@ -239,6 +271,7 @@ export async function deployOne(
     const resolved = (body as { parameters?: Record<string, unknown> }).parameters ?? {};
     const wrong = defaultParameterProblems(project, p, overlay, resolved);
     if (wrong.length) throw new WeirError("INVALID", wrong.join("\n"));
+    notes.push(...missingRequiredNotes(p, resolved), ...(await missingBlockNotes(client, storedPull)));
     const { deployment, created } = await client.upsertDeployment(body);
     return { name: label, ok: true, deployment, created, notes };
   } catch (err) {

@@ -147,4 +147,5 @@ dist/
 *.log
 .env
 .env.*
+*-deployment.yaml
 `;

@@ -29,7 +29,7 @@ export const s3Plugin = definePlugin({
         profile_name: textField("profile name"),
         aws_client_parameters: clientParameters,
         endpoint_url: textField(
-          "endpoint of an S3-compatible service (also aws_client_parameters.endpoint_url)",
+          "endpoint of an S3-compatible service (aws_client_parameters.endpoint_url wins when both are set)",
         ),
       },
     },

@@ -135,4 +135,29 @@ deployments:
       'Invalid parameters for deployment "hello/api" (its default parameters): parameter "times" must be number (got string "x")',
     );
   });
+
+  test("deploy notes a required parameter with no default and a block the pull steps name that does not exist", async () => {
+    const dir = env.project("notes", {
+      "flows/hello.ts": HELLO_FLOW,
+      "weir.yaml": `pull:
+  - weir.steps.git_clone:
+      repository: https://example.com/acme/flows.git
+      credentials: "{{ weir.blocks.github-credentials.not-yet }}"
+deployments:
+  - name: notes
+    entrypoint: flows/hello.ts:hello
+    work_pool: { name: local }
+`,
+    });
+    const r = await env.cli(["deploy", "--all"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      'note: the flow requires "name" and the deployment gives no default: every run must pass it (--param name=...)',
+    );
+    expect(r.stdout).toContain(
+      "note: pull steps use block github-credentials/not-yet, which does not exist yet: runs will fail until it is created",
+    );
+    const dry = await env.cli(["deploy", "--all", "--dry-run"], { cwd: dir });
+    expect(dry.stdout).toContain("Dry run: no step runs and no server is asked");
+  });
 });
