@@ -29,22 +29,10 @@ plan(
   ["build_docker_image", "push_docker_image"],
 );
 plan(
-  "s3",
-  "ship the code with a git_clone pull step for now",
-  ["prefect_aws"],
-  ["push_to_s3", "pull_from_s3"],
-);
-plan(
   "gcs",
-  "ship the code with a git_clone or S3 step for now",
+  "ship the code with a git_clone, S3 or Azure step for now",
   ["prefect_gcp"],
   ["push_to_gcs", "pull_from_gcs"],
-);
-plan(
-  "azure",
-  "ship the code with a git_clone or S3 step for now",
-  ["prefect_azure"],
-  ["push_to_azure_blob_storage", "pull_from_azure_blob_storage"],
 );
 
 export interface StepNameProblem {

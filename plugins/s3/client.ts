@@ -1,5 +1,6 @@
 import { S3Client } from "bun";
 import { WeirError } from "../../core/model/index.ts";
+import { withRetries as retry } from "../../core/steps/index.ts";
 
 /**
  * The credentials and client parameters of Prefect's S3 steps, as a Bun S3 client. Credentials
@@ -75,6 +76,7 @@ export function s3Target(
   };
 }
 
+/** S3 error codes worth another try. */
 const RETRYABLE = new Set([
   "InternalError",
   "ServiceUnavailable",
@@ -112,65 +114,6 @@ export function describeS3Error(
   });
 }
 
-/** `p`, or a rejection as soon as `signal` aborts (Bun's S3 calls take no signal of their own). */
-export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new WeirError("FAILED", "cancelled"));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new WeirError("FAILED", "cancelled"));
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (x) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(x);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
-/**
- * Runs `op`, retrying S3 errors that may pass (5xx, throttling, timeouts, a dropped connection)
- * with backoff; a cancellation ends it at once.
- */
-export async function withRetries<T>(op: () => Promise<T>, signal: AbortSignal, attempts = 4): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await abortable(op(), signal);
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? "";
-      if (i >= attempts || signal.aborted || !RETRYABLE.has(code)) throw err;
-      await Bun.sleep(Math.min(200 * 2 ** (i - 1), 3000));
-    }
-  }
-}
-
-/** Runs `work` over `items` with at most `limit` at once; the first failure stops the rest. */
-export async function inParallel<T>(
-  items: readonly T[],
-  limit: number,
-  signal: AbortSignal,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failed: unknown = null;
-  const worker = async () => {
-    while (next < items.length && failed === null) {
-      if (signal.aborted) throw signal.reason ?? new Error("cancelled");
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (err) {
-        failed ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed !== null) throw failed;
-}
-
 /** Every object under a prefix (all pages); `paged` when the listing took more than one page. */
 export async function listAll(
   t: S3Target,
@@ -195,3 +138,12 @@ export async function listAll(
   } while (token);
   return Object.assign([...out.values()], { paged: pages > 1 });
 }
+
+/**
+ * Runs `op`, retrying S3 errors that may pass (5xx, throttling, timeouts, a dropped connection)
+ * with backoff; a cancellation ends it at once.
+ */
+export const withRetries = <T>(op: () => Promise<T>, signal: AbortSignal): Promise<T> =>
+  retry(op, signal, (err) => RETRYABLE.has((err as { code?: string }).code ?? ""));
+
+export { inParallel } from "../../core/steps/index.ts";

@@ -1,6 +1,7 @@
 // Every plugin of the build, including Weir's built-in steps, runs the step contract.
 import { afterAll } from "bun:test";
 import { corePlugin } from "../../core/steps/index.ts";
+import { azurePlugin } from "../../plugins/azure/index.ts";
 import { gitPlugin } from "../../plugins/git/index.ts";
 import { s3Plugin } from "../../plugins/s3/index.ts";
 import { silentServer, stepContract } from "./step-contract.ts";
@@ -62,5 +63,35 @@ stepContract(s3Plugin, {
       secret: "SECRET-s3-4712",
     }),
     slow: () => ({ bucket: "flows", folder: "p", credentials: hangingCreds("x") }),
+  },
+});
+
+const azureCreds = (endpoint: string, key: string) => ({
+  connection_string: `DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=${Buffer.from(key).toString("base64")};BlobEndpoint=${endpoint}/acct;`,
+});
+const azureSecret = Buffer.from("SECRET-az-4711").toString("base64");
+
+stepContract(azurePlugin, {
+  "weir.steps.push_to_azure_blob_storage": {
+    failing: () => ({
+      args: {
+        container: "flows",
+        folder: "p",
+        credentials: azureCreds("http://127.0.0.1:9", "SECRET-az-4711"),
+      },
+      secret: azureSecret,
+    }),
+    slow: () => ({ container: "flows", folder: "p", credentials: azureCreds(hanging.url, "x") }),
+  },
+  "weir.steps.pull_from_azure_blob_storage": {
+    failing: () => ({
+      args: {
+        container: "flows",
+        folder: "p",
+        credentials: azureCreds("http://127.0.0.1:9", "SECRET-az-4711"),
+      },
+      secret: azureSecret,
+    }),
+    slow: () => ({ container: "flows", folder: "p", credentials: azureCreds(hanging.url, "x") }),
   },
 });
