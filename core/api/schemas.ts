@@ -50,6 +50,14 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
       ),
     );
   const record = v.record(v.string(), v.unknown());
+  /** A list (pull steps, triggers) limited like job variables. */
+  const jsonList = v.pipe(
+    v.array(v.unknown()),
+    v.check(
+      (list) => jsonBytes(list) <= L.maxJobVariablesBytes,
+      `is larger than ${L.maxJobVariablesBytes} bytes as JSON (${setting("maxJobVariablesBytes")})`,
+    ),
+  );
   const tags = v.pipe(v.array(name), v.maxLength(100, "must hold at most 100 tags"));
   const nullableName = v.nullish(name);
   const nullableText = v.nullish(text);
@@ -88,29 +96,13 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     storage_document_id: nullableText,
     infrastructure_document_id: nullableText,
     job_variables: v.optional(json("maxJobVariablesBytes")),
-    pull_steps: v.nullish(
-      v.pipe(
-        v.array(v.unknown()),
-        v.check(
-          (steps) => jsonBytes(steps) <= L.maxJobVariablesBytes,
-          `are larger than ${L.maxJobVariablesBytes} bytes as JSON (${setting("maxJobVariablesBytes")})`,
-        ),
-      ),
-    ),
+    pull_steps: v.nullish(jsonList),
     enforce_parameter_schema: v.optional(v.boolean()),
     paused: v.optional(v.boolean()),
     /** Replaces the schedules when present ([] or null removes them); absent keeps them. */
     schedules: v.nullish(schedules),
     catchup: v.optional(v.picklist(CATCHUP_POLICIES)),
-    triggers: v.nullish(
-      v.pipe(
-        v.array(v.unknown()),
-        v.check(
-          (t) => jsonBytes(t) <= L.maxJobVariablesBytes,
-          `are larger than ${L.maxJobVariablesBytes} bytes as JSON (${setting("maxJobVariablesBytes")})`,
-        ),
-      ),
-    ),
+    triggers: v.nullish(jsonList),
     concurrency_limit: v.nullish(
       v.object({
         limit: v.pipe(v.number(), v.integer(), v.minValue(0)),

@@ -2,13 +2,23 @@
 
 /** The closest candidate by edit distance, when it is close enough to be a likely typo. */
 export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  const [best, d] = closest(word, candidates, distance);
+  return d <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/** The candidate nearest to `word` (case-insensitive) under `dist`, and how near. */
+function closest(
+  word: string,
+  candidates: readonly string[],
+  dist: (a: string, b: string) => number,
+): [string | undefined, number] {
   let best: string | undefined;
   let bestD = Number.POSITIVE_INFINITY;
   for (const c of candidates) {
-    const d = distance(word.toLowerCase(), c.toLowerCase());
+    const d = dist(word.toLowerCase(), c.toLowerCase());
     if (d < bestD) [best, bestD] = [c, d];
   }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  return [best, bestD];
 }
 
 function distance(a: string, b: string): number {
@@ -31,13 +41,8 @@ function distance(a: string, b: string): number {
  * one (flow_variables, job_variables) is not a typo and must not stop a deploy.
  */
 export function typoOf(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Number.POSITIVE_INFINITY;
-  for (const c of candidates) {
-    const d = transposing(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return bestD > 0 && bestD <= (word.length <= 5 ? 1 : 2) ? best : undefined;
+  const [best, d] = closest(word, candidates, transposing);
+  return d > 0 && d <= (word.length <= 5 ? 1 : 2) ? best : undefined;
 }
 
 /** Edit distance where swapping two neighbouring letters (nmae, name) is one edit. */

@@ -6,7 +6,7 @@ export { corePlugin, splitCommand } from "./core-plugin.ts";
 export { bytes, ignoreFileFor, type LocalFile, objectKey, projectFiles } from "./project-files.ts";
 export { runSteps, type StepsOptions, stepShapeProblem } from "./run-steps.ts";
 export { scrub, stepContext } from "./step-context.ts";
-export { abortable, inParallel, withRetries } from "./transfer.ts";
+export { abortable, describeUpload, inParallel, saveUnder, withRetries } from "./transfer.ts";
 
 /** The registry of this build: Weir's built-in steps and block types, then the given plugins. */
 export function createRegistry(plugins: readonly Plugin[]): Registry {

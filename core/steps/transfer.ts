@@ -1,4 +1,7 @@
+import { mkdirSync } from "node:fs";
+import { dirname, isAbsolute, normalize, relative, resolve } from "node:path";
 import { WeirError } from "../model/index.ts";
+import { bytes, ignoreFileFor, projectFiles } from "./project-files.ts";
 
 // Helpers for steps that move many files over the network (the S3 and Azure plugins).
 
@@ -63,4 +66,34 @@ export async function inParallel<T>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failed !== null) throw failed;
+}
+
+/**
+ * Streams a download to `root/rel`, creating its folders. A name that would land outside `root`
+ * (an object key such as "../../etc/x") is refused.
+ */
+export async function saveUnder(
+  root: string,
+  rel: string,
+  body: () => Promise<AsyncIterable<Uint8Array>> | AsyncIterable<Uint8Array>,
+  what: string,
+): Promise<void> {
+  const dest = resolve(root, normalize(rel));
+  if (isAbsolute(rel) || relative(root, dest).startsWith(".."))
+    throw new WeirError("FAILED", `${what} points outside the working directory`);
+  mkdirSync(dirname(dest), { recursive: true });
+  const out = Bun.file(dest).writer();
+  try {
+    for await (const chunk of await body()) out.write(chunk);
+  } finally {
+    await out.end();
+  }
+}
+
+/** What a dry run says an upload step would send: files and size, and which ignore file applies. */
+export function describeUpload(cwd: string, ignoreFile: unknown, to: string): string {
+  const applied = ignoreFileFor(cwd, typeof ignoreFile === "string" ? ignoreFile : null);
+  const files = projectFiles(cwd, applied);
+  const size = files.reduce((a, f) => a + f.size, 0);
+  return `would upload ${files.length} file(s), ${bytes(size)}, from ${cwd} to ${to} (${applied ? `leaving out what ${applied} lists` : "no ignore file: everything"}; what is there unchanged is skipped)`;
 }

@@ -1,14 +1,15 @@
-import { mkdirSync } from "node:fs";
-import { dirname, isAbsolute, normalize, relative, resolve } from "node:path";
+import { resolve } from "node:path";
 import * as v from "valibot";
 import { WeirError } from "../../core/model/index.ts";
 import { defineStep } from "../../core/plugin/index.ts";
 import {
   bytes,
+  describeUpload,
   ignoreFileFor,
   inParallel,
   objectKey,
   projectFiles,
+  saveUnder,
   withRetries,
 } from "../../core/steps/index.ts";
 import { blobRequest, blobTarget, describeBlobError, listBlobs, retryableBlob } from "./blob-client.ts";
@@ -53,12 +54,12 @@ export const pushToAzure = defineStep({
     credentials,
     ignore_file: v.nullish(v.string("must be the ignore file's name, such as .weirignore")),
   }),
-  describe(raw, cwd) {
-    const ignoreFile = ignoreFileFor(cwd, typeof raw.ignore_file === "string" ? raw.ignore_file : null);
-    const files = projectFiles(cwd, ignoreFile);
-    const size = files.reduce((a, f) => a + f.size, 0);
-    return `would upload ${files.length} file(s), ${bytes(size)}, from ${cwd} to container ${String(raw.container ?? "?")}/${String(raw.folder ?? "")} (${ignoreFile ? `leaving out what ${ignoreFile} lists` : "no ignore file: everything"})`;
-  },
+  describe: (raw, cwd) =>
+    describeUpload(
+      cwd,
+      raw.ignore_file,
+      `container ${String(raw.container ?? "?")}/${String(raw.folder ?? "")}`,
+    ),
   async run(args, ctx) {
     const t = blobTarget(args.container, args.credentials);
     const files = projectFiles(ctx.cwd, ignoreFileFor(ctx.cwd, args.ignore_file));
@@ -148,24 +149,15 @@ export const pullFromAzure = defineStep({
     let received = 0;
     try {
       await inParallel(blobs, CONCURRENCY, ctx.signal, async (b) => {
-        const rel = b.name.slice(prefix.length);
-        const dest = resolve(root, normalize(rel));
-        if (isAbsolute(rel) || relative(root, dest).startsWith(".."))
-          throw new WeirError(
-            "FAILED",
-            `pull_from_azure_blob_storage: blob "${b.name}" points outside the working directory`,
-          );
-        mkdirSync(dirname(dest), { recursive: true });
         await withRetries(
-          async () => {
-            const res = await blobRequest(t, "GET", `${t.container}/${b.name}`, {}, { signal: ctx.signal });
-            const out = Bun.file(dest).writer();
-            try {
-              for await (const chunk of res.body!) out.write(chunk);
-            } finally {
-              await out.end();
-            }
-          },
+          () =>
+            saveUnder(
+              root,
+              b.name.slice(prefix.length),
+              async () =>
+                (await blobRequest(t, "GET", `${t.container}/${b.name}`, {}, { signal: ctx.signal })).body!,
+              `pull_from_azure_blob_storage: blob "${b.name}"`,
+            ),
           ctx.signal,
           retryableBlob,
         );

@@ -1,9 +1,15 @@
-import { mkdirSync } from "node:fs";
-import { dirname, isAbsolute, normalize, relative, resolve } from "node:path";
+import { resolve } from "node:path";
 import * as v from "valibot";
 import { WeirError } from "../../core/model/index.ts";
 import { defineStep, type StepContext } from "../../core/plugin/index.ts";
-import { bytes, ignoreFileFor, objectKey, projectFiles } from "../../core/steps/index.ts";
+import {
+  bytes,
+  describeUpload,
+  ignoreFileFor,
+  objectKey,
+  projectFiles,
+  saveUnder,
+} from "../../core/steps/index.ts";
 import { describeS3Error, inParallel, listAll, type S3Target, s3Target, withRetries } from "./client.ts";
 
 /** Parts of a multipart upload; also what a multipart ETag is computed from. */
@@ -88,12 +94,8 @@ export const pushToS3 = defineStep({
     client_parameters: clientParameters,
     ignore_file: v.nullish(v.string("must be the ignore file's name, such as .weirignore")),
   }),
-  describe(raw, cwd) {
-    const ignoreFile = ignoreFileFor(cwd, typeof raw.ignore_file === "string" ? raw.ignore_file : null);
-    const files = projectFiles(cwd, ignoreFile);
-    const size = files.reduce((a, f) => a + f.size, 0);
-    return `would upload ${files.length} file(s), ${bytes(size)}, from ${cwd} to s3://${String(raw.bucket ?? "?")}/${String(raw.folder ?? "")} (${ignoreFile ? `leaving out what ${ignoreFile} lists` : "no ignore file: everything"}; objects already there unchanged are skipped)`;
-  },
+  describe: (raw, cwd) =>
+    describeUpload(cwd, raw.ignore_file, `s3://${String(raw.bucket ?? "?")}/${String(raw.folder ?? "")}`),
   async run(args, ctx) {
     const t = target(ctx, args);
     const ignoreFile = ignoreFileFor(ctx.cwd, args.ignore_file);
@@ -187,24 +189,16 @@ export const pullFromS3 = defineStep({
     let received = 0;
     try {
       await inParallel(objects, CONCURRENCY, ctx.signal, async (o) => {
-        const rel = o.key.slice(prefix.length);
-        const dest = resolve(root, normalize(rel));
-        // A key such as "../../etc/x" must not escape the working directory.
-        if (isAbsolute(rel) || relative(root, dest).startsWith("..")) {
-          throw new WeirError(
-            "FAILED",
-            `pull_from_s3: object key "${o.key}" points outside the working directory`,
-          );
-        }
-        mkdirSync(dirname(dest), { recursive: true });
-        await withRetries(async () => {
-          const out = Bun.file(dest).writer();
-          try {
-            for await (const chunk of t.client.file(o.key).stream()) out.write(chunk);
-          } finally {
-            await out.end();
-          }
-        }, ctx.signal);
+        await withRetries(
+          () =>
+            saveUnder(
+              root,
+              o.key.slice(prefix.length),
+              () => t.client.file(o.key).stream(),
+              `pull_from_s3: object key "${o.key}"`,
+            ),
+          ctx.signal,
+        );
         received += o.size;
       });
     } catch (err) {
