@@ -5,16 +5,26 @@ import { collect, positiveInt } from "./lib/options.ts";
 export function register(program: Command): void {
   program
     .command("agent")
-    .description("Poll a work pool and start each flow run as a process (creates the pool if missing)")
+    .description(
+      "Poll a work pool and start each flow run on its infrastructure: a process, or a container for a docker pool (creates the pool if missing)",
+    )
     .requiredOption("-p, --pool <name>", "work pool to take runs from")
+    .option("--type <type>", "type of the pool when the agent creates it (process, docker)")
     .option("-q, --queue <name>", "only these queues of the pool (repeatable; default: all)", collect)
     .option("--limit <n>", "most flow runs running at once", positiveInt("--limit"), 10)
     .option("--name <name>", "agent name shown in the API", `${hostname()}-${process.pid}`)
+    .option(
+      "--kill-grace <seconds>",
+      "how long a cancelled run has to stop before it is killed",
+      positiveInt("--kill-grace"),
+      30,
+    )
     .action(async (opts) => {
       const { Agent } = await import("../core/agent/index.ts");
       const { selfCommand } = await import("../core/infra/index.ts");
       const { WeirClient } = await import("../core/client/index.ts");
       const { untilSignal } = await import("./lib/signals.ts");
+      const { registry } = await import("./lib/registry.ts");
       const agent = new Agent({
         client: new WeirClient(),
         pool: opts.pool,
@@ -22,6 +32,9 @@ export function register(program: Command): void {
         limit: opts.limit,
         name: opts.name,
         command: selfCommand(),
+        registry: registry(),
+        poolType: opts.type,
+        killGraceMs: opts.killGrace * 1000,
         log: (m) => console.log(`${new Date().toISOString()} ${m}`),
       });
       await agent.start();

@@ -1,6 +1,8 @@
 import type { Command } from "@commander-js/extra-typings";
+import { WeirError } from "../core/model/index.ts";
 import { client, positiveInt } from "./lib/options.ts";
 import { printJson, printTable } from "./lib/output.ts";
+import { readTemplateFile } from "./lib/template-file.ts";
 
 export function register(program: Command): void {
   const cmd = program.command("work-pool").description("Manage work pools");
@@ -9,19 +11,61 @@ export function register(program: Command): void {
     .command("create")
     .description('Create a work pool (with a "default" queue)')
     .argument("<name>", "pool name")
-    .option("--type <type>", "infrastructure kind", "process")
+    .option("--type <type>", "infrastructure its runs start on: process or docker", "process")
     .option("--description <text>", "description")
     .option("--limit <n>", "most concurrent runs in the pool", positiveInt("--limit"))
+    .option(
+      "--base-job-template <file>",
+      "JSON file of the pool's job template (default: the type's; see get-default-base-job-template)",
+    )
     .action(async (name, opts) => {
+      const template = opts.baseJobTemplate ? await readTemplateFile(opts.baseJobTemplate) : undefined;
       const pool = await client().createWorkPool({
         name,
         type: opts.type,
         description: opts.description,
         concurrency_limit: opts.limit,
+        base_job_template: template,
       });
       console.log(
         `Created work pool "${pool.name}" (${pool.type}); start an agent with: weir agent --pool ${pool.name}`,
       );
+    });
+
+  cmd
+    .command("update")
+    .description("Change a work pool's description, concurrency limit or base job template")
+    .argument("<name>", "pool name")
+    .option("--description <text>", "description")
+    .option("--limit <n>", "most concurrent runs in the pool", positiveInt("--limit"))
+    .option("--base-job-template <file>", "JSON file of the pool's job template")
+    .action(async (name, opts) => {
+      if (opts.description === undefined && opts.limit === undefined && !opts.baseJobTemplate)
+        throw new WeirError("USAGE", "nothing to change: give --description, --limit or --base-job-template");
+      const template = opts.baseJobTemplate ? await readTemplateFile(opts.baseJobTemplate) : undefined;
+      const pool = await client().updateWorkPool(name, {
+        description: opts.description,
+        concurrency_limit: opts.limit,
+        base_job_template: template,
+      });
+      console.log(`Updated work pool "${pool.name}"; agents use the change for runs they start from now on`);
+    });
+
+  cmd
+    .command("get-default-base-job-template")
+    .description("Print the base job template a new pool of a type gets (edit it, then --base-job-template)")
+    .requiredOption("--type <type>", "pool type: process or docker")
+    .option("--file <file>", "write it to this file instead of printing it")
+    .action(async (opts) => {
+      const { registry } = await import("./lib/registry.ts");
+      const { defaultBaseJobTemplate } = await import("../core/infra/index.ts");
+      const infra = registry().requireInfrastructure(opts.type, "--type");
+      const text = `${JSON.stringify(defaultBaseJobTemplate(infra), null, 2)}\n`;
+      if (opts.file) {
+        const { writeFileSync } = await import("node:fs");
+        writeFileSync(opts.file, text);
+        console.log(`Wrote the ${infra.type} base job template to ${opts.file}`);
+      } else process.stdout.write(text);
     });
 
   cmd
@@ -64,6 +108,21 @@ export function register(program: Command): void {
         ["Concurrency limit", pool.concurrency_limit === null ? "none" : String(pool.concurrency_limit)],
         ["Created", pool.created],
       ]);
+      const vars = (pool.base_job_template.variables ?? {}) as {
+        properties?: Record<string, { default?: unknown; description?: string }>;
+        required?: string[];
+      };
+      const props = Object.entries(vars.properties ?? {});
+      if (props.length > 0) {
+        console.log("");
+        printTable(
+          ["JOB VARIABLE", "DEFAULT"],
+          props.map(([k, p]) => [
+            `${k}${vars.required?.includes(k) ? " (required)" : ""}`,
+            p.default === undefined ? "-" : JSON.stringify(p.default),
+          ]),
+        );
+      }
       console.log("");
       printTable(
         ["QUEUE", "PRIORITY", "LIMIT", "PAUSED"],

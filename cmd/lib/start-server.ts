@@ -107,6 +107,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
       limit: o.limit,
       name: `server-agent-${process.pid}`,
       command: selfCommand(),
+      registry: registry(),
       log: (m) => console.log(`[agent] ${m}`),
     });
     await agent.start();

@@ -1,9 +1,17 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import * as v from "valibot";
 import type { WeirClient } from "../client/index.ts";
-import { jobEnv, launchProcess, type RunningProcess } from "../infra/index.ts";
+import { makeResolver } from "../engine/index.ts";
+import {
+  type BaseJobTemplate,
+  type InfraExit,
+  type InfraHandle,
+  type Infrastructure,
+  jobConfiguration,
+  templateOf,
+} from "../infra/index.ts";
 import { describeError, type FlowRun, isTerminal, WeirError } from "../model/index.ts";
+import type { Registry } from "../plugin/index.ts";
+import { scrub } from "../steps/index.ts";
 
 export interface AgentOptions {
   client: WeirClient;
@@ -15,26 +23,44 @@ export interface AgentOptions {
   name: string;
   /** argv prefix that starts this binary (see selfCommand()). */
   command: string[];
+  /** The plugins of this build: the pool's type picks the infrastructure from them. */
+  registry: Registry;
+  /** The type a pool created by this agent gets (an existing pool keeps its own; default "process"). */
+  poolType?: string;
+  /** How long a cancelled run's infrastructure has to stop before it is killed (default 30 s). */
+  killGraceMs?: number;
   heartbeatMs?: number;
   /** How long one claim request waits on the server for work. */
   pollWaitMs?: number;
   log: (message: string) => void;
 }
 
+/** One run this agent has taken: starting (no handle yet) or running on its infrastructure. */
+interface Taken {
+  run: FlowRun;
+  handle: InfraHandle | null;
+  /** Aborted to stop a launch still in progress (a cancellation that came early). */
+  starting: AbortController;
+  /** Settles after the end has been recorded, not merely when the infrastructure stops. */
+  done: Promise<void>;
+}
+
 /**
- * Polls a work pool and starts each claimed flow run as its own process. Claims are long polls,
- * so a new run starts within milliseconds; heartbeats report liveness and bring back
- * cancellations; a process that exits without a final state leaves its run CRASHED.
+ * Polls a work pool and starts each claimed flow run on the pool's infrastructure (a process, a
+ * container). Claims are long polls, so a new run starts within milliseconds; heartbeats report
+ * liveness and bring back cancellations; infrastructure that ends without a final state leaves
+ * its run CRASHED with the reason.
  */
 export class Agent {
   readonly id = Bun.randomUUIDv7();
-  /** `done` settles after the exit has been recorded, not merely when the process exits. */
-  readonly #running = new Map<string, { run: FlowRun; proc: RunningProcess; done: Promise<void> }>();
+  readonly #running = new Map<string, Taken>();
   readonly #stop = new AbortController();
-  /** Runs this agent has already sent SIGTERM to. */
+  /** Runs this agent has already asked to stop. */
   readonly #cancelSent = new Set<string>();
   #slotFreed: (() => void) | null = null;
   #loop: Promise<void> | null = null;
+  #infra: Infrastructure | null = null;
+  #template: BaseJobTemplate | null = null;
 
   constructor(readonly opts: AgentOptions) {}
 
@@ -44,7 +70,17 @@ export class Agent {
 
   async start(): Promise<void> {
     const { client, pool } = this.opts;
-    const wp = await client.createWorkPool({ name: pool, type: "process" }, true);
+    const wp = await client.createWorkPool({ name: pool, type: this.opts.poolType ?? "process" }, true);
+    if (this.opts.poolType && wp.type !== this.opts.poolType) {
+      throw new WeirError(
+        "INVALID",
+        `work pool "${wp.name}" is a ${wp.type} pool, not ${this.opts.poolType} (start the agent without --type, or use another pool)`,
+      );
+    }
+    const infra = this.opts.registry.requireInfrastructure(wp.type, `Agent for work pool "${wp.name}"`);
+    await infra.check?.();
+    this.#infra = infra;
+    this.#template = templateOf(wp, infra);
     this.opts.log(
       `Agent ${this.opts.name} started: pool "${wp.name}" (${wp.type}), queues ${this.opts.queues.length ? this.opts.queues.join(", ") : "all"}, limit ${this.opts.limit}, API ${client.baseUrl}`,
     );
@@ -61,9 +97,12 @@ export class Agent {
     await Bun.sleep(0);
   }
 
-  /** Kills every running flow process (their runs end CRASHED). */
+  /** Kills every running flow run's infrastructure at once (their runs end CRASHED). */
   killAll(): void {
-    for (const { proc } of this.#running.values()) proc.kill("SIGKILL");
+    for (const t of this.#running.values()) {
+      t.starting.abort();
+      t.handle?.kill(0);
+    }
   }
 
   async #claimLoop(): Promise<void> {
@@ -113,74 +152,108 @@ export class Agent {
   }
 
   #launch(run: FlowRun): void {
-    // Each run starts in a folder of its own (Prefect's process worker does the same), removed
-    // when it ends, unless the working_dir job variable names one: pull steps that download or
-    // clone code then never meet another run's files.
-    const explicit =
-      typeof run.job_variables.working_dir === "string" ? run.job_variables.working_dir : undefined;
-    let cwd = explicit;
-    let proc: RunningProcess;
-    try {
-      cwd ??= mkdtempSync(join(tmpdir(), `weir-run-${run.id.slice(-12)}-`));
-      proc = launchProcess(run, {
-        command: this.opts.command,
-        apiUrl: this.opts.client.baseUrl,
-        env: jobEnv(run.job_variables),
-        cwd,
-      });
-    } catch (err) {
-      if (!explicit && cwd) rmSync(cwd, { recursive: true, force: true });
-      this.opts.log(`Could not start flow run ${run.name} (${run.id}): ${describeError(err)}`);
-      void this.opts.client
-        .setFlowRunState(run.id, {
-          type: "CRASHED",
-          message: `Could not start the process: ${describeError(err)}`,
-        })
-        .catch(() => {});
-      return;
-    }
-    const done = proc.exited.then(async ({ code, signal }) => {
-      try {
-        await this.#afterExit(run, code, signal);
-      } finally {
-        if (!explicit && cwd) rmSync(cwd, { recursive: true, force: true });
-        this.#running.delete(run.id);
-        this.#cancelSent.delete(run.id);
-        this.#slotFreed?.();
-      }
+    const taken: Taken = { run, handle: null, starting: new AbortController(), done: Promise.resolve() };
+    this.#running.set(run.id, taken);
+    taken.done = this.#runOn(taken).finally(() => {
+      this.#running.delete(run.id);
+      this.#cancelSent.delete(run.id);
+      this.#slotFreed?.();
     });
-    this.#running.set(run.id, { run, proc, done });
-    this.opts.log(`Started flow run ${run.name} (${run.id}) as process ${proc.pid}`);
   }
 
-  async #afterExit(run: FlowRun, code: number | null, signal: string | null): Promise<void> {
-    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+  /** Starts one run on the infrastructure, waits for it to end and records how it ended. */
+  async #runOn(taken: Taken): Promise<void> {
+    const { run } = taken;
+    const infra = this.#infra!;
+    const secrets: string[] = [];
+    const log = (m: string) => this.opts.log(scrub(m, secrets));
+    let handle: InfraHandle;
+    try {
+      const config = await this.#configure(run, infra, secrets);
+      handle = await infra.launch(run, config, {
+        apiUrl: this.opts.client.baseUrl,
+        command: this.opts.command,
+        log,
+        signal: taken.starting.signal,
+      });
+    } catch (err) {
+      const why = scrub(describeError(err), secrets);
+      const cancelled = taken.starting.signal.aborted;
+      log(`Could not start flow run ${run.name} (${run.id}) on ${infra.type}: ${why}`);
+      await this.#record(
+        run,
+        cancelled
+          ? { type: "CANCELLED", message: "Cancelled before its infrastructure started" }
+          : {
+              type: "CRASHED",
+              message: `Could not start the flow run on ${infra.type} infrastructure: ${why}`,
+            },
+      );
+      return;
+    }
+    taken.handle = handle;
+    // A cancellation that came while it was starting.
+    if (taken.starting.signal.aborted) handle.kill(this.opts.killGraceMs ?? 30_000);
+    log(`Started flow run ${run.name} (${run.id}) as ${handle.id}`);
+    const exit = await handle.exited;
+    await this.#afterExit(run, handle, exit, log);
+  }
+
+  /**
+   * The run's job configuration: the pool's template with the run's job variables, blocks and
+   * variables resolved now (so secrets are never stored with the deployment), checked against
+   * the infrastructure's schema.
+   */
+  async #configure(run: FlowRun, infra: Infrastructure, secrets: string[]): Promise<Record<string, unknown>> {
+    const raw = jobConfiguration(this.#template!, run.job_variables);
+    const resolve = makeResolver(this.opts.client, secrets, this.opts.registry);
+    const resolved = await resolve(raw);
+    const parsed = v.safeParse(infra.jobVariables, resolved);
+    if (!parsed.success) {
+      const problems = parsed.issues.map((i) => `${v.getDotPath(i) ?? "(job configuration)"}: ${i.message}`);
+      throw new WeirError("INVALID", `invalid job configuration: ${problems.join("; ")}`);
+    }
+    return parsed.output;
+  }
+
+  async #afterExit(
+    run: FlowRun,
+    handle: InfraHandle,
+    exit: InfraExit,
+    log: (m: string) => void,
+  ): Promise<void> {
+    const how = exit.reason ?? `exited with code ${exit.code}`;
     // `weir execute` exits 0 only after the server accepted COMPLETED: nothing to check.
-    if (code === 0 && !signal) {
-      this.opts.log(`Flow run ${run.name} (${run.id}) finished: Completed`);
+    if (exit.code === 0 && !exit.reason) {
+      log(`Flow run ${run.name} (${run.id}) finished: Completed`);
       return;
     }
     try {
       const current = await this.opts.client.getFlowRun(run.id);
       if (isTerminal(current.state.type)) {
-        this.opts.log(`Flow run ${run.name} (${run.id}) finished: ${current.state.name}`);
+        log(`Flow run ${run.name} (${run.id}) finished: ${current.state.name}`);
         return;
       }
       const final =
         current.state.type === "CANCELLING"
-          ? { type: "CANCELLED" as const, message: `Cancelled; the process ${how}` }
+          ? { type: "CANCELLED" as const, message: `Cancelled; its ${handle.id} ${how}` }
           : {
               type: "CRASHED" as const,
-              message: `The flow run process ${how} before the run reached a final state`,
+              message: `The flow run's ${handle.id} ${how} before the run reached a final state`,
             };
       await this.opts.client.setFlowRunState(run.id, final);
-      this.opts.log(
-        `Flow run ${run.name} (${run.id}) ${final.type === "CRASHED" ? "crashed" : "was cancelled"}: the process ${how}`,
+      log(
+        `Flow run ${run.name} (${run.id}) ${final.type === "CRASHED" ? "crashed" : "was cancelled"}: its ${handle.id} ${how}`,
       );
     } catch (err) {
       if (err instanceof WeirError && err.code === "CONFLICT") return;
-      this.opts.log(`Could not record the end of flow run ${run.id}: ${describeError(err)}`);
+      log(`Could not record the end of flow run ${run.id}: ${describeError(err)}`);
     }
+  }
+
+  /** Records a final state the agent decided; a run that already ended keeps its own. */
+  async #record(run: FlowRun, state: { type: "CRASHED" | "CANCELLED"; message: string }): Promise<void> {
+    await this.opts.client.setFlowRunState(run.id, state).catch(() => {});
   }
 
   async #heartbeat(): Promise<void> {
@@ -191,6 +264,12 @@ export class Agent {
       work_queues: this.opts.queues,
     });
     this.#cancel(res.cancelling);
+    // The pool's template may have been changed (weir work-pool update): runs started from now
+    // on use the new one.
+    if (this.#infra) {
+      const pool = await this.opts.client.getWorkPool(this.opts.pool);
+      this.#template = templateOf(pool, this.#infra);
+    }
   }
 
   #cancel(ids: string[]): void {
@@ -199,7 +278,8 @@ export class Agent {
       if (r && !this.#cancelSent.has(id)) {
         this.#cancelSent.add(id);
         this.opts.log(`Cancelling flow run ${r.run.name} (${id})`);
-        r.proc.kill("SIGTERM");
+        r.starting.abort();
+        r.handle?.kill(this.opts.killGraceMs ?? 30_000);
       }
     }
   }

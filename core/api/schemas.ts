@@ -201,6 +201,12 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     base_job_template: v.optional(json("maxJobVariablesBytes")),
   });
 
+  const WorkPoolUpdateBody = v.object({
+    description: nullableText,
+    concurrency_limit: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0))),
+    base_job_template: v.optional(json("maxJobVariablesBytes")),
+  });
+
   const WorkQueueBody = v.object({
     name,
     priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000))),
@@ -246,6 +252,7 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     TaskRunSnapshotsBody,
     LogsBody,
     WorkPoolBody,
+    WorkPoolUpdateBody,
     WorkQueueBody,
     ClaimBody,
     HeartbeatBody,

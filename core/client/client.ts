@@ -222,7 +222,13 @@ export class WeirClient {
 
   // work pools and agents
   createWorkPool(
-    body: { name: string; type?: string; description?: string; concurrency_limit?: number },
+    body: {
+      name: string;
+      type?: string;
+      description?: string;
+      concurrency_limit?: number;
+      base_job_template?: Record<string, unknown>;
+    },
     ifMissing = false,
   ): Promise<WorkPool> {
     return this.request("POST", "/work-pools", body, {
@@ -231,6 +237,16 @@ export class WeirClient {
   }
   listWorkPools(): Promise<WorkPool[]> {
     return this.all("/work-pools");
+  }
+  updateWorkPool(
+    name: string,
+    body: {
+      description?: string | null;
+      concurrency_limit?: number | null;
+      base_job_template?: Record<string, unknown>;
+    },
+  ): Promise<WorkPool> {
+    return this.request("PATCH", `/work-pools/${encodeURIComponent(name)}`, body);
   }
   getWorkPool(name: string): Promise<WorkPool> {
     return this.request("GET", `/work-pools/${encodeURIComponent(name)}`);

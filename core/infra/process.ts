@@ -1,54 +1,105 @@
-import type { FlowRun } from "../model/index.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as v from "valibot";
+import { splitCommand } from "../model/index.ts";
+import { defineInfrastructure, type InfraExit, type InfraHandle } from "./infrastructure.ts";
+import { envVariable, labelsVariable, nameVariable, variable } from "./job-variables.ts";
 
-export interface LaunchOptions {
-  command: string[];
-  apiUrl: string;
-  /** Extra environment (job variables `env`), on top of the agent's own. */
-  env?: Record<string, string>;
-  cwd?: string;
-}
+/** Prefect's process worker variables (the same names, so its job_variables work unchanged). */
+const ProcessVariables = v.object({
+  name: nameVariable,
+  env: envVariable,
+  labels: labelsVariable,
+  command: variable(
+    v.optional(v.nullable(v.string())),
+    "Command",
+    "The command that starts the flow run. Leave it blank: the agent starts `weir execute` with the run's id.",
+  ),
+  stream_output: variable(
+    v.optional(v.boolean(), true),
+    "Stream Output",
+    "Print the flow run's output in the agent's own output.",
+  ),
+  working_dir: variable(
+    v.optional(v.nullable(v.string())),
+    "Working Directory",
+    "The folder the flow run starts in. Without it each run gets an empty temporary folder of its own, removed when it ends.",
+  ),
+});
 
-export interface RunningProcess {
-  pid: number;
-  exited: Promise<{ code: number | null; signal: string | null }>;
-  kill(signal: "SIGTERM" | "SIGKILL"): void;
-}
+/** Each flow run in its own `weir execute <id>` child process. */
+export const processInfrastructure = defineInfrastructure({
+  type: "process",
+  description: "each flow run as a process on the agent's machine",
+  jobVariables: ProcessVariables,
+  async launch(run, config, ctx): Promise<InfraHandle> {
+    // Each run starts in a folder of its own (Prefect's process worker does the same), removed
+    // when it ends, unless working_dir names one: pull steps that download or clone code then
+    // never meet another run's files.
+    const explicit = config.working_dir ?? undefined;
+    const cwd = explicit ?? mkdtempSync(join(tmpdir(), `weir-run-${run.id.slice(-12)}-`));
+    const cleanup = () => {
+      if (!explicit) rmSync(cwd, { recursive: true, force: true });
+    };
+    const argv = config.command ? splitCommand(config.command) : [...ctx.command, "execute", run.id];
+    let child: ReturnType<typeof Bun.spawn>;
+    try {
+      child = Bun.spawn(argv, {
+        env: {
+          ...process.env,
+          ...stringEnv(config.env),
+          WEIR_API_URL: ctx.apiUrl,
+          WEIR_FLOW_RUN_ID: run.id,
+          // `weir execute` watches this process and stops when it is gone (see watchParent).
+          WEIR_AGENT_PID: String(process.pid),
+        },
+        cwd,
+        stdin: "ignore",
+        stdout: config.stream_output ? "inherit" : "ignore",
+        stderr: config.stream_output ? "inherit" : "ignore",
+      });
+    } catch (err) {
+      cleanup();
+      throw err;
+    }
+    let killTimer: ReturnType<typeof setTimeout> | undefined;
+    const exited: Promise<InfraExit> = child.exited.then(
+      (code) => {
+        clearTimeout(killTimer);
+        cleanup();
+        return child.signalCode
+          ? { code: null, reason: `was killed by ${child.signalCode}` }
+          : { code, reason: null };
+      },
+      (err) => {
+        cleanup();
+        return { code: null, reason: String(err) };
+      },
+    );
+    return {
+      id: `process ${child.pid}`,
+      exited,
+      kill(graceMs) {
+        child.kill("SIGTERM");
+        clearTimeout(killTimer);
+        killTimer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      },
+    };
+  },
+});
 
-/** The process infrastructure: each flow run in its own `weir execute <id>` child process. */
-export function launchProcess(run: FlowRun, opts: LaunchOptions): RunningProcess {
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    ...opts.env,
-    WEIR_API_URL: opts.apiUrl,
-    WEIR_FLOW_RUN_ID: run.id,
-    // `weir execute` watches this process and stops when it is gone (see watchParent).
-    WEIR_AGENT_PID: String(process.pid),
-  };
-  const child = Bun.spawn([...opts.command, "execute", run.id], {
-    env,
-    cwd: opts.cwd,
-    stdin: "ignore",
-    stdout: "inherit",
-    stderr: "inherit",
-  });
-  return {
-    pid: child.pid,
-    exited: child.exited.then((code) => ({
-      code: child.signalCode ? null : code,
-      signal: child.signalCode ? String(child.signalCode) : null,
-    })),
-    kill: (signal) => child.kill(signal),
-  };
-}
-
-/** The `env` job variable as strings (numbers and booleans are common in YAML). */
-export function jobEnv(jobVariables: Record<string, unknown>): Record<string, string> {
-  const env = jobVariables.env;
-  if (!env || typeof env !== "object") return {};
+/**
+ * The `env` job variable as the strings a process takes: numbers and booleans (common in YAML)
+ * as their text; a null value unsets a variable the agent has (as in Prefect).
+ */
+export function stringEnv(
+  env: Record<string, unknown> | null | undefined,
+): Record<string, string | undefined> {
   return Object.fromEntries(
-    Object.entries(env as Record<string, unknown>).map(([k, v]) => [
+    Object.entries(env ?? {}).map(([k, val]) => [
       k,
-      typeof v === "string" ? v : JSON.stringify(v),
+      val === null ? undefined : typeof val === "string" ? val : JSON.stringify(val),
     ]),
   );
 }

@@ -68,6 +68,15 @@ function validatorFor(schema: Record<string, unknown>): Validator {
   return v;
 }
 
+export interface SchemaOptions {
+  /** A deployment's defaults need not name every required value: skip "missing required". */
+  partial?: boolean;
+  /** What the values are called in messages (default "parameter"; job variables use "job variable"). */
+  noun?: string;
+  /** What an object with no properties takes, for the "unknown" message (default "the flow takes no parameters"). */
+  none?: string;
+}
+
 export interface ParameterProblem {
   /** The top-level parameter the problem is about (null when about the whole object). */
   parameter: string | null;
@@ -82,9 +91,10 @@ export interface ParameterProblem {
 export function parameterProblems(
   schema: Record<string, unknown> | null | undefined,
   params: Record<string, unknown>,
-  opts: { partial?: boolean } = {},
+  opts: SchemaOptions = {},
 ): ParameterProblem[] {
   if (!schema || typeof schema !== "object") return [];
+  const noun = opts.noun ?? "parameter";
   const props = (schema.properties ?? {}) as Record<string, unknown>;
   const problems: ParameterProblem[] = [];
   if (schema.additionalProperties !== true && typeof schema.additionalProperties !== "object") {
@@ -93,7 +103,7 @@ export function parameterProblems(
         const known = Object.keys(props);
         problems.push({
           parameter: name,
-          message: `unknown parameter "${name}"${known.length ? ` (known: ${known.join(", ")})` : " (the flow takes no parameters)"}`,
+          message: `unknown ${noun} "${name}"${known.length ? ` (known: ${known.join(", ")})` : ` (${opts.none ?? "the flow takes no parameters"})`}`,
         });
       }
     }
@@ -107,7 +117,7 @@ export function parameterProblems(
       const name = m?.[1] ?? path;
       problems.push({
         parameter: name,
-        message: `missing required parameter "${name}" (expected ${expected(props[m?.[1] ?? ""])})`,
+        message: `missing required ${noun} "${name}" (expected ${expected(props[m?.[1] ?? ""])})`,
       });
     } else if (err.keyword === "properties" || err.keyword === "additionalProperties" || path === "") {
       // summaries of the per-property errors reported on their own
@@ -119,7 +129,7 @@ export function parameterProblems(
       const want = sub ? expected(sub) : err.error;
       problems.push({
         parameter: top,
-        message: `parameter "${path}" must be ${want} (got ${typeOf(value)} ${JSON.stringify(value)})`,
+        message: `${noun} "${path}" must be ${want} (got ${typeOf(value)} ${JSON.stringify(value)})`,
       });
     }
   }

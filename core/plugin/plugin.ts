@@ -1,8 +1,9 @@
 import type * as v from "valibot";
+import type { Infrastructure } from "../infra/index.ts";
 import type { BlockType } from "../model/index.ts";
 import type { Logger } from "../sdk/logger.ts";
 
-// What a plugin is: one value listing its steps, block types and (later) infrastructure. Weir's
+// What a plugin is: one value listing its steps, block types and infrastructure. Weir's
 // built-in steps are a plugin too; plugins/index.ts lists the others, and one Registry built from
 // them is passed to whatever needs it (deploy, the engine, the server's block types).
 
@@ -71,6 +72,8 @@ export interface Plugin {
   blockTypes: BlockType[];
   /** Python packages whose Prefect steps it provides: a `requires:` naming one is satisfied, not installed. */
   provides?: string[];
+  /** Kinds of infrastructure flow runs can run on (work pool types). */
+  infrastructure?: Infrastructure[];
 }
 
 /** Declares a step; the schema types its arguments. */

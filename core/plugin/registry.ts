@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import * as v from "valibot";
+import type { Infrastructure } from "../infra/index.ts";
 import { type BlockType, didYouMean, WeirError } from "../model/index.ts";
 import { packageStepInstalled, stepPackage } from "../steps/package-steps.ts";
 import type { Plugin, StepDefinition } from "./plugin.ts";
@@ -62,12 +63,14 @@ export class Registry {
   readonly #steps = new Map<string, StepDefinition>();
   readonly #blockTypes = new Map<string, BlockType>();
   readonly #provides = new Set<string>();
+  readonly #infrastructure = new Map<string, Infrastructure>();
 
   constructor(readonly plugins: readonly Plugin[]) {
     for (const p of plugins) {
       for (const s of p.steps) for (const n of [s.name, ...(s.aliases ?? [])]) this.#steps.set(n, s);
       for (const t of p.blockTypes) this.#blockTypes.set(t.slug, t);
       for (const pkg of p.provides ?? []) this.#provides.add(pkg);
+      for (const i of p.infrastructure ?? []) this.#infrastructure.set(i.type, i);
     }
   }
 
@@ -87,6 +90,27 @@ export class Registry {
 
   get blockTypes(): BlockType[] {
     return [...this.#blockTypes.values()];
+  }
+
+  /** The infrastructure of a work pool type, or undefined when this build has none. */
+  infrastructure(type: string): Infrastructure | undefined {
+    return this.#infrastructure.get(type);
+  }
+
+  /** Work pool types this build can run, in plugin order. */
+  get poolTypes(): string[] {
+    return [...this.#infrastructure.keys()];
+  }
+
+  /** The infrastructure of a pool type; an INVALID error naming the types there are otherwise. */
+  requireInfrastructure(type: string, what: string): Infrastructure {
+    const infra = this.infrastructure(type);
+    if (infra) return infra;
+    const hint = didYouMean(type, this.poolTypes);
+    throw new WeirError(
+      "INVALID",
+      `${what}: work pool type "${type}" is not known${hint ? ` (did you mean "${hint}"?)` : ""}; this build runs: ${this.poolTypes.join(", ")}`,
+    );
   }
 
   /** The plugin a step name needs when this build does not have it. */

@@ -1,46 +1,12 @@
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import * as v from "valibot";
-import { CORE_BLOCK_TYPES, textField, WeirError } from "../model/index.ts";
+import { processInfrastructure } from "../infra/index.ts";
+import { CORE_BLOCK_TYPES, splitCommand, textField, WeirError } from "../model/index.ts";
 import { definePlugin, defineStep } from "../plugin/index.ts";
 
 // Weir's built-in steps, as a plugin like any other. Prefect's names for them (all eras) resolve
 // to the same steps.
-
-/** Splits a command line like a POSIX shell would (quotes and backslashes), without running one. */
-export function splitCommand(line: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let quote: '"' | "'" | null = null;
-  let has = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quote === "'") {
-      if (c === "'") quote = null;
-      else cur += c;
-    } else if (quote === '"') {
-      if (c === '"') quote = null;
-      else if (c === "\\" && i + 1 < line.length && '"\\$`'.includes(line[i + 1]!)) cur += line[++i];
-      else cur += c;
-    } else if (c === "'" || c === '"') {
-      quote = c;
-      has = true;
-    } else if (c === "\\" && i + 1 < line.length) {
-      cur += line[++i];
-      has = true;
-    } else if (/\s/.test(c)) {
-      if (cur || has) out.push(cur);
-      cur = "";
-      has = false;
-    } else {
-      cur += c;
-      has = true;
-    }
-  }
-  if (quote) throw new WeirError("INVALID", `unclosed ${quote} quote in: ${line}`);
-  if (cur || has) out.push(cur);
-  return out;
-}
 
 const expandVars = (text: string, env: Record<string, string | undefined>) =>
   text.replace(/\$(\w+)|\$\{(\w+)\}/g, (m, a, b) => env[a ?? b] ?? m);
@@ -187,4 +153,5 @@ export const corePlugin = definePlugin({
     },
   ],
   provides: ["prefect"],
+  infrastructure: [processInfrastructure],
 });

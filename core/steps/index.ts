@@ -2,7 +2,8 @@ import type { Plugin } from "../plugin/index.ts";
 import { Registry } from "../plugin/index.ts";
 import { corePlugin } from "./core-plugin.ts";
 
-export { corePlugin, splitCommand } from "./core-plugin.ts";
+export { splitCommand } from "../model/index.ts";
+export { corePlugin } from "./core-plugin.ts";
 export { bytes, ignoreFileFor, type LocalFile, objectKey, projectFiles } from "./project-files.ts";
 export { runSteps, type StepsOptions, stepShapeProblem } from "./run-steps.ts";
 export { scrub, stepContext } from "./step-context.ts";

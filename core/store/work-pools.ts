@@ -5,8 +5,6 @@ import type { Db } from "./open-store.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toWorkPool, toWorkQueue } from "./rows.ts";
 import { workPools, workQueues } from "./schema.ts";
 
-export const WORK_POOL_TYPES = ["process"] as const;
-
 export interface WorkPoolInput {
   name: string;
   type?: string;
@@ -56,13 +54,8 @@ export async function listWorkPools(db: Db, page: Page = {}): Promise<WorkPool[]
  * (what an agent started with --pool does); otherwise a duplicate name is a CONFLICT.
  */
 export async function createWorkPool(db: Db, input: WorkPoolInput, ifMissing = false): Promise<WorkPool> {
+  // The API checks the type against the infrastructure this build has, and the template.
   const type = input.type ?? "process";
-  if (!(WORK_POOL_TYPES as readonly string[]).includes(type)) {
-    throw new WeirError(
-      "INVALID",
-      `Cannot create work pool "${input.name}": type "${type}" is not known (use one of: ${WORK_POOL_TYPES.join(", ")})`,
-    );
-  }
   const now = nowIso();
   const id = newId();
   const inserted = await db
@@ -110,6 +103,25 @@ export async function deleteWorkPool(db: Db, name: string): Promise<WorkPool> {
   const pool = await getWorkPool(db, name);
   await db.delete(workPools).where(eq(workPools.id, pool.id));
   return pool;
+}
+
+/** Changes what is given of a pool's description, concurrency limit and base job template. */
+export async function updateWorkPool(
+  db: Db,
+  name: string,
+  input: Pick<WorkPoolInput, "description" | "concurrency_limit" | "base_job_template">,
+): Promise<WorkPool> {
+  const pool = await getWorkPool(db, name);
+  await db
+    .update(workPools)
+    .set({
+      updated: nowIso(),
+      ...(input.description !== undefined ? { description: input.description } : {}),
+      ...(input.concurrency_limit !== undefined ? { concurrencyLimit: input.concurrency_limit } : {}),
+      ...(input.base_job_template !== undefined ? { baseJobTemplate: input.base_job_template } : {}),
+    })
+    .where(eq(workPools.id, pool.id));
+  return getWorkPool(db, name);
 }
 
 export async function setWorkPoolPaused(db: Db, name: string, paused: boolean): Promise<WorkPool> {

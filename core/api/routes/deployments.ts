@@ -1,3 +1,4 @@
+import { checkJobVariables, mergeJobVariables, templateOf } from "../../infra/index.ts";
 import { type FlowRun, validateParameters, WeirError } from "../../model/index.ts";
 import * as q from "../../store/index.ts";
 import type { ReadyContext } from "../context.ts";
@@ -45,6 +46,16 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
             `Cannot deploy "${body.flow_name}/${body.name}": work pool "${body.work_pool_name}" does not exist (create it with: weir work-pool create ${body.work_pool_name} --type process)`,
           );
         }
+        // Job variables the pool's template refuses would fail every run: refused now. Missing
+        // required ones are fine here (runs may give them).
+        const infra = ctx.registry.infrastructure(pool.type);
+        if (infra && body.job_variables)
+          checkJobVariables(
+            templateOf(pool, infra),
+            body.job_variables,
+            `deployment "${body.flow_name}/${body.name}" (work pool "${pool.name}", ${pool.type})`,
+            { partial: true },
+          );
         if (body.work_queue_name) await q.ensureWorkQueue(db, pool.id, body.work_queue_name);
       }
       // `schedule` (one, Prefect 2's field) is shorthand for `schedules: [{ schedule }]`.
@@ -98,6 +109,19 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
     "Create a flow run of a deployment; parameters merge over the deployment's and are validated first",
     async (c) => {
       const body = await readBody(c, RunDeploymentBody, ctx.limits);
+      // A run's own job variables are checked with the deployment's under the pool's template
+      // (runs without any were checked when deployed, and keep the batched path).
+      if (body.job_variables && Object.keys(body.job_variables).length > 0) {
+        const d = await q.getDeployment(db, param(c, "id"));
+        const pool = d.work_pool_name ? await q.findWorkPool(db, d.work_pool_name) : undefined;
+        const infra = pool && ctx.registry.infrastructure(pool.type);
+        if (pool && infra)
+          checkJobVariables(
+            templateOf(pool, infra),
+            mergeJobVariables(d.job_variables, body.job_variables),
+            `a run of ${d.flow_name}/${d.name} (work pool "${pool.name}", ${pool.type})`,
+          );
+      }
       const run: FlowRun = await ctx.runWriter.createForDeployment(param(c, "id"), (d) => {
         const parameters = { ...d.parameters, ...body.parameters };
         if (d.enforce_parameter_schema) {
@@ -111,7 +135,7 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
           work_pool_name: d.work_pool_name,
           work_queue_name: d.work_queue_name,
           parameters,
-          job_variables: { ...d.job_variables, ...body.job_variables },
+          job_variables: mergeJobVariables(d.job_variables, body.job_variables),
           tags: [...new Set([...d.tags, ...(body.tags ?? [])])],
           state: { type: "SCHEDULED", scheduledTime: body.scheduled_time },
         };

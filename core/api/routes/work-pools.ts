@@ -1,3 +1,11 @@
+import {
+  type BaseJobTemplate,
+  baseJobTemplateProblems,
+  defaultBaseJobTemplate,
+  type Infrastructure,
+  templateOf,
+} from "../../infra/index.ts";
+import { WeirError, type WorkPool } from "../../model/index.ts";
 import * as q from "../../store/index.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
@@ -8,7 +16,15 @@ const RECHECK_MS = 1000;
 
 export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
   const db = ctx.store.db;
-  const { ClaimBody, HeartbeatBody, WorkPoolBody, WorkQueueBody } = ctx.schemas;
+  const { ClaimBody, HeartbeatBody, WorkPoolBody, WorkPoolUpdateBody, WorkQueueBody } = ctx.schemas;
+
+  /** A pool made before base job templates shows its type's default, which is what it runs with. */
+  const withTemplate = (pool: WorkPool): WorkPool => {
+    const infra = ctx.registry.infrastructure(pool.type);
+    return infra
+      ? { ...pool, base_job_template: templateOf(pool, infra) as unknown as Record<string, unknown> }
+      : pool;
+  };
 
   r.route(
     "post",
@@ -16,15 +32,64 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
     "Create a work pool (?if_missing=true returns an existing one)",
     async (c) => {
       const body = await readBody(c, WorkPoolBody, ctx.limits);
-      return c.json(await q.createWorkPool(db, body, c.req.query("if_missing") === "true"), 201);
+      const what = `Cannot create work pool "${body.name}"`;
+      const infra = ctx.registry.requireInfrastructure(body.type ?? "process", what);
+      const given = body.base_job_template;
+      const template =
+        given && Object.keys(given).length > 0
+          ? checkedTemplate(given, infra, what)
+          : defaultBaseJobTemplate(infra);
+      const pool = await q.createWorkPool(
+        db,
+        { ...body, base_job_template: template as unknown as Record<string, unknown> },
+        c.req.query("if_missing") === "true",
+      );
+      return c.json(withTemplate(pool), 201);
     },
     WorkPoolBody,
   );
+  r.route(
+    "patch",
+    "/api/work-pools/:name",
+    "Change a work pool's description, concurrency limit or base job template",
+    async (c) => {
+      const body = await readBody(c, WorkPoolUpdateBody, ctx.limits);
+      const name = param(c, "name");
+      const pool = await q.getWorkPool(db, name);
+      const what = `Cannot update work pool "${name}"`;
+      const template =
+        body.base_job_template === undefined
+          ? undefined
+          : checkedTemplate(
+              body.base_job_template,
+              ctx.registry.requireInfrastructure(pool.type, what),
+              what,
+            );
+      return c.json(
+        withTemplate(
+          await q.updateWorkPool(db, name, {
+            ...body,
+            base_job_template: template as unknown as Record<string, unknown> | undefined,
+          }),
+        ),
+      );
+    },
+    WorkPoolUpdateBody,
+  );
   r.route("get", "/api/work-pools", "List work pools (?limit=N&offset=N)", async (c) =>
-    c.json(await q.listWorkPools(db, page(c, ctx.limits))),
+    c.json((await q.listWorkPools(db, page(c, ctx.limits))).map(withTemplate)),
   );
   r.route("get", "/api/work-pools/:name", "Read a work pool", async (c) =>
-    c.json(await q.getWorkPool(db, param(c, "name"))),
+    c.json(withTemplate(await q.getWorkPool(db, param(c, "name")))),
+  );
+  r.route(
+    "get",
+    "/api/work-pool-types/:type/base-job-template",
+    "The base job template a new pool of this type gets",
+    async (c) => {
+      const type = param(c, "type");
+      return c.json(defaultBaseJobTemplate(ctx.registry.requireInfrastructure(type, "No template")));
+    },
   );
   r.route("delete", "/api/work-pools/:name", "Delete a work pool", async (c) =>
     c.json(await q.deleteWorkPool(db, param(c, "name"))),
@@ -106,4 +171,14 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
   r.route("get", "/api/agents", "List agents (?pool=NAME&limit=N&offset=N)", async (c) =>
     c.json(await q.listAgents(db, c.req.query("pool"), page(c, ctx.limits))),
   );
+}
+
+/** A base job template given for a pool of this infrastructure; INVALID naming each problem. */
+function checkedTemplate(given: unknown, infra: Infrastructure, what: string): BaseJobTemplate {
+  const problems = baseJobTemplateProblems(given, infra);
+  if (problems.length > 0)
+    throw new WeirError("INVALID", `${what}: its base job template is not valid: ${problems.join("; ")}`, {
+      fields: { problems },
+    });
+  return given as BaseJobTemplate;
 }

@@ -1,0 +1,58 @@
+import type * as v from "valibot";
+import type { FlowRun } from "../model/index.ts";
+
+// What runs a flow run: a kind of infrastructure (a process, a Docker container) that an agent
+// picks by its work pool's type. Process lives here; others come from plugins.
+
+/** How a flow run's infrastructure ended. */
+export interface InfraExit {
+  /** Its exit code, or null when it has none (killed by a signal, lost). */
+  code: number | null;
+  /** Why, when an exit code alone does not say: "was killed by SIGKILL", "ran out of memory (OOMKilled)". */
+  reason: string | null;
+}
+
+/** One flow run's infrastructure, once started. */
+export interface InfraHandle {
+  /** Where it runs, for logs: "process 1234", "container 3f2a9c1b0d4e". */
+  id: string;
+  /** Settles when it has ended (never rejects). */
+  exited: Promise<InfraExit>;
+  /** Asks it to stop (SIGTERM); after `graceMs` it is forced (SIGKILL). Returns at once. */
+  kill(graceMs: number): void;
+}
+
+/** What an agent gives the infrastructure when it launches a run. */
+export interface LaunchContext {
+  /** The API the flow run reports to (the agent's own). */
+  apiUrl: string;
+  /** The argv prefix that starts this Weir (a process run starts `weir execute <id>` with it). */
+  command: string[];
+  /** Lines for the agent's log. */
+  log(message: string): void;
+  /** Aborted when the run is cancelled while its infrastructure is still starting. */
+  signal: AbortSignal;
+}
+
+export type JobVariablesSchema = v.ObjectSchema<v.ObjectEntries, undefined>;
+
+export interface Infrastructure<S extends JobVariablesSchema = JobVariablesSchema> {
+  /** The work pool type that runs on it ("process", "docker"). */
+  type: string;
+  /** One line for `weir work-pool create --help` and errors. */
+  description: string;
+  /**
+   * Its job variables, with their defaults: the JSON Schema of this is the `variables` of a pool's
+   * default base job template, and a run's job configuration is parsed with it before launch.
+   */
+  jobVariables: S;
+  /** Checks that runs can start here at all (a reachable daemon), before an agent takes work. */
+  check?(): Promise<void>;
+  /** Starts one flow run; resolves once it runs, rejects (with the reason) when it cannot start. */
+  launch(run: FlowRun, config: v.InferOutput<S>, ctx: LaunchContext): Promise<InfraHandle>;
+}
+
+/** Declares an infrastructure; the schema types its job configuration. */
+export function defineInfrastructure<S extends JobVariablesSchema>(infra: Infrastructure<S>): Infrastructure {
+  return infra as unknown as Infrastructure;
+}

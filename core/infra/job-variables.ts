@@ -1,0 +1,191 @@
+import { toJsonSchema } from "@valibot/to-json-schema";
+import * as v from "valibot";
+import { type ParameterProblem, parameterProblems, WeirError } from "../model/index.ts";
+import { applyValues } from "../templating/index.ts";
+import type { Infrastructure } from "./infrastructure.ts";
+
+// A work pool's base job template (Prefect's shape): `variables`, a JSON Schema of what
+// deployments and runs may set, and `job_configuration`, what the infrastructure is given, with
+// {{ variable }} placeholders. A run's job configuration = the template's defaults ← the
+// deployment's job_variables ← the run's, placed into job_configuration.
+
+export interface BaseJobTemplate {
+  job_configuration: Record<string, unknown>;
+  variables: Record<string, unknown> & { properties?: Record<string, Record<string, unknown>> };
+}
+
+/** A job variable's schema with the title and description the pool's template shows. */
+export function variable<S extends v.GenericSchema>(schema: S, title: string, description: string) {
+  return v.pipe(schema, v.title(title), v.description(description));
+}
+
+/** Job variables every kind of infrastructure takes (Prefect's BaseJobConfiguration). */
+export const nameVariable = variable(
+  v.optional(v.nullable(v.string())),
+  "Name",
+  "Name given to the infrastructure the run starts on.",
+);
+export const envVariable = variable(
+  v.optional(v.record(v.string(), v.nullable(v.union([v.string(), v.number(), v.boolean()]))), {}),
+  "Environment Variables",
+  "Environment variables the flow run gets; a null value unsets one.",
+);
+export const labelsVariable = variable(
+  v.optional(v.record(v.string(), v.string()), {}),
+  "Labels",
+  "Labels given to the infrastructure the run starts on.",
+);
+
+/** The template a pool of this type starts with: every variable maps to the field of its name. */
+export function defaultBaseJobTemplate(infra: Infrastructure): BaseJobTemplate {
+  const variables = toJsonSchema(infra.jobVariables, { errorMode: "ignore" }) as BaseJobTemplate["variables"];
+  delete variables.$schema;
+  if (Array.isArray(variables.required) && variables.required.length === 0) delete variables.required;
+  const fields = Object.keys(infra.jobVariables.entries);
+  return {
+    job_configuration: Object.fromEntries(fields.map((f) => [f, `{{ ${f} }}`])),
+    variables,
+  };
+}
+
+/** A pool's template, or its type's default when the pool has none (pools made before templates). */
+export function templateOf(
+  pool: { base_job_template: Record<string, unknown> },
+  infra: Infrastructure,
+): BaseJobTemplate {
+  const t = pool.base_job_template as Partial<BaseJobTemplate>;
+  return t && typeof t === "object" && t.job_configuration && t.variables
+    ? (t as BaseJobTemplate)
+    : defaultBaseJobTemplate(infra);
+}
+
+/**
+ * What is wrong with a base job template given for a pool of this type: its shape, and
+ * job_configuration fields the infrastructure does not have.
+ */
+export function baseJobTemplateProblems(template: unknown, infra: Infrastructure): string[] {
+  if (!template || typeof template !== "object" || Array.isArray(template))
+    return ["a base job template must be an object with job_configuration and variables"];
+  const t = template as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const key of Object.keys(t))
+    if (key !== "job_configuration" && key !== "variables")
+      problems.push(`unknown field "${key}" (a base job template has job_configuration and variables)`);
+  const isObject = (x: unknown) => !!x && typeof x === "object" && !Array.isArray(x);
+  if (!isObject(t.job_configuration)) problems.push("job_configuration must be an object");
+  if (!isObject(t.variables)) problems.push("variables must be an object (a JSON Schema)");
+  else {
+    const vars = t.variables as Record<string, unknown>;
+    if (vars.type !== undefined && vars.type !== "object")
+      problems.push(`variables.type must be "object" (got ${JSON.stringify(vars.type)})`);
+    if (vars.properties !== undefined && !isObject(vars.properties))
+      problems.push("variables.properties must be an object of JSON Schemas");
+  }
+  if (isObject(t.job_configuration)) {
+    const known = Object.keys(infra.jobVariables.entries);
+    for (const key of Object.keys(t.job_configuration as object))
+      if (!known.includes(key))
+        problems.push(
+          `job_configuration.${key} is not a setting of ${infra.type} infrastructure (it has: ${known.join(", ")})`,
+        );
+  }
+  return problems;
+}
+
+const isPlainObject = (x: unknown): x is Record<string, unknown> =>
+  !!x && typeof x === "object" && !Array.isArray(x);
+
+/** `env.FOO: bar` written as a dotted key, as the nested form (the nested form wins). */
+function expandDotted(vars: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const dotted: [string, string, unknown][] = [];
+  for (const [k, val] of Object.entries(vars)) {
+    const dot = k.indexOf(".");
+    if (dot > 0) dotted.push([k.slice(0, dot), k.slice(dot + 1), val]);
+    else out[k] = val;
+  }
+  for (const [head, rest, val] of dotted) {
+    const holder = isPlainObject(out[head]) ? { ...(out[head] as object) } : {};
+    if (!(rest in holder)) (holder as Record<string, unknown>)[rest] = val;
+    out[head] = holder;
+  }
+  return out;
+}
+
+/**
+ * Job variables in layers, later ones winning (template defaults ← deployment ← run). `env`
+ * merges name by name, so a run adding one variable keeps the deployment's others (Prefect 3).
+ */
+export function mergeJobVariables(
+  ...layers: (Record<string, unknown> | null | undefined)[]
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const layer of layers) {
+    if (!layer) continue;
+    for (const [k, val] of Object.entries(expandDotted(layer))) {
+      out[k] = k === "env" && isPlainObject(val) && isPlainObject(out.env) ? { ...out.env, ...val } : val;
+    }
+  }
+  return out;
+}
+
+/** The defaults a template's variables declare. */
+export function templateDefaults(template: BaseJobTemplate): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, schema] of Object.entries(template.variables.properties ?? {}))
+    if (isPlainObject(schema) && "default" in schema) out[k] = structuredClone(schema.default);
+  return out;
+}
+
+const hasPlaceholder = (value: unknown): boolean =>
+  typeof value === "string"
+    ? value.includes("{{")
+    : value !== null && typeof value === "object" && Object.values(value).some(hasPlaceholder);
+
+/**
+ * What is wrong with job variables under a pool's template: unknown names (with the known ones),
+ * wrong types, and (unless `partial`, for a deployment's) required ones missing. Values still
+ * holding a placeholder (a block resolved when the run starts) are not checked.
+ */
+export function jobVariableProblems(
+  template: BaseJobTemplate,
+  vars: Record<string, unknown>,
+  opts: { partial?: boolean } = {},
+): ParameterProblem[] {
+  const known = Object.fromEntries(Object.entries(expandDotted(vars)).filter(([, x]) => !hasPlaceholder(x)));
+  return parameterProblems(
+    template.variables,
+    opts.partial ? known : { ...templateDefaults(template), ...known },
+    { partial: opts.partial, noun: "job variable", none: "this pool takes no job variables" },
+  ).filter((p) => !(p.parameter && p.parameter in vars && hasPlaceholder(vars[p.parameter])));
+}
+
+/** Throws INVALID naming every job variable problem, for `label` ("flow run of hello/daily"). */
+export function checkJobVariables(
+  template: BaseJobTemplate,
+  vars: Record<string, unknown>,
+  label: string,
+  opts: { partial?: boolean } = {},
+): void {
+  const problems = jobVariableProblems(template, vars, opts).map((p) => p.message);
+  if (problems.length > 0)
+    throw new WeirError("INVALID", `Invalid job variables for ${label}: ${problems.join("; ")}`, {
+      fields: { problems },
+    });
+}
+
+/**
+ * A run's job configuration: the template's defaults, then its job variables, placed into
+ * job_configuration (a field that is exactly `{{ name }}` takes the value with its type; a
+ * variable nobody set drops the field, so the infrastructure's own default applies).
+ */
+export function jobConfiguration(
+  template: BaseJobTemplate,
+  runVariables: Record<string, unknown>,
+): Record<string, unknown> {
+  const values = mergeJobVariables(templateDefaults(template), runVariables);
+  return applyValues(template.job_configuration, values, { removeNotSet: true, env: false }) as Record<
+    string,
+    unknown
+  >;
+}
