@@ -199,6 +199,7 @@ function syntheticProject(entrypoint: string, name: string) {
         pos: commandLine,
         entrypointPos: commandLine,
         parametersPos: () => commandLine,
+        jobVariablesPos: () => commandLine,
         unsupported: [],
         replaced: false,
       },

@@ -130,6 +130,7 @@ export class Agent {
         );
         backoff = 0;
         this.#cancel(res.cancelling);
+        if (res.flow_runs.length > 0) await this.#refreshTemplate();
         for (const run of res.flow_runs) this.#launch(run);
       } catch (err) {
         if (request.signal.aborted) continue;
@@ -264,11 +265,16 @@ export class Agent {
       work_queues: this.opts.queues,
     });
     this.#cancel(res.cancelling);
-    // The pool's template may have been changed (weir work-pool update): runs started from now
-    // on use the new one.
-    if (this.#infra) {
-      const pool = await this.opts.client.getWorkPool(this.opts.pool);
-      this.#template = templateOf(pool, this.#infra);
+  }
+
+  /** Re-reads the pool's template (weir work-pool update changes it) before starting new runs. */
+  async #refreshTemplate(): Promise<void> {
+    try {
+      this.#template = templateOf(await this.opts.client.getWorkPool(this.opts.pool), this.#infra!);
+    } catch (err) {
+      this.opts.log(
+        `Could not re-read work pool "${this.opts.pool}"; using its template as last read (${describeError(err)})`,
+      );
     }
   }
 

@@ -2,12 +2,13 @@ import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
 import type { WeirClient } from "../client/index.ts";
 import { loadFlow, makeResolver } from "../engine/index.ts";
+import { jobVariableProblems, templateOf } from "../infra/index.ts";
 import { type Deployment, describeError, parameterProblems, WeirError } from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { consoleLogger } from "../sdk/logger.ts";
 import { runSteps } from "../steps/index.ts";
-import { applyValues } from "../templating/index.ts";
+import { applyValues, resolveVariables } from "../templating/index.ts";
 import type { DeploymentSpec, Project } from "./load-project.ts";
 import { selectDeployments } from "./select.ts";
 import { formatAt } from "./source-error.ts";
@@ -114,7 +115,11 @@ function missingRequiredNotes(p: PlannedDeployment, defaults: Record<string, unk
 }
 
 /** Blocks the pull steps name that do not exist yet: runs will fail until they are created. */
-async function missingBlockNotes(client: WeirClient, pull: unknown[]): Promise<string[]> {
+async function missingBlockNotes(
+  client: WeirClient,
+  pull: unknown[],
+  jobVariables: unknown,
+): Promise<string[]> {
   const refs = new Set<string>();
   const walk = (x: unknown) => {
     if (typeof x === "string")
@@ -123,12 +128,14 @@ async function missingBlockNotes(client: WeirClient, pull: unknown[]): Promise<s
     else if (x && typeof x === "object") for (const y of Object.values(x)) walk(y);
   };
   walk(pull);
+  const inPull = new Set(refs);
+  walk(jobVariables);
   const notes: string[] = [];
   for (const ref of refs) {
     const [type, name] = ref.split("/") as [string, string];
     if (!(await client.findBlock(type, name).catch(() => undefined)))
       notes.push(
-        `pull steps use block ${ref}, which does not exist yet: runs will fail until it is created (weir block create ${type} ${name} ...)`,
+        `${inPull.has(ref) ? "pull steps use" : "job variables use"} block ${ref}, which does not exist yet: runs will fail until it is created (weir block create ${type} ${name} ...)`,
       );
   }
   return notes;
@@ -159,6 +166,40 @@ function defaultParameterProblems(
     const pos = name !== null ? p.spec.parametersPos(name) : p.spec.pos;
     return formatAt(pos, `deployment "${p.name}": ${problem.message} (${fix})`, project.source);
   });
+}
+
+/**
+ * Job variables the pool's template refuses, each at its place in the file (or naming
+ * --job-variable), and notes for required ones every run must then give. A pool that does not
+ * exist yet is left to the server, which says how to create it.
+ */
+async function jobVariableProblemsAt(
+  client: WeirClient,
+  project: Project,
+  p: PlannedDeployment,
+  overlay: DeployOverlay,
+  poolName: string,
+  vars: Record<string, unknown>,
+  registry: Registry,
+): Promise<{ errors: string[]; notes: string[] }> {
+  const pool = await client.getWorkPool(poolName).catch(() => undefined);
+  const infra = pool && registry.infrastructure(pool.type);
+  if (!pool || !infra) return { errors: [], notes: [] };
+  const template = templateOf(pool, infra);
+  const where = `work pool "${pool.name}" (${pool.type})`;
+  const errors = jobVariableProblems(template, vars, { partial: true }).map((problem) => {
+    const name = problem.parameter;
+    if (name !== null && overlay.jobVariables && Object.hasOwn(overlay.jobVariables, name))
+      return `--job-variable ${name}: ${problem.message} (${where})`;
+    const pos = name !== null ? p.spec.jobVariablesPos(name) : p.spec.pos;
+    return formatAt(pos, `deployment "${p.name}": ${problem.message} in ${where}`, project.source);
+  });
+  const missing = jobVariableProblems(template, vars).filter((x) => x.message.startsWith("missing required"));
+  const notes = missing.map(
+    (m) =>
+      `${where} requires job variable "${m.parameter}" and the deployment gives none: every run must pass it (--job-variable ${m.parameter}=...)`,
+  );
+  return { errors, notes };
 }
 
 export function parameterSchema(flow: Flow): Record<string, unknown> | null {
@@ -266,12 +307,40 @@ export async function deployOne(
     // Build and push outputs go into the pull steps now; blocks, variables and $ENV in them are
     // resolved on every run, where they are used.
     const storedPull = applyValues(pull, outputs, { removeNotSet: false, env: false }) as unknown[];
-    const { pull_steps: _unused, ...fields } = deploymentBody(project, p, overlay, storedPull);
-    const body = { ...(await resolve(fields, outputs)), pull_steps: storedPull };
+    const { pull_steps: _unused, job_variables, ...fields } = deploymentBody(project, p, overlay, storedPull);
+    // Job variables keep their block placeholders: the agent resolves them when a run starts, so
+    // a registry password or a secret env value is never stored with the deployment.
+    const storedJobVariables = await resolveVariables(
+      applyValues(job_variables, outputs, { removeNotSet: true }),
+      async (name) => (await client.findVariable(name))?.value,
+    );
+    const body = {
+      ...(await resolve(fields, outputs)),
+      job_variables: storedJobVariables,
+      pull_steps: storedPull,
+    };
     const resolved = (body as { parameters?: Record<string, unknown> }).parameters ?? {};
     const wrong = defaultParameterProblems(project, p, overlay, resolved);
     if (wrong.length) throw new WeirError("INVALID", wrong.join("\n"));
-    notes.push(...missingRequiredNotes(p, resolved), ...(await missingBlockNotes(client, storedPull)));
+    notes.push(
+      ...missingRequiredNotes(p, resolved),
+      ...(await missingBlockNotes(client, storedPull, storedJobVariables)),
+    );
+    const jobVariables = (body as { job_variables?: Record<string, unknown> }).job_variables ?? {};
+    const poolName = (body as { work_pool_name?: string | null }).work_pool_name;
+    if (poolName) {
+      const checked = await jobVariableProblemsAt(
+        client,
+        project,
+        p,
+        overlay,
+        poolName,
+        jobVariables,
+        run.registry,
+      );
+      if (checked.errors.length) throw new WeirError("INVALID", checked.errors.join("\n"));
+      notes.push(...checked.notes);
+    }
     const { deployment, created } = await client.upsertDeployment(body);
     return { name: label, ok: true, deployment, created, notes };
   } catch (err) {

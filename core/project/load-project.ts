@@ -44,6 +44,8 @@ export interface DeploymentSpec extends DeploymentSection {
   entrypointPos: SourcePos;
   /** Position of one of its default parameters (the nearest enclosing node's when absent). */
   parametersPos: (name: string) => SourcePos;
+  /** Position of one of its work_pool.job_variables (the nearest enclosing node's when absent). */
+  jobVariablesPos: (name: string) => SourcePos;
   /** Steps of its build, push and pull that this build of Weir cannot run (positioned messages). */
   unsupported: string[];
   /** A later entry with the same name and entrypoint replaces this one (Prefect's behaviour). */
@@ -325,6 +327,7 @@ export function loadProject(path: string, opts: LoadOptions = {}): Project {
       pos: at(["deployments", i]),
       entrypointPos: at(["deployments", i, "entrypoint"]),
       parametersPos: (name: string) => at(["deployments", i, "parameters", name]),
+      jobVariablesPos: (name: string) => at(["deployments", i, "work_pool", "job_variables", name]),
       unsupported: deploymentUnsupported[i]!,
       replaced: replaced.has(i),
     })),

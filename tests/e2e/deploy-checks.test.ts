@@ -160,4 +160,63 @@ deployments:
     const dry = await env.cli(["deploy", "--all", "--dry-run"], { cwd: dir });
     expect(dry.stdout).toContain("Dry run: no step runs and no server is asked");
   });
+
+  test("job variables the pool refuses are refused at their place in the file; the deployment is not written", async () => {
+    const dir = env.project("jobvars", {
+      "flows/hello.ts": HELLO_FLOW,
+      "weir.yaml": `deployments:
+  - name: jobvars
+    entrypoint: flows/hello.ts:hello
+    parameters: { name: X }
+    work_pool:
+      name: local
+      job_variables:
+        stream_output: "yes"
+        workdir: /srv
+`,
+    });
+    const r = await env.cli(["deploy", "--all"], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("✗ hello/jobvars not deployed:");
+    expect(r.stdout).toContain(
+      'weir.yaml:8:24: deployment "jobvars": job variable "stream_output" must be boolean (got string "yes") in work pool "local" (process)',
+    );
+    expect(r.stdout).toContain('weir.yaml:9:18: deployment "jobvars": unknown job variable "workdir"');
+    expect(r.stdout).toContain("working_dir");
+    expect(errorLine(r).stack).toBe(false);
+    expect(await deployment("jobvars")).toBe(404);
+    const flag = await env.cli(["deploy", "--all", "--job-variable", "stream_output=maybe"], {
+      cwd: env.project("jobvars-flag", {
+        "flows/hello.ts": HELLO_FLOW,
+        "weir.yaml":
+          "deployments:\n  - { name: jobvars-flag, entrypoint: flows/hello.ts:hello, parameters: { name: X }, work_pool: { name: local } }\n",
+      }),
+    });
+    expect(flag.code).toBe(1);
+    expect(flag.stdout).toContain(
+      '--job-variable stream_output: job variable "stream_output" must be boolean',
+    );
+  });
+
+  test("a block in job variables stays a placeholder in the deployment, noted when it does not exist", async () => {
+    const dir = env.project("jobvar-block", {
+      "flows/hello.ts": HELLO_FLOW,
+      "weir.yaml": `deployments:
+  - name: jobvar-block
+    entrypoint: flows/hello.ts:hello
+    parameters: { name: X }
+    work_pool:
+      name: local
+      job_variables:
+        env: { TOKEN: "{{ weir.blocks.secret.not-yet }}" }
+`,
+    });
+    const r = await env.cli(["deploy", "--all"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("note: job variables use block secret/not-yet, which does not exist yet");
+    const d = (await fetch(`${env.apiUrl}/deployments/name/hello/jobvar-block`).then((x) => x.json())) as {
+      job_variables: { env: Record<string, string> };
+    };
+    expect(d.job_variables.env.TOKEN).toBe("{{ weir.blocks.secret.not-yet }}");
+  });
 });
