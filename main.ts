@@ -39,6 +39,14 @@ const GROUPS: Record<string, { description: string; load: () => Promise<{ regist
   "work-pool": { description: "Manage work pools", load: () => import("./cmd/work-pool.ts") },
   "work-queue": { description: "Manage work queues of a pool", load: () => import("./cmd/work-queue.ts") },
   execute: { description: "Run one flow run (started by agents)", load: () => import("./cmd/execute.ts") },
+  image: {
+    description: "Build the Weir runtime image for docker work pools",
+    load: () => import("./cmd/image.ts"),
+  },
+  "install-deps": {
+    description: "Install a flow project's dependencies with the binary's own package manager",
+    load: () => import("./cmd/install-deps.ts"),
+  },
   types: {
     description: 'Write type declarations for "weir" and "valibot" into a flow project',
     load: () => import("./cmd/types.ts"),

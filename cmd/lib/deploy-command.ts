@@ -28,6 +28,7 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
   const { applyValues } = await import("../../core/templating/index.ts");
   registerFlowModules();
   const reg = (await import("./registry.ts")).registry();
+  const { terminalProgress } = await import("../../core/steps/index.ts");
 
   const overlay = {
     description: f.description,
@@ -135,7 +136,13 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
   const outcomes = [];
   for (const p of planned)
     outcomes.push(
-      await project.deployOne(client, proj, p, overlay, { signal, registry: reg, env: process.env }),
+      await project.deployOne(client, proj, p, overlay, {
+        signal,
+        registry: reg,
+        env: process.env,
+        progress:
+          process.stdout.isTTY && !process.env.NO_COLOR ? terminalProgress(process.stdout) : undefined,
+      }),
     );
   if (f.json) {
     console.log(JSON.stringify(outcomes, null, 2));

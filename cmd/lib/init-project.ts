@@ -76,7 +76,11 @@ export async function initProject(opts: { name?: string; recipe?: string; field?
         name: "default",
         entrypoint: null,
         parameters: {},
-        work_pool: { name: "local", work_queue_name: null, job_variables: {} },
+        work_pool: {
+          name: r.workPool?.name ?? "local",
+          work_queue_name: null,
+          job_variables: r.workPool?.job_variables ?? {},
+        },
       },
     ],
   };
@@ -104,6 +108,11 @@ ${pending.map((p) => `# Not in this build of Weir yet: ${p}; weir deploy refuses
     console.log(
       `Create the credentials block it uses: weir block create aws-credentials ${values.credentials} --field aws_access_key_id=... --field aws_secret_access_key=... (for a server other than AWS add --json '{"aws_client_parameters": {"endpoint_url": "http://host:9000"}}' fields; see weir block types)`,
     );
+  const pool = r.workPool ?? { name: "local", type: "process" };
+  console.log(
+    `Its deployment runs in work pool "${pool.name}"; create it once with: weir work-pool create ${pool.name} --type ${pool.type}`,
+  );
+  if (r.note) console.log(`Note: ${r.note}`);
   for (const p of pending)
     console.log(
       `Note: ${p}, which this build does not include yet: weir deploy will refuse those steps until it does`,

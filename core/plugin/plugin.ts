@@ -42,6 +42,11 @@ export interface StepContext {
   addSecret(value: string): void;
   /** Moves the steps that follow, and the flow run, into another folder (set_working_directory). */
   chdir(dir: string): void;
+  /**
+   * Progress of long work, by key (an image layer): redrawn in place on a terminal, otherwise a
+   * line when a key's status changes. `detail` ("12MB/40MB") shows on a terminal only.
+   */
+  progress(key: string, status: string, detail?: string): void;
 }
 
 export type StepOutput = Record<string, unknown> | undefined;

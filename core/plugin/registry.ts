@@ -24,12 +24,6 @@ const plan = (plugin: string, instead: string, packages: string[], steps: string
       PLANNED[`${prefix}.${step}`] = { plugin, instead };
 };
 plan(
-  "docker",
-  "build and push the image outside Weir for now, and ship the code with a git_clone pull step",
-  ["prefect_docker"],
-  ["build_docker_image", "push_docker_image"],
-);
-plan(
   "gcs",
   "ship the code with a git_clone, S3 or Azure step for now",
   ["prefect_gcp"],

@@ -7,7 +7,7 @@ import { type Deployment, describeError, parameterProblems, WeirError } from "..
 import type { Registry } from "../plugin/index.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { consoleLogger } from "../sdk/logger.ts";
-import { runSteps } from "../steps/index.ts";
+import { type ProgressSink, runSteps } from "../steps/index.ts";
 import { applyValues, resolveVariables } from "../templating/index.ts";
 import type { DeploymentSpec, Project } from "./load-project.ts";
 import { selectDeployments } from "./select.ts";
@@ -270,7 +270,12 @@ export async function deployOne(
   project: Project,
   p: PlannedDeployment,
   overlay: DeployOverlay,
-  run: { signal: AbortSignal; registry: Registry; env: Record<string, string | undefined> },
+  run: {
+    signal: AbortSignal;
+    registry: Registry;
+    env: Record<string, string | undefined>;
+    progress?: ProgressSink;
+  },
 ): Promise<DeployOutcome> {
   const label = p.flowName ? `${p.flowName}/${p.name}` : p.name;
   const notes: string[] = [];
@@ -288,6 +293,7 @@ export async function deployOne(
       log: consoleLogger,
       signal: run.signal,
       secrets,
+      progress: run.progress,
       resolve: (k: Record<string, unknown>, o: Record<string, unknown>) => resolve(k, o),
     };
     const cwd = process.cwd();

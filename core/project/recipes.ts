@@ -1,7 +1,8 @@
+import { basename } from "node:path";
 import { WeirError } from "../model/index.ts";
 
-// `weir init` recipes: the build/push/pull sections a new weir.yaml starts with. Step names are
-// Weir's; the docker steps arrive with their plugin (until then deploy names it as missing).
+// `weir init` recipes: the build/push/pull sections a new weir.yaml starts with, and the work
+// pool its deployment runs in. Step names are Weir's (Prefect's resolve to the same steps).
 
 export interface Recipe {
   name: string;
@@ -12,6 +13,10 @@ export interface Recipe {
     f: Record<string, string>,
     ctx: RecipeContext,
   ) => { build: unknown[] | null; push: unknown[] | null; pull: unknown[] };
+  /** The work pool its deployment names (default: "local", a process pool). */
+  workPool?: { name: string; type: string; job_variables: Record<string, unknown> };
+  /** Said after the file is written. */
+  note?: string;
 }
 
 export interface RecipeContext {
@@ -26,7 +31,6 @@ const dockerBuild = (f: Record<string, string>) => [
     "weir.steps.build_docker_image": {
       id: "build-image",
       image_name: f.image_name,
-      tag: f.tag,
       dockerfile: "auto",
     },
   },
@@ -62,6 +66,9 @@ const s3Pull = (f: Record<string, string>) => [
   },
 ];
 
+/** Docker recipes run in a docker pool, each run in a container of the image deploy built. */
+const dockerPool = { name: "docker", type: "docker", job_variables: { image: "{{ build-image.image }}" } };
+
 const repository = {
   name: "repository",
   prompt: "git repository URL",
@@ -69,7 +76,6 @@ const repository = {
 };
 const branch = { name: "branch", prompt: "git branch", default: (c: RecipeContext) => c.gitBranch ?? "main" };
 const imageName = { name: "image_name", prompt: "image name (e.g. my-registry/my-image)" };
-const tag = { name: "tag", prompt: "image tag", default: () => "latest" };
 const bucket = { name: "bucket", prompt: "S3 bucket" };
 const credentials = {
   name: "credentials",
@@ -102,18 +108,21 @@ export const RECIPES: readonly Recipe[] = [
   {
     name: "docker",
     description: "code baked into a Docker image that deploy builds and pushes",
-    fields: [imageName, tag],
-    sections: (_f, c) => ({
-      build: dockerBuild(_f),
+    fields: [imageName],
+    sections: (f, c) => ({
+      build: dockerBuild(f),
       push: dockerPush(),
-      pull: [{ "weir.steps.set_working_directory": { directory: `/opt/weir/${c.projectName}` } }],
+      pull: [{ "weir.steps.set_working_directory": { directory: `/opt/weir/${basename(c.dir)}` } }],
     }),
+    workPool: dockerPool,
   },
   {
     name: "docker-git",
     description: "a Docker image for the environment, code cloned from git on each run",
-    fields: [imageName, tag, repository, branch],
+    fields: [imageName, repository, branch],
     sections: (f) => ({ build: dockerBuild(f), push: dockerPush(), pull: gitPull(f) }),
+    workPool: dockerPool,
+    note: "git_clone runs inside the container, and the Weir runtime image has no git: build from a Dockerfile of your own whose image has git (dockerfile: Dockerfile)",
   },
   {
     name: "s3",
@@ -124,8 +133,9 @@ export const RECIPES: readonly Recipe[] = [
   {
     name: "docker-s3",
     description: "a Docker image for the environment, code uploaded to and downloaded from S3",
-    fields: [imageName, tag, bucket, folder, credentials],
+    fields: [imageName, bucket, folder, credentials],
     sections: (f) => ({ build: dockerBuild(f), push: [...dockerPush(), ...s3Push(f)], pull: s3Pull(f) }),
+    workPool: dockerPool,
   },
 ];
 

@@ -4,6 +4,7 @@ import { corePlugin } from "./core-plugin.ts";
 
 export { splitCommand } from "../model/index.ts";
 export { corePlugin } from "./core-plugin.ts";
+export { lineProgress, type ProgressSink, terminalProgress } from "./progress.ts";
 export { bytes, ignoreFileFor, type LocalFile, objectKey, projectFiles } from "./project-files.ts";
 export { runSteps, type StepsOptions, stepShapeProblem } from "./run-steps.ts";
 export { scrub, stepContext } from "./step-context.ts";

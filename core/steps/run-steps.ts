@@ -5,6 +5,7 @@ import { MODULE_STEP, type Registry } from "../plugin/index.ts";
 import type { Logger } from "../sdk/logger.ts";
 import { asStep, type StepFn } from "./as-step.ts";
 import { packageStep } from "./package-steps.ts";
+import type { ProgressSink } from "./progress.ts";
 import { scrub, stepContext } from "./step-context.ts";
 
 /** What a list of steps runs with. */
@@ -23,6 +24,8 @@ export interface StepsOptions {
   ) => Promise<Record<string, unknown>>;
   /** Strings that must never appear in output or messages; steps add the secrets they meet. */
   secrets?: string[];
+  /** Where steps show progress (default: plain lines in the log; deploy on a terminal redraws). */
+  progress?: ProgressSink;
 }
 
 /**
@@ -127,6 +130,7 @@ export async function runSteps(
           cwd = dir;
           process.chdir(dir);
         },
+        progress: opts.progress,
       });
       const def = opts.registry.step(name);
       if (def) {
@@ -141,6 +145,7 @@ export async function runSteps(
         out = await withScrubbedConsole(secrets, () => fn(kwargs, ctx));
       }
     } catch (cause) {
+      opts.progress?.done();
       // Name the blocks the step was given: the message can say which one, never what it holds.
       const blocks = Object.entries(raw)
         .filter(
@@ -152,6 +157,7 @@ export async function runSteps(
         cause,
       });
     }
+    opts.progress?.done();
     if (out && typeof out === "object" && !Array.isArray(out)) {
       Object.assign(outputs, out);
       if (id) outputs[id] = out;

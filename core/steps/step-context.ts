@@ -1,6 +1,7 @@
 import { WeirError } from "../model/index.ts";
 import type { CommandResult, RunOptions, StepContext } from "../plugin/index.ts";
 import type { Logger } from "../sdk/logger.ts";
+import { lineProgress, type ProgressSink } from "./progress.ts";
 
 /** Replaces every secret (3 characters or more) in a text with ***. */
 export function scrub(text: string, secrets: readonly string[] = []): string {
@@ -18,6 +19,8 @@ export interface StepContextOptions {
   secrets: string[];
   /** Moves the steps that follow (and the process) into another folder. */
   chdir: (dir: string) => void;
+  /** Where progress goes (default: plain lines in the log). */
+  progress?: ProgressSink;
 }
 
 /** The StepContext plugins get: a command runner, fetch, log and scrubbing, all bound to one run. */
@@ -31,6 +34,7 @@ export function stepContext(o: StepContextOptions): StepContext {
     error: (...a) => o.log.error(...a.map((x) => (typeof x === "string" ? clean(x) : x))),
     critical: (...a) => o.log.critical(...a.map((x) => (typeof x === "string" ? clean(x) : x))),
   };
+  const progress = o.progress ?? lineProgress(log);
   return {
     cwd: o.cwd,
     env: o.env,
@@ -46,6 +50,8 @@ export function stepContext(o: StepContextOptions): StepContext {
       if (value && !o.secrets.includes(value)) o.secrets.push(value);
     },
     chdir: o.chdir,
+    progress: (key, status, detail) =>
+      progress.update(clean(key), clean(status), detail === undefined ? undefined : clean(detail)),
     run: (argv, opts) => runCommand(argv, opts ?? {}, o, log),
   };
 }

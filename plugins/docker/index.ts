@@ -1,13 +1,17 @@
 import { textField } from "../../core/model/index.ts";
 import { definePlugin } from "../../core/plugin/index.ts";
+import { dockerInfrastructure } from "./infrastructure.ts";
+import { buildDockerImage, pushDockerImage } from "./steps.ts";
 
 /**
- * Docker: for now its registry credentials block only; the build/push steps and the docker
- * infrastructure arrive with the docker plugin's issue (until then Weir names them as missing).
+ * Docker: Prefect's build_docker_image / push_docker_image steps (under their names too), the
+ * docker work pool type that runs each flow run in a container, and the blocks they take.
  */
 export const dockerPlugin = definePlugin({
   name: "docker",
-  steps: [],
+  steps: [buildDockerImage, pushDockerImage],
+  provides: ["prefect-docker"],
+  infrastructure: [dockerInfrastructure],
   blockTypes: [
     {
       slug: "docker-registry-credentials",

@@ -55,7 +55,7 @@ describe("weir init", () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("Recipe docker needs image_name");
     expect(missing.stderr).toContain("pass --field image_name=...");
-    const ok = await env.cli(["init", "--field", "image_name=acme/img", "--field", "tag=v1"], { cwd: dir });
+    const ok = await env.cli(["init", "--field", "image_name=acme/img"], { cwd: dir });
     expect(ok.stdout).toContain("recipe docker, guessed");
     expect(readFileSync(join(dir, "weir.yaml"), "utf8")).toContain("image_name: acme/img");
     const again = await env.cli(["init"], { cwd: dir });
@@ -67,21 +67,30 @@ describe("weir init", () => {
     );
   });
 
-  test("a recipe whose steps need a plugin this build lacks says so, and deploy names the plugin", async () => {
+  test("the docker recipe builds FROM the runtime image and runs in a docker pool", async () => {
     const dir = env.project("dockerproj", { "flows/hello.ts": HELLO_FLOW });
     const r = await env.cli(["init", "--recipe", "docker", "--field", "image_name=acme/img"], { cwd: dir });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(
-      "Note: build_docker_image, push_docker_image need Weir's docker plugin, which this build does not include yet",
+      'Its deployment runs in work pool "docker"; create it once with: weir work-pool create docker --type docker',
     );
+    expect(r.stdout).not.toContain("does not include");
     const text = readFileSync(join(dir, "weir.yaml"), "utf8");
-    expect(text).toContain(
-      "# Not in this build of Weir yet: build_docker_image, push_docker_image need Weir's docker plugin",
-    );
-    writeFileSync(
-      join(dir, "weir.yaml"),
-      text.replace("entrypoint: null", "entrypoint: flows/hello.ts:hello"),
-    );
+    expect(text).toContain("weir.steps.build_docker_image");
+    expect(text).toContain("dockerfile: auto");
+    expect(text).toContain('image: "{{ build-image.image }}"');
+    expect(text).toContain("directory: /opt/weir/dockerproj");
+  });
+
+  test("a step of a plugin this build lacks is named with the plugin, at deploy and in the dry run", async () => {
+    const dir = env.project("gcsproj", {
+      "flows/hello.ts": HELLO_FLOW,
+      "weir.yaml": `push:
+  - prefect_gcp.deployments.steps.push_to_gcs: { bucket: b, folder: f, requires: prefect-gcp }
+deployments:
+  - { name: gcs, entrypoint: flows/hello.ts:hello, work_pool: { name: local } }
+`,
+    });
     for (const args of [
       ["deploy", "--all"],
       ["deploy", "--all", "--dry-run"],
@@ -89,7 +98,7 @@ describe("weir init", () => {
       const d = await env.cli(args, { cwd: dir });
       expect(d.code).toBe(1);
       expect(d.stdout).toMatch(
-        /weir\.yaml:\d+:\d+: build step 1: step "weir\.steps\.build_docker_image" needs Weir's docker plugin, which this build does not include yet/,
+        /weir\.yaml:\d+:\d+: push step 1: step "prefect_gcp\.deployments\.steps\.push_to_gcs" needs Weir's gcs plugin, which this build does not include yet/,
       );
       expect(d.stdout).not.toContain("no such step");
     }

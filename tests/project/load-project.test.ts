@@ -242,11 +242,11 @@ describe("steps are checked when the file is read (deploy and --dry-run alike)",
 
   test("a step whose plugin this build lacks is not a file error: each deployment using it carries the reason", () => {
     const p = load(
-      "build:\n  - prefect_docker.deployments.steps.build_docker_image: { image_name: x, requires: prefect-docker>=0.3.1 }\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n  - name: b\n    entrypoint: f.ts:b\n    build: []\n",
+      "build:\n  - prefect_gcp.deployments.steps.push_to_gcs: { bucket: x, folder: y, requires: prefect-gcp }\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n  - name: b\n    entrypoint: f.ts:b\n    build: []\n",
     );
     expect(p.deployments[0]?.unsupported).toEqual([
       expect.stringContaining(
-        'weir.yaml:2:5: build step 1: step "prefect_docker.deployments.steps.build_docker_image" needs Weir\'s docker plugin',
+        'weir.yaml:2:5: build step 1: step "prefect_gcp.deployments.steps.push_to_gcs" needs Weir\'s gcs plugin',
       ),
     ]);
     expect(p.deployments[1]?.unsupported).toEqual([]);
