@@ -15,7 +15,26 @@ export function register(program: Command): void {
       const controller = new AbortController();
       // The agent asks for cancellation with SIGTERM. Ctrl-C in the agent's terminal reaches this
       // process too, but stopping flows is the agent's decision (its second Ctrl-C kills them).
-      process.on("SIGTERM", () => controller.abort());
+      const client = new WeirClient();
+      // SIGTERM is how an agent cancels a run. One that comes without a cancellation (docker stop,
+      // a daemon or machine shutting down) means the infrastructure went away: the run CRASHED.
+      process.on("SIGTERM", () => {
+        void client
+          .getFlowRun(id)
+          .then((r) => r.state.type === "CANCELLING")
+          .catch(() => false)
+          .then((cancelling) =>
+            controller.abort(
+              cancelling
+                ? undefined
+                : new StopRun({
+                    type: "CRASHED",
+                    message:
+                      "The flow run got SIGTERM without being cancelled: its infrastructure was stopped (docker stop, a daemon or machine shutting down)",
+                  }),
+            ),
+          );
+      });
       process.on("SIGINT", () => {});
       // The flow process ends with its agent, reporting the run CRASHED itself; one that does not
       // stop within the grace period is ended anyway.
@@ -28,7 +47,7 @@ export function register(program: Command): void {
           setTimeout(() => process.exit(1), 10_000).unref();
         });
       }
-      const { final } = await executeFlowRun(new WeirClient(), id, {
+      const { final } = await executeFlowRun(client, id, {
         signal: controller.signal,
         registry: registry(),
         env: process.env,

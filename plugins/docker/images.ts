@@ -40,12 +40,16 @@ export function splitTag(image: string): { name: string; tag: string | undefined
 
 const bare = (url: string) => url.replace(/^https?:\/\//, "").replace(/\/+$/, "");
 
+/** base64url with padding, as the daemon's Go decoder (base64.URLEncoding) wants it. */
+const b64 = (value: unknown) =>
+  Buffer.from(JSON.stringify(value)).toString("base64").replaceAll("+", "-").replaceAll("/", "_");
+
 /** The X-Registry-Auth header for a push or pull (Docker wants one even when empty). */
 export function authHeader(creds: RegistryCredentials | null | undefined): Record<string, string> {
   const body = creds
     ? { username: creds.username, password: creds.password, serveraddress: bare(creds.registry_url) }
     : {};
-  return { "X-Registry-Auth": Buffer.from(JSON.stringify(body)).toString("base64url") };
+  return { "X-Registry-Auth": b64(body) };
 }
 
 /** Checks a log-in with the registry first, so a wrong password is said plainly, before any work. */
@@ -57,11 +61,14 @@ export async function login(engine: DockerEngine, creds: RegistryCredentials, si
       what: `log in to ${bare(creds.registry_url)} as ${creds.username}`,
     });
   } catch (err) {
-    if (err instanceof DockerApiError)
+    if (err instanceof DockerApiError) {
+      // The daemon answers 500 and names the registry's own status in its message.
+      const status = /\b(40[0-9])\b/.exec(err.apiMessage)?.[1] ?? String(err.status);
       throw new WeirError(
         "FAILED",
-        `registry ${bare(creds.registry_url)} refused the log-in of user "${creds.username}" (${err.status}): ${err.apiMessage} (check the docker-registry-credentials block)`,
+        `registry ${bare(creds.registry_url)} refused the log-in of user "${creds.username}" (${status}): ${err.apiMessage} (check the docker-registry-credentials block)`,
       );
+    }
     throw err;
   }
 }
@@ -126,7 +133,7 @@ export async function buildImage(engine: DockerEngine, o: BuildOptions): Promise
     body: tarStream(o.entries, o.signal),
     headers: {
       "content-type": "application/x-tar",
-      "X-Registry-Config": Buffer.from(JSON.stringify(registryConfig)).toString("base64url"),
+      "X-Registry-Config": b64(registryConfig),
     },
     signal: o.signal,
     what: `build ${o.tag}`,
@@ -136,7 +143,9 @@ export async function buildImage(engine: DockerEngine, o: BuildOptions): Promise
   const recent: string[] = [];
   for await (const msg of engine.messages(res)) {
     if (msg.stream) {
-      for (const line of msg.stream.split("\n").map((l) => l.trimEnd())) {
+      // Output of RUN steps comes with terminal colours: text only here.
+      const text = msg.stream.replace(/\x1b\[[0-9;]*m/g, "");
+      for (const line of text.split("\n").map((l) => l.trimEnd())) {
         if (!line) continue;
         if (/^Step \d+\/\d+ : /.test(line)) {
           step = line;

@@ -65,8 +65,8 @@ const DockerVariables = v.object({
       v.array(
         v.pipe(
           v.string(),
-          v.check(
-            (s) => s.includes(":"),
+          v.regex(
+            /:/,
             "must be HOST_PATH:CONTAINER_PATH (Invalid volume specification; expected 'path:container_path')",
           ),
         ),

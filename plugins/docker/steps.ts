@@ -157,17 +157,23 @@ function secretsOf(ctx: StepContext, creds: RegistryCredentials | null | undefin
   if (creds?.password) ctx.addSecret(creds.password);
 }
 
-/** What the project needs installed in the image: package.json dependencies not sent as node_modules. */
+/**
+ * What the project needs installed in the image: null when nothing (no dependencies, or
+ * node_modules is sent), else the files the install reads first. Local (file:, link:,
+ * workspace:) dependencies need the whole project, so then the list is empty.
+ */
 function dependencyFiles(dir: string, sent: Set<string>): string[] | null {
   const manifest = join(dir, "package.json");
   if (!existsSync(manifest) || [...sent].some((f) => f.startsWith("node_modules/"))) return null;
+  let deps: Record<string, string> | undefined;
   try {
-    const deps = (JSON.parse(readFileSync(manifest, "utf8")) as { dependencies?: Record<string, string> })
+    deps = (JSON.parse(readFileSync(manifest, "utf8")) as { dependencies?: Record<string, string> })
       .dependencies;
-    if (!deps || Object.keys(deps).length === 0) return null;
   } catch {
     throw new WeirError("INVALID", `package.json in ${dir} is not valid JSON`);
   }
+  if (!deps || Object.keys(deps).length === 0) return null;
+  if (Object.values(deps).some((spec) => /^(file|link|workspace|portal):/.test(String(spec)))) return [];
   return ["package.json", ...["bun.lock", "bun.lockb", "package-lock.json"].filter((f) => sent.has(f))];
 }
 
@@ -175,11 +181,14 @@ function dependencyFiles(dir: string, sent: Set<string>): string[] | null {
 export function autoDockerfile(base: string, project: string, deps: string[] | null): string {
   const dir = `${IMAGE_PROJECTS}/${project}`;
   const lines = [`FROM ${base}`];
-  if (deps) {
+  const install = 'RUN ["weir", "install-deps"]';
+  if (deps?.length) {
     // Dependencies first, in a layer of their own: a code change does not reinstall them.
-    lines.push(`COPY ${deps.join(" ")} ${dir}/`, `WORKDIR ${dir}`, 'RUN ["weir", "install-deps"]');
+    lines.push(`COPY ${deps.join(" ")} ${dir}/`, `WORKDIR ${dir}`, install);
   }
   lines.push(`COPY . ${dir}/`, `WORKDIR ${dir}/`);
+  // Local dependencies are folders of the project: installed once it is all there.
+  if (deps && deps.length === 0) lines.push(install);
   return `${lines.join("\n")}\n`;
 }
 
@@ -364,6 +373,8 @@ export const pushDockerImage = defineStep({
     });
   },
   describe(raw) {
-    return `would push ${String(raw.image_name)}${raw.tag ? `:${String(raw.tag)}` : ""} to ${registryOf(String(raw.image_name))}`;
+    const name = String(raw.image_name);
+    const where = name.includes("{{") ? "its registry" : registryOf(name);
+    return `would push ${name}${raw.tag ? `:${String(raw.tag)}` : ""} to ${where}`;
   },
 });
