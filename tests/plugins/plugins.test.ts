@@ -1,7 +1,10 @@
 // Every plugin of the build, including Weir's built-in steps, runs the step contract.
 import { afterAll } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { corePlugin } from "../../core/steps/index.ts";
 import { azurePlugin } from "../../plugins/azure/index.ts";
+import { dockerPlugin } from "../../plugins/docker/index.ts";
 import { gitPlugin } from "../../plugins/git/index.ts";
 import { s3Plugin } from "../../plugins/s3/index.ts";
 import { silentServer, stepContract } from "./step-contract.ts";
@@ -93,5 +96,36 @@ stepContract(azurePlugin, {
       secret: azureSecret,
     }),
     slow: () => ({ container: "flows", folder: "p", credentials: azureCreds(hanging.url, "x") }),
+  },
+});
+
+// Nothing listens on port 9 of loopback: the daemon is refused at once, while the step holds the password.
+const noDaemon = { DOCKER_HOST: "tcp://127.0.0.1:9" };
+const registryCreds = { username: "ci", password: "SECRET-docker-4711", registry_url: "127.0.0.1:5000" };
+
+stepContract(dockerPlugin, {
+  "weir.steps.build_docker_image": {
+    failing: (dir) => {
+      writeFileSync(join(dir, "Dockerfile"), "FROM scratch\n");
+      return {
+        args: { image_name: "127.0.0.1:5000/flows", tag: "v1", credentials: registryCreds },
+        secret: "SECRET-docker-4711",
+        env: noDaemon,
+      };
+    },
+    slow: (dir) => {
+      writeFileSync(join(dir, "Dockerfile"), "FROM scratch\n");
+      return { image_name: "flows", tag: "v1" };
+    },
+    slowEnv: { DOCKER_HOST: hanging.url.replace("http://", "tcp://") },
+  },
+  "weir.steps.push_docker_image": {
+    failing: () => ({
+      args: { image_name: "127.0.0.1:5000/flows", tag: "v1", credentials: registryCreds },
+      secret: "SECRET-docker-4711",
+      env: noDaemon,
+    }),
+    slow: () => ({ image_name: "flows", tag: "v1" }),
+    slowEnv: { DOCKER_HOST: hanging.url.replace("http://", "tcp://") },
   },
 });

@@ -14,13 +14,18 @@ import { registry, tempDir } from "../helpers.ts";
 
 export interface StepCase {
   /** Arguments that make the step fail while it holds `secret` (in an argument or a credentials block). */
-  failing(
-    dir: string,
-  ):
-    | Promise<{ args: Record<string, unknown>; secret: string }>
-    | { args: Record<string, unknown>; secret: string };
+  failing(dir: string): Promise<Failing> | Failing;
   /** Arguments under which the step works long enough to be cancelled; omit for steps that are instant. */
   slow?(dir: string): Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** Environment the slow case runs with, over the process's (DOCKER_HOST of a server that never answers). */
+  slowEnv?: Record<string, string>;
+}
+
+interface Failing {
+  args: Record<string, unknown>;
+  secret: string;
+  /** Environment over the process's. */
+  env?: Record<string, string>;
 }
 
 /** Runs one step the way a run does; returns its error message (or "no error") and its log lines. */
@@ -30,13 +35,14 @@ async function runOne(
   dir: string,
   secrets: string[],
   signal = new AbortController().signal,
+  env: Record<string, string> = {},
 ): Promise<{ error: string; lines: string[] }> {
   const lines: string[] = [];
   const log = makeLogger((_level, message) => lines.push(message));
   try {
     await runSteps([{ [name]: args }], {
       registry,
-      env: process.env,
+      env: { ...process.env, ...env },
       cwd: dir,
       log,
       signal,
@@ -86,8 +92,8 @@ export function stepContract(plugin: Plugin, cases: Record<string, StepCase>): v
 
       test(`${step.name}: a secret it holds never shows in its output or error`, async () => {
         using dir = tempDir();
-        const { args, secret } = await c.failing(dir.path);
-        const { error, lines } = await runOne(step.name, args, dir.path, [secret]);
+        const { args, secret, env } = await c.failing(dir.path);
+        const { error, lines } = await runOne(step.name, args, dir.path, [secret], undefined, env);
         expect(error).not.toBe("no error");
         expect(error).not.toContain(secret);
         for (const l of lines) expect(l).not.toContain(secret);
@@ -100,7 +106,7 @@ export function stepContract(plugin: Plugin, cases: Record<string, StepCase>): v
           const stop = new AbortController();
           setTimeout(() => stop.abort(), 200);
           // Promptly means within this test's own limit, far below the step's natural length.
-          const { error } = await runOne(step.name, args, dir.path, [], stop.signal);
+          const { error } = await runOne(step.name, args, dir.path, [], stop.signal, c.slowEnv);
           expect(error).not.toBe("no error");
         }, 10_000);
       }
