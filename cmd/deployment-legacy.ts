@@ -14,6 +14,7 @@ interface BuildFlags extends ScheduleFlags {
   params?: string;
   override?: string[];
   infraBlock?: string;
+  infra?: string;
   storageBlock?: string;
   path?: string;
   skipUpload?: boolean;
@@ -43,9 +44,10 @@ export function registerLegacyCommands(deployment: Command): void {
       "infrastructure override (job variable), dots nest: env.KEY=value (repeatable)",
       collect,
     )
+    .option("-i, --infra <type>", "infrastructure type: process or docker-container (default: process)")
     .option(
       "--ib, --infra-block <type/name>",
-      "infrastructure block (recorded; flows run as processes); -ib works too",
+      "infrastructure block whose settings runs use: process/NAME or docker-container/NAME; -ib works too",
     )
     .option(
       "--sb, --storage-block <type/name[/path]>",
@@ -83,7 +85,7 @@ export function registerLegacyCommands(deployment: Command): void {
         workPoolName: f.pool ?? null,
         workQueueName: f.workQueue ?? null,
         infraOverrides: keyValues(f.override, "--override"),
-        infraBlock: f.infraBlock ?? null,
+        infrastructure: await infrastructureOf(f),
         storage: f.storageBlock ? await uploadToStorage(f.storageBlock, base, f.skipUpload === true) : null,
       });
       console.log(
@@ -171,10 +173,65 @@ async function uploadToStorage(
   return { type, name, fields, sub };
 }
 
-async function applyFile(file: string): Promise<void> {
-  const { readLegacyFile } = await import("../core/project/index.ts");
+/**
+ * `--infra TYPE` or `-ib TYPE/NAME`: the infrastructure the deployment file records, with the
+ * block's fields when one is named.
+ */
+async function infrastructureOf(
+  f: BuildFlags,
+): Promise<{ type: string; block: string | null; fields: Record<string, unknown> }> {
+  const { WeirError } = await import("../core/model/index.ts");
+  const { LEGACY_INFRASTRUCTURE } = await import("../core/project/index.ts");
+  const known = Object.keys(LEGACY_INFRASTRUCTURE);
+  if (f.infra && f.infraBlock)
+    throw new WeirError("USAGE", "give --infra or -ib, not both (-ib names the type with the block)");
+  if (!f.infraBlock) {
+    const type = f.infra ?? "process";
+    if (!known.includes(type))
+      throw new WeirError(
+        "USAGE",
+        `--infra ${type} is not supported yet: use ${known.join(" or ")} (or a work pool in a project file)`,
+      );
+    return { type, block: null, fields: {} };
+  }
+  const [type, name, ...rest] = f.infraBlock.split("/");
+  if (!type || !name || rest.length)
+    throw new WeirError("USAGE", `-ib ${f.infraBlock} must be TYPE/NAME, such as docker-container/my-image`);
+  if (!known.includes(type))
+    throw new WeirError(
+      "USAGE",
+      `-ib ${f.infraBlock}: infrastructure type ${type} is not supported yet (use ${known.join(" or ")})`,
+    );
   const { client } = await import("./lib/options.ts");
-  const { body, notes } = readLegacyFile(file);
+  const block = await client().findBlock(type, name);
+  if (!block)
+    throw new WeirError(
+      "NOT_FOUND",
+      `Infrastructure block ${type}/${name} does not exist (create it with: weir block create ${type} ${name} --field image=...)`,
+    );
+  return { type, block: f.infraBlock, fields: block.data };
+}
+
+async function applyFile(file: string): Promise<void> {
+  const { readLegacyFile, LEGACY_INFRASTRUCTURE } = await import("../core/project/index.ts");
+  const { WeirError } = await import("../core/model/index.ts");
+  const { client } = await import("./lib/options.ts");
+  const { body, notes, infrastructure } = readLegacyFile(file);
+  // The pool decides where runs start: it must be of the type the file's infrastructure runs on.
+  const poolType = LEGACY_INFRASTRUCTURE[infrastructure]!;
+  const poolName = body.work_pool_name as string | null;
+  if (poolName) {
+    const pool = await client()
+      .getWorkPool(poolName)
+      .catch(() => undefined);
+    if (pool && pool.type !== poolType)
+      throw new WeirError(
+        "INVALID",
+        `${file}: its infrastructure is ${infrastructure}, which runs on a ${poolType} work pool, and work pool "${pool.name}" is a ${pool.type} pool: set work_pool_name to a ${poolType} pool (create one with: weir work-pool create NAME --type ${poolType})`,
+      );
+  } else if (poolType !== "process") {
+    notes.push(`set work_pool_name to a ${poolType} pool (weir work-pool create NAME --type ${poolType})`);
+  }
   const { deployment, created } = await client().upsertDeployment(body);
   console.log(
     `Deployment ${deployment.flow_name}/${deployment.name} ${created ? "created" : "updated"} (id ${deployment.id})`,

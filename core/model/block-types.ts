@@ -82,9 +82,13 @@ export function blockDataSchema(t: BlockType) {
             v.check((x) => x !== undefined, "is required"),
           )
         : base
-      : v.optional(base);
+      : v.nullish(base);
   }
-  return v.strictObject(entries);
+  // A field given as null is unset (Prefect writes null for fields a block does not use).
+  return v.pipe(
+    v.strictObject(entries),
+    v.transform((data) => Object.fromEntries(Object.entries(data).filter(([, x]) => x !== null))),
+  );
 }
 
 export const SECRET_MASK = "********";

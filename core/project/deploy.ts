@@ -3,7 +3,13 @@ import type * as v from "valibot";
 import type { WeirClient } from "../client/index.ts";
 import { loadFlow, makeResolver } from "../engine/index.ts";
 import { jobVariableProblems, templateOf } from "../infra/index.ts";
-import { type Deployment, describeError, parameterProblems, WeirError } from "../model/index.ts";
+import {
+  type Deployment,
+  describeError,
+  parameterProblems,
+  WeirError,
+  type WorkPool,
+} from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { consoleLogger } from "../sdk/logger.ts";
@@ -178,11 +184,10 @@ async function jobVariableProblemsAt(
   project: Project,
   p: PlannedDeployment,
   overlay: DeployOverlay,
-  poolName: string,
+  pool: WorkPool | undefined,
   vars: Record<string, unknown>,
   registry: Registry,
 ): Promise<{ errors: string[]; notes: string[] }> {
-  const pool = await client.getWorkPool(poolName).catch(() => undefined);
   const infra = pool && registry.infrastructure(pool.type);
   if (!pool || !infra) return { errors: [], notes: [] };
   const template = templateOf(pool, infra);
@@ -305,8 +310,14 @@ export async function deployOne(
     } finally {
       process.chdir(cwd);
     }
+    const poolName = overlay.pool ?? p.spec.work_pool?.name ?? null;
+    const pool = poolName ? await client.getWorkPool(poolName).catch(() => undefined) : undefined;
     let pull = ov.pull ? p.spec.pull : project.pull;
-    if (pull === null || pull === undefined) {
+    if ((pull === null || pull === undefined) && pool && pool.type !== "process") {
+      // A container has its own files: this folder is not there, the image's working directory is.
+      pull = [];
+      notes.push(`no pull steps defined: runs start in the image's working directory (${pool.type} pool)`);
+    } else if (pull === null || pull === undefined) {
       pull = [{ "weir.steps.set_working_directory": { directory: project.dir } }];
       notes.push(`no pull steps defined: runs will start in ${project.dir}`);
     }
@@ -332,21 +343,17 @@ export async function deployOne(
       ...missingRequiredNotes(p, resolved),
       ...(await missingBlockNotes(client, storedPull, storedJobVariables)),
     );
-    const jobVariables = (body as { job_variables?: Record<string, unknown> }).job_variables ?? {};
-    const poolName = (body as { work_pool_name?: string | null }).work_pool_name;
-    if (poolName) {
-      const checked = await jobVariableProblemsAt(
-        client,
-        project,
-        p,
-        overlay,
-        poolName,
-        jobVariables,
-        run.registry,
-      );
-      if (checked.errors.length) throw new WeirError("INVALID", checked.errors.join("\n"));
-      notes.push(...checked.notes);
-    }
+    const checked = await jobVariableProblemsAt(
+      client,
+      project,
+      p,
+      overlay,
+      pool,
+      storedJobVariables as Record<string, unknown>,
+      run.registry,
+    );
+    if (checked.errors.length) throw new WeirError("INVALID", checked.errors.join("\n"));
+    notes.push(...checked.notes);
     const { deployment, created } = await client.upsertDeployment(body);
     return { name: label, ok: true, deployment, created, notes };
   } catch (err) {

@@ -9,7 +9,9 @@ export {
 } from "./deploy.ts";
 export {
   isLegacyDeploymentFile,
+  LEGACY_INFRASTRUCTURE,
   type LegacyBuild,
+  legacyInfrastructure,
   MARKER,
   readLegacyFile,
   writeLegacyFile,

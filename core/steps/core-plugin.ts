@@ -151,6 +151,20 @@ export const corePlugin = definePlugin({
         "A folder agents can read (Prefect 2 storage block; weir deployment build -sb local-file-system/NAME)",
       fields: { basepath: textField("the folder", { required: true }) },
     },
+    {
+      slug: "process",
+      name: "Process",
+      description:
+        "A Prefect 2 infrastructure block: runs as processes with these settings (weir deployment build -ib process/NAME)",
+      fields: {
+        env: { type: "object", description: "environment variables" },
+        labels: { type: "object", description: "labels" },
+        name: textField("name given to the process"),
+        command: { type: "any", description: "the command, as a list of words (default: weir execute)" },
+        stream_output: { type: "boolean", description: "print the run's output in the agent's" },
+        working_dir: textField("the folder runs start in"),
+      },
+    },
   ],
   provides: ["prefect"],
   infrastructure: [processInfrastructure],

@@ -28,6 +28,12 @@ export const sleepy = flow({ name: "sleepy" }, async (_p: Record<string, never>,
 });
 `;
 
+const ENV_FLOW = `import { flow } from "weir";
+export const envflow = flow({ name: "envflow" }, async (_p: Record<string, never>, { log }) => {
+  log.info(\`from-block=\${process.env.FROM_BLOCK} x=\${process.env.X} cwd=\${process.cwd()}\`);
+});
+`;
+
 const HOG_FLOW = `import { flow } from "weir";
 export const hog = flow({ name: "hog" }, async (_p: Record<string, never>, { log }) => {
   log.info("allocating");
@@ -204,6 +210,7 @@ deployments:
     const dir = env.project("own", {
       "flows/sleepy.ts": SLEEP_FLOW,
       "flows/hog.ts": HOG_FLOW,
+      "flows/env.ts": ENV_FLOW,
       Dockerfile: "FROM weir-runtime:0.1.0\nCOPY . /srv/own/\nWORKDIR /srv/own\n",
       ".dockerignore": "junk/\n",
       "junk/big.bin": "x".repeat(10_000),
@@ -228,9 +235,66 @@ deployments:
     const r = await cli(["deploy", "--all"], dir);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
-      /Building own:1 from Dockerfile \(context: 5 files, [^)]*less what \.dockerignore lists\)/,
+      /Building own:1 from Dockerfile \(context: 6 files, [^)]*less what \.dockerignore lists\)/,
     );
     expect(r.stdout).toContain("the same step already ran in this deploy");
+  });
+
+  test("Prefect 2: deployment build -ib docker-container/NAME runs in containers of the block's image", async () => {
+    const block = { image: "own:1", image_pull_policy: "NEVER", env: { FROM_BLOCK: "yes" }, command: null };
+    expect(
+      (await cli(["block", "create", "docker-container", "boxed", "--json", JSON.stringify(block)])).code,
+    ).toBe(0);
+    const dir = join(env.root, "own");
+    const wrongPool = await cli(
+      [
+        "deployment",
+        "build",
+        "flows/env.ts:envflow",
+        "-n",
+        "legacy",
+        "-ib",
+        "docker-container/boxed",
+        "-p",
+        "plain",
+        "--apply",
+      ],
+      dir,
+    );
+    await cli(["work-pool", "create", "plain"]);
+    const again = await cli(["deployment", "apply", "envflow-deployment.yaml"], dir);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(
+      'its infrastructure is docker-container, which runs on a docker work pool, and work pool "plain" is a process pool',
+    );
+    expect(wrongPool.stdout).toContain("Wrote envflow-deployment.yaml");
+    const r = await cli(
+      [
+        "deployment",
+        "build",
+        "flows/env.ts:envflow",
+        "-n",
+        "legacy",
+        "-ib",
+        "docker-container/boxed",
+        "-p",
+        "containers",
+        "--override",
+        "env.X=over",
+        "--apply",
+      ],
+      dir,
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("note: runs start in Docker containers: the work pool must be a docker pool");
+    const run = await env.json(["deployment", "run", "envflow/legacy"]);
+    const done = await env.waitForRun(
+      run.id,
+      (x) => ["COMPLETED", "FAILED", "CRASHED"].includes(x.state.type),
+      60_000,
+    );
+    expect(done.state.type).toBe("COMPLETED");
+    expect(await logsOf(run.id)).toContain("from-block=yes x=over cwd=/srv/own");
   });
 
   test("a cancelled run's container is stopped and removed; the run ends CANCELLED", async () => {

@@ -19,6 +19,11 @@ afterAll(() => env.dispose());
 describe("deployment build / apply", () => {
   test("round trip: build, edit above the marker, apply, run", async () => {
     const dir = env.project("legacy", { "flows/hello.ts": HELLO_FLOW });
+    // A Prefect 2 Process block: its settings become the runs' job variables.
+    const block = { env: { GREETING: "from-the-block" }, stream_output: true, working_dir: null };
+    expect((await env.cli(["block", "create", "process", "x", "--json", JSON.stringify(block)])).code).toBe(
+      0,
+    );
     const b = await env.cli(
       [
         "deployment",
@@ -56,12 +61,19 @@ describe("deployment build / apply", () => {
       path: dir,
     });
     expect(data.parameter_openapi_schema.required).toEqual(["name"]);
+    expect(data.infrastructure).toMatchObject({
+      type: "process",
+      env: { GREETING: "from-the-block" },
+      _block_type_slug: "process",
+      _block_document_name: "x",
+    });
     writeFileSync(file, text.replace("name: Old", "name: Edited"));
     const a = await env.cli(["deployment", "apply", "hello-deployment.yaml"], { cwd: dir });
     expect(a.code).toBe(0);
     expect(a.stdout).toContain("Deployment hello/legacy created");
     const d = await env.json(["deployment", "inspect", "hello/legacy"]);
     expect(d.parameters).toEqual({ name: "Edited" });
+    expect(d.job_variables).toEqual({ env: { GREETING: "from-the-block" } });
     expect(d.schedules.map((s: { schedule: { interval: number } }) => s.schedule.interval)).toEqual([3600]);
     const run = await env.cli(["deployment", "run", "hello/legacy", "--watch"]);
     expect(run.code).toBe(0);
