@@ -9,6 +9,7 @@ import { api } from "./scenarios/api.ts";
 import { chain } from "./scenarios/chain.ts";
 import { cli } from "./scenarios/cli.ts";
 import { dispatch } from "./scenarios/dispatch.ts";
+import { docker } from "./scenarios/docker.ts";
 import { footprint } from "./scenarios/footprint.ts";
 import { s3 } from "./scenarios/s3.ts";
 import { scheduler } from "./scenarios/scheduler.ts";
@@ -23,9 +24,10 @@ const SCENARIOS: Record<string, () => Promise<Row[]>> = {
   api,
   scheduler,
   s3,
+  docker,
   peers: async () => (await import("./peers.ts")).peers(),
 };
-const ALL = ["cli", "footprint", "dispatch", "chain", "throughput", "api", "scheduler", "s3"];
+const ALL = ["cli", "footprint", "dispatch", "chain", "throughput", "api", "scheduler", "s3", "docker"];
 
 const verdict = (r: Row): string => {
   if (!r.target) return "";
