@@ -64,6 +64,15 @@ export interface BlockTypes {
 }
 
 /** The valibot schema for a type's data: known fields only, required ones present, types right. */
+/** The fields every Prefect 2 infrastructure block has (Process, DockerContainer). */
+export const INFRASTRUCTURE_BLOCK_FIELDS: BlockType["fields"] = {
+  env: { type: "object", description: "environment variables" },
+  labels: { type: "object", description: "labels" },
+  name: { type: "string", description: "name given to the process or container" },
+  command: { type: "any", description: "the command, as a list of words (default: weir execute)" },
+  stream_output: { type: "boolean", description: "print the run's output in the agent's" },
+};
+
 export function blockDataSchema(t: BlockType) {
   const entries: Record<string, v.GenericSchema> = {};
   for (const [name, f] of Object.entries(t.fields)) {

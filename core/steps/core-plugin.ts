@@ -2,7 +2,13 @@ import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import * as v from "valibot";
 import { processInfrastructure } from "../infra/index.ts";
-import { CORE_BLOCK_TYPES, splitCommand, textField, WeirError } from "../model/index.ts";
+import {
+  CORE_BLOCK_TYPES,
+  INFRASTRUCTURE_BLOCK_FIELDS,
+  splitCommand,
+  textField,
+  WeirError,
+} from "../model/index.ts";
 import { definePlugin, defineStep } from "../plugin/index.ts";
 
 // Weir's built-in steps, as a plugin like any other. Prefect's names for them (all eras) resolve
@@ -156,14 +162,7 @@ export const corePlugin = definePlugin({
       name: "Process",
       description:
         "A Prefect 2 infrastructure block: runs as processes with these settings (weir deployment build -ib process/NAME)",
-      fields: {
-        env: { type: "object", description: "environment variables" },
-        labels: { type: "object", description: "labels" },
-        name: textField("name given to the process"),
-        command: { type: "any", description: "the command, as a list of words (default: weir execute)" },
-        stream_output: { type: "boolean", description: "print the run's output in the agent's" },
-        working_dir: textField("the folder runs start in"),
-      },
+      fields: { ...INFRASTRUCTURE_BLOCK_FIELDS, working_dir: textField("the folder runs start in") },
     },
   ],
   provides: ["prefect"],

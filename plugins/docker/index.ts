@@ -1,4 +1,4 @@
-import { textField } from "../../core/model/index.ts";
+import { INFRASTRUCTURE_BLOCK_FIELDS, textField } from "../../core/model/index.ts";
 import { definePlugin } from "../../core/plugin/index.ts";
 import { dockerInfrastructure } from "./infrastructure.ts";
 import { buildDockerImage, pushDockerImage } from "./steps.ts";
@@ -33,15 +33,11 @@ export const dockerPlugin = definePlugin({
         image: textField("the image runs start from (default: the Weir runtime image)"),
         image_pull_policy: textField("IF_NOT_PRESENT, ALWAYS or NEVER"),
         image_registry: textField("name of a docker-registry-credentials block used to pull the image"),
-        env: { type: "object", description: "environment variables" },
-        labels: { type: "object", description: "container labels" },
-        name: textField("container name"),
-        command: { type: "any", description: "the command, as a list of words (default: weir execute)" },
+        ...INFRASTRUCTURE_BLOCK_FIELDS,
         networks: { type: "any", description: "networks to join (a list)" },
         network_mode: textField("network mode"),
         auto_remove: { type: "boolean", description: "remove the container when it ends" },
         volumes: { type: "any", description: "HOST_PATH:CONTAINER_PATH mounts (a list)" },
-        stream_output: { type: "boolean", description: "print the container's output in the agent's" },
         mem_limit: textField("memory limit (128m, 1g)"),
         memswap_limit: textField("memory + swap limit"),
         privileged: { type: "boolean", description: "extended privileges" },

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { Hono } from "hono";
 import { createApp, Wakeups } from "../../core/api/index.ts";
-import { tempStore } from "../helpers.ts";
+import { callApp, tempStore } from "../helpers.ts";
 
 let store: Awaited<ReturnType<typeof tempStore>>;
 let app: Hono;
@@ -12,14 +12,7 @@ beforeEach(async () => {
 });
 afterEach(() => store.dispose());
 
-async function call(method: string, path: string, body?: unknown) {
-  const res = await app.request(path, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, json: (await res.json()) as any };
-}
+const call = (method: string, path: string, body?: unknown) => callApp(app, method, path, body);
 
 const deployment = (job_variables: Record<string, unknown>) => ({
   flow_name: "hello",

@@ -64,6 +64,9 @@ describe.skipIf(missing !== null)("docker: images and docker work pools", () => 
 
   const cli = (args: string[], cwd?: string) => env.cli(args, { cwd, env: agentEnv, timeoutMs: 170_000 });
   const logsOf = async (id: string) => (await env.cli(["flow-run", "logs", id])).stdout;
+  /** Waits for a run to end (completed or not). */
+  const ended = (id: string) =>
+    env.waitForRun(id, (x) => ["COMPLETED", "FAILED", "CRASHED", "CANCELLED"].includes(x.state.type), 90_000);
 
   test("weir image build makes the runtime image FROM scratch out of the binary", async () => {
     const r = await cli(["image", "build"]);
@@ -157,11 +160,7 @@ deployments:
     expect(existsSync(join(dir, "Dockerfile"))).toBe(false);
 
     const run = await env.json(["deployment", "run", "show/shipped"]);
-    const done = await env.waitForRun(
-      run.id,
-      (x) => ["COMPLETED", "FAILED", "CRASHED"].includes(x.state.type),
-      60_000,
-    );
+    const done = await ended(run.id);
     expect(done.state.type).toBe("COMPLETED");
     const logs = await logsOf(run.id);
     expect(logs).toContain(
@@ -196,11 +195,7 @@ deployments:
     writeFileSync(file, JSON.stringify(template));
     expect((await cli(["work-pool", "update", "containers", "--base-job-template", file])).code).toBe(0);
     const run = await env.json(["deployment", "run", "show/shipped"]);
-    const done = await env.waitForRun(
-      run.id,
-      (x) => ["COMPLETED", "FAILED", "CRASHED"].includes(x.state.type),
-      60_000,
-    );
+    const done = await ended(run.id);
     expect(done.state.type).toBe("COMPLETED");
     expect(agent.out).toContain(`Pulling ${docker.registry}/team/shipped:v1`);
     expect(agent.out).not.toContain(docker.password);
@@ -246,21 +241,23 @@ deployments:
       (await cli(["block", "create", "docker-container", "boxed", "--json", JSON.stringify(block)])).code,
     ).toBe(0);
     const dir = join(env.root, "own");
-    const wrongPool = await cli(
-      [
-        "deployment",
-        "build",
-        "flows/env.ts:envflow",
-        "-n",
-        "legacy",
-        "-ib",
-        "docker-container/boxed",
-        "-p",
-        "plain",
-        "--apply",
-      ],
-      dir,
-    );
+    const build = (pool: string, ...more: string[]) =>
+      cli(
+        [
+          "deployment",
+          "build",
+          "flows/env.ts:envflow",
+          "-n",
+          "legacy",
+          "-ib",
+          "docker-container/boxed",
+          "-p",
+          pool,
+          ...more,
+        ],
+        dir,
+      );
+    const wrongPool = await build("plain", "--apply");
     await cli(["work-pool", "create", "plain"]);
     const again = await cli(["deployment", "apply", "envflow-deployment.yaml"], dir);
     expect(again.code).toBe(1);
@@ -268,31 +265,11 @@ deployments:
       'its infrastructure is docker-container, which runs on a docker work pool, and work pool "plain" is a process pool',
     );
     expect(wrongPool.stdout).toContain("Wrote envflow-deployment.yaml");
-    const r = await cli(
-      [
-        "deployment",
-        "build",
-        "flows/env.ts:envflow",
-        "-n",
-        "legacy",
-        "-ib",
-        "docker-container/boxed",
-        "-p",
-        "containers",
-        "--override",
-        "env.X=over",
-        "--apply",
-      ],
-      dir,
-    );
+    const r = await build("containers", "--override", "env.X=over", "--apply");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("note: runs start in Docker containers: the work pool must be a docker pool");
     const run = await env.json(["deployment", "run", "envflow/legacy"]);
-    const done = await env.waitForRun(
-      run.id,
-      (x) => ["COMPLETED", "FAILED", "CRASHED"].includes(x.state.type),
-      60_000,
-    );
+    const done = await ended(run.id);
     expect(done.state.type).toBe("COMPLETED");
     expect(await logsOf(run.id)).toContain("from-block=yes x=over cwd=/srv/own");
   });
@@ -314,11 +291,7 @@ deployments:
 
   test("a container killed for memory ends its run CRASHED, saying so", async () => {
     const run = await env.json(["deployment", "run", "hog/hog"]);
-    const done = await env.waitForRun(
-      run.id,
-      (x) => ["COMPLETED", "FAILED", "CRASHED"].includes(x.state.type),
-      90_000,
-    );
+    const done = await ended(run.id);
     expect(done.state.type).toBe("CRASHED");
     expect(done.state.message).toContain("ran out of memory and was killed (OOMKilled, mem_limit 160m");
   });
