@@ -9,7 +9,7 @@ import { WeirError } from "../model/index.ts";
 // windows: past the time box the expansion stops with an error instead of stalling the caller.
 
 /** How long one expansion may work before it gives up (ms). */
-export const RRULE_TIME_BOX_MS = 250;
+export const RRULE_TIME_BOX_MS = 1000;
 
 /** Floating time (wall clock read as UTC) of each frequency's period, for windows and shifts. */
 const PERIOD_MS: Partial<Record<Frequency, number>> = {
