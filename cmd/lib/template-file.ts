@@ -15,17 +15,23 @@ export async function readTemplateFile(file: string): Promise<Record<string, unk
       `--base-job-template: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}); write the default with: weir work-pool get-default-base-job-template --type TYPE > ${file}`,
     );
   }
-  const { parseDocument } = await import("yaml");
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  const err = doc.errors[0];
-  if (err) {
-    const at = err.linePos?.[0];
-    throw new WeirError(
-      "USAGE",
-      `${file}:${at ? `${at.line}:${at.col}` : "1:1"}: ${err.message.split("\n")[0]} (the base job template must be a JSON object)`,
-    );
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (jsonError) {
+    // Not JSON: YAML (a superset) may still read it, and says where it stops when it cannot.
+    const { parseDocument } = await import("yaml");
+    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+    const err = doc.errors[0];
+    if (err) {
+      const at = err.linePos?.[0];
+      throw new WeirError(
+        "USAGE",
+        `${file}:${at ? `${at.line}:${at.col}` : "1:1"}: not valid JSON (${(jsonError as Error).message.replace(/^JSON Parse error: /, "")}) (the base job template must be a JSON object, as get-default-base-job-template prints)`,
+      );
+    }
+    data = doc.toJS();
   }
-  const data = doc.toJS();
   if (!data || typeof data !== "object" || Array.isArray(data))
     throw new WeirError(
       "USAGE",

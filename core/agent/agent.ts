@@ -108,14 +108,33 @@ export class Agent {
   async #claimLoop(): Promise<void> {
     const { client, pool } = this.opts;
     let backoff = 0;
+    let infraDown: string | null = null;
     while (!this.#stop.signal.aborted) {
       // With every slot busy the claim still goes out with limit 0: it is how cancellations
       // arrive. A slot freeing up ends that wait early, so new work is claimed at once.
-      const free = Math.max(0, this.opts.limit - this.#running.size);
+      let free = Math.max(0, this.opts.limit - this.#running.size);
+      let waitMs = this.opts.pollWaitMs ?? 20_000;
+      // Infrastructure that cannot start runs now (its daemon is down) takes none: they stay
+      // scheduled for when it is back, or for another agent, instead of crashing one by one.
+      if (free > 0 && this.#infra?.check) {
+        try {
+          await this.#infra.check();
+          if (infraDown) this.opts.log(`${this.#infra.type} infrastructure is back: taking runs again`);
+          infraDown = null;
+        } catch (err) {
+          if (!infraDown)
+            this.opts.log(
+              `Not taking runs until ${this.#infra.type} infrastructure is back: ${describeError(err)}`,
+            );
+          infraDown = describeError(err);
+          free = 0;
+          waitMs = Math.min(waitMs, 2_000);
+        }
+      }
       const request = new AbortController();
       const onStop = () => request.abort();
       this.#stop.signal.addEventListener("abort", onStop, { once: true });
-      if (free === 0) this.#slotFreed = () => request.abort();
+      if (free === 0 && !infraDown) this.#slotFreed = () => request.abort();
       try {
         const res = await client.claim(
           pool,
@@ -123,7 +142,7 @@ export class Agent {
             agent_id: this.id,
             queues: this.opts.queues,
             limit: free,
-            wait_ms: this.opts.pollWaitMs ?? 20_000,
+            wait_ms: waitMs,
             cancelling_seen: [...this.#cancelSent],
           },
           request.signal,
@@ -169,6 +188,22 @@ export class Agent {
     const secrets: string[] = [];
     const log = (m: string) => this.opts.log(scrub(m, secrets));
     let handle: InfraHandle;
+    // Its infrastructure went away since the claim (a daemon stopped): the run goes back to wait.
+    const unavailable = await infra.check?.().then(
+      () => null,
+      (err: unknown) => describeError(err),
+    );
+    if (unavailable) {
+      log(`Flow run ${run.name} (${run.id}) goes back to the queue: ${unavailable}`);
+      await this.opts.client
+        .setFlowRunState(run.id, {
+          type: "SCHEDULED",
+          name: "Scheduled",
+          message: `Its agent's ${infra.type} infrastructure could not be reached; rescheduled`,
+        })
+        .catch(() => {});
+      return;
+    }
     try {
       const config = await this.#configure(run, infra, secrets);
       handle = await infra.launch(run, config, {

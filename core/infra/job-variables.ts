@@ -1,6 +1,6 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
 import * as v from "valibot";
-import { type ParameterProblem, parameterProblems, WeirError } from "../model/index.ts";
+import { didYouMean, type ParameterProblem, parameterProblems, WeirError } from "../model/index.ts";
 import { applyValues } from "../templating/index.ts";
 import type { Infrastructure } from "./infrastructure.ts";
 
@@ -81,6 +81,17 @@ export function baseJobTemplateProblems(template: unknown, infra: Infrastructure
     if (vars.properties !== undefined && !isObject(vars.properties))
       problems.push("variables.properties must be an object of JSON Schemas");
   }
+  if (isObject(t.job_configuration) && isObject(t.variables)) {
+    // A placeholder naming no variable would silently drop its field (a typo changes the image).
+    const declared = Object.keys(((t.variables as Record<string, unknown>).properties ?? {}) as object);
+    for (const name of variablePlaceholders(t.job_configuration))
+      if (!declared.includes(name)) {
+        const hint = didYouMean(name, declared);
+        problems.push(
+          `job_configuration uses {{ ${name} }}, which is not one of its variables${hint ? ` (did you mean "${hint}"?)` : ""}: declare it under variables.properties, or fix the name`,
+        );
+      }
+  }
   if (isObject(t.job_configuration)) {
     const known = Object.keys(infra.jobVariables.entries);
     for (const key of Object.keys(t.job_configuration as object))
@@ -152,12 +163,27 @@ export function jobVariableProblems(
   vars: Record<string, unknown>,
   opts: { partial?: boolean } = {},
 ): ParameterProblem[] {
-  const known = Object.fromEntries(Object.entries(expandDotted(vars)).filter(([, x]) => !hasPlaceholder(x)));
-  return parameterProblems(
-    template.variables,
-    opts.partial ? known : { ...templateDefaults(template), ...known },
-    { partial: opts.partial, noun: "job variable", none: "this pool takes no job variables" },
-  ).filter((p) => !(p.parameter && p.parameter in vars && hasPlaceholder(vars[p.parameter])));
+  // Defaults count for a run (a required variable may have one); placeholders, in the
+  // template's defaults as in the values, are checked once resolved, when the run starts.
+  const merged = opts.partial ? expandDotted(vars) : mergeJobVariables(templateDefaults(template), vars);
+  const held = new Set(Object.keys(merged).filter((k) => hasPlaceholder(merged[k])));
+  const known = Object.fromEntries(Object.entries(merged).filter(([k]) => !held.has(k)));
+  return parameterProblems(template.variables, known, {
+    partial: opts.partial,
+    noun: "job variable",
+    none: "this pool takes no job variables",
+  }).filter((p) => !(p.parameter && held.has(p.parameter)));
+}
+
+/** The {{ name }} placeholders of a job configuration that name a variable (not a block, $ENV...). */
+function variablePlaceholders(x: unknown, out = new Set<string>()): Set<string> {
+  if (typeof x === "string") {
+    for (const m of x.matchAll(/\{\{\s*([^}\s]+)\s*\}\}/g)) {
+      const name = m[1]!;
+      if (!/^(weir|prefect)\./.test(name) && !name.startsWith("$")) out.add(name.split(/[.[]/)[0]!);
+    }
+  } else if (x && typeof x === "object") for (const y of Object.values(x)) variablePlaceholders(y, out);
+  return out;
 }
 
 /** Throws INVALID naming every job variable problem, for `label` ("flow run of hello/daily"). */

@@ -1,5 +1,11 @@
 import { Validator } from "@cfworker/json-schema";
+import { didYouMean } from "./did-you-mean.ts";
 import { WeirError } from "./errors.ts";
+
+const hintFor = (name: string, known: string[]) => {
+  const hint = didYouMean(name, known);
+  return hint ? ` (did you mean "${hint}"?)` : "";
+};
 
 /** A command-line value: JSON when it parses (`3`, `true`, `[1]`), else the text itself (`Ada`). */
 export function parseValue(raw: string): unknown {
@@ -103,7 +109,7 @@ export function parameterProblems(
         const known = Object.keys(props);
         problems.push({
           parameter: name,
-          message: `unknown ${noun} "${name}"${known.length ? ` (known: ${known.join(", ")})` : ` (${opts.none ?? "the flow takes no parameters"})`}`,
+          message: `unknown ${noun} "${name}"${hintFor(name, known)}${known.length ? ` (known: ${known.join(", ")})` : ` (${opts.none ?? "the flow takes no parameters"})`}`,
         });
       }
     }

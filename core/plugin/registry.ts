@@ -96,6 +96,14 @@ export class Registry {
     return [...this.#infrastructure.keys()];
   }
 
+  /** The pool type whose job variables include all of these (for "create the pool" hints). */
+  poolTypeFor(jobVariables: Record<string, unknown> | null | undefined): string {
+    const keys = Object.keys(jobVariables ?? {}).map((k) => k.split(".")[0]!);
+    for (const infra of this.#infrastructure.values())
+      if (keys.every((k) => k in infra.jobVariables.entries)) return infra.type;
+    return "process";
+  }
+
   /** The infrastructure of a pool type; an INVALID error naming the types there are otherwise. */
   requireInfrastructure(type: string, what: string): Infrastructure {
     const infra = this.infrastructure(type);

@@ -286,6 +286,32 @@ export async function deployOne(
   const notes: string[] = [];
   try {
     if (p.problems.length) throw new WeirError("INVALID", p.problems.join("\n"));
+    // The pool first: a missing one, or job variables it refuses, fail the deployment before
+    // any image is built or code uploaded (values from step outputs are checked once known).
+    const poolName = overlay.pool ?? p.spec.work_pool?.name ?? null;
+    const rawJobVariables = { ...p.spec.work_pool?.job_variables, ...overlay.jobVariables };
+    let pool: WorkPool | undefined;
+    if (poolName) {
+      try {
+        pool = await client.getWorkPool(poolName);
+      } catch (err) {
+        if (!(err instanceof WeirError && err.code === "NOT_FOUND")) throw err;
+        throw new WeirError(
+          "NOT_FOUND",
+          `work pool "${poolName}" does not exist (create it with: weir work-pool create ${poolName} --type ${run.registry.poolTypeFor(rawJobVariables)})`,
+        );
+      }
+      const early = await jobVariableProblemsAt(
+        client,
+        project,
+        p,
+        overlay,
+        pool,
+        rawJobVariables,
+        run.registry,
+      );
+      if (early.errors.length) throw new WeirError("INVALID", early.errors.join("\n"));
+    }
     const ov = project.overrides[p.index]!;
     const build = ov.build ? (p.spec.build ?? []) : (project.build ?? []);
     const push = ov.push ? (p.spec.push ?? []) : (project.push ?? []);
@@ -310,8 +336,6 @@ export async function deployOne(
     } finally {
       process.chdir(cwd);
     }
-    const poolName = overlay.pool ?? p.spec.work_pool?.name ?? null;
-    const pool = poolName ? await client.getWorkPool(poolName).catch(() => undefined) : undefined;
     let pull = ov.pull ? p.spec.pull : project.pull;
     if ((pull === null || pull === undefined) && pool && pool.type !== "process") {
       // A container has its own files: this folder is not there, the image's working directory is.

@@ -3,10 +3,19 @@ import { isAbsolute, resolve } from "node:path";
 import { describeError, WeirError } from "../model/index.ts";
 import { MODULE_STEP, type Registry } from "../plugin/index.ts";
 import type { Logger } from "../sdk/logger.ts";
+import { placeholders } from "../templating/index.ts";
 import { asStep, type StepFn } from "./as-step.ts";
 import { packageStep } from "./package-steps.ts";
 import type { ProgressSink } from "./progress.ts";
 import { scrub, stepContext } from "./step-context.ts";
+
+/** The names of the {{ step-output }} placeholders in a step's arguments. */
+function valueNames(x: unknown, out = new Set<string>()): Set<string> {
+  if (typeof x === "string") {
+    for (const p of placeholders(x)) if (p.kind === "value") out.add(p.name);
+  } else if (x && typeof x === "object") for (const y of Object.values(x)) valueNames(y, out);
+  return out;
+}
 
 /** What a list of steps runs with. */
 export interface StepsOptions {
@@ -118,6 +127,13 @@ export async function runSteps(
     const id = typeof raw.id === "string" ? raw.id : undefined;
     const label = `step ${i + 1} "${name}"${id ? ` (id ${id})` : ""}`;
     let out: Record<string, unknown> | undefined;
+    const unknownRefs = [...valueNames(raw)].filter((n) => !(n.split(/[.[]/)[0]! in outputs));
+    if (unknownRefs.length > 0) {
+      const known = Object.keys(outputs);
+      opts.log.warning(
+        `${label}: ${unknownRefs.map((n) => `{{ ${n} }}`).join(", ")} names no output of an earlier step (${known.length ? `there are: ${known.join(", ")}` : "no earlier step has an output"}); it is left out, so the argument's default applies`,
+      );
+    }
     try {
       const kwargs = opts.resolve ? await opts.resolve(raw, outputs) : raw;
       const ctx = stepContext({

@@ -56,7 +56,17 @@ export class DockerEngine {
 
   /** One line for "the daemon cannot be reached", naming DOCKER_HOST and what to do. */
   unreachable(cause: unknown): WeirError {
-    const why = cause instanceof Error ? cause.message : String(cause);
+    const code = (cause as { code?: string } | null)?.code;
+    const why =
+      code === "ENOENT"
+        ? `there is no socket at ${this.#unix ?? this.host}`
+        : code === "ECONNREFUSED"
+          ? "connection refused"
+          : code === "EACCES"
+            ? "permission denied on the socket (run as a user in the docker group, or as root)"
+            : cause instanceof Error
+              ? cause.message
+              : String(cause);
     return new WeirError(
       "FAILED",
       `cannot reach the Docker daemon at DOCKER_HOST=${this.host} (${why}): start dockerd (for example: dockerd --host ${this.host}), or set DOCKER_HOST to the socket of a running one`,

@@ -74,13 +74,20 @@ export async function login(engine: DockerEngine, creds: RegistryCredentials, si
 }
 
 /** Why a registry refused, with the status it stands for and what to do. */
-function refusal(registry: string, message: string, what: string): WeirError {
+function refusal(registry: string, message: string, what: string, withCredentials: boolean): WeirError {
   const m = message.toLowerCase();
+  if (/no such host|dial tcp|connection refused|i\/o timeout|network is unreachable/.test(m))
+    return new WeirError(
+      "FAILED",
+      `${what}: cannot reach registry ${registry}: ${message} (check the image name's registry, or that this machine can reach it)`,
+    );
   const [status, fix] =
     m.includes("unauthorized") || m.includes("authentication required") || m.includes("no basic auth")
       ? [
           "401",
-          "give credentials: {{ weir.blocks.docker-registry-credentials.NAME }}, with a user the registry knows",
+          withCredentials
+            ? "the registry did not accept the credentials given: check the docker-registry-credentials block's user, password and registry_url"
+            : "give credentials: {{ weir.blocks.docker-registry-credentials.NAME }}, with a user the registry knows",
         ]
       : m.includes("denied") || m.includes("forbidden")
         ? [
@@ -222,7 +229,7 @@ export async function pushImage(
   let digest: string | undefined;
   for await (const msg of engine.messages(res)) {
     const error = msg.error ?? msg.errorDetail?.message;
-    if (error) throw refusal(registry, error.trim(), what);
+    if (error) throw refusal(registry, error.trim(), what, !!creds);
     if (msg.aux?.Digest) digest = msg.aux.Digest;
     if (msg.status) {
       if (msg.id) r.progress(msg.id, msg.status, msg.progress);
@@ -250,12 +257,12 @@ export async function pullImage(
       what,
     });
   } catch (err) {
-    if (err instanceof DockerApiError) throw refusal(registryOf(image), err.apiMessage, what);
+    if (err instanceof DockerApiError) throw refusal(registryOf(image), err.apiMessage, what, !!creds);
     throw err;
   }
   for await (const msg of engine.messages(res)) {
     const error = msg.error ?? msg.errorDetail?.message;
-    if (error) throw refusal(registryOf(image), error.trim(), what);
+    if (error) throw refusal(registryOf(image), error.trim(), what, !!creds);
     pullProgress(r, msg);
   }
 }

@@ -12,6 +12,9 @@ export const RUNTIME_REPOSITORY = "weir-runtime";
 /** Where a project goes in an image; /opt/prefect is the same folder, for Prefect's pull steps. */
 export const IMAGE_PROJECTS = "/opt/weir";
 
+/** Debian's (and Ubuntu's) bundle of the machine's trusted certificate authorities. */
+const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+
 export const runtimeImage = (version: string) => `${RUNTIME_REPOSITORY}:${version}`;
 
 /** The compiled binary this process runs from; running from source has none to put in an image. */
@@ -64,6 +67,9 @@ export interface RuntimeImageOptions extends Reporter {
 export async function buildRuntimeImage(engine: DockerEngine, o: RuntimeImageOptions): Promise<string> {
   const digest = await binaryDigest(o.binary);
   const libs = await sharedLibraries(o.binary, o.run);
+  // The machine's certificate authorities, so HTTPS from flows (and dependency installs) trusts
+  // what this machine trusts, a company's own authority included.
+  const ca = existsSync(CA_BUNDLE);
   const file = (name: string, path: string, mode: number): ContextEntry => ({
     name,
     file: path,
@@ -76,7 +82,7 @@ export async function buildRuntimeImage(engine: DockerEngine, o: RuntimeImageOpt
       data: [
         "FROM scratch",
         "COPY rootfs/ /",
-        "ENV PATH=/usr/local/bin:/usr/bin:/bin HOME=/root TMPDIR=/tmp",
+        `ENV PATH=/usr/local/bin:/usr/bin:/bin HOME=/root TMPDIR=/tmp${ca ? ` NODE_EXTRA_CA_CERTS=${CA_BUNDLE} SSL_CERT_FILE=${CA_BUNDLE}` : ""}`,
         `WORKDIR ${IMAGE_PROJECTS}`,
         `LABEL io.weir.version="${o.version}" io.weir.binary-sha256="${digest}"`,
         'CMD ["weir", "--help"]',
@@ -91,6 +97,7 @@ export async function buildRuntimeImage(engine: DockerEngine, o: RuntimeImageOpt
     { name: "rootfs/opt/prefect", symlink: "weir" },
     { name: "rootfs/etc/passwd", data: "root:x:0:0:root:/root:/sbin/nologin\n" },
     { name: "rootfs/etc/group", data: "root:x:0:\n" },
+    ...(ca ? [file(`rootfs${CA_BUNDLE}`, CA_BUNDLE, 0o644)] : []),
   ];
   o.log(`Building the Weir runtime image ${o.tag} from ${o.binary} and ${libs.length} shared libraries`);
   return buildImage(engine, { ...o, entries, dockerfile: "Dockerfile", tag: o.tag });

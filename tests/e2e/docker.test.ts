@@ -194,7 +194,8 @@ deployments:
     const file = join(env.root, "docker-template.json");
     writeFileSync(file, JSON.stringify(template));
     expect((await cli(["work-pool", "update", "containers", "--base-job-template", file])).code).toBe(0);
-    const run = await env.json(["deployment", "run", "show/shipped"]);
+    // A run's own job variables are checked with the template's defaults, the placeholder left for the agent.
+    const run = await env.json(["deployment", "run", "show/shipped", "--job-variable", "mem_limit=256m"]);
     const done = await ended(run.id);
     expect(done.state.type).toBe("COMPLETED");
     expect(agent.out).toContain(`Pulling ${docker.registry}/team/shipped:v1`);
@@ -338,7 +339,9 @@ deployments:
     });
     const r = await cli(["deploy", "--all"], dir);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('weir.yaml:7:19: deployment "typo": unknown job variable "mem_limt"');
+    expect(r.stdout).toContain(
+      'weir.yaml:7:19: deployment "typo": unknown job variable "mem_limt" (did you mean "mem_limit"?)',
+    );
     expect(r.stdout).toContain("mem_limit");
     expect(r.stdout).toContain('weir.yaml:8:18: deployment "typo": job variable "volumes');
   });
@@ -412,5 +415,12 @@ deployments:
     expect(done.state.type).toBe("CRASHED");
     // dockerd stops its containers as it shuts down: the flow gets SIGTERM it did not ask for.
     expect(done.state.message).toMatch(/SIGTERM without being cancelled|lost contact with the Docker daemon/);
+    // While the daemon is away the agent takes no runs: they wait, rather than crash one by one.
+    const later = await env.json(["deployment", "run", "sleepy/sleepy"]);
+    await agent.waitFor(
+      /Not taking runs until docker infrastructure is back: cannot reach the Docker daemon/,
+      60_000,
+    );
+    expect((await env.json(["flow-run", "inspect", later.id])).state.type).toBe("SCHEDULED");
   });
 });

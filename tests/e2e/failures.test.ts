@@ -117,7 +117,7 @@ describe("bad parameters", () => {
       'weir: Invalid parameters for hello/daily: parameter "times" must be number (got string "abc")',
     );
     const unknown = await env.cli(["deployment", "run", "hello/daily", "--param", "nme=Ada"]);
-    expect(unknown.stderr).toContain('unknown parameter "nme" (known: name, times)');
+    expect(unknown.stderr).toContain('unknown parameter "nme" (did you mean "name"?) (known: name, times)');
     expect((await env.json(["flow-run", "ls", "--limit", "100"])).length).toBe(before);
   });
 

@@ -62,6 +62,12 @@ describe("jobVariableProblems()", () => {
     expect(jobVariableProblems(template, { env: "{{ weir.blocks.json.env }}" })).toEqual([]);
   });
 
+  test("a template default holding a block placeholder is left for the run, also under a run's overrides", () => {
+    const withBlock = structuredClone(template);
+    withBlock.variables.properties!.env!.default = "{{ weir.blocks.json.pool-env }}";
+    expect(jobVariableProblems(withBlock, { stream_output: false })).toEqual([]);
+  });
+
   test("a required variable is missing only for a run, not for a deployment", () => {
     const strict = {
       ...template,
@@ -112,6 +118,16 @@ describe("baseJobTemplateProblems()", () => {
     expect(problems.some((p) => p.startsWith("job_configuration.image is not a setting of process"))).toBe(
       true,
     );
+  });
+
+  test("a placeholder in job_configuration must name one of its variables", () => {
+    const problems = baseJobTemplateProblems(
+      { ...template, job_configuration: { ...template.job_configuration, working_dir: "{{ wokring_dir }}" } },
+      processInfrastructure,
+    );
+    expect(problems).toEqual([
+      'job_configuration uses {{ wokring_dir }}, which is not one of its variables (did you mean "working_dir"?): declare it under variables.properties, or fix the name',
+    ]);
   });
 
   test("the default template has none", () => {

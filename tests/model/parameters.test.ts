@@ -54,9 +54,9 @@ describe("validateParameters()", () => {
     );
   });
 
-  test("names unknown parameters and lists the known ones", () => {
+  test("names unknown parameters with a did-you-mean, and lists the known ones", () => {
     expect(messageOf(() => validateParameters(schema, { name: "Ada", nme: 1 }, "d"))).toContain(
-      'unknown parameter "nme" (known: name, times, mode)',
+      'unknown parameter "nme" (did you mean "name"?) (known: name, times, mode)',
     );
   });
 

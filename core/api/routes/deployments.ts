@@ -43,7 +43,7 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
         if (!pool) {
           throw new WeirError(
             "NOT_FOUND",
-            `Cannot deploy "${body.flow_name}/${body.name}": work pool "${body.work_pool_name}" does not exist (create it with: weir work-pool create ${body.work_pool_name} --type process)`,
+            `Cannot deploy "${body.flow_name}/${body.name}": work pool "${body.work_pool_name}" does not exist (create it with: weir work-pool create ${body.work_pool_name} --type ${ctx.registry.poolTypeFor(body.job_variables)})`,
           );
         }
         // Job variables the pool's template refuses would fail every run: refused now. Missing
