@@ -19,14 +19,14 @@ export function register(program: Command): void {
         url: opts.db ?? defaultDatabase(),
         authToken: process.env.WEIR_DATABASE_AUTH_TOKEN,
       });
-      const scheduler = new Scheduler(store.db, settings, (m) =>
+      const scheduler = new Scheduler(store, settings, (m) =>
         console.log(`${new Date().toISOString()} ${m}`),
       );
       scheduler.start();
       console.log(`Weir scheduler on ${redactUrl(store.url)}: a pass every ${settings.loopMs / 1000} s`);
       await untilSignal(async () => {
         await scheduler.stop();
-        store.close();
+        await store.close();
       });
     });
 }

@@ -7,10 +7,10 @@ import { page, stateBadge, when } from "./layout.ts";
 
 /** Server-rendered pages: runs, one run (states, tasks, logs), deployments, work pools. */
 export function uiRoutes(app: Hono, ctx: ApiContext): void {
-  const db = ctx.store.db;
+  const store = ctx.store;
 
   app.get("/", async (c) => {
-    const runs = await q.listFlowRuns(db, { limit: 100 });
+    const runs = await store.listFlowRuns({ limit: 100 });
     return c.html(
       page(
         "Flow runs",
@@ -31,18 +31,18 @@ export function uiRoutes(app: Hono, ctx: ApiContext): void {
 
   app.get("/runs/:id", async (c) => {
     const id = c.req.param("id");
-    let run: Awaited<ReturnType<typeof q.getFlowRun>>;
+    let run: Awaited<ReturnType<typeof store.getFlowRun>>;
     try {
-      run = await q.getFlowRun(db, id);
+      run = await store.getFlowRun(id);
     } catch (err) {
       if (err instanceof WeirError && err.code === "NOT_FOUND")
         return c.html(page("Not found", html`<p>No flow run ${id}.</p>`), 404);
       throw err;
     }
     const [states, tasks, logs] = await Promise.all([
-      q.listFlowRunStates(db, id),
-      q.listTaskRuns(db, id),
-      q.listLogs(db, id, 0, 5000),
+      store.listFlowRunStates(id),
+      store.listTaskRuns(id),
+      store.listLogs(id, 0, 5000),
     ]);
     return c.html(
       page(
@@ -60,7 +60,7 @@ export function uiRoutes(app: Hono, ctx: ApiContext): void {
   });
 
   app.get("/deployments", async (c) => {
-    const list = await q.listDeployments(db);
+    const list = await store.listDeployments();
     return c.html(
       page(
         "Deployments",
@@ -71,7 +71,7 @@ export function uiRoutes(app: Hono, ctx: ApiContext): void {
   });
 
   app.get("/work-pools", async (c) => {
-    const [pools, agents] = await Promise.all([q.listWorkPools(db), q.listAgents(db)]);
+    const [pools, agents] = await Promise.all([store.listWorkPools(), store.listAgents()]);
     return c.html(
       page(
         "Work pools",

@@ -6,7 +6,7 @@ import { selfCommand } from "../../core/infra/index.ts";
 import { WeirError } from "../../core/model/index.ts";
 import { Scheduler } from "../../core/scheduler/index.ts";
 import { DateExpander } from "../../core/schedules/index.ts";
-import { openStore, redactUrl, sweepOrphanedRuns } from "../../core/store/index.ts";
+import { openStore, redactUrl } from "../../core/store/index.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { uiRoutes } from "../../ui/index.ts";
 import { registry } from "./registry.ts";
@@ -32,7 +32,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
   // Time-boxed date computers, one for the scheduler and one for the API's checks of new
   // schedules (which takes a few at a time), so no client's slow rules can hold up the scheduler.
   const scheduler = new Scheduler(
-    store.db,
+    store,
     config.scheduler,
     (m) => console.log(m),
     undefined,
@@ -67,7 +67,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
       maxRequestBodySize: config.limits.maxBodyBytes * 4 + 1024 * 1024,
     });
   } catch (cause) {
-    store.close();
+    await store.close();
     throw new WeirError(
       "UNREACHABLE",
       `Cannot listen on ${o.host}:${o.port}: ${(cause as Error).message} (is another server running? choose another --port)`,
@@ -85,7 +85,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
   const agentTimeoutMs = config.agentTimeoutMs;
   const sweep = setInterval(
     () => {
-      void sweepOrphanedRuns(store.db, new Date(Date.now() - agentTimeoutMs).toISOString()).then(
+      void store.sweepOrphanedRuns(new Date(Date.now() - agentTimeoutMs).toISOString()).then(
         ({ rescheduled, crashed }) => {
           if (rescheduled || crashed)
             console.log(`Agent timeout: ${rescheduled} run(s) rescheduled, ${crashed} marked crashed`);
@@ -126,6 +126,6 @@ export async function startServer(o: ServerOptions): Promise<void> {
     await agent?.stop();
     // Force: agents hold long-poll claims open; they reconnect to the next server.
     await server.stop(true);
-    store.close();
+    await store.close();
   });
 }

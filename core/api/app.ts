@@ -55,7 +55,7 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
     limits,
     schemas: input.schemas ?? bodySchemas(limits),
     expander: input.expander ?? new DateExpander(limits.scheduleTimeBoxMs, 4),
-    runWriter: input.runWriter ?? new FlowRunWriter(input.store.db),
+    runWriter: input.runWriter ?? new FlowRunWriter(input.store),
     registry: input.registry ?? createRegistry([]),
   });
   const app = new Hono<{ Variables: { requestId: string } }>();

@@ -1,6 +1,6 @@
 import { describeError } from "../model/index.ts";
 import { DateExpander } from "../schedules/index.ts";
-import type { Db } from "../store/index.ts";
+import type { Store } from "../store/index.ts";
 import { type PassResult, type SchedulerSettings, schedulePass } from "./schedule-pass.ts";
 
 /**
@@ -13,7 +13,7 @@ export class Scheduler {
   #stopped = false;
 
   constructor(
-    private readonly db: Db,
+    private readonly store: Store,
     private readonly settings: SchedulerSettings & { loopMs: number },
     private readonly log: (msg: string) => void = () => {},
     private readonly onCreated: (r: PassResult) => void = () => {},
@@ -44,7 +44,7 @@ export class Scheduler {
   }
 
   async #pass(deploymentIds?: string[]): Promise<PassResult> {
-    const r = await schedulePass(this.db, this.settings, { deploymentIds, expander: this.expander });
+    const r = await schedulePass(this.store, this.settings, { deploymentIds, expander: this.expander });
     if (r.created || r.late || r.skipped || r.failed) {
       this.log(
         `scheduler: ${r.created} run(s) created, ${r.late} late, ${r.skipped} skipped by catch-up${r.failed ? `, ${r.failed} schedule(s) failed (see weir deployment schedule ls)` : ""} (${r.ms.toFixed(0)} ms)`,

@@ -1,13 +1,12 @@
 import { asc, eq } from "drizzle-orm";
 import type { Agent } from "../model/index.ts";
-import type { Db } from "./open-store.ts";
+import { type Conn, inTx } from "./conn.ts";
 import { DEFAULT_PAGE, nowIso, type Page } from "./rows.ts";
-import { agents } from "./schema.ts";
 
-export async function heartbeat(db: Db, a: Omit<Agent, "last_heartbeat">): Promise<Agent> {
+export async function heartbeat(c: Conn, a: Omit<Agent, "last_heartbeat">): Promise<Agent> {
   const now = nowIso();
-  await db
-    .insert(agents)
+  await c.db
+    .insert(c.t.agents)
     .values({
       id: a.id,
       created: now,
@@ -16,16 +15,16 @@ export async function heartbeat(db: Db, a: Omit<Agent, "last_heartbeat">): Promi
       workQueues: a.work_queues,
       lastHeartbeat: now,
     })
-    .onConflictDoUpdate({ target: agents.id, set: { lastHeartbeat: now, workQueues: a.work_queues } });
+    .onConflictDoUpdate({ target: c.t.agents.id, set: { lastHeartbeat: now, workQueues: a.work_queues } });
   return { ...a, last_heartbeat: now };
 }
 
-export async function listAgents(db: Db, poolName?: string, page: Page = {}): Promise<Agent[]> {
-  const rows = await db
+export async function listAgents(c: Conn, poolName?: string, page: Page = {}): Promise<Agent[]> {
+  const rows = await c.db
     .select()
-    .from(agents)
-    .where(poolName ? eq(agents.workPoolName, poolName) : undefined)
-    .orderBy(asc(agents.name), asc(agents.id))
+    .from(c.t.agents)
+    .where(poolName ? eq(c.t.agents.workPoolName, poolName) : undefined)
+    .orderBy(asc(c.t.agents.name), asc(c.t.agents.id))
     .limit(page.limit ?? DEFAULT_PAGE)
     .offset(page.offset ?? 0);
   return rows.map((r) => ({

@@ -1,9 +1,8 @@
 import { and, asc, eq } from "drizzle-orm";
 import * as v from "valibot";
 import { type BlockDocument, type BlockTypes, blockDataSchema, WeirError } from "../model/index.ts";
-import type { Db } from "./open-store.ts";
+import { type Conn, inTx } from "./conn.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page } from "./rows.ts";
-import { blockDocuments } from "./schema.ts";
 
 /** Checks block data against its type; problems name the field and what is wanted. */
 export function checkBlockData(types: BlockTypes, type: string, data: unknown): Record<string, unknown> {
@@ -29,7 +28,7 @@ export function checkBlockData(types: BlockTypes, type: string, data: unknown): 
 }
 
 export async function saveBlock(
-  db: Db,
+  c: Conn,
   types: BlockTypes,
   type: string,
   name: string,
@@ -44,7 +43,7 @@ export async function saveBlock(
   }
   const checked = checkBlockData(types, type, data);
   const now = nowIso();
-  const existing = await findBlock(db, type, name);
+  const existing = await findBlock(c, type, name);
   if (existing && !overwrite) {
     throw new WeirError(
       "CONFLICT",
@@ -52,32 +51,32 @@ export async function saveBlock(
     );
   }
   if (existing)
-    await db
-      .update(blockDocuments)
+    await c.db
+      .update(c.t.blockDocuments)
       .set({ data: checked, updated: now })
-      .where(eq(blockDocuments.id, existing.id));
+      .where(eq(c.t.blockDocuments.id, existing.id));
   else
-    await db
-      .insert(blockDocuments)
+    await c.db
+      .insert(c.t.blockDocuments)
       .values({ id: newId(), created: now, updated: now, type, name, data: checked });
-  return (await findBlock(db, type, name))!;
+  return (await findBlock(c, type, name))!;
 }
 
-export async function findBlock(db: Db, type: string, name: string): Promise<BlockDocument | undefined> {
-  const [row] = await db
+export async function findBlock(c: Conn, type: string, name: string): Promise<BlockDocument | undefined> {
+  const [row] = await c.db
     .select()
-    .from(blockDocuments)
-    .where(and(eq(blockDocuments.type, type), eq(blockDocuments.name, name)));
+    .from(c.t.blockDocuments)
+    .where(and(eq(c.t.blockDocuments.type, type), eq(c.t.blockDocuments.name, name)));
   return row;
 }
 
-export async function findBlockById(db: Db, id: string): Promise<BlockDocument | undefined> {
-  const [row] = await db.select().from(blockDocuments).where(eq(blockDocuments.id, id));
+export async function findBlockById(c: Conn, id: string): Promise<BlockDocument | undefined> {
+  const [row] = await c.db.select().from(c.t.blockDocuments).where(eq(c.t.blockDocuments.id, id));
   return row;
 }
 
-export async function getBlock(db: Db, type: string, name: string): Promise<BlockDocument> {
-  const b = await findBlock(db, type, name);
+export async function getBlock(c: Conn, type: string, name: string): Promise<BlockDocument> {
+  const b = await findBlock(c, type, name);
   if (!b)
     throw new WeirError(
       "NOT_FOUND",
@@ -86,16 +85,16 @@ export async function getBlock(db: Db, type: string, name: string): Promise<Bloc
   return b;
 }
 
-export async function listBlocks(db: Db, page: Page = {}): Promise<BlockDocument[]> {
-  return db
+export async function listBlocks(c: Conn, page: Page = {}): Promise<BlockDocument[]> {
+  return c.db
     .select()
-    .from(blockDocuments)
-    .orderBy(asc(blockDocuments.type), asc(blockDocuments.name))
+    .from(c.t.blockDocuments)
+    .orderBy(asc(c.t.blockDocuments.type), asc(c.t.blockDocuments.name))
     .limit(page.limit ?? DEFAULT_PAGE)
     .offset(page.offset ?? 0);
 }
 
-export async function deleteBlock(db: Db, type: string, name: string): Promise<void> {
-  const b = await getBlock(db, type, name);
-  await db.delete(blockDocuments).where(eq(blockDocuments.id, b.id));
+export async function deleteBlock(c: Conn, type: string, name: string): Promise<void> {
+  const b = await getBlock(c, type, name);
+  await c.db.delete(c.t.blockDocuments).where(eq(c.t.blockDocuments.id, b.id));
 }

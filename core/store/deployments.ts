@@ -1,17 +1,16 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Catchup, Deployment } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
+import { type Conn, inTx } from "./conn.ts";
 import { upsertFlow } from "./flows.ts";
-import type { Db } from "./open-store.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toDeployment } from "./rows.ts";
 import {
   deleteUnstartedDeploymentRuns,
-  replaceSchedules,
+  replaceSchedulesIn,
   type ScheduleInput,
   schedulesOf,
   touchSchedules,
 } from "./schedules.ts";
-import { deployments, flows } from "./schema.ts";
 
 export interface DeploymentInput {
   flow_name: string;
@@ -45,20 +44,20 @@ export interface DeploymentInput {
  * creation time, so runs, links and schedules that point at it stay valid.
  */
 export async function upsertDeployment(
-  db: Db,
+  c: Conn,
   input: DeploymentInput,
 ): Promise<{ deployment: Deployment; created: boolean }> {
-  return db.transaction(async (tx) => {
-    const flow = await upsertFlow(tx, input.flow_name);
+  return inTx(c, async (tc) => {
+    const flow = await upsertFlow(tc, input.flow_name);
     const now = nowIso();
-    const [existing] = await tx
+    const [existing] = await tc.db
       .select({
-        id: deployments.id,
-        isScheduleActive: deployments.isScheduleActive,
-        catchup: deployments.catchup,
+        id: c.t.deployments.id,
+        isScheduleActive: c.t.deployments.isScheduleActive,
+        catchup: c.t.deployments.catchup,
       })
-      .from(deployments)
-      .where(and(eq(deployments.flowId, flow.id), eq(deployments.name, input.name)));
+      .from(c.t.deployments)
+      .where(and(eq(c.t.deployments.flowId, flow.id), eq(c.t.deployments.name, input.name)));
     const values = {
       updated: now,
       version: input.version ?? null,
@@ -84,103 +83,108 @@ export async function upsertDeployment(
       concurrencyLimit: input.concurrency_limit ?? null,
     };
     const id = existing?.id ?? newId();
-    if (existing) await tx.update(deployments).set(values).where(eq(deployments.id, id));
+    if (existing) await tc.db.update(c.t.deployments).set(values).where(eq(c.t.deployments.id, id));
     else
-      await tx.insert(deployments).values({ id, created: now, name: input.name, flowId: flow.id, ...values });
-    if (input.schedules !== undefined) await replaceSchedules(tx, id, input.schedules ?? []);
-    const [row] = await tx.select().from(deployments).where(eq(deployments.id, id));
-    const schedules = (await schedulesOf(tx, [id])).get(id) ?? [];
+      await tc.db
+        .insert(c.t.deployments)
+        .values({ id, created: now, name: input.name, flowId: flow.id, ...values });
+    if (input.schedules !== undefined) await replaceSchedulesIn(tc, id, input.schedules ?? []);
+    const [row] = await tc.db.select().from(c.t.deployments).where(eq(c.t.deployments.id, id));
+    const schedules = (await schedulesOf(tc, [id])).get(id) ?? [];
     return { deployment: toDeployment(row!, flow.name, schedules), created: !existing };
   });
 }
 
-const withFlow = (db: Db) =>
-  db
-    .select({ d: deployments, flowName: flows.name })
-    .from(deployments)
-    .innerJoin(flows, eq(flows.id, deployments.flowId));
+const withFlow = (c: Conn) =>
+  c.db
+    .select({ d: c.t.deployments, flowName: c.t.flows.name })
+    .from(c.t.deployments)
+    .innerJoin(c.t.flows, eq(c.t.flows.id, c.t.deployments.flowId));
 
 /** Deployments by id, in one query, without their schedules (for batched run creation). */
-export async function getDeploymentsByIds(db: Db, ids: string[]): Promise<Map<string, Deployment>> {
-  const rows = ids.length ? await withFlow(db).where(inArray(deployments.id, ids)) : [];
+export async function getDeploymentsByIds(c: Conn, ids: string[]): Promise<Map<string, Deployment>> {
+  const rows = ids.length ? await withFlow(c).where(inArray(c.t.deployments.id, ids)) : [];
   return new Map(rows.map((r) => [r.d.id, toDeployment(r.d, r.flowName)]));
 }
 
 /** Finds a deployment by id or by `flow/deployment`; throws NOT_FOUND with a hint otherwise. */
 /** By id or FLOW/NAME. `withSchedules: false` skips one query where schedules are not needed (run creation). */
 export async function getDeployment(
-  db: Db,
+  c: Conn,
   ref: string,
   opts: { withSchedules?: boolean } = {},
 ): Promise<Deployment> {
   const slash = ref.indexOf("/");
   const rows =
     slash > 0
-      ? await withFlow(db).where(
-          and(eq(flows.name, ref.slice(0, slash)), eq(deployments.name, ref.slice(slash + 1))),
+      ? await withFlow(c).where(
+          and(eq(c.t.flows.name, ref.slice(0, slash)), eq(c.t.deployments.name, ref.slice(slash + 1))),
         )
-      : await withFlow(db).where(eq(deployments.id, ref));
+      : await withFlow(c).where(eq(c.t.deployments.id, ref));
   const [row] = rows;
   if (!row) {
     throw deploymentNotFound(ref);
   }
   const schedules =
-    opts.withSchedules === false ? [] : ((await schedulesOf(db, [row.d.id])).get(row.d.id) ?? []);
+    opts.withSchedules === false ? [] : ((await schedulesOf(c, [row.d.id])).get(row.d.id) ?? []);
   return toDeployment(row.d, row.flowName, schedules);
 }
 
 export async function listDeployments(
-  db: Db,
+  c: Conn,
   filter: { flowName?: string } & Page = {},
 ): Promise<Deployment[]> {
-  const rows = await withFlow(db)
-    .where(filter.flowName ? eq(flows.name, filter.flowName) : undefined)
-    .orderBy(asc(flows.name), asc(deployments.name))
+  const rows = await withFlow(c)
+    .where(filter.flowName ? eq(c.t.flows.name, filter.flowName) : undefined)
+    .orderBy(asc(c.t.flows.name), asc(c.t.deployments.name))
     .limit(filter.limit ?? DEFAULT_PAGE)
     .offset(filter.offset ?? 0);
   const schedules = await schedulesOf(
-    db,
+    c,
     rows.map((r) => r.d.id),
   );
   return rows.map((r) => toDeployment(r.d, r.flowName, schedules.get(r.d.id) ?? []));
 }
 
-export async function deleteDeployment(db: Db, ref: string): Promise<Deployment> {
-  const d = await getDeployment(db, ref);
-  await db.delete(deployments).where(eq(deployments.id, d.id));
+export async function deleteDeployment(c: Conn, ref: string): Promise<Deployment> {
+  const d = await getDeployment(c, ref);
+  await c.db.delete(c.t.deployments).where(eq(c.t.deployments.id, d.id));
   return d;
 }
 
-export async function setDeploymentPaused(db: Db, ref: string, paused: boolean): Promise<Deployment> {
-  const d = await getDeployment(db, ref);
-  await db.transaction(async (tx) => {
-    await tx.update(deployments).set({ paused, updated: nowIso() }).where(eq(deployments.id, d.id));
-    if (paused) await deleteUnstartedDeploymentRuns(tx, d.id);
-    else await touchSchedules(tx, d.id);
+export async function setDeploymentPaused(c: Conn, ref: string, paused: boolean): Promise<Deployment> {
+  const d = await getDeployment(c, ref);
+  await inTx(c, async (tc) => {
+    await tc.db
+      .update(c.t.deployments)
+      .set({ paused, updated: nowIso() })
+      .where(eq(c.t.deployments.id, d.id));
+    if (paused) await deleteUnstartedDeploymentRuns(tc, d.id);
+    else await touchSchedules(tc, d.id);
   });
-  return getDeployment(db, d.id);
+  return getDeployment(c, d.id);
 }
 
 /** The deployment-level schedule switch (pause-schedule / resume-schedule). */
 export async function setScheduleActiveForDeployment(
-  db: Db,
+  c: Conn,
   ref: string,
   active: boolean,
 ): Promise<Deployment> {
-  const d = await getDeployment(db, ref);
-  await db.transaction(async (tx) => {
-    await tx
-      .update(deployments)
+  const d = await getDeployment(c, ref);
+  await inTx(c, async (tc) => {
+    await tc.db
+      .update(c.t.deployments)
       .set({ isScheduleActive: active, updated: nowIso() })
-      .where(eq(deployments.id, d.id));
-    if (!active) await deleteUnstartedDeploymentRuns(tx, d.id);
-    else await touchSchedules(tx, d.id);
+      .where(eq(c.t.deployments.id, d.id));
+    if (!active) await deleteUnstartedDeploymentRuns(tc, d.id);
+    else await touchSchedules(tc, d.id);
   });
-  return getDeployment(db, d.id);
+  return getDeployment(c, d.id);
 }
 
 export const deploymentNotFound = (ref: string): WeirError =>
   new WeirError(
     "NOT_FOUND",
-    `Deployment "${ref}" does not exist (list deployments with: weir deployment ls; names are FLOW/DEPLOYMENT)`,
+    `Deployment "${ref}" does not exist (list c.t.deployments with: weir deployment ls; names are FLOW/DEPLOYMENT)`,
   );

@@ -9,11 +9,9 @@ import {
   type StateType,
   WeirError,
 } from "../model/index.ts";
-import type { Db } from "./open-store.ts";
+import { type Conn, inTx } from "./conn.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toFlowRun, toState } from "./rows.ts";
-import { deployments, flowRunStates, flowRuns, flows } from "./schema.ts";
-
-type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+import type * as schema from "./schema.ts";
 
 export interface FlowRunInput {
   flow_id: string;
@@ -29,20 +27,20 @@ export interface FlowRunInput {
   state?: StateProposal;
 }
 
-const runWithNames = (db: Db | Tx) =>
-  db
-    .select({ r: flowRuns, flowName: flows.name, deploymentName: deployments.name })
-    .from(flowRuns)
-    .innerJoin(flows, eq(flows.id, flowRuns.flowId))
-    .leftJoin(deployments, eq(deployments.id, flowRuns.deploymentId));
+const runWithNames = (c: Conn) =>
+  c.db
+    .select({ r: c.t.flowRuns, flowName: c.t.flows.name, deploymentName: c.t.deployments.name })
+    .from(c.t.flowRuns)
+    .innerJoin(c.t.flows, eq(c.t.flows.id, c.t.flowRuns.flowId))
+    .leftJoin(c.t.deployments, eq(c.t.deployments.id, c.t.flowRuns.deploymentId));
 
-export async function createFlowRun(db: Db, input: FlowRunInput): Promise<FlowRun> {
-  const [run] = await createFlowRuns(db, [input]);
+export async function createFlowRun(c: Conn, input: FlowRunInput): Promise<FlowRun> {
+  const [run] = await createFlowRuns(c, [input]);
   return run!;
 }
 
 /** Creates several runs (with their first state) in one transaction, two statements in all. */
-export async function createFlowRuns(db: Db, inputs: FlowRunInput[]): Promise<FlowRun[]> {
+export async function createFlowRuns(c: Conn, inputs: FlowRunInput[]): Promise<FlowRun[]> {
   const now = nowIso();
   const rows = inputs.map((input) => {
     const state = input.state ?? { type: "SCHEDULED" as const };
@@ -75,12 +73,12 @@ export async function createFlowRuns(db: Db, inputs: FlowRunInput[]): Promise<Fl
       autoScheduled: false,
       scheduleId: null,
       idempotencyKey: null,
-    } satisfies typeof flowRuns.$inferSelect;
+    } satisfies typeof schema.flowRuns.$inferSelect;
     return { run, state, input };
   });
-  await db.batch([
-    db.insert(flowRuns).values(rows.map((r) => r.run)),
-    db.insert(flowRunStates).values(
+  await inTx(c, async (tc) => {
+    await tc.db.insert(c.t.flowRuns).values(rows.map((r) => r.run));
+    await tc.db.insert(c.t.flowRunStates).values(
       rows.map(({ run, state }) => ({
         id: newId(),
         flowRunId: run.id,
@@ -90,17 +88,17 @@ export async function createFlowRuns(db: Db, inputs: FlowRunInput[]): Promise<Fl
         timestamp: now,
         data: state.data ?? null,
       })),
-    ),
-  ]);
+    );
+  });
   return Promise.all(
     rows.map(({ run, input }) =>
-      input.names ? toFlowRun(run, input.names.flow, input.names.deployment) : getFlowRun(db, run.id),
+      input.names ? toFlowRun(run, input.names.flow, input.names.deployment) : getFlowRun(c, run.id),
     ),
   );
 }
 
-export async function getFlowRun(db: Db | Tx, id: string): Promise<FlowRun> {
-  const [row] = await runWithNames(db).where(eq(flowRuns.id, id));
+export async function getFlowRun(c: Conn, id: string): Promise<FlowRun> {
+  const [row] = await runWithNames(c).where(eq(c.t.flowRuns.id, id));
   if (!row)
     throw new WeirError("NOT_FOUND", `Flow run "${id}" does not exist (list runs with: weir flow-run ls)`);
   return toFlowRun(row.r, row.flowName, row.deploymentName);
@@ -113,28 +111,28 @@ export interface FlowRunFilter extends Page {
   workPoolName?: string;
 }
 
-export async function listFlowRuns(db: Db, f: FlowRunFilter = {}): Promise<FlowRun[]> {
+export async function listFlowRuns(c: Conn, f: FlowRunFilter = {}): Promise<FlowRun[]> {
   const where = and(
-    f.deploymentId ? eq(flowRuns.deploymentId, f.deploymentId) : undefined,
-    f.flowName ? eq(flows.name, f.flowName) : undefined,
-    f.stateTypes?.length ? inArray(flowRuns.stateType, f.stateTypes) : undefined,
-    f.workPoolName ? eq(flowRuns.workPoolName, f.workPoolName) : undefined,
+    f.deploymentId ? eq(c.t.flowRuns.deploymentId, f.deploymentId) : undefined,
+    f.flowName ? eq(c.t.flows.name, f.flowName) : undefined,
+    f.stateTypes?.length ? inArray(c.t.flowRuns.stateType, f.stateTypes) : undefined,
+    f.workPoolName ? eq(c.t.flowRuns.workPoolName, f.workPoolName) : undefined,
   );
-  const rows = await runWithNames(db)
+  const rows = await runWithNames(c)
     .where(where)
-    .orderBy(desc(flowRuns.created), desc(flowRuns.id))
+    .orderBy(desc(c.t.flowRuns.created), desc(c.t.flowRuns.id))
     .limit(f.limit ?? 50)
     .offset(f.offset ?? 0);
   return rows.map((r) => toFlowRun(r.r, r.flowName, r.deploymentName));
 }
 
-export async function listFlowRunStates(db: Db, id: string, page: Page = {}): Promise<State[]> {
-  await getFlowRun(db, id);
-  const rows = await db
+export async function listFlowRunStates(c: Conn, id: string, page: Page = {}): Promise<State[]> {
+  await getFlowRun(c, id);
+  const rows = await c.db
     .select()
-    .from(flowRunStates)
-    .where(eq(flowRunStates.flowRunId, id))
-    .orderBy(asc(flowRunStates.timestamp), asc(flowRunStates.id))
+    .from(c.t.flowRunStates)
+    .where(eq(c.t.flowRunStates.flowRunId, id))
+    .orderBy(asc(c.t.flowRunStates.timestamp), asc(c.t.flowRunStates.id))
     .limit(page.limit ?? DEFAULT_PAGE)
     .offset(page.offset ?? 0);
   return rows.map(toState);
@@ -146,17 +144,17 @@ export async function listFlowRunStates(db: Db, id: string, page: Page = {}): Pr
  * appends to the run's history in the same transaction.
  */
 export async function setFlowRunState(
-  db: Db,
+  c: Conn,
   id: string,
   proposal: StateProposal,
   extra: { infrastructurePid?: string } = {},
 ): Promise<FlowRun> {
-  return db.transaction(async (tx) => {
-    const run = await getFlowRun(tx, id);
+  return inTx(c, async (tc) => {
+    const run = await getFlowRun(tc, id);
     assertTransition(`flow run "${run.name}" (${id})`, run.state.type, proposal.type);
     const now = nowIso();
     const name = proposal.name ?? DEFAULT_STATE_NAMES[proposal.type];
-    const patch: Partial<typeof flowRuns.$inferInsert> = {
+    const patch: Partial<typeof schema.flowRuns.$inferInsert> = {
       updated: now,
       stateType: proposal.type,
       stateName: name,
@@ -173,8 +171,8 @@ export async function setFlowRunState(
       if (run.start_time) patch.totalRunTime = Date.parse(now) - Date.parse(run.start_time);
     }
     if (extra.infrastructurePid !== undefined) patch.infrastructurePid = extra.infrastructurePid;
-    await tx.update(flowRuns).set(patch).where(eq(flowRuns.id, id));
-    await tx.insert(flowRunStates).values({
+    await tc.db.update(c.t.flowRuns).set(patch).where(eq(c.t.flowRuns.id, id));
+    await tc.db.insert(c.t.flowRunStates).values({
       id: newId(),
       flowRunId: id,
       type: proposal.type,
@@ -183,7 +181,7 @@ export async function setFlowRunState(
       timestamp: now,
       data: proposal.data ?? null,
     });
-    return getFlowRun(tx, id);
+    return getFlowRun(tc, id);
   });
 }
 
@@ -192,18 +190,18 @@ export async function setFlowRunState(
  * that ended (a process orphaned by its agent, a body still going after its timeout) adds nothing
  * to its history afterwards.
  */
-export async function assertRunsOpen(db: Db | Tx, ids: readonly string[], what: string): Promise<void> {
+export async function assertRunsOpen(c: Conn, ids: readonly string[], what: string): Promise<void> {
   const wanted = [...new Set(ids)];
   if (wanted.length === 0) return;
-  const rows = await db
+  const rows = await c.db
     .select({
-      id: flowRuns.id,
-      name: flowRuns.name,
-      stateType: flowRuns.stateType,
-      stateName: flowRuns.stateName,
+      id: c.t.flowRuns.id,
+      name: c.t.flowRuns.name,
+      stateType: c.t.flowRuns.stateType,
+      stateName: c.t.flowRuns.stateName,
     })
-    .from(flowRuns)
-    .where(inArray(flowRuns.id, wanted));
+    .from(c.t.flowRuns)
+    .where(inArray(c.t.flowRuns.id, wanted));
   const missing = wanted.filter((id) => !rows.some((r) => r.id === id));
   if (missing.length > 0)
     throw new WeirError("NOT_FOUND", `Cannot add ${what}: flow run "${missing[0]}" does not exist`);
@@ -216,8 +214,8 @@ export async function assertRunsOpen(db: Db | Tx, ids: readonly string[], what: 
     );
 }
 
-export async function setInfrastructurePid(db: Db, id: string, pid: string): Promise<void> {
-  await db.update(flowRuns).set({ infrastructurePid: pid }).where(eq(flowRuns.id, id));
+export async function setInfrastructurePid(c: Conn, id: string, pid: string): Promise<void> {
+  await c.db.update(c.t.flowRuns).set({ infrastructurePid: pid }).where(eq(c.t.flowRuns.id, id));
 }
 
 export interface ClaimRequest {
@@ -233,25 +231,25 @@ export interface ClaimRequest {
  * UPDATE re-checks the state inside the write transaction, so two agents never get one run.
  * AwaitingRetry runs belong to the engine already running them and are never claimed.
  */
-export async function claimFlowRuns(db: Db, req: ClaimRequest): Promise<FlowRun[]> {
+export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun[]> {
   const now = nowIso();
-  return db.transaction(async (tx) => {
-    const due = tx
-      .select({ id: flowRuns.id })
-      .from(flowRuns)
+  return inTx(c, async (tc) => {
+    const due = tc.db
+      .select({ id: c.t.flowRuns.id })
+      .from(c.t.flowRuns)
       .where(
         and(
-          eq(flowRuns.workPoolName, req.workPoolName),
-          eq(flowRuns.stateType, "SCHEDULED"),
-          ne(flowRuns.stateName, "AwaitingRetry"),
-          or(isNull(flowRuns.nextScheduledStartTime), lte(flowRuns.nextScheduledStartTime, now)),
-          req.queues.length ? inArray(flowRuns.workQueueName, req.queues) : undefined,
+          eq(c.t.flowRuns.workPoolName, req.workPoolName),
+          eq(c.t.flowRuns.stateType, "SCHEDULED"),
+          ne(c.t.flowRuns.stateName, "AwaitingRetry"),
+          or(isNull(c.t.flowRuns.nextScheduledStartTime), lte(c.t.flowRuns.nextScheduledStartTime, now)),
+          req.queues.length ? inArray(c.t.flowRuns.workQueueName, req.queues) : undefined,
         ),
       )
-      .orderBy(asc(flowRuns.nextScheduledStartTime))
+      .orderBy(asc(c.t.flowRuns.nextScheduledStartTime))
       .limit(req.limit);
-    const claimed = await tx
-      .update(flowRuns)
+    const claimed = await tc.db
+      .update(c.t.flowRuns)
       .set({
         stateType: "PENDING",
         stateName: "Pending",
@@ -260,10 +258,10 @@ export async function claimFlowRuns(db: Db, req: ClaimRequest): Promise<FlowRun[
         updated: now,
         agentId: req.agentId,
       })
-      .where(and(inArray(flowRuns.id, due), eq(flowRuns.stateType, "SCHEDULED")))
-      .returning({ id: flowRuns.id });
+      .where(and(inArray(c.t.flowRuns.id, due), eq(c.t.flowRuns.stateType, "SCHEDULED")))
+      .returning({ id: c.t.flowRuns.id });
     if (claimed.length === 0) return [];
-    await tx.insert(flowRunStates).values(
+    await tc.db.insert(c.t.flowRunStates).values(
       claimed.map((c) => ({
         id: newId(),
         flowRunId: c.id,
@@ -274,9 +272,9 @@ export async function claimFlowRuns(db: Db, req: ClaimRequest): Promise<FlowRun[
         data: { agent_id: req.agentId },
       })),
     );
-    const rows = await runWithNames(tx).where(
+    const rows = await runWithNames(tc).where(
       inArray(
-        flowRuns.id,
+        c.t.flowRuns.id,
         claimed.map((c) => c.id),
       ),
     );
@@ -285,28 +283,28 @@ export async function claimFlowRuns(db: Db, req: ClaimRequest): Promise<FlowRun[
 }
 
 /** The earliest future start among a pool's SCHEDULED runs, so a waiting claim can wake for it. */
-export async function nextScheduledStart(db: Db, workPoolName: string): Promise<string | null> {
-  const [row] = await db
-    .select({ t: sql<string | null>`min(${flowRuns.nextScheduledStartTime})` })
-    .from(flowRuns)
+export async function nextScheduledStart(c: Conn, workPoolName: string): Promise<string | null> {
+  const [row] = await c.db
+    .select({ t: sql<string | null>`min(${c.t.flowRuns.nextScheduledStartTime})` })
+    .from(c.t.flowRuns)
     // Only future times: a due run this agent cannot take (another queue, awaiting retry) must not
     // turn the wait into a busy loop.
     .where(
       and(
-        eq(flowRuns.workPoolName, workPoolName),
-        eq(flowRuns.stateType, "SCHEDULED"),
-        gt(flowRuns.nextScheduledStartTime, nowIso()),
+        eq(c.t.flowRuns.workPoolName, workPoolName),
+        eq(c.t.flowRuns.stateType, "SCHEDULED"),
+        gt(c.t.flowRuns.nextScheduledStartTime, nowIso()),
       ),
     );
   return row?.t ?? null;
 }
 
 /** Runs an agent started that are now CANCELLING, so it can stop their processes. */
-export async function listCancellingRuns(db: Db, agentId: string): Promise<string[]> {
-  const rows = await db
-    .select({ id: flowRuns.id })
-    .from(flowRuns)
-    .where(and(eq(flowRuns.agentId, agentId), eq(flowRuns.stateType, "CANCELLING")));
+export async function listCancellingRuns(c: Conn, agentId: string): Promise<string[]> {
+  const rows = await c.db
+    .select({ id: c.t.flowRuns.id })
+    .from(c.t.flowRuns)
+    .where(and(eq(c.t.flowRuns.agentId, agentId), eq(c.t.flowRuns.stateType, "CANCELLING")));
   return rows.map((r) => r.id);
 }
 
@@ -316,10 +314,10 @@ export async function listCancellingRuns(db: Db, agentId: string): Promise<strin
  * Returns how many of each. Each change goes through setFlowRunState, so history stays complete.
  */
 export async function sweepOrphanedRuns(
-  db: Db,
+  c: Conn,
   cutoff: string,
 ): Promise<{ rescheduled: number; crashed: number }> {
-  const rows = await db.all<{ id: string; state_type: string; agent_name: string }>(sql`
+  const rows = await c.db.all<{ id: string; state_type: string; agent_name: string }>(sql`
     SELECT r.id AS id, r.state_type AS state_type, a.name AS agent_name
     FROM flow_runs r JOIN agents a ON a.id = r.agent_id
     WHERE r.state_type IN ('PENDING', 'RUNNING', 'CANCELLING') AND a.last_heartbeat < ${cutoff}`);
@@ -329,15 +327,15 @@ export async function sweepOrphanedRuns(
     const why = `agent "${row.agent_name}" stopped sending heartbeats`;
     try {
       if (row.state_type === "PENDING") {
-        await setFlowRunState(db, row.id, {
+        await setFlowRunState(c, row.id, {
           type: "SCHEDULED",
           name: "Rescheduled",
           message: `${why} before the run started`,
         });
-        await db.update(flowRuns).set({ agentId: null }).where(eq(flowRuns.id, row.id));
+        await c.db.update(c.t.flowRuns).set({ agentId: null }).where(eq(c.t.flowRuns.id, row.id));
         rescheduled++;
       } else {
-        await setFlowRunState(db, row.id, {
+        await setFlowRunState(c, row.id, {
           type: "CRASHED",
           message: `${why} while the run was in progress`,
         });

@@ -1,20 +1,13 @@
-export * from "./agents.ts";
-export * from "./blocks.ts";
-export * from "./deployments.ts";
-export * from "./flow-runs.ts";
-export * from "./flows.ts";
-export * from "./logs.ts";
-export {
-  type Db,
-  databaseUrl,
-  type OpenStoreOptions,
-  openStore,
-  redactUrl,
-  type Store,
-} from "./open-store.ts";
-export { newId, nowIso } from "./rows.ts";
+export { checkBlockData } from "./blocks.ts";
+export type { Dialect } from "./conn.ts";
+export { type DeploymentInput, deploymentNotFound } from "./deployments.ts";
+export type { ClaimRequest, FlowRunFilter, FlowRunInput } from "./flow-runs.ts";
+export type { LogInput } from "./logs.ts";
+export { databaseUrl, type OpenStoreOptions, openStore, redactUrl } from "./open-store.ts";
+export { newId, nowIso, type Page } from "./rows.ts";
 export { FlowRunWriter } from "./run-writer.ts";
-export * from "./schedules.ts";
-export * from "./task-runs.ts";
-export * from "./variables.ts";
-export * from "./work-pools.ts";
+export type { ScheduleInput } from "./schedules.ts";
+export type { ScheduleCandidate, ScheduledRun } from "./scheduling.ts";
+export type { Store } from "./store.ts";
+export type { TaskRunInput } from "./task-runs.ts";
+export type { WorkPoolInput } from "./work-pools.ts";

@@ -1,23 +1,22 @@
 import { and, asc, eq, gt } from "drizzle-orm";
 import type { LogEntry } from "../model/index.ts";
+import { type Conn, inTx } from "./conn.ts";
 import { assertRunsOpen } from "./flow-runs.ts";
-import type { Db } from "./open-store.ts";
-import { logs } from "./schema.ts";
 
 export type LogInput = Omit<LogEntry, "id">;
 
 /** Appends log lines, refused whole (404/409) if one of their runs is missing or finished. */
-export async function insertLogs(db: Db, entries: LogInput[]): Promise<number> {
+export async function insertLogs(c: Conn, entries: LogInput[]): Promise<number> {
   if (entries.length === 0) return 0;
-  await db.transaction(async (tx) => {
+  await inTx(c, async (tc) => {
     await assertRunsOpen(
-      tx,
+      tc,
       entries.map((e) => e.flow_run_id),
       "log lines",
     );
     // SQLite caps bound parameters per statement; 7 columns × 500 rows stays well under it.
     for (let i = 0; i < entries.length; i += 500) {
-      await tx.insert(logs).values(
+      await tc.db.insert(c.t.logs).values(
         entries.slice(i, i + 500).map((e) => ({
           flowRunId: e.flow_run_id,
           taskRunId: e.task_run_id,
@@ -32,12 +31,12 @@ export async function insertLogs(db: Db, entries: LogInput[]): Promise<number> {
   return entries.length;
 }
 
-export async function listLogs(db: Db, flowRunId: string, afterId = 0, limit = 1000): Promise<LogEntry[]> {
-  const rows = await db
+export async function listLogs(c: Conn, flowRunId: string, afterId = 0, limit = 1000): Promise<LogEntry[]> {
+  const rows = await c.db
     .select()
-    .from(logs)
-    .where(and(eq(logs.flowRunId, flowRunId), gt(logs.id, afterId)))
-    .orderBy(asc(logs.id))
+    .from(c.t.logs)
+    .where(and(eq(c.t.logs.flowRunId, flowRunId), gt(c.t.logs.id, afterId)))
+    .orderBy(asc(c.t.logs.id))
     .limit(limit);
   return rows.map((r) => ({
     id: r.id,

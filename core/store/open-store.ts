@@ -1,20 +1,12 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type Client, createClient } from "@libsql/client";
-import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
+import { drizzle } from "drizzle-orm/libsql";
 import { WeirError } from "../model/errors.ts";
 import { migrate } from "./migrate.ts";
 import * as schema from "./schema.ts";
 import { serializeClient } from "./serialize-client.ts";
-
-export type Db = LibSQLDatabase<typeof schema>;
-
-export interface Store {
-  db: Db;
-  client: Client;
-  url: string;
-  close(): void;
-}
+import { bindStore, type Store } from "./store.ts";
 
 /** `file:` URL for a plain path; libsql:, http(s):, ws(s): and file: URLs pass through. */
 export function databaseUrl(pathOrUrl: string): string {
@@ -57,7 +49,10 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     );
   }
   const db = drizzle(client, { schema });
-  return { db, client, url, close: () => client.close() };
+  return bindStore(
+    { db, t: schema, dialect: "sqlite" },
+    { url, migrate: () => migrate(client), close: async () => client.close() },
+  );
 }
 
 /** Never print credentials embedded in a database URL. */

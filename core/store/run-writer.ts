@@ -1,7 +1,7 @@
 import type { Deployment, FlowRun } from "../model/index.ts";
-import { deploymentNotFound, getDeploymentsByIds } from "./deployments.ts";
-import { createFlowRuns, type FlowRunInput } from "./flow-runs.ts";
-import type { Db } from "./open-store.ts";
+import { deploymentNotFound } from "./deployments.ts";
+import type { FlowRunInput } from "./flow-runs.ts";
+import type { Store } from "./store.ts";
 
 const MAX_BATCH = 200;
 
@@ -22,7 +22,7 @@ export class FlowRunWriter {
   #queue: Pending[] = [];
   #writing = false;
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly store: Store) {}
 
   createForDeployment(deploymentId: string, prepare: (d: Deployment) => FlowRunInput): Promise<FlowRun> {
     return new Promise((resolve, reject) => {
@@ -48,7 +48,7 @@ export class FlowRunWriter {
   async #write(batch: Pending[]): Promise<void> {
     let found: Map<string, Deployment>;
     try {
-      found = await getDeploymentsByIds(this.db, [...new Set(batch.map((b) => b.deploymentId))]);
+      found = await this.store.getDeploymentsByIds([...new Set(batch.map((b) => b.deploymentId))]);
     } catch (err) {
       for (const b of batch) b.reject(err);
       return;
@@ -68,16 +68,14 @@ export class FlowRunWriter {
     }
     if (ready.length === 0) return;
     try {
-      const runs = await createFlowRuns(
-        this.db,
-        ready.map((r) => r.input),
-      );
+      const runs = await this.store.createFlowRuns(ready.map((r) => r.input));
       for (const [i, r] of ready.entries()) r.p.resolve(runs[i]!);
     } catch (err) {
       // One bad row must not fail its neighbours: write each on its own.
       if (ready.length === 1) ready[0]!.p.reject(err);
       else
-        for (const r of ready) createFlowRuns(this.db, [r.input]).then((x) => r.p.resolve(x[0]!), r.p.reject);
+        for (const r of ready)
+          this.store.createFlowRuns([r.input]).then((x) => r.p.resolve(x[0]!), r.p.reject);
     }
   }
 }

@@ -1,12 +1,8 @@
 import { and, asc, eq, inArray, isNotNull, isNull, ne, or } from "drizzle-orm";
 import type { DeploymentSchedule } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
-import type { Db } from "./open-store.ts";
+import { type Conn, inTx } from "./conn.ts";
 import { newId, nowIso, toSchedule } from "./rows.ts";
-import { deploymentSchedules, flowRuns } from "./schema.ts";
-
-type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
-type Conn = Db | Tx;
 
 export interface ScheduleInput {
   /** Canonical spec (see core/schedules scheduleSpec()). */
@@ -17,17 +13,17 @@ export interface ScheduleInput {
 }
 
 export async function schedulesOf(
-  db: Conn,
+  c: Conn,
   deploymentIds: string[],
 ): Promise<Map<string, DeploymentSchedule[]>> {
   const out = new Map<string, DeploymentSchedule[]>();
   if (deploymentIds.length === 0) return out;
   for (let i = 0; i < deploymentIds.length; i += 500) {
-    const rows = await db
+    const rows = await c.db
       .select()
-      .from(deploymentSchedules)
-      .where(inArray(deploymentSchedules.deploymentId, deploymentIds.slice(i, i + 500)))
-      .orderBy(asc(deploymentSchedules.created), asc(deploymentSchedules.id));
+      .from(c.t.deploymentSchedules)
+      .where(inArray(c.t.deploymentSchedules.deploymentId, deploymentIds.slice(i, i + 500)))
+      .orderBy(asc(c.t.deploymentSchedules.created), asc(c.t.deploymentSchedules.id));
     for (const r of rows) {
       const list = out.get(r.deploymentId) ?? [];
       list.push(toSchedule(r));
@@ -41,18 +37,18 @@ export async function schedulesOf(
  * Removes a schedule's auto-scheduled runs that have not started (still SCHEDULED), so a changed,
  * paused or deleted schedule leaves nothing behind that it would no longer create.
  */
-export async function deleteUnstartedAutoRuns(db: Conn, scheduleIds: string[]): Promise<number> {
+export async function deleteUnstartedAutoRuns(c: Conn, scheduleIds: string[]): Promise<number> {
   if (scheduleIds.length === 0) return 0;
-  const deleted = await db
-    .delete(flowRuns)
+  const deleted = await c.db
+    .delete(c.t.flowRuns)
     .where(
       and(
-        inArray(flowRuns.scheduleId, scheduleIds),
-        eq(flowRuns.autoScheduled, true),
-        eq(flowRuns.stateType, "SCHEDULED"),
+        inArray(c.t.flowRuns.scheduleId, scheduleIds),
+        eq(c.t.flowRuns.autoScheduled, true),
+        eq(c.t.flowRuns.stateType, "SCHEDULED"),
       ),
     )
-    .returning({ id: flowRuns.id });
+    .returning({ id: c.t.flowRuns.id });
   return deleted.length;
 }
 
@@ -65,8 +61,12 @@ const sameSpec = (a: Record<string, unknown>, b: Record<string, unknown>) =>
  * the input pauses it, its active flag, so redeploying never re-activates a schedule a user
  * paused. Changed and removed schedules lose their unstarted runs.
  */
-export async function replaceSchedules(tx: Tx, deploymentId: string, inputs: ScheduleInput[]): Promise<void> {
-  const existing = (await schedulesOf(tx, [deploymentId])).get(deploymentId) ?? [];
+export async function replaceSchedulesIn(
+  c: Conn,
+  deploymentId: string,
+  inputs: ScheduleInput[],
+): Promise<void> {
+  const existing = (await schedulesOf(c, [deploymentId])).get(deploymentId) ?? [];
   const unmatched = new Set(existing);
   const now = nowIso();
   for (const input of inputs) {
@@ -79,9 +79,9 @@ export async function replaceSchedules(tx: Tx, deploymentId: string, inputs: Sch
       const changed = !sameSpec(match.schedule, input.schedule) || !sameSpec(match.parameters, parameters);
       const active = input.active === false ? false : match.active;
       if (!changed && active === match.active) continue;
-      if (changed || !active) await deleteUnstartedAutoRuns(tx, [match.id]);
-      await tx
-        .update(deploymentSchedules)
+      if (changed || !active) await deleteUnstartedAutoRuns(c, [match.id]);
+      await c.db
+        .update(c.t.deploymentSchedules)
         .set({
           schedule: input.schedule,
           parameters,
@@ -89,20 +89,20 @@ export async function replaceSchedules(tx: Tx, deploymentId: string, inputs: Sch
           updated: now,
           ...(changed ? { error: null } : {}),
         })
-        .where(eq(deploymentSchedules.id, match.id));
+        .where(eq(c.t.deploymentSchedules.id, match.id));
     } else {
-      await insertSchedule(tx, deploymentId, input);
+      await insertSchedule(c, deploymentId, input);
     }
   }
   const gone = [...unmatched].map((e) => e.id);
   if (gone.length > 0) {
-    await deleteUnstartedAutoRuns(tx, gone);
-    await tx.delete(deploymentSchedules).where(inArray(deploymentSchedules.id, gone));
+    await deleteUnstartedAutoRuns(c, gone);
+    await c.db.delete(c.t.deploymentSchedules).where(inArray(c.t.deploymentSchedules.id, gone));
   }
 }
 
-export async function getSchedule(db: Conn, deploymentId: string, ref: string): Promise<DeploymentSchedule> {
-  const list = (await schedulesOf(db, [deploymentId])).get(deploymentId) ?? [];
+export async function getSchedule(c: Conn, deploymentId: string, ref: string): Promise<DeploymentSchedule> {
+  const list = (await schedulesOf(c, [deploymentId])).get(deploymentId) ?? [];
   const found = list.find((s) => s.id === ref || s.slug === ref);
   if (!found) {
     throw new WeirError(
@@ -114,23 +114,23 @@ export async function getSchedule(db: Conn, deploymentId: string, ref: string): 
 }
 
 export async function createSchedule(
-  db: Db,
+  c: Conn,
   deploymentId: string,
   input: ScheduleInput,
 ): Promise<DeploymentSchedule> {
   if (input.slug) {
-    const list = (await schedulesOf(db, [deploymentId])).get(deploymentId) ?? [];
+    const list = (await schedulesOf(c, [deploymentId])).get(deploymentId) ?? [];
     if (list.some((s) => s.slug === input.slug)) {
       throw new WeirError("CONFLICT", `This deployment already has a schedule with slug "${input.slug}"`);
     }
   }
-  return getSchedule(db, deploymentId, await insertSchedule(db, deploymentId, input));
+  return getSchedule(c, deploymentId, await insertSchedule(c, deploymentId, input));
 }
 
-async function insertSchedule(db: Conn, deploymentId: string, input: ScheduleInput): Promise<string> {
+async function insertSchedule(c: Conn, deploymentId: string, input: ScheduleInput): Promise<string> {
   const now = nowIso();
   const id = newId();
-  await db.insert(deploymentSchedules).values({
+  await c.db.insert(c.t.deploymentSchedules).values({
     id,
     created: now,
     updated: now,
@@ -145,65 +145,70 @@ async function insertSchedule(db: Conn, deploymentId: string, input: ScheduleInp
 
 /** Pausing drops the schedule's unstarted runs; resuming schedules anew from now. */
 export async function setScheduleActive(
-  db: Db,
+  c: Conn,
   deploymentId: string,
   ref: string,
   active: boolean,
 ): Promise<DeploymentSchedule> {
-  const s = await getSchedule(db, deploymentId, ref);
-  await db.transaction(async (tx) => {
-    await deleteUnstartedAutoRuns(tx, [s.id]);
-    await tx
-      .update(deploymentSchedules)
+  const s = await getSchedule(c, deploymentId, ref);
+  await inTx(c, async (tc) => {
+    await deleteUnstartedAutoRuns(tc, [s.id]);
+    await tc.db
+      .update(c.t.deploymentSchedules)
       .set({ active, updated: nowIso() })
-      .where(eq(deploymentSchedules.id, s.id));
+      .where(eq(c.t.deploymentSchedules.id, s.id));
   });
   return { ...s, active };
 }
 
-export async function deleteSchedules(db: Db, deploymentId: string, ref?: string): Promise<number> {
+export async function deleteSchedules(c: Conn, deploymentId: string, ref?: string): Promise<number> {
   const list = ref
-    ? [await getSchedule(db, deploymentId, ref)]
-    : ((await schedulesOf(db, [deploymentId])).get(deploymentId) ?? []);
+    ? [await getSchedule(c, deploymentId, ref)]
+    : ((await schedulesOf(c, [deploymentId])).get(deploymentId) ?? []);
   const ids = list.map((s) => s.id);
   if (ids.length === 0) return 0;
-  await db.transaction(async (tx) => {
-    await deleteUnstartedAutoRuns(tx, ids);
-    await tx.delete(deploymentSchedules).where(inArray(deploymentSchedules.id, ids));
+  await inTx(c, async (tc) => {
+    await deleteUnstartedAutoRuns(tc, ids);
+    await tc.db.delete(c.t.deploymentSchedules).where(inArray(c.t.deploymentSchedules.id, ids));
   });
   return ids.length;
 }
 
 /** Marks every schedule of a deployment as changed now (resume of the deployment-level switch). */
-export async function touchSchedules(db: Conn, deploymentId: string): Promise<void> {
-  await db
-    .update(deploymentSchedules)
+export async function touchSchedules(c: Conn, deploymentId: string): Promise<void> {
+  await c.db
+    .update(c.t.deploymentSchedules)
     .set({ updated: nowIso() })
-    .where(eq(deploymentSchedules.deploymentId, deploymentId));
+    .where(eq(c.t.deploymentSchedules.deploymentId, deploymentId));
 }
 
 /** Unstarted auto-scheduled runs of a deployment (used when its schedules are switched off). */
-export async function deleteUnstartedDeploymentRuns(db: Conn, deploymentId: string): Promise<number> {
-  const ids = (await schedulesOf(db, [deploymentId])).get(deploymentId)?.map((s) => s.id) ?? [];
-  return deleteUnstartedAutoRuns(db, ids);
+export async function deleteUnstartedDeploymentRuns(c: Conn, deploymentId: string): Promise<number> {
+  const ids = (await schedulesOf(c, [deploymentId])).get(deploymentId)?.map((s) => s.id) ?? [];
+  return deleteUnstartedAutoRuns(c, ids);
 }
 
 /**
  * Records, per schedule, why the scheduler could not compute its runs (or null once it could).
  * Only rows whose error changes are written.
  */
-export async function setScheduleErrors(db: Conn, errors: Map<string, string | null>): Promise<void> {
+export async function setScheduleErrors(c: Conn, errors: Map<string, string | null>): Promise<void> {
   for (const [id, error] of errors) {
-    await db
-      .update(deploymentSchedules)
+    await c.db
+      .update(c.t.deploymentSchedules)
       .set({ error })
       .where(
         and(
-          eq(deploymentSchedules.id, id),
+          eq(c.t.deploymentSchedules.id, id),
           error === null
-            ? isNotNull(deploymentSchedules.error)
-            : or(isNull(deploymentSchedules.error), ne(deploymentSchedules.error, error)),
+            ? isNotNull(c.t.deploymentSchedules.error)
+            : or(isNull(c.t.deploymentSchedules.error), ne(c.t.deploymentSchedules.error, error)),
         ),
       );
   }
+}
+
+/** replaceSchedulesIn() in a transaction of its own. */
+export function replaceSchedules(c: Conn, deploymentId: string, inputs: ScheduleInput[]): Promise<void> {
+  return inTx(c, (tc) => replaceSchedulesIn(tc, deploymentId, inputs));
 }

@@ -1,10 +1,9 @@
 import { asc, eq, sql } from "drizzle-orm";
 import type { TaskRun, TaskRunSnapshot } from "../model/index.ts";
 import { DEFAULT_STATE_NAMES, type StateProposal, WeirError } from "../model/index.ts";
+import { type Conn, inTx } from "./conn.ts";
 import { assertRunsOpen } from "./flow-runs.ts";
-import type { Db } from "./open-store.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toTaskRun } from "./rows.ts";
-import { taskRuns } from "./schema.ts";
 
 export interface TaskRunInput {
   /** Engines choose the id so they can report a task without waiting for the answer. */
@@ -25,13 +24,13 @@ function entry(p: StateProposal, now: string) {
   return e;
 }
 
-export async function createTaskRun(db: Db, input: TaskRunInput): Promise<TaskRun> {
-  await assertRunsOpen(db, [input.flow_run_id], "task runs");
+export async function createTaskRun(c: Conn, input: TaskRunInput): Promise<TaskRun> {
+  await assertRunsOpen(c, [input.flow_run_id], "task runs");
   const now = nowIso();
   const id = input.id ?? newId();
   const running = input.state.type === "RUNNING";
-  const [row] = await db
-    .insert(taskRuns)
+  const [row] = await c.db
+    .insert(c.t.taskRuns)
     .values({
       id,
       created: now,
@@ -51,15 +50,15 @@ export async function createTaskRun(db: Db, input: TaskRunInput): Promise<TaskRu
   return toTaskRun(row!);
 }
 
-export async function setTaskRunState(db: Db, id: string, p: StateProposal): Promise<TaskRun> {
-  return db.transaction(async (tx) => {
-    const [row] = await tx.select().from(taskRuns).where(eq(taskRuns.id, id));
+export async function setTaskRunState(c: Conn, id: string, p: StateProposal): Promise<TaskRun> {
+  return inTx(c, async (tc) => {
+    const [row] = await tc.db.select().from(c.t.taskRuns).where(eq(c.t.taskRuns.id, id));
     if (!row) throw new WeirError("NOT_FOUND", `Task run "${id}" does not exist`);
-    await assertRunsOpen(tx, [row.flowRunId], "task run states");
+    await assertRunsOpen(tc, [row.flowRunId], "task run states");
     const now = nowIso();
     const terminal = ["COMPLETED", "FAILED", "CANCELLED", "CRASHED"].includes(p.type);
-    const [updated] = await tx
-      .update(taskRuns)
+    const [updated] = await tc.db
+      .update(c.t.taskRuns)
       .set({
         updated: now,
         stateType: p.type,
@@ -71,18 +70,18 @@ export async function setTaskRunState(db: Db, id: string, p: StateProposal): Pro
         runCount: p.type === "RUNNING" ? row.runCount + 1 : row.runCount,
         history: [...row.history, entry(p, now)],
       })
-      .where(eq(taskRuns.id, id))
+      .where(eq(c.t.taskRuns.id, id))
       .returning();
     return toTaskRun(updated!);
   });
 }
 
-export async function listTaskRuns(db: Db, flowRunId: string, page: Page = {}): Promise<TaskRun[]> {
-  const rows = await db
+export async function listTaskRuns(c: Conn, flowRunId: string, page: Page = {}): Promise<TaskRun[]> {
+  const rows = await c.db
     .select()
-    .from(taskRuns)
-    .where(eq(taskRuns.flowRunId, flowRunId))
-    .orderBy(asc(taskRuns.created), asc(taskRuns.id))
+    .from(c.t.taskRuns)
+    .where(eq(c.t.taskRuns.flowRunId, flowRunId))
+    .orderBy(asc(c.t.taskRuns.created), asc(c.t.taskRuns.id))
     .limit(page.limit ?? DEFAULT_PAGE)
     .offset(page.offset ?? 0);
   return rows.map(toTaskRun);
@@ -92,17 +91,17 @@ export async function listTaskRuns(db: Db, flowRunId: string, page: Page = {}): 
  * Writes task-run snapshots in one statement (insert or replace by id). Engines report this way,
  * so a flow's tasks cost one request per batch instead of two per task.
  */
-export async function upsertTaskRuns(db: Db, snapshots: TaskRunSnapshot[]): Promise<number> {
+export async function upsertTaskRuns(c: Conn, snapshots: TaskRunSnapshot[]): Promise<number> {
   if (snapshots.length === 0) return 0;
   await assertRunsOpen(
-    db,
+    c,
     snapshots.map((s) => s.flow_run_id),
     "task runs",
   );
   const now = nowIso();
   for (let i = 0; i < snapshots.length; i += 500) {
-    await db
-      .insert(taskRuns)
+    await c.db
+      .insert(c.t.taskRuns)
       .values(
         snapshots.slice(i, i + 500).map((s) => ({
           id: s.id,
@@ -122,7 +121,7 @@ export async function upsertTaskRuns(db: Db, snapshots: TaskRunSnapshot[]): Prom
         })),
       )
       .onConflictDoUpdate({
-        target: taskRuns.id,
+        target: c.t.taskRuns.id,
         set: {
           updated: now,
           stateType: sql`excluded.state_type`,

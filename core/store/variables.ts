@@ -1,26 +1,25 @@
 import { asc, eq } from "drizzle-orm";
 import type { Variable } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
-import type { Db } from "./open-store.ts";
+import { type Conn, inTx } from "./conn.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page } from "./rows.ts";
-import { variables } from "./schema.ts";
 
 export async function setVariable(
-  db: Db,
+  c: Conn,
   name: string,
   value: unknown,
   tags: string[] = [],
 ): Promise<Variable> {
   const now = nowIso();
-  await db
-    .insert(variables)
+  await c.db
+    .insert(c.t.variables)
     .values({ id: newId(), created: now, updated: now, name, value, tags })
-    .onConflictDoUpdate({ target: variables.name, set: { value, tags, updated: now } });
-  return getVariable(db, name);
+    .onConflictDoUpdate({ target: c.t.variables.name, set: { value, tags, updated: now } });
+  return getVariable(c, name);
 }
 
-export async function getVariable(db: Db, name: string): Promise<Variable> {
-  const [row] = await db.select().from(variables).where(eq(variables.name, name));
+export async function getVariable(c: Conn, name: string): Promise<Variable> {
+  const [row] = await c.db.select().from(c.t.variables).where(eq(c.t.variables.name, name));
   if (!row)
     throw new WeirError(
       "NOT_FOUND",
@@ -29,16 +28,16 @@ export async function getVariable(db: Db, name: string): Promise<Variable> {
   return row;
 }
 
-export async function listVariables(db: Db, page: Page = {}): Promise<Variable[]> {
-  return db
+export async function listVariables(c: Conn, page: Page = {}): Promise<Variable[]> {
+  return c.db
     .select()
-    .from(variables)
-    .orderBy(asc(variables.name))
+    .from(c.t.variables)
+    .orderBy(asc(c.t.variables.name))
     .limit(page.limit ?? DEFAULT_PAGE)
     .offset(page.offset ?? 0);
 }
 
-export async function deleteVariable(db: Db, name: string): Promise<void> {
-  await getVariable(db, name);
-  await db.delete(variables).where(eq(variables.name, name));
+export async function deleteVariable(c: Conn, name: string): Promise<void> {
+  await getVariable(c, name);
+  await c.db.delete(c.t.variables).where(eq(c.t.variables.name, name));
 }

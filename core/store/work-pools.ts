@@ -1,9 +1,8 @@
 import { and, asc, eq } from "drizzle-orm";
 import type { WorkPool, WorkQueue } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
-import type { Db } from "./open-store.ts";
+import { type Conn, inTx } from "./conn.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toWorkPool, toWorkQueue } from "./rows.ts";
-import { workPools, workQueues } from "./schema.ts";
 
 export interface WorkPoolInput {
   name: string;
@@ -14,22 +13,22 @@ export interface WorkPoolInput {
   base_job_template?: Record<string, unknown>;
 }
 
-async function queuesOf(db: Db, poolId: string): Promise<WorkQueue[]> {
-  const rows = await db
+async function queuesOf(c: Conn, poolId: string): Promise<WorkQueue[]> {
+  const rows = await c.db
     .select()
-    .from(workQueues)
-    .where(eq(workQueues.workPoolId, poolId))
-    .orderBy(asc(workQueues.priority), asc(workQueues.name));
+    .from(c.t.workQueues)
+    .where(eq(c.t.workQueues.workPoolId, poolId))
+    .orderBy(asc(c.t.workQueues.priority), asc(c.t.workQueues.name));
   return rows.map(toWorkQueue);
 }
 
-export async function findWorkPool(db: Db, name: string): Promise<WorkPool | undefined> {
-  const [row] = await db.select().from(workPools).where(eq(workPools.name, name));
-  return row ? toWorkPool(row, await queuesOf(db, row.id)) : undefined;
+export async function findWorkPool(c: Conn, name: string): Promise<WorkPool | undefined> {
+  const [row] = await c.db.select().from(c.t.workPools).where(eq(c.t.workPools.name, name));
+  return row ? toWorkPool(row, await queuesOf(c, row.id)) : undefined;
 }
 
-export async function getWorkPool(db: Db, name: string): Promise<WorkPool> {
-  const pool = await findWorkPool(db, name);
+export async function getWorkPool(c: Conn, name: string): Promise<WorkPool> {
+  const pool = await findWorkPool(c, name);
   if (!pool) {
     throw new WeirError(
       "NOT_FOUND",
@@ -39,27 +38,27 @@ export async function getWorkPool(db: Db, name: string): Promise<WorkPool> {
   return pool;
 }
 
-export async function listWorkPools(db: Db, page: Page = {}): Promise<WorkPool[]> {
-  const rows = await db
+export async function listWorkPools(c: Conn, page: Page = {}): Promise<WorkPool[]> {
+  const rows = await c.db
     .select()
-    .from(workPools)
-    .orderBy(asc(workPools.name))
+    .from(c.t.workPools)
+    .orderBy(asc(c.t.workPools.name))
     .limit(page.limit ?? DEFAULT_PAGE)
     .offset(page.offset ?? 0);
-  return Promise.all(rows.map(async (r) => toWorkPool(r, await queuesOf(db, r.id))));
+  return Promise.all(rows.map(async (r) => toWorkPool(r, await queuesOf(c, r.id))));
 }
 
 /**
  * Creates a pool with its "default" queue. With `ifMissing`, an existing pool is returned as is
  * (what an agent started with --pool does); otherwise a duplicate name is a CONFLICT.
  */
-export async function createWorkPool(db: Db, input: WorkPoolInput, ifMissing = false): Promise<WorkPool> {
+export async function createWorkPool(c: Conn, input: WorkPoolInput, ifMissing = false): Promise<WorkPool> {
   // The API checks the type against the infrastructure this build has, and the template.
   const type = input.type ?? "process";
   const now = nowIso();
   const id = newId();
-  const inserted = await db
-    .insert(workPools)
+  const inserted = await c.db
+    .insert(c.t.workPools)
     .values({
       id,
       created: now,
@@ -71,22 +70,22 @@ export async function createWorkPool(db: Db, input: WorkPoolInput, ifMissing = f
       concurrencyLimit: input.concurrency_limit ?? null,
       baseJobTemplate: input.base_job_template ?? {},
     })
-    .onConflictDoNothing({ target: workPools.name })
-    .returning({ id: workPools.id });
+    .onConflictDoNothing({ target: c.t.workPools.name })
+    .returning({ id: c.t.workPools.id });
   if (inserted.length === 0 && !ifMissing) {
     throw new WeirError(
       "CONFLICT",
       `Work pool "${input.name}" already exists (see it with: weir work-pool inspect ${input.name})`,
     );
   }
-  if (inserted.length > 0) await ensureWorkQueue(db, id, "default");
-  return getWorkPool(db, input.name);
+  if (inserted.length > 0) await ensureWorkQueue(c, id, "default");
+  return getWorkPool(c, input.name);
 }
 
-export async function ensureWorkQueue(db: Db, poolId: string, name: string): Promise<void> {
+export async function ensureWorkQueue(c: Conn, poolId: string, name: string): Promise<void> {
   const now = nowIso();
-  await db
-    .insert(workQueues)
+  await c.db
+    .insert(c.t.workQueues)
     .values({
       id: newId(),
       created: now,
@@ -99,50 +98,53 @@ export async function ensureWorkQueue(db: Db, poolId: string, name: string): Pro
     .onConflictDoNothing();
 }
 
-export async function deleteWorkPool(db: Db, name: string): Promise<WorkPool> {
-  const pool = await getWorkPool(db, name);
-  await db.delete(workPools).where(eq(workPools.id, pool.id));
+export async function deleteWorkPool(c: Conn, name: string): Promise<WorkPool> {
+  const pool = await getWorkPool(c, name);
+  await c.db.delete(c.t.workPools).where(eq(c.t.workPools.id, pool.id));
   return pool;
 }
 
 /** Changes what is given of a pool's description, concurrency limit and base job template. */
 export async function updateWorkPool(
-  db: Db,
+  c: Conn,
   name: string,
   input: Pick<WorkPoolInput, "description" | "concurrency_limit" | "base_job_template">,
 ): Promise<WorkPool> {
-  const pool = await getWorkPool(db, name);
-  await db
-    .update(workPools)
+  const pool = await getWorkPool(c, name);
+  await c.db
+    .update(c.t.workPools)
     .set({
       updated: nowIso(),
       ...(input.description !== undefined ? { description: input.description } : {}),
       ...(input.concurrency_limit !== undefined ? { concurrencyLimit: input.concurrency_limit } : {}),
       ...(input.base_job_template !== undefined ? { baseJobTemplate: input.base_job_template } : {}),
     })
-    .where(eq(workPools.id, pool.id));
-  return getWorkPool(db, name);
+    .where(eq(c.t.workPools.id, pool.id));
+  return getWorkPool(c, name);
 }
 
-export async function setWorkPoolPaused(db: Db, name: string, paused: boolean): Promise<WorkPool> {
-  const pool = await getWorkPool(db, name);
-  await db.update(workPools).set({ isPaused: paused, updated: nowIso() }).where(eq(workPools.id, pool.id));
+export async function setWorkPoolPaused(c: Conn, name: string, paused: boolean): Promise<WorkPool> {
+  const pool = await getWorkPool(c, name);
+  await c.db
+    .update(c.t.workPools)
+    .set({ isPaused: paused, updated: nowIso() })
+    .where(eq(c.t.workPools.id, pool.id));
   return { ...pool, is_paused: paused };
 }
 
 export async function createWorkQueue(
-  db: Db,
+  c: Conn,
   poolName: string,
   name: string,
   priority?: number,
 ): Promise<WorkQueue> {
-  const pool = await getWorkPool(db, poolName);
+  const pool = await getWorkPool(c, poolName);
   if (pool.queues.some((q) => q.name === name)) {
     throw new WeirError("CONFLICT", `Work queue "${name}" already exists in pool "${poolName}"`);
   }
   const now = nowIso();
   const id = newId();
-  await db.insert(workQueues).values({
+  await c.db.insert(c.t.workQueues).values({
     id,
     created: now,
     updated: now,
@@ -151,9 +153,9 @@ export async function createWorkQueue(
     priority: priority ?? pool.queues.length + 1,
     isPaused: false,
   });
-  const [row] = await db
+  const [row] = await c.db
     .select()
-    .from(workQueues)
-    .where(and(eq(workQueues.id, id)));
+    .from(c.t.workQueues)
+    .where(and(eq(c.t.workQueues.id, id)));
   return toWorkQueue(row!);
 }

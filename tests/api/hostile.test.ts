@@ -45,7 +45,7 @@ const deployment = (extra: Record<string, unknown> = {}) => ({
   work_pool_name: "local",
   ...extra,
 });
-const deploymentCount = async () => (await q.listDeployments(store.db)).length;
+const deploymentCount = async () => (await store.listDeployments()).length;
 
 describe("schedules are validated before anything is stored", () => {
   test.each([
@@ -200,7 +200,7 @@ describe("size and shape limits, with errors naming the limit and its setting", 
       code: "TOO_LARGE",
       message: `Request body is larger than ${DEFAULT_LIMITS.maxBodyBytes} bytes (WEIR_MAX_BODY_BYTES sets the limit)`,
     });
-    expect((await q.listVariables(store.db)).length).toBe(0);
+    expect((await store.listVariables()).length).toBe(0);
     const params = await call(
       "PUT",
       "/api/deployments",
@@ -310,14 +310,13 @@ describe("no 500 for the client's mistake", () => {
     const seen: string[] = [];
     const broken = createApp(
       {
-        store: {
-          ...store,
-          db: new Proxy(store.db, {
-            get: () => {
-              throw new Error("disk on fire");
-            },
-          }),
-        } as never,
+        // Every operation of this store fails as a broken disk would.
+        store: new Proxy(store, {
+          get: (target, prop) =>
+            typeof target[prop as keyof typeof target] === "function"
+              ? () => Promise.reject(new Error("disk on fire"))
+              : target[prop as keyof typeof target],
+        }),
         wakeups: new Wakeups(),
         version: "test",
       },

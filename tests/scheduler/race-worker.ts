@@ -4,6 +4,6 @@ import { openStore } from "../../core/store/index.ts";
 
 const [file, now] = process.argv.slice(2);
 const store = await openStore({ url: file! });
-const r = await schedulePass(store.db, DEFAULT_SETTINGS, { now: Number(now) });
-store.close();
+const r = await schedulePass(store, DEFAULT_SETTINGS, { now: Number(now) });
+await store.close();
 console.log(r.created);

@@ -2,13 +2,13 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { DEFAULT_SETTINGS, schedulePass } from "../../core/scheduler/index.ts";
 import { DateExpander } from "../../core/schedules/index.ts";
-import * as q from "../../core/store/index.ts";
+import type * as q from "../../core/store/index.ts";
 import { tempStore } from "../helpers.ts";
 
 let store: Awaited<ReturnType<typeof tempStore>>;
 beforeEach(async () => {
   store = await tempStore();
-  await q.createWorkPool(store.db, { name: "local" });
+  await store.createWorkPool({ name: "local" });
 });
 afterEach(() => store.dispose());
 
@@ -18,7 +18,7 @@ const hourly = { interval: 3600, anchor_date: "2020-01-01T00:00:00.000Z", timezo
 
 async function deploy(schedules: q.ScheduleInput[] | undefined, extra: Partial<q.DeploymentInput> = {}) {
   return (
-    await q.upsertDeployment(store.db, {
+    await store.upsertDeployment({
       flow_name: "f",
       name: "d",
       work_pool_name: "local",
@@ -28,7 +28,7 @@ async function deploy(schedules: q.ScheduleInput[] | undefined, extra: Partial<q
     })
   ).deployment;
 }
-const runs = (deploymentId: string) => q.listFlowRuns(store.db, { deploymentId, limit: 1000 });
+const runs = (deploymentId: string) => store.listFlowRuns({ deploymentId, limit: 1000 });
 const scheduledTimes = async (deploymentId: string) =>
   (await runs(deploymentId))
     .filter((r) => r.state.type === "SCHEDULED")
@@ -38,7 +38,7 @@ const scheduledTimes = async (deploymentId: string) =>
 describe("schedulePass()", () => {
   test("keeps at least 3 runs and an hour ahead, with parameters, pool and tags", async () => {
     const d = await deploy([{ schedule: hourly, parameters: { b: 2 } }]);
-    const r = await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 + 1 });
+    const r = await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 1 });
     expect(r.created).toBe(3);
     const list = await runs(d.id);
     expect(list.map((x) => x.expected_start_time).sort()).toEqual([
@@ -56,14 +56,14 @@ describe("schedulePass()", () => {
 
   test("a minutely schedule gets an hour of runs; the horizon caps sparse ones", async () => {
     const d = await deploy([{ schedule: { cron: "* * * * *", timezone: "UTC", day_or: true } }]);
-    await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 });
+    await schedulePass(store, DEFAULT_SETTINGS, { now: T0 });
     expect((await runs(d.id)).length).toBe(61);
   });
 
   test("is idempotent: a second pass creates nothing", async () => {
     await deploy([{ schedule: hourly }]);
-    await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 + 1 });
-    const again = await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 + 1 });
+    await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 1 });
+    const again = await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 1 });
     expect(again.created).toBe(0);
     expect(again.schedulesChecked).toBe(0);
   });
@@ -86,30 +86,30 @@ describe("schedulePass()", () => {
 
   test("pausing a schedule removes its unstarted runs; resuming schedules anew from now", async () => {
     const d = await deploy([{ schedule: hourly }]);
-    await schedulePass(store.db, DEFAULT_SETTINGS, { now: Date.now() });
+    await schedulePass(store, DEFAULT_SETTINGS, { now: Date.now() });
     const s = d.schedules[0]!;
-    await q.setScheduleActive(store.db, d.id, s.id, false);
+    await store.setScheduleActive(d.id, s.id, false);
     expect(await scheduledTimes(d.id)).toEqual([]);
-    expect((await schedulePass(store.db, DEFAULT_SETTINGS)).created).toBe(0);
-    await q.setScheduleActive(store.db, d.id, s.id, true);
-    expect((await schedulePass(store.db, DEFAULT_SETTINGS)).created).toBe(3);
+    expect((await schedulePass(store, DEFAULT_SETTINGS)).created).toBe(0);
+    await store.setScheduleActive(d.id, s.id, true);
+    expect((await schedulePass(store, DEFAULT_SETTINGS)).created).toBe(3);
   });
 
   test("changing a schedule on redeploy replaces its unstarted runs; an unchanged one keeps them", async () => {
     const d = await deploy([{ schedule: hourly }]);
-    await schedulePass(store.db, DEFAULT_SETTINGS);
+    await schedulePass(store, DEFAULT_SETTINGS);
     const before = await scheduledTimes(d.id);
     await deploy([{ schedule: hourly }]);
     expect(await scheduledTimes(d.id)).toEqual(before);
     await deploy([{ schedule: { cron: "30 * * * *", timezone: "UTC", day_or: true } }]);
     expect(await scheduledTimes(d.id)).toEqual([]);
-    await schedulePass(store.db, DEFAULT_SETTINGS);
+    await schedulePass(store, DEFAULT_SETTINGS);
     for (const t of await scheduledTimes(d.id)) expect(t).toMatch(/:30:00\.000Z$/);
   });
 
   test("redeploying does not re-activate a schedule the user paused; schedules: [] removes all", async () => {
     const d = await deploy([{ schedule: hourly }]);
-    await q.setScheduleActive(store.db, d.id, d.schedules[0]!.id, false);
+    await store.setScheduleActive(d.id, d.schedules[0]!.id, false);
     const again = await deploy([{ schedule: hourly }]);
     expect(again.schedules.map((s) => s.active)).toEqual([false]);
     const kept = await deploy(undefined);
@@ -119,29 +119,29 @@ describe("schedulePass()", () => {
 
   test("a paused deployment or a switched-off deployment schedule gets no runs", async () => {
     const d = await deploy([{ schedule: hourly }]);
-    await q.setScheduleActiveForDeployment(store.db, d.id, false);
-    expect((await schedulePass(store.db, DEFAULT_SETTINGS)).created).toBe(0);
-    await q.setScheduleActiveForDeployment(store.db, d.id, true);
-    await q.setDeploymentPaused(store.db, d.id, true);
-    expect((await schedulePass(store.db, DEFAULT_SETTINGS)).created).toBe(0);
+    await store.setScheduleActiveForDeployment(d.id, false);
+    expect((await schedulePass(store, DEFAULT_SETTINGS)).created).toBe(0);
+    await store.setScheduleActiveForDeployment(d.id, true);
+    await store.setDeploymentPaused(d.id, true);
+    expect((await schedulePass(store, DEFAULT_SETTINGS)).created).toBe(0);
   });
 
   test("runs not started 15 s after their time are marked Late", async () => {
     const d = await deploy([{ schedule: hourly }]);
-    await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 + 1 });
-    const r = await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 + HOUR + 16_000 });
+    await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 1 });
+    const r = await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + HOUR + 16_000 });
     expect(r.late).toBe(1);
     const late = (await runs(d.id)).find((x) => x.expected_start_time === "2030-01-01T01:00:00.000Z")!;
     expect([late.state.type, late.state.name]).toEqual(["SCHEDULED", "Late"]);
-    expect((await q.listFlowRunStates(store.db, late.id)).map((s) => s.name)).toEqual(["Scheduled", "Late"]);
+    expect((await store.listFlowRunStates(late.id)).map((s) => s.name)).toEqual(["Scheduled", "Late"]);
   });
 
   describe("catch-up after an outage", () => {
     // Runs exist up to 03:00; the server comes back at 06:00:30, so 01:00..06:00 were missed.
     async function outage(catchup: "all" | "latest" | "none") {
       const d = await deploy([{ schedule: hourly }], { catchup });
-      await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 + 1 });
-      await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 + 6 * HOUR + 30_000 });
+      await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 1 });
+      await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 6 * HOUR + 30_000 });
       const all = await runs(d.id);
       const byTime = (t: string) => all.find((x) => x.expected_start_time === `2030-01-01T${t}:00:00.000Z`)!;
       return { all, byTime };
@@ -184,7 +184,7 @@ describe("rrules that used to stall a pass", () => {
     const expander = new DateExpander(1000);
     try {
       const d = await deploy([{ schedule: { rrule: "RRULE:FREQ=MINUTELY", timezone: "Europe/Berlin" } }]);
-      const r = await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0, expander });
+      const r = await schedulePass(store, DEFAULT_SETTINGS, { now: T0, expander });
       expect(r.failed).toBe(0);
       const times = await scheduledTimes(d.id);
       expect(times.length).toBe(61);
@@ -211,14 +211,14 @@ describe("a schedule that cannot be computed", () => {
       try {
         const bad = await deploy([{ schedule: spec }], { name: "bad" });
         const good = await deploy([{ schedule: hourly }], { name: "good" });
-        const r = await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 + 1, expander });
+        const r = await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 1, expander });
         expect(r.failed).toBe(1);
         expect((await runs(good.id)).length).toBe(3);
         expect((await runs(bad.id)).length).toBe(0);
-        const [s] = (await q.getDeployment(store.db, bad.id)).schedules;
+        const [s] = (await store.getDeployment(bad.id)).schedules;
         expect(s?.error).toStartWith("the scheduler could not compute this schedule's runs: ");
         // the next pass still schedules the good one, and the error stays recorded
-        const later = await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 + 3 * HOUR, expander });
+        const later = await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 3 * HOUR, expander });
         expect(later.failed).toBe(1);
         expect((await runs(good.id)).length).toBeGreaterThan(3);
       } finally {
@@ -231,11 +231,11 @@ describe("a schedule that cannot be computed", () => {
     const expander = new DateExpander(200);
     try {
       const d = await deploy([{ schedule: broken[2]!, slug: "s" }]);
-      await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 + 1, expander });
-      expect((await q.getDeployment(store.db, d.id)).schedules[0]?.error).not.toBeNull();
-      await store.db.transaction((tx) => q.replaceSchedules(tx, d.id, [{ schedule: hourly, slug: "s" }]));
-      await schedulePass(store.db, DEFAULT_SETTINGS, { now: T0 + 1, expander });
-      const [s] = (await q.getDeployment(store.db, d.id)).schedules;
+      await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 1, expander });
+      expect((await store.getDeployment(d.id)).schedules[0]?.error).not.toBeNull();
+      await store.replaceSchedules(d.id, [{ schedule: hourly, slug: "s" }]);
+      await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 1, expander });
+      const [s] = (await store.getDeployment(d.id)).schedules;
       expect(s?.error).toBeNull();
       expect((await runs(d.id)).length).toBe(3);
     } finally {

@@ -1,28 +1,27 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { WeirError } from "../../core/model/index.ts";
-import * as q from "../../core/store/index.ts";
+import type * as q from "../../core/store/index.ts";
 import { openStore } from "../../core/store/index.ts";
 import { registry, tempStore } from "../helpers.ts";
 
 let store: Awaited<ReturnType<typeof tempStore>>;
 beforeEach(async () => {
   store = await tempStore();
-  await q.createWorkPool(store.db, { name: "local" });
+  await store.createWorkPool({ name: "local" });
 });
 afterEach(() => store.dispose());
 
 const deploy = (name = "daily", extra: Partial<q.DeploymentInput> = {}) =>
-  q.upsertDeployment(store.db, { flow_name: "hello", name, work_pool_name: "local", ...extra });
+  store.upsertDeployment({ flow_name: "hello", name, work_pool_name: "local", ...extra });
 
 describe("migrations", () => {
   test("a second start on the same file applies nothing and keeps the data", async () => {
     await deploy();
     const again = await openStore({ url: join(store.dir, "weir.db"), migrate: false });
-    const { migrate } = await import("../../core/store/migrate.ts");
-    expect(await migrate(again.client)).toEqual([]);
-    expect((await q.listDeployments(again.db)).map((d) => d.name)).toEqual(["daily"]);
-    again.close();
+    expect(await again.migrate()).toEqual([]);
+    expect((await again.listDeployments()).map((d) => d.name)).toEqual(["daily"]);
+    await again.close();
   });
 });
 
@@ -42,15 +41,15 @@ describe("deployments", () => {
 
   test("is found by FLOW/NAME or id, and a missing one names how to list them", async () => {
     const { deployment } = await deploy();
-    expect((await q.getDeployment(store.db, "hello/daily")).id).toBe(deployment.id);
-    expect((await q.getDeployment(store.db, deployment.id)).name).toBe("daily");
-    await expect(q.getDeployment(store.db, "hello/nope")).rejects.toThrow(/weir deployment ls/);
+    expect((await store.getDeployment("hello/daily")).id).toBe(deployment.id);
+    expect((await store.getDeployment(deployment.id)).name).toBe("daily");
+    await expect(store.getDeployment("hello/nope")).rejects.toThrow(/weir deployment ls/);
   });
 
   test("the same deployment name under two flows is two deployments", async () => {
     await deploy("daily");
-    await q.upsertDeployment(store.db, { flow_name: "other", name: "daily" });
-    expect((await q.listDeployments(store.db)).map((d) => `${d.flow_name}/${d.name}`)).toEqual([
+    await store.upsertDeployment({ flow_name: "other", name: "daily" });
+    expect((await store.listDeployments()).map((d) => `${d.flow_name}/${d.name}`)).toEqual([
       "hello/daily",
       "other/daily",
     ]);
@@ -60,7 +59,7 @@ describe("deployments", () => {
 describe("flow run states", () => {
   const newRun = async () => {
     const { deployment } = await deploy();
-    return q.createFlowRun(store.db, {
+    return store.createFlowRun({
       flow_id: deployment.flow_id,
       deployment_id: deployment.id,
       work_pool_name: "local",
@@ -70,26 +69,26 @@ describe("flow run states", () => {
 
   test("every change is recorded in the run's history, with start and end times", async () => {
     const run = await newRun();
-    await q.setFlowRunState(store.db, run.id, { type: "PENDING" });
-    await q.setFlowRunState(store.db, run.id, { type: "RUNNING" });
-    const done = await q.setFlowRunState(store.db, run.id, { type: "COMPLETED" });
+    await store.setFlowRunState(run.id, { type: "PENDING" });
+    await store.setFlowRunState(run.id, { type: "RUNNING" });
+    const done = await store.setFlowRunState(run.id, { type: "COMPLETED" });
     expect(done.state.type).toBe("COMPLETED");
     expect(done.run_count).toBe(1);
     expect(done.start_time).not.toBeNull();
     expect(done.end_time).not.toBeNull();
-    const history = await q.listFlowRunStates(store.db, run.id);
+    const history = await store.listFlowRunStates(run.id);
     expect(history.map((s) => s.type)).toEqual(["SCHEDULED", "PENDING", "RUNNING", "COMPLETED"]);
   });
 
   test("an illegal transition is refused and changes nothing", async () => {
     const run = await newRun();
-    await q.setFlowRunState(store.db, run.id, { type: "RUNNING" });
-    await q.setFlowRunState(store.db, run.id, { type: "COMPLETED" });
-    const err = await q.setFlowRunState(store.db, run.id, { type: "RUNNING" }).catch((e) => e);
+    await store.setFlowRunState(run.id, { type: "RUNNING" });
+    await store.setFlowRunState(run.id, { type: "COMPLETED" });
+    const err = await store.setFlowRunState(run.id, { type: "RUNNING" }).catch((e) => e);
     expect(err).toBeInstanceOf(WeirError);
     expect(err.code).toBe("CONFLICT");
-    expect((await q.getFlowRun(store.db, run.id)).state.type).toBe("COMPLETED");
-    expect((await q.listFlowRunStates(store.db, run.id)).length).toBe(3);
+    expect((await store.getFlowRun(run.id)).state.type).toBe("COMPLETED");
+    expect((await store.listFlowRunStates(run.id)).length).toBe(3);
   });
 });
 
@@ -97,7 +96,7 @@ describe("claiming", () => {
   test("two agents claiming at once never get the same run", async () => {
     const { deployment } = await deploy();
     for (let i = 0; i < 20; i++) {
-      await q.createFlowRun(store.db, {
+      await store.createFlowRun({
         flow_id: deployment.flow_id,
         deployment_id: deployment.id,
         work_pool_name: "local",
@@ -106,7 +105,7 @@ describe("claiming", () => {
     }
     const claims = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        q.claimFlowRuns(store.db, { workPoolName: "local", queues: ["default"], agentId: `a${i}`, limit: 4 }),
+        store.claimFlowRuns({ workPoolName: "local", queues: ["default"], agentId: `a${i}`, limit: 4 }),
       ),
     );
     const ids = claims.flat().map((r) => r.id);
@@ -118,26 +117,26 @@ describe("claiming", () => {
   test("runs scheduled in the future, in other queues, or awaiting a retry are not claimed", async () => {
     const { deployment } = await deploy();
     const base = { flow_id: deployment.flow_id, deployment_id: deployment.id, work_pool_name: "local" };
-    await q.createFlowRun(store.db, {
+    await store.createFlowRun({
       ...base,
       work_queue_name: "default",
       state: { type: "SCHEDULED", scheduledTime: new Date(Date.now() + 60_000).toISOString() },
     });
-    await q.createFlowRun(store.db, { ...base, work_queue_name: "other" });
-    await q.createFlowRun(store.db, {
+    await store.createFlowRun({ ...base, work_queue_name: "other" });
+    await store.createFlowRun({
       ...base,
       work_queue_name: "default",
       state: { type: "SCHEDULED", name: "AwaitingRetry" },
     });
     expect(
-      await q.claimFlowRuns(store.db, {
+      await store.claimFlowRuns({
         workPoolName: "local",
         queues: ["default"],
         agentId: "a",
         limit: 10,
       }),
     ).toEqual([]);
-    const other = await q.claimFlowRuns(store.db, {
+    const other = await store.claimFlowRuns({
       workPoolName: "local",
       queues: ["other"],
       agentId: "a",
@@ -149,10 +148,10 @@ describe("claiming", () => {
 
 describe("work pools", () => {
   test("come with a default queue; a duplicate is a conflict unless asked if missing", async () => {
-    const pool = await q.getWorkPool(store.db, "local");
+    const pool = await store.getWorkPool("local");
     expect(pool.queues.map((wq) => wq.name)).toEqual(["default"]);
-    await expect(q.createWorkPool(store.db, { name: "local" })).rejects.toThrow(/already exists/);
-    expect((await q.createWorkPool(store.db, { name: "local" }, true)).id).toBe(pool.id);
+    await expect(store.createWorkPool({ name: "local" })).rejects.toThrow(/already exists/);
+    expect((await store.createWorkPool({ name: "local" }, true)).id).toBe(pool.id);
   });
 });
 
@@ -165,36 +164,36 @@ describe("agent liveness", () => {
       work_pool_name: "local",
       work_queue_name: "default",
     };
-    await q.createFlowRun(store.db, base);
-    await q.createFlowRun(store.db, base);
-    await q.heartbeat(store.db, { id: "dead", name: "gone", work_pool_name: "local", work_queues: [] });
-    const [a, b] = await q.claimFlowRuns(store.db, {
+    await store.createFlowRun(base);
+    await store.createFlowRun(base);
+    await store.heartbeat({ id: "dead", name: "gone", work_pool_name: "local", work_queues: [] });
+    const [a, b] = await store.claimFlowRuns({
       workPoolName: "local",
       queues: ["default"],
       agentId: "dead",
       limit: 2,
     });
-    await q.setFlowRunState(store.db, b!.id, { type: "RUNNING" });
+    await store.setFlowRunState(b!.id, { type: "RUNNING" });
 
     // still alive: nothing happens
-    expect(await q.sweepOrphanedRuns(store.db, new Date(Date.now() - 60_000).toISOString())).toEqual({
+    expect(await store.sweepOrphanedRuns(new Date(Date.now() - 60_000).toISOString())).toEqual({
       rescheduled: 0,
       crashed: 0,
     });
     // silent since before the cutoff
-    expect(await q.sweepOrphanedRuns(store.db, new Date(Date.now() + 1000).toISOString())).toEqual({
+    expect(await store.sweepOrphanedRuns(new Date(Date.now() + 1000).toISOString())).toEqual({
       rescheduled: 1,
       crashed: 1,
     });
-    const ra = await q.getFlowRun(store.db, a!.id);
+    const ra = await store.getFlowRun(a!.id);
     expect([ra.state.type, ra.state.name, ra.agent_id]).toEqual(["SCHEDULED", "Rescheduled", null]);
-    const rb = await q.getFlowRun(store.db, b!.id);
+    const rb = await store.getFlowRun(b!.id);
     expect(rb.state.type).toBe("CRASHED");
     expect(rb.state.message).toContain('agent "gone" stopped sending heartbeats');
     // the rescheduled run can be claimed again
     expect(
       (
-        await q.claimFlowRuns(store.db, {
+        await store.claimFlowRuns({
           workPoolName: "local",
           queues: ["default"],
           agentId: "alive",
@@ -207,27 +206,27 @@ describe("agent liveness", () => {
 
 describe("blocks", () => {
   test("a wrong type names the field and what it wants, never the value given", async () => {
-    const err = await q
-      .saveBlock(store.db, registry, "github-credentials", "gh", { token: 987654321 }, false)
+    const err = await store
+      .saveBlock(registry, "github-credentials", "gh", { token: 987654321 }, false)
       .catch((e) => e);
     expect(err.message).toBe("Invalid github-credentials block: token: expected string");
     expect(err.message).not.toContain("987654321");
   });
   test("unknown fields and unknown types say what is known", async () => {
     expect(
-      (await q.saveBlock(store.db, registry, "secret", "s", { value: "x", extra: 1 }, false).catch((e) => e))
+      (await store.saveBlock(registry, "secret", "s", { value: "x", extra: 1 }, false).catch((e) => e))
         .message,
     ).toContain('unknown field "extra" (a secret block takes: value)');
-    expect(
-      (await q.saveBlock(store.db, registry, "vault", "s", {}, false).catch((e) => e)).message,
-    ).toContain('Block type "vault" is not known');
+    expect((await store.saveBlock(registry, "vault", "s", {}, false).catch((e) => e)).message).toContain(
+      'Block type "vault" is not known',
+    );
   });
   test("a block is not replaced unless asked", async () => {
-    await q.saveBlock(store.db, registry, "string", "s", { value: "a" }, false);
+    await store.saveBlock(registry, "string", "s", { value: "a" }, false);
     expect(
-      (await q.saveBlock(store.db, registry, "string", "s", { value: "b" }, false).catch((e) => e)).message,
+      (await store.saveBlock(registry, "string", "s", { value: "b" }, false).catch((e) => e)).message,
     ).toContain("--overwrite");
-    expect((await q.saveBlock(store.db, registry, "string", "s", { value: "b" }, true)).data).toEqual({
+    expect((await store.saveBlock(registry, "string", "s", { value: "b" }, true)).data).toEqual({
       value: "b",
     });
   });

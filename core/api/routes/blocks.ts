@@ -5,7 +5,7 @@ import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
 
 export function blockRoutes(r: Router, ctx: ReadyContext): void {
-  const db = ctx.store.db;
+  const store = ctx.store;
   const types = ctx.registry;
   /** Secret fields are masked unless the caller asks with ?include_secrets=true. */
   const present = (b: BlockDocument, includeSecrets: boolean) => ({
@@ -32,8 +32,7 @@ export function blockRoutes(r: Router, ctx: ReadyContext): void {
     "Create a block (?overwrite=true replaces one with the same type and name)",
     async (c) => {
       const body = await readBody(c, BlockBody, ctx.limits);
-      const b = await q.saveBlock(
-        db,
+      const b = await store.saveBlock(
         types,
         body.type,
         body.name,
@@ -48,16 +47,16 @@ export function blockRoutes(r: Router, ctx: ReadyContext): void {
     "get",
     "/api/blocks",
     "List blocks (secrets masked unless ?include_secrets=true; ?limit=N&offset=N)",
-    async (c) => c.json((await q.listBlocks(db, page(c, ctx.limits))).map((b) => present(b, secrets(c)))),
+    async (c) => c.json((await store.listBlocks(page(c, ctx.limits))).map((b) => present(b, secrets(c)))),
   );
   r.route(
     "get",
     "/api/blocks/:type/:name",
     "Read a block (secrets masked unless ?include_secrets=true)",
-    async (c) => c.json(present(await q.getBlock(db, param(c, "type"), param(c, "name")), secrets(c))),
+    async (c) => c.json(present(await store.getBlock(param(c, "type"), param(c, "name")), secrets(c))),
   );
   r.route("delete", "/api/blocks/:type/:name", "Delete a block", async (c) => {
-    await q.deleteBlock(db, param(c, "type"), param(c, "name"));
+    await store.deleteBlock(param(c, "type"), param(c, "name"));
     return c.json({ deleted: `${param(c, "type")}/${param(c, "name")}` });
   });
 }

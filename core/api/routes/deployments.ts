@@ -1,13 +1,13 @@
 import { checkJobVariables, mergeJobVariables, templateOf } from "../../infra/index.ts";
 import { type FlowRun, validateParameters, WeirError } from "../../model/index.ts";
-import * as q from "../../store/index.ts";
+import type * as q from "../../store/index.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
 import { scheduleInput } from "./schedules.ts";
 
 export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
-  const db = ctx.store.db;
+  const store = ctx.store;
   const { DeploymentBody, RunDeploymentBody } = ctx.schemas;
 
   r.route(
@@ -39,7 +39,7 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
         }
       }
       if (body.work_pool_name) {
-        const pool = await q.findWorkPool(db, body.work_pool_name);
+        const pool = await store.findWorkPool(body.work_pool_name);
         if (!pool) {
           throw new WeirError(
             "NOT_FOUND",
@@ -56,7 +56,7 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
             `deployment "${body.flow_name}/${body.name}" (work pool "${pool.name}", ${pool.type})`,
             { partial: true },
           );
-        if (body.work_queue_name) await q.ensureWorkQueue(db, pool.id, body.work_queue_name);
+        if (body.work_queue_name) await store.ensureWorkQueue(pool.id, body.work_queue_name);
       }
       // `schedule` (one, Prefect 2's field) is shorthand for `schedules: [{ schedule }]`.
       const raw =
@@ -73,7 +73,7 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
         for (const [i, s] of (raw ?? []).entries())
           schedules.push(await scheduleInput(s, `schedules[${i}]`, ctx));
       }
-      const result = await q.upsertDeployment(db, { ...body, schedules });
+      const result = await store.upsertDeployment({ ...body, schedules });
       await ctx.scheduleNow?.([result.deployment.id]);
       return c.json(result, result.created ? 201 : 200);
     },
@@ -81,26 +81,26 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
   );
 
   r.route("get", "/api/deployments", "List deployments (?flow=NAME&limit=N&offset=N)", async (c) =>
-    c.json(await q.listDeployments(db, { flowName: c.req.query("flow"), ...page(c, ctx.limits) })),
+    c.json(await store.listDeployments({ flowName: c.req.query("flow"), ...page(c, ctx.limits) })),
   );
 
   r.route("get", "/api/deployments/:id", "Read a deployment by id", async (c) =>
-    c.json(await q.getDeployment(db, param(c, "id"))),
+    c.json(await store.getDeployment(param(c, "id"))),
   );
 
   r.route("get", "/api/deployments/name/:flow/:name", "Read a deployment by FLOW/NAME", async (c) =>
-    c.json(await q.getDeployment(db, `${param(c, "flow")}/${param(c, "name")}`)),
+    c.json(await store.getDeployment(`${param(c, "flow")}/${param(c, "name")}`)),
   );
 
   r.route("delete", "/api/deployments/:id", "Delete a deployment (its past runs stay)", async (c) =>
-    c.json(await q.deleteDeployment(db, param(c, "id"))),
+    c.json(await store.deleteDeployment(param(c, "id"))),
   );
 
   r.route("post", "/api/deployments/:id/pause", "Pause a deployment", async (c) =>
-    c.json(await q.setDeploymentPaused(db, param(c, "id"), true)),
+    c.json(await store.setDeploymentPaused(param(c, "id"), true)),
   );
   r.route("post", "/api/deployments/:id/resume", "Resume a deployment", async (c) =>
-    c.json(await q.setDeploymentPaused(db, param(c, "id"), false)),
+    c.json(await store.setDeploymentPaused(param(c, "id"), false)),
   );
 
   r.route(
@@ -112,8 +112,8 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
       // A run's own job variables are checked with the deployment's under the pool's template
       // (runs without any were checked when deployed, and keep the batched path).
       if (body.job_variables && Object.keys(body.job_variables).length > 0) {
-        const d = await q.getDeployment(db, param(c, "id"));
-        const pool = d.work_pool_name ? await q.findWorkPool(db, d.work_pool_name) : undefined;
+        const d = await store.getDeployment(param(c, "id"));
+        const pool = d.work_pool_name ? await store.findWorkPool(d.work_pool_name) : undefined;
         const infra = pool && ctx.registry.infrastructure(pool.type);
         if (pool && infra)
           checkJobVariables(

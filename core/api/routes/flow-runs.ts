@@ -5,11 +5,11 @@ import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
 
 export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
-  const db = ctx.store.db;
+  const store = ctx.store;
   const { FlowRunBody, LogsBody, StateBody, TaskRunBody, TaskRunSnapshotsBody } = ctx.schemas;
 
   r.route("get", "/api/flows", "List flows (?limit=N&offset=N)", async (c) =>
-    c.json(await q.listFlows(db, page(c, ctx.limits))),
+    c.json(await store.listFlows(page(c, ctx.limits))),
   );
 
   r.route(
@@ -20,8 +20,8 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
       const body = await readBody(c, FlowRunBody, ctx.limits);
       // Checked before the flow is recorded, so a refused run leaves nothing behind.
       assertTransition("a new flow run", null, body.state?.type ?? "SCHEDULED");
-      const flow = await q.upsertFlow(db, body.flow_name);
-      const run = await q.createFlowRun(db, {
+      const flow = await store.upsertFlow(body.flow_name);
+      const run = await store.createFlowRun({
         flow_id: flow.id,
         name: body.name,
         parameters: body.parameters,
@@ -49,7 +49,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
         }
       }
       return c.json(
-        await q.listFlowRuns(db, {
+        await store.listFlowRuns({
           deploymentId: c.req.query("deployment"),
           flowName: c.req.query("flow"),
           workPoolName: c.req.query("pool"),
@@ -61,14 +61,14 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
   );
 
   r.route("get", "/api/flow-runs/:id", "Read a flow run", async (c) =>
-    c.json(await q.getFlowRun(db, param(c, "id"))),
+    c.json(await store.getFlowRun(param(c, "id"))),
   );
 
   r.route(
     "get",
     "/api/flow-runs/:id/states",
     "A flow run's state history, oldest first (?limit=N&offset=N)",
-    async (c) => c.json(await q.listFlowRunStates(db, param(c, "id"), page(c, ctx.limits))),
+    async (c) => c.json(await store.listFlowRunStates(param(c, "id"), page(c, ctx.limits))),
   );
 
   r.route(
@@ -77,7 +77,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "Propose a new state; the server refuses illegal transitions with 409",
     async (c) => {
       const body = await readBody(c, StateBody, ctx.limits);
-      const run = await q.setFlowRunState(db, param(c, "id"), {
+      const run = await store.setFlowRunState(param(c, "id"), {
         ...body,
         scheduledTime: body.scheduled_time,
       });
@@ -92,10 +92,10 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "/api/flow-runs/:id/cancel",
     "Cancel a flow run (CANCELLING while a process runs it)",
     async (c) => {
-      const run = await q.getFlowRun(db, param(c, "id"));
+      const run = await store.getFlowRun(param(c, "id"));
       const started =
         run.state.type === "RUNNING" || run.state.type === "PENDING" || run.state.type === "PAUSED";
-      const updated = await q.setFlowRunState(db, run.id, {
+      const updated = await store.setFlowRunState(run.id, {
         type: started ? "CANCELLING" : "CANCELLED",
         message: "Cancelled by request",
       });
@@ -107,7 +107,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
 
   r.route("get", "/api/flow-runs/:id/logs", "A flow run's log lines (?after=LOG_ID&limit=N)", async (c) => {
     const id = param(c, "id");
-    await q.getFlowRun(db, id);
+    await store.getFlowRun(id);
     const raw = c.req.query("after") ?? "0";
     const after = Number(raw);
     if (!/^\d+$/.test(raw) || !Number.isSafeInteger(after))
@@ -115,18 +115,18 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
         "INVALID",
         `after=${raw} is not allowed: use the id of a log line (a whole number, 0 for the first)`,
       );
-    return c.json(await q.listLogs(db, id, after, page(c, ctx.limits).limit));
+    return c.json(await store.listLogs(id, after, page(c, ctx.limits).limit));
   });
 
   r.route("get", "/api/flow-runs/:id/task-runs", "A flow run's task runs (?limit=N&offset=N)", async (c) =>
-    c.json(await q.listTaskRuns(db, param(c, "id"), page(c, ctx.limits))),
+    c.json(await store.listTaskRuns(param(c, "id"), page(c, ctx.limits))),
   );
 
   r.route(
     "post",
     "/api/logs",
     "Append log lines (batched by the engine)",
-    async (c) => c.json({ inserted: await q.insertLogs(db, await readBody(c, LogsBody, ctx.limits)) }, 201),
+    async (c) => c.json({ inserted: await store.insertLogs(await readBody(c, LogsBody, ctx.limits)) }, 201),
     LogsBody,
   );
 
@@ -135,7 +135,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "/api/task-runs/snapshots",
     "Write task runs whole, as an engine last saw them (one request for many tasks)",
     async (c) =>
-      c.json({ written: await q.upsertTaskRuns(db, await readBody(c, TaskRunSnapshotsBody, ctx.limits)) }),
+      c.json({ written: await store.upsertTaskRuns(await readBody(c, TaskRunSnapshotsBody, ctx.limits)) }),
     TaskRunSnapshotsBody,
   );
 
@@ -144,9 +144,9 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "/api/flow-runs/:id/execution",
     "What an engine needs to run a flow run: the run and its deployment",
     async (c) => {
-      const run = await q.getFlowRun(db, param(c, "id"));
+      const run = await store.getFlowRun(param(c, "id"));
       const deployment = run.deployment_id
-        ? await q.getDeployment(db, run.deployment_id, { withSchedules: false })
+        ? await store.getDeployment(run.deployment_id, { withSchedules: false })
         : null;
       return c.json({ flow_run: run, deployment });
     },
@@ -159,7 +159,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     async (c) => {
       const body = await readBody(c, TaskRunBody, ctx.limits);
       return c.json(
-        await q.createTaskRun(db, {
+        await store.createTaskRun({
           ...body,
           state: { ...body.state, scheduledTime: body.state.scheduled_time },
         }),
@@ -175,7 +175,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "Set a task run's state",
     async (c) => {
       const body = await readBody(c, StateBody, ctx.limits);
-      return c.json(await q.setTaskRunState(db, param(c, "id"), body));
+      return c.json(await store.setTaskRunState(param(c, "id"), body));
     },
     StateBody,
   );

@@ -1,7 +1,7 @@
 import type * as v from "valibot";
 import { WeirError } from "../../model/index.ts";
 import { assertDeployable, compileSchedule, scheduleSpec } from "../../schedules/index.ts";
-import * as q from "../../store/index.ts";
+import type * as q from "../../store/index.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import type { BodySchemas } from "../schemas.ts";
@@ -36,15 +36,15 @@ export async function scheduleInput(
 }
 
 export function scheduleRoutes(r: Router, ctx: ReadyContext): void {
-  const db = ctx.store.db;
+  const store = ctx.store;
   const { ReplaceSchedulesBody, ScheduleBody } = ctx.schemas;
   const after = async (deploymentId: string) => {
     await ctx.scheduleNow?.([deploymentId]);
-    return q.getDeployment(db, deploymentId);
+    return store.getDeployment(deploymentId);
   };
 
   r.route("get", "/api/deployments/:id/schedules", "A deployment's schedules", async (c) =>
-    c.json((await q.getDeployment(db, param(c, "id"))).schedules),
+    c.json((await store.getDeployment(param(c, "id"))).schedules),
   );
 
   r.route(
@@ -52,9 +52,8 @@ export function scheduleRoutes(r: Router, ctx: ReadyContext): void {
     "/api/deployments/:id/schedules",
     "Add a schedule to a deployment",
     async (c) => {
-      const d = await q.getDeployment(db, param(c, "id"));
-      const created = await q.createSchedule(
-        db,
+      const d = await store.getDeployment(param(c, "id"));
+      const created = await store.createSchedule(
         d.id,
         await scheduleInput(await readBody(c, ScheduleBody, ctx.limits), "schedule", ctx),
       );
@@ -69,12 +68,12 @@ export function scheduleRoutes(r: Router, ctx: ReadyContext): void {
     "/api/deployments/:id/schedules",
     "Replace all of a deployment's schedules (paused ones stay paused)",
     async (c) => {
-      const d = await q.getDeployment(db, param(c, "id"));
+      const d = await store.getDeployment(param(c, "id"));
       const body = await readBody(c, ReplaceSchedulesBody, ctx.limits);
       const inputs: q.ScheduleInput[] = [];
       for (const [i, s] of body.schedules.entries())
         inputs.push(await scheduleInput(s, `schedules[${i}]`, ctx));
-      await db.transaction((tx) => q.replaceSchedules(tx, d.id, inputs));
+      await store.replaceSchedules(d.id, inputs);
       return c.json(await after(d.id));
     },
     ReplaceSchedulesBody,
@@ -89,8 +88,8 @@ export function scheduleRoutes(r: Router, ctx: ReadyContext): void {
       `/api/deployments/:id/schedules/:schedule/${verb}`,
       `${verb === "pause" ? "Pause" : "Resume"} one schedule`,
       async (c) => {
-        const d = await q.getDeployment(db, param(c, "id"));
-        const s = await q.setScheduleActive(db, d.id, param(c, "schedule"), active);
+        const d = await store.getDeployment(param(c, "id"));
+        const s = await store.setScheduleActive(d.id, param(c, "schedule"), active);
         await after(d.id);
         return c.json(s);
       },
@@ -100,7 +99,7 @@ export function scheduleRoutes(r: Router, ctx: ReadyContext): void {
       `/api/deployments/:id/${verb}-schedule`,
       `${verb === "pause" ? "Switch off" : "Switch on"} all of a deployment's schedules`,
       async (c) => {
-        const d = await q.setScheduleActiveForDeployment(db, param(c, "id"), active);
+        const d = await store.setScheduleActiveForDeployment(param(c, "id"), active);
         return c.json(await after(d.id));
       },
     );
@@ -111,15 +110,15 @@ export function scheduleRoutes(r: Router, ctx: ReadyContext): void {
     "/api/deployments/:id/schedules/:schedule",
     "Delete one schedule (its unstarted runs go too)",
     async (c) => {
-      const d = await q.getDeployment(db, param(c, "id"));
-      await q.deleteSchedules(db, d.id, param(c, "schedule"));
+      const d = await store.getDeployment(param(c, "id"));
+      await store.deleteSchedules(d.id, param(c, "schedule"));
       return c.json(await after(d.id));
     },
   );
 
   r.route("delete", "/api/deployments/:id/schedules", "Delete all of a deployment's schedules", async (c) => {
-    const d = await q.getDeployment(db, param(c, "id"));
-    await q.deleteSchedules(db, d.id);
+    const d = await store.getDeployment(param(c, "id"));
+    await store.deleteSchedules(d.id);
     return c.json(await after(d.id));
   });
 }

@@ -4,13 +4,13 @@ import type { Router } from "../router.ts";
 import { check, page, param, readBody } from "../validate.ts";
 
 export function variableRoutes(r: Router, ctx: ReadyContext): void {
-  const db = ctx.store.db;
+  const store = ctx.store;
   const { VariableBody, name } = ctx.schemas;
   r.route("get", "/api/variables", "List variables (?limit=N&offset=N)", async (c) =>
-    c.json(await q.listVariables(db, page(c, ctx.limits))),
+    c.json(await store.listVariables(page(c, ctx.limits))),
   );
   r.route("get", "/api/variables/:name", "Read a variable", async (c) =>
-    c.json(await q.getVariable(db, param(c, "name"))),
+    c.json(await store.getVariable(param(c, "name"))),
   );
   r.route(
     "put",
@@ -19,12 +19,12 @@ export function variableRoutes(r: Router, ctx: ReadyContext): void {
     async (c) => {
       const body = await readBody(c, VariableBody, ctx.limits);
       const varName = check(name, param(c, "name"), "variable name");
-      return c.json(await q.setVariable(db, varName, body.value, body.tags));
+      return c.json(await store.setVariable(varName, body.value, body.tags));
     },
     VariableBody,
   );
   r.route("delete", "/api/variables/:name", "Delete a variable", async (c) => {
-    await q.deleteVariable(db, param(c, "name"));
+    await store.deleteVariable(param(c, "name"));
     return c.json({ deleted: param(c, "name") });
   });
 }

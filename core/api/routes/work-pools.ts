@@ -15,7 +15,7 @@ import { page, param, readBody } from "../validate.ts";
 const RECHECK_MS = 1000;
 
 export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
-  const db = ctx.store.db;
+  const store = ctx.store;
   const { ClaimBody, HeartbeatBody, WorkPoolBody, WorkPoolUpdateBody, WorkQueueBody } = ctx.schemas;
 
   /** A pool made before base job templates shows its type's default, which is what it runs with. */
@@ -39,8 +39,7 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
         given && Object.keys(given).length > 0
           ? checkedTemplate(given, infra, what)
           : defaultBaseJobTemplate(infra);
-      const pool = await q.createWorkPool(
-        db,
+      const pool = await store.createWorkPool(
         { ...body, base_job_template: template as unknown as Record<string, unknown> },
         c.req.query("if_missing") === "true",
       );
@@ -55,7 +54,7 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
     async (c) => {
       const body = await readBody(c, WorkPoolUpdateBody, ctx.limits);
       const name = param(c, "name");
-      const pool = await q.getWorkPool(db, name);
+      const pool = await store.getWorkPool(name);
       const what = `Cannot update work pool "${name}"`;
       const template =
         body.base_job_template === undefined
@@ -67,7 +66,7 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
             );
       return c.json(
         withTemplate(
-          await q.updateWorkPool(db, name, {
+          await store.updateWorkPool(name, {
             ...body,
             base_job_template: template as unknown as Record<string, unknown> | undefined,
           }),
@@ -77,10 +76,10 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
     WorkPoolUpdateBody,
   );
   r.route("get", "/api/work-pools", "List work pools (?limit=N&offset=N)", async (c) =>
-    c.json((await q.listWorkPools(db, page(c, ctx.limits))).map(withTemplate)),
+    c.json((await store.listWorkPools(page(c, ctx.limits))).map(withTemplate)),
   );
   r.route("get", "/api/work-pools/:name", "Read a work pool", async (c) =>
-    c.json(withTemplate(await q.getWorkPool(db, param(c, "name")))),
+    c.json(withTemplate(await store.getWorkPool(param(c, "name")))),
   );
   r.route(
     "get",
@@ -92,13 +91,13 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
     },
   );
   r.route("delete", "/api/work-pools/:name", "Delete a work pool", async (c) =>
-    c.json(await q.deleteWorkPool(db, param(c, "name"))),
+    c.json(await store.deleteWorkPool(param(c, "name"))),
   );
   r.route("post", "/api/work-pools/:name/pause", "Pause a work pool (agents claim nothing)", async (c) =>
-    c.json(await q.setWorkPoolPaused(db, param(c, "name"), true)),
+    c.json(await store.setWorkPoolPaused(param(c, "name"), true)),
   );
   r.route("post", "/api/work-pools/:name/resume", "Resume a work pool", async (c) => {
-    const pool = await q.setWorkPoolPaused(db, param(c, "name"), false);
+    const pool = await store.setWorkPoolPaused(param(c, "name"), false);
     ctx.wakeups.notify(pool.name);
     return c.json(pool);
   });
@@ -108,7 +107,7 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
     "Create a work queue in a pool",
     async (c) => {
       const body = await readBody(c, WorkQueueBody, ctx.limits);
-      return c.json(await q.createWorkQueue(db, param(c, "name"), body.name, body.priority), 201);
+      return c.json(await store.createWorkQueue(param(c, "name"), body.name, body.priority), 201);
     },
     WorkQueueBody,
   );
@@ -124,15 +123,15 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
       const signal = c.req.raw.signal;
       const seen = new Set(body.cancelling_seen);
       for (;;) {
-        const pool = await q.getWorkPool(db, name);
-        let runs: Awaited<ReturnType<typeof q.claimFlowRuns>> = [];
+        const pool = await store.getWorkPool(name);
+        let runs: Awaited<ReturnType<typeof store.claimFlowRuns>> = [];
         // An agent that went away while waiting must not be handed runs it will never start.
         if (signal.aborted) return c.json({ flow_runs: [], cancelling: [] });
         if (!pool.is_paused && body.limit > 0) {
           const active = pool.queues.filter((wq) => !wq.is_paused).map((wq) => wq.name);
           const queues = body.queues.length ? body.queues.filter((n) => active.includes(n)) : active;
           if (queues.length > 0) {
-            runs = await q.claimFlowRuns(db, {
+            runs = await store.claimFlowRuns({
               workPoolName: name,
               queues,
               agentId: body.agent_id,
@@ -140,12 +139,12 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
             });
           }
         }
-        const cancelling = (await q.listCancellingRuns(db, body.agent_id)).filter((id) => !seen.has(id));
+        const cancelling = (await store.listCancellingRuns(body.agent_id)).filter((id) => !seen.has(id));
         const left = deadline - Date.now();
         if (runs.length > 0 || cancelling.length > 0 || left <= 0 || signal.aborted) {
           return c.json({ flow_runs: runs, cancelling });
         }
-        const next = await q.nextScheduledStart(db, name);
+        const next = await store.nextScheduledStart(name);
         const untilNext = next ? Date.parse(next) - Date.now() : Number.POSITIVE_INFINITY;
         await ctx.wakeups.wait(
           name,
@@ -163,13 +162,13 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
     "Record an agent's heartbeat; answers with the ids of its runs being cancelled",
     async (c) => {
       const body = await readBody(c, HeartbeatBody, ctx.limits);
-      const agent = await q.heartbeat(db, body);
-      return c.json({ agent, cancelling: await q.listCancellingRuns(db, body.id) });
+      const agent = await store.heartbeat(body);
+      return c.json({ agent, cancelling: await store.listCancellingRuns(body.id) });
     },
     HeartbeatBody,
   );
   r.route("get", "/api/agents", "List agents (?pool=NAME&limit=N&offset=N)", async (c) =>
-    c.json(await q.listAgents(db, c.req.query("pool"), page(c, ctx.limits))),
+    c.json(await store.listAgents(c.req.query("pool"), page(c, ctx.limits))),
   );
 }
 

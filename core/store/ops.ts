@@ -1,0 +1,51 @@
+// Every operation of the store, each taking the Conn it runs on first. `Store` (store.ts) binds
+// them to one database, which is all code outside core/store ever sees.
+export { heartbeat, listAgents } from "./agents.ts";
+export { deleteBlock, findBlock, findBlockById, getBlock, listBlocks, saveBlock } from "./blocks.ts";
+export {
+  deleteDeployment,
+  getDeployment,
+  getDeploymentsByIds,
+  listDeployments,
+  setDeploymentPaused,
+  setScheduleActiveForDeployment,
+  upsertDeployment,
+} from "./deployments.ts";
+export {
+  claimFlowRuns,
+  createFlowRun,
+  createFlowRuns,
+  getFlowRun,
+  listCancellingRuns,
+  listFlowRunStates,
+  listFlowRuns,
+  nextScheduledStart,
+  setFlowRunState,
+  setInfrastructurePid,
+  sweepOrphanedRuns,
+} from "./flow-runs.ts";
+export { getFlowByName, listFlows, upsertFlow } from "./flows.ts";
+export { insertLogs, listLogs } from "./logs.ts";
+export {
+  createSchedule,
+  deleteSchedules,
+  getSchedule,
+  replaceSchedules,
+  setScheduleActive,
+  setScheduleErrors,
+  touchSchedules,
+} from "./schedules.ts";
+export { insertScheduledRuns, markLateAndCatchUp, scheduleCandidates } from "./scheduling.ts";
+export { createTaskRun, listTaskRuns, setTaskRunState, upsertTaskRuns } from "./task-runs.ts";
+export { deleteVariable, getVariable, listVariables, setVariable } from "./variables.ts";
+export {
+  createWorkPool,
+  createWorkQueue,
+  deleteWorkPool,
+  ensureWorkQueue,
+  findWorkPool,
+  getWorkPool,
+  listWorkPools,
+  setWorkPoolPaused,
+  updateWorkPool,
+} from "./work-pools.ts";

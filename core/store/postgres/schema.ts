@@ -1,0 +1,251 @@
+import { bigint, boolean, index, integer, jsonb, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
+
+// PostgreSQL mirror of ../schema.ts (SQLite): same tables, column names, property names,
+// nullability, defaults, keys, foreign keys, unique constraints and indexes, so the same drizzle
+// query-builder code runs against either backend. It MUST change together with ../schema.ts
+// (then regenerate with `npx drizzle-kit generate --config drizzle.postgres.config.ts`).
+//
+// Differences forced by the dialect:
+// - JSON columns are jsonb (SQLite: text in json mode); booleans are boolean (SQLite: 0/1).
+// - Timestamps stay ISO 8601 UTC text, as in SQLite, so they sort as text.
+// - flow_runs.total_run_time (milliseconds) and logs.id are bigint in "number" mode: they may pass
+//   2^31 (24.8 days of run time; a long-lived log table), which SQLite's 64-bit integer holds.
+// - logs.id is an identity column (by default, so explicit ids still work like SQLite's rowid).
+
+const json = <T>(name: string) => jsonb(name).$type<T>();
+const created = () => text("created").notNull();
+const updated = () => text("updated").notNull();
+
+export const flows = pgTable("flows", {
+  id: text("id").primaryKey(),
+  created: created(),
+  updated: updated(),
+  name: text("name").notNull().unique(),
+  tags: json<string[]>("tags").notNull(),
+});
+
+export const deployments = pgTable(
+  "deployments",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    updated: updated(),
+    name: text("name").notNull(),
+    version: text("version"),
+    description: text("description"),
+    flowId: text("flow_id")
+      .notNull()
+      .references(() => flows.id, { onDelete: "cascade" }),
+    schedule: json<Record<string, unknown> | null>("schedule"),
+    isScheduleActive: boolean("is_schedule_active").notNull(),
+    parameters: json<Record<string, unknown>>("parameters").notNull(),
+    tags: json<string[]>("tags").notNull(),
+    workPoolName: text("work_pool_name"),
+    workQueueName: text("work_queue_name"),
+    parameterOpenapiSchema: json<Record<string, unknown> | null>("parameter_openapi_schema"),
+    path: text("path"),
+    entrypoint: text("entrypoint"),
+    storageDocumentId: text("storage_document_id"),
+    infrastructureDocumentId: text("infrastructure_document_id"),
+    jobVariables: json<Record<string, unknown>>("job_variables").notNull(),
+    pullSteps: json<unknown[] | null>("pull_steps"),
+    enforceParameterSchema: boolean("enforce_parameter_schema").notNull(),
+    paused: boolean("paused").notNull(),
+    /** What the scheduler does with runs missed during an outage: all | latest | none. */
+    catchup: text("catchup").notNull().default("all"),
+    /** Event triggers from weir.yaml, stored as given (automations come later). */
+    triggers: json<unknown[] | null>("triggers"),
+    /** {limit, collision_strategy} from weir.yaml; stored now, enforced with work pools later. */
+    concurrencyLimit: json<{ limit: number; collision_strategy: string } | null>("concurrency_limit"),
+  },
+  (t) => [uniqueIndex("deployments_flow_name").on(t.flowId, t.name)],
+);
+
+export const deploymentSchedules = pgTable(
+  "deployment_schedules",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    updated: updated(),
+    deploymentId: text("deployment_id")
+      .notNull()
+      .references(() => deployments.id, { onDelete: "cascade" }),
+    /** The canonical schedule spec ({interval,...} | {cron,...} | {rrule,...}). */
+    schedule: json<Record<string, unknown>>("schedule").notNull(),
+    active: boolean("active").notNull(),
+    /** Overrides the deployment's parameters for runs this schedule creates. */
+    parameters: json<Record<string, unknown>>("parameters").notNull(),
+    slug: text("slug"),
+    /** Why the scheduler could not compute this schedule's runs on its last try (null when it could). */
+    error: text("error"),
+  },
+  (t) => [
+    index("deployment_schedules_deployment").on(t.deploymentId),
+    uniqueIndex("deployment_schedules_slug").on(t.deploymentId, t.slug),
+  ],
+);
+
+export const flowRuns = pgTable(
+  "flow_runs",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    updated: updated(),
+    name: text("name").notNull(),
+    flowId: text("flow_id")
+      .notNull()
+      .references(() => flows.id, { onDelete: "cascade" }),
+    deploymentId: text("deployment_id").references(() => deployments.id, { onDelete: "set null" }),
+    workPoolName: text("work_pool_name"),
+    workQueueName: text("work_queue_name"),
+    parameters: json<Record<string, unknown>>("parameters").notNull(),
+    jobVariables: json<Record<string, unknown>>("job_variables").notNull(),
+    tags: json<string[]>("tags").notNull(),
+    stateType: text("state_type").notNull(),
+    stateName: text("state_name").notNull(),
+    stateMessage: text("state_message"),
+    stateTimestamp: text("state_timestamp").notNull(),
+    expectedStartTime: text("expected_start_time"),
+    nextScheduledStartTime: text("next_scheduled_start_time"),
+    startTime: text("start_time"),
+    endTime: text("end_time"),
+    /** Milliseconds; bigint because a run longer than 24.8 days overflows a 32-bit integer. */
+    totalRunTime: bigint("total_run_time", { mode: "number" }).notNull(),
+    runCount: integer("run_count").notNull(),
+    agentId: text("agent_id"),
+    infrastructurePid: text("infrastructure_pid"),
+    autoScheduled: boolean("auto_scheduled").notNull().default(false),
+    scheduleId: text("schedule_id"),
+    /** One run per (deployment, schedule, time): the scheduler's inserts collide here, never duplicate. */
+    idempotencyKey: text("idempotency_key"),
+  },
+  (t) => [
+    uniqueIndex("flow_runs_idempotency").on(t.idempotencyKey),
+    index("flow_runs_schedule").on(t.scheduleId, t.expectedStartTime),
+    index("flow_runs_claim").on(t.workPoolName, t.stateType, t.nextScheduledStartTime),
+    index("flow_runs_deployment").on(t.deploymentId),
+    index("flow_runs_created").on(t.created),
+  ],
+);
+
+export const flowRunStates = pgTable(
+  "flow_run_states",
+  {
+    id: text("id").primaryKey(),
+    flowRunId: text("flow_run_id")
+      .notNull()
+      .references(() => flowRuns.id, { onDelete: "cascade" }),
+    type: text("type").notNull(),
+    name: text("name").notNull(),
+    message: text("message"),
+    timestamp: text("timestamp").notNull(),
+    data: json<Record<string, unknown> | null>("data"),
+  },
+  (t) => [index("flow_run_states_run").on(t.flowRunId, t.timestamp)],
+);
+
+export const taskRuns = pgTable(
+  "task_runs",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    updated: updated(),
+    flowRunId: text("flow_run_id")
+      .notNull()
+      .references(() => flowRuns.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    taskKey: text("task_key").notNull(),
+    stateType: text("state_type").notNull(),
+    stateName: text("state_name").notNull(),
+    stateMessage: text("state_message"),
+    stateTimestamp: text("state_timestamp").notNull(),
+    startTime: text("start_time"),
+    endTime: text("end_time"),
+    runCount: integer("run_count").notNull(),
+    history: json<{ type: string; name: string; timestamp: string; message?: string }[]>("history").notNull(),
+  },
+  (t) => [index("task_runs_flow_run").on(t.flowRunId)],
+);
+
+export const logs = pgTable(
+  "logs",
+  {
+    /** SQLite: integer primary key autoincrement. Ids only grow; bigint for long-lived stores. */
+    id: bigint("id", { mode: "number" }).primaryKey().generatedByDefaultAsIdentity(),
+    flowRunId: text("flow_run_id")
+      .notNull()
+      .references(() => flowRuns.id, { onDelete: "cascade" }),
+    taskRunId: text("task_run_id"),
+    name: text("name").notNull(),
+    level: integer("level").notNull(),
+    message: text("message").notNull(),
+    timestamp: text("timestamp").notNull(),
+  },
+  (t) => [index("logs_flow_run").on(t.flowRunId, t.id)],
+);
+
+export const workPools = pgTable("work_pools", {
+  id: text("id").primaryKey(),
+  created: created(),
+  updated: updated(),
+  name: text("name").notNull().unique(),
+  type: text("type").notNull(),
+  description: text("description"),
+  isPaused: boolean("is_paused").notNull(),
+  concurrencyLimit: integer("concurrency_limit"),
+  baseJobTemplate: json<Record<string, unknown>>("base_job_template").notNull(),
+});
+
+export const workQueues = pgTable(
+  "work_queues",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    updated: updated(),
+    workPoolId: text("work_pool_id")
+      .notNull()
+      .references(() => workPools.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description"),
+    priority: integer("priority").notNull(),
+    concurrencyLimit: integer("concurrency_limit"),
+    isPaused: boolean("is_paused").notNull(),
+  },
+  (t) => [uniqueIndex("work_queues_pool_name").on(t.workPoolId, t.name)],
+);
+
+export const agents = pgTable(
+  "agents",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    name: text("name").notNull(),
+    workPoolName: text("work_pool_name").notNull(),
+    workQueues: json<string[]>("work_queues").notNull(),
+    lastHeartbeat: text("last_heartbeat").notNull(),
+  },
+  (t) => [index("agents_pool").on(t.workPoolName)],
+);
+
+export const variables = pgTable("variables", {
+  id: text("id").primaryKey(),
+  created: created(),
+  updated: updated(),
+  name: text("name").notNull().unique(),
+  value: json<unknown>("value"),
+  tags: json<string[]>("tags").notNull(),
+});
+
+export const blockDocuments = pgTable(
+  "block_documents",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    updated: updated(),
+    /** Block type slug (secret, github-credentials, ...). */
+    type: text("type").notNull(),
+    name: text("name").notNull(),
+    data: json<Record<string, unknown>>("data").notNull(),
+  },
+  (t) => [uniqueIndex("block_documents_type_name").on(t.type, t.name)],
+);
