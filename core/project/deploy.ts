@@ -179,15 +179,14 @@ function defaultParameterProblems(
  * --job-variable), and notes for required ones every run must then give. A pool that does not
  * exist yet is left to the server, which says how to create it.
  */
-async function jobVariableProblemsAt(
-  client: WeirClient,
+function jobVariableProblemsAt(
   project: Project,
   p: PlannedDeployment,
   overlay: DeployOverlay,
   pool: WorkPool | undefined,
   vars: Record<string, unknown>,
   registry: Registry,
-): Promise<{ errors: string[]; notes: string[] }> {
+): { errors: string[]; notes: string[] } {
   const infra = pool && registry.infrastructure(pool.type);
   if (!pool || !infra) return { errors: [], notes: [] };
   const template = templateOf(pool, infra);
@@ -301,15 +300,7 @@ export async function deployOne(
           `work pool "${poolName}" does not exist (create it with: weir work-pool create ${poolName} --type ${run.registry.poolTypeFor(rawJobVariables)})`,
         );
       }
-      const early = await jobVariableProblemsAt(
-        client,
-        project,
-        p,
-        overlay,
-        pool,
-        rawJobVariables,
-        run.registry,
-      );
+      const early = jobVariableProblemsAt(project, p, overlay, pool, rawJobVariables, run.registry);
       if (early.errors.length) throw new WeirError("INVALID", early.errors.join("\n"));
     }
     const ov = project.overrides[p.index]!;
@@ -367,8 +358,7 @@ export async function deployOne(
       ...missingRequiredNotes(p, resolved),
       ...(await missingBlockNotes(client, storedPull, storedJobVariables)),
     );
-    const checked = await jobVariableProblemsAt(
-      client,
+    const checked = jobVariableProblemsAt(
       project,
       p,
       overlay,

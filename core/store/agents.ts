@@ -1,6 +1,6 @@
 import { asc, eq } from "drizzle-orm";
 import type { Agent } from "../model/index.ts";
-import { type Conn, inTx } from "./conn.ts";
+import type { Conn } from "./conn.ts";
 import { DEFAULT_PAGE, nowIso, type Page } from "./rows.ts";
 
 export async function heartbeat(c: Conn, a: Omit<Agent, "last_heartbeat">): Promise<Agent> {

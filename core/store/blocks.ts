@@ -1,7 +1,7 @@
 import { and, asc, eq } from "drizzle-orm";
 import * as v from "valibot";
 import { type BlockDocument, type BlockTypes, blockDataSchema, WeirError } from "../model/index.ts";
-import { type Conn, inTx } from "./conn.ts";
+import type { Conn } from "./conn.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page } from "./rows.ts";
 
 /** Checks block data against its type; problems name the field and what is wanted. */

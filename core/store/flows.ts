@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import type { Flow } from "../model/index.ts";
-import { type Conn, inTx } from "./conn.ts";
+import type { Conn } from "./conn.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page } from "./rows.ts";
 
 /** Returns the flow with this name, creating it on first use (c.t.flows are registered implicitly). */

@@ -1,7 +1,7 @@
 import { asc, eq } from "drizzle-orm";
 import type { Variable } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
-import { type Conn, inTx } from "./conn.ts";
+import type { Conn } from "./conn.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page } from "./rows.ts";
 
 export async function setVariable(

@@ -1,7 +1,7 @@
 import { and, asc, eq } from "drizzle-orm";
 import type { WorkPool, WorkQueue } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
-import { type Conn, inTx } from "./conn.ts";
+import type { Conn } from "./conn.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toWorkPool, toWorkQueue } from "./rows.ts";
 
 export interface WorkPoolInput {

@@ -5,7 +5,6 @@ import type { Hono } from "hono";
 import { createApp, Wakeups } from "../../core/api/index.ts";
 import { DEFAULT_LIMITS } from "../../core/config/index.ts";
 import { DateExpander } from "../../core/schedules/index.ts";
-import * as q from "../../core/store/index.ts";
 import { callApp, tempStore } from "../helpers.ts";
 
 let store: Awaited<ReturnType<typeof tempStore>>;

@@ -1,5 +1,4 @@
 import { type BlockDocument, blockTypeSchema, maskSecrets } from "../../model/index.ts";
-import * as q from "../../store/index.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";

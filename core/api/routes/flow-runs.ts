@@ -1,5 +1,4 @@
 import { assertTransition, STATE_TYPES, type StateType, WeirError } from "../../model/index.ts";
-import * as q from "../../store/index.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";

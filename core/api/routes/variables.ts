@@ -1,4 +1,3 @@
-import * as q from "../../store/index.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { check, page, param, readBody } from "../validate.ts";

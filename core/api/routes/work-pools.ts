@@ -6,7 +6,6 @@ import {
   templateOf,
 } from "../../infra/index.ts";
 import { WeirError, type WorkPool } from "../../model/index.ts";
-import * as q from "../../store/index.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
