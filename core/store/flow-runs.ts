@@ -10,6 +10,7 @@ import {
   WeirError,
 } from "../model/index.ts";
 import { type Conn, inTx } from "./conn.ts";
+import { recordStates } from "./history.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toFlowRun, toState } from "./rows.ts";
 import type * as schema from "./schema.ts";
 
@@ -78,16 +79,16 @@ export async function createFlowRuns(c: Conn, inputs: FlowRunInput[]): Promise<F
   });
   await inTx(c, async (tc) => {
     await tc.db.insert(c.t.flowRuns).values(rows.map((r) => r.run));
-    await tc.db.insert(c.t.flowRunStates).values(
+    await recordStates(
+      tc,
       rows.map(({ run, state }) => ({
-        id: newId(),
         flowRunId: run.id,
         type: state.type,
         name: run.stateName,
         message: state.message ?? null,
-        timestamp: now,
         data: state.data ?? null,
       })),
+      now,
     );
   });
   return Promise.all(
@@ -172,15 +173,11 @@ export async function setFlowRunState(
     }
     if (extra.infrastructurePid !== undefined) patch.infrastructurePid = extra.infrastructurePid;
     await tc.db.update(c.t.flowRuns).set(patch).where(eq(c.t.flowRuns.id, id));
-    await tc.db.insert(c.t.flowRunStates).values({
-      id: newId(),
-      flowRunId: id,
-      type: proposal.type,
-      name,
-      message: proposal.message ?? null,
-      timestamp: now,
-      data: proposal.data ?? null,
-    });
+    await recordStates(
+      tc,
+      [{ flowRunId: id, type: proposal.type, name, message: proposal.message ?? null, data: proposal.data }],
+      now,
+    );
     return getFlowRun(tc, id);
   });
 }
@@ -261,16 +258,16 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
       .where(and(inArray(c.t.flowRuns.id, due), eq(c.t.flowRuns.stateType, "SCHEDULED")))
       .returning({ id: c.t.flowRuns.id });
     if (claimed.length === 0) return [];
-    await tc.db.insert(c.t.flowRunStates).values(
-      claimed.map((c) => ({
-        id: newId(),
-        flowRunId: c.id,
+    await recordStates(
+      tc,
+      claimed.map((r) => ({
+        flowRunId: r.id,
         type: "PENDING",
         name: "Pending",
         message: null,
-        timestamp: now,
         data: { agent_id: req.agentId },
       })),
+      now,
     );
     const rows = await runWithNames(tc).where(
       inArray(

@@ -1,6 +1,7 @@
 import type { Client } from "@libsql/client";
 import { sql } from "drizzle-orm";
 import { type Conn, type Db, inTx, rawRows } from "./conn.ts";
+import { recordStates } from "./history.ts";
 import { newId } from "./rows.ts";
 import type * as schema from "./schema.ts";
 
@@ -25,6 +26,9 @@ export interface ScheduleCandidate {
 }
 
 export type ScheduledRun = typeof schema.flowRuns.$inferInsert;
+
+const entries = (runs: { id: string }[], type: string, name: string, message: string | null) =>
+  runs.map((r) => ({ flowRunId: r.id, type, name, message }));
 
 /** JSON as the driver returns it: text from SQLite, already parsed from PostgreSQL's jsonb. */
 const parsed = <T>(x: unknown): T => (typeof x === "string" ? JSON.parse(x) : x) as T;
@@ -116,7 +120,7 @@ export async function insertScheduledRuns(c: Conn, runs: ScheduledRun[], at: str
               .values(chunk)
               .onConflictDoNothing({ target: c.t.flowRuns.idempotencyKey })
               .returning({ id: c.t.flowRuns.id });
-            await history(tc, inserted, "SCHEDULED", "Scheduled", null, at);
+            await recordStates(tc, entries(inserted, "SCHEDULED", "Scheduled", null), at);
             return inserted.map((r) => r.id);
           });
     created += ids.length;
@@ -178,7 +182,7 @@ export async function markLateAndCatchUp(
       WHERE state_type = 'SCHEDULED' AND state_name = 'Scheduled' AND next_scheduled_start_time < ${q.cutoff}
       RETURNING id`,
     );
-    await history(tc, late, "SCHEDULED", "Late", null, q.now);
+    await recordStates(tc, entries(late, "SCHEDULED", "Late", null), q.now);
     const skipped = await rawRows<{ id: string; catchup: string }>(
       tc,
       sql`
@@ -197,28 +201,8 @@ export async function markLateAndCatchUp(
     );
     for (const policy of ["none", "latest"] as const) {
       const ids = skipped.filter((s) => s.catchup === policy);
-      await history(tc, ids, "CANCELLED", "Cancelled", q.messages[policy], q.now);
+      await recordStates(tc, entries(ids, "CANCELLED", "Cancelled", q.messages[policy]), q.now);
     }
     return { late: late.length, skipped: skipped.length };
   });
-}
-
-/** History entries for runs that changed state in bulk (what setFlowRunState does one by one). */
-async function history(
-  c: Conn,
-  runs: { id: string }[],
-  type: string,
-  name: string,
-  message: string | null,
-  at: string,
-): Promise<void> {
-  for (let i = 0; i < runs.length; i += 500) {
-    const chunk = runs.slice(i, i + 500);
-    if (chunk.length === 0) continue;
-    await c.db
-      .insert(c.t.flowRunStates)
-      .values(
-        chunk.map((r) => ({ id: newId(), flowRunId: r.id, type, name, message, timestamp: at, data: null })),
-      );
-  }
 }
