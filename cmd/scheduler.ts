@@ -14,10 +14,12 @@ export function register(program: Command): void {
       const { Scheduler } = await import("../core/scheduler/index.ts");
       const { loadConfig } = await import("../core/config/index.ts");
       const { untilSignal } = await import("./lib/signals.ts");
-      const settings = loadConfig().scheduler;
+      const config = loadConfig();
+      const settings = config.scheduler;
       const store = await openStore({
         url: opts.db ?? defaultDatabase(),
         authToken: process.env.WEIR_DATABASE_AUTH_TOKEN,
+        poolSize: config.databasePoolSize,
       });
       const scheduler = new Scheduler(store, settings, (m) =>
         console.log(`${new Date().toISOString()} ${m}`),

@@ -12,6 +12,9 @@ import { uiRoutes } from "../../ui/index.ts";
 import { registry } from "./registry.ts";
 import { untilSignal } from "./signals.ts";
 
+/** The LISTEN/NOTIFY channel on which servers tell each other which pool has new work. */
+const WAKEUP_CHANNEL = "weir_wakeups";
+
 export interface ServerOptions {
   host: string;
   port: number;
@@ -28,7 +31,11 @@ export async function startServer(o: ServerOptions): Promise<void> {
     throw new WeirError("USAGE", `--port must be a port number from 0 to 65535 (got "${o.port}")`);
   }
   const config = loadConfig();
-  const store = await openStore({ url: o.db, authToken: process.env.WEIR_DATABASE_AUTH_TOKEN });
+  const store = await openStore({
+    url: o.db,
+    authToken: process.env.WEIR_DATABASE_AUTH_TOKEN,
+    poolSize: config.databasePoolSize,
+  });
   // Time-boxed date computers, one for the scheduler and one for the API's checks of new
   // schedules (which takes a few at a time), so no client's slow rules can hold up the scheduler.
   const scheduler = new Scheduler(
@@ -40,9 +47,21 @@ export async function startServer(o: ServerOptions): Promise<void> {
   );
   const expander = new DateExpander(config.limits.scheduleTimeBoxMs, 4);
   // Changed deployments are scheduled at once, even when the loop runs in `weir scheduler`.
+  const wakeups = new Wakeups();
+  // Servers sharing a PostgreSQL database tell each other of new and cancelled runs, so a run
+  // created through one reaches an agent waiting on another at once.
+  const shared = store.notifications;
+  if (shared) {
+    await shared.listen(WAKEUP_CHANNEL, (pool) => wakeups.receive(pool));
+    wakeups.broadcast = (pool) => {
+      shared
+        .notify(WAKEUP_CHANNEL, pool)
+        .catch((err) => console.error("weir server: could not notify the other servers:", err));
+    };
+  }
   const ctx = {
     store,
-    wakeups: new Wakeups(),
+    wakeups,
     version: pkg.version,
     limits: config.limits,
     expander,

@@ -1,12 +1,21 @@
 /**
  * In-process wake-ups for long-polling claims: creating or rescheduling a run in a pool wakes the
- * agents waiting on that pool at once, so dispatch never waits on a fixed sleep. Waiters also wake
- * on a timeout, which covers runs written by another process (a second server, the scheduler).
+ * agents waiting on that pool at once, so dispatch never waits on a fixed sleep. On PostgreSQL the
+ * other servers are told too (LISTEN/NOTIFY); waiters also wake on a timeout, which covers runs
+ * written by a process that tells no one (the scheduler service, another server on a file).
  */
 export class Wakeups {
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** Tells the other servers on the database (set when there are any: PostgreSQL). */
+  broadcast: ((key: string) => void) | null = null;
 
   notify(key: string): void {
+    this.broadcast?.(key);
+    this.receive(key);
+  }
+
+  /** A wake-up from another server: wakes the waiters here, and tells no one else. */
+  receive(key: string): void {
     const set = this.#waiters.get(key);
     if (!set) return;
     this.#waiters.delete(key);

@@ -32,6 +32,8 @@ export interface WeirConfig {
   scheduler: SchedulerSettings & { loopMs: number };
   /** An agent silent this long is gone: its runs are rescheduled or marked crashed. */
   agentTimeoutMs: number;
+  /** Most connections to a PostgreSQL database per process (WEIR_DATABASE_POOL_SIZE). */
+  databasePoolSize: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -92,5 +94,6 @@ export function loadConfig(env: Env = process.env): WeirConfig {
     limits: limitsFromEnv(env),
     scheduler: schedulerFromEnv(env),
     agentTimeoutMs: reader(env)("WEIR_AGENT_TIMEOUT_SECONDS", 60, 1, 86_400, "seconds") * 1000,
+    databasePoolSize: reader(env)("WEIR_DATABASE_POOL_SIZE", 10, 1, 1000, "connections"),
   };
 }

@@ -9,7 +9,7 @@ import {
   type StateType,
   WeirError,
 } from "../model/index.ts";
-import { type Conn, inTx } from "./conn.ts";
+import { type Conn, inTx, rawRows } from "./conn.ts";
 import { recordStates } from "./history.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toFlowRun, toState } from "./rows.ts";
 import type * as schema from "./schema.ts";
@@ -151,6 +151,10 @@ export async function setFlowRunState(
   extra: { infrastructurePid?: string } = {},
 ): Promise<FlowRun> {
   return inTx(c, async (tc) => {
+    // PostgreSQL runs transactions side by side: the row is locked before it is read, so two
+    // proposals for one run are decided one after the other (SQLite writes one at a time anyway).
+    if (c.dialect === "postgres")
+      await rawRows(tc, sql`SELECT id FROM flow_runs WHERE id = ${id} FOR UPDATE`);
     const run = await getFlowRun(tc, id);
     assertTransition(`flow run "${run.name}" (${id})`, run.state.type, proposal.type);
     const now = nowIso();
@@ -245,6 +249,14 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
       )
       .orderBy(asc(c.t.flowRuns.nextScheduledStartTime))
       .limit(req.limit);
+    // On PostgreSQL, agents of several servers claim at once: each takes rows no other claim holds
+    // (FOR UPDATE SKIP LOCKED) instead of queueing behind it.
+    const candidates =
+      c.dialect === "postgres"
+        ? (due as unknown as { for(s: "update", o: { skipLocked: boolean }): typeof due }).for("update", {
+            skipLocked: true,
+          })
+        : due;
     const claimed = await tc.db
       .update(c.t.flowRuns)
       .set({
@@ -255,7 +267,7 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
         updated: now,
         agentId: req.agentId,
       })
-      .where(and(inArray(c.t.flowRuns.id, due), eq(c.t.flowRuns.stateType, "SCHEDULED")))
+      .where(and(inArray(c.t.flowRuns.id, candidates), eq(c.t.flowRuns.stateType, "SCHEDULED")))
       .returning({ id: c.t.flowRuns.id });
     if (claimed.length === 0) return [];
     await recordStates(
@@ -314,10 +326,13 @@ export async function sweepOrphanedRuns(
   c: Conn,
   cutoff: string,
 ): Promise<{ rescheduled: number; crashed: number }> {
-  const rows = await c.db.all<{ id: string; state_type: string; agent_name: string }>(sql`
+  const rows = await rawRows<{ id: string; state_type: string; agent_name: string }>(
+    c,
+    sql`
     SELECT r.id AS id, r.state_type AS state_type, a.name AS agent_name
     FROM flow_runs r JOIN agents a ON a.id = r.agent_id
-    WHERE r.state_type IN ('PENDING', 'RUNNING', 'CANCELLING') AND a.last_heartbeat < ${cutoff}`);
+    WHERE r.state_type IN ('PENDING', 'RUNNING', 'CANCELLING') AND a.last_heartbeat < ${cutoff}`,
+  );
   let rescheduled = 0;
   let crashed = 0;
   for (const row of rows) {

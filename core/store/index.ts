@@ -8,6 +8,6 @@ export { newId, nowIso, type Page } from "./rows.ts";
 export { FlowRunWriter } from "./run-writer.ts";
 export type { ScheduleInput } from "./schedules.ts";
 export type { ScheduleCandidate, ScheduledRun } from "./scheduling.ts";
-export type { Store } from "./store.ts";
+export type { Notifications, Store } from "./store.ts";
 export type { TaskRunInput } from "./task-runs.ts";
 export type { WorkPoolInput } from "./work-pools.ts";

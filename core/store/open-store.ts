@@ -8,9 +8,9 @@ import * as schema from "./schema.ts";
 import { serializeClient } from "./serialize-client.ts";
 import { bindStore, type Store } from "./store.ts";
 
-/** `file:` URL for a plain path; libsql:, http(s):, ws(s): and file: URLs pass through. */
+/** `file:` URL for a plain path; postgres:, libsql:, http(s):, ws(s): and file: URLs pass through. */
 export function databaseUrl(pathOrUrl: string): string {
-  if (/^(file|libsql|https?|wss?):/.test(pathOrUrl)) return pathOrUrl;
+  if (/^(file|libsql|https?|wss?|postgres|postgresql):/.test(pathOrUrl)) return pathOrUrl;
   return `file:${resolve(pathOrUrl)}`;
 }
 
@@ -18,11 +18,25 @@ export interface OpenStoreOptions {
   /** A path or URL; see databaseUrl(). */
   url: string;
   authToken?: string;
+  /** Most connections to a PostgreSQL database (WEIR_DATABASE_POOL_SIZE). */
+  poolSize?: number;
   /** Apply pending migrations (servers do; short-lived readers need not). */
   migrate?: boolean;
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  if (/^postgres(ql)?:\/\//.test(options.url)) {
+    const { openPostgres } = await import("./postgres/open.ts");
+    try {
+      return await openPostgres({ url: options.url, poolSize: options.poolSize, migrate: options.migrate });
+    } catch (cause) {
+      throw new WeirError(
+        "UNREACHABLE",
+        `Cannot open the database at ${redactUrl(options.url)}: ${(cause as Error).message} (check --db / WEIR_DATABASE_URL)`,
+        { cause },
+      );
+    }
+  }
   const url = databaseUrl(options.url);
   const isFile = url.startsWith("file:");
   if (isFile) mkdirSync(dirname(url.slice("file:".length)), { recursive: true });

@@ -3,231 +3,237 @@ import { join } from "node:path";
 import { WeirError } from "../../core/model/index.ts";
 import type * as q from "../../core/store/index.ts";
 import { openStore } from "../../core/store/index.ts";
-import { registry, tempStore } from "../helpers.ts";
+import { registry } from "../helpers.ts";
 
-let store: Awaited<ReturnType<typeof tempStore>>;
-beforeEach(async () => {
-  store = await tempStore();
-  await store.createWorkPool({ name: "local" });
-});
-afterEach(() => store.dispose());
+import { backends, type TestStore } from "./backends.ts";
 
-const deploy = (name = "daily", extra: Partial<q.DeploymentInput> = {}) =>
-  store.upsertDeployment({ flow_name: "hello", name, work_pool_name: "local", ...extra });
-
-describe("migrations", () => {
-  test("a second start on the same file applies nothing and keeps the data", async () => {
-    await deploy();
-    const again = await openStore({ url: join(store.dir, "weir.db"), migrate: false });
-    expect(await again.migrate()).toEqual([]);
-    expect((await again.listDeployments()).map((d) => d.name)).toEqual(["daily"]);
-    await again.close();
-  });
-});
-
-describe("deployments", () => {
-  test("re-deploying keeps the id and creation time and replaces the fields", async () => {
-    const first = await deploy("daily", { parameters: { name: "A" } });
-    await Bun.sleep(5);
-    const second = await deploy("daily", { parameters: { name: "B" }, tags: ["x"] });
-    expect(first.created).toBe(true);
-    expect(second.created).toBe(false);
-    expect(second.deployment.id).toBe(first.deployment.id);
-    expect(second.deployment.created).toBe(first.deployment.created);
-    expect(second.deployment.parameters).toEqual({ name: "B" });
-    expect(second.deployment.tags).toEqual(["x"]);
-    expect(second.deployment.updated > first.deployment.updated).toBe(true);
-  });
-
-  test("is found by FLOW/NAME or id, and a missing one names how to list them", async () => {
-    const { deployment } = await deploy();
-    expect((await store.getDeployment("hello/daily")).id).toBe(deployment.id);
-    expect((await store.getDeployment(deployment.id)).name).toBe("daily");
-    await expect(store.getDeployment("hello/nope")).rejects.toThrow(/weir deployment ls/);
-  });
-
-  test("the same deployment name under two flows is two deployments", async () => {
-    await deploy("daily");
-    await store.upsertDeployment({ flow_name: "other", name: "daily" });
-    expect((await store.listDeployments()).map((d) => `${d.flow_name}/${d.name}`)).toEqual([
-      "hello/daily",
-      "other/daily",
-    ]);
-  });
-});
-
-describe("flow run states", () => {
-  const newRun = async () => {
-    const { deployment } = await deploy();
-    return store.createFlowRun({
-      flow_id: deployment.flow_id,
-      deployment_id: deployment.id,
-      work_pool_name: "local",
-      work_queue_name: "default",
+for (const backend of backends()) {
+  describe(`${backend.name}`, () => {
+    let store: TestStore;
+    beforeEach(async () => {
+      store = await backend.open();
+      await store.createWorkPool({ name: "local" });
     });
-  };
+    afterEach(() => store.dispose());
 
-  test("every change is recorded in the run's history, with start and end times", async () => {
-    const run = await newRun();
-    await store.setFlowRunState(run.id, { type: "PENDING" });
-    await store.setFlowRunState(run.id, { type: "RUNNING" });
-    const done = await store.setFlowRunState(run.id, { type: "COMPLETED" });
-    expect(done.state.type).toBe("COMPLETED");
-    expect(done.run_count).toBe(1);
-    expect(done.start_time).not.toBeNull();
-    expect(done.end_time).not.toBeNull();
-    const history = await store.listFlowRunStates(run.id);
-    expect(history.map((s) => s.type)).toEqual(["SCHEDULED", "PENDING", "RUNNING", "COMPLETED"]);
-  });
+    const deploy = (name = "daily", extra: Partial<q.DeploymentInput> = {}) =>
+      store.upsertDeployment({ flow_name: "hello", name, work_pool_name: "local", ...extra });
 
-  test("an illegal transition is refused and changes nothing", async () => {
-    const run = await newRun();
-    await store.setFlowRunState(run.id, { type: "RUNNING" });
-    await store.setFlowRunState(run.id, { type: "COMPLETED" });
-    const err = await store.setFlowRunState(run.id, { type: "RUNNING" }).catch((e) => e);
-    expect(err).toBeInstanceOf(WeirError);
-    expect(err.code).toBe("CONFLICT");
-    expect((await store.getFlowRun(run.id)).state.type).toBe("COMPLETED");
-    expect((await store.listFlowRunStates(run.id)).length).toBe(3);
-  });
-});
-
-describe("claiming", () => {
-  test("two agents claiming at once never get the same run", async () => {
-    const { deployment } = await deploy();
-    for (let i = 0; i < 20; i++) {
-      await store.createFlowRun({
-        flow_id: deployment.flow_id,
-        deployment_id: deployment.id,
-        work_pool_name: "local",
-        work_queue_name: "default",
+    describe("migrations", () => {
+      test("a second start on the same file applies nothing and keeps the data", async () => {
+        await deploy();
+        const again = await openStore({ url: store.url, migrate: false });
+        expect(await again.migrate()).toEqual([]);
+        expect((await again.listDeployments()).map((d) => d.name)).toEqual(["daily"]);
+        await again.close();
       });
-    }
-    const claims = await Promise.all(
-      Array.from({ length: 8 }, (_, i) =>
-        store.claimFlowRuns({ workPoolName: "local", queues: ["default"], agentId: `a${i}`, limit: 4 }),
-      ),
-    );
-    const ids = claims.flat().map((r) => r.id);
-    expect(ids.length).toBe(20);
-    expect(new Set(ids).size).toBe(20);
-    for (const r of claims.flat()) expect(r.state.type).toBe("PENDING");
-  });
+    });
 
-  test("runs scheduled in the future, in other queues, or awaiting a retry are not claimed", async () => {
-    const { deployment } = await deploy();
-    const base = { flow_id: deployment.flow_id, deployment_id: deployment.id, work_pool_name: "local" };
-    await store.createFlowRun({
-      ...base,
-      work_queue_name: "default",
-      state: { type: "SCHEDULED", scheduledTime: new Date(Date.now() + 60_000).toISOString() },
-    });
-    await store.createFlowRun({ ...base, work_queue_name: "other" });
-    await store.createFlowRun({
-      ...base,
-      work_queue_name: "default",
-      state: { type: "SCHEDULED", name: "AwaitingRetry" },
-    });
-    expect(
-      await store.claimFlowRuns({
-        workPoolName: "local",
-        queues: ["default"],
-        agentId: "a",
-        limit: 10,
-      }),
-    ).toEqual([]);
-    const other = await store.claimFlowRuns({
-      workPoolName: "local",
-      queues: ["other"],
-      agentId: "a",
-      limit: 10,
-    });
-    expect(other.length).toBe(1);
-  });
-});
+    describe("deployments", () => {
+      test("re-deploying keeps the id and creation time and replaces the fields", async () => {
+        const first = await deploy("daily", { parameters: { name: "A" } });
+        await Bun.sleep(5);
+        const second = await deploy("daily", { parameters: { name: "B" }, tags: ["x"] });
+        expect(first.created).toBe(true);
+        expect(second.created).toBe(false);
+        expect(second.deployment.id).toBe(first.deployment.id);
+        expect(second.deployment.created).toBe(first.deployment.created);
+        expect(second.deployment.parameters).toEqual({ name: "B" });
+        expect(second.deployment.tags).toEqual(["x"]);
+        expect(second.deployment.updated > first.deployment.updated).toBe(true);
+      });
 
-describe("work pools", () => {
-  test("come with a default queue; a duplicate is a conflict unless asked if missing", async () => {
-    const pool = await store.getWorkPool("local");
-    expect(pool.queues.map((wq) => wq.name)).toEqual(["default"]);
-    await expect(store.createWorkPool({ name: "local" })).rejects.toThrow(/already exists/);
-    expect((await store.createWorkPool({ name: "local" }, true)).id).toBe(pool.id);
-  });
-});
+      test("is found by FLOW/NAME or id, and a missing one names how to list them", async () => {
+        const { deployment } = await deploy();
+        expect((await store.getDeployment("hello/daily")).id).toBe(deployment.id);
+        expect((await store.getDeployment(deployment.id)).name).toBe("daily");
+        await expect(store.getDeployment("hello/nope")).rejects.toThrow(/weir deployment ls/);
+      });
 
-describe("agent liveness", () => {
-  test("runs of an agent that stopped heartbeating are rescheduled (not started) or crashed (started)", async () => {
-    const { deployment } = await deploy();
-    const base = {
-      flow_id: deployment.flow_id,
-      deployment_id: deployment.id,
-      work_pool_name: "local",
-      work_queue_name: "default",
-    };
-    await store.createFlowRun(base);
-    await store.createFlowRun(base);
-    await store.heartbeat({ id: "dead", name: "gone", work_pool_name: "local", work_queues: [] });
-    const [a, b] = await store.claimFlowRuns({
-      workPoolName: "local",
-      queues: ["default"],
-      agentId: "dead",
-      limit: 2,
+      test("the same deployment name under two flows is two deployments", async () => {
+        await deploy("daily");
+        await store.upsertDeployment({ flow_name: "other", name: "daily" });
+        expect((await store.listDeployments()).map((d) => `${d.flow_name}/${d.name}`)).toEqual([
+          "hello/daily",
+          "other/daily",
+        ]);
+      });
     });
-    await store.setFlowRunState(b!.id, { type: "RUNNING" });
 
-    // still alive: nothing happens
-    expect(await store.sweepOrphanedRuns(new Date(Date.now() - 60_000).toISOString())).toEqual({
-      rescheduled: 0,
-      crashed: 0,
+    describe("flow run states", () => {
+      const newRun = async () => {
+        const { deployment } = await deploy();
+        return store.createFlowRun({
+          flow_id: deployment.flow_id,
+          deployment_id: deployment.id,
+          work_pool_name: "local",
+          work_queue_name: "default",
+        });
+      };
+
+      test("every change is recorded in the run's history, with start and end times", async () => {
+        const run = await newRun();
+        await store.setFlowRunState(run.id, { type: "PENDING" });
+        await store.setFlowRunState(run.id, { type: "RUNNING" });
+        const done = await store.setFlowRunState(run.id, { type: "COMPLETED" });
+        expect(done.state.type).toBe("COMPLETED");
+        expect(done.run_count).toBe(1);
+        expect(done.start_time).not.toBeNull();
+        expect(done.end_time).not.toBeNull();
+        const history = await store.listFlowRunStates(run.id);
+        expect(history.map((s) => s.type)).toEqual(["SCHEDULED", "PENDING", "RUNNING", "COMPLETED"]);
+      });
+
+      test("an illegal transition is refused and changes nothing", async () => {
+        const run = await newRun();
+        await store.setFlowRunState(run.id, { type: "RUNNING" });
+        await store.setFlowRunState(run.id, { type: "COMPLETED" });
+        const err = await store.setFlowRunState(run.id, { type: "RUNNING" }).catch((e) => e);
+        expect(err).toBeInstanceOf(WeirError);
+        expect(err.code).toBe("CONFLICT");
+        expect((await store.getFlowRun(run.id)).state.type).toBe("COMPLETED");
+        expect((await store.listFlowRunStates(run.id)).length).toBe(3);
+      });
     });
-    // silent since before the cutoff
-    expect(await store.sweepOrphanedRuns(new Date(Date.now() + 1000).toISOString())).toEqual({
-      rescheduled: 1,
-      crashed: 1,
+
+    describe("claiming", () => {
+      test("two agents claiming at once never get the same run", async () => {
+        const { deployment } = await deploy();
+        for (let i = 0; i < 20; i++) {
+          await store.createFlowRun({
+            flow_id: deployment.flow_id,
+            deployment_id: deployment.id,
+            work_pool_name: "local",
+            work_queue_name: "default",
+          });
+        }
+        const claims = await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            store.claimFlowRuns({ workPoolName: "local", queues: ["default"], agentId: `a${i}`, limit: 4 }),
+          ),
+        );
+        const ids = claims.flat().map((r) => r.id);
+        expect(ids.length).toBe(20);
+        expect(new Set(ids).size).toBe(20);
+        for (const r of claims.flat()) expect(r.state.type).toBe("PENDING");
+      });
+
+      test("runs scheduled in the future, in other queues, or awaiting a retry are not claimed", async () => {
+        const { deployment } = await deploy();
+        const base = { flow_id: deployment.flow_id, deployment_id: deployment.id, work_pool_name: "local" };
+        await store.createFlowRun({
+          ...base,
+          work_queue_name: "default",
+          state: { type: "SCHEDULED", scheduledTime: new Date(Date.now() + 60_000).toISOString() },
+        });
+        await store.createFlowRun({ ...base, work_queue_name: "other" });
+        await store.createFlowRun({
+          ...base,
+          work_queue_name: "default",
+          state: { type: "SCHEDULED", name: "AwaitingRetry" },
+        });
+        expect(
+          await store.claimFlowRuns({
+            workPoolName: "local",
+            queues: ["default"],
+            agentId: "a",
+            limit: 10,
+          }),
+        ).toEqual([]);
+        const other = await store.claimFlowRuns({
+          workPoolName: "local",
+          queues: ["other"],
+          agentId: "a",
+          limit: 10,
+        });
+        expect(other.length).toBe(1);
+      });
     });
-    const ra = await store.getFlowRun(a!.id);
-    expect([ra.state.type, ra.state.name, ra.agent_id]).toEqual(["SCHEDULED", "Rescheduled", null]);
-    const rb = await store.getFlowRun(b!.id);
-    expect(rb.state.type).toBe("CRASHED");
-    expect(rb.state.message).toContain('agent "gone" stopped sending heartbeats');
-    // the rescheduled run can be claimed again
-    expect(
-      (
-        await store.claimFlowRuns({
+
+    describe("work pools", () => {
+      test("come with a default queue; a duplicate is a conflict unless asked if missing", async () => {
+        const pool = await store.getWorkPool("local");
+        expect(pool.queues.map((wq) => wq.name)).toEqual(["default"]);
+        await expect(store.createWorkPool({ name: "local" })).rejects.toThrow(/already exists/);
+        expect((await store.createWorkPool({ name: "local" }, true)).id).toBe(pool.id);
+      });
+    });
+
+    describe("agent liveness", () => {
+      test("runs of an agent that stopped heartbeating are rescheduled (not started) or crashed (started)", async () => {
+        const { deployment } = await deploy();
+        const base = {
+          flow_id: deployment.flow_id,
+          deployment_id: deployment.id,
+          work_pool_name: "local",
+          work_queue_name: "default",
+        };
+        await store.createFlowRun(base);
+        await store.createFlowRun(base);
+        await store.heartbeat({ id: "dead", name: "gone", work_pool_name: "local", work_queues: [] });
+        const [a, b] = await store.claimFlowRuns({
           workPoolName: "local",
           queues: ["default"],
-          agentId: "alive",
-          limit: 5,
-        })
-      ).map((r) => r.id),
-    ).toEqual([a!.id]);
-  });
-});
+          agentId: "dead",
+          limit: 2,
+        });
+        await store.setFlowRunState(b!.id, { type: "RUNNING" });
 
-describe("blocks", () => {
-  test("a wrong type names the field and what it wants, never the value given", async () => {
-    const err = await store
-      .saveBlock(registry, "github-credentials", "gh", { token: 987654321 }, false)
-      .catch((e) => e);
-    expect(err.message).toBe("Invalid github-credentials block: token: expected string");
-    expect(err.message).not.toContain("987654321");
-  });
-  test("unknown fields and unknown types say what is known", async () => {
-    expect(
-      (await store.saveBlock(registry, "secret", "s", { value: "x", extra: 1 }, false).catch((e) => e))
-        .message,
-    ).toContain('unknown field "extra" (a secret block takes: value)');
-    expect((await store.saveBlock(registry, "vault", "s", {}, false).catch((e) => e)).message).toContain(
-      'Block type "vault" is not known',
-    );
-  });
-  test("a block is not replaced unless asked", async () => {
-    await store.saveBlock(registry, "string", "s", { value: "a" }, false);
-    expect(
-      (await store.saveBlock(registry, "string", "s", { value: "b" }, false).catch((e) => e)).message,
-    ).toContain("--overwrite");
-    expect((await store.saveBlock(registry, "string", "s", { value: "b" }, true)).data).toEqual({
-      value: "b",
+        // still alive: nothing happens
+        expect(await store.sweepOrphanedRuns(new Date(Date.now() - 60_000).toISOString())).toEqual({
+          rescheduled: 0,
+          crashed: 0,
+        });
+        // silent since before the cutoff
+        expect(await store.sweepOrphanedRuns(new Date(Date.now() + 1000).toISOString())).toEqual({
+          rescheduled: 1,
+          crashed: 1,
+        });
+        const ra = await store.getFlowRun(a!.id);
+        expect([ra.state.type, ra.state.name, ra.agent_id]).toEqual(["SCHEDULED", "Rescheduled", null]);
+        const rb = await store.getFlowRun(b!.id);
+        expect(rb.state.type).toBe("CRASHED");
+        expect(rb.state.message).toContain('agent "gone" stopped sending heartbeats');
+        // the rescheduled run can be claimed again
+        expect(
+          (
+            await store.claimFlowRuns({
+              workPoolName: "local",
+              queues: ["default"],
+              agentId: "alive",
+              limit: 5,
+            })
+          ).map((r) => r.id),
+        ).toEqual([a!.id]);
+      });
+    });
+
+    describe("blocks", () => {
+      test("a wrong type names the field and what it wants, never the value given", async () => {
+        const err = await store
+          .saveBlock(registry, "github-credentials", "gh", { token: 987654321 }, false)
+          .catch((e) => e);
+        expect(err.message).toBe("Invalid github-credentials block: token: expected string");
+        expect(err.message).not.toContain("987654321");
+      });
+      test("unknown fields and unknown types say what is known", async () => {
+        expect(
+          (await store.saveBlock(registry, "secret", "s", { value: "x", extra: 1 }, false).catch((e) => e))
+            .message,
+        ).toContain('unknown field "extra" (a secret block takes: value)');
+        expect((await store.saveBlock(registry, "vault", "s", {}, false).catch((e) => e)).message).toContain(
+          'Block type "vault" is not known',
+        );
+      });
+      test("a block is not replaced unless asked", async () => {
+        await store.saveBlock(registry, "string", "s", { value: "a" }, false);
+        expect(
+          (await store.saveBlock(registry, "string", "s", { value: "b" }, false).catch((e) => e)).message,
+        ).toContain("--overwrite");
+        expect((await store.saveBlock(registry, "string", "s", { value: "b" }, true)).data).toEqual({
+          value: "b",
+        });
+      });
     });
   });
-});
+}

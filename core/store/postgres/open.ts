@@ -1,0 +1,63 @@
+import { SQL } from "bun";
+import { drizzle } from "drizzle-orm/bun-sql";
+import type { Conn, Tables } from "../conn.ts";
+import { bindStore, type Store } from "../store.ts";
+import { MIGRATIONS } from "./migrations/index.ts";
+import * as schema from "./schema.ts";
+
+// PostgreSQL through Bun's built-in SQL client: a connection pool, TLS from the URL (sslmode),
+// and LISTEN/NOTIFY on a connection of its own that reconnects by itself.
+
+export interface PostgresOptions {
+  url: string;
+  /** Most connections in the pool (WEIR_DATABASE_POOL_SIZE). */
+  poolSize?: number;
+  migrate?: boolean;
+}
+
+/** A PostgreSQL store, with notifications for cross-server wake-ups. */
+export async function openPostgres(o: PostgresOptions): Promise<Store> {
+  const client = new SQL(o.url, {
+    max: o.poolSize ?? 10,
+    idleTimeout: 60,
+    connectionTimeout: 10,
+  });
+  const db = drizzle({ client, schema });
+  // The query-builder code is shared with SQLite (see conn.ts): the PostgreSQL tables mirror the
+  // SQLite ones name for name, so they stand in for them.
+  const c: Conn = { db: db as unknown as Conn["db"], t: schema as unknown as Tables, dialect: "postgres" };
+  const migrate = () => migratePostgres(client);
+  if (o.migrate !== false) await migrate();
+  return bindStore(c, {
+    url: o.url,
+    migrate,
+    close: () => client.close({ timeout: 5 }),
+    notifications: {
+      notify: async (channel, payload) => {
+        await client.notify(channel, payload);
+      },
+      listen: (channel, on) => client.listen(channel, on),
+    },
+  });
+}
+
+/**
+ * Applies the embedded migrations this database has not seen, all in one transaction that first
+ * takes an advisory lock: servers starting together migrate once, the others wait and find the
+ * work done. DDL is transactional in PostgreSQL, so a failure leaves the previous version.
+ */
+export async function migratePostgres(client: SQL): Promise<string[]> {
+  return client.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(hashtext('weir-migrations'))`;
+    await tx`CREATE TABLE IF NOT EXISTS __weir_migrations (id text PRIMARY KEY NOT NULL, applied_at text NOT NULL)`;
+    const seen = new Set(((await tx`SELECT id FROM __weir_migrations`) as { id: string }[]).map((r) => r.id));
+    const applied: string[] = [];
+    for (const m of MIGRATIONS) {
+      if (seen.has(m.id)) continue;
+      for (const stmt of m.sql.split("--> statement-breakpoint")) if (stmt.trim()) await tx.unsafe(stmt);
+      await tx`INSERT INTO __weir_migrations (id, applied_at) VALUES (${m.id}, ${new Date().toISOString()})`;
+      applied.push(m.id);
+    }
+    return applied;
+  });
+}
