@@ -6,6 +6,7 @@ import { WeirClient } from "../core/client/index.ts";
 import { createRegistry } from "../core/steps/index.ts";
 import { openStore, type Store } from "../core/store/index.ts";
 import { PLUGINS } from "../plugins/index.ts";
+import { testDatabase } from "./postgres-backend.ts";
 
 /** The registry the binary builds: Weir's built-in steps and block types, and every plugin. */
 export const registry = createRegistry(PLUGINS);
@@ -18,7 +19,9 @@ export function tempDir(prefix = "weir-test-"): { path: string; [Symbol.dispose]
 /** A real store on a real database file in a temp dir. */
 export async function tempStore(): Promise<Store & { dir: string; dispose(): void }> {
   const dir = mkdtempSync(join(tmpdir(), "weir-store-"));
-  const store = await openStore({ url: join(dir, "weir.db") });
+  // On PostgreSQL when the suites run there (scripts/test.ts), else a file.
+  const url = (await testDatabase()) ?? join(dir, "weir.db");
+  const store = await openStore({ url, poolSize: 4 });
   return {
     ...store,
     dir,

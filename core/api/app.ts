@@ -49,6 +49,25 @@ function constraintError(err: unknown): WeirError | null {
   return null;
 }
 
+/**
+ * The database cannot be reached (a PostgreSQL restart, a network cut): the request may be tried
+ * again shortly (503 with Retry-After), never a 500 and never a hang.
+ */
+function databaseDown(err: unknown): WeirError | null {
+  const e = err as { code?: string; errno?: string; message?: string; cause?: { code?: string } };
+  const code = `${e?.code ?? ""} ${e?.errno ?? ""} ${e?.cause?.code ?? ""}`;
+  const connection =
+    /ERR_POSTGRES_(CONNECTION|IDLE|LIFETIME)|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|\b08\w{3}\b|\b57P0[1-3]\b/.test(
+      code,
+    ) ||
+    /connection (closed|refused|terminated)|terminating connection|the database system is (starting|shutting) (up|down)/i.test(
+      e?.message ?? "",
+    );
+  return connection
+    ? new WeirError("UNREACHABLE", "The database cannot be reached right now; try again in a few seconds")
+    : null;
+}
+
 export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
   const limits = input.limits ?? DEFAULT_LIMITS;
   const ctx: ReadyContext = Object.assign(input, {
@@ -108,9 +127,10 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
     ),
   );
   app.onError((raw, c) => {
-    const err = raw instanceof WeirError ? raw : (constraintError(raw) ?? raw);
+    const err = raw instanceof WeirError ? raw : (constraintError(raw) ?? databaseDown(raw) ?? raw);
     if (err instanceof WeirError) {
       if (err.code === "BUSY") c.header("Retry-After", "5");
+      if (err.code === "UNREACHABLE") c.header("Retry-After", "2");
       return c.json(
         { error: { code: err.code, message: err.message, fields: err.fields } },
         STATUS[err.code],

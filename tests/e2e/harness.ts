@@ -1,7 +1,9 @@
+import { Database } from "bun:sqlite";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { Subprocess } from "bun";
+import { SQL, type Subprocess } from "bun";
+import { testDatabase } from "../postgres-backend.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 export const BUILT = process.env.WEIR_BIN ?? join(ROOT, "dist", "weir");
@@ -79,6 +81,8 @@ export class Env {
       WEIR_HOME: this.home,
       WEIR_API_URL: this.apiUrl,
       NO_COLOR: "1",
+      // Every process of the installation (servers, `weir scheduler`) on the same database.
+      ...(this.database ? { WEIR_DATABASE_URL: this.database } : {}),
       ...extra,
     };
   }
@@ -99,8 +103,12 @@ export class Env {
     return s;
   }
 
+  /** The database the servers of this installation share: a file in WEIR_HOME, or PostgreSQL. */
+  database: string | null | undefined;
+
   async startServer(extra: string[] = [], env: Record<string, string> = {}): Promise<Service> {
     this.port ||= await freePort();
+    if (this.database === undefined) this.database = await testDatabase();
     const s = this.spawn(["server", "--port", String(this.port), ...extra], { env });
     await s.waitFor(/listening on http:\/\/127\.0\.0\.1:\d+/);
     return s;
@@ -132,6 +140,35 @@ export class Env {
     const r = await this.cli([...args, "--json"], opts);
     if (r.code !== 0) throw new Error(`weir ${args.join(" ")} failed (${r.code}):\n${r.stderr}${r.stdout}`);
     return JSON.parse(r.stdout) as T;
+  }
+
+  /**
+   * Runs statements straight on the installation's database (a file, or PostgreSQL), with `?`
+   * placeholders: what an older version or a person with a SQL shell could leave there.
+   */
+  async rawSql(statements: [string, unknown[]][]): Promise<void> {
+    if (this.database) {
+      const sql = new SQL(this.database);
+      try {
+        for (const [text, args] of statements) {
+          let n = 0;
+          await sql.unsafe(
+            text.replace(/\?/g, () => `$${++n}`),
+            args,
+          );
+        }
+      } finally {
+        await sql.close();
+      }
+      return;
+    }
+    const db = new Database(join(this.home, "weir.db"));
+    try {
+      db.run("PRAGMA busy_timeout = 5000");
+      for (const [text, args] of statements) db.run(text, args as never[]);
+    } finally {
+      db.close();
+    }
   }
 
   /** Writes a flow project (files by relative path) and returns its folder. */

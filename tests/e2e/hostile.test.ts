@@ -62,25 +62,24 @@ describe("schedules that would stall a scheduler", () => {
     expect([bad.status, good.status]).toEqual([201, 201]);
     // What an older version could store: a per-second rule. The good deployment's runs are
     // removed, so only a scheduler pass that also meets the broken schedule can bring them back.
-    const db = new Database(join(env.home, "weir.db"));
-    try {
-      db.run("PRAGMA busy_timeout = 5000");
-      db.run("UPDATE deployment_schedules SET schedule = ?, updated = ? WHERE deployment_id = ?", [
-        JSON.stringify({ rrule: "RRULE:FREQ=SECONDLY", timezone: "UTC" }),
-        new Date().toISOString(),
-        bad.body.deployment.id,
-      ]);
-      db.run(
+    await env.rawSql([
+      [
+        "UPDATE deployment_schedules SET schedule = ?, updated = ? WHERE deployment_id = ?",
+        [
+          JSON.stringify({ rrule: "RRULE:FREQ=SECONDLY", timezone: "UTC" }),
+          new Date().toISOString(),
+          bad.body.deployment.id,
+        ],
+      ],
+      [
         "DELETE FROM flow_run_states WHERE flow_run_id IN (SELECT id FROM flow_runs WHERE deployment_id IN (?, ?))",
         [bad.body.deployment.id, good.body.deployment.id],
-      );
-      db.run("DELETE FROM flow_runs WHERE deployment_id IN (?, ?)", [
-        bad.body.deployment.id,
-        good.body.deployment.id,
-      ]);
-    } finally {
-      db.close();
-    }
+      ],
+      [
+        "DELETE FROM flow_runs WHERE deployment_id IN (?, ?)",
+        [bad.body.deployment.id, good.body.deployment.id],
+      ],
+    ]);
     let listed = "";
     let goodRuns = 0;
     for (let i = 0; i < 200; i++) {
