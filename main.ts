@@ -39,6 +39,10 @@ const GROUPS: Record<string, { description: string; load: () => Promise<{ regist
   "work-pool": { description: "Manage work pools", load: () => import("./cmd/work-pool.ts") },
   "work-queue": { description: "Manage work queues of a pool", load: () => import("./cmd/work-queue.ts") },
   execute: { description: "Run one flow run (started by agents)", load: () => import("./cmd/execute.ts") },
+  db: {
+    description: "Migrate a database, or move one to another (SQLite ⇄ PostgreSQL)",
+    load: () => import("./cmd/db.ts"),
+  },
   image: {
     description: "Build the Weir runtime image for docker work pools",
     load: () => import("./cmd/image.ts"),

@@ -144,13 +144,14 @@ export class Agent {
             limit: free,
             wait_ms: waitMs,
             cancelling_seen: [...this.#cancelSent],
+            running: [...this.#running.keys()],
           },
           request.signal,
         );
         backoff = 0;
         this.#cancel(res.cancelling);
         if (res.flow_runs.length > 0) await this.#refreshTemplate();
-        for (const run of res.flow_runs) this.#launch(run);
+        for (const run of res.flow_runs) if (!this.#running.has(run.id)) this.#launch(run);
       } catch (err) {
         if (request.signal.aborted) continue;
         backoff = Math.min(backoff ? backoff * 2 : 500, 10_000);

@@ -54,8 +54,13 @@ function constraintError(err: unknown): WeirError | null {
  * again shortly (503 with Retry-After), never a 500 and never a hang.
  */
 function databaseDown(err: unknown): WeirError | null {
-  const e = err as { code?: string; errno?: string; message?: string; cause?: { code?: string } };
-  const code = `${e?.code ?? ""} ${e?.errno ?? ""} ${e?.cause?.code ?? ""}`;
+  const e = err as {
+    code?: string;
+    errno?: string;
+    message?: string;
+    cause?: { code?: string; errno?: string; message?: string };
+  };
+  const code = `${e?.code ?? ""} ${e?.errno ?? ""} ${e?.cause?.code ?? ""} ${e?.cause?.errno ?? ""}`;
   const connection =
     /ERR_POSTGRES_(CONNECTION|IDLE|LIFETIME)|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|\b08\w{3}\b|\b57P0[1-3]\b/.test(
       code,

@@ -219,6 +219,11 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     wait_ms: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(60_000)), 0),
     /** Cancellations the agent already acts on, so they do not end the wait again. */
     cancelling_seen: v.optional(v.pipe(v.array(name), v.maxLength(10_000)), []),
+    /**
+     * The runs the agent has (starting or running). Runs claimed for it that it does not list are
+     * handed to it again: the answer that carried them was lost (a server died mid-request).
+     */
+    running: v.optional(v.pipe(v.array(name), v.maxLength(10_000))),
   });
 
   const HeartbeatBody = v.object({

@@ -14,7 +14,7 @@ import type {
   WorkPool,
   WorkQueue,
 } from "../model/index.ts";
-import { type ErrorCode, WeirError } from "../model/index.ts";
+import { DEFAULT_STATE_NAMES, type ErrorCode, WeirError } from "../model/index.ts";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:4200/api";
 
@@ -22,63 +22,106 @@ type Query = Record<string, string | number | undefined>;
 
 /** The typed HTTP client used by the CLI, agent, engine and SDK. */
 export class WeirClient {
+  /** The API address, or several separated by commas (servers sharing one database). */
   readonly baseUrl: string;
+  readonly #urls: string[];
+  #current = 0;
 
   constructor(baseUrl: string = process.env.WEIR_API_URL || DEFAULT_API_URL) {
-    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.#urls = baseUrl
+      .split(",")
+      .map((u) => u.trim().replace(/\/+$/, ""))
+      .filter(Boolean);
+    if (this.#urls.length === 0) this.#urls.push(DEFAULT_API_URL);
+    this.baseUrl = this.#urls.join(",");
   }
 
+  /**
+   * One API call. With several servers, one that cannot be reached is skipped for the next (a
+   * request that may have reached it is tried again elsewhere only when repeating it is harmless:
+   * GET, PUT, DELETE). A 503 from a server whose database is briefly away is retried, after the
+   * Retry-After it gives, for up to 30 s.
+   */
   async request<T>(
     method: string,
     path: string,
     body?: unknown,
-    opts: { query?: Query; signal?: AbortSignal; timeoutMs?: number } = {},
+    opts: {
+      query?: Query;
+      signal?: AbortSignal;
+      timeoutMs?: number;
+      /** Safe to send again to another server after a failure mid-request (POSTs that upsert). */
+      repeatable?: boolean;
+    } = {},
   ): Promise<T> {
-    const url = new URL(this.baseUrl + path);
-    for (const [k, v] of Object.entries(opts.query ?? {}))
-      if (v !== undefined) url.searchParams.set(k, String(v));
-    const signals = [AbortSignal.timeout(opts.timeoutMs ?? 30_000)];
-    if (opts.signal) signals.push(opts.signal);
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method,
-        headers: body === undefined ? undefined : { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.any(signals),
-      });
-    } catch (cause) {
-      if (opts.signal?.aborted) throw cause;
-      const c = cause as Error & { code?: string };
-      const why =
-        c.name === "TimeoutError"
-          ? "no answer in time"
-          : c.code === "ConnectionRefused" || c.code === "ECONNREFUSED"
-            ? "connection refused"
-            : (c.code ?? c.message ?? "connection failed");
-      throw new WeirError(
-        "UNREACHABLE",
-        `Cannot reach the Weir API at ${this.baseUrl} (${why}): start a server with "weir server", or point WEIR_API_URL at a running one`,
-        { cause },
-      );
+    const repeatable = opts.repeatable ?? method !== "POST";
+    const unavailableUntil = Date.now() + 30_000;
+    let failures = 0;
+    for (;;) {
+      const base = this.#urls[this.#current]!;
+      const url = new URL(base + path);
+      for (const [k, v] of Object.entries(opts.query ?? {}))
+        if (v !== undefined) url.searchParams.set(k, String(v));
+      const signals = [AbortSignal.timeout(opts.timeoutMs ?? 30_000)];
+      if (opts.signal) signals.push(opts.signal);
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method,
+          headers: body === undefined ? undefined : { "content-type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.any(signals),
+        });
+      } catch (cause) {
+        if (opts.signal?.aborted) throw cause;
+        const c = cause as Error & { code?: string };
+        const refused = c.code === "ConnectionRefused" || c.code === "ECONNREFUSED" || c.code === "ENOENT";
+        const why =
+          c.name === "TimeoutError"
+            ? "no answer in time"
+            : refused
+              ? "connection refused"
+              : (c.code ?? c.message ?? "connection failed");
+        // Another server may answer: move on to it (for this call only when it cannot have run twice).
+        if (this.#urls.length > 1) {
+          this.#current = (this.#current + 1) % this.#urls.length;
+          if ((refused || repeatable) && ++failures < this.#urls.length) continue;
+        }
+        throw new WeirError(
+          "UNREACHABLE",
+          `Cannot reach the Weir API at ${base} (${why}): start a server with "weir server", or point WEIR_API_URL at a running one`,
+          { cause },
+        );
+      }
+      const text = await res.text();
+      let data: unknown;
+      try {
+        data = text ? JSON.parse(text) : undefined;
+      } catch {
+        data = undefined;
+      }
+      if (res.status === 503 && Date.now() < unavailableUntil && !opts.signal?.aborted) {
+        const after = Number(res.headers.get("retry-after")) || 1;
+        await Bun.sleep(Math.min(after * 1000, Math.max(0, unavailableUntil - Date.now())));
+        continue;
+      }
+      if (!res.ok) {
+        const err = (
+          data as
+            | { error?: { code?: string; message?: string; fields?: Record<string, unknown> } }
+            | undefined
+        )?.error;
+        const code = (err?.code && err.code !== "INTERNAL" ? err.code : "FAILED") as ErrorCode;
+        throw new WeirError(
+          code,
+          err?.message ?? `${method} ${url.pathname} failed with HTTP ${res.status}`,
+          {
+            fields: err?.fields,
+          },
+        );
+      }
+      return data as T;
     }
-    const text = await res.text();
-    let data: unknown;
-    try {
-      data = text ? JSON.parse(text) : undefined;
-    } catch {
-      data = undefined;
-    }
-    if (!res.ok) {
-      const err = (
-        data as { error?: { code?: string; message?: string; fields?: Record<string, unknown> } } | undefined
-      )?.error;
-      const code = (err?.code && err.code !== "INTERNAL" ? err.code : "FAILED") as ErrorCode;
-      throw new WeirError(code, err?.message ?? `${method} ${url.pathname} failed with HTTP ${res.status}`, {
-        fields: err?.fields,
-      });
-    }
-    return data as T;
   }
 
   /** Every item of a paged list (the API returns at most a page per request). */
@@ -181,8 +224,21 @@ export class WeirClient {
   flowRunStates(id: string): Promise<State[]> {
     return this.all(`/flow-runs/${encodeURIComponent(id)}/states`);
   }
-  setFlowRunState(id: string, state: StateProposal): Promise<FlowRun> {
-    return this.request("POST", `/flow-runs/${id}/set_state`, toWire(state));
+  /**
+   * Proposes a state. When the server that took the proposal went away before answering, the
+   * run is read from another: if the proposal was recorded it is not made twice, else it is made
+   * there.
+   */
+  async setFlowRunState(id: string, state: StateProposal): Promise<FlowRun> {
+    try {
+      return await this.request("POST", `/flow-runs/${id}/set_state`, toWire(state));
+    } catch (err) {
+      if (!(err instanceof WeirError && err.code === "UNREACHABLE") || this.#urls.length < 2) throw err;
+      const now = await this.getFlowRun(id);
+      const name = state.name ?? DEFAULT_STATE_NAMES[state.type];
+      if (now.state.type === state.type && now.state.name === name) return now;
+      return this.request("POST", `/flow-runs/${id}/set_state`, toWire(state));
+    }
   }
   cancelFlowRun(id: string): Promise<FlowRun> {
     return this.request("POST", `/flow-runs/${encodeURIComponent(id)}/cancel`);
@@ -196,13 +252,16 @@ export class WeirClient {
     return this.all(`/flow-runs/${encodeURIComponent(flowRunId)}/task-runs`);
   }
   writeTaskRuns(snapshots: TaskRunSnapshot[]): Promise<{ written: number }> {
-    return this.request("POST", "/task-runs/snapshots", snapshots);
+    // Snapshots are upserts by task run id: sending one twice changes nothing.
+    return this.request("POST", "/task-runs/snapshots", snapshots, { repeatable: true });
   }
   execution(flowRunId: string): Promise<{ flow_run: FlowRun; deployment: Deployment | null }> {
     return this.request("GET", `/flow-runs/${encodeURIComponent(flowRunId)}/execution`);
   }
   sendLogs(entries: Omit<LogEntry, "id">[]): Promise<{ inserted: number }> {
-    return this.request("POST", "/logs", entries);
+    // A batch sent again on another server (the first went away mid-request) may be stored twice:
+    // a repeated line is better than a run that crashes for want of its logs.
+    return this.request("POST", "/logs", entries, { repeatable: true });
   }
   createTaskRun(body: {
     id?: string;
@@ -262,7 +321,14 @@ export class WeirClient {
   }
   claim(
     pool: string,
-    body: { agent_id: string; queues: string[]; limit: number; wait_ms: number; cancelling_seen?: string[] },
+    body: {
+      agent_id: string;
+      queues: string[];
+      limit: number;
+      wait_ms: number;
+      cancelling_seen?: string[];
+      running?: string[];
+    },
     signal?: AbortSignal,
   ): Promise<{ flow_runs: FlowRun[]; cancelling: string[] }> {
     return this.request("POST", `/work-pools/${encodeURIComponent(pool)}/claim`, body, {
@@ -279,7 +345,7 @@ export class WeirClient {
     work_pool_name: string;
     work_queues: string[];
   }): Promise<{ agent: Agent; cancelling: string[] }> {
-    return this.request("POST", "/agents/heartbeat", body);
+    return this.request("POST", "/agents/heartbeat", body, { repeatable: true });
   }
 
   // variables

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lte, ne, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNull, lte, ne, notInArray, or, sql } from "drizzle-orm";
 import type { FlowRun, State } from "../model/index.ts";
 import {
   assertTransition,
@@ -289,6 +289,21 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     );
     return rows.map((r) => toFlowRun(r.r, r.flowName, r.deploymentName));
   });
+}
+
+/**
+ * Runs claimed for an agent (PENDING) that it does not list as its own: the answer that carried
+ * them never reached it. Handed to it again, they start instead of waiting for the agent timeout.
+ */
+export async function unclaimedByAgent(c: Conn, agentId: string, known: string[]): Promise<FlowRun[]> {
+  const rows = await runWithNames(c).where(
+    and(
+      eq(c.t.flowRuns.agentId, agentId),
+      eq(c.t.flowRuns.stateType, "PENDING"),
+      known.length ? notInArray(c.t.flowRuns.id, known) : undefined,
+    ),
+  );
+  return rows.map((r) => toFlowRun(r.r, r.flowName, r.deploymentName));
 }
 
 /** The earliest future start among a pool's SCHEDULED runs, so a waiting claim can wake for it. */

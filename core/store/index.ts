@@ -10,4 +10,5 @@ export type { ScheduleInput } from "./schedules.ts";
 export type { ScheduleCandidate, ScheduledRun } from "./scheduling.ts";
 export type { Notifications, Store } from "./store.ts";
 export type { TaskRunInput } from "./task-runs.ts";
+export { TABLES, type TableName } from "./transfer.ts";
 export type { WorkPoolInput } from "./work-pools.ts";

@@ -23,6 +23,7 @@ export {
   setFlowRunState,
   setInfrastructurePid,
   sweepOrphanedRuns,
+  unclaimedByAgent,
 } from "./flow-runs.ts";
 export { getFlowByName, listFlows, upsertFlow } from "./flows.ts";
 export { insertLogs, listLogs } from "./logs.ts";
@@ -37,6 +38,7 @@ export {
 } from "./schedules.ts";
 export { insertScheduledRuns, markLateAndCatchUp, scheduleCandidates } from "./scheduling.ts";
 export { createTaskRun, listTaskRuns, setTaskRunState, upsertTaskRuns } from "./task-runs.ts";
+export { afterImport, countRows, readTable, writeRows } from "./transfer.ts";
 export { deleteVariable, getVariable, listVariables, setVariable } from "./variables.ts";
 export {
   createWorkPool,

@@ -52,8 +52,15 @@ export async function deleteUnstartedAutoRuns(c: Conn, scheduleIds: string[]): P
   return deleted.length;
 }
 
-const sameSpec = (a: Record<string, unknown>, b: Record<string, unknown>) =>
-  JSON.stringify(a) === JSON.stringify(b);
+/** JSON with object keys in order: PostgreSQL's jsonb keeps keys in an order of its own. */
+const canonical = (x: unknown): string =>
+  JSON.stringify(x, (_k, v) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+
+const sameSpec = (a: Record<string, unknown>, b: Record<string, unknown>) => canonical(a) === canonical(b);
 
 /**
  * Makes a deployment's schedules exactly `inputs` (what a redeploy does). An input matches an

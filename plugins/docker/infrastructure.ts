@@ -190,21 +190,21 @@ function applyCreateKwargs(
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
 
-/** Which network the container joins and the API address it is given (Prefect's rules). */
+/** Which network the container joins and the API address(es) it is given (Prefect's rules). */
 function networking(
   config: DockerConfig,
   apiUrl: string,
 ): { mode: string | undefined; apiUrl: string; extraHosts: string[] } {
-  const url = new URL(apiUrl);
-  const loopback = LOOPBACK.test(url.hostname);
+  const urls = apiUrl.split(",").map((u) => new URL(u));
+  const loopback = urls.some((u) => LOOPBACK.test(u.hostname));
   const mode =
     config.network_mode ?? (config.networks.length ? config.networks[0] : loopback ? "host" : undefined);
   if (!loopback || mode === "host") return { mode, apiUrl, extraHosts: [] };
   // The agent's own loopback is not the container's: it reaches the host by name.
-  url.hostname = "host.docker.internal";
+  for (const u of urls) if (LOOPBACK.test(u.hostname)) u.hostname = "host.docker.internal";
   return {
     mode,
-    apiUrl: url.toString().replace(/\/$/, ""),
+    apiUrl: urls.map((u) => u.toString().replace(/\/$/, "")).join(","),
     extraHosts: ["host.docker.internal:host-gateway"],
   };
 }

@@ -1,7 +1,7 @@
 // A throwaway PostgreSQL server for tests and benchmarks: Debian's server binaries
 // (/usr/lib/postgresql/<version>/bin), a fresh cluster in a temp folder, a loopback port, trust auth
 // for the role "weir", durability off for speed. initdb refuses to run as root, so as root every
-// server command runs as the "postgres" user (su) and the folder is handed to that user.
+// server command runs as the "postgres" user (setpriv, else su) and the folder is handed to that user.
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -66,10 +66,19 @@ export function postgresMissing(): string | null {
 }
 
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+const SETPRIV = Bun.which("setpriv");
 
-/** argv run as the postgres user when we are root (initdb refuses root), else as ourselves. */
-function asServerUser(argv: string[]): string[] {
-  return isRoot() ? ["su", "postgres", "-s", "/bin/sh", "-c", argv.map(quote).join(" ")] : argv;
+/**
+ * argv run as the postgres user when we are root (initdb refuses root), else as ourselves. With
+ * util-linux's setpriv the server is our direct child and gets SIGQUIT (immediate shutdown) if this
+ * process dies without dispose() (crash, SIGKILL, test timeout); else su, as Debian documents.
+ */
+function asServerUser(argv: string[], { dieWithUs = false } = {}): string[] {
+  const pdeathsig = dieWithUs ? ["--pdeathsig", "SIGQUIT"] : [];
+  if (!isRoot()) return SETPRIV && dieWithUs ? [SETPRIV, ...pdeathsig, "--", ...argv] : argv;
+  if (SETPRIV)
+    return [SETPRIV, "--reuid=postgres", "--regid=postgres", "--init-groups", ...pdeathsig, "--", ...argv];
+  return ["su", "postgres", "-s", "/bin/sh", "-c", argv.map(quote).join(" ")];
 }
 
 class Server implements PostgresServer {
@@ -81,6 +90,7 @@ class Server implements PostgresServer {
   #log = "";
   #gone = false;
   #onExit = () => this.#killNow();
+  #janitor: Subprocess | null = null;
 
   constructor(bin: string) {
     this.#bin = bin;
@@ -94,6 +104,21 @@ class Server implements PostgresServer {
       chownSync(this.dir, pg.uid, pg.gid);
     }
     process.once("exit", this.#onExit);
+    // bun test runs no "exit" listeners: a watcher removes the folder once this process is gone
+    // (the server itself then dies of its parent-death signal, so wait for it to let go first).
+    this.#janitor = Bun.spawn(
+      [
+        "sh",
+        "-c",
+        'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done; i=0; ' +
+          'while [ -e "$2/data/postmaster.pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; rm -rf "$2"',
+        "janitor",
+        String(process.pid),
+        this.dir,
+      ],
+      { stdin: "ignore", stdout: "ignore", stderr: "ignore" },
+    );
+    this.#janitor.unref();
   }
 
   get url(): string {
@@ -138,29 +163,33 @@ class Server implements PostgresServer {
   async start(): Promise<void> {
     this.port ||= await freePort();
     const proc = Bun.spawn(
-      asServerUser([
-        join(this.#bin, "postgres"),
-        "-D",
-        this.data,
-        "-p",
-        String(this.port),
-        "-k",
-        this.dir,
-        "-c",
-        "listen_addresses=127.0.0.1",
-        "-c",
-        "max_connections=200",
-        // Tests only: nothing here has to survive a machine crash.
-        "-c",
-        "fsync=off",
-        "-c",
-        "synchronous_commit=off",
-        "-c",
-        "full_page_writes=off",
-      ]),
+      asServerUser(
+        [
+          join(this.#bin, "postgres"),
+          "-D",
+          this.data,
+          "-p",
+          String(this.port),
+          "-k",
+          this.dir,
+          "-c",
+          "listen_addresses=127.0.0.1",
+          "-c",
+          "max_connections=200",
+          // Tests only: nothing here has to survive a machine crash.
+          "-c",
+          "fsync=off",
+          "-c",
+          "synchronous_commit=off",
+          "-c",
+          "full_page_writes=off",
+        ],
+        { dieWithUs: true },
+      ),
       { cwd: this.dir, stdin: "ignore", stdout: "ignore", stderr: "pipe" },
     );
     this.#proc = proc;
+    proc.unref(); // a server nobody disposed does not keep the process alive (see #killNow)
     void this.#drain(proc.stderr);
     await this.#waitReady(proc);
   }
@@ -210,7 +239,7 @@ class Server implements PostgresServer {
     if (!proc) return;
     this.#proc = null;
     const signal = (sig: NodeJS.Signals) => {
-      // As root, proc is su: signal the postmaster itself (we may, being root).
+      // proc may be su rather than the server: signal the postmaster itself (as root we may).
       const pid = this.#postmasterPid() ?? proc.pid;
       try {
         process.kill(pid, sig);
@@ -248,6 +277,7 @@ class Server implements PostgresServer {
     if (this.#gone) return;
     this.#gone = true;
     process.off("exit", this.#onExit);
+    this.#janitor?.kill();
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -256,13 +286,19 @@ class Server implements PostgresServer {
     return this.kill();
   }
 
-  /** Last resort when the test process exits without dispose(): no server left behind. */
+  /** When the process exits without dispose() (e.g. a server shared by a whole test run). */
   #killNow() {
     const pid = this.#postmasterPid();
     if (pid)
       try {
         process.kill(pid, "SIGQUIT");
       } catch {}
+    // Synchronous here: give the dying server a moment (it unlinks postmaster.pid last) before rm.
+    const until = Date.now() + 3_000;
+    while (this.#postmasterPid() && Date.now() < until) Bun.sleepSync(10);
+    try {
+      rmSync(this.dir, { recursive: true, force: true });
+    } catch {}
   }
 }
 

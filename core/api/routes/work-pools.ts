@@ -121,6 +121,11 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
       const deadline = Date.now() + body.wait_ms;
       const signal = c.req.raw.signal;
       const seen = new Set(body.cancelling_seen);
+      // Runs claimed for this agent whose answer it never got (its server died mid-request).
+      if (body.running) {
+        const lost = await store.unclaimedByAgent(body.agent_id, body.running);
+        if (lost.length > 0) return c.json({ flow_runs: lost, cancelling: [] });
+      }
       for (;;) {
         const pool = await store.getWorkPool(name);
         let runs: Awaited<ReturnType<typeof store.claimFlowRuns>> = [];

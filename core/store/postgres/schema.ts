@@ -1,4 +1,5 @@
-import { bigint, boolean, index, integer, jsonb, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { type SQL, sql } from "drizzle-orm";
+import { bigint, boolean, customType, index, integer, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
 
 // PostgreSQL mirror of ../schema.ts (SQLite): same tables, column names, property names,
 // nullability, defaults, keys, foreign keys, unique constraints and indexes, so the same drizzle
@@ -7,11 +8,22 @@ import { bigint, boolean, index, integer, jsonb, pgTable, text, uniqueIndex } fr
 //
 // Differences forced by the dialect:
 // - JSON columns are jsonb (SQLite: text in json mode); booleans are boolean (SQLite: 0/1).
+//   Not drizzle's own jsonb(): with drizzle-orm/bun-sql (0.45) it stringifies the value and Bun.SQL
+//   stringifies that string again for a jsonb parameter, storing a JSON *string* ("{\"a\":1}") that
+//   only drizzle can read back and no jsonb operator sees into (drizzle-orm#4942, oven-sh/bun#28819).
+//   So the value is sent as JSON text cast in SQL ($1::text::jsonb), which no driver re-encodes; Bun
+//   parses jsonb results itself, so reads need no decoding.
 // - Timestamps stay ISO 8601 UTC text, as in SQLite, so they sort as text.
 // - flow_runs.total_run_time (milliseconds) and logs.id are bigint in "number" mode: they may pass
 //   2^31 (24.8 days of run time; a long-lived log table), which SQLite's 64-bit integer holds.
 // - logs.id is an identity column (by default, so explicit ids still work like SQLite's rowid).
 
+const jsonb = customType<{ data: unknown; driverData: unknown }>({
+  dataType: () => "jsonb",
+  toDriver: (value): SQL => sql`${JSON.stringify(value)}::text::jsonb`,
+  // Bun.SQL already returns jsonb parsed (objects, arrays, strings, numbers, booleans).
+  fromDriver: (value) => value,
+});
 const json = <T>(name: string) => jsonb(name).$type<T>();
 const created = () => text("created").notNull();
 const updated = () => text("updated").notNull();
