@@ -1,0 +1,80 @@
+// weir db: migrating a PostgreSQL database, and moving an embedded database to PostgreSQL with
+// export / import, after which a server on PostgreSQL has the deployments, runs, logs, blocks and
+// variables, and runs the next flow. Through the compiled binary.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { join } from "node:path";
+import { Env, errorLine, HELLO_FLOW, HELLO_YAML } from "./harness.ts";
+import { type PostgresServer, postgresMissing, startPostgres } from "./postgres.ts";
+
+setDefaultTimeout(120_000);
+
+const missing = process.env.WEIR_TEST_BACKEND === "postgres" ? "it ran in the first pass" : postgresMissing();
+if (missing) console.log(`weir db tests skipped: ${missing}`);
+
+let pg: PostgresServer;
+let env: Env;
+beforeAll(async () => {
+  if (missing) return;
+  pg = await startPostgres();
+  env = new Env();
+  env.database = null; // the embedded database first
+});
+afterAll(async () => {
+  await env?.dispose();
+  await pg?.dispose();
+});
+
+describe.skipIf(missing !== null)("weir db", () => {
+  test("migrate applies the migrations once; a second time there is nothing to do", async () => {
+    const url = await pg.createDatabase("fresh");
+    const first = await env.cli(["db", "migrate", "--db", url]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(
+      /Applied \d+ migration\(s\) to postgres:\/\/\*\*\*@127\.0\.0\.1:\d+\/fresh: 0000_init/,
+    );
+    const again = await env.cli(["db", "migrate", "--db", url]);
+    expect(again.stdout).toContain("is up to date");
+  });
+
+  test("an embedded database moves to PostgreSQL with export and import, and the server goes on there", async () => {
+    const server = await env.startServer();
+    await env.startAgent("local");
+    const dir = env.project("moving", { "flows/hello.ts": HELLO_FLOW, "weir.yaml": HELLO_YAML });
+    expect((await env.cli(["deploy", "--all"], { cwd: dir })).code).toBe(0);
+    const before = await env.cli(["deployment", "run", "hello/daily", "--param", "name=Before", "--watch"]);
+    expect(before.code).toBe(0);
+    expect(
+      (await env.cli(["block", "create", "secret", "token", "--field", "value=s3cret-value"])).code,
+    ).toBe(0);
+    expect((await env.cli(["variable", "set", "region", "eu-west-1"])).code).toBe(0);
+    const runsBefore = await env.json(["flow-run", "ls"]);
+    for (const s of env.services) await s.stop();
+    env.services.length = 0;
+
+    const file = join(env.root, "export.jsonl");
+    const exported = await env.cli(["db", "export", "--out", file]);
+    expect(exported.code).toBe(0);
+    expect(exported.stdout).toMatch(/flowRuns 1, flowRunStates \d+/);
+    const url = await pg.createDatabase("moved");
+    const imported = await env.cli(["db", "import", file, "--db", url]);
+    expect(imported.code).toBe(0);
+    expect(imported.stdout).toContain("deployments 1");
+    const twice = await env.cli(["db", "import", file, "--db", url]);
+    expect(twice.code).toBe(1);
+    expect(errorLine(twice).line).toContain("is not empty");
+
+    // The same installation, now on PostgreSQL.
+    env.database = url;
+    expect(server.proc.exitCode).not.toBeNull();
+    await env.startServer();
+    await env.startAgent("local");
+    expect((await env.json(["flow-run", "ls"])).map((r: { id: string }) => r.id)).toEqual(
+      runsBefore.map((r: { id: string }) => r.id),
+    );
+    expect((await env.cli(["flow-run", "logs", runsBefore[0].id])).stdout).toContain("hello Before");
+    expect((await env.cli(["variable", "get", "region"])).stdout).toContain("eu-west-1");
+    const after = await env.cli(["deployment", "run", "hello/daily", "--param", "name=After", "--watch"]);
+    expect(after.code).toBe(0);
+    expect(after.stdout).toContain("hello After");
+  });
+});
