@@ -250,13 +250,21 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
       .orderBy(asc(c.t.flowRuns.nextScheduledStartTime))
       .limit(req.limit);
     // On PostgreSQL, agents of several servers claim at once: each takes rows no other claim holds
-    // (FOR UPDATE SKIP LOCKED) instead of queueing behind it.
+    // (FOR UPDATE SKIP LOCKED) instead of queueing behind it. The ids are read first and updated
+    // by list: inside UPDATE ... WHERE id IN (subquery) the planner may run a LIMIT subquery more
+    // than once, and a claim for one run then took several.
     const candidates =
       c.dialect === "postgres"
-        ? (due as unknown as { for(s: "update", o: { skipLocked: boolean }): typeof due }).for("update", {
-            skipLocked: true,
-          })
+        ? (
+            await (due as unknown as { for(s: "update", o: { skipLocked: boolean }): typeof due }).for(
+              "update",
+              {
+                skipLocked: true,
+              },
+            )
+          ).map((r) => r.id)
         : due;
+    if (Array.isArray(candidates) && candidates.length === 0) return [];
     const claimed = await tc.db
       .update(c.t.flowRuns)
       .set({

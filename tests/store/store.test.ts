@@ -118,6 +118,39 @@ for (const backend of backends()) {
         for (const r of claims.flat()) expect(r.state.type).toBe("PENDING");
       });
 
+      test("a claim takes no more runs than its limit, oldest first", async () => {
+        const { deployment } = await deploy();
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) {
+          const run = await store.createFlowRun({
+            flow_id: deployment.flow_id,
+            deployment_id: deployment.id,
+            work_pool_name: "local",
+            work_queue_name: "default",
+            state: {
+              type: "SCHEDULED",
+              scheduledTime: new Date(Date.now() - 60_000 + i * 1000).toISOString(),
+            },
+          });
+          ids.push(run.id);
+        }
+        for (const [n, limit] of [
+          [0, 1],
+          [1, 0],
+          [1, 2],
+        ] as const) {
+          const got = await store.claimFlowRuns({ workPoolName: "local", queues: [], agentId: "a", limit });
+          expect(got.map((r) => r.id)).toEqual(ids.slice(n, n + limit));
+        }
+        expect((await Promise.all(ids.map((id) => store.getFlowRun(id)))).map((r) => r.state.type)).toEqual([
+          "PENDING",
+          "PENDING",
+          "PENDING",
+          "SCHEDULED",
+          "SCHEDULED",
+        ]);
+      });
+
       test("runs scheduled in the future, in other queues, or awaiting a retry are not claimed", async () => {
         const { deployment } = await deploy();
         const base = { flow_id: deployment.flow_id, deployment_id: deployment.id, work_pool_name: "local" };
