@@ -113,7 +113,8 @@ export const flowRuns = sqliteTable(
     uniqueIndex("flow_runs_idempotency").on(t.idempotencyKey),
     index("flow_runs_schedule").on(t.scheduleId, t.expectedStartTime),
     index("flow_runs_claim").on(t.workPoolName, t.stateType, t.nextScheduledStartTime),
-    index("flow_runs_deployment").on(t.deploymentId),
+    index("flow_runs_deployment").on(t.deploymentId, t.created, t.id),
+    index("flow_runs_state").on(t.stateType, t.created, t.id),
     index("flow_runs_created").on(t.created),
   ],
 );

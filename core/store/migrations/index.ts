@@ -5,6 +5,7 @@ import m0001 from "./0001_schedules.sql" with { type: "text" };
 import m0002 from "./0002_blocks.sql" with { type: "text" };
 import m0003 from "./0003_triggers_concurrency.sql" with { type: "text" };
 import m0004 from "./0004_schedule_errors.sql" with { type: "text" };
+import m0005 from "./0005_runs_listing.sql" with { type: "text" };
 
 export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0000_init", sql: m0000 },
@@ -12,4 +13,5 @@ export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0002_blocks", sql: m0002 },
   { id: "0003_triggers_concurrency", sql: m0003 },
   { id: "0004_schedule_errors", sql: m0004 },
+  { id: "0005_runs_listing", sql: m0005 },
 ];

@@ -2,5 +2,9 @@
 // (`npx drizzle-kit generate --config drizzle.postgres.config.ts --name <name>`) and embedded in the
 // binary as text, like ../../migrations/index.ts for SQLite. Append new files here in order.
 import m0000 from "./0000_init.sql" with { type: "text" };
+import m0001 from "./0001_runs_listing.sql" with { type: "text" };
 
-export const MIGRATIONS: readonly { id: string; sql: string }[] = [{ id: "0000_init", sql: m0000 }];
+export const MIGRATIONS: readonly { id: string; sql: string }[] = [
+  { id: "0000_init", sql: m0000 },
+  { id: "0001_runs_listing", sql: m0001 },
+];
