@@ -37,6 +37,8 @@ describe.skipIf(missing !== null)("a PostgreSQL restart under load", () => {
   test("requests get 503 with Retry-After meanwhile; afterwards every acknowledged run ran exactly once", async () => {
     const marks = join(env.root, "marks.txt");
     await env.startServer();
+    // The pool exists before deploy names it (the agent would create it, but maybe not in time).
+    expect((await env.cli(["work-pool", "create", "local"])).code).toBe(0);
     env.spawn(["agent", "--pool", "local"], { env: { MARKS: marks } });
     const dir = env.project("outage", {
       "flows/mark.ts": APPEND_FLOW,

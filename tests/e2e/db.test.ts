@@ -78,3 +78,55 @@ describe.skipIf(missing !== null)("weir db", () => {
     expect(after.stdout).toContain("hello After");
   });
 });
+
+describe.skipIf(missing !== null)("TLS to PostgreSQL", () => {
+  test("a server on a TLS-only database runs flows over encrypted connections; a URL without TLS is refused with the fix", async () => {
+    const tls = await startPostgres({ tls: true });
+    const tlsEnv = new Env();
+    try {
+      tlsEnv.database = tls.url; // ?sslmode=require
+      const plain = tls.url.replace("?sslmode=require", "");
+      const refused = await tlsEnv.cli(["server", "--port", "1"], { env: { WEIR_DATABASE_URL: plain } });
+      expect(refused.code).toBe(1);
+      const line = errorLine(refused);
+      expect(line.stack).toBe(false);
+      expect(line.line).toContain(`Cannot open the database at ${plain.replace("weir@", "***@")}`);
+      expect(line.line).toContain("add ?sslmode=require to the URL");
+
+      // The certificate checked against its CA (here the self-signed certificate itself).
+      const verified = `${tls.url.replace("require", "verify-full")}&sslrootcert=${tls.certificate}`;
+      expect((await tlsEnv.cli(["db", "migrate", "--db", verified])).stdout).toContain("Applied");
+      const unverified = await tlsEnv.cli([
+        "db",
+        "migrate",
+        "--db",
+        tls.url.replace("require", "verify-full"),
+      ]);
+      expect(unverified.code).toBe(1);
+      expect(errorLine(unverified).line).toContain("give its CA with sslrootcert=PATH");
+
+      await tlsEnv.startServer();
+      await tlsEnv.startAgent("local");
+      const dir = tlsEnv.project("tls", { "flows/hello.ts": HELLO_FLOW, "weir.yaml": HELLO_YAML });
+      expect((await tlsEnv.cli(["deploy", "--all"], { cwd: dir })).code).toBe(0);
+      const run = await tlsEnv.cli(["deployment", "run", "hello/daily", "--param", "name=TLS", "--watch"]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain("hello TLS");
+      // Every connection the server holds to the database is encrypted.
+      const sql = new Bun.SQL({ url: tls.url, max: 1 });
+      try {
+        const rows = (await sql`SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+          WHERE a.datname = 'weir' AND a.backend_type = 'client backend' AND s.pid <> pg_backend_pid()`) as {
+          ssl: boolean;
+        }[];
+        expect(rows.length).toBeGreaterThan(0);
+        expect(rows.every((r) => r.ssl)).toBe(true);
+      } finally {
+        await sql.close();
+      }
+    } finally {
+      await tlsEnv.dispose();
+      await tls.dispose();
+    }
+  });
+});

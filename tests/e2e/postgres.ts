@@ -2,15 +2,31 @@
 // (/usr/lib/postgresql/<version>/bin), a fresh cluster in a temp folder, a loopback port, trust auth
 // for the role "weir", durability off for speed. initdb refuses to run as root, so as root every
 // server command runs as the "postgres" user (setpriv, else su) and the folder is handed to that user.
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { freePort } from "./harness.ts";
 
 export interface PostgresServer {
-  /** postgres://weir@127.0.0.1:PORT/weir: an empty database "weir" owned by the superuser "weir". */
+  /**
+   * postgres://weir@127.0.0.1:PORT/weir: an empty database "weir" owned by the superuser "weir".
+   * With `tls`, the server takes TCP connections over TLS only (a self-signed certificate) and the
+   * URL asks for it (`?sslmode=require`).
+   */
   readonly url: string;
   readonly port: number;
+  /** With `tls`: the server's self-signed certificate (PEM), usable as sslrootcert. */
+  readonly certificate: string | null;
   /** Creates another (empty) database on this server and returns its URL. */
   createDatabase(name: string): Promise<string>;
   /** Fast shutdown, then start again on the same port and data folder (for reconnect tests). */
@@ -92,8 +108,15 @@ class Server implements PostgresServer {
   #onExit = () => this.#killNow();
   #janitor: Subprocess | null = null;
 
-  constructor(bin: string) {
+  readonly tls: boolean;
+
+  get certificate(): string | null {
+    return this.tls ? join(this.data, "server.crt") : null;
+  }
+
+  constructor(bin: string, tls = false) {
     this.#bin = bin;
+    this.tls = tls;
     // Short path: the Unix socket lives here too (-k) and socket paths are limited to ~107 bytes.
     this.dir = mkdtempSync("/tmp/weir-pg-");
     this.data = join(this.dir, "data");
@@ -126,7 +149,7 @@ class Server implements PostgresServer {
   }
 
   urlOf(database: string): string {
-    return `postgres://${USER}@127.0.0.1:${this.port}/${database}`;
+    return `postgres://${USER}@127.0.0.1:${this.port}/${database}${this.tls ? "?sslmode=require" : ""}`;
   }
 
   log(): string {
@@ -158,6 +181,41 @@ class Server implements PostgresServer {
       initdb.exited,
     ]);
     if (code !== 0) throw new Error(`initdb failed (exit ${code}):\n${out}${err}`);
+    if (this.tls) await this.#tlsOnly();
+  }
+
+  /** A self-signed certificate, and TCP connections refused unless they use TLS. */
+  async #tlsOnly(): Promise<void> {
+    const cert = join(this.data, "server.crt");
+    const key = join(this.data, "server.key");
+    const openssl = Bun.spawnSync(
+      [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+      ].concat(["-keyout", key, "-out", cert]),
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    if (openssl.exitCode !== 0) throw new Error(`openssl failed: ${openssl.stderr.toString()}`);
+    writeFileSync(
+      join(this.data, "pg_hba.conf"),
+      "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+    );
+    appendFileSync(join(this.data, "postgresql.conf"), "\nssl = on\n");
+    const pg = isRoot() ? postgresUser() : null;
+    for (const f of [cert, key, join(this.data, "pg_hba.conf")]) {
+      if (pg) chownSync(f, pg.uid, pg.gid);
+      chmodSync(f, 0o600);
+    }
   }
 
   async start(): Promise<void> {
@@ -303,10 +361,10 @@ class Server implements PostgresServer {
 }
 
 /** Starts a fresh server with an empty database "weir". Call dispose() when done. */
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(o: { tls?: boolean } = {}): Promise<PostgresServer> {
   const missing = postgresMissing();
   if (missing) throw new Error(missing);
-  const server = new Server(binDir()!);
+  const server = new Server(binDir()!, o.tls);
   try {
     await server.init();
     await server.start();

@@ -27,7 +27,15 @@ export async function openPostgres(o: PostgresOptions): Promise<Store> {
   // SQLite ones name for name, so they stand in for them.
   const c: Conn = { db: db as unknown as Conn["db"], t: schema as unknown as Tables, dialect: "postgres" };
   const migrate = () => migratePostgres(client);
-  if (o.migrate !== false) await migrate();
+  try {
+    // Connect now (the client would wait for the first query), so a wrong URL is named at start.
+    await client`SELECT 1`;
+    if (o.migrate !== false) await migrate();
+  } catch (e) {
+    await client.close({ timeout: 0 }).catch(() => {});
+    const hint = connectHint(String((e as Error)?.message ?? e));
+    throw hint ? new Error(`${(e as Error).message}; ${hint}`, { cause: e }) : e;
+  }
   return bindStore(c, {
     url: o.url,
     migrate,
@@ -60,4 +68,15 @@ export async function migratePostgres(client: SQL): Promise<string[]> {
     }
     return applied;
   });
+}
+
+/** What to change in the URL for the TLS refusals users meet first. */
+function connectHint(message: string): string | null {
+  if (/no encryption/i.test(message))
+    return "the server takes TLS connections only: add ?sslmode=require to the URL (verify-full with sslrootcert=CA.pem to check its certificate)";
+  if (/certificate|self.signed|unable to verify/i.test(message))
+    return "the server's certificate could not be verified: give its CA with sslrootcert=PATH in the URL, or use sslmode=require to encrypt without verifying";
+  if (/does not support SSL|SSL is not enabled|server does not support/i.test(message))
+    return "the server does not offer TLS: remove sslmode from the URL or enable ssl on the server";
+  return null;
 }
