@@ -43,8 +43,14 @@ export class Weir {
   api = "";
   server: Subprocess | null = null;
   readonly children: Subprocess[] = [];
+  /** More variables for this installation's processes. */
+  extraEnv: Record<string, string> = {};
 
-  constructor(name: string) {
+  /** `db`: a postgres:// URL to run on instead of the embedded file in WEIR_HOME. */
+  constructor(
+    name: string,
+    readonly db?: string,
+  ) {
     this.home = join(WORK, name);
   }
 
@@ -54,6 +60,8 @@ export class Weir {
       WEIR_HOME: this.home,
       WEIR_API_URL: this.api,
       NO_COLOR: "1",
+      ...(this.db ? { WEIR_DATABASE_URL: this.db } : {}),
+      ...this.extraEnv,
     };
   }
 

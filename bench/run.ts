@@ -11,6 +11,7 @@ import { cli } from "./scenarios/cli.ts";
 import { dispatch } from "./scenarios/dispatch.ts";
 import { docker } from "./scenarios/docker.ts";
 import { footprint } from "./scenarios/footprint.ts";
+import { postgres } from "./scenarios/postgres.ts";
 import { s3 } from "./scenarios/s3.ts";
 import { scheduler } from "./scenarios/scheduler.ts";
 import { throughput } from "./scenarios/throughput.ts";
@@ -25,9 +26,21 @@ const SCENARIOS: Record<string, () => Promise<Row[]>> = {
   scheduler,
   s3,
   docker,
+  postgres,
   peers: async () => (await import("./peers.ts")).peers(),
 };
-const ALL = ["cli", "footprint", "dispatch", "chain", "throughput", "api", "scheduler", "s3", "docker"];
+const ALL = [
+  "cli",
+  "footprint",
+  "dispatch",
+  "chain",
+  "throughput",
+  "api",
+  "scheduler",
+  "s3",
+  "docker",
+  "postgres",
+];
 
 const verdict = (r: Row): string => {
   if (!r.target) return "";

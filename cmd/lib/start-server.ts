@@ -67,6 +67,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
     expander,
     registry: registry(),
     scheduleNow: (ids: string[]) => scheduler.kick(ids),
+    claimRecheckMs: config.claimRecheckMs,
   };
   const app = createApp(ctx, {
     extend: uiRoutes,

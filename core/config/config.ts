@@ -34,6 +34,11 @@ export interface WeirConfig {
   agentTimeoutMs: number;
   /** Most connections to a PostgreSQL database per process (WEIR_DATABASE_POOL_SIZE). */
   databasePoolSize: number;
+  /**
+   * How often a waiting claim looks again for runs nobody announced (WEIR_CLAIM_RECHECK_MS): runs
+   * created through this server, or another on the same PostgreSQL, wake claims at once anyway.
+   */
+  claimRecheckMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -95,5 +100,6 @@ export function loadConfig(env: Env = process.env): WeirConfig {
     scheduler: schedulerFromEnv(env),
     agentTimeoutMs: reader(env)("WEIR_AGENT_TIMEOUT_SECONDS", 60, 1, 86_400, "seconds") * 1000,
     databasePoolSize: reader(env)("WEIR_DATABASE_POOL_SIZE", 10, 1, 1000, "connections"),
+    claimRecheckMs: reader(env)("WEIR_CLAIM_RECHECK_MS", 1000, 50, 600_000, "milliseconds"),
   };
 }

@@ -57,6 +57,48 @@ describe.skipIf(missing !== null)("two servers and three agents on one PostgreSQ
     await pg?.dispose();
   });
 
+  test("a run created on one server reaches an agent waiting on another at once, and so does its cancellation", async () => {
+    // A third server that looks for unannounced runs only every 10 minutes: its waiting claim
+    // ends before then only if the other server's NOTIFY wakes it.
+    const port = await freePort();
+    const quiet = env.spawn(["server", "--port", String(port)], {
+      env: { WEIR_CLAIM_RECHECK_MS: "600000", WEIR_SCHEDULER_LOOP_SECONDS: "3600" },
+    });
+    await quiet.waitFor(/listening on http:\/\/127\.0\.0\.1:\d+/);
+    const b = `http://127.0.0.1:${port}/api`;
+    const a = servers[0]!.url;
+    const post = (url: string, body: unknown) =>
+      fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    expect((await post(`${a}/work-pools`, { name: "wake" })).status).toBe(201);
+    const dep = await fetch(`${a}/deployments`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ flow_name: "wake", name: "up", entrypoint: "flows/x.ts:x", work_pool_name: "wake" }),
+    }).then((r) => r.json() as Promise<{ deployment: { id: string } }>);
+    const agent = "01a00000-0000-7000-8000-00000000a9e1";
+    const claim = (limit: number, running: string[] = []) =>
+      post(`${b}/work-pools/wake/claim`, { agent_id: agent, limit, wait_ms: 60_000, running }).then(
+        (r) => r.json() as Promise<{ flow_runs: { id: string }[]; cancelling: string[] }>,
+      );
+    // The claim's whole wait is 60 s; the test gives up long before that.
+    const within = <T>(p: Promise<T>, what: string) =>
+      Promise.race([p, Bun.sleep(30_000).then(() => Promise.reject(new Error(`${what}: no wake-up`)))]);
+
+    const waiting = claim(1);
+    await Bun.sleep(300); // let the claim reach its wait
+    const created = await post(`${a}/deployments/${dep.deployment.id}/runs`, {});
+    const run = (await created.json()) as { id: string };
+    const got = await within(waiting, "claim on the other server");
+    expect(got.flow_runs.map((r) => r.id)).toEqual([run.id]);
+
+    const watching = claim(0, [run.id]);
+    await Bun.sleep(300);
+    expect((await post(`${a}/flow-runs/${run.id}/cancel`, {})).ok).toBe(true);
+    const told = await within(watching, "cancellation on the other server");
+    expect(told.cancelling).toEqual([run.id]);
+    await quiet.stop();
+  });
+
   test("1,000 runs through both servers, one killed half way: each acknowledged run executes once, none stuck", async () => {
     const both = servers.map((s) => s.url).join(",");
     const marks = join(env.root, "marks.txt");

@@ -11,7 +11,7 @@ import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
 
 /** Longest a claim re-checks the database while waiting, for runs written by other processes. */
-const RECHECK_MS = 1000;
+const RECHECK_MS = 1000; // WEIR_CLAIM_RECHECK_MS
 
 export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
   const store = ctx.store;
