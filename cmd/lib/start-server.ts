@@ -1,5 +1,5 @@
 import { Agent } from "../../core/agent/index.ts";
-import { createApp, Wakeups } from "../../core/api/index.ts";
+import { createApp, databaseDown, Wakeups } from "../../core/api/index.ts";
 import { WeirClient } from "../../core/client/index.ts";
 import { loadConfig } from "../../core/config/index.ts";
 import { selfCommand } from "../../core/infra/index.ts";
@@ -50,13 +50,33 @@ export async function startServer(o: ServerOptions): Promise<void> {
   const wakeups = new Wakeups();
   // Servers sharing a PostgreSQL database tell each other of new and cancelled runs, so a run
   // created through one reaches an agent waiting on another at once.
+  // While the database is unreachable, background work says so once (and once when it is back)
+  // instead of a line per failed attempt; requests meanwhile get 503 (see core/api/app.ts).
+  let downSince: number | null = null;
+  const trouble = (what: string, err: unknown) => {
+    if (databaseDown(err)) {
+      if (downSince === null) {
+        downSince = Date.now();
+        console.error(
+          `weir server: the database cannot be reached (${firstLine(err)}); requests get 503 until it is back`,
+        );
+      }
+      return;
+    }
+    console.error(`weir server: ${what}: ${firstLine(err)}`);
+  };
+  const reachable = () => {
+    if (downSince === null) return;
+    console.log(
+      `weir server: the database is reachable again (after ${((Date.now() - downSince) / 1000).toFixed(0)} s)`,
+    );
+    downSince = null;
+  };
   const shared = store.notifications;
   if (shared) {
     await shared.listen(WAKEUP_CHANNEL, (pool) => wakeups.receive(pool));
     wakeups.broadcast = (pool) => {
-      shared
-        .notify(WAKEUP_CHANNEL, pool)
-        .catch((err) => console.error("weir server: could not notify the other servers:", err));
+      shared.notify(WAKEUP_CHANNEL, pool).catch((err) => trouble("could not notify the other servers", err));
     };
   }
   const ctx = {
@@ -107,10 +127,11 @@ export async function startServer(o: ServerOptions): Promise<void> {
     () => {
       void store.sweepOrphanedRuns(new Date(Date.now() - agentTimeoutMs).toISOString()).then(
         ({ rescheduled, crashed }) => {
+          reachable();
           if (rescheduled || crashed)
             console.log(`Agent timeout: ${rescheduled} run(s) rescheduled, ${crashed} marked crashed`);
         },
-        (err) => console.error("weir server: agent liveness sweep failed:", err),
+        (err) => trouble("agent liveness sweep failed", err),
       );
     },
     Math.max(1000, Math.min(agentTimeoutMs / 3, 10_000)),
@@ -148,4 +169,10 @@ export async function startServer(o: ServerOptions): Promise<void> {
     await server.stop(true);
     await store.close();
   });
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err)
+    .split("\n")[0]!
+    .slice(0, 300);
 }

@@ -53,7 +53,7 @@ function constraintError(err: unknown): WeirError | null {
  * The database cannot be reached (a PostgreSQL restart, a network cut): the request may be tried
  * again shortly (503 with Retry-After), never a 500 and never a hang.
  */
-function databaseDown(err: unknown): WeirError | null {
+export function databaseDown(err: unknown): WeirError | null {
   const e = err as {
     code?: string;
     errno?: string;

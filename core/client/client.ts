@@ -57,8 +57,12 @@ export class WeirClient {
     const repeatable = opts.repeatable ?? method !== "POST";
     const unavailableUntil = Date.now() + 30_000;
     let failures = 0;
+    // This request's own place in the list: requests sent side by side each move on from the
+    // server that failed them, not from wherever another request has moved the shared index.
+    let at = this.#current;
+    const failed: string[] = [];
     for (;;) {
-      const base = this.#urls[this.#current]!;
+      const base = this.#urls[at]!;
       const url = new URL(base + path);
       for (const [k, v] of Object.entries(opts.query ?? {}))
         if (v !== undefined) url.searchParams.set(k, String(v));
@@ -83,13 +87,20 @@ export class WeirClient {
               ? "connection refused"
               : (c.code ?? c.message ?? "connection failed");
         // Another server may answer: move on to it (for this call only when it cannot have run twice).
+        failed.push(`${base} (${why})`);
         if (this.#urls.length > 1) {
-          this.#current = (this.#current + 1) % this.#urls.length;
+          const next = (at + 1) % this.#urls.length;
+          if (this.#current === at) this.#current = next;
+          at = next;
           if ((refused || repeatable) && ++failures < this.#urls.length) continue;
         }
         throw new WeirError(
           "UNREACHABLE",
-          `Cannot reach the Weir API at ${base} (${why}): start a server with "weir server", or point WEIR_API_URL at a running one`,
+          failed.length > 1
+            ? `Cannot reach any Weir API server: ${failed.join(", ")}; check that they run and what WEIR_API_URL lists`
+            : this.#urls.length > 1
+              ? `Lost the Weir API at ${base} (${why}) during a request that is not safe to send twice; it may or may not have been done: check, then retry`
+              : `Cannot reach the Weir API at ${base} (${why}): start a server with "weir server", or point WEIR_API_URL at a running one`,
           { cause },
         );
       }

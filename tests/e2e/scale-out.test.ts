@@ -68,12 +68,21 @@ describe.skipIf(missing !== null)("two servers and three agents on one PostgreSQ
     const b = `http://127.0.0.1:${port}/api`;
     const a = servers[0]!.url;
     const post = (url: string, body: unknown) =>
-      fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
     expect((await post(`${a}/work-pools`, { name: "wake" })).status).toBe(201);
     const dep = await fetch(`${a}/deployments`, {
       method: "PUT",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ flow_name: "wake", name: "up", entrypoint: "flows/x.ts:x", work_pool_name: "wake" }),
+      body: JSON.stringify({
+        flow_name: "wake",
+        name: "up",
+        entrypoint: "flows/x.ts:x",
+        work_pool_name: "wake",
+      }),
     }).then((r) => r.json() as Promise<{ deployment: { id: string } }>);
     const agent = "01a00000-0000-7000-8000-00000000a9e1";
     const claim = (limit: number, running: string[] = []) =>
@@ -195,5 +204,17 @@ describe.skipIf(missing !== null)("two servers and three agents on one PostgreSQ
       ),
     );
     expect(states.filter((t) => t !== "COMPLETED")).toEqual([]);
+
+    // With the dead server first in WEIR_API_URL, commands that send several requests side by
+    // side (inspect reads the run and its states) go on through the live one.
+    const some = [...acknowledged][0]!;
+    for (const args of [
+      ["flow-run", "inspect", some],
+      ["work-pool", "inspect", "scale"],
+      ["flow-run", "logs", some],
+    ]) {
+      const r = await env.cli(args, { env: { WEIR_API_URL: both } }); // A first, then B
+      expect(`${args.join(" ")}: ${r.code} ${r.stderr}`).toBe(`${args.join(" ")}: 0 `);
+    }
   });
 });

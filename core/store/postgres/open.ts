@@ -33,7 +33,7 @@ export async function openPostgres(o: PostgresOptions): Promise<Store> {
     if (o.migrate !== false) await migrate();
   } catch (e) {
     await client.close({ timeout: 0 }).catch(() => {});
-    const hint = connectHint(String((e as Error)?.message ?? e));
+    const hint = connectHint(String((e as Error)?.message ?? e), o.url);
     throw hint ? new Error(`${(e as Error).message}; ${hint}`, { cause: e }) : e;
   }
   return bindStore(c, {
@@ -71,12 +71,20 @@ export async function migratePostgres(client: SQL): Promise<string[]> {
 }
 
 /** What to change in the URL for the TLS refusals users meet first. */
-function connectHint(message: string): string | null {
+function connectHint(message: string, url: string): string | null {
+  if (/failed to connect|ECONNREFUSED|connection refused|ENOTFOUND|getaddrinfo/i.test(message)) {
+    let where = "the URL's host and port";
+    try {
+      const u = new URL(url);
+      where = `${u.hostname}:${u.port || "5432"}`;
+    } catch {}
+    return `nothing answered at ${where}: is PostgreSQL running there, and can this machine reach it?`;
+  }
   if (/no encryption/i.test(message))
     return "the server takes TLS connections only: add ?sslmode=require to the URL (verify-full with sslrootcert=CA.pem to check its certificate)";
   if (/certificate|self.signed|unable to verify/i.test(message))
     return "the server's certificate could not be verified: give its CA with sslrootcert=PATH in the URL, or use sslmode=require to encrypt without verifying";
   if (/does not support SSL|SSL is not enabled|server does not support/i.test(message))
-    return "the server does not offer TLS: remove sslmode from the URL or enable ssl on the server";
+    return "remove sslmode from the URL, or turn ssl on in the PostgreSQL server";
   return null;
 }
