@@ -38,6 +38,10 @@ const GROUPS: Record<string, { description: string; load: () => Promise<{ regist
   variable: { description: "Manage variables", load: () => import("./cmd/variable.ts") },
   "work-pool": { description: "Manage work pools", load: () => import("./cmd/work-pool.ts") },
   "work-queue": { description: "Manage work queues of a pool", load: () => import("./cmd/work-queue.ts") },
+  "concurrency-limit": {
+    description: "Limit active flow runs by tag",
+    load: () => import("./cmd/concurrency-limit.ts"),
+  },
   execute: { description: "Run one flow run (started by agents)", load: () => import("./cmd/execute.ts") },
   db: {
     description: "Migrate a database, or move one to another (SQLite ⇄ PostgreSQL)",

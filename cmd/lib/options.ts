@@ -17,6 +17,16 @@ export function positiveInt(flag: string, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+/** A whole number from 0 up (a limit of 0 holds everything back). */
+export function nonNegativeInt(flag: string, max = 1_000_000) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isInteger(n) || n < 0 || n > max)
+      throw new WeirError("USAGE", `${flag} must be a whole number from 0 to ${max} (got "${value}")`);
+    return n;
+  };
+}
+
 export { weirHome } from "../../core/model/index.ts";
 
 export const defaultDatabase = (): string => process.env.WEIR_DATABASE_URL || join(weirHomeDir(), "weir.db");

@@ -76,6 +76,8 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     active: v.optional(v.boolean()),
     parameters: v.optional(json("maxParametersBytes")),
     slug: v.nullish(name),
+    max_active_runs: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000))),
+    catchup: v.nullish(v.boolean()),
   });
   const schedules = v.pipe(v.array(ScheduleBody), v.maxLength(100, "must hold at most 100 schedules"));
 
@@ -207,9 +209,23 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     base_job_template: v.optional(json("maxJobVariablesBytes")),
   });
 
+  const priority = v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000)));
+  const limit = v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1_000_000)));
   const WorkQueueBody = v.object({
     name,
-    priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000))),
+    description: nullableText,
+    priority,
+    concurrency_limit: limit,
+    is_paused: v.optional(v.boolean()),
+  });
+  const WorkQueueUpdateBody = v.object({
+    description: nullableText,
+    priority,
+    concurrency_limit: limit,
+    is_paused: v.optional(v.boolean()),
+  });
+  const ConcurrencyLimitBody = v.object({
+    limit: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1_000_000)),
   });
 
   const ClaimBody = v.object({
@@ -259,6 +275,8 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     WorkPoolBody,
     WorkPoolUpdateBody,
     WorkQueueBody,
+    WorkQueueUpdateBody,
+    ConcurrencyLimitBody,
     ClaimBody,
     HeartbeatBody,
     VariableBody,

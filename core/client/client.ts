@@ -1,6 +1,7 @@
 import type {
   Agent,
   BlockDocument,
+  ConcurrencyLimit,
   Deployment,
   DeploymentSchedule,
   Flow,
@@ -21,6 +22,14 @@ export const DEFAULT_API_URL = "http://127.0.0.1:4200/api";
 type Query = Record<string, string | number | undefined>;
 
 /** The typed HTTP client used by the CLI, agent, engine and SDK. */
+/** What a work queue is created or changed with (null clears the limit). */
+export interface WorkQueueOptions {
+  description?: string | null;
+  priority?: number;
+  concurrency_limit?: number | null;
+  is_paused?: boolean;
+}
+
 export class WeirClient {
   /** The API address, or several separated by commas (servers sharing one database). */
   readonly baseUrl: string;
@@ -327,8 +336,27 @@ export class WeirClient {
   setWorkPoolPaused(name: string, paused: boolean): Promise<WorkPool> {
     return this.request("POST", `/work-pools/${encodeURIComponent(name)}/${paused ? "pause" : "resume"}`);
   }
-  createWorkQueue(pool: string, name: string, priority?: number): Promise<WorkQueue> {
-    return this.request("POST", `/work-pools/${encodeURIComponent(pool)}/queues`, { name, priority });
+  createWorkQueue(pool: string, name: string, options: WorkQueueOptions = {}): Promise<WorkQueue> {
+    return this.request("POST", `/work-pools/${encodeURIComponent(pool)}/queues`, { name, ...options });
+  }
+  updateWorkQueue(pool: string, name: string, options: WorkQueueOptions): Promise<WorkQueue> {
+    return this.request(
+      "PATCH",
+      `/work-pools/${encodeURIComponent(pool)}/queues/${encodeURIComponent(name)}`,
+      options,
+    );
+  }
+  listConcurrencyLimits(): Promise<ConcurrencyLimit[]> {
+    return this.request("GET", "/concurrency-limits");
+  }
+  getConcurrencyLimit(tag: string): Promise<ConcurrencyLimit> {
+    return this.request("GET", `/concurrency-limits/${encodeURIComponent(tag)}`);
+  }
+  setConcurrencyLimit(tag: string, limit: number): Promise<ConcurrencyLimit> {
+    return this.request("PUT", `/concurrency-limits/${encodeURIComponent(tag)}`, { limit });
+  }
+  deleteConcurrencyLimit(tag: string): Promise<ConcurrencyLimit> {
+    return this.request("DELETE", `/concurrency-limits/${encodeURIComponent(tag)}`);
   }
   claim(
     pool: string,

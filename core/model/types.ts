@@ -69,6 +69,21 @@ export interface DeploymentSchedule {
   slug: string | null;
   /** Why the scheduler could not compute this schedule's runs on its last try; null when it could. */
   error: string | null;
+  /** At most this many of the schedule's runs active at once; null: no limit of its own. */
+  max_active_runs: number | null;
+  /** false: the schedule's late runs are not caught up; null: the deployment's catchup applies. */
+  catchup: boolean | null;
+}
+
+/** A tag-based concurrency limit: at most `limit` active flow runs carrying `tag`. */
+export interface ConcurrencyLimit {
+  id: string;
+  created: string;
+  updated: string;
+  tag: string;
+  limit: number;
+  /** Active flow runs carrying the tag now. */
+  active: number;
 }
 
 export interface FlowRun {

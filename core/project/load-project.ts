@@ -33,6 +33,8 @@ export interface ScheduleItem {
   active?: boolean;
   parameters?: Record<string, unknown>;
   slug?: string | null;
+  max_active_runs?: number | null;
+  catchup?: boolean | null;
 }
 
 export interface DeploymentSpec extends DeploymentSection {
@@ -401,16 +403,28 @@ function readSchedules(
     try {
       if (!item || typeof item !== "object" || Array.isArray(item))
         throw new Error(`${field}: must be a mapping such as { cron: "0 9 * * *" }`);
-      // max_active_runs and catchup (per schedule) are Prefect 3 fields: accepted, not used
-      // (Weir's catch-up policy is per deployment: `catchup: all | latest | none`).
-      const {
-        active,
-        parameters,
-        slug,
-        max_active_runs: _m,
-        catchup: _c,
-        ...spec
-      } = item as Record<string, unknown>;
+      // max_active_runs and catchup (per schedule) are Prefect 3's: at most that many of the
+      // schedule's runs active at once, and whether its late runs are caught up (false: none are;
+      // unset: the deployment's `catchup: all | latest | none`).
+      const { active, parameters, slug, max_active_runs, catchup, ...spec } = item as Record<string, unknown>;
+      if (
+        max_active_runs !== undefined &&
+        max_active_runs !== null &&
+        !(Number.isInteger(max_active_runs) && (max_active_runs as number) >= 1)
+      )
+        throw Object.assign(
+          new Error(
+            `${field}.max_active_runs: must be a whole number from 1 up (got ${JSON.stringify(max_active_runs)})`,
+          ),
+          { pos: at([...path, "max_active_runs"]) },
+        );
+      if (catchup !== undefined && catchup !== null && typeof catchup !== "boolean")
+        throw Object.assign(
+          new Error(`${field}.catchup: must be true or false (got ${JSON.stringify(catchup)})`),
+          {
+            pos: at([...path, "catchup"]),
+          },
+        );
       if (active !== undefined && typeof active !== "boolean")
         throw new Error(`${field}.active: must be true or false`);
       if (
@@ -428,9 +442,11 @@ function readSchedules(
         active: active as boolean | undefined,
         parameters: parameters as Record<string, unknown> | undefined,
         slug: (slug as string | null | undefined) ?? null,
+        max_active_runs: (max_active_runs as number | null | undefined) ?? null,
+        catchup: (catchup as boolean | null | undefined) ?? null,
       };
     } catch (e) {
-      throw Object.assign(new Error((e as Error).message), { pos: at(path) });
+      throw Object.assign(new Error((e as Error).message), { pos: (e as { pos?: unknown }).pos ?? at(path) });
     }
   });
 }

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lte, ne, notInArray, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, notInArray, sql } from "drizzle-orm";
 import type { FlowRun, State } from "../model/index.ts";
 import {
   assertTransition,
@@ -219,84 +219,11 @@ export async function setInfrastructurePid(c: Conn, id: string, pid: string): Pr
   await c.db.update(c.t.flowRuns).set({ infrastructurePid: pid }).where(eq(c.t.flowRuns.id, id));
 }
 
-export interface ClaimRequest {
-  workPoolName: string;
-  /** Only these queues; all of the pool's unpaused queues when empty. */
-  queues: string[];
-  agentId: string;
-  limit: number;
-}
-
-/**
- * Atomically moves up to `limit` due SCHEDULED runs of a pool to PENDING for one agent. The
- * UPDATE re-checks the state inside the write transaction, so two agents never get one run.
- * AwaitingRetry runs belong to the engine already running them and are never claimed.
- */
-export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun[]> {
-  const now = nowIso();
-  return inTx(c, async (tc) => {
-    const due = tc.db
-      .select({ id: c.t.flowRuns.id })
-      .from(c.t.flowRuns)
-      .where(
-        and(
-          eq(c.t.flowRuns.workPoolName, req.workPoolName),
-          eq(c.t.flowRuns.stateType, "SCHEDULED"),
-          ne(c.t.flowRuns.stateName, "AwaitingRetry"),
-          or(isNull(c.t.flowRuns.nextScheduledStartTime), lte(c.t.flowRuns.nextScheduledStartTime, now)),
-          req.queues.length ? inArray(c.t.flowRuns.workQueueName, req.queues) : undefined,
-        ),
-      )
-      .orderBy(asc(c.t.flowRuns.nextScheduledStartTime))
-      .limit(req.limit);
-    // On PostgreSQL, agents of several servers claim at once: each takes rows no other claim holds
-    // (FOR UPDATE SKIP LOCKED) instead of queueing behind it. The ids are read first and updated
-    // by list: inside UPDATE ... WHERE id IN (subquery) the planner may run a LIMIT subquery more
-    // than once, and a claim for one run then took several.
-    const candidates =
-      c.dialect === "postgres"
-        ? (
-            await (due as unknown as { for(s: "update", o: { skipLocked: boolean }): typeof due }).for(
-              "update",
-              {
-                skipLocked: true,
-              },
-            )
-          ).map((r) => r.id)
-        : due;
-    if (Array.isArray(candidates) && candidates.length === 0) return [];
-    const claimed = await tc.db
-      .update(c.t.flowRuns)
-      .set({
-        stateType: "PENDING",
-        stateName: "Pending",
-        stateMessage: null,
-        stateTimestamp: now,
-        updated: now,
-        agentId: req.agentId,
-      })
-      .where(and(inArray(c.t.flowRuns.id, candidates), eq(c.t.flowRuns.stateType, "SCHEDULED")))
-      .returning({ id: c.t.flowRuns.id });
-    if (claimed.length === 0) return [];
-    await recordStates(
-      tc,
-      claimed.map((r) => ({
-        flowRunId: r.id,
-        type: "PENDING",
-        name: "Pending",
-        message: null,
-        data: { agent_id: req.agentId },
-      })),
-      now,
-    );
-    const rows = await runWithNames(tc).where(
-      inArray(
-        c.t.flowRuns.id,
-        claimed.map((c) => c.id),
-      ),
-    );
-    return rows.map((r) => toFlowRun(r.r, r.flowName, r.deploymentName));
-  });
+/** Runs by id, with their flow's and deployment's names. */
+export async function readFlowRuns(c: Conn, ids: string[]): Promise<FlowRun[]> {
+  if (ids.length === 0) return [];
+  const rows = await runWithNames(c).where(inArray(c.t.flowRuns.id, ids));
+  return rows.map((r) => toFlowRun(r.r, r.flowName, r.deploymentName));
 }
 
 /**

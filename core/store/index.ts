@@ -1,7 +1,8 @@
 export { checkBlockData } from "./blocks.ts";
+export type { ClaimRequest } from "./claims.ts";
 export type { Dialect } from "./conn.ts";
 export { type DeploymentInput, deploymentNotFound } from "./deployments.ts";
-export type { ClaimRequest, FlowRunFilter, FlowRunInput } from "./flow-runs.ts";
+export type { FlowRunFilter, FlowRunInput } from "./flow-runs.ts";
 export type { LogInput } from "./logs.ts";
 export { databaseUrl, type OpenStoreOptions, openStore, redactUrl } from "./open-store.ts";
 export { newId, nowIso, type Page } from "./rows.ts";

@@ -2,6 +2,13 @@
 // them to one database, which is all code outside core/store ever sees.
 export { heartbeat, listAgents } from "./agents.ts";
 export { deleteBlock, findBlock, findBlockById, getBlock, listBlocks, saveBlock } from "./blocks.ts";
+export { claimFlowRuns } from "./claims.ts";
+export {
+  deleteConcurrencyLimit,
+  getConcurrencyLimit,
+  listConcurrencyLimits,
+  setConcurrencyLimit,
+} from "./concurrency-limits.ts";
 export {
   deleteDeployment,
   getDeployment,
@@ -12,7 +19,6 @@ export {
   upsertDeployment,
 } from "./deployments.ts";
 export {
-  claimFlowRuns,
   createFlowRun,
   createFlowRuns,
   getFlowRun,
@@ -50,4 +56,5 @@ export {
   listWorkPools,
   setWorkPoolPaused,
   updateWorkPool,
+  updateWorkQueue,
 } from "./work-pools.ts";

@@ -34,6 +34,8 @@ export function toSchedule(row: typeof s.deploymentSchedules.$inferSelect): Depl
     parameters: row.parameters,
     slug: row.slug,
     error: row.error ?? null,
+    max_active_runs: row.maxActiveRuns ?? null,
+    catchup: row.catchup ?? null,
   };
 }
 

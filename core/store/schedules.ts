@@ -10,6 +10,10 @@ export interface ScheduleInput {
   active?: boolean;
   parameters?: Record<string, unknown>;
   slug?: string | null;
+  /** At most this many of the schedule's runs active at once (null: no limit of its own). */
+  max_active_runs?: number | null;
+  /** false: late runs of this schedule are not caught up (null: the deployment's catchup). */
+  catchup?: boolean | null;
 }
 
 export async function schedulesOf(
@@ -85,7 +89,10 @@ export async function replaceSchedulesIn(
       const parameters = input.parameters ?? {};
       const changed = !sameSpec(match.schedule, input.schedule) || !sameSpec(match.parameters, parameters);
       const active = input.active === false ? false : match.active;
-      if (!changed && active === match.active) continue;
+      const maxActiveRuns = input.max_active_runs ?? null;
+      const catchup = input.catchup ?? null;
+      const limits = maxActiveRuns !== match.max_active_runs || catchup !== match.catchup;
+      if (!changed && !limits && active === match.active) continue;
       if (changed || !active) await deleteUnstartedAutoRuns(c, [match.id]);
       await c.db
         .update(c.t.deploymentSchedules)
@@ -93,6 +100,8 @@ export async function replaceSchedulesIn(
           schedule: input.schedule,
           parameters,
           active,
+          maxActiveRuns,
+          catchup,
           updated: now,
           ...(changed ? { error: null } : {}),
         })
@@ -146,6 +155,8 @@ async function insertSchedule(c: Conn, deploymentId: string, input: ScheduleInpu
     active: input.active ?? true,
     parameters: input.parameters ?? {},
     slug: input.slug ?? null,
+    maxActiveRuns: input.max_active_runs ?? null,
+    catchup: input.catchup ?? null,
   });
   return id;
 }

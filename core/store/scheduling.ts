@@ -183,21 +183,26 @@ export async function markLateAndCatchUp(
       RETURNING id`,
     );
     await recordStates(tc, entries(late, "SCHEDULED", "Late", null), q.now);
+    // A schedule's own catchup (Prefect 3: true = all, false = none) wins over the deployment's.
+    const policy = (run: string) => sql`COALESCE(
+        (SELECT CASE WHEN s.catchup = ${yes(c)} THEN 'all' WHEN s.catchup IS NOT NULL THEN 'none' END
+          FROM deployment_schedules s WHERE s.id = ${sql.raw(run)}.schedule_id),
+        (SELECT d.catchup FROM deployments d WHERE d.id = ${sql.raw(run)}.deployment_id))`;
     const skipped = await rawRows<{ id: string; catchup: string }>(
       tc,
       sql`
       UPDATE flow_runs SET state_type = 'CANCELLED', state_name = 'Cancelled', end_time = ${q.now},
-        state_message = CASE (SELECT d.catchup FROM deployments d WHERE d.id = flow_runs.deployment_id)
-          WHEN 'none' THEN ${q.messages.none} ELSE ${q.messages.latest} END,
+        state_message = CASE ${policy("flow_runs")} WHEN 'none' THEN ${q.messages.none} ELSE ${q.messages.latest} END,
         state_timestamp = ${q.now}, updated = ${q.now}
       WHERE id IN (
-        SELECT r.id FROM flow_runs r JOIN deployments d ON d.id = r.deployment_id
+        SELECT r.id FROM flow_runs r
         WHERE r.auto_scheduled = ${yes(c)} AND r.state_type = 'SCHEDULED' AND r.next_scheduled_start_time < ${q.cutoff}
-          AND (d.catchup = 'none' OR (d.catchup = 'latest' AND r.next_scheduled_start_time < (
+          AND r.deployment_id IS NOT NULL
+          AND (${policy("r")} = 'none' OR (${policy("r")} = 'latest' AND r.next_scheduled_start_time < (
             SELECT max(r2.next_scheduled_start_time) FROM flow_runs r2
             WHERE r2.deployment_id = r.deployment_id AND r2.auto_scheduled = ${yes(c)} AND r2.state_type = 'SCHEDULED'
               AND r2.next_scheduled_start_time < ${q.cutoff}))))
-      RETURNING id, (SELECT d.catchup FROM deployments d WHERE d.id = flow_runs.deployment_id) AS catchup`,
+      RETURNING id, ${policy("flow_runs")} AS catchup`,
     );
     for (const policy of ["none", "latest"] as const) {
       const ids = skipped.filter((s) => s.catchup === policy);

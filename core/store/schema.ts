@@ -69,6 +69,10 @@ export const deploymentSchedules = sqliteTable(
     slug: text("slug"),
     /** Why the scheduler could not compute this schedule's runs on its last try (null when it could). */
     error: text("error"),
+    /** At most this many of this schedule's runs active at once (Prefect 3's max_active_runs). */
+    maxActiveRuns: integer("max_active_runs"),
+    /** false: this schedule's late runs are not caught up (Prefect 3's per-schedule catchup). */
+    catchup: integer("catchup", { mode: "boolean" }),
   },
   (t) => [
     index("deployment_schedules_deployment").on(t.deploymentId),
@@ -216,6 +220,15 @@ export const agents = sqliteTable(
   },
   (t) => [index("agents_pool").on(t.workPoolName)],
 );
+
+/** Tag-based concurrency limits: at most `limit` active flow runs carrying the tag. */
+export const concurrencyLimits = sqliteTable("concurrency_limits", {
+  id: text("id").primaryKey(),
+  created: created(),
+  updated: updated(),
+  tag: text("tag").notNull().unique(),
+  limit: integer("concurrency_limit").notNull(),
+});
 
 export const variables = sqliteTable("variables", {
   id: text("id").primaryKey(),

@@ -20,6 +20,7 @@ export const TABLES = [
   "agents",
   "variables",
   "blockDocuments",
+  "concurrencyLimits",
 ] as const satisfies readonly (keyof Tables)[];
 
 export type TableName = (typeof TABLES)[number];

@@ -1,7 +1,7 @@
 import { and, asc, eq } from "drizzle-orm";
 import type { WorkPool, WorkQueue } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
-import type { Conn } from "./conn.ts";
+import { type Conn, inTx } from "./conn.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toWorkPool, toWorkQueue } from "./rows.ts";
 
 export interface WorkPoolInput {
@@ -82,8 +82,48 @@ export async function createWorkPool(c: Conn, input: WorkPoolInput, ifMissing = 
   return getWorkPool(c, input.name);
 }
 
+/** Prefect's rule for a queue given no priority: the first gap in 1, 2, 3 …, else one past the last. */
+function firstFreePriority(taken: number[]): number {
+  const used = new Set(taken);
+  let p = 1;
+  while (used.has(p)) p++;
+  return p;
+}
+
+/**
+ * Gives queue `id` priority `p` and moves the pool's queues at or after it down just enough to
+ * keep every priority unique and in the same order (Prefect's bulk priority update: gaps further
+ * down are kept).
+ */
+async function placeQueue(c: Conn, poolId: string, id: string, p: number): Promise<void> {
+  const others = (await c.db.select().from(c.t.workQueues).where(eq(c.t.workQueues.workPoolId, poolId)))
+    .filter((q) => q.id !== id)
+    .sort((a, b) => a.priority - b.priority);
+  let floor = p;
+  const moves: { id: string; priority: number }[] = [];
+  for (const q of others) {
+    if (q.priority < p) continue;
+    if (q.priority <= floor) {
+      moves.push({ id: q.id, priority: floor + 1 });
+      floor += 1;
+    } else break;
+  }
+  const now = nowIso();
+  // From the bottom up, so no two queues ever share a priority on the way.
+  for (const m of moves.reverse())
+    await c.db
+      .update(c.t.workQueues)
+      .set({ priority: m.priority, updated: now })
+      .where(eq(c.t.workQueues.id, m.id));
+  await c.db.update(c.t.workQueues).set({ priority: p, updated: now }).where(eq(c.t.workQueues.id, id));
+}
+
 export async function ensureWorkQueue(c: Conn, poolId: string, name: string): Promise<void> {
   const now = nowIso();
+  const taken = await c.db
+    .select({ priority: c.t.workQueues.priority })
+    .from(c.t.workQueues)
+    .where(eq(c.t.workQueues.workPoolId, poolId));
   await c.db
     .insert(c.t.workQueues)
     .values({
@@ -92,7 +132,7 @@ export async function ensureWorkQueue(c: Conn, poolId: string, name: string): Pr
       updated: now,
       workPoolId: poolId,
       name,
-      priority: 1,
+      priority: firstFreePriority(taken.map((q) => q.priority)),
       isPaused: false,
     })
     .onConflictDoNothing();
@@ -132,30 +172,77 @@ export async function setWorkPoolPaused(c: Conn, name: string, paused: boolean):
   return { ...pool, is_paused: paused };
 }
 
+export interface WorkQueueInput {
+  description?: string | null;
+  /** Lower runs first; unique in the pool (others move down to make room). */
+  priority?: number;
+  /** Most runs of the queue PENDING or RUNNING at once; null: no limit of its own. */
+  concurrency_limit?: number | null;
+  is_paused?: boolean;
+}
+
+function queueNotFound(poolName: string, name: string): WeirError {
+  return new WeirError(
+    "NOT_FOUND",
+    `Work queue "${name}" does not exist in pool "${poolName}" (list them with: weir work-queue ls --pool ${poolName})`,
+  );
+}
+
 export async function createWorkQueue(
   c: Conn,
   poolName: string,
   name: string,
-  priority?: number,
+  input: WorkQueueInput = {},
 ): Promise<WorkQueue> {
-  const pool = await getWorkPool(c, poolName);
-  if (pool.queues.some((q) => q.name === name)) {
-    throw new WeirError("CONFLICT", `Work queue "${name}" already exists in pool "${poolName}"`);
-  }
-  const now = nowIso();
-  const id = newId();
-  await c.db.insert(c.t.workQueues).values({
-    id,
-    created: now,
-    updated: now,
-    workPoolId: pool.id,
-    name,
-    priority: priority ?? pool.queues.length + 1,
-    isPaused: false,
+  return inTx(c, async (tc) => {
+    const pool = await getWorkPool(tc, poolName);
+    if (pool.queues.some((q) => q.name === name)) {
+      throw new WeirError("CONFLICT", `Work queue "${name}" already exists in pool "${poolName}"`);
+    }
+    const now = nowIso();
+    const id = newId();
+    await tc.db.insert(c.t.workQueues).values({
+      id,
+      created: now,
+      updated: now,
+      workPoolId: pool.id,
+      name,
+      description: input.description ?? null,
+      // Out of the way first; placeQueue() then takes the priority asked for.
+      priority: Math.max(0, ...pool.queues.map((q) => q.priority)) + 1,
+      concurrencyLimit: input.concurrency_limit ?? null,
+      isPaused: input.is_paused ?? false,
+    });
+    const p = input.priority ?? firstFreePriority(pool.queues.map((q) => q.priority));
+    await placeQueue(tc, pool.id, id, p);
+    const [row] = await tc.db.select().from(c.t.workQueues).where(eq(c.t.workQueues.id, id));
+    return toWorkQueue(row!);
   });
-  const [row] = await c.db
-    .select()
-    .from(c.t.workQueues)
-    .where(and(eq(c.t.workQueues.id, id)));
-  return toWorkQueue(row!);
+}
+
+/** Changes what is given of a queue: priority, concurrency limit (null clears it), pause, description. */
+export async function updateWorkQueue(
+  c: Conn,
+  poolName: string,
+  name: string,
+  input: WorkQueueInput,
+): Promise<WorkQueue> {
+  return inTx(c, async (tc) => {
+    const pool = await getWorkPool(tc, poolName);
+    const q = pool.queues.find((x) => x.name === name);
+    if (!q) throw queueNotFound(poolName, name);
+    await tc.db
+      .update(c.t.workQueues)
+      .set({
+        updated: nowIso(),
+        ...(input.description !== undefined ? { description: input.description } : {}),
+        ...(input.concurrency_limit !== undefined ? { concurrencyLimit: input.concurrency_limit } : {}),
+        ...(input.is_paused !== undefined ? { isPaused: input.is_paused } : {}),
+      })
+      .where(eq(c.t.workQueues.id, q.id));
+    if (input.priority !== undefined && input.priority !== q.priority)
+      await placeQueue(tc, pool.id, q.id, input.priority);
+    const [row] = await tc.db.select().from(c.t.workQueues).where(eq(c.t.workQueues.id, q.id));
+    return toWorkQueue(row!);
+  });
 }

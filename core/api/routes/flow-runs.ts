@@ -1,4 +1,4 @@
-import { assertTransition, STATE_TYPES, type StateType, WeirError } from "../../model/index.ts";
+import { assertTransition, isTerminal, STATE_TYPES, type StateType, WeirError } from "../../model/index.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
@@ -80,7 +80,9 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
         ...body,
         scheduledTime: body.scheduled_time,
       });
-      if (run.state.type === "SCHEDULED" && run.work_pool_name) ctx.wakeups.notify(run.work_pool_name);
+      // A run to start again, or a slot of the pool's limits freed: waiting claims look again.
+      if ((run.state.type === "SCHEDULED" || isTerminal(run.state.type)) && run.work_pool_name)
+        ctx.wakeups.notify(run.work_pool_name);
       return c.json(run);
     },
     StateBody,

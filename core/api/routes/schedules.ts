@@ -32,7 +32,14 @@ export async function scheduleInput(
       throw err;
     }
   }
-  return { schedule, active: body.active, parameters: body.parameters, slug: body.slug ?? null };
+  return {
+    schedule,
+    active: body.active,
+    parameters: body.parameters,
+    slug: body.slug ?? null,
+    max_active_runs: body.max_active_runs ?? null,
+    catchup: body.catchup ?? null,
+  };
 }
 
 export function scheduleRoutes(r: Router, ctx: ReadyContext): void {

@@ -15,7 +15,15 @@ const RECHECK_MS = 1000; // WEIR_CLAIM_RECHECK_MS
 
 export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
   const store = ctx.store;
-  const { ClaimBody, HeartbeatBody, WorkPoolBody, WorkPoolUpdateBody, WorkQueueBody } = ctx.schemas;
+  const {
+    ClaimBody,
+    ConcurrencyLimitBody,
+    HeartbeatBody,
+    WorkPoolBody,
+    WorkPoolUpdateBody,
+    WorkQueueBody,
+    WorkQueueUpdateBody,
+  } = ctx.schemas;
 
   /** A pool made before base job templates shows its type's default, which is what it runs with. */
   const withTemplate = (pool: WorkPool): WorkPool => {
@@ -105,11 +113,48 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
     "/api/work-pools/:name/queues",
     "Create a work queue in a pool",
     async (c) => {
-      const body = await readBody(c, WorkQueueBody, ctx.limits);
-      return c.json(await store.createWorkQueue(param(c, "name"), body.name, body.priority), 201);
+      const { name, ...rest } = await readBody(c, WorkQueueBody, ctx.limits);
+      return c.json(await store.createWorkQueue(param(c, "name"), name, rest), 201);
     },
     WorkQueueBody,
   );
+  r.route(
+    "patch",
+    "/api/work-pools/:name/queues/:queue",
+    "Change a work queue: priority, concurrency_limit (null clears it), is_paused, description",
+    async (c) => {
+      const body = await readBody(c, WorkQueueUpdateBody, ctx.limits);
+      const pool = param(c, "name");
+      const q = await store.updateWorkQueue(pool, param(c, "queue"), body);
+      // A resumed queue, a raised limit or a new priority may let waiting runs start.
+      ctx.wakeups.notify(pool);
+      return c.json(q);
+    },
+    WorkQueueUpdateBody,
+  );
+
+  r.route("get", "/api/concurrency-limits", "Tag concurrency limits, with their active runs", async (c) =>
+    c.json(await store.listConcurrencyLimits()),
+  );
+  r.route("get", "/api/concurrency-limits/:tag", "A tag's concurrency limit", async (c) =>
+    c.json(await store.getConcurrencyLimit(param(c, "tag"))),
+  );
+  r.route(
+    "put",
+    "/api/concurrency-limits/:tag",
+    "Create or change a tag's concurrency limit: at most `limit` active flow runs carrying the tag",
+    async (c) => {
+      const body = await readBody(c, ConcurrencyLimitBody, ctx.limits);
+      return c.json(await store.setConcurrencyLimit(param(c, "tag"), body.limit));
+    },
+    ConcurrencyLimitBody,
+  );
+  r.route("delete", "/api/concurrency-limits/:tag", "Remove a tag's concurrency limit", async (c) => {
+    const gone = await store.deleteConcurrencyLimit(param(c, "tag"));
+    // Runs it held back may start now, in any pool.
+    for (const p of await store.listWorkPools()) ctx.wakeups.notify(p.name);
+    return c.json(gone);
+  });
 
   r.route(
     "post",
@@ -126,22 +171,19 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
         const lost = await store.unclaimedByAgent(body.agent_id, body.running);
         if (lost.length > 0) return c.json({ flow_runs: lost, cancelling: [] });
       }
+      await store.getWorkPool(name); // a 404 for a pool that does not exist
       for (;;) {
-        const pool = await store.getWorkPool(name);
         let runs: Awaited<ReturnType<typeof store.claimFlowRuns>> = [];
         // An agent that went away while waiting must not be handed runs it will never start.
         if (signal.aborted) return c.json({ flow_runs: [], cancelling: [] });
-        if (!pool.is_paused && body.limit > 0) {
-          const active = pool.queues.filter((wq) => !wq.is_paused).map((wq) => wq.name);
-          const queues = body.queues.length ? body.queues.filter((n) => active.includes(n)) : active;
-          if (queues.length > 0) {
-            runs = await store.claimFlowRuns({
-              workPoolName: name,
-              queues,
-              agentId: body.agent_id,
-              limit: body.limit,
-            });
-          }
+        // The store decides what may start: paused pools and queues, and every concurrency limit.
+        if (body.limit > 0) {
+          runs = await store.claimFlowRuns({
+            workPoolName: name,
+            queues: body.queues,
+            agentId: body.agent_id,
+            limit: body.limit,
+          });
         }
         const cancelling = (await store.listCancellingRuns(body.agent_id)).filter((id) => !seen.has(id));
         const left = deadline - Date.now();

@@ -6,6 +6,7 @@ import m0002 from "./0002_blocks.sql" with { type: "text" };
 import m0003 from "./0003_triggers_concurrency.sql" with { type: "text" };
 import m0004 from "./0004_schedule_errors.sql" with { type: "text" };
 import m0005 from "./0005_runs_listing.sql" with { type: "text" };
+import m0006 from "./0006_limits.sql" with { type: "text" };
 
 export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0000_init", sql: m0000 },
@@ -14,4 +15,5 @@ export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0003_triggers_concurrency", sql: m0003 },
   { id: "0004_schedule_errors", sql: m0004 },
   { id: "0005_runs_listing", sql: m0005 },
+  { id: "0006_limits", sql: m0006 },
 ];

@@ -1,0 +1,292 @@
+import { and, asc, count, eq, inArray, isNull, lte, ne, notInArray, or, type SQL, sql } from "drizzle-orm";
+import type { FlowRun } from "../model/index.ts";
+import { type Conn, inTx, rawRows } from "./conn.ts";
+import { readFlowRuns } from "./flow-runs.ts";
+import { recordStates } from "./history.ts";
+import { nowIso } from "./rows.ts";
+
+export interface ClaimRequest {
+  workPoolName: string;
+  /** Only these queues; all of the pool's unpaused queues when empty. */
+  queues: string[];
+  agentId: string;
+  limit: number;
+}
+
+/** Why a due run was not given out, when it is a limit of its own (not the pool's or queue's). */
+const WAITING = "AwaitingConcurrencySlot";
+
+/** Due runs read per round trip while filling a claim. */
+const PAGE = 100;
+
+/**
+ * A run holds a slot of every limit it falls under while it is PENDING, RUNNING or CANCELLING, and
+ * while its engine waits to retry it in the same process (SCHEDULED "AwaitingRetry").
+ */
+function active(c: Conn): SQL {
+  const r = c.t.flowRuns;
+  return or(
+    inArray(r.stateType, ["PENDING", "RUNNING", "CANCELLING"]),
+    and(eq(r.stateType, "SCHEDULED"), eq(r.stateName, "AwaitingRetry")),
+  )!;
+}
+
+async function countActive(c: Conn, where: SQL): Promise<number> {
+  const [row] = await c.db
+    .select({ n: count() })
+    .from(c.t.flowRuns)
+    .where(and(active(c), where));
+  return Number(row?.n ?? 0);
+}
+
+/** Active runs carrying a tag (tags are a JSON array in both dialects). */
+export async function countActiveWithTag(c: Conn, tag: string): Promise<number> {
+  const has =
+    c.dialect === "postgres"
+      ? sql`${c.t.flowRuns.tags} @> jsonb_build_array(${tag}::text)`
+      : sql`EXISTS (SELECT 1 FROM json_each(${c.t.flowRuns.tags}) WHERE value = ${tag})`;
+  return countActive(c, has);
+}
+
+interface Slots {
+  limit: number;
+  used: number;
+}
+const full = (s: Slots | null | undefined): boolean => s != null && s.used >= s.limit;
+
+/**
+ * Moves up to `limit` due SCHEDULED runs of a pool to PENDING for one agent, honouring every limit
+ * at once: the pool's and each queue's concurrency limit, the deployment's (`ENQUEUE`: the run
+ * waits, named AwaitingConcurrencySlot; `CANCEL_NEW`: it ends CANCELLED with the reason), each
+ * schedule's max_active_runs and every tag limit. Queues are served strictly by priority (lower
+ * number first), runs by scheduled time within a queue. Paused pools and queues give nothing.
+ *
+ * Claims run one at a time (SQLite writes one transaction at a time; on PostgreSQL each claim takes
+ * one advisory lock first, across all servers), so the counts a claim reads cannot change under it
+ * except downwards (a run finishing), and no limit is ever exceeded. The timestamp is taken after
+ * the lock, so a run's PENDING never predates the end of the run whose slot it took.
+ */
+export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun[]> {
+  if (req.limit <= 0) return [];
+  return inTx(c, async (tc) => {
+    if (c.dialect === "postgres")
+      await rawRows(tc, sql`SELECT pg_advisory_xact_lock(hashtext('weir-claims'))`);
+    const now = nowIso();
+    const t = c.t;
+    const [pool] = await tc.db.select().from(t.workPools).where(eq(t.workPools.name, req.workPoolName));
+    if (!pool || pool.isPaused) return [];
+    const known = await tc.db
+      .select()
+      .from(t.workQueues)
+      .where(eq(t.workQueues.workPoolId, pool.id))
+      .orderBy(asc(t.workQueues.priority), asc(t.workQueues.name));
+    const wanted = (name: string) => req.queues.length === 0 || req.queues.includes(name);
+    // Each queue in priority order, then runs naming a queue the pool does not have (made through
+    // the API without one): last, with no limit of their own.
+    const lanes: { where: SQL; limit: number | null; name: string | null }[] = known
+      .filter((q) => !q.isPaused && wanted(q.name))
+      .map((q) => ({ where: eq(t.flowRuns.workQueueName, q.name), limit: q.concurrencyLimit, name: q.name }));
+    const names = known.map((q) => q.name);
+    const unknown = req.queues.filter((n) => !names.includes(n));
+    if (req.queues.length === 0 || unknown.length > 0) {
+      const outside = or(
+        isNull(t.flowRuns.workQueueName),
+        names.length ? notInArray(t.flowRuns.workQueueName, names) : undefined,
+      )!;
+      lanes.push({
+        where: req.queues.length === 0 ? outside : inArray(t.flowRuns.workQueueName, unknown),
+        limit: null,
+        name: null,
+      });
+    }
+
+    const byQueue = new Map<string | null, number>();
+    for (const row of await tc.db
+      .select({ queue: t.flowRuns.workQueueName, n: count() })
+      .from(t.flowRuns)
+      .where(and(active(tc), eq(t.flowRuns.workPoolName, pool.name)))
+      .groupBy(t.flowRuns.workQueueName))
+      byQueue.set(row.queue, Number(row.n));
+    let budget = req.limit;
+    if (pool.concurrencyLimit != null) {
+      const used = [...byQueue.values()].reduce((a, b) => a + b, 0);
+      budget = Math.min(budget, pool.concurrencyLimit - used);
+    }
+    if (budget <= 0) return [];
+
+    const tagLimits = new Map<string, Slots>();
+    for (const l of await tc.db.select().from(t.concurrencyLimits))
+      tagLimits.set(l.tag, { limit: l.limit, used: await countActiveWithTag(tc, l.tag) });
+    const deployments = new Map<string, (Slots & { cancelNew: boolean }) | null>();
+    const schedules = new Map<string, Slots | null>();
+
+    const take: string[] = [];
+    const waiting: { id: string; message: string }[] = [];
+    const cancel: { id: string; message: string }[] = [];
+    for (const q of lanes) {
+      let free = q.limit == null ? budget : Math.min(budget, q.limit - (byQueue.get(q.name) ?? 0));
+      for (let offset = 0; free > 0; offset += PAGE) {
+        const page = await tc.db
+          .select({
+            id: t.flowRuns.id,
+            deploymentId: t.flowRuns.deploymentId,
+            scheduleId: t.flowRuns.scheduleId,
+            tags: t.flowRuns.tags,
+            stateName: t.flowRuns.stateName,
+          })
+          .from(t.flowRuns)
+          .where(
+            and(
+              eq(t.flowRuns.workPoolName, pool.name),
+              q.where,
+              eq(t.flowRuns.stateType, "SCHEDULED"),
+              ne(t.flowRuns.stateName, "AwaitingRetry"),
+              or(isNull(t.flowRuns.nextScheduledStartTime), lte(t.flowRuns.nextScheduledStartTime, now)),
+            ),
+          )
+          .orderBy(asc(t.flowRuns.nextScheduledStartTime), asc(t.flowRuns.id))
+          .limit(PAGE)
+          .offset(offset);
+        for (const run of page) {
+          if (free <= 0) break;
+          const dep = run.deploymentId ? await deploymentSlots(tc, deployments, run.deploymentId) : null;
+          if (dep && full(dep)) {
+            const message = `Deployment concurrency limit reached (${dep.used} of ${dep.limit} running)`;
+            if (dep.cancelNew) cancel.push({ id: run.id, message });
+            else if (run.stateName !== WAITING) waiting.push({ id: run.id, message });
+            continue;
+          }
+          const sched = run.scheduleId ? await scheduleSlots(tc, schedules, run.scheduleId) : null;
+          if (sched && full(sched)) {
+            if (run.stateName !== WAITING)
+              waiting.push({
+                id: run.id,
+                message: `The schedule's max_active_runs is reached (${sched.used} of ${sched.limit} running)`,
+              });
+            continue;
+          }
+          const tag = (run.tags ?? []).find((x) => full(tagLimits.get(x)));
+          if (tag !== undefined) {
+            const l = tagLimits.get(tag)!;
+            if (run.stateName !== WAITING)
+              waiting.push({
+                id: run.id,
+                message: `Concurrency limit for tag "${tag}" reached (${l.used} of ${l.limit} running)`,
+              });
+            continue;
+          }
+          take.push(run.id);
+          free--;
+          budget--;
+          if (dep) dep.used++;
+          if (sched) sched.used++;
+          for (const x of new Set(run.tags ?? [])) {
+            const l = tagLimits.get(x);
+            if (l) l.used++;
+          }
+        }
+        if (page.length < PAGE) break;
+      }
+      if (budget <= 0) break;
+    }
+
+    if (cancel.length > 0) {
+      for (const x of cancel)
+        await tc.db
+          .update(t.flowRuns)
+          .set({
+            stateType: "CANCELLED",
+            stateName: "Cancelled",
+            stateMessage: x.message,
+            stateTimestamp: now,
+            updated: now,
+            endTime: now,
+          })
+          .where(and(eq(t.flowRuns.id, x.id), eq(t.flowRuns.stateType, "SCHEDULED")));
+      await recordStates(
+        tc,
+        cancel.map((x) => ({ flowRunId: x.id, type: "CANCELLED", name: "Cancelled", message: x.message })),
+        now,
+      );
+    }
+    if (waiting.length > 0) {
+      for (const x of waiting)
+        await tc.db
+          .update(t.flowRuns)
+          .set({ stateName: WAITING, stateMessage: x.message, stateTimestamp: now, updated: now })
+          .where(and(eq(t.flowRuns.id, x.id), eq(t.flowRuns.stateType, "SCHEDULED")));
+      await recordStates(
+        tc,
+        waiting.map((x) => ({ flowRunId: x.id, type: "SCHEDULED", name: WAITING, message: x.message })),
+        now,
+      );
+    }
+    if (take.length === 0) return [];
+    const claimed = await tc.db
+      .update(t.flowRuns)
+      .set({
+        stateType: "PENDING",
+        stateName: "Pending",
+        stateMessage: null,
+        stateTimestamp: now,
+        updated: now,
+        agentId: req.agentId,
+      })
+      .where(and(inArray(t.flowRuns.id, take), eq(t.flowRuns.stateType, "SCHEDULED")))
+      .returning({ id: t.flowRuns.id });
+    if (claimed.length === 0) return [];
+    await recordStates(
+      tc,
+      claimed.map((r) => ({
+        flowRunId: r.id,
+        type: "PENDING",
+        name: "Pending",
+        message: null,
+        data: { agent_id: req.agentId },
+      })),
+      now,
+    );
+    // In the order they were chosen: priority, then scheduled time.
+    const order = new Map(take.map((id, i) => [id, i]));
+    const runs = await readFlowRuns(
+      tc,
+      claimed.map((r) => r.id),
+    );
+    return runs.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+  });
+}
+
+async function deploymentSlots(
+  c: Conn,
+  cache: Map<string, (Slots & { cancelNew: boolean }) | null>,
+  id: string,
+): Promise<(Slots & { cancelNew: boolean }) | null> {
+  if (cache.has(id)) return cache.get(id)!;
+  const [d] = await c.db
+    .select({ limit: c.t.deployments.concurrencyLimit })
+    .from(c.t.deployments)
+    .where(eq(c.t.deployments.id, id));
+  const spec = d?.limit;
+  const slots =
+    spec && typeof spec.limit === "number"
+      ? {
+          limit: spec.limit,
+          cancelNew: spec.collision_strategy === "CANCEL_NEW",
+          used: await countActive(c, eq(c.t.flowRuns.deploymentId, id)),
+        }
+      : null;
+  cache.set(id, slots);
+  return slots;
+}
+
+async function scheduleSlots(c: Conn, cache: Map<string, Slots | null>, id: string): Promise<Slots | null> {
+  if (cache.has(id)) return cache.get(id)!;
+  const [s] = await c.db
+    .select({ max: c.t.deploymentSchedules.maxActiveRuns })
+    .from(c.t.deploymentSchedules)
+    .where(eq(c.t.deploymentSchedules.id, id));
+  const slots =
+    s?.max != null ? { limit: s.max, used: await countActive(c, eq(c.t.flowRuns.scheduleId, id)) } : null;
+  cache.set(id, slots);
+  return slots;
+}

@@ -1,0 +1,229 @@
+// What a claim gives out, on both backends: queues by priority, runs by time within a queue, and
+// every concurrency limit (pool, queue, deployment with ENQUEUE / CANCEL_NEW, schedule
+// max_active_runs, tags) never exceeded. Racing claims from separate processes are in
+// tests/e2e/limits.test.ts.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import type * as q from "../../core/store/index.ts";
+import { backends, type TestStore } from "./backends.ts";
+
+for (const backend of backends()) {
+  describe(`${backend.name}`, () => {
+    let store: TestStore;
+    beforeEach(async () => {
+      store = await backend.open();
+      await store.createWorkPool({ name: "local" });
+    });
+    afterEach(() => store.dispose());
+
+    const deploy = (name = "daily", extra: Partial<q.DeploymentInput> = {}) =>
+      store.upsertDeployment({ flow_name: "hello", name, work_pool_name: "local", ...extra });
+    let clock = Date.now() - 3_600_000;
+    /** A due run, each one scheduled a second after the one before. */
+    const run = async (deploymentId: string, extra: Partial<q.FlowRunInput> = {}) => {
+      const { deployment } = { deployment: await store.getDeployment(deploymentId) };
+      clock += 1000;
+      return store.createFlowRun({
+        flow_id: deployment.flow_id,
+        deployment_id: deployment.id,
+        work_pool_name: "local",
+        work_queue_name: "default",
+        state: { type: "SCHEDULED", scheduledTime: new Date(clock).toISOString() },
+        ...extra,
+      });
+    };
+    const claim = (limit = 10, pool = "local", queues: string[] = []) =>
+      store.claimFlowRuns({ workPoolName: pool, queues, agentId: "agent", limit });
+    const finish = (id: string) =>
+      store
+        .setFlowRunState(id, { type: "RUNNING" })
+        .then(() => store.setFlowRunState(id, { type: "COMPLETED" }));
+
+    describe("priority", () => {
+      test("queues are served by priority, lower first, and by scheduled time within a queue", async () => {
+        await store.createWorkQueue("local", "low", { priority: 5 });
+        await store.createWorkQueue("high", "high", {}).catch(() => {}); // no such pool: ignored
+        await store.createWorkQueue("local", "high", { priority: 1 });
+        const { deployment } = await deploy();
+        const low1 = await run(deployment.id, { work_queue_name: "low" });
+        const low2 = await run(deployment.id, { work_queue_name: "low" });
+        const def = await run(deployment.id, { work_queue_name: "default" });
+        const high1 = await run(deployment.id, { work_queue_name: "high" });
+        const high2 = await run(deployment.id, { work_queue_name: "high" });
+        const order: string[] = [];
+        for (let i = 0; i < 5; i++) order.push(...(await claim(1)).map((r) => r.id));
+        expect(order).toEqual([high1.id, high2.id, def.id, low1.id, low2.id]);
+      });
+
+      test("a priority taken moves the queues at and after it down, keeping them unique", async () => {
+        await store.createWorkQueue("local", "b"); // first gap: 2
+        await store.createWorkQueue("local", "d", { priority: 4 });
+        await store.createWorkQueue("local", "top", { priority: 1 });
+        const queues = (await store.getWorkPool("local")).queues.map((x) => [x.name, x.priority]);
+        expect(queues).toEqual([
+          ["top", 1],
+          ["default", 2],
+          ["b", 3],
+          ["d", 4],
+        ]);
+        await store.updateWorkQueue("local", "d", { priority: 2 });
+        expect((await store.getWorkPool("local")).queues.map((x) => `${x.name}:${x.priority}`)).toEqual([
+          "top:1",
+          "d:2",
+          "default:3",
+          "b:4",
+        ]);
+      });
+    });
+
+    describe("pool and queue limits", () => {
+      test("a pool's limit counts its pending and running runs in every queue", async () => {
+        await store.updateWorkPool("local", { concurrency_limit: 2 });
+        await store.createWorkQueue("local", "other");
+        const { deployment } = await deploy();
+        const a = await run(deployment.id);
+        await run(deployment.id, { work_queue_name: "other" });
+        await run(deployment.id);
+        expect((await claim(10)).length).toBe(2);
+        expect(await claim(10)).toEqual([]);
+        await finish(a.id);
+        expect((await claim(10)).length).toBe(1);
+        expect(await claim(10)).toEqual([]);
+      });
+
+      test("a queue's limit holds its runs back and lets the next queue's through; a paused queue gives none", async () => {
+        await store.updateWorkQueue("local", "default", { concurrency_limit: 1 });
+        await store.createWorkQueue("local", "later", { priority: 2 });
+        const { deployment } = await deploy();
+        const d1 = await run(deployment.id);
+        await run(deployment.id);
+        const l1 = await run(deployment.id, { work_queue_name: "later" });
+        expect((await claim(10)).map((r) => r.id)).toEqual([d1.id, l1.id]);
+        const l2 = await run(deployment.id, { work_queue_name: "later" });
+        await store.updateWorkQueue("local", "later", { is_paused: true });
+        expect(await claim(10)).toEqual([]);
+        await store.updateWorkQueue("local", "later", { is_paused: false });
+        expect((await claim(10)).map((r) => r.id)).toEqual([l2.id]);
+      });
+
+      test("a paused pool gives nothing", async () => {
+        const { deployment } = await deploy();
+        await run(deployment.id);
+        await store.setWorkPoolPaused("local", true);
+        expect(await claim(10)).toEqual([]);
+      });
+    });
+
+    describe("deployment concurrency_limit", () => {
+      test("ENQUEUE: runs past the limit wait, named AwaitingConcurrencySlot, and start when a slot frees", async () => {
+        const { deployment } = await deploy("daily", {
+          concurrency_limit: { limit: 1, collision_strategy: "ENQUEUE" },
+        });
+        const first = await run(deployment.id);
+        const second = await run(deployment.id);
+        await run(deployment.id);
+        expect((await claim(10)).map((r) => r.id)).toEqual([first.id]);
+        const waiting = await store.getFlowRun(second.id);
+        expect(waiting.state.type).toBe("SCHEDULED");
+        expect(waiting.state.name).toBe("AwaitingConcurrencySlot");
+        expect(waiting.state.message).toBe("Deployment concurrency limit reached (1 of 1 running)");
+        expect(await claim(10)).toEqual([]);
+        // Waiting again is not written again.
+        expect((await store.listFlowRunStates(second.id)).map((s) => s.name)).toEqual([
+          "Scheduled",
+          "AwaitingConcurrencySlot",
+        ]);
+        await finish(first.id);
+        expect((await claim(10)).map((r) => r.id)).toEqual([second.id]);
+      });
+
+      test("CANCEL_NEW: runs past the limit end CANCELLED with the reason", async () => {
+        const { deployment } = await deploy("daily", {
+          concurrency_limit: { limit: 2, collision_strategy: "CANCEL_NEW" },
+        });
+        const ids = [];
+        for (let i = 0; i < 4; i++) ids.push((await run(deployment.id)).id);
+        expect((await claim(10)).map((r) => r.id)).toEqual(ids.slice(0, 2));
+        for (const id of ids.slice(2)) {
+          const r = await store.getFlowRun(id);
+          expect(r.state.type).toBe("CANCELLED");
+          expect(r.state.message).toBe("Deployment concurrency limit reached (2 of 2 running)");
+        }
+      });
+
+      test("other deployments' runs go past one that waits", async () => {
+        const { deployment: limited } = await deploy("limited", {
+          concurrency_limit: { limit: 1, collision_strategy: "ENQUEUE" },
+        });
+        const { deployment: free } = await deploy("free");
+        const a = await run(limited.id);
+        await run(limited.id);
+        const c = await run(free.id);
+        expect((await claim(10)).map((r) => r.id)).toEqual([a.id, c.id]);
+      });
+    });
+
+    describe("schedule max_active_runs and tag limits", () => {
+      test("a schedule's max_active_runs bounds its own runs only", async () => {
+        const { deployment } = await deploy("daily", {
+          schedules: [{ schedule: { interval: 3600 }, max_active_runs: 1 }],
+        });
+        const [schedule] = deployment.schedules;
+        expect(schedule!.max_active_runs).toBe(1);
+        const base = await store.getDeployment(deployment.id);
+        const at = new Date(Date.now() - 60_000).toISOString();
+        const rows = [1, 2].map((i) => ({
+          id: `01a00000-0000-7000-8000-00000000000${i}`,
+          created: at,
+          updated: at,
+          name: `scheduled-${i}`,
+          flowId: base.flow_id,
+          deploymentId: base.id,
+          workPoolName: "local",
+          workQueueName: "default",
+          parameters: {},
+          jobVariables: {},
+          tags: [],
+          stateType: "SCHEDULED",
+          stateName: "Scheduled",
+          stateTimestamp: at,
+          expectedStartTime: at,
+          nextScheduledStartTime: at,
+          autoScheduled: true,
+          scheduleId: schedule!.id,
+          idempotencyKey: `test-${i}`,
+          runCount: 0,
+          totalRunTime: 0,
+        }));
+        await store.insertScheduledRuns(rows, at);
+        const manual = await run(deployment.id);
+        const got = (await claim(10)).map((r) => r.id);
+        expect(got).toEqual([manual.id, rows[0]!.id]); // by scheduled time: the manual run is older
+        const held = await store.getFlowRun(rows[1]!.id);
+        expect(held.state.name).toBe("AwaitingConcurrencySlot");
+        expect(held.state.message).toBe("The schedule's max_active_runs is reached (1 of 1 running)");
+      });
+
+      test("a tag's limit counts runs carrying it across deployments and pools", async () => {
+        await store.createWorkPool({ name: "second" });
+        await store.setConcurrencyLimit("db", 1);
+        const { deployment: a } = await deploy("a");
+        const { deployment: b } = await deploy("b", { work_pool_name: "second" });
+        const first = await run(a.id, { tags: ["db", "x"] });
+        const blocked = await run(b.id, { tags: ["db"], work_pool_name: "second" });
+        const untagged = await run(b.id, { tags: ["x"], work_pool_name: "second" });
+        expect((await claim(10)).map((r) => r.id)).toEqual([first.id]);
+        expect((await claim(10, "second")).map((r) => r.id)).toEqual([untagged.id]);
+        expect((await store.getFlowRun(blocked.id)).state.message).toBe(
+          'Concurrency limit for tag "db" reached (1 of 1 running)',
+        );
+        expect((await store.listConcurrencyLimits()).map((l) => [l.tag, l.limit, l.active])).toEqual([
+          ["db", 1, 1],
+        ]);
+        await finish(first.id);
+        expect((await claim(10, "second")).map((r) => r.id)).toEqual([blocked.id]);
+        await store.deleteConcurrencyLimit("db");
+        await expect(store.getConcurrencyLimit("db")).rejects.toThrow(/weir concurrency-limit create db N/);
+      });
+    });
+  });
+}
