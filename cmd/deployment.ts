@@ -75,6 +75,7 @@ export function register(program: Command): void {
     .option("-t, --tag <tag>", "extra tag for the run (repeatable)", collect)
     .option("--job-variable <key=value>", "job variable for this run (repeatable)", collect)
     .option("--start-in <seconds>", "schedule the run this many seconds from now")
+    .option("-q, --work-queue <name>", "queue of the deployment's pool to put the run in (made when missing)")
     .option("-w, --watch", "follow the run until it finishes: exit 0 if Completed, 1 otherwise")
     .option("--json", "print the created run as JSON")
     .action(async (ref, opts) => {
@@ -95,6 +96,7 @@ export function register(program: Command): void {
         tags: opts.tag,
         job_variables: opts.jobVariable ? keyValues(opts.jobVariable, "--job-variable") : undefined,
         scheduled_time: scheduled,
+        work_queue_name: opts.workQueue,
       });
       if (opts.json && !opts.watch) return printJson(run);
       console.log(`Created flow run ${bold(run.name)} (${run.id}) of ${d.flow_name}/${d.name}`);

@@ -121,6 +121,8 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     job_variables: v.optional(json("maxJobVariablesBytes")),
     name: v.optional(name),
     scheduled_time: v.optional(timestamp),
+    /** A queue of the deployment's pool (made when missing, as Prefect's run_deployment does). */
+    work_queue_name: v.optional(name),
   });
 
   const FlowRunBody = v.object({

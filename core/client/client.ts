@@ -185,6 +185,7 @@ export class WeirClient {
       tags?: string[];
       job_variables?: Record<string, unknown>;
       scheduled_time?: string;
+      work_queue_name?: string;
     } = {},
   ): Promise<FlowRun> {
     return this.request("POST", `/deployments/${id}/runs`, body);

@@ -63,15 +63,16 @@ const full = (s: Slots | null | undefined): boolean => s != null && s.used >= s.
  *
  * Claims run one at a time (SQLite writes one transaction at a time; on PostgreSQL each claim takes
  * one advisory lock first, across all servers), so the counts a claim reads cannot change under it
- * except downwards (a run finishing), and no limit is ever exceeded. The timestamp is taken after
- * the lock, so a run's PENDING never predates the end of the run whose slot it took.
+ * except downwards (a run finishing), and no limit is ever exceeded.
  */
 export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun[]> {
   if (req.limit <= 0) return [];
   return inTx(c, async (tc) => {
     if (c.dialect === "postgres")
       await rawRows(tc, sql`SELECT pg_advisory_xact_lock(hashtext('weir-claims'))`);
-    const now = nowIso();
+    // Due by the time the lock was taken; the writes below are stamped after every read, so a
+    // run's PENDING is never earlier than the end of a run whose slot it took.
+    const dueBy = nowIso();
     const t = c.t;
     const [pool] = await tc.db.select().from(t.workPools).where(eq(t.workPools.name, req.workPoolName));
     if (!pool || pool.isPaused) return [];
@@ -141,7 +142,7 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
               q.where,
               eq(t.flowRuns.stateType, "SCHEDULED"),
               ne(t.flowRuns.stateName, "AwaitingRetry"),
-              or(isNull(t.flowRuns.nextScheduledStartTime), lte(t.flowRuns.nextScheduledStartTime, now)),
+              or(isNull(t.flowRuns.nextScheduledStartTime), lte(t.flowRuns.nextScheduledStartTime, dueBy)),
             ),
           )
           .orderBy(asc(t.flowRuns.nextScheduledStartTime), asc(t.flowRuns.id))
@@ -190,6 +191,7 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
       if (budget <= 0) break;
     }
 
+    const now = nowIso();
     if (cancel.length > 0) {
       for (const x of cancel)
         await tc.db

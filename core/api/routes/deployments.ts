@@ -109,6 +109,17 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
     "Create a flow run of a deployment; parameters merge over the deployment's and are validated first",
     async (c) => {
       const body = await readBody(c, RunDeploymentBody, ctx.limits);
+      if (body.work_queue_name) {
+        const d = await store.getDeployment(param(c, "id"));
+        if (!d.work_pool_name)
+          throw new WeirError(
+            "INVALID",
+            `work_queue_name: ${d.flow_name}/${d.name} has no work pool, so its runs have no queues`,
+            { fields: { work_queue_name: "the deployment has no work pool" } },
+          );
+        const pool = await store.getWorkPool(d.work_pool_name);
+        await store.ensureWorkQueue(pool.id, body.work_queue_name);
+      }
       // A run's own job variables are checked with the deployment's under the pool's template
       // (runs without any were checked when deployed, and keep the batched path).
       if (body.job_variables && Object.keys(body.job_variables).length > 0) {
@@ -133,7 +144,7 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
           deployment_id: d.id,
           name: body.name,
           work_pool_name: d.work_pool_name,
-          work_queue_name: d.work_queue_name,
+          work_queue_name: body.work_queue_name ?? d.work_queue_name,
           parameters,
           job_variables: mergeJobVariables(d.job_variables, body.job_variables),
           tags: [...new Set([...d.tags, ...(body.tags ?? [])])],

@@ -1,0 +1,232 @@
+// Limits and priority with real separate processes: four agents (and, on PostgreSQL, two servers
+// on one database) claim at once. What is asserted comes from the server's own state history
+// (when each run became PENDING and when it ended), so a limit exceeded for a moment shows.
+// Through the compiled binary.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Env, freePort } from "./harness.ts";
+
+setDefaultTimeout(240_000);
+
+const WORK_FLOW = `import { appendFileSync, existsSync } from "node:fs";
+import { flow } from "weir";
+
+export const work = flow({ name: "work" }, async () => {
+  appendFileSync(process.env.MARKS!, \`\${process.env.WEIR_FLOW_RUN_ID}\\n\`);
+  await new Promise((r) => setTimeout(r, 150));
+});
+
+// Holds its slot until the test opens the gate.
+export const gate = flow({ name: "gate" }, async () => {
+  appendFileSync(process.env.MARKS!, \`\${process.env.WEIR_FLOW_RUN_ID}\\n\`);
+  while (!existsSync(process.env.GATE!)) await new Promise((r) => setTimeout(r, 50));
+});
+`;
+
+const YAML = `deployments:
+  - name: capped
+    entrypoint: flows/work.ts:work
+    concurrency_limit: 2
+    work_pool: { name: race }
+  - name: tagged
+    entrypoint: flows/work.ts:work
+    tags: [db]
+    work_pool: { name: race }
+  - name: free
+    entrypoint: flows/work.ts:work
+    work_pool: { name: race }
+  - name: single
+    entrypoint: flows/work.ts:gate
+    concurrency_limit: { limit: 1, collision_strategy: CANCEL_NEW }
+    work_pool: { name: race }
+  - name: ordered
+    entrypoint: flows/work.ts:work
+    work_pool: { name: ordered, work_queue_name: low }
+`;
+
+const FINAL = ["COMPLETED", "FAILED", "CRASHED", "CANCELLED"];
+
+let env: Env;
+const apis: string[] = [];
+let marks: string;
+let gate: string;
+
+beforeAll(async () => {
+  env = new Env();
+  await env.startServer();
+  apis.push(env.apiUrl);
+  // On PostgreSQL a second server on the same database: claims race across servers too.
+  if (env.database) {
+    const port = await freePort();
+    const second = env.spawn(["server", "--port", String(port)]);
+    await second.waitFor(/listening on http:\/\/127\.0\.0\.1:\d+/);
+    apis.push(`http://127.0.0.1:${port}/api`);
+  }
+  marks = join(env.root, "marks.txt");
+  gate = join(env.root, "gate");
+});
+afterAll(async () => {
+  await env?.dispose();
+});
+
+async function post(url: string, body: unknown = {}): Promise<any> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`POST ${url}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/** When the server put the run in PENDING and when it ended, from its state history. */
+async function span(id: string): Promise<{ id: string; from: number; to: number; end: string }> {
+  const states = (await fetch(`${apis[0]}/flow-runs/${id}/states`).then((r) => r.json())) as {
+    type: string;
+    timestamp: string;
+  }[];
+  const pending = states.find((s) => s.type === "PENDING");
+  const last = states.at(-1)!;
+  return {
+    id,
+    from: pending ? Date.parse(pending.timestamp) : Number.NaN,
+    to: Date.parse(last.timestamp),
+    end: last.type,
+  };
+}
+
+/** The most runs active at one instant ([PENDING, end) intervals). */
+function mostAtOnce(spans: { from: number; to: number }[]): number {
+  const events = spans.flatMap((s) => [
+    [s.from, 1],
+    [s.to, -1],
+  ]);
+  // Ends before starts at the same instant: a slot freed and taken in one millisecond.
+  events.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
+  let now = 0;
+  let most = 0;
+  for (const [, d] of events) {
+    now += d!;
+    most = Math.max(most, now);
+  }
+  return most;
+}
+
+async function waitFinal(ids: string[]): Promise<void> {
+  for (const id of ids) await env.waitForRun(id, (r) => FINAL.includes(r.state.type), 120_000);
+}
+
+describe("limits with agents racing", () => {
+  test("pool, deployment and tag limits are never exceeded; every run executes once", async () => {
+    expect((await env.cli(["work-pool", "create", "race", "--limit", "3"])).code).toBe(0);
+    expect((await env.cli(["work-pool", "create", "ordered", "--limit", "1"])).code).toBe(0);
+    expect((await env.cli(["concurrency-limit", "create", "db", "1"])).code).toBe(0);
+    const dir = env.project("race", { "flows/work.ts": WORK_FLOW, "weir.yaml": YAML });
+    const deployed = await env.cli(["deploy", "--all"], { cwd: dir });
+    expect(deployed.code).toBe(0);
+    for (let i = 0; i < 4; i++)
+      env.spawn(["agent", "--pool", "race", "--limit", "4", "--name", `racer-${i}`], {
+        env: { WEIR_API_URL: apis[i % apis.length]!, MARKS: marks, GATE: gate },
+      });
+    const ids = async (name: string) =>
+      ((await fetch(`${apis[0]}/deployments/name/work/${name}`).then((r) => r.json())) as { id: string }).id;
+    const plan: [string, number][] = [
+      ["capped", 10],
+      ["tagged", 5],
+      ["free", 10],
+    ];
+    const created: Record<string, string[]> = {};
+    let k = 0;
+    await Promise.all(
+      plan.flatMap(([name, n]) =>
+        Array.from({ length: n }, async () => {
+          const api = apis[k++ % apis.length]!;
+          const run = await post(`${api}/deployments/${await ids(name)}/runs`);
+          (created[name] ??= []).push(run.id);
+        }),
+      ),
+    );
+    const all = Object.values(created).flat();
+    await waitFinal(all);
+    const spans = await Promise.all(all.map(span));
+    expect(spans.filter((s) => s.end !== "COMPLETED")).toEqual([]);
+    const of = (name: string) => spans.filter((s) => created[name]!.includes(s.id));
+    expect(mostAtOnce(spans)).toBeLessThanOrEqual(3);
+    expect(mostAtOnce(of("capped"))).toBeLessThanOrEqual(2);
+    expect(mostAtOnce(of("tagged"))).toBeLessThanOrEqual(1);
+    const lines = readFileSync(marks, "utf8").trim().split("\n");
+    expect(lines.length).toBe(all.length);
+    expect(new Set(lines)).toEqual(new Set(all));
+  });
+
+  test("CANCEL_NEW: while one run holds the slot, the others end CANCELLED with the reason", async () => {
+    const id = (
+      (await fetch(`${apis[0]}/deployments/name/gate/single`).then((r) => r.json())) as { id: string }
+    ).id;
+    const first = await post(`${apis[0]}/deployments/${id}/runs`);
+    await env.waitForRun(first.id, (r) => r.state.type === "RUNNING", 60_000);
+    const more = [
+      await post(`${apis.at(-1)}/deployments/${id}/runs`),
+      await post(`${apis[0]}/deployments/${id}/runs`),
+    ];
+    for (const r of more) {
+      const done = await env.waitForRun(r.id, (x) => FINAL.includes(x.state.type), 60_000);
+      expect(done.state.type).toBe("CANCELLED");
+      expect(done.state.message).toBe("Deployment concurrency limit reached (1 of 1 running)");
+    }
+    writeFileSync(gate, "");
+    expect((await env.waitForRun(first.id, (r) => FINAL.includes(r.state.type), 60_000)).state.type).toBe(
+      "COMPLETED",
+    );
+    expect(readFileSync(marks, "utf8")).not.toContain(more[0].id);
+  });
+
+  test("queues are served strictly by priority across all agents of a pool", async () => {
+    const ordered = (await env.cli(["work-queue", "create", "high", "--pool", "ordered", "--priority", "1"]))
+      .stdout;
+    expect(ordered).toContain('Created work queue "high" in pool "ordered" (priority 1, limit -)');
+    const ls = (await env.cli(["work-queue", "ls", "--pool", "ordered"])).stdout;
+    // default moved down from 1 to 2; low (made by deploy) after it
+    expect(
+      ls
+        .split("\n")
+        .slice(1, 4)
+        .map((l) => l.split(/\s+/).slice(0, 2).join(" ")),
+    ).toEqual(["high 1", "default 2", "low 3"]);
+    expect((await env.cli(["work-pool", "pause", "ordered"])).code).toBe(0);
+    const id = (
+      (await fetch(`${apis[0]}/deployments/name/work/ordered`).then((r) => r.json())) as { id: string }
+    ).id;
+    const low: string[] = [];
+    const high: string[] = [];
+    for (let i = 0; i < 3; i++) low.push((await post(`${apis[0]}/deployments/${id}/runs`)).id);
+    for (let i = 0; i < 3; i++)
+      high.push((await post(`${apis.at(-1)}/deployments/${id}/runs`, { work_queue_name: "high" })).id);
+    for (let i = 0; i < 2; i++)
+      env.spawn(["agent", "--pool", "ordered", "--name", `ordered-${i}`], {
+        env: { WEIR_API_URL: apis[i % apis.length]!, MARKS: marks, GATE: gate },
+      });
+    expect((await env.cli(["work-pool", "resume", "ordered"])).code).toBe(0);
+    await waitFinal([...high, ...low]);
+    const spans = await Promise.all([...high, ...low].map(span));
+    expect(mostAtOnce(spans)).toBe(1);
+    const order = [...spans].sort((a, b) => a.from - b.from).map((s) => s.id);
+    expect(order.slice(0, 3).sort()).toEqual([...high].sort());
+    // FIFO within a queue
+    expect(order).toEqual([...high, ...low]);
+    expect(existsSync(marks)).toBe(true);
+  });
+
+  test("bad limits are refused naming the flag", async () => {
+    for (const [args, flag] of [
+      [["work-queue", "create", "q", "--pool", "race", "--limit", "-1"], "--limit"],
+      [["work-queue", "update", "default", "--pool", "race", "--priority", "1.5"], "--priority"],
+      [["concurrency-limit", "create", "db", "many"], "<limit>"],
+    ] as const) {
+      const r = await env.cli([...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`${flag} must be a whole number`);
+    }
+  });
+});
