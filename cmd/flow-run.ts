@@ -118,4 +118,15 @@ export function register(program: Command): void {
       const run = await client().cancelFlowRun(id);
       console.log(`Flow run ${run.name} is ${run.state.name}`);
     });
+
+  cmd
+    .command("retry")
+    .description("Run a finished flow run again (a new attempt of the same run)")
+    .argument("<id>", "flow run id")
+    .action(async (id) => {
+      const run = await client().retryFlowRun(id);
+      console.log(
+        `Flow run ${run.name} (${run.id}) is ${run.state.name} again; an agent of its pool will start it`,
+      );
+    });
 }

@@ -138,8 +138,13 @@ export function register(program: Command): void {
         console.log(`No agent has polled this pool (start one: weir agent --pool ${pool.name})`);
       else
         printTable(
-          ["AGENT", "QUEUES", "LAST HEARTBEAT"],
-          agents.map((a) => [a.name, a.work_queues.join(",") || "all", ago(a.last_heartbeat)]),
+          ["AGENT", "STATUS", "QUEUES", "LAST HEARTBEAT"],
+          agents.map((a) => [
+            a.name,
+            a.status ?? "-",
+            a.work_queues.join(",") || "all",
+            ago(a.last_heartbeat),
+          ]),
         );
     });
 

@@ -88,6 +88,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
     registry: registry(),
     scheduleNow: (ids: string[]) => scheduler.kick(ids),
     claimRecheckMs: config.claimRecheckMs,
+    agentTimeoutMs: config.agentTimeoutMs,
   };
   const app = createApp(ctx, {
     extend: uiRoutes,
@@ -120,21 +121,27 @@ export async function startServer(o: ServerOptions): Promise<void> {
   console.log(`  API       ${base}/api   (docs: ${base}/api/openapi.json)`);
   console.log(`  Database  ${redactUrl(store.url)}`);
 
-  // Runs of agents that died (no heartbeat for WEIR_AGENT_TIMEOUT_SECONDS) are rescheduled or
-  // marked CRASHED; waiting agents find rescheduled runs on their next database re-check.
+  // Runs of agents that died (no heartbeat for WEIR_AGENT_TIMEOUT_SECONDS) are marked CRASHED. An
+  // agent is judged only once this server has been able to hear from it for a whole timeout:
+  // after this server starts, and after the database comes back, heartbeats that could not arrive
+  // meanwhile do not make live agents look dead.
   const agentTimeoutMs = config.agentTimeoutMs;
+  let listeningSince = Date.now();
+  const sweepOnce = async () => {
+    if (downSince !== null) {
+      await store.listAgents(undefined, { limit: 1 }); // still unreachable: throws
+      reachable();
+      listeningSince = Date.now();
+      return;
+    }
+    if (Date.now() - listeningSince < agentTimeoutMs) return;
+    const { crashed } = await store.sweepOrphanedRuns(new Date(Date.now() - agentTimeoutMs).toISOString());
+    if (crashed) console.log(`Agent timeout: ${crashed} run(s) of silent agents marked crashed`);
+  };
   const sweep = setInterval(
-    () => {
-      void store.sweepOrphanedRuns(new Date(Date.now() - agentTimeoutMs).toISOString()).then(
-        ({ rescheduled, crashed }) => {
-          reachable();
-          if (rescheduled || crashed)
-            console.log(`Agent timeout: ${rescheduled} run(s) rescheduled, ${crashed} marked crashed`);
-        },
-        (err) => trouble("agent liveness sweep failed", err),
-      );
-    },
-    Math.max(1000, Math.min(agentTimeoutMs / 3, 10_000)),
+    () => void sweepOnce().catch((err) => trouble("agent liveness sweep failed", err)),
+    // Often enough that a dead agent's runs crash within a few seconds of its timeout.
+    Math.max(500, Math.min(agentTimeoutMs / 10, 2_000)),
   );
 
   if (o.scheduler !== false) scheduler.start();

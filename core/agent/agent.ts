@@ -260,12 +260,9 @@ export class Agent {
     log: (m: string) => void,
   ): Promise<void> {
     const how = exit.reason ?? `exited with code ${exit.code}`;
-    // `weir execute` exits 0 only after the server accepted COMPLETED: nothing to check.
-    if (exit.code === 0 && !exit.reason) {
-      log(`Flow run ${run.name} (${run.id}) finished: Completed`);
-      return;
-    }
     try {
+      // Exit 0 is normally `weir execute` after the server took the final state, but flow code
+      // that calls process.exit(0) ends the process before any report: the run is read either way.
       const current = await this.opts.client.getFlowRun(run.id);
       if (isTerminal(current.state.type)) {
         log(`Flow run ${run.name} (${run.id}) finished: ${current.state.name}`);
@@ -274,10 +271,15 @@ export class Agent {
       const final =
         current.state.type === "CANCELLING"
           ? { type: "CANCELLED" as const, message: `Cancelled; its ${handle.id} ${how}` }
-          : {
-              type: "CRASHED" as const,
-              message: `The flow run's ${handle.id} ${how} before the run reached a final state`,
-            };
+          : exit.code === 0 && !exit.reason
+            ? {
+                type: "CRASHED" as const,
+                message: `The flow process exited without reporting a final state (its ${handle.id} exited with code 0, e.g. process.exit() in flow code)`,
+              }
+            : {
+                type: "CRASHED" as const,
+                message: `The flow run's ${handle.id} ${how} before the run reached a final state`,
+              };
       await this.opts.client.setFlowRunState(run.id, final);
       log(
         `Flow run ${run.name} (${run.id}) ${final.type === "CRASHED" ? "crashed" : "was cancelled"}: its ${handle.id} ${how}`,

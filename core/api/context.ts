@@ -23,6 +23,8 @@ export interface ApiContext {
   scheduleNow?: (deploymentIds: string[]) => Promise<unknown>;
   /** Longest a waiting claim goes without re-checking the database (default 1 s). */
   claimRecheckMs?: number;
+  /** An agent silent this long is OFFLINE and its runs are crashed (default 25 s). */
+  agentTimeoutMs?: number;
 }
 
 /** The context once createApp() has filled in its defaults. */

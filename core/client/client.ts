@@ -21,7 +21,6 @@ export const DEFAULT_API_URL = "http://127.0.0.1:4200/api";
 
 type Query = Record<string, string | number | undefined>;
 
-/** The typed HTTP client used by the CLI, agent, engine and SDK. */
 /** What a work queue is created or changed with (null clears the limit). */
 export interface WorkQueueOptions {
   description?: string | null;
@@ -30,13 +29,23 @@ export interface WorkQueueOptions {
   is_paused?: boolean;
 }
 
+/** The typed HTTP client used by the CLI, agent, engine and SDK. */
 export class WeirClient {
   /** The API address, or several separated by commas (servers sharing one database). */
   readonly baseUrl: string;
   readonly #urls: string[];
   #current = 0;
+  /**
+   * How long a state report or a log batch keeps being retried while no server answers (a server
+   * restarting, a network cut): a run's end is never lost because the server was away.
+   */
+  readonly reportRetryMs: number;
 
-  constructor(baseUrl: string = process.env.WEIR_API_URL || DEFAULT_API_URL) {
+  constructor(
+    baseUrl: string = process.env.WEIR_API_URL || DEFAULT_API_URL,
+    options: { reportRetryMs?: number } = {},
+  ) {
+    this.reportRetryMs = options.reportRetryMs ?? 600_000;
     this.#urls = baseUrl
       .split(",")
       .map((u) => u.trim().replace(/\/+$/, ""))
@@ -253,13 +262,28 @@ export class WeirClient {
   async setFlowRunState(id: string, state: StateProposal): Promise<FlowRun> {
     try {
       return await this.request("POST", `/flow-runs/${id}/set_state`, toWire(state));
-    } catch (err) {
-      if (!(err instanceof WeirError && err.code === "UNREACHABLE") || this.#urls.length < 2) throw err;
-      const now = await this.getFlowRun(id);
+    } catch (first) {
+      if (!(first instanceof WeirError && first.code === "UNREACHABLE")) throw first;
+      // No answer: retried with backoff until a server answers. Each try first reads the run, as
+      // the one before may have been recorded before its answer was lost: it is not made twice.
       const name = state.name ?? DEFAULT_STATE_NAMES[state.type];
-      if (now.state.type === state.type && now.state.name === name) return now;
-      return this.request("POST", `/flow-runs/${id}/set_state`, toWire(state));
+      const deadline = Date.now() + this.reportRetryMs;
+      let wait = this.#urls.length > 1 ? 0 : 500;
+      for (;;) {
+        await Bun.sleep(wait);
+        wait = Math.min(Math.max(wait * 2, 500), 10_000);
+        try {
+          const now = await this.getFlowRun(id);
+          if (now.state.type === state.type && now.state.name === name) return now;
+          return await this.request("POST", `/flow-runs/${id}/set_state`, toWire(state));
+        } catch (err) {
+          if (!(err instanceof WeirError && err.code === "UNREACHABLE") || Date.now() > deadline) throw err;
+        }
+      }
     }
+  }
+  retryFlowRun(id: string): Promise<FlowRun> {
+    return this.request("POST", `/flow-runs/${encodeURIComponent(id)}/retry`);
   }
   cancelFlowRun(id: string): Promise<FlowRun> {
     return this.request("POST", `/flow-runs/${encodeURIComponent(id)}/cancel`);

@@ -30,7 +30,7 @@ export const DEFAULT_SCHEDULER_SETTINGS: SchedulerSettings = {
 export interface WeirConfig {
   limits: Limits;
   scheduler: SchedulerSettings & { loopMs: number };
-  /** An agent silent this long is gone: its runs are rescheduled or marked crashed. */
+  /** An agent silent this long is gone (OFFLINE): its runs are marked crashed. */
   agentTimeoutMs: number;
   /** Most connections to a PostgreSQL database per process (WEIR_DATABASE_POOL_SIZE). */
   databasePoolSize: number;
@@ -98,7 +98,7 @@ export function loadConfig(env: Env = process.env): WeirConfig {
   return {
     limits: limitsFromEnv(env),
     scheduler: schedulerFromEnv(env),
-    agentTimeoutMs: reader(env)("WEIR_AGENT_TIMEOUT_SECONDS", 60, 1, 86_400, "seconds") * 1000,
+    agentTimeoutMs: reader(env)("WEIR_AGENT_TIMEOUT_SECONDS", 25, 1, 86_400, "seconds") * 1000,
     databasePoolSize: reader(env)("WEIR_DATABASE_POOL_SIZE", 10, 1, 1000, "connections"),
     claimRecheckMs: reader(env)("WEIR_CLAIM_RECHECK_MS", 1000, 50, 600_000, "milliseconds"),
   };

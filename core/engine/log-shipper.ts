@@ -44,7 +44,7 @@ export class LogShipper {
     const batch = this.#buffer;
     this.#buffer = [];
     this.#sending = this.#sending.then(() =>
-      this.client.sendLogs(batch).then(
+      this.#deliver(batch).then(
         () => undefined,
         (err) => {
           if (err instanceof WeirError && err.code === "CONFLICT") this.onRunEnded?.(err.message);
@@ -56,6 +56,22 @@ export class LogShipper {
         },
       ),
     );
+  }
+
+  /** Sends a batch, retrying with backoff while no server answers (in order: later batches wait). */
+  async #deliver(batch: Omit<LogEntry, "id">[]): Promise<void> {
+    const deadline = Date.now() + this.client.reportRetryMs;
+    let wait = 500;
+    for (;;) {
+      try {
+        await this.client.sendLogs(batch);
+        return;
+      } catch (err) {
+        if (!(err instanceof WeirError && err.code === "UNREACHABLE") || Date.now() > deadline) throw err;
+        await Bun.sleep(wait);
+        wait = Math.min(wait * 2, 10_000);
+      }
+    }
   }
 
   /** Sends what is buffered and waits for every batch to be delivered. */

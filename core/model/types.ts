@@ -178,6 +178,8 @@ export interface Agent {
   work_pool_name: string;
   work_queues: string[];
   last_heartbeat: string;
+  /** ONLINE while its heartbeats arrive (within the server's agent timeout), else OFFLINE. */
+  status?: "ONLINE" | "OFFLINE";
 }
 
 export interface Variable {

@@ -49,6 +49,10 @@ export const DeploymentSection = v.object({
         v.strictObject({
           limit: v.pipe(v.number(), v.integer(), v.minValue(0)),
           collision_strategy: v.optional(v.picklist(["ENQUEUE", "CANCEL_NEW"])),
+          // Prefect 3's slot lease; Weir's slots are the runs active now, so there is no lease.
+          grace_period_seconds: v.optional(
+            v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400)),
+          ),
         }),
       ],
       "must be a whole number, or { limit: N, collision_strategy: ENQUEUE | CANCEL_NEW }",

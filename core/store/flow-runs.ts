@@ -187,6 +187,41 @@ export async function setFlowRunState(
 }
 
 /**
+ * The explicit way out of a final state: the run is SCHEDULED again for now, with no agent, and
+ * its next RUNNING counts one more attempt. Only a finished run can be retried.
+ */
+export async function retryFlowRun(c: Conn, id: string): Promise<FlowRun> {
+  return inTx(c, async (tc) => {
+    if (c.dialect === "postgres")
+      await rawRows(tc, sql`SELECT id FROM flow_runs WHERE id = ${id} FOR UPDATE`);
+    const run = await getFlowRun(tc, id);
+    if (!isTerminal(run.state.type))
+      throw new WeirError(
+        "CONFLICT",
+        `Flow run "${run.name}" (${id}) is ${run.state.name}, not finished: only a finished run can be retried (cancel it first with: weir flow-run cancel ${id})`,
+      );
+    const now = nowIso();
+    const message = `Retried by request (it was ${run.state.name})`;
+    await tc.db
+      .update(c.t.flowRuns)
+      .set({
+        updated: now,
+        stateType: "SCHEDULED",
+        stateName: "Scheduled",
+        stateMessage: message,
+        stateTimestamp: now,
+        nextScheduledStartTime: now,
+        endTime: null,
+        agentId: null,
+        infrastructurePid: null,
+      })
+      .where(eq(c.t.flowRuns.id, id));
+    await recordStates(tc, [{ flowRunId: id, type: "SCHEDULED", name: "Scheduled", message }], now);
+    return getFlowRun(tc, id);
+  });
+}
+
+/**
  * Log lines and task runs are taken only for flow runs that exist and have not finished: a run
  * that ended (a process orphaned by its agent, a body still going after its timeout) adds nothing
  * to its history afterwards.
@@ -272,10 +307,7 @@ export async function listCancellingRuns(c: Conn, agentId: string): Promise<stri
  * SCHEDULED for another agent, started ones end CRASHED (their process cannot be watched any more).
  * Returns how many of each. Each change goes through setFlowRunState, so history stays complete.
  */
-export async function sweepOrphanedRuns(
-  c: Conn,
-  cutoff: string,
-): Promise<{ rescheduled: number; crashed: number }> {
+export async function sweepOrphanedRuns(c: Conn, cutoff: string): Promise<{ crashed: number }> {
   const rows = await rawRows<{ id: string; state_type: string; agent_name: string }>(
     c,
     sql`
@@ -283,30 +315,24 @@ export async function sweepOrphanedRuns(
     FROM flow_runs r JOIN agents a ON a.id = r.agent_id
     WHERE r.state_type IN ('PENDING', 'RUNNING', 'CANCELLING') AND a.last_heartbeat < ${cutoff}`,
   );
-  let rescheduled = 0;
   let crashed = 0;
   for (const row of rows) {
     const why = `agent "${row.agent_name}" stopped sending heartbeats`;
     try {
-      if (row.state_type === "PENDING") {
-        await setFlowRunState(c, row.id, {
-          type: "SCHEDULED",
-          name: "Rescheduled",
-          message: `${why} before the run started`,
-        });
-        await c.db.update(c.t.flowRuns).set({ agentId: null }).where(eq(c.t.flowRuns.id, row.id));
-        rescheduled++;
-      } else {
-        await setFlowRunState(c, row.id, {
-          type: "CRASHED",
-          message: `${why} while the run was in progress`,
-        });
-        crashed++;
-      }
+      // A claim is a lease: once it has expired the run is never handed out again as if new (its
+      // process may have started before the agent died), it crashes; `weir flow-run retry` runs it again.
+      await setFlowRunState(c, row.id, {
+        type: "CRASHED",
+        message:
+          row.state_type === "PENDING"
+            ? `${why} before the run reported starting; not handed out again in case it had started (weir flow-run retry runs it again)`
+            : `${why} while the run was in progress`,
+      });
+      crashed++;
     } catch (err) {
       // Someone else changed the run meanwhile (it finished, or another sweeper got it): fine.
       if (!(err instanceof WeirError && err.code === "CONFLICT")) throw err;
     }
   }
-  return { rescheduled, crashed };
+  return { crashed };
 }

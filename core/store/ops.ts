@@ -26,6 +26,7 @@ export {
   listFlowRunStates,
   listFlowRuns,
   nextScheduledStart,
+  retryFlowRun,
   setFlowRunState,
   setInfrastructurePid,
   sweepOrphanedRuns,

@@ -193,7 +193,7 @@ for (const backend of backends()) {
     });
 
     describe("agent liveness", () => {
-      test("runs of an agent that stopped heartbeating are rescheduled (not started) or crashed (started)", async () => {
+      test("runs of an agent that stopped heartbeating crash, started or not: an expired claim is never handed out again", async () => {
         const { deployment } = await deploy();
         const base = {
           flow_id: deployment.flow_id,
@@ -214,20 +214,19 @@ for (const backend of backends()) {
 
         // still alive: nothing happens
         expect(await store.sweepOrphanedRuns(new Date(Date.now() - 60_000).toISOString())).toEqual({
-          rescheduled: 0,
           crashed: 0,
         });
         // silent since before the cutoff
         expect(await store.sweepOrphanedRuns(new Date(Date.now() + 1000).toISOString())).toEqual({
-          rescheduled: 1,
-          crashed: 1,
+          crashed: 2,
         });
         const ra = await store.getFlowRun(a!.id);
-        expect([ra.state.type, ra.state.name, ra.agent_id]).toEqual(["SCHEDULED", "Rescheduled", null]);
+        expect(ra.state.type).toBe("CRASHED");
+        expect(ra.state.message).toContain("not handed out again in case it had started");
         const rb = await store.getFlowRun(b!.id);
         expect(rb.state.type).toBe("CRASHED");
         expect(rb.state.message).toContain('agent "gone" stopped sending heartbeats');
-        // the rescheduled run can be claimed again
+        // neither is claimed again
         expect(
           (
             await store.claimFlowRuns({
@@ -237,7 +236,7 @@ for (const backend of backends()) {
               limit: 5,
             })
           ).map((r) => r.id),
-        ).toEqual([a!.id]);
+        ).toEqual([]);
       });
     });
 

@@ -90,6 +90,17 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
 
   r.route(
     "post",
+    "/api/flow-runs/:id/retry",
+    "Schedule a finished flow run again, now (a new attempt of the same run)",
+    async (c) => {
+      const run = await store.retryFlowRun(param(c, "id"));
+      if (run.work_pool_name) ctx.wakeups.notify(run.work_pool_name);
+      return c.json(run);
+    },
+  );
+
+  r.route(
+    "post",
     "/api/flow-runs/:id/cancel",
     "Cancel a flow run (CANCELLING while a process runs it)",
     async (c) => {
