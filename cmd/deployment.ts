@@ -76,6 +76,7 @@ export function register(program: Command): void {
     .option("--job-variable <key=value>", "job variable for this run (repeatable)", collect)
     .option("--start-in <seconds>", "schedule the run this many seconds from now")
     .option("-q, --work-queue <name>", "queue of the deployment's pool to put the run in (made when missing)")
+    .option("--idempotency-key <key>", "a run made before with this key is returned instead of a new one")
     .option("-w, --watch", "follow the run until it finishes: exit 0 if Completed, 1 otherwise")
     .option("--json", "print the created run as JSON")
     .action(async (ref, opts) => {
@@ -97,6 +98,7 @@ export function register(program: Command): void {
         job_variables: opts.jobVariable ? keyValues(opts.jobVariable, "--job-variable") : undefined,
         scheduled_time: scheduled,
         work_queue_name: opts.workQueue,
+        idempotency_key: opts.idempotencyKey,
       });
       if (opts.json && !opts.watch) return printJson(run);
       console.log(`Created flow run ${bold(run.name)} (${run.id}) of ${d.flow_name}/${d.name}`);

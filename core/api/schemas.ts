@@ -123,6 +123,8 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     scheduled_time: v.optional(timestamp),
     /** A queue of the deployment's pool (made when missing, as Prefect's run_deployment does). */
     work_queue_name: v.optional(name),
+    /** The same key for the same deployment returns the run it made instead of a new one. */
+    idempotency_key: v.optional(name),
   });
 
   const FlowRunBody = v.object({

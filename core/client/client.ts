@@ -195,6 +195,7 @@ export class WeirClient {
       job_variables?: Record<string, unknown>;
       scheduled_time?: string;
       work_queue_name?: string;
+      idempotency_key?: string;
     } = {},
   ): Promise<FlowRun> {
     return this.request("POST", `/deployments/${id}/runs`, body);

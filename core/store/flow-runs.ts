@@ -26,6 +26,8 @@ export interface FlowRunInput {
   job_variables?: Record<string, unknown>;
   tags?: string[];
   state?: StateProposal;
+  /** Unique among all runs: a second run with it is refused by the database. */
+  idempotency_key?: string;
 }
 
 const runWithNames = (c: Conn) =>
@@ -73,7 +75,7 @@ export async function createFlowRuns(c: Conn, inputs: FlowRunInput[]): Promise<F
       infrastructurePid: null,
       autoScheduled: false,
       scheduleId: null,
-      idempotencyKey: null,
+      idempotencyKey: input.idempotency_key ?? null,
     } satisfies typeof schema.flowRuns.$inferSelect;
     return { run, state, input };
   });
@@ -252,6 +254,12 @@ export async function assertRunsOpen(c: Conn, ids: readonly string[], what: stri
 
 export async function setInfrastructurePid(c: Conn, id: string, pid: string): Promise<void> {
   await c.db.update(c.t.flowRuns).set({ infrastructurePid: pid }).where(eq(c.t.flowRuns.id, id));
+}
+
+/** The run made with an idempotency key, if any. */
+export async function findFlowRunByIdempotencyKey(c: Conn, key: string): Promise<FlowRun | undefined> {
+  const [row] = await runWithNames(c).where(eq(c.t.flowRuns.idempotencyKey, key));
+  return row ? toFlowRun(row.r, row.flowName, row.deploymentName) : undefined;
 }
 
 /** Runs by id, with their flow's and deployment's names. */

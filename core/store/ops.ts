@@ -21,6 +21,7 @@ export {
 export {
   createFlowRun,
   createFlowRuns,
+  findFlowRunByIdempotencyKey,
   getFlowRun,
   listCancellingRuns,
   listFlowRunStates,

@@ -153,6 +153,24 @@ describe("running a deployment", () => {
     expect((await call("GET", "/api/flow-runs")).json).toEqual([]);
   });
 
+  test("an idempotency key gives back the run it made, even to requests sent at once", async () => {
+    const d = await deploy();
+    const other = await deploy({ name: "other" });
+    const body = { idempotency_key: "nightly-2026-12-02", parameters: { times: 3 } };
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => call("POST", `/api/deployments/${d.id}/runs`, body)),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
+    expect(new Set(answers.map((a) => a.json.id)).size).toBe(1);
+    const again = await call("POST", `/api/deployments/${d.id}/runs`, body);
+    expect([again.status, again.json.id]).toEqual([200, answers[0]!.json.id]);
+    // the same key on another deployment is another run
+    const elsewhere = await call("POST", `/api/deployments/${other.id}/runs`, body);
+    expect(elsewhere.status).toBe(201);
+    expect(elsewhere.json.id).not.toBe(answers[0]!.json.id);
+    expect((await call("GET", "/api/flow-runs")).json.length).toBe(2);
+  });
+
   test("parameters are not checked when the deployment does not enforce its schema", async () => {
     const d = await deploy({ enforce_parameter_schema: false });
     expect((await call("POST", `/api/deployments/${d.id}/runs`, { parameters: { other: 1 } })).status).toBe(

@@ -133,24 +133,42 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
             `a run of ${d.flow_name}/${d.name} (work pool "${pool.name}", ${pool.type})`,
           );
       }
-      const run: FlowRun = await ctx.runWriter.createForDeployment(param(c, "id"), (d) => {
-        const parameters = { ...d.parameters, ...body.parameters };
-        if (d.enforce_parameter_schema) {
-          validateParameters(d.parameter_openapi_schema, parameters, `${d.flow_name}/${d.name}`);
-        }
-        return {
-          flow_id: d.flow_id,
-          names: { flow: d.flow_name, deployment: d.name },
-          deployment_id: d.id,
-          name: body.name,
-          work_pool_name: d.work_pool_name,
-          work_queue_name: body.work_queue_name ?? d.work_queue_name,
-          parameters,
-          job_variables: mergeJobVariables(d.job_variables, body.job_variables),
-          tags: [...new Set([...d.tags, ...(body.tags ?? [])])],
-          state: { type: "SCHEDULED", scheduledTime: body.scheduled_time },
-        };
-      });
+      // The same key for the same deployment gives back the run it made (a client retrying a
+      // creation whose answer it lost makes no second run).
+      const key = body.idempotency_key ? `run:${param(c, "id")}:${body.idempotency_key}` : undefined;
+      if (key) {
+        const existing = await store.findFlowRunByIdempotencyKey(key);
+        if (existing) return c.json(existing, 200);
+      }
+      const create = () =>
+        ctx.runWriter.createForDeployment(param(c, "id"), (d) => {
+          const parameters = { ...d.parameters, ...body.parameters };
+          if (d.enforce_parameter_schema) {
+            validateParameters(d.parameter_openapi_schema, parameters, `${d.flow_name}/${d.name}`);
+          }
+          return {
+            flow_id: d.flow_id,
+            names: { flow: d.flow_name, deployment: d.name },
+            deployment_id: d.id,
+            name: body.name,
+            work_pool_name: d.work_pool_name,
+            work_queue_name: body.work_queue_name ?? d.work_queue_name,
+            parameters,
+            job_variables: mergeJobVariables(d.job_variables, body.job_variables),
+            tags: [...new Set([...d.tags, ...(body.tags ?? [])])],
+            state: { type: "SCHEDULED", scheduledTime: body.scheduled_time },
+            idempotency_key: key,
+          };
+        });
+      let run: FlowRun;
+      try {
+        run = await create();
+      } catch (err) {
+        // Two requests with one key at once: the database let one through; the other gets its run.
+        const existing = key ? await store.findFlowRunByIdempotencyKey(key) : undefined;
+        if (existing) return c.json(existing, 200);
+        throw err;
+      }
       if (run.work_pool_name) ctx.wakeups.notify(run.work_pool_name);
       return c.json(run, 201);
     },
