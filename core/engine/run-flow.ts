@@ -6,6 +6,7 @@ import type { Flow } from "../sdk/flow.ts";
 import { makeLogger } from "../sdk/logger.ts";
 import { LogShipper } from "./log-shipper.ts";
 import { ApiReporter } from "./reporter.ts";
+import { Watchdog } from "./watchdog.ts";
 
 export interface RunFlowOptions {
   flow: Flow;
@@ -28,6 +29,8 @@ const RESULT_LIMIT = 16 * 1024;
 class Cancelled extends Error {}
 class TimedOut extends Error {}
 
+/** How long past its timeout a body that never yields gets before its process is killed. */
+const WATCHDOG_GRACE_MS = 3000;
 /**
  * An abort reason that ends the run in `final` instead of CANCELLED: the engine stops because of
  * something outside the flow (its agent died), not because someone cancelled the run.
@@ -99,6 +102,10 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
   const retries = Math.max(0, flow.options.retries ?? 0);
   const retryDelayMs = Math.max(0, flow.options.retryDelaySeconds ?? 0) * 1000;
   const timeoutMs = flow.options.timeoutSeconds ? flow.options.timeoutSeconds * 1000 : 0;
+  const watchdog = new Watchdog();
+  const disarm = () => {
+    if (timeoutMs && tracking) watchdog.disarm();
+  };
 
   for (let attempt = 0; ; attempt++) {
     try {
@@ -115,6 +122,14 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       );
     opts.signal.addEventListener("abort", onAbort, { once: true });
     const timer = timeoutMs ? setTimeout(() => controller.abort(new TimedOut("timeout")), timeoutMs) : null;
+    // A body that never yields keeps that timer from firing: a watchdog thread ends it instead.
+    if (timeoutMs && tracking)
+      watchdog.arm({
+        deadline: Date.now() + timeoutMs + WATCHDOG_GRACE_MS,
+        urls: tracking.client.baseUrl.split(","),
+        flowRunId: tracking.flowRunId,
+        message: `Flow run exceeded its timeout of ${flow.options.timeoutSeconds} s without yielding (a CPU-bound body?): its process was killed ${WATCHDOG_GRACE_MS / 1000} s later`,
+      });
     const ctx: RunContext = {
       flowRunId: tracking?.flowRunId ?? null,
       flowName: flow.options.name,
@@ -131,8 +146,10 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
         flow.fn(params as never, { log, signal: controller.signal, flowRunId: ctx.flowRunId }),
       );
       const result = await Promise.race([body, aborted]);
+      disarm(); // before reporting, which may wait for a server
       return finish({ type: "COMPLETED", data: resultData(result) }, result);
     } catch (err) {
+      disarm();
       if (err instanceof StopRun) {
         log.error(err.message);
         return finish(err.final);
@@ -168,6 +185,7 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       });
     } finally {
       if (timer) clearTimeout(timer);
+      disarm();
       opts.signal.removeEventListener("abort", onAbort);
     }
   }
