@@ -15,7 +15,8 @@ export function register(program: Command): void {
       const controller = new AbortController();
       // The agent asks for cancellation with SIGTERM. Ctrl-C in the agent's terminal reaches this
       // process too, but stopping flows is the agent's decision (its second Ctrl-C kills them).
-      const client = new WeirClient();
+      // State reports carry the agent that claimed the run (set by its infrastructure).
+      const client = new WeirClient(undefined, { agentId: process.env.WEIR_AGENT_ID || undefined });
       // SIGTERM is how an agent cancels a run. One that comes without a cancellation (docker stop,
       // a daemon or machine shutting down) means the infrastructure went away: the run CRASHED.
       process.on("SIGTERM", () => {

@@ -69,6 +69,8 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     message: v.optional(message),
     data: v.optional(json("maxParametersBytes")),
     scheduled_time: v.optional(timestamp),
+    /** The agent whose claim the reporter runs under: refused once the run is another's. */
+    agent_id: v.optional(name),
   });
 
   const ScheduleBody = v.object({

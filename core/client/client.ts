@@ -40,12 +40,15 @@ export class WeirClient {
    * restarting, a network cut): a run's end is never lost because the server was away.
    */
   readonly reportRetryMs: number;
+  /** The agent whose claim this process runs under: sent with state reports (WEIR_AGENT_ID). */
+  readonly agentId: string | undefined;
 
   constructor(
     baseUrl: string = process.env.WEIR_API_URL || DEFAULT_API_URL,
-    options: { reportRetryMs?: number } = {},
+    options: { reportRetryMs?: number; agentId?: string } = {},
   ) {
     this.reportRetryMs = options.reportRetryMs ?? 600_000;
+    this.agentId = options.agentId;
     this.#urls = baseUrl
       .split(",")
       .map((u) => u.trim().replace(/\/+$/, ""))
@@ -260,9 +263,13 @@ export class WeirClient {
    * run is read from another: if the proposal was recorded it is not made twice, else it is made
    * there.
    */
+  #stateBody(state: StateProposal): unknown {
+    const body = toWire(state);
+    return this.agentId ? { ...(body as object), agent_id: this.agentId } : body;
+  }
   async setFlowRunState(id: string, state: StateProposal): Promise<FlowRun> {
     try {
-      return await this.request("POST", `/flow-runs/${id}/set_state`, toWire(state));
+      return await this.request("POST", `/flow-runs/${id}/set_state`, this.#stateBody(state));
     } catch (first) {
       if (!(first instanceof WeirError && first.code === "UNREACHABLE")) throw first;
       // No answer: retried with backoff until a server answers. Each try first reads the run, as
@@ -276,7 +283,7 @@ export class WeirClient {
         try {
           const now = await this.getFlowRun(id);
           if (now.state.type === state.type && now.state.name === name) return now;
-          return await this.request("POST", `/flow-runs/${id}/set_state`, toWire(state));
+          return await this.request("POST", `/flow-runs/${id}/set_state`, this.#stateBody(state));
         } catch (err) {
           if (!(err instanceof WeirError && err.code === "UNREACHABLE") || Date.now() > deadline) throw err;
         }

@@ -51,6 +51,9 @@ export const processInfrastructure = defineInfrastructure({
           ...stringEnv(config.env),
           WEIR_API_URL: ctx.apiUrl,
           WEIR_FLOW_RUN_ID: run.id,
+          // The claim's holder: the run's state reports carry it, and the server refuses them
+          // once the claim is someone else's (see setFlowRunState).
+          WEIR_AGENT_ID: run.agent_id ?? "",
           // `weir execute` watches this process and stops when it is gone (see watchParent).
           WEIR_AGENT_PID: String(process.pid),
         },

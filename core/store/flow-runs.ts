@@ -150,7 +150,7 @@ export async function setFlowRunState(
   c: Conn,
   id: string,
   proposal: StateProposal,
-  extra: { infrastructurePid?: string } = {},
+  extra: { infrastructurePid?: string; agentId?: string } = {},
 ): Promise<FlowRun> {
   return inTx(c, async (tc) => {
     // PostgreSQL runs transactions side by side: the row is locked before it is read, so two
@@ -158,6 +158,13 @@ export async function setFlowRunState(
     if (c.dialect === "postgres")
       await rawRows(tc, sql`SELECT id FROM flow_runs WHERE id = ${id} FOR UPDATE`);
     const run = await getFlowRun(tc, id);
+    // A claim is a lease: a process running under another agent's claim (one that expired, after
+    // which the run was retried and claimed again) reports nothing more.
+    if (extra.agentId && run.agent_id && run.agent_id !== extra.agentId)
+      throw new WeirError(
+        "CONFLICT",
+        `flow run "${run.name}" (${id}) is no longer held by agent ${extra.agentId} (its claim expired; agent ${run.agent_id} holds it now): this report is refused`,
+      );
     assertTransition(`flow run "${run.name}" (${id})`, run.state.type, proposal.type);
     const now = nowIso();
     const name = proposal.name ?? DEFAULT_STATE_NAMES[proposal.type];

@@ -263,7 +263,12 @@ export const dockerInfrastructure = defineInfrastructure({
     const signal = ctx.signal;
     await ensureImage(engine, config, ctx.log, signal);
     const net = networking(config, ctx.apiUrl);
-    const env = { ...stringEnv(config.env), WEIR_API_URL: net.apiUrl, WEIR_FLOW_RUN_ID: run.id };
+    const env = {
+      ...stringEnv(config.env),
+      WEIR_API_URL: net.apiUrl,
+      WEIR_FLOW_RUN_ID: run.id,
+      WEIR_AGENT_ID: run.agent_id ?? "",
+    };
     const body: Record<string, unknown> & { HostConfig: Record<string, unknown> } = {
       Image: config.image,
       Cmd: config.command ? splitCommand(config.command) : ["weir", "execute", run.id],

@@ -237,6 +237,23 @@ for (const backend of backends()) {
             })
           ).map((r) => r.id),
         ).toEqual([]);
+        // Retried on purpose, it is claimed anew; the old claim's holder can report nothing more.
+        await store.retryFlowRun(a!.id);
+        const [again] = await store.claimFlowRuns({
+          workPoolName: "local",
+          queues: ["default"],
+          agentId: "alive",
+          limit: 5,
+        });
+        expect(again!.id).toBe(a!.id);
+        const refused = await store
+          .setFlowRunState(a!.id, { type: "RUNNING" }, { agentId: "dead" })
+          .catch((e: WeirError) => e);
+        expect((refused as WeirError).code).toBe("CONFLICT");
+        expect((refused as WeirError).message).toContain("is no longer held by agent dead");
+        expect(
+          (await store.setFlowRunState(a!.id, { type: "RUNNING" }, { agentId: "alive" })).state.type,
+        ).toBe("RUNNING");
       });
     });
 

@@ -76,10 +76,12 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "Propose a new state; the server refuses illegal transitions with 409",
     async (c) => {
       const body = await readBody(c, StateBody, ctx.limits);
-      const run = await store.setFlowRunState(param(c, "id"), {
-        ...body,
-        scheduledTime: body.scheduled_time,
-      });
+      const { agent_id, ...proposal } = body;
+      const run = await store.setFlowRunState(
+        param(c, "id"),
+        { ...proposal, scheduledTime: body.scheduled_time },
+        { agentId: agent_id },
+      );
       // A run to start again, or a slot of the pool's limits freed: waiting claims look again.
       if ((run.state.type === "SCHEDULED" || isTerminal(run.state.type)) && run.work_pool_name)
         ctx.wakeups.notify(run.work_pool_name);
