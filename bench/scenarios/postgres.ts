@@ -1,6 +1,7 @@
 import { SQL } from "bun";
 import { postgresMissing, startPostgres } from "../../tests/e2e/postgres.ts";
 import { pct, type Row, Weir } from "../lib.ts";
+import { dispatchLatencies } from "./dispatch.ts";
 
 /**
  * PostgreSQL against the embedded database in the same run: flow-run creations/s with 16 clients
@@ -23,20 +24,7 @@ export async function postgres(): Promise<Row[]> {
     const measure = async (weir: Weir) => {
       await weir.start();
       try {
-        await weir.agent("bench");
-        const ids = await weir.deploy({
-          "flows/first.ts": `import { flow, log } from "weir";\nexport const first = flow({ name: "first" }, async () => { log.info(String(Date.now())); });\n`,
-          "weir.yaml":
-            "deployments:\n  - name: d\n    entrypoint: flows/first.ts:first\n    work_pool: { name: bench }\n",
-        });
-        const dispatch: number[] = [];
-        for (let i = 0; i < dispatchRuns; i++) {
-          const run = await weir.post(`/deployments/${ids.d}/runs`);
-          const returned = Date.now();
-          await weir.waitFinal(run.id);
-          const logs = (await weir.get(`/flow-runs/${run.id}/logs`)) as { message: string }[];
-          dispatch.push(Number(logs[0]?.message) - returned);
-        }
+        const dispatch = await dispatchLatencies(dispatchRuns, weir);
         // Creation throughput, on a deployment in a pool no agent polls (nothing runs meanwhile).
         const res = await fetch(`${weir.api}/deployments`, {
           method: "PUT",
@@ -77,19 +65,7 @@ export async function postgres(): Promise<Row[]> {
     await a.start();
     await b.start();
     try {
-      await b.agent("bench");
-      const ids = await b.deploy({
-        "flows/first.ts": `import { flow, log } from "weir";\nexport const first = flow({ name: "first" }, async () => { log.info(String(Date.now())); });\n`,
-        "weir.yaml":
-          "deployments:\n  - name: d\n    entrypoint: flows/first.ts:first\n    work_pool: { name: bench }\n",
-      });
-      for (let i = 0; i < dispatchRuns; i++) {
-        const run = await a.post(`/deployments/${ids.d}/runs`);
-        const returned = Date.now();
-        await a.waitFinal(run.id);
-        const logs = (await a.get(`/flow-runs/${run.id}/logs`)) as { message: string }[];
-        cross.push(Number(logs[0]?.message) - returned);
-      }
+      cross.push(...(await dispatchLatencies(dispatchRuns, b, a)));
     } finally {
       await b.stop();
       await a.stop();

@@ -8,7 +8,7 @@ describe("loadConfig()", () => {
     const c = loadConfig({});
     expect(c.limits).toEqual(DEFAULT_LIMITS);
     expect(c.scheduler.loopMs).toBe(5000);
-    expect(c.agentTimeoutMs).toBe(60_000);
+    expect(c.agentTimeoutMs).toBe(25_000);
     const custom = loadConfig({
       WEIR_MIN_INTERVAL_SECONDS: "60",
       WEIR_MAX_PAGE: "50",

@@ -13,6 +13,9 @@ export const quits = flow({ name: "quits" }, async () => {
   process.exit(0);
 });
 export const fine = flow({ name: "fine" }, async () => "ok");
+export const spins = flow({ name: "spins", timeoutSeconds: 1 }, async () => {
+  for (;;) {} // never yields: no timer in this thread can fire
+});
 export const gated = flow({ name: "gated" }, async (_p, { log }) => {
   const { existsSync } = await import("node:fs");
   while (!existsSync(process.env.GATE!)) await new Promise((r) => setTimeout(r, 50));
@@ -31,6 +34,7 @@ beforeAll(async () => {
   - { name: quits, entrypoint: flows/f.ts:quits, work_pool: { name: local } }
   - { name: leased, entrypoint: flows/f.ts:fine, work_pool: { name: leases } }
   - { name: gated, entrypoint: flows/f.ts:gated, work_pool: { name: local } }
+  - { name: spins, entrypoint: flows/f.ts:spins, work_pool: { name: local } }
 `,
   });
   // A short agent timeout, so a silent agent is noticed within the test.
@@ -56,6 +60,14 @@ describe("runs whose runner went away", () => {
     const run = (await env.json(["flow-run", "ls"])).find((x: any) => x.deployment_name === "quits");
     expect(run.state.type).toBe("CRASHED");
     expect(run.state.message).toContain("exited without reporting a final state");
+  });
+
+  test("a CPU-bound flow past its timeout is killed and ends FAILED (TimedOut)", async () => {
+    const r = await env.cli(["deployment", "run", "spins/spins", "--watch"], { timeoutMs: 60_000 });
+    expect(r.code).toBe(1);
+    const run = (await env.json(["flow-run", "ls"])).find((x: any) => x.deployment_name === "spins");
+    expect([run.state.type, run.state.name]).toEqual(["FAILED", "TimedOut"]);
+    expect(run.state.message).toContain("exceeded its timeout of 1 s without yielding");
   });
 
   test("an agent that dies holding a claim: it shows OFFLINE and the run crashes, never handed out again", async () => {

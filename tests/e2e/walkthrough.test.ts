@@ -73,7 +73,7 @@ describe("walkthrough", () => {
     expect(r.stdout).toMatch(/Work pool\s+local\n/);
     expect(r.stdout).toMatch(/Type\s+process/);
     expect(r.stdout).toMatch(/default\s+\d+\s+-\s+no/);
-    expect(r.stdout).toMatch(/LAST HEARTBEAT\n\S+\s+all\s+\d+s ago/);
+    expect(r.stdout).toMatch(/LAST HEARTBEAT\n\S+\s+ONLINE\s+all\s+\d+s ago/);
     expect(() => JSON.parse(r.stdout)).toThrow();
     const pool = await env.json(["work-pool", "inspect", "local"]);
     expect(pool).toMatchObject({ name: "local", type: "process", is_paused: false });
