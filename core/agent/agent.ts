@@ -54,6 +54,7 @@ interface Taken {
 export class Agent {
   readonly id = Bun.randomUUIDv7();
   readonly #running = new Map<string, Taken>();
+  #heartbeatEvery = 5_000;
   readonly #stop = new AbortController();
   /** Runs this agent has already asked to stop. */
   readonly #cancelSent = new Set<string>();
@@ -303,6 +304,9 @@ export class Agent {
       work_queues: this.opts.queues,
     });
     this.#cancel(res.cancelling);
+    // The server says how often it wants to hear from agents (its agent timeout / 5).
+    if (this.opts.heartbeatMs === undefined && res.heartbeat_ms && res.heartbeat_ms > 0)
+      this.#heartbeatEvery = Math.min(5_000, res.heartbeat_ms);
   }
 
   /** Re-reads the pool's template (weir work-pool update changes it) before starting new runs. */
@@ -329,10 +333,9 @@ export class Agent {
   }
 
   async #heartbeatLoop(): Promise<void> {
-    const every = this.opts.heartbeatMs ?? 5_000;
     while (!this.#stop.signal.aborted) {
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, every);
+        const t = setTimeout(resolve, this.opts.heartbeatMs ?? this.#heartbeatEvery);
         this.#stop.signal.addEventListener(
           "abort",
           () => {

@@ -416,7 +416,7 @@ export class WeirClient {
     name: string;
     work_pool_name: string;
     work_queues: string[];
-  }): Promise<{ agent: Agent; cancelling: string[] }> {
+  }): Promise<{ agent: Agent; cancelling: string[]; heartbeat_ms?: number }> {
     return this.request("POST", "/agents/heartbeat", body, { repeatable: true });
   }
 

@@ -209,7 +209,14 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
     async (c) => {
       const body = await readBody(c, HeartbeatBody, ctx.limits);
       const agent = await store.heartbeat(body);
-      return c.json({ agent, cancelling: await store.listCancellingRuns(body.id) });
+      // Five heartbeats per agent timeout, at most every 5 s: a shorter timeout
+      // (WEIR_AGENT_TIMEOUT_SECONDS) makes agents beat faster instead of looking dead.
+      const heartbeatMs = Math.max(200, Math.min(5_000, Math.floor((ctx.agentTimeoutMs ?? 25_000) / 5)));
+      return c.json({
+        agent,
+        cancelling: await store.listCancellingRuns(body.id),
+        heartbeat_ms: heartbeatMs,
+      });
     },
     HeartbeatBody,
   );
