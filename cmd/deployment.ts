@@ -75,7 +75,7 @@ export function register(program: Command): void {
     .option("-t, --tag <tag>", "extra tag for the run (repeatable)", collect)
     .option("--job-variable <key=value>", "job variable for this run (repeatable)", collect)
     .option("--start-in <seconds>", "schedule the run this many seconds from now")
-    .option("-q, --work-queue <name>", "queue of the deployment's pool to put the run in (made when missing)")
+    .option("-q, --work-queue <name>", "queue of the deployment's pool to put the run in (one it has)")
     .option("--idempotency-key <key>", "a run made before with this key is returned instead of a new one")
     .option("-w, --watch", "follow the run until it finishes: exit 0 if Completed, 1 otherwise")
     .option("--json", "print the created run as JSON")

@@ -39,6 +39,8 @@ export function register(program: Command): void {
     .action(async (name, opts) => {
       // --no-limit makes commander set the option to false (its typings know only the number).
       const raw = opts.limit as number | boolean | undefined;
+      if (raw === false && process.argv.some((a) => a === "--limit" || a.startsWith("--limit=")))
+        throw new WeirError("USAGE", "--limit and --no-limit contradict each other: give one");
       const limit = raw === false ? null : typeof raw === "number" ? raw : undefined;
       if (opts.priority === undefined && limit === undefined && opts.description === undefined)
         throw new WeirError(
@@ -69,6 +71,18 @@ export function register(program: Command): void {
         console.log(`${paused ? "Paused" : "Resumed"} work queue "${q.name}" in pool "${opts.pool}"`);
       });
   }
+
+  cmd
+    .command("delete")
+    .description(
+      'Delete a queue (runs naming it are still served, after the pool\'s queues; "default" stays)',
+    )
+    .argument("<name>", "queue name")
+    .requiredOption("-p, --pool <pool>", "work pool")
+    .action(async (name, opts) => {
+      await client().deleteWorkQueue(opts.pool, name);
+      console.log(`Deleted work queue "${name}" from pool "${opts.pool}"`);
+    });
 
   cmd
     .command("ls")

@@ -109,7 +109,11 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     triggers: v.nullish(jsonList),
     concurrency_limit: v.nullish(
       v.object({
-        limit: v.pipe(v.number(), v.integer(), v.minValue(0)),
+        limit: v.pipe(
+          v.number(),
+          v.integer(),
+          v.minValue(1, "must be 1 or more (0 would hold every run forever: pause the deployment instead)"),
+        ),
         collision_strategy: v.picklist(["ENQUEUE", "CANCEL_NEW"]),
       }),
     ),

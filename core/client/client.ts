@@ -379,6 +379,12 @@ export class WeirClient {
       options,
     );
   }
+  deleteWorkQueue(pool: string, name: string): Promise<WorkQueue> {
+    return this.request(
+      "DELETE",
+      `/work-pools/${encodeURIComponent(pool)}/queues/${encodeURIComponent(name)}`,
+    );
+  }
   listConcurrencyLimits(): Promise<ConcurrencyLimit[]> {
     return this.request("GET", "/concurrency-limits");
   }

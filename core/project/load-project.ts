@@ -208,6 +208,61 @@ export function loadProject(path: string, opts: LoadOptions = {}): Project {
     }
   }
   emptyMappingsAsEmptyLists(data);
+  /**
+   * A deployment's concurrency_limit, field by field at its own position (the schema's union can
+   * only say the whole value is wrong). A value found wrong here is dropped, so it is said once.
+   */
+  const checkConcurrencyLimit = (d: Record<string, unknown> | null, path: (string | number)[], i: number) => {
+    const cl = d?.concurrency_limit;
+    if (cl === undefined || cl === null) return;
+    const before = found.errors.length;
+    const whole = (x: unknown, field: string, where: (string | number)[]) => {
+      if (Number.isInteger(x) && (x as number) >= 1) return;
+      found.errors.push(
+        formatAt(
+          at(where),
+          `${field}: must be a whole number from 1 up (got ${JSON.stringify(x)}); 0 would hold every run forever: pause the deployment instead`,
+          source,
+        ),
+      );
+    };
+    if (typeof cl === "number") whole(cl, "concurrency_limit", path);
+    else if (typeof cl === "object" && !Array.isArray(cl)) {
+      const m = cl as Record<string, unknown>;
+      unknownKeys(
+        resolveAlias(doc, doc.getIn(path, true)),
+        ["limit", "collision_strategy", "grace_period_seconds"],
+        `deployment #${i + 1} concurrency_limit`,
+        lines,
+        displayFile,
+        source,
+        found,
+      );
+      if ("limit" in m) whole(m.limit, "concurrency_limit.limit", [...path, "limit"]);
+      const cs = m.collision_strategy;
+      if (cs !== undefined && cs !== "ENQUEUE" && cs !== "CANCEL_NEW") {
+        const upper = typeof cs === "string" ? cs.toUpperCase().replace(/-/g, "_") : "";
+        const hint = ["ENQUEUE", "CANCEL_NEW"].includes(upper) ? ` (did you mean ${upper}?)` : "";
+        found.errors.push(
+          formatAt(
+            at([...path, "collision_strategy"]),
+            `concurrency_limit.collision_strategy: must be ENQUEUE (wait for a slot) or CANCEL_NEW (cancel the new run), got ${JSON.stringify(cs)}${hint}`,
+            source,
+          ),
+        );
+      }
+      const g = m.grace_period_seconds;
+      if (g !== undefined && !(Number.isInteger(g) && (g as number) >= 60 && (g as number) <= 86_400))
+        found.errors.push(
+          formatAt(
+            at([...path, "grace_period_seconds"]),
+            `concurrency_limit.grace_period_seconds: must be whole seconds from 60 to 86400, as in Prefect (got ${JSON.stringify(g)})`,
+            source,
+          ),
+        );
+    }
+    if (found.errors.length > before && d) d.concurrency_limit = null;
+  };
   const deps = Array.isArray(data.deployments) ? data.deployments : [];
   deps.forEach((d: unknown, i: number) => {
     const node = doc.getIn(["deployments", i], true);
@@ -230,6 +285,7 @@ export function loadProject(path: string, opts: LoadOptions = {}): Project {
       found,
     );
     emptyMappingsAsEmptyLists(d);
+    checkConcurrencyLimit(d as Record<string, unknown> | null, ["deployments", i, "concurrency_limit"], i);
     // Prefect reads { collision_strategy } without a limit as no limit.
     const limit = (d as Record<string, unknown> | null)?.concurrency_limit;
     if (limit && typeof limit === "object" && !Array.isArray(limit) && !("limit" in limit)) {

@@ -52,6 +52,7 @@ export {
   createWorkPool,
   createWorkQueue,
   deleteWorkPool,
+  deleteWorkQueue,
   ensureWorkQueue,
   findWorkPool,
   getWorkPool,

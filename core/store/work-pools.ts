@@ -220,6 +220,23 @@ export async function createWorkQueue(
   });
 }
 
+/**
+ * Removes a queue. The pool's "default" queue stays (runs without a queue go there). Runs that
+ * name the queue keep its name and are still served, after the pool's queues.
+ */
+export async function deleteWorkQueue(c: Conn, poolName: string, name: string): Promise<WorkQueue> {
+  const pool = await getWorkPool(c, poolName);
+  const q = pool.queues.find((x) => x.name === name);
+  if (!q) throw queueNotFound(poolName, name);
+  if (name === "default")
+    throw new WeirError(
+      "CONFLICT",
+      `The "default" queue of pool "${poolName}" cannot be deleted (pause it instead)`,
+    );
+  await c.db.delete(c.t.workQueues).where(eq(c.t.workQueues.id, q.id));
+  return q;
+}
+
 /** Changes what is given of a queue: priority, concurrency limit (null clears it), pause, description. */
 export async function updateWorkQueue(
   c: Conn,

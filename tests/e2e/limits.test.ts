@@ -143,7 +143,8 @@ describe("limits with agents racing", () => {
         Array.from({ length: n }, async () => {
           const api = apis[k++ % apis.length]!;
           const run = await post(`${api}/deployments/${await ids(name)}/runs`);
-          (created[name] ??= []).push(run.id);
+          created[name] ??= [];
+          created[name].push(run.id);
         }),
       ),
     );
@@ -218,6 +219,52 @@ describe("limits with agents racing", () => {
     expect(existsSync(marks)).toBe(true);
   });
 
+  test("a concurrency_limit the file gets wrong is named at its place, with the fix", async () => {
+    const cases: [string, RegExp][] = [
+      [
+        "concurrency_limit: { limt: 1 }",
+        /weir\.yaml:4:26: unknown field "limt" in deployment #1 concurrency_limit \(did you mean "limit"\?\)/,
+      ],
+      [
+        "concurrency_limit: { limit: 1, collision_strategy: cancel_new }",
+        /weir\.yaml:4:56: .*must be ENQUEUE \(wait for a slot\) or CANCEL_NEW .*got "cancel_new" \(did you mean CANCEL_NEW\?\)/,
+      ],
+      [
+        "concurrency_limit: 0",
+        /weir\.yaml:4:24: concurrency_limit: must be a whole number from 1 up \(got 0\); 0 would hold every run forever/,
+      ],
+    ];
+    for (const [line, expected] of cases) {
+      const dir = env.project(`bad-${cases.findIndex((c) => c[0] === line)}`, {
+        "flows/work.ts": WORK_FLOW,
+        "weir.yaml": `deployments:\n  - name: bad\n    entrypoint: flows/work.ts:work\n    ${line}\n`,
+      });
+      for (const args of [
+        ["deploy", "--all", "--dry-run"],
+        ["deploy", "--all"],
+      ]) {
+        const r = await env.cli(args, { cwd: dir });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(expected);
+        expect(r.stderr).not.toMatch(/^\s+at /m);
+      }
+    }
+    expect((await env.cli(["deployment", "inspect", "work/bad"])).code).toBe(1); // nothing deployed
+  });
+
+  test("a run for a queue its pool does not have is refused with the near name; queues can be deleted", async () => {
+    const r = await env.cli(["deployment", "run", "work/ordered", "-q", "hihg"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('pool "ordered" has no queue "hihg" (did you mean "high"?)');
+    expect((await env.cli(["work-queue", "create", "spare", "--pool", "ordered"])).code).toBe(0);
+    expect((await env.cli(["work-queue", "delete", "spare", "--pool", "ordered"])).stdout).toContain(
+      'Deleted work queue "spare"',
+    );
+    const kept = await env.cli(["work-queue", "delete", "default", "--pool", "ordered"]);
+    expect(kept.code).toBe(1);
+    expect(kept.stderr).toContain("cannot be deleted (pause it instead)");
+  });
+
   test("bad limits are refused naming the flag", async () => {
     for (const [args, flag] of [
       [["work-queue", "create", "q", "--pool", "race", "--limit", "-1"], "--limit"],
@@ -228,5 +275,17 @@ describe("limits with agents racing", () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`${flag} must be a whole number`);
     }
+    const both = await env.cli([
+      "work-queue",
+      "update",
+      "default",
+      "--pool",
+      "race",
+      "--limit",
+      "2",
+      "--no-limit",
+    ]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("--limit and --no-limit contradict each other");
   });
 });

@@ -1,5 +1,5 @@
 import { checkJobVariables, mergeJobVariables, templateOf } from "../../infra/index.ts";
-import { type FlowRun, validateParameters, WeirError } from "../../model/index.ts";
+import { didYouMean, type FlowRun, validateParameters, WeirError } from "../../model/index.ts";
 import type * as q from "../../store/index.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
@@ -118,7 +118,16 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
             { fields: { work_queue_name: "the deployment has no work pool" } },
           );
         const pool = await store.getWorkPool(d.work_pool_name);
-        await store.ensureWorkQueue(pool.id, body.work_queue_name);
+        // An ad hoc run names an existing queue: a typo would otherwise make a queue of its own.
+        if (!pool.queues.some((q) => q.name === body.work_queue_name)) {
+          const names = pool.queues.map((q) => q.name);
+          const near = didYouMean(body.work_queue_name, names);
+          throw new WeirError(
+            "INVALID",
+            `work_queue_name: pool "${pool.name}" has no queue "${body.work_queue_name}"${near ? ` (did you mean "${near}"?)` : ""}; its queues: ${names.join(", ")} (create one with: weir work-queue create ${body.work_queue_name} --pool ${pool.name})`,
+            { fields: { work_queue_name: "no such queue in the deployment's pool" } },
+          );
+        }
       }
       // A run's own job variables are checked with the deployment's under the pool's template
       // (runs without any were checked when deployed, and keep the batched path).

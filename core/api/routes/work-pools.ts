@@ -133,6 +133,13 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
     WorkQueueUpdateBody,
   );
 
+  r.route(
+    "delete",
+    "/api/work-pools/:name/queues/:queue",
+    "Delete a work queue (not the default one)",
+    async (c) => c.json(await store.deleteWorkQueue(param(c, "name"), param(c, "queue"))),
+  );
+
   r.route("get", "/api/concurrency-limits", "Tag concurrency limits, with their active runs", async (c) =>
     c.json(await store.listConcurrencyLimits()),
   );
