@@ -127,7 +127,7 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     for (const q of lanes) {
       let free = q.limit == null ? budget : Math.min(budget, q.limit - (byQueue.get(q.name) ?? 0));
       for (let offset = 0; free > 0; offset += PAGE) {
-        const page = await tc.db
+        const query = tc.db
           .select({
             id: t.flowRuns.id,
             deploymentId: t.flowRuns.deploymentId,
@@ -148,6 +148,15 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
           .orderBy(asc(t.flowRuns.nextScheduledStartTime), asc(t.flowRuns.id))
           .limit(PAGE)
           .offset(offset);
+        // Rows another transaction is changing (a cancellation, a run being rescheduled) are
+        // passed over rather than waited for; claims themselves already take turns.
+        const page =
+          c.dialect === "postgres"
+            ? await (query as unknown as { for(s: "update", o: { skipLocked: boolean }): typeof query }).for(
+                "update",
+                { skipLocked: true },
+              )
+            : await query;
         for (const run of page) {
           if (free <= 0) break;
           const dep = run.deploymentId ? await deploymentSlots(tc, deployments, run.deploymentId) : null;
