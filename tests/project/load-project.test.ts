@@ -174,6 +174,9 @@ describe("concurrency_limit and triggers", () => {
     expect(
       errorOf("deployments:\n  - name: a\n    concurrency_limit: { limit: 1, collision_strategy: WAIT }\n"),
     ).toContain(
+      'weir.yaml:3:56: concurrency_limit.collision_strategy: must be ENQUEUE (wait for a slot) or CANCEL_NEW (cancel the new run), got "WAIT"',
+    );
+    expect(errorOf("deployments:\n  - name: a\n    concurrency_limit: [1]\n")).toContain(
       "deployments[0].concurrency_limit: must be a whole number, or { limit: N, collision_strategy: ENQUEUE | CANCEL_NEW }",
     );
   });
