@@ -136,7 +136,10 @@ export async function startServer(o: ServerOptions): Promise<void> {
     }
     if (Date.now() - listeningSince < agentTimeoutMs) return;
     const { crashed } = await store.sweepOrphanedRuns(new Date(Date.now() - agentTimeoutMs).toISOString());
-    if (crashed) console.log(`Agent timeout: ${crashed} run(s) of silent agents marked crashed`);
+    if (crashed)
+      console.log(
+        `Agent timeout: ${crashed} run(s) of silent agents ended (crashed, or cancelled if being cancelled)`,
+      );
   };
   const sweep = setInterval(
     () => void sweepOnce().catch((err) => trouble("agent liveness sweep failed", err)),

@@ -166,6 +166,13 @@ export async function setFlowRunState(
         `flow run "${run.name}" (${id}) is no longer held by agent ${extra.agentId} (its claim expired; agent ${run.agent_id} holds it now): this report is refused`,
       );
     assertTransition(`flow run "${run.name}" (${id})`, run.state.type, proposal.type);
+    // Prefect's rule: a run in progress goes back to SCHEDULED only to await its own retry.
+    if (run.state.type === "RUNNING" && proposal.type === "SCHEDULED" && proposal.name !== "AwaitingRetry")
+      throw new WeirError(
+        "CONFLICT",
+        `Cannot set flow run "${run.name}" (${id}) to SCHEDULED: a running run goes back to SCHEDULED only as AwaitingRetry (cancel it, or retry it once it has finished)`,
+        { fields: { from: "RUNNING", to: "SCHEDULED" } },
+      );
     const now = nowIso();
     const name = proposal.name ?? DEFAULT_STATE_NAMES[proposal.type];
     const patch: Partial<typeof schema.flowRuns.$inferInsert> = {
@@ -336,13 +343,20 @@ export async function sweepOrphanedRuns(c: Conn, cutoff: string): Promise<{ cras
     try {
       // A claim is a lease: once it has expired the run is never handed out again as if new (its
       // process may have started before the agent died), it crashes; `weir flow-run retry` runs it again.
-      await setFlowRunState(c, row.id, {
-        type: "CRASHED",
-        message:
-          row.state_type === "PENDING"
-            ? `${why} before the run reported starting; not handed out again in case it had started (weir flow-run retry runs it again)`
-            : `${why} while the run was in progress`,
-      });
+      // A run being cancelled whose agent is gone is cancelled: nobody is left to run it.
+      await setFlowRunState(
+        c,
+        row.id,
+        row.state_type === "CANCELLING"
+          ? { type: "CANCELLED", message: `Cancelled; ${why} before confirming its infrastructure stopped` }
+          : {
+              type: "CRASHED",
+              message:
+                row.state_type === "PENDING"
+                  ? `${why} before the run reported starting; not handed out again in case it had started (weir flow-run retry runs it again)`
+                  : `${why} while the run was in progress`,
+            },
+      );
       crashed++;
     } catch (err) {
       // Someone else changed the run meanwhile (it finished, or another sweeper got it): fine.

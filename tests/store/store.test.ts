@@ -193,6 +193,27 @@ for (const backend of backends()) {
     });
 
     describe("agent liveness", () => {
+      test("a running run goes back to SCHEDULED only as AwaitingRetry; a cancelling run of a silent agent ends CANCELLED", async () => {
+        const { deployment } = await deploy();
+        const base = { flow_id: deployment.flow_id, deployment_id: deployment.id, work_pool_name: "local" };
+        const run = await store.createFlowRun({ ...base, work_queue_name: "default" });
+        await store.heartbeat({ id: "quiet", name: "quiet", work_pool_name: "local", work_queues: [] });
+        await store.claimFlowRuns({ workPoolName: "local", queues: [], agentId: "quiet", limit: 1 });
+        await store.setFlowRunState(run.id, { type: "RUNNING" });
+        const back = await store.setFlowRunState(run.id, { type: "SCHEDULED" }).catch((e) => e);
+        expect(back.code).toBe("CONFLICT");
+        expect(back.message).toContain("only as AwaitingRetry");
+        await store.setFlowRunState(run.id, { type: "SCHEDULED", name: "AwaitingRetry" });
+        await store.setFlowRunState(run.id, { type: "RUNNING", name: "Retrying" });
+        await store.setFlowRunState(run.id, { type: "CANCELLING" });
+        expect(await store.sweepOrphanedRuns(new Date(Date.now() + 1000).toISOString())).toEqual({
+          crashed: 1,
+        });
+        const done = await store.getFlowRun(run.id);
+        expect(done.state.type).toBe("CANCELLED");
+        expect(done.state.message).toContain('agent "quiet" stopped sending heartbeats before confirming');
+      });
+
       test("runs of an agent that stopped heartbeating crash, started or not: an expired claim is never handed out again", async () => {
         const { deployment } = await deploy();
         const base = {
