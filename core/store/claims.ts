@@ -82,122 +82,166 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
       .where(eq(t.workQueues.workPoolId, pool.id))
       .orderBy(asc(t.workQueues.priority), asc(t.workQueues.name));
     const wanted = (name: string) => req.queues.length === 0 || req.queues.includes(name);
-    // Each queue in priority order, then runs naming a queue the pool does not have (made through
-    // the API without one): last, with no limit of their own.
-    const lanes: { where: SQL; limit: number | null; name: string | null }[] = known
-      .filter((q) => !q.isPaused && wanted(q.name))
-      .map((q) => ({ where: eq(t.flowRuns.workQueueName, q.name), limit: q.concurrencyLimit, name: q.name }));
+    // The queues served, in priority order; then runs naming a queue the pool does not have (made
+    // through the API without one): last, with no limit of their own.
+    const served = known.filter((q) => !q.isPaused && wanted(q.name));
     const names = known.map((q) => q.name);
     const unknown = req.queues.filter((n) => !names.includes(n));
-    if (req.queues.length === 0 || unknown.length > 0) {
-      const outside = or(
-        isNull(t.flowRuns.workQueueName),
-        names.length ? notInArray(t.flowRuns.workQueueName, names) : undefined,
-      )!;
-      lanes.push({
-        where: req.queues.length === 0 ? outside : inArray(t.flowRuns.workQueueName, unknown),
-        limit: null,
-        name: null,
-      });
-    }
+    const outside =
+      req.queues.length === 0
+        ? or(
+            isNull(t.flowRuns.workQueueName),
+            names.length ? notInArray(t.flowRuns.workQueueName, names) : undefined,
+          )
+        : unknown.length > 0
+          ? inArray(t.flowRuns.workQueueName, unknown)
+          : undefined;
+    const inServed = served.length
+      ? inArray(
+          t.flowRuns.workQueueName,
+          served.map((q) => q.name),
+        )
+      : undefined;
+    const queueFilter = inServed && outside ? or(inServed, outside) : (inServed ?? outside);
+    if (!queueFilter) return [];
+    const rank = served.length
+      ? sql`CASE ${t.flowRuns.workQueueName} ${sql.join(
+          served.map((q, i) => sql`WHEN ${q.name} THEN ${i}`),
+          sql` `,
+        )} ELSE ${served.length} END`
+      : null;
 
+    // Counts per queue only when some limit needs them.
+    const queueLimit = new Map(served.map((q) => [q.name, q.concurrencyLimit]));
     const byQueue = new Map<string | null, number>();
-    for (const row of await tc.db
-      .select({ queue: t.flowRuns.workQueueName, n: count() })
-      .from(t.flowRuns)
-      .where(and(active(tc), eq(t.flowRuns.workPoolName, pool.name)))
-      .groupBy(t.flowRuns.workQueueName))
-      byQueue.set(row.queue, Number(row.n));
+    if (pool.concurrencyLimit != null || served.some((q) => q.concurrencyLimit != null))
+      for (const row of await tc.db
+        .select({ queue: t.flowRuns.workQueueName, n: count() })
+        .from(t.flowRuns)
+        .where(and(active(tc), eq(t.flowRuns.workPoolName, pool.name)))
+        .groupBy(t.flowRuns.workQueueName))
+        byQueue.set(row.queue, Number(row.n));
     let budget = req.limit;
     if (pool.concurrencyLimit != null) {
       const used = [...byQueue.values()].reduce((a, b) => a + b, 0);
       budget = Math.min(budget, pool.concurrencyLimit - used);
     }
     if (budget <= 0) return [];
+    const queueFree = (name: string | null): number => {
+      const limit = name === null ? null : queueLimit.get(name);
+      return limit == null ? Number.POSITIVE_INFINITY : limit - (byQueue.get(name) ?? 0);
+    };
 
     const tagLimits = new Map<string, Slots>();
     for (const l of await tc.db.select().from(t.concurrencyLimits))
       tagLimits.set(l.tag, { limit: l.limit, used: await countActiveWithTag(tc, l.tag) });
-    const deployments = new Map<string, (Slots & { cancelNew: boolean }) | null>();
-    const schedules = new Map<string, Slots | null>();
+    const deployments = new Map<string, Slots & { cancelNew: boolean }>();
+    const schedules = new Map<string, Slots>();
 
     const take: string[] = [];
     const waiting: { id: string; message: string }[] = [];
     const cancel: { id: string; message: string }[] = [];
-    for (const q of lanes) {
-      let free = q.limit == null ? budget : Math.min(budget, q.limit - (byQueue.get(q.name) ?? 0));
-      for (let offset = 0; free > 0; offset += PAGE) {
-        const query = tc.db
-          .select({
-            id: t.flowRuns.id,
-            deploymentId: t.flowRuns.deploymentId,
-            scheduleId: t.flowRuns.scheduleId,
-            tags: t.flowRuns.tags,
-            stateName: t.flowRuns.stateName,
-          })
-          .from(t.flowRuns)
-          .where(
-            and(
-              eq(t.flowRuns.workPoolName, pool.name),
-              q.where,
-              eq(t.flowRuns.stateType, "SCHEDULED"),
-              ne(t.flowRuns.stateName, "AwaitingRetry"),
-              or(isNull(t.flowRuns.nextScheduledStartTime), lte(t.flowRuns.nextScheduledStartTime, dueBy)),
-            ),
-          )
-          .orderBy(asc(t.flowRuns.nextScheduledStartTime), asc(t.flowRuns.id))
-          .limit(PAGE)
-          .offset(offset);
-        // Rows another transaction is changing (a cancellation, a run being rescheduled) are
-        // passed over rather than waited for; claims themselves already take turns.
-        const page =
-          c.dialect === "postgres"
-            ? await (query as unknown as { for(s: "update", o: { skipLocked: boolean }): typeof query }).for(
-                "update",
-                { skipLocked: true },
-              )
-            : await query;
-        for (const run of page) {
-          if (free <= 0) break;
-          const dep = run.deploymentId ? await deploymentSlots(tc, deployments, run.deploymentId) : null;
-          if (dep && full(dep)) {
-            const message = `Deployment concurrency limit reached (${dep.used} of ${dep.limit} running)`;
-            if (dep.cancelNew) cancel.push({ id: run.id, message });
-            else if (run.stateName !== WAITING) waiting.push({ id: run.id, message });
-            continue;
-          }
-          const sched = run.scheduleId ? await scheduleSlots(tc, schedules, run.scheduleId) : null;
-          if (sched && full(sched)) {
-            if (run.stateName !== WAITING)
-              waiting.push({
-                id: run.id,
-                message: `The schedule's max_active_runs is reached (${sched.used} of ${sched.limit} running)`,
-              });
-            continue;
-          }
-          const tag = (run.tags ?? []).find((x) => full(tagLimits.get(x)));
-          if (tag !== undefined) {
-            const l = tagLimits.get(tag)!;
-            if (run.stateName !== WAITING)
-              waiting.push({
-                id: run.id,
-                message: `Concurrency limit for tag "${tag}" reached (${l.used} of ${l.limit} running)`,
-              });
-            continue;
-          }
-          take.push(run.id);
-          free--;
-          budget--;
-          if (dep) dep.used++;
-          if (sched) sched.used++;
-          for (const x of new Set(run.tags ?? [])) {
-            const l = tagLimits.get(x);
-            if (l) l.used++;
+    const takenPerQueue = new Map<string | null, number>();
+    for (let offset = 0; budget > 0; offset += PAGE) {
+      // Every served queue at once, by priority then scheduled time; each run's deployment limit
+      // and schedule max_active_runs come along, so a pool without limits costs one query.
+      const query = tc.db
+        .select({
+          id: t.flowRuns.id,
+          queue: t.flowRuns.workQueueName,
+          deploymentId: t.flowRuns.deploymentId,
+          scheduleId: t.flowRuns.scheduleId,
+          tags: t.flowRuns.tags,
+          stateName: t.flowRuns.stateName,
+          deploymentLimit: t.deployments.concurrencyLimit,
+          scheduleMax: t.deploymentSchedules.maxActiveRuns,
+        })
+        .from(t.flowRuns)
+        .leftJoin(t.deployments, eq(t.deployments.id, t.flowRuns.deploymentId))
+        .leftJoin(t.deploymentSchedules, eq(t.deploymentSchedules.id, t.flowRuns.scheduleId))
+        .where(
+          and(
+            eq(t.flowRuns.workPoolName, pool.name),
+            queueFilter,
+            eq(t.flowRuns.stateType, "SCHEDULED"),
+            ne(t.flowRuns.stateName, "AwaitingRetry"),
+            or(isNull(t.flowRuns.nextScheduledStartTime), lte(t.flowRuns.nextScheduledStartTime, dueBy)),
+          ),
+        )
+        .orderBy(...(rank ? [rank] : []), asc(t.flowRuns.nextScheduledStartTime), asc(t.flowRuns.id))
+        .limit(PAGE)
+        .offset(offset);
+      // Rows another transaction is changing (a cancellation, a run being rescheduled) are
+      // passed over rather than waited for; claims themselves already take turns.
+      const page =
+        c.dialect === "postgres"
+          ? await (
+              query as unknown as { for(s: "update", o: { skipLocked: boolean; of: unknown }): typeof query }
+            ).for("update", { skipLocked: true, of: t.flowRuns })
+          : await query;
+      for (const run of page) {
+        if (budget <= 0) break;
+        const queue = served.some((q) => q.name === run.queue) ? run.queue : null;
+        if (queueFree(queue) - (takenPerQueue.get(queue) ?? 0) <= 0) continue;
+        const spec = run.deploymentLimit;
+        let dep: (Slots & { cancelNew: boolean }) | null = null;
+        if (run.deploymentId && spec && typeof spec.limit === "number") {
+          dep = deployments.get(run.deploymentId) ?? null;
+          if (!dep) {
+            dep = {
+              limit: spec.limit,
+              cancelNew: spec.collision_strategy === "CANCEL_NEW",
+              used: await countActive(tc, eq(t.flowRuns.deploymentId, run.deploymentId)),
+            };
+            deployments.set(run.deploymentId, dep);
           }
         }
-        if (page.length < PAGE) break;
+        if (dep && full(dep)) {
+          const message = `Deployment concurrency limit reached (${dep.used} of ${dep.limit} running)`;
+          if (dep.cancelNew) cancel.push({ id: run.id, message });
+          else if (run.stateName !== WAITING) waiting.push({ id: run.id, message });
+          continue;
+        }
+        let sched: Slots | null = null;
+        if (run.scheduleId && run.scheduleMax != null) {
+          sched = schedules.get(run.scheduleId) ?? null;
+          if (!sched) {
+            sched = {
+              limit: run.scheduleMax,
+              used: await countActive(tc, eq(t.flowRuns.scheduleId, run.scheduleId)),
+            };
+            schedules.set(run.scheduleId, sched);
+          }
+        }
+        if (sched && full(sched)) {
+          if (run.stateName !== WAITING)
+            waiting.push({
+              id: run.id,
+              message: `The schedule's max_active_runs is reached (${sched.used} of ${sched.limit} running)`,
+            });
+          continue;
+        }
+        const tag = (run.tags ?? []).find((x) => full(tagLimits.get(x)));
+        if (tag !== undefined) {
+          const l = tagLimits.get(tag)!;
+          if (run.stateName !== WAITING)
+            waiting.push({
+              id: run.id,
+              message: `Concurrency limit for tag "${tag}" reached (${l.used} of ${l.limit} running)`,
+            });
+          continue;
+        }
+        take.push(run.id);
+        budget--;
+        takenPerQueue.set(queue, (takenPerQueue.get(queue) ?? 0) + 1);
+        if (dep) dep.used++;
+        if (sched) sched.used++;
+        for (const x of new Set(run.tags ?? [])) {
+          const l = tagLimits.get(x);
+          if (l) l.used++;
+        }
       }
-      if (budget <= 0) break;
+      if (page.length < PAGE) break;
     }
 
     const now = nowIso();
@@ -265,39 +309,4 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     );
     return runs.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
   });
-}
-
-async function deploymentSlots(
-  c: Conn,
-  cache: Map<string, (Slots & { cancelNew: boolean }) | null>,
-  id: string,
-): Promise<(Slots & { cancelNew: boolean }) | null> {
-  if (cache.has(id)) return cache.get(id)!;
-  const [d] = await c.db
-    .select({ limit: c.t.deployments.concurrencyLimit })
-    .from(c.t.deployments)
-    .where(eq(c.t.deployments.id, id));
-  const spec = d?.limit;
-  const slots =
-    spec && typeof spec.limit === "number"
-      ? {
-          limit: spec.limit,
-          cancelNew: spec.collision_strategy === "CANCEL_NEW",
-          used: await countActive(c, eq(c.t.flowRuns.deploymentId, id)),
-        }
-      : null;
-  cache.set(id, slots);
-  return slots;
-}
-
-async function scheduleSlots(c: Conn, cache: Map<string, Slots | null>, id: string): Promise<Slots | null> {
-  if (cache.has(id)) return cache.get(id)!;
-  const [s] = await c.db
-    .select({ max: c.t.deploymentSchedules.maxActiveRuns })
-    .from(c.t.deploymentSchedules)
-    .where(eq(c.t.deploymentSchedules.id, id));
-  const slots =
-    s?.max != null ? { limit: s.max, used: await countActive(c, eq(c.t.flowRuns.scheduleId, id)) } : null;
-  cache.set(id, slots);
-  return slots;
 }
