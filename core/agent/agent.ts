@@ -198,11 +198,15 @@ export class Agent {
     if (unavailable) {
       log(`Flow run ${run.name} (${run.id}) goes back to the queue: ${unavailable}`);
       await this.opts.client
-        .setFlowRunState(run.id, {
-          type: "SCHEDULED",
-          name: "Scheduled",
-          message: `Its agent's ${infra.type} infrastructure could not be reached; rescheduled`,
-        })
+        .setFlowRunState(
+          run.id,
+          {
+            type: "SCHEDULED",
+            name: "Scheduled",
+            message: `Its agent's ${infra.type} infrastructure could not be reached; rescheduled`,
+          },
+          { agentId: this.id },
+        )
         .catch(() => {});
       return;
     }
@@ -261,39 +265,50 @@ export class Agent {
     log: (m: string) => void,
   ): Promise<void> {
     const how = exit.reason ?? `exited with code ${exit.code}`;
-    try {
-      // Exit 0 is normally `weir execute` after the server took the final state, but flow code
-      // that calls process.exit(0) ends the process before any report: the run is read either way.
-      const current = await this.opts.client.getFlowRun(run.id);
-      if (isTerminal(current.state.type)) {
-        log(`Flow run ${run.name} (${run.id}) finished: ${current.state.name}`);
+    // Until the server has the run's end (or says it changed hands): a run left RUNNING would
+    // hold its slots for as long as this agent lives.
+    const deadline = Date.now() + this.opts.client.reportRetryMs;
+    for (let wait = 500; ; wait = Math.min(wait * 2, 10_000)) {
+      try {
+        // Exit 0 is normally `weir execute` after the server took the final state, but flow code
+        // that calls process.exit(0) ends the process before any report: the run is read either way.
+        const current = await this.opts.client.getFlowRun(run.id);
+        if (isTerminal(current.state.type)) {
+          log(`Flow run ${run.name} (${run.id}) finished: ${current.state.name}`);
+          return;
+        }
+        const final =
+          current.state.type === "CANCELLING"
+            ? { type: "CANCELLED" as const, message: `Cancelled; its ${handle.id} ${how}` }
+            : exit.code === 0 && !exit.reason
+              ? {
+                  type: "CRASHED" as const,
+                  message: `The flow process exited without reporting a final state (its ${handle.id} exited with code 0, e.g. process.exit() in flow code)`,
+                }
+              : {
+                  type: "CRASHED" as const,
+                  message: `The flow run's ${handle.id} ${how} before the run reached a final state`,
+                };
+        await this.opts.client.setFlowRunState(run.id, final, { agentId: this.id });
+        log(
+          `Flow run ${run.name} (${run.id}) ${final.type === "CRASHED" ? "crashed" : "was cancelled"}: its ${handle.id} ${how}`,
+        );
         return;
+      } catch (err) {
+        if (err instanceof WeirError && err.code === "CONFLICT") return;
+        const retry = err instanceof WeirError && err.code === "UNREACHABLE" && Date.now() < deadline;
+        log(
+          `Could not record the end of flow run ${run.id}: ${describeError(err)}${retry ? `; trying again in ${wait} ms` : ""}`,
+        );
+        if (!retry) return;
+        await Bun.sleep(wait);
       }
-      const final =
-        current.state.type === "CANCELLING"
-          ? { type: "CANCELLED" as const, message: `Cancelled; its ${handle.id} ${how}` }
-          : exit.code === 0 && !exit.reason
-            ? {
-                type: "CRASHED" as const,
-                message: `The flow process exited without reporting a final state (its ${handle.id} exited with code 0, e.g. process.exit() in flow code)`,
-              }
-            : {
-                type: "CRASHED" as const,
-                message: `The flow run's ${handle.id} ${how} before the run reached a final state`,
-              };
-      await this.opts.client.setFlowRunState(run.id, final);
-      log(
-        `Flow run ${run.name} (${run.id}) ${final.type === "CRASHED" ? "crashed" : "was cancelled"}: its ${handle.id} ${how}`,
-      );
-    } catch (err) {
-      if (err instanceof WeirError && err.code === "CONFLICT") return;
-      log(`Could not record the end of flow run ${run.id}: ${describeError(err)}`);
     }
   }
 
   /** Records a final state the agent decided; a run that already ended keeps its own. */
   async #record(run: FlowRun, state: { type: "CRASHED" | "CANCELLED"; message: string }): Promise<void> {
-    await this.opts.client.setFlowRunState(run.id, state).catch(() => {});
+    await this.opts.client.setFlowRunState(run.id, state, { agentId: this.id }).catch(() => {});
   }
 
   async #heartbeat(): Promise<void> {

@@ -263,13 +263,15 @@ export class WeirClient {
    * run is read from another: if the proposal was recorded it is not made twice, else it is made
    * there.
    */
-  #stateBody(state: StateProposal): unknown {
+  #stateBody(state: StateProposal, agentId = this.agentId): unknown {
     const body = toWire(state);
-    return this.agentId ? { ...(body as object), agent_id: this.agentId } : body;
+    return agentId ? { ...(body as object), agent_id: agentId } : body;
   }
-  async setFlowRunState(id: string, state: StateProposal): Promise<FlowRun> {
+  /** `as`: the agent whose claim the report is made under (default: this client's agentId). */
+  async setFlowRunState(id: string, state: StateProposal, as?: { agentId?: string }): Promise<FlowRun> {
+    const agentId = as?.agentId ?? this.agentId;
     try {
-      return await this.request("POST", `/flow-runs/${id}/set_state`, this.#stateBody(state));
+      return await this.request("POST", `/flow-runs/${id}/set_state`, this.#stateBody(state, agentId));
     } catch (first) {
       if (!(first instanceof WeirError && first.code === "UNREACHABLE")) throw first;
       // No answer: retried with backoff until a server answers. Each try first reads the run, as
@@ -283,7 +285,7 @@ export class WeirClient {
         try {
           const now = await this.getFlowRun(id);
           if (now.state.type === state.type && now.state.name === name) return now;
-          return await this.request("POST", `/flow-runs/${id}/set_state`, this.#stateBody(state));
+          return await this.request("POST", `/flow-runs/${id}/set_state`, this.#stateBody(state, agentId));
         } catch (err) {
           if (!(err instanceof WeirError && err.code === "UNREACHABLE") || Date.now() > deadline) throw err;
         }

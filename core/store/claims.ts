@@ -82,6 +82,8 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
       .where(eq(t.workQueues.workPoolId, pool.id))
       .orderBy(asc(t.workQueues.priority), asc(t.workQueues.name));
     const wanted = (name: string) => req.queues.length === 0 || req.queues.includes(name);
+    // A run of the pool with no queue (made before runs defaulted to one) is the default queue's.
+    const qcol = sql<string>`coalesce(${t.flowRuns.workQueueName}, 'default')`;
     // The queues served, in priority order; then runs naming a queue the pool does not have (made
     // through the API without one): last, with no limit of their own.
     const served = known.filter((q) => !q.isPaused && wanted(q.name));
@@ -89,23 +91,22 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     const unknown = req.queues.filter((n) => !names.includes(n));
     const outside =
       req.queues.length === 0
-        ? or(
-            isNull(t.flowRuns.workQueueName),
-            names.length ? notInArray(t.flowRuns.workQueueName, names) : undefined,
-          )
+        ? names.length
+          ? notInArray(qcol, names)
+          : sql`true`
         : unknown.length > 0
-          ? inArray(t.flowRuns.workQueueName, unknown)
+          ? inArray(qcol, unknown)
           : undefined;
     const inServed = served.length
       ? inArray(
-          t.flowRuns.workQueueName,
+          qcol,
           served.map((q) => q.name),
         )
       : undefined;
     const queueFilter = inServed && outside ? or(inServed, outside) : (inServed ?? outside);
     if (!queueFilter) return [];
     const rank = served.length
-      ? sql`CASE ${t.flowRuns.workQueueName} ${sql.join(
+      ? sql`CASE ${qcol} ${sql.join(
           served.map((q, i) => sql`WHEN ${q.name} THEN ${i}`),
           sql` `,
         )} ELSE ${served.length} END`
@@ -116,10 +117,10 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     const byQueue = new Map<string | null, number>();
     if (pool.concurrencyLimit != null || served.some((q) => q.concurrencyLimit != null))
       for (const row of await tc.db
-        .select({ queue: t.flowRuns.workQueueName, n: count() })
+        .select({ queue: qcol, n: count() })
         .from(t.flowRuns)
         .where(and(active(tc), eq(t.flowRuns.workPoolName, pool.name)))
-        .groupBy(t.flowRuns.workQueueName))
+        .groupBy(qcol))
         byQueue.set(row.queue, Number(row.n));
     let budget = req.limit;
     if (pool.concurrencyLimit != null) {
@@ -142,13 +143,15 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     const waiting: { id: string; message: string }[] = [];
     const cancel: { id: string; message: string }[] = [];
     const takenPerQueue = new Map<string | null, number>();
+    // Runs created between pages shift an OFFSET window: a run read twice is looked at once.
+    const seen = new Set<string>();
     for (let offset = 0; budget > 0; offset += PAGE) {
       // Every served queue at once, by priority then scheduled time; each run's deployment limit
       // and schedule max_active_runs come along, so a pool without limits costs one query.
       const query = tc.db
         .select({
           id: t.flowRuns.id,
-          queue: t.flowRuns.workQueueName,
+          queue: qcol,
           deploymentId: t.flowRuns.deploymentId,
           scheduleId: t.flowRuns.scheduleId,
           tags: t.flowRuns.tags,
@@ -181,6 +184,8 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
           : await query;
       for (const run of page) {
         if (budget <= 0) break;
+        if (seen.has(run.id)) continue;
+        seen.add(run.id);
         const queue = served.some((q) => q.name === run.queue) ? run.queue : null;
         if (queueFree(queue) - (takenPerQueue.get(queue) ?? 0) <= 0) continue;
         const spec = run.deploymentLimit;

@@ -37,6 +37,13 @@ const runWithNames = (c: Conn) =>
     .innerJoin(c.t.flows, eq(c.t.flows.id, c.t.flowRuns.flowId))
     .leftJoin(c.t.deployments, eq(c.t.deployments.id, c.t.flowRuns.deploymentId));
 
+/** An ISO time in UTC with a Z (what every stored time is), or undefined. */
+function isoUtc(t: string | undefined): string | undefined {
+  if (!t) return undefined;
+  const ms = Date.parse(t);
+  return Number.isNaN(ms) ? t : new Date(ms).toISOString();
+}
+
 export async function createFlowRun(c: Conn, input: FlowRunInput): Promise<FlowRun> {
   const [run] = await createFlowRuns(c, [input]);
   return run!;
@@ -48,7 +55,8 @@ export async function createFlowRuns(c: Conn, inputs: FlowRunInput[]): Promise<F
   const rows = inputs.map((input) => {
     const state = input.state ?? { type: "SCHEDULED" as const };
     assertTransition("a new flow run", null, state.type);
-    const scheduled = state.type === "SCHEDULED" ? (state.scheduledTime ?? now) : null;
+    // Times are compared as text: always UTC with a Z, whatever offset the caller wrote.
+    const scheduled = state.type === "SCHEDULED" ? (isoUtc(state.scheduledTime) ?? now) : null;
     const run = {
       id: newId(),
       created: now,
@@ -57,7 +65,8 @@ export async function createFlowRuns(c: Conn, inputs: FlowRunInput[]): Promise<F
       flowId: input.flow_id,
       deploymentId: input.deployment_id ?? null,
       workPoolName: input.work_pool_name ?? null,
-      workQueueName: input.work_queue_name ?? null,
+      // A run of a pool without a queue named goes to the pool's default queue.
+      workQueueName: input.work_queue_name ?? (input.work_pool_name ? "default" : null),
       parameters: input.parameters ?? {},
       jobVariables: input.job_variables ?? {},
       tags: input.tags ?? [],
@@ -160,10 +169,10 @@ export async function setFlowRunState(
     const run = await getFlowRun(tc, id);
     // A claim is a lease: a process running under another agent's claim (one that expired, after
     // which the run was retried and claimed again) reports nothing more.
-    if (extra.agentId && run.agent_id && run.agent_id !== extra.agentId)
+    if (extra.agentId && run.agent_id !== extra.agentId)
       throw new WeirError(
         "CONFLICT",
-        `flow run "${run.name}" (${id}) is no longer held by agent ${extra.agentId} (its claim expired; agent ${run.agent_id} holds it now): this report is refused`,
+        `flow run "${run.name}" (${id}) is no longer held by agent ${extra.agentId} (its claim expired; ${run.agent_id ? `agent ${run.agent_id} holds it now` : "it waits to be claimed again"}): this report is refused`,
       );
     assertTransition(`flow run "${run.name}" (${id})`, run.state.type, proposal.type);
     // Prefect's rule: a run in progress goes back to SCHEDULED only to await its own retry.
@@ -186,7 +195,7 @@ export async function setFlowRunState(
       patch.runCount = run.run_count + 1;
       if (!run.start_time) patch.startTime = now;
     }
-    if (proposal.type === "SCHEDULED") patch.nextScheduledStartTime = proposal.scheduledTime ?? now;
+    if (proposal.type === "SCHEDULED") patch.nextScheduledStartTime = isoUtc(proposal.scheduledTime) ?? now;
     if (["COMPLETED", "FAILED", "CANCELLED", "CRASHED"].includes(proposal.type)) {
       patch.endTime = now;
       if (run.start_time) patch.totalRunTime = Date.parse(now) - Date.parse(run.start_time);
@@ -270,6 +279,35 @@ export async function setInfrastructurePid(c: Conn, id: string, pid: string): Pr
   await c.db.update(c.t.flowRuns).set({ infrastructurePid: pid }).where(eq(c.t.flowRuns.id, id));
 }
 
+/**
+ * Puts back runs claimed for an agent that hung up before it got the answer (it was stopped):
+ * still PENDING for it, they go back to SCHEDULED for any agent.
+ */
+export async function releaseClaims(c: Conn, agentId: string, ids: string[]): Promise<number> {
+  let released = 0;
+  for (const id of ids) {
+    try {
+      const run = await getFlowRun(c, id);
+      if (run.state.type !== "PENDING" || run.agent_id !== agentId) continue;
+      await setFlowRunState(
+        c,
+        id,
+        {
+          type: "SCHEDULED",
+          name: "Scheduled",
+          message: "Its agent hung up before taking it; back in the queue",
+        },
+        { agentId },
+      );
+      await c.db.update(c.t.flowRuns).set({ agentId: null }).where(eq(c.t.flowRuns.id, id));
+      released++;
+    } catch (err) {
+      if (!(err instanceof WeirError && err.code === "CONFLICT")) throw err;
+    }
+  }
+  return released;
+}
+
 /** The run made with an idempotency key, if any. */
 export async function findFlowRunByIdempotencyKey(c: Conn, key: string): Promise<FlowRun | undefined> {
   const [row] = await runWithNames(c).where(eq(c.t.flowRuns.idempotencyKey, key));
@@ -333,9 +371,12 @@ export async function sweepOrphanedRuns(c: Conn, cutoff: string): Promise<{ cras
   const rows = await rawRows<{ id: string; state_type: string; agent_name: string }>(
     c,
     sql`
-    SELECT r.id AS id, r.state_type AS state_type, a.name AS agent_name
-    FROM flow_runs r JOIN agents a ON a.id = r.agent_id
-    WHERE r.state_type IN ('PENDING', 'RUNNING', 'CANCELLING') AND a.last_heartbeat < ${cutoff}`,
+    SELECT r.id AS id, r.state_type AS state_type, COALESCE(a.name, r.agent_id) AS agent_name
+    FROM flow_runs r LEFT JOIN agents a ON a.id = r.agent_id
+    WHERE r.agent_id IS NOT NULL
+      AND (r.state_type IN ('PENDING', 'RUNNING', 'CANCELLING')
+        OR (r.state_type = 'SCHEDULED' AND r.state_name = 'AwaitingRetry'))
+      AND (a.last_heartbeat < ${cutoff} OR (a.id IS NULL AND r.state_timestamp < ${cutoff}))`,
   );
   let crashed = 0;
   for (const row of rows) {

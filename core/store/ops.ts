@@ -27,6 +27,7 @@ export {
   listFlowRunStates,
   listFlowRuns,
   nextScheduledStart,
+  releaseClaims,
   retryFlowRun,
   setFlowRunState,
   setInfrastructurePid,

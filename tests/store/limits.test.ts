@@ -225,5 +225,63 @@ for (const backend of backends()) {
         await expect(store.getConcurrencyLimit("db")).rejects.toThrow(/weir concurrency-limit create db N/);
       });
     });
+
+    describe("what a review found", () => {
+      test("a run of a pool made without a queue is the default queue's: its limit and pause apply", async () => {
+        const { deployment } = await deploy();
+        const a = await store.createFlowRun({ flow_id: deployment.flow_id, work_pool_name: "local" });
+        expect(a.work_queue_name).toBe("default");
+        await store.updateWorkQueue("local", "default", { is_paused: true });
+        expect(await claim(10)).toEqual([]);
+        expect(await claim(10, "local", ["default"])).toEqual([]);
+        await store.updateWorkQueue("local", "default", { is_paused: false });
+        expect((await claim(10, "local", ["default"])).map((r) => r.id)).toEqual([a.id]);
+      });
+
+      test("scheduled times with an offset are stored in UTC, so they compare and order right", async () => {
+        const { deployment } = await deploy();
+        const r = await store.createFlowRun({
+          flow_id: deployment.flow_id,
+          work_pool_name: "local",
+          state: { type: "SCHEDULED", scheduledTime: "2026-01-01T09:00:00-05:00" },
+        });
+        expect(r.next_scheduled_start_time).toBe("2026-01-01T14:00:00.000Z");
+      });
+
+      test("a retrying run of a silent agent crashes; a retried run takes no report from the old claim", async () => {
+        const { deployment } = await deploy();
+        const r = await run(deployment.id);
+        await store.heartbeat({ id: "gone", name: "gone", work_pool_name: "local", work_queues: [] });
+        await store.claimFlowRuns({ workPoolName: "local", queues: [], agentId: "gone", limit: 1 });
+        const held = await store.getFlowRun(r.id);
+        const holder = held.agent_id!;
+        await store.setFlowRunState(r.id, { type: "RUNNING" });
+        await store.setFlowRunState(r.id, { type: "SCHEDULED", name: "AwaitingRetry" });
+        await store.sweepOrphanedRuns(new Date(Date.now() + 60_000).toISOString());
+        expect((await store.getFlowRun(r.id)).state.type).toBe("CRASHED");
+        await store.retryFlowRun(r.id);
+        const late = await store
+          .setFlowRunState(r.id, { type: "RUNNING" }, { agentId: holder })
+          .catch((e) => e);
+        expect(late.code).toBe("CONFLICT");
+        expect(late.message).toContain("it waits to be claimed again");
+      });
+
+      test("runs claimed for an agent that hung up go back to the queue", async () => {
+        const { deployment } = await deploy();
+        const r = await run(deployment.id);
+        const [got] = await store.claimFlowRuns({
+          workPoolName: "local",
+          queues: [],
+          agentId: "x",
+          limit: 1,
+        });
+        expect(got!.id).toBe(r.id);
+        expect(await store.releaseClaims("x", [r.id])).toBe(1);
+        const back = await store.getFlowRun(r.id);
+        expect([back.state.type, back.agent_id]).toEqual(["SCHEDULED", null]);
+        expect((await claim(1)).map((x) => x.id)).toEqual([r.id]);
+      });
+    });
   });
 }

@@ -191,6 +191,15 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
             agentId: body.agent_id,
             limit: body.limit,
           });
+          // The agent hung up meanwhile (it was stopped): nobody would start these.
+          if (signal.aborted && runs.length > 0) {
+            await store.releaseClaims(
+              body.agent_id,
+              runs.map((r) => r.id),
+            );
+            ctx.wakeups.notify(name);
+            return c.json({ flow_runs: [], cancelling: [] });
+          }
         }
         const cancelling = (await store.listCancellingRuns(body.agent_id)).filter((id) => !seen.has(id));
         const left = deadline - Date.now();
