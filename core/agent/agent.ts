@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import type { WeirClient } from "../client/index.ts";
+import { untilAnswered, type WeirClient } from "../client/index.ts";
 import { makeResolver } from "../engine/index.ts";
 import {
   type BaseJobTemplate,
@@ -267,42 +267,44 @@ export class Agent {
     const how = exit.reason ?? `exited with code ${exit.code}`;
     // Until the server has the run's end (or says it changed hands): a run left RUNNING would
     // hold its slots for as long as this agent lives.
-    const deadline = Date.now() + this.opts.client.reportRetryMs;
-    for (let wait = 500; ; wait = Math.min(wait * 2, 10_000)) {
-      try {
-        // Exit 0 is normally `weir execute` after the server took the final state, but flow code
-        // that calls process.exit(0) ends the process before any report: the run is read either way.
-        const current = await this.opts.client.getFlowRun(run.id);
-        if (isTerminal(current.state.type)) {
-          log(`Flow run ${run.name} (${run.id}) finished: ${current.state.name}`);
-          return;
-        }
-        const final =
-          current.state.type === "CANCELLING"
-            ? { type: "CANCELLED" as const, message: `Cancelled; its ${handle.id} ${how}` }
-            : exit.code === 0 && !exit.reason
-              ? {
-                  type: "CRASHED" as const,
-                  message: `The flow process exited without reporting a final state (its ${handle.id} exited with code 0, e.g. process.exit() in flow code)`,
-                }
-              : {
-                  type: "CRASHED" as const,
-                  message: `The flow run's ${handle.id} ${how} before the run reached a final state`,
-                };
-        await this.opts.client.setFlowRunState(run.id, final, { agentId: this.id });
-        log(
-          `Flow run ${run.name} (${run.id}) ${final.type === "CRASHED" ? "crashed" : "was cancelled"}: its ${handle.id} ${how}`,
-        );
+    const record = async () => {
+      // Exit 0 is normally `weir execute` after the server took the final state, but flow code
+      // that calls process.exit(0) ends the process before any report: the run is read either way.
+      const current = await this.opts.client.getFlowRun(run.id);
+      if (isTerminal(current.state.type)) {
+        log(`Flow run ${run.name} (${run.id}) finished: ${current.state.name}`);
         return;
-      } catch (err) {
-        if (err instanceof WeirError && err.code === "CONFLICT") return;
-        const retry = err instanceof WeirError && err.code === "UNREACHABLE" && Date.now() < deadline;
-        log(
-          `Could not record the end of flow run ${run.id}: ${describeError(err)}${retry ? `; trying again in ${wait} ms` : ""}`,
-        );
-        if (!retry) return;
-        await Bun.sleep(wait);
       }
+      const final =
+        current.state.type === "CANCELLING"
+          ? { type: "CANCELLED" as const, message: `Cancelled; its ${handle.id} ${how}` }
+          : exit.code === 0 && !exit.reason
+            ? {
+                type: "CRASHED" as const,
+                message: `The flow process exited without reporting a final state (its ${handle.id} exited with code 0, e.g. process.exit() in flow code)`,
+              }
+            : {
+                type: "CRASHED" as const,
+                message: `The flow run's ${handle.id} ${how} before the run reached a final state`,
+              };
+      await this.opts.client.setFlowRunState(run.id, final, { agentId: this.id });
+      log(
+        `Flow run ${run.name} (${run.id}) ${final.type === "CRASHED" ? "crashed" : "was cancelled"}: its ${handle.id} ${how}`,
+      );
+    };
+    // Until the server has the run's end (or says it changed hands): a run left RUNNING would
+    // hold its slots for as long as this agent lives.
+    try {
+      await untilAnswered(record, {
+        deadline: Date.now() + this.opts.client.reportRetryMs,
+        onRetry: (err, wait) =>
+          log(
+            `Could not record the end of flow run ${run.id}: ${describeError(err)}; trying again in ${wait} ms`,
+          ),
+      });
+    } catch (err) {
+      if (err instanceof WeirError && err.code === "CONFLICT") return;
+      log(`Could not record the end of flow run ${run.id}: ${describeError(err)}`);
     }
   }
 

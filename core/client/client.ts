@@ -16,6 +16,7 @@ import type {
   WorkQueue,
 } from "../model/index.ts";
 import { DEFAULT_STATE_NAMES, type ErrorCode, WeirError } from "../model/index.ts";
+import { untilAnswered } from "./retry.ts";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:4200/api";
 
@@ -277,19 +278,19 @@ export class WeirClient {
       // No answer: retried with backoff until a server answers. Each try first reads the run, as
       // the one before may have been recorded before its answer was lost: it is not made twice.
       const name = state.name ?? DEFAULT_STATE_NAMES[state.type];
-      const deadline = Date.now() + this.reportRetryMs;
-      let wait = this.#urls.length > 1 ? 0 : 500;
-      for (;;) {
-        await Bun.sleep(wait);
-        wait = Math.min(Math.max(wait * 2, 500), 10_000);
-        try {
+      return untilAnswered(
+        async () => {
           const now = await this.getFlowRun(id);
           if (now.state.type === state.type && now.state.name === name) return now;
-          return await this.request("POST", `/flow-runs/${id}/set_state`, this.#stateBody(state, agentId));
-        } catch (err) {
-          if (!(err instanceof WeirError && err.code === "UNREACHABLE") || Date.now() > deadline) throw err;
-        }
-      }
+          return this.request<FlowRun>("POST", `/flow-runs/${id}/set_state`, this.#stateBody(state, agentId));
+        },
+        {
+          deadline: Date.now() + this.reportRetryMs,
+          // With another server to ask, at once.
+          firstWaitMs: this.#urls.length > 1 ? 0 : 500,
+          waitFirst: true,
+        },
+      );
     }
   }
   retryFlowRun(id: string): Promise<FlowRun> {

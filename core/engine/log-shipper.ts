@@ -1,4 +1,4 @@
-import type { WeirClient } from "../client/index.ts";
+import { untilAnswered, type WeirClient } from "../client/index.ts";
 import { type LogEntry, WeirError } from "../model/index.ts";
 
 const FLUSH_MS = 100;
@@ -60,18 +60,9 @@ export class LogShipper {
 
   /** Sends a batch, retrying with backoff while no server answers (in order: later batches wait). */
   async #deliver(batch: Omit<LogEntry, "id">[]): Promise<void> {
-    const deadline = Date.now() + this.client.reportRetryMs;
-    let wait = 500;
-    for (;;) {
-      try {
-        await this.client.sendLogs(batch);
-        return;
-      } catch (err) {
-        if (!(err instanceof WeirError && err.code === "UNREACHABLE") || Date.now() > deadline) throw err;
-        await Bun.sleep(wait);
-        wait = Math.min(wait * 2, 10_000);
-      }
-    }
+    await untilAnswered(() => this.client.sendLogs(batch), {
+      deadline: Date.now() + this.client.reportRetryMs,
+    });
   }
 
   /** Sends what is buffered and waits for every batch to be delivered. */
