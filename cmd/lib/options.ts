@@ -5,27 +5,23 @@ import { parseValue, WeirError, weirHome as weirHomeDir } from "../../core/model
 /** Commander reducer for repeatable options (`--param a=1 --param b=2`). */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-export function positiveInt(flag: string, max = Number.MAX_SAFE_INTEGER) {
+/** Commander parser for a whole-number option or argument from `min` to `max`, named in its error. */
+function wholeNumber(flag: string, min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1 || n > max)
+    if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max)
       throw new WeirError(
         "USAGE",
-        `${flag} must be a whole number from 1${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : " up"} (got "${value}")`,
+        `${flag} must be a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : " up"} (got "${value}")`,
       );
     return n;
   };
 }
 
-/** A whole number from 0 up (a limit of 0 holds everything back). */
-export function nonNegativeInt(flag: string, max = 1_000_000) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === "" || !Number.isInteger(n) || n < 0 || n > max)
-      throw new WeirError("USAGE", `${flag} must be a whole number from 0 to ${max} (got "${value}")`);
-    return n;
-  };
-}
+export const positiveInt = (flag: string, max = Number.MAX_SAFE_INTEGER) => wholeNumber(flag, 1, max);
+
+/** A whole number from 0 (a limit of 0 holds everything back). */
+export const nonNegativeInt = (flag: string, max = 1_000_000) => wholeNumber(flag, 0, max);
 
 export { weirHome } from "../../core/model/index.ts";
 

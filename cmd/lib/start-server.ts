@@ -3,7 +3,7 @@ import { createApp, databaseDown, Wakeups } from "../../core/api/index.ts";
 import { WeirClient } from "../../core/client/index.ts";
 import { loadConfig } from "../../core/config/index.ts";
 import { selfCommand } from "../../core/infra/index.ts";
-import { WeirError } from "../../core/model/index.ts";
+import { describeError, WeirError } from "../../core/model/index.ts";
 import { Scheduler } from "../../core/scheduler/index.ts";
 import { DateExpander } from "../../core/schedules/index.ts";
 import { openStore, redactUrl } from "../../core/store/index.ts";
@@ -182,7 +182,5 @@ export async function startServer(o: ServerOptions): Promise<void> {
 }
 
 function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err)
-    .split("\n")[0]!
-    .slice(0, 300);
+  return describeError(err).split("\n")[0]!.slice(0, 300);
 }
