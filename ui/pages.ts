@@ -2,7 +2,6 @@ import type { Hono } from "hono";
 import { html } from "hono/html";
 import type { ApiContext } from "../core/api/index.ts";
 import { isTerminal, levelName, WeirError } from "../core/model/index.ts";
-import * as q from "../core/store/index.ts";
 import { page, stateBadge, when } from "./layout.ts";
 
 /** Server-rendered pages: runs, one run (states, tasks, logs), deployments, work pools. */

@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import type { WorkPool, WorkQueue } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
 import { type Conn, inTx } from "./conn.ts";

@@ -5,12 +5,11 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Env } from "./harness.ts";
-import { type PostgresServer, postgresMissing, startPostgres } from "./postgres.ts";
+import { type PostgresServer, postgresOnlyMissing, startPostgres } from "./postgres.ts";
 
 setDefaultTimeout(240_000);
 
-const missing = process.env.WEIR_TEST_BACKEND === "postgres" ? "it ran in the first pass" : postgresMissing();
-if (missing) console.log(`database outage test skipped: ${missing}`);
+const missing = postgresOnlyMissing("database outage test");
 
 const APPEND_FLOW = `import { appendFileSync } from "node:fs";
 import { flow } from "weir";

@@ -4,12 +4,11 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { Env, errorLine, HELLO_FLOW, HELLO_YAML } from "./harness.ts";
-import { type PostgresServer, postgresMissing, startPostgres } from "./postgres.ts";
+import { type PostgresServer, postgresOnlyMissing, startPostgres } from "./postgres.ts";
 
 setDefaultTimeout(120_000);
 
-const missing = process.env.WEIR_TEST_BACKEND === "postgres" ? "it ran in the first pass" : postgresMissing();
-if (missing) console.log(`weir db tests skipped: ${missing}`);
+const missing = postgresOnlyMissing("weir db tests");
 
 let pg: PostgresServer;
 let env: Env;

@@ -1,9 +1,7 @@
 // Hostile schedules against the compiled server: a rule that would take forever to expand is
 // refused without stalling other requests, and a broken schedule left in the database by an
 // older version is skipped with its error while the other deployments keep being scheduled.
-import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { join } from "node:path";
 import { Env } from "./harness.ts";
 
 setDefaultTimeout(60_000);

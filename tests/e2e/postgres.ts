@@ -81,6 +81,17 @@ export function postgresMissing(): string | null {
   return null;
 }
 
+/**
+ * For a test file that starts PostgreSQL servers of its own: why it is skipped here (one line,
+ * printed under `what`), or null. In the suites' second pass, on PostgreSQL, it has already run.
+ */
+export function postgresOnlyMissing(what: string): string | null {
+  const missing =
+    process.env.WEIR_TEST_BACKEND === "postgres" ? "it ran in the first pass" : postgresMissing();
+  if (missing) console.log(`${what} skipped: ${missing}`);
+  return missing;
+}
+
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 const SETPRIV = Bun.which("setpriv");
 

@@ -6,13 +6,12 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Env, freePort, type Service } from "./harness.ts";
-import { type PostgresServer, postgresMissing, startPostgres } from "./postgres.ts";
+import { type PostgresServer, postgresOnlyMissing, startPostgres } from "./postgres.ts";
 
 setDefaultTimeout(300_000);
 
 // PostgreSQL-only already, so not run again in the suites' second pass on PostgreSQL.
-const missing = process.env.WEIR_TEST_BACKEND === "postgres" ? "it ran in the first pass" : postgresMissing();
-if (missing) console.log(`scale-out test skipped: ${missing}`);
+const missing = postgresOnlyMissing("scale-out test");
 
 const RUNS = Number(process.env.WEIR_SCALE_RUNS ?? 1000);
 

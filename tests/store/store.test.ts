@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { WeirError } from "../../core/model/index.ts";
 import type * as q from "../../core/store/index.ts";
 import { openStore } from "../../core/store/index.ts";
