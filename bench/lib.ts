@@ -83,8 +83,8 @@ export class Weir {
     }
   }
 
-  async agent(pool: string, limit = 10): Promise<void> {
-    const p = Bun.spawn([WEIR, "agent", "--pool", pool, "--limit", String(limit)], {
+  async agent(pool: string, limit = 10, args: string[] = []): Promise<void> {
+    const p = Bun.spawn([WEIR, "agent", "--pool", pool, "--limit", String(limit), ...args], {
       env: this.env,
       stdout: "ignore",
       stderr: "inherit",

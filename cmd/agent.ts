@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
-import type { Command } from "@commander-js/extra-typings";
-import { collect, positiveInt } from "./lib/options.ts";
+import { type Command, Option } from "@commander-js/extra-typings";
+import { collect, nonNegativeInt, positiveInt } from "./lib/options.ts";
 
 export function register(program: Command): void {
   program
@@ -19,6 +19,20 @@ export function register(program: Command): void {
       positiveInt("--kill-grace"),
       30,
     )
+    .option(
+      "--prewarm <n>",
+      "flow-run processes kept started ahead of the runs they take, so a run does not wait for a runtime to start (0: start each on demand)",
+      nonNegativeInt("--prewarm", 64),
+      2,
+    )
+    .addOption(
+      new Option(
+        "--isolation <mode>",
+        "process: every flow run in a process of its own; none: flows run inside the agent (process pools; faster, but a flow can take the agent down, see the README)",
+      )
+        .choices(["process", "none"] as const)
+        .default("process" as const),
+    )
     .action(async (opts) => {
       const { Agent } = await import("../core/agent/index.ts");
       const { selfCommand } = await import("../core/infra/index.ts");
@@ -35,6 +49,8 @@ export function register(program: Command): void {
         registry: registry(),
         poolType: opts.type,
         killGraceMs: opts.killGrace * 1000,
+        prewarm: opts.prewarm,
+        isolation: opts.isolation,
         log: (m) => console.log(`${new Date().toISOString()} ${m}`),
       });
       await agent.start();

@@ -4,14 +4,31 @@ export function register(program: Command): void {
   program
     .command("execute")
     .description("Run one flow run in this process (agents start this; you rarely need to)")
-    .argument("<flow-run-id>", "id of the flow run")
-    .action(async (id) => {
+    .argument("[flow-run-id]", "id of the flow run")
+    .option(
+      "--warm",
+      "load the engine, then wait for the run to take on stdin (agents with --prewarm start these)",
+    )
+    .action(async (idArg, opts) => {
       const { registerFlowModules, executeFlowRun, StopRun, watchParent } = await import(
         "../core/engine/index.ts"
       );
       const { WeirClient } = await import("../core/client/index.ts");
+      const { WeirError } = await import("../core/model/index.ts");
       registerFlowModules();
       const { registry } = await import("./lib/registry.ts");
+      const plugins = registry();
+      let id = idArg;
+      if (opts.warm) {
+        // Everything above is loaded before the run exists; the agent hands it over on stdin
+        // (closing it without a run means: exit, the agent is stopping).
+        const text = await Bun.stdin.text();
+        if (!text.trim()) return;
+        const { applyHandoff } = await import("./lib/handoff.ts");
+        id = applyHandoff(text);
+      }
+      if (!id) throw new WeirError("USAGE", "missing <flow-run-id> (weir execute ID)");
+      const runId = id;
       const controller = new AbortController();
       // The agent asks for cancellation with SIGTERM. Ctrl-C in the agent's terminal reaches this
       // process too, but stopping flows is the agent's decision (its second Ctrl-C kills them).
@@ -21,7 +38,7 @@ export function register(program: Command): void {
       // a daemon or machine shutting down) means the infrastructure went away: the run CRASHED.
       process.on("SIGTERM", () => {
         void client
-          .getFlowRun(id)
+          .getFlowRun(runId)
           .then((r) => r.state.type === "CANCELLING")
           .catch(() => false)
           .then((cancelling) =>
@@ -48,9 +65,9 @@ export function register(program: Command): void {
           setTimeout(() => process.exit(1), 10_000).unref();
         });
       }
-      const { final } = await executeFlowRun(client, id, {
+      const { final } = await executeFlowRun(client, runId, {
         signal: controller.signal,
-        registry: registry(),
+        registry: plugins,
         env: process.env,
       });
       process.exitCode = final.type === "COMPLETED" ? 0 : 1;

@@ -8,10 +8,12 @@ import {
   type Infrastructure,
   jobConfiguration,
   templateOf,
+  type Warmed,
 } from "../infra/index.ts";
 import { describeError, type FlowRun, isTerminal, WeirError } from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
 import { scrub } from "../steps/index.ts";
+import { launchInline, needsOwnProcess } from "./inline.ts";
 
 export interface AgentOptions {
   client: WeirClient;
@@ -30,6 +32,16 @@ export interface AgentOptions {
   /** How long a cancelled run's infrastructure has to stop before it is killed (default 30 s). */
   killGraceMs?: number;
   heartbeatMs?: number;
+  /**
+   * Executors the infrastructure keeps started ahead of runs (process: `weir execute --warm`
+   * processes), so a run does not wait for a runtime to start. Default 2 (at most `limit`).
+   */
+  prewarm?: number;
+  /**
+   * "process" (default): every flow run in a process of its own. "none" (process pools only):
+   * flows run inside the agent's process, see launchInline for what that gives up.
+   */
+  isolation?: "process" | "none";
   /** How long one claim request waits on the server for work. */
   pollWaitMs?: number;
   log: (message: string) => void;
@@ -62,6 +74,7 @@ export class Agent {
   #loop: Promise<void> | null = null;
   #infra: Infrastructure | null = null;
   #template: BaseJobTemplate | null = null;
+  #warmed: Warmed | null = null;
 
   constructor(readonly opts: AgentOptions) {}
 
@@ -79,11 +92,30 @@ export class Agent {
       );
     }
     const infra = this.opts.registry.requireInfrastructure(wp.type, `Agent for work pool "${wp.name}"`);
+    if (this.opts.isolation === "none" && wp.type !== "process")
+      throw new WeirError(
+        "INVALID",
+        `--isolation none runs flows inside the agent, which only a process pool can do; work pool "${wp.name}" is a ${wp.type} pool (drop --isolation none)`,
+      );
     await infra.check?.();
     this.#infra = infra;
     this.#template = templateOf(wp, infra);
+    const prewarm = Math.min(this.opts.prewarm ?? 2, this.opts.limit);
+    if (prewarm > 0 && infra.warm && this.opts.isolation !== "none")
+      this.#warmed = infra.warm({
+        count: prewarm,
+        apiUrl: client.baseUrl,
+        command: this.opts.command,
+        log: this.opts.log,
+      });
+    const how =
+      this.opts.isolation === "none"
+        ? ", flows run inside the agent (--isolation none)"
+        : this.#warmed
+          ? `, ${prewarm} executor(s) prewarmed`
+          : "";
     this.opts.log(
-      `Agent ${this.opts.name} started: pool "${wp.name}" (${wp.type}), queues ${this.opts.queues.length ? this.opts.queues.join(", ") : "all"}, limit ${this.opts.limit}, API ${client.baseUrl}`,
+      `Agent ${this.opts.name} started: pool "${wp.name}" (${wp.type}), queues ${this.opts.queues.length ? this.opts.queues.join(", ") : "all"}, limit ${this.opts.limit}${how}, API ${client.baseUrl}`,
     );
     await this.#heartbeat();
     this.#loop = Promise.all([this.#claimLoop(), this.#heartbeatLoop()]).then(() => undefined);
@@ -94,12 +126,14 @@ export class Agent {
     this.#stop.abort();
     this.#slotFreed?.();
     await this.#loop;
+    this.#warmed?.close();
     while (this.#running.size > 0) await Promise.race([...this.#running.values()].map((r) => r.done));
     await Bun.sleep(0);
   }
 
   /** Kills every running flow run's infrastructure at once (their runs end CRASHED). */
   killAll(): void {
+    this.#warmed?.close();
     for (const t of this.#running.values()) {
       t.starting.abort();
       t.handle?.kill(0);
@@ -212,12 +246,22 @@ export class Agent {
     }
     try {
       const config = await this.#configure(run, infra, secrets);
-      handle = await infra.launch(run, config, {
-        apiUrl: this.opts.client.baseUrl,
-        command: this.opts.command,
-        log,
-        signal: taken.starting.signal,
-      });
+      const ownProcess = this.opts.isolation === "none" ? needsOwnProcess(config) : null;
+      if (ownProcess) log(`Flow run ${run.name} (${run.id}) gets a process of its own: ${ownProcess}`);
+      handle =
+        this.opts.isolation === "none" && !ownProcess
+          ? launchInline(run, config, {
+              apiUrl: this.opts.client.baseUrl,
+              agentId: this.id,
+              registry: this.opts.registry,
+            })
+          : await infra.launch(run, config, {
+              apiUrl: this.opts.client.baseUrl,
+              command: this.opts.command,
+              log,
+              signal: taken.starting.signal,
+              warmed: this.#warmed,
+            });
     } catch (err) {
       const why = scrub(describeError(err), secrets);
       const cancelled = taken.starting.signal.aborted;

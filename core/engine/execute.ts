@@ -17,9 +17,20 @@ import { type RunFlowResult, runFlow, StopRun } from "./run-flow.ts";
 export async function executeFlowRun(
   client: WeirClient,
   flowRunId: string,
-  opts: { signal: AbortSignal; registry: Registry; env: Record<string, string | undefined> },
+  opts: {
+    signal: AbortSignal;
+    registry: Registry;
+    env: Record<string, string | undefined>;
+    /**
+     * Set when this process runs other flow runs at the same time (an agent with `--isolation
+     * none`): the run starts in `cwd` and never changes the process's working directory, and no
+     * watchdog kills the process on a timeout.
+     */
+    shared?: { cwd: string; echo: boolean };
+  },
 ): Promise<RunFlowResult> {
-  const { signal } = opts;
+  const { signal, shared } = opts;
+  let cwd = shared?.cwd ?? process.cwd();
   const { flow_run: run, deployment } = await client.execution(flowRunId);
   if (!deployment) {
     throw new WeirError(
@@ -57,6 +68,7 @@ export async function executeFlowRun(
   const log = makeLogger((level, message) => {
     const clean = scrub(message, secrets);
     shipper.add(level, clean, "weir.steps");
+    if (shared && !shared.echo) return;
     if (level >= 30) console.error(clean);
     else console.log(clean);
   });
@@ -64,13 +76,20 @@ export async function executeFlowRun(
     const outputs = await runSteps(deployment.pull_steps ?? [], {
       registry: opts.registry,
       env: opts.env,
-      cwd: process.cwd(),
+      cwd,
       log,
       signal,
       secrets,
       resolve: (k, o) => resolve(k, o),
+      chdir: (dir) => {
+        cwd = dir;
+        if (!shared) process.chdir(dir);
+      },
     });
-    if (typeof outputs.directory === "string") process.chdir(pathResolve(outputs.directory));
+    if (typeof outputs.directory === "string") {
+      cwd = pathResolve(cwd, outputs.directory);
+      if (!shared) process.chdir(cwd);
+    }
   } catch (err) {
     await shipper.close();
     return failEarly(`Pull steps failed: ${scrub(describeError(err), secrets)}`);
@@ -80,7 +99,7 @@ export async function executeFlowRun(
     return failEarly(`Deployment ${deployment.flow_name}/${deployment.name} has no entrypoint`);
   let flow: Awaited<ReturnType<typeof loadFlow>>;
   try {
-    flow = await loadFlow(deployment.entrypoint, process.cwd());
+    flow = await loadFlow(deployment.entrypoint, cwd, { fresh: !!shared });
   } catch (err) {
     return failEarly(describeError(err));
   }
@@ -89,6 +108,7 @@ export async function executeFlowRun(
     parameters: run.parameters,
     tracking: { client, flowRunId: run.id },
     signal,
-    echo: true,
+    echo: shared?.echo ?? true,
+    watchdog: !shared,
   });
 }

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { WeirError } from "../model/index.ts";
 import { type Flow, isFlow } from "../sdk/flow.ts";
@@ -30,7 +30,11 @@ const TS_LIKE = /\.(ts|mts|cts|tsx|js|mjs|cjs|jsx)$/;
  * file, not TypeScript, a syntax error, no such export, an export that is not a flow) becomes one
  * INVALID error naming the entrypoint and what to do.
  */
-export async function loadFlow(entrypoint: string, baseDir: string): Promise<Flow> {
+export async function loadFlow(
+  entrypoint: string,
+  baseDir: string,
+  opts: { fresh?: boolean } = {},
+): Promise<Flow> {
   const { file, exportName } = parseEntrypoint(entrypoint);
   if (!TS_LIKE.test(file)) {
     throw new WeirError(
@@ -47,7 +51,11 @@ export async function loadFlow(entrypoint: string, baseDir: string): Promise<Flo
   }
   let mod: Record<string, unknown>;
   try {
-    mod = await import(path);
+    // A process that imports flows again and again (an agent with `--isolation none`) keys the
+    // import by the file's modification time and size: an unchanged file stays loaded (and warm),
+    // an edited one is imported anew. Files it imports itself stay as first loaded.
+    const st = opts.fresh ? statSync(path) : null;
+    mod = await import(st ? `${path}?v=${st.mtimeMs}-${st.size}` : path);
   } catch (cause) {
     throw new WeirError("INVALID", `Entrypoint "${entrypoint}" could not be loaded: ${firstLine(cause)}`, {
       cause,

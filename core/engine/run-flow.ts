@@ -17,6 +17,11 @@ export interface RunFlowOptions {
   signal: AbortSignal;
   /** Print log lines to stdout/stderr as well (the agent and `weir run` show them). */
   echo?: boolean;
+  /**
+   * Whether a body that never yields past its timeout gets this process killed (default true).
+   * False where the process runs other flow runs too: the timeout then holds only at await points.
+   */
+  watchdog?: boolean;
 }
 
 export interface RunFlowResult {
@@ -103,8 +108,9 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
   const retryDelayMs = Math.max(0, flow.options.retryDelaySeconds ?? 0) * 1000;
   const timeoutMs = flow.options.timeoutSeconds ? flow.options.timeoutSeconds * 1000 : 0;
   const watchdog = new Watchdog();
+  const guarded = timeoutMs > 0 && tracking !== null && opts.watchdog !== false;
   const disarm = () => {
-    if (timeoutMs && tracking) watchdog.disarm();
+    if (guarded) watchdog.disarm();
   };
 
   for (let attempt = 0; ; attempt++) {
@@ -123,7 +129,7 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
     opts.signal.addEventListener("abort", onAbort, { once: true });
     const timer = timeoutMs ? setTimeout(() => controller.abort(new TimedOut("timeout")), timeoutMs) : null;
     // A body that never yields keeps that timer from firing: a watchdog thread ends it instead.
-    if (timeoutMs && tracking)
+    if (guarded && tracking)
       watchdog.arm({
         deadline: Date.now() + timeoutMs + WATCHDOG_GRACE_MS,
         urls: tracking.client.baseUrl.split(","),

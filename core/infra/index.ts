@@ -5,6 +5,8 @@ export {
   type Infrastructure,
   type JobVariablesSchema,
   type LaunchContext,
+  type Warmed,
+  type WarmOptions,
 } from "./infrastructure.ts";
 export {
   type BaseJobTemplate,
@@ -21,5 +23,5 @@ export {
   templateOf,
   variable,
 } from "./job-variables.ts";
-export { processInfrastructure, stringEnv } from "./process.ts";
+export { type Handoff, processInfrastructure, runtimeStartVariables, stringEnv } from "./process.ts";
 export { selfCommand } from "./self-command.ts";

@@ -32,6 +32,21 @@ export interface LaunchContext {
   log(message: string): void;
   /** Aborted when the run is cancelled while its infrastructure is still starting. */
   signal: AbortSignal;
+  /** What this infrastructure's warm() gave the agent, if it was asked to prewarm. */
+  warmed?: Warmed | null;
+}
+
+/** What an agent asks an infrastructure to keep ready (`weir agent --prewarm N`). */
+export interface WarmOptions {
+  count: number;
+  apiUrl: string;
+  command: string[];
+  log(message: string): void;
+}
+
+/** Started executors waiting for runs; closed when the agent stops. */
+export interface Warmed {
+  close(): void;
 }
 
 export type JobVariablesSchema = v.ObjectSchema<v.ObjectEntries, undefined>;
@@ -48,6 +63,12 @@ export interface Infrastructure<S extends JobVariablesSchema = JobVariablesSchem
   jobVariables: S;
   /** Checks that runs can start here at all (a reachable daemon), before an agent takes work. */
   check?(): Promise<void>;
+  /**
+   * Starts executors ahead of the runs they will take, so a run's start is off its critical path
+   * (process: `weir execute --warm` processes with the runtime and engine loaded). The agent
+   * passes the result back in every launch's context.
+   */
+  warm?(opts: WarmOptions): Warmed;
   /** Starts one flow run; resolves once it runs, rejects (with the reason) when it cannot start. */
   launch(run: FlowRun, config: v.InferOutput<S>, ctx: LaunchContext): Promise<InfraHandle>;
 }

@@ -1,9 +1,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Subprocess } from "bun";
 import * as v from "valibot";
 import { splitCommand } from "../model/index.ts";
-import { defineInfrastructure, type InfraExit, type InfraHandle } from "./infrastructure.ts";
+import {
+  defineInfrastructure,
+  type InfraExit,
+  type InfraHandle,
+  type WarmOptions,
+} from "./infrastructure.ts";
 import { envVariable, labelsVariable, nameVariable, variable } from "./job-variables.ts";
 
 /** Prefect's process worker variables (the same names, so its job_variables work unchanged). */
@@ -28,11 +34,87 @@ const ProcessVariables = v.object({
   ),
 });
 
+/**
+ * Variables a process reads as its runtime starts (Bun's and Node's options, the dynamic loader's,
+ * the allocator's): setting them in an already started executor would change nothing, so a run
+ * whose `env` sets one gets a process of its own started with them.
+ */
+const RUNTIME_START = /^(BUN_|NODE_|LD_|DYLD_|MALLOC_|GLIBC_TUNABLES$|TZ$)/;
+
+/** The names in a run's `env` job variable that only take effect when a process starts. */
+export function runtimeStartVariables(env: Record<string, unknown> | null | undefined): string[] {
+  return Object.keys(env ?? {}).filter((k) => RUNTIME_START.test(k));
+}
+
+/** What a warm executor is handed on stdin: the run, its environment and its folder. */
+export interface Handoff {
+  id: string;
+  /** Variables to set; null unsets one. */
+  env: Record<string, string | null>;
+  cwd: string;
+}
+
+/**
+ * `weir execute --warm` processes started ahead of the runs they take: the runtime, the engine
+ * and the plugins are loaded while the agent waits for work, so a run pays only for its own code.
+ * Each takes one run and exits with it (a process per run, as without prewarming); the agent
+ * starts a replacement as soon as one is taken. An idle one exits when its stdin closes (the
+ * agent stopped or died).
+ */
+class WarmExecutors {
+  readonly #idle: ReturnType<typeof spawnWarm>[] = [];
+  #closed = false;
+
+  constructor(private readonly opts: WarmOptions) {
+    this.#fill();
+  }
+
+  #fill(): void {
+    while (!this.#closed && this.#idle.length < this.opts.count) {
+      let child: ReturnType<typeof spawnWarm>;
+      try {
+        child = spawnWarm(this.opts);
+      } catch (err) {
+        this.opts.log(`Could not start a warm executor (runs start cold): ${String(err)}`);
+        return;
+      }
+      this.#idle.push(child);
+      void child.exited.then(() => {
+        const i = this.#idle.indexOf(child);
+        if (i >= 0) this.#idle.splice(i, 1);
+      });
+    }
+  }
+
+  /** An idle executor, or null when none is ready; a replacement starts right after. */
+  take(): ReturnType<typeof spawnWarm> | null {
+    let child = this.#idle.shift();
+    while (child && child.exitCode !== null) child = this.#idle.shift();
+    setTimeout(() => this.#fill(), 0);
+    return child ?? null;
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const child of this.#idle.splice(0)) child.stdin.end();
+  }
+}
+
+function spawnWarm(o: WarmOptions) {
+  return Bun.spawn([...o.command, "execute", "--warm"], {
+    env: { ...process.env, WEIR_API_URL: o.apiUrl, WEIR_AGENT_PID: String(process.pid) },
+    stdin: "pipe",
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+}
+
 /** Each flow run in its own `weir execute <id>` child process. */
 export const processInfrastructure = defineInfrastructure({
   type: "process",
   description: "each flow run as a process on the agent's machine",
   jobVariables: ProcessVariables,
+  warm: (opts) => new WarmExecutors(opts),
   async launch(run, config, ctx): Promise<InfraHandle> {
     // Each run starts in a folder of its own (Prefect's process worker does the same), removed
     // when it ends, unless working_dir names one: pull steps that download or clone code then
@@ -42,26 +124,48 @@ export const processInfrastructure = defineInfrastructure({
     const cleanup = () => {
       if (!explicit) rmSync(cwd, { recursive: true, force: true });
     };
-    const argv = config.command ? splitCommand(config.command) : [...ctx.command, "execute", run.id];
-    let child: ReturnType<typeof Bun.spawn>;
+    const runEnv = {
+      ...stringEnv(config.env),
+      WEIR_API_URL: ctx.apiUrl,
+      WEIR_FLOW_RUN_ID: run.id,
+      // The claim's holder: the run's state reports carry it, and the server refuses them
+      // once the claim is someone else's (see setFlowRunState).
+      WEIR_AGENT_ID: run.agent_id ?? "",
+    };
+    // A warm executor takes the run unless the run needs a process started its own way.
+    const warm =
+      ctx.warmed instanceof WarmExecutors &&
+      !config.command &&
+      config.stream_output !== false &&
+      runtimeStartVariables(config.env).length === 0
+        ? ctx.warmed.take()
+        : null;
+    let child: Subprocess;
     try {
-      child = Bun.spawn(argv, {
-        env: {
-          ...process.env,
-          ...stringEnv(config.env),
-          WEIR_API_URL: ctx.apiUrl,
-          WEIR_FLOW_RUN_ID: run.id,
-          // The claim's holder: the run's state reports carry it, and the server refuses them
-          // once the claim is someone else's (see setFlowRunState).
-          WEIR_AGENT_ID: run.agent_id ?? "",
-          // `weir execute` watches this process and stops when it is gone (see watchParent).
-          WEIR_AGENT_PID: String(process.pid),
-        },
-        cwd,
-        stdin: "ignore",
-        stdout: config.stream_output ? "inherit" : "ignore",
-        stderr: config.stream_output ? "inherit" : "ignore",
-      });
+      if (warm) {
+        const handoff: Handoff = {
+          id: run.id,
+          env: Object.fromEntries(Object.entries(runEnv).map(([k, val]) => [k, val ?? null])),
+          cwd,
+        };
+        warm.stdin.write(`${JSON.stringify(handoff)}\n`);
+        warm.stdin.end();
+        child = warm;
+      } else {
+        const argv = config.command ? splitCommand(config.command) : [...ctx.command, "execute", run.id];
+        child = Bun.spawn(argv, {
+          env: {
+            ...process.env,
+            ...runEnv,
+            // `weir execute` watches this process and stops when it is gone (see watchParent).
+            WEIR_AGENT_PID: String(process.pid),
+          },
+          cwd,
+          stdin: "ignore",
+          stdout: config.stream_output ? "inherit" : "ignore",
+          stderr: config.stream_output ? "inherit" : "ignore",
+        });
+      }
     } catch (err) {
       cleanup();
       throw err;

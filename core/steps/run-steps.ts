@@ -35,6 +35,12 @@ export interface StepsOptions {
   secrets?: string[];
   /** Where steps show progress (default: plain lines in the log; deploy on a terminal redraws). */
   progress?: ProgressSink;
+  /**
+   * What a step that changes the working directory (set_working_directory) does besides giving
+   * later steps the new folder (default: process.chdir). Where several runs share the process (an
+   * agent with `--isolation none`) the caller keeps the folder itself and the process keeps its own.
+   */
+  chdir?: (dir: string) => void;
 }
 
 /**
@@ -144,7 +150,7 @@ export async function runSteps(
         secrets,
         chdir: (dir) => {
           cwd = dir;
-          process.chdir(dir);
+          (opts.chdir ?? process.chdir)(dir);
         },
         progress: opts.progress,
       });
