@@ -42,6 +42,10 @@ const GROUPS: Record<string, { description: string; load: () => Promise<{ regist
     description: "Limit active flow runs by tag",
     load: () => import("./cmd/concurrency-limit.ts"),
   },
+  token: {
+    description: "Manage API tokens for agents, CI and people (servers with --auth)",
+    load: () => import("./cmd/token.ts"),
+  },
   execute: { description: "Run one flow run (started by agents)", load: () => import("./cmd/execute.ts") },
   db: {
     description: "Migrate a database, or move one to another (SQLite ⇄ PostgreSQL)",

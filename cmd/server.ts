@@ -15,6 +15,12 @@ export function register(program: Command): void {
     .option("-q, --queue <name>", "with --agent: queue to take work from (repeatable)", collect)
     .option("--limit <n>", "with --agent: most flow runs at once", positiveInt("--limit"), 10)
     .option("--no-scheduler", "do not run the scheduler service here (run weir scheduler instead)")
+    .option(
+      "--auth",
+      "require API tokens (always on for a non-loopback --host; env WEIR_AUTH=1); the first start writes an admin token to $WEIR_HOME/admin-token unless WEIR_ADMIN_TOKEN is set",
+    )
+    .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (with --tls-key)")
+    .option("--tls-key <file>", "the PEM private key of --tls-cert")
     .action(async (opts) => {
       const { startServer } = await import("./lib/start-server.ts");
       await startServer({
@@ -25,6 +31,9 @@ export function register(program: Command): void {
         queues: opts.queue ?? [],
         limit: opts.limit,
         scheduler: opts.scheduler,
+        auth: opts.auth === true || process.env.WEIR_AUTH === "1" || process.env.WEIR_AUTH === "true",
+        tlsCert: opts.tlsCert,
+        tlsKey: opts.tlsKey,
       });
     });
 }

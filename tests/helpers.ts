@@ -61,7 +61,7 @@ export async function callApp(
 ): Promise<{ status: number; json: any }> {
   const res = await app.request(path, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers: method === "GET" ? {} : { "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, json: (await res.json()) as any };

@@ -3,10 +3,12 @@ import { html } from "hono/html";
 import type { ApiContext } from "../core/api/index.ts";
 import { isTerminal, levelName, WeirError } from "../core/model/index.ts";
 import { page, stateBadge, when } from "./layout.ts";
+import { uiLogin } from "./login.ts";
 
 /** Server-rendered pages: runs, one run (states, tasks, logs), deployments, work pools. */
 export function uiRoutes(app: Hono, ctx: ApiContext): void {
   const store = ctx.store;
+  uiLogin(app, ctx);
 
   app.get("/", async (c) => {
     const runs = await store.listFlowRuns({ limit: 100 });

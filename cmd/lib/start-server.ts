@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { Agent } from "../../core/agent/index.ts";
 import { createApp, databaseDown, Wakeups } from "../../core/api/index.ts";
+import type { TokenSource } from "../../core/auth/index.ts";
 import { WeirClient } from "../../core/client/index.ts";
 import { loadConfig } from "../../core/config/index.ts";
 import { selfCommand } from "../../core/infra/index.ts";
@@ -10,6 +12,7 @@ import { openStore, redactUrl } from "../../core/store/index.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { uiRoutes } from "../../ui/index.ts";
 import { registry } from "./registry.ts";
+import { isLoopbackHost, serverAuth } from "./server-auth.ts";
 import { untilSignal } from "./signals.ts";
 
 /** The LISTEN/NOTIFY channel on which servers tell each other which pool has new work. */
@@ -24,13 +27,31 @@ export interface ServerOptions {
   limit: number;
   /** Run the scheduler loop in this process (default true). */
   scheduler?: boolean;
+  /** Require API tokens (always for a non-loopback host). */
+  auth?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export async function startServer(o: ServerOptions): Promise<void> {
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) {
     throw new WeirError("USAGE", `--port must be a port number from 0 to 65535 (got "${o.port}")`);
   }
+  if (!o.tlsCert !== !o.tlsKey)
+    throw new WeirError(
+      "USAGE",
+      "--tls-cert and --tls-key go together (the certificate and its private key)",
+    );
+  const tls =
+    o.tlsCert && o.tlsKey
+      ? { cert: readPem(o.tlsCert, "--tls-cert"), key: readPem(o.tlsKey, "--tls-key") }
+      : null;
   const config = loadConfig();
+  // Refused before the database is opened: a server on another address must have auth on.
+  const startLines: string[] = [];
+  const authCheck = (tokens: TokenSource) =>
+    serverAuth({ host: o.host, auth: o.auth ?? false }, tokens, (l) => startLines.push(l));
+  if (!o.auth && !isLoopbackHost(o.host)) authCheck({ findTokenByHash: async () => undefined });
   const store = await openStore({
     url: o.db,
     authToken: process.env.WEIR_DATABASE_AUTH_TOKEN,
@@ -79,7 +100,17 @@ export async function startServer(o: ServerOptions): Promise<void> {
       shared.notify(WAKEUP_CHANNEL, pool).catch((err) => trouble("could not notify the other servers", err));
     };
   }
+  let security: ReturnType<typeof serverAuth>;
+  try {
+    security = authCheck(store);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const ctx = {
+    auth: security.auth,
+    allowedHosts: security.allowedHosts,
+    tls: tls !== null,
     store,
     wakeups,
     version: pkg.version,
@@ -103,6 +134,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
     server = Bun.serve({
       hostname: o.host,
       port: o.port,
+      ...(tls ? { tls } : {}),
       fetch: app.fetch,
       idleTimeout: 120,
       maxRequestBodySize: config.limits.maxBodyBytes * 4 + 1024 * 1024,
@@ -115,11 +147,12 @@ export async function startServer(o: ServerOptions): Promise<void> {
       { cause },
     );
   }
-  const base = `http://${o.host.includes(":") ? `[${o.host}]` : o.host}:${server.port}`;
+  const base = `${tls ? "https" : "http"}://${o.host.includes(":") ? `[${o.host}]` : o.host}:${server.port}`;
   console.log(`Weir ${pkg.version} server listening on ${base}`);
   console.log(`  UI        ${base}/`);
   console.log(`  API       ${base}/api   (docs: ${base}/api/openapi.json)`);
   console.log(`  Database  ${redactUrl(store.url)}`);
+  for (const line of startLines) console.log(line);
 
   // Runs of agents that died (no heartbeat for WEIR_AGENT_TIMEOUT_SECONDS) are marked CRASHED. An
   // agent is judged only once this server has been able to hear from it for a whole timeout:
@@ -152,7 +185,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
   let agent: Agent | null = null;
   if (o.agentPool) {
     agent = new Agent({
-      client: new WeirClient(`${base}/api`),
+      client: new WeirClient(`${base}/api`, { apiKey: security.adminToken ?? undefined }),
       pool: o.agentPool,
       queues: o.queues,
       limit: o.limit,
@@ -179,6 +212,21 @@ export async function startServer(o: ServerOptions): Promise<void> {
     await server.stop(true);
     await store.close();
   });
+}
+
+function readPem(file: string, flag: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new WeirError(
+      "USAGE",
+      `${flag} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`,
+    );
+  }
+  if (!text.includes("-----BEGIN "))
+    throw new WeirError("USAGE", `${flag} ${file} is not a PEM file (it has no "-----BEGIN" line)`);
+  return text;
 }
 
 function firstLine(err: unknown): string {

@@ -50,6 +50,8 @@ export interface AgentOptions {
 /** One run this agent has taken: starting (no handle yet) or running on its infrastructure. */
 interface Taken {
   run: FlowRun;
+  /** The run's own API token from the claim (auth on), handed to its flow process. */
+  apiKey: string | null;
   handle: InfraHandle | null;
   /** Aborted to stop a launch still in progress (a cancellation that came early). */
   starting: AbortController;
@@ -84,7 +86,12 @@ export class Agent {
 
   async start(): Promise<void> {
     const { client, pool } = this.opts;
-    const wp = await client.createWorkPool({ name: pool, type: this.opts.poolType ?? "process" }, true);
+    // Read first: an agent token may use its pool but not create one.
+    const wp = await client.getWorkPool(pool).catch((err: unknown) => {
+      if (err instanceof WeirError && err.code === "NOT_FOUND")
+        return client.createWorkPool({ name: pool, type: this.opts.poolType ?? "process" }, true);
+      throw err;
+    });
     if (this.opts.poolType && wp.type !== this.opts.poolType) {
       throw new WeirError(
         "INVALID",
@@ -186,7 +193,8 @@ export class Agent {
         backoff = 0;
         this.#cancel(res.cancelling);
         if (res.flow_runs.length > 0) await this.#refreshTemplate();
-        for (const run of res.flow_runs) if (!this.#running.has(run.id)) this.#launch(run);
+        for (const run of res.flow_runs)
+          if (!this.#running.has(run.id)) this.#launch(run, res.tokens?.[run.id] ?? null);
       } catch (err) {
         if (request.signal.aborted) continue;
         backoff = Math.min(backoff ? backoff * 2 : 500, 10_000);
@@ -207,8 +215,14 @@ export class Agent {
     }
   }
 
-  #launch(run: FlowRun): void {
-    const taken: Taken = { run, handle: null, starting: new AbortController(), done: Promise.resolve() };
+  #launch(run: FlowRun, apiKey: string | null): void {
+    const taken: Taken = {
+      run,
+      apiKey,
+      handle: null,
+      starting: new AbortController(),
+      done: Promise.resolve(),
+    };
     this.#running.set(run.id, taken);
     taken.done = this.#runOn(taken).finally(() => {
       this.#running.delete(run.id);
@@ -254,12 +268,14 @@ export class Agent {
               apiUrl: this.opts.client.baseUrl,
               agentId: this.id,
               registry: this.opts.registry,
+              apiKey: taken.apiKey,
             })
           : await infra.launch(run, config, {
               apiUrl: this.opts.client.baseUrl,
               command: this.opts.command,
               log,
               signal: taken.starting.signal,
+              apiKey: taken.apiKey,
               warmed: this.#warmed,
             });
     } catch (err) {

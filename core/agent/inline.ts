@@ -29,13 +29,16 @@ export function needsOwnProcess(config: Record<string, unknown>): string | null 
 export function launchInline(
   run: FlowRun,
   config: Record<string, unknown>,
-  ctx: { apiUrl: string; agentId: string; registry: Registry },
+  ctx: { apiUrl: string; agentId: string; registry: Registry; apiKey: string | null },
 ): InfraHandle {
   registerFlowModules();
   const explicit = (config.working_dir as string | null | undefined) ?? undefined;
   const cwd = explicit ?? mkdtempSync(join(tmpdir(), `weir-run-${run.id.slice(-12)}-`));
   const controller = new AbortController();
-  const client = new WeirClient(ctx.apiUrl, { agentId: run.agent_id ?? ctx.agentId });
+  const client = new WeirClient(ctx.apiUrl, {
+    agentId: run.agent_id ?? ctx.agentId,
+    apiKey: ctx.apiKey ?? undefined,
+  });
   const exited: Promise<InfraExit> = executeFlowRun(client, run.id, {
     signal: controller.signal,
     registry: ctx.registry,

@@ -1,4 +1,5 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
+import { type Caller, OPEN_CALLER } from "../auth/index.ts";
 import { DEFAULT_LIMITS, LIMIT_SETTINGS } from "../config/index.ts";
 import { WeirError } from "../model/index.ts";
 import { DateExpander } from "../schedules/index.ts";
@@ -11,12 +12,17 @@ import { blockRoutes } from "./routes/blocks.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
 import { flowRunRoutes } from "./routes/flow-runs.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
+import { tokenRoutes } from "./routes/tokens.ts";
 import { variableRoutes } from "./routes/variables.ts";
 import { workPoolRoutes } from "./routes/work-pools.ts";
 import { bodySchemas } from "./schemas.ts";
 
-const STATUS: Record<WeirError["code"], 400 | 404 | 409 | 422 | 500 | 503> = {
+const STATUS: Record<WeirError["code"], 400 | 401 | 403 | 404 | 409 | 415 | 422 | 429 | 500 | 503> = {
   BUSY: 503,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  UNSUPPORTED: 415,
+  RATE_LIMITED: 429,
   USAGE: 400,
   NOT_FOUND: 404,
   CONFLICT: 409,
@@ -73,6 +79,57 @@ export function databaseDown(err: unknown): WeirError | null {
     : null;
 }
 
+/** Names an open (loopback) server answers to; host.docker.internal is how containers reach it. */
+export const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]", "::1", "host.docker.internal"];
+
+/** The address a request came from (rate limiting of failed logins). */
+export function clientAddress(c: Context): string {
+  const server = c.env as { requestIP?(r: Request): { address: string } | null } | undefined;
+  return server?.requestIP?.(c.req.raw)?.address ?? "local";
+}
+
+/**
+ * Refuses what a web page the user visits could make a browser send to this server: writes to
+ * the API whose content type is not JSON (a form, or a fetch without a preflight), any request
+ * whose Origin is another site, and requests addressed to a host name the server does not answer
+ * to (DNS rebinding). No CORS headers are ever sent, so browsers refuse the preflights JSON
+ * writes from other sites need.
+ */
+function browserGuard(ctx: ReadyContext) {
+  const allowed = ctx.allowedHosts === undefined ? LOOPBACK_HOSTS : ctx.allowedHosts;
+  return async (c: Context, next: () => Promise<void>) => {
+    const host = c.req.header("host") ?? new URL(c.req.url).host;
+    if (allowed && host) {
+      const name = host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0]!;
+      if (!allowed.includes(name.toLowerCase()))
+        throw new WeirError(
+          "FORBIDDEN",
+          `This server answers to ${allowed.filter((h) => h !== "::1").join(", ")}, not "${name}" (requests addressed to another name are refused: DNS rebinding)`,
+        );
+    }
+    const origin = c.req.header("origin");
+    if (origin && origin !== "null") {
+      let originHost: string | null = null;
+      try {
+        originHost = new URL(origin).host;
+      } catch {}
+      if (originHost !== host) throw new WeirError("FORBIDDEN", `Cross-site request from ${origin} refused`);
+    } else if (origin === "null" || c.req.header("sec-fetch-site") === "cross-site") {
+      throw new WeirError("FORBIDDEN", "Cross-site request refused");
+    }
+    const method = c.req.method;
+    if (c.req.path.startsWith("/api/") && method !== "GET" && method !== "HEAD" && method !== "OPTIONS") {
+      const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+      if (type !== "application/json")
+        throw new WeirError(
+          "UNSUPPORTED",
+          `API writes must be sent with content-type application/json${type ? ` (got ${type})` : ""}`,
+        );
+    }
+    await next();
+  };
+}
+
 export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
   const limits = input.limits ?? DEFAULT_LIMITS;
   const ctx: ReadyContext = Object.assign(input, {
@@ -82,7 +139,7 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
     runWriter: input.runWriter ?? new FlowRunWriter(input.store),
     registry: input.registry ?? createRegistry([]),
   });
-  const app = new Hono<{ Variables: { requestId: string } }>();
+  const app = new Hono<{ Variables: { requestId: string; caller: Caller } }>();
   // Every response carries a request id; a 500 names it, and the server's log line has it too.
   app.use(async (c, next) => {
     const id = Bun.randomUUIDv7();
@@ -104,6 +161,15 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
       ),
     ),
   );
+  // Before anything else: requests a browser could be tricked into sending (see browserGuard).
+  app.use(browserGuard(ctx));
+  // Who is calling: every /api route but the health check needs a token when auth is on.
+  app.use("/api/*", async (c, next) => {
+    const auth = ctx.auth;
+    if (!auth || c.req.path === "/api/health") c.set("caller", OPEN_CALLER);
+    else c.set("caller", await auth.caller(c.req.header("authorization"), clientAddress(c)));
+    await next();
+  });
   const router = new Router(app as unknown as Hono, "meta");
 
   router.route("get", "/api/health", "Liveness and version", (c) =>
@@ -115,6 +181,7 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
   scheduleRoutes(router.for("schedules"), ctx);
   blockRoutes(router.for("blocks"), ctx);
   variableRoutes(router.for("variables"), ctx);
+  tokenRoutes(router.for("tokens"), ctx);
   const doc = router.openapi(ctx.version);
   app.get("/api/openapi.json", (c) => c.json(doc));
 

@@ -1,3 +1,4 @@
+import type { Authenticator } from "../auth/index.ts";
 import type { Limits } from "../config/index.ts";
 import type { Registry } from "../plugin/index.ts";
 import type { DateExpander } from "../schedules/index.ts";
@@ -25,6 +26,15 @@ export interface ApiContext {
   claimRecheckMs?: number;
   /** An agent silent this long is OFFLINE and its runs are crashed (default 25 s). */
   agentTimeoutMs?: number;
+  /** Checks API tokens; absent or null: open mode (a loopback server for local development). */
+  auth?: Authenticator | null;
+  /**
+   * Host names requests may be addressed to (DNS rebinding: a page whose name resolves to
+   * 127.0.0.1 must not reach an open server). Default: loopback names; null: any (with auth on).
+   */
+  allowedHosts?: string[] | null;
+  /** The server serves HTTPS (session cookies are then Secure). */
+  tls?: boolean;
 }
 
 /** The context once createApp() has filled in its defaults. */

@@ -1,3 +1,3 @@
-export { type AppOptions, createApp, databaseDown } from "./app.ts";
+export { type AppOptions, clientAddress, createApp, databaseDown, LOOPBACK_HOSTS } from "./app.ts";
 export type { ApiContext } from "./context.ts";
 export { Wakeups } from "./wakeups.ts";

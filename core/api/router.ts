@@ -1,6 +1,7 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type { Context, Hono } from "hono";
 import type * as v from "valibot";
+import { type Access, accessOf, type Caller, requireAccess, requireRunRead } from "../auth/index.ts";
 
 type Method = "get" | "post" | "put" | "patch" | "delete";
 
@@ -10,6 +11,7 @@ interface RouteDoc {
   summary: string;
   tag: string;
   body?: v.GenericSchema;
+  access: Access;
 }
 
 /**
@@ -36,8 +38,17 @@ export class Router {
     handler: (c: Context) => Response | Promise<Response>,
     body?: v.GenericSchema,
   ): this {
-    this.docs.push({ method, path, summary, tag: this.tag, body });
-    this.app[method](path, handler);
+    const access = accessOf(method, path);
+    this.docs.push({ method, path, summary, tag: this.tag, body, access });
+    const what = `${method.toUpperCase()} ${path}`;
+    this.app[method](path, (c) => {
+      if (access !== "public") {
+        const caller = (c as unknown as { get(k: "caller"): Caller }).get("caller");
+        requireAccess(caller, access, what);
+        if (method === "get") requireRunRead(caller, path, c.req.param("id"));
+      }
+      return handler(c);
+    });
     return this;
   }
 
@@ -55,6 +66,7 @@ export class Router {
         summary: d.summary,
         tags: [d.tag],
         parameters: params,
+        "x-weir-access": d.access,
         responses: {
           "200": { description: "OK" },
           "404": { description: "Not found" },

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type {
   Agent,
   BlockDocument,
@@ -16,6 +17,7 @@ import type {
   WorkQueue,
 } from "../model/index.ts";
 import { DEFAULT_STATE_NAMES, type ErrorCode, WeirError } from "../model/index.ts";
+import type { TokenInfo } from "../store/tokens.ts";
 import { untilAnswered } from "./retry.ts";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:4200/api";
@@ -28,6 +30,30 @@ export interface WorkQueueOptions {
   priority?: number;
   concurrency_limit?: number | null;
   is_paused?: boolean;
+}
+
+let caCache: { file: string; ca: string } | null = null;
+
+/**
+ * HTTPS to a server whose certificate a private CA signed: WEIR_CA_FILE names the CA's PEM file
+ * (certificates are always verified; there is no switch to turn that off).
+ */
+function tlsOptions(): { tls?: { ca: string } } {
+  const file = process.env.WEIR_CA_FILE;
+  if (!file) return {};
+  if (caCache?.file !== file) {
+    let ca: string;
+    try {
+      ca = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new WeirError(
+        "USAGE",
+        `WEIR_CA_FILE ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}): point it at the PEM file of the CA that signed the server's certificate`,
+      );
+    }
+    caCache = { file, ca };
+  }
+  return { tls: { ca: caCache.ca } };
 }
 
 /** The typed HTTP client used by the CLI, agent, engine and SDK. */
@@ -43,13 +69,16 @@ export class WeirClient {
   readonly reportRetryMs: number;
   /** The agent whose claim this process runs under: sent with state reports (WEIR_AGENT_ID). */
   readonly agentId: string | undefined;
+  /** The token sent with every request (WEIR_API_KEY): never logged or put in an error. */
+  readonly #apiKey: string | undefined;
 
   constructor(
     baseUrl: string = process.env.WEIR_API_URL || DEFAULT_API_URL,
-    options: { reportRetryMs?: number; agentId?: string } = {},
+    options: { reportRetryMs?: number; agentId?: string; apiKey?: string } = {},
   ) {
     this.reportRetryMs = options.reportRetryMs ?? 600_000;
     this.agentId = options.agentId;
+    this.#apiKey = options.apiKey ?? (process.env.WEIR_API_KEY || undefined);
     this.#urls = baseUrl
       .split(",")
       .map((u) => u.trim().replace(/\/+$/, ""))
@@ -94,13 +123,25 @@ export class WeirClient {
       try {
         res = await fetch(url, {
           method,
-          headers: body === undefined ? undefined : { "content-type": "application/json" },
+          // Writes always say JSON: the server refuses other content types (a browser form or a
+          // cross-site fetch cannot send this one without a preflight the server never allows).
+          headers: {
+            ...(method === "GET" ? {} : { "content-type": "application/json" }),
+            ...(this.#apiKey ? { authorization: `Bearer ${this.#apiKey}` } : {}),
+          },
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: AbortSignal.any(signals),
-        });
+          ...tlsOptions(),
+        } as RequestInit);
       } catch (cause) {
         if (opts.signal?.aborted) throw cause;
         const c = cause as Error & { code?: string };
+        if (/CERT|SIGNATURE|HOSTNAME_MISMATCH|ERR_TLS|ALTNAME/.test(c.code ?? ""))
+          throw new WeirError(
+            "UNREACHABLE",
+            `The Weir API at ${base} has a TLS certificate this client does not trust (${c.code}): set WEIR_CA_FILE to the PEM file of the CA that signed it, and check that the URL's host name is in the certificate`,
+            { cause },
+          );
         const refused = c.code === "ConnectionRefused" || c.code === "ECONNREFUSED" || c.code === "ENOENT";
         const why =
           c.name === "TimeoutError"
@@ -400,6 +441,20 @@ export class WeirClient {
   deleteConcurrencyLimit(tag: string): Promise<ConcurrencyLimit> {
     return this.request("DELETE", `/concurrency-limits/${encodeURIComponent(tag)}`);
   }
+  createToken(body: {
+    name: string;
+    scope: string;
+    work_pool_name?: string | null;
+    expires_in_seconds?: number | null;
+  }): Promise<TokenInfo & { token: string }> {
+    return this.request("POST", "/tokens", body);
+  }
+  listTokens(): Promise<TokenInfo[]> {
+    return this.request("GET", "/tokens");
+  }
+  revokeToken(name: string): Promise<TokenInfo> {
+    return this.request("POST", `/tokens/${encodeURIComponent(name)}/revoke`, {});
+  }
   claim(
     pool: string,
     body: {
@@ -411,7 +466,7 @@ export class WeirClient {
       running?: string[];
     },
     signal?: AbortSignal,
-  ): Promise<{ flow_runs: FlowRun[]; cancelling: string[] }> {
+  ): Promise<{ flow_runs: FlowRun[]; cancelling: string[]; tokens?: Record<string, string> }> {
     return this.request("POST", `/work-pools/${encodeURIComponent(pool)}/claim`, body, {
       signal,
       timeoutMs: body.wait_ms + 15_000,

@@ -14,7 +14,9 @@ self.onmessage = (e) => {
   timer = null;
   if (m.kind !== "arm") return;
   timer = setTimeout(async () => {
-    const body = (x) => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(x),
+    const headers = { "content-type": "application/json" };
+    if (m.apiKey) headers.authorization = "Bearer " + m.apiKey;
+    const body = (x) => ({ method: "POST", headers, body: JSON.stringify(x),
       signal: AbortSignal.timeout(5000) });
     const line = { flow_run_id: m.flowRunId, task_run_id: null, name: "weir.engine", level: 40,
       message: m.message, timestamp: new Date().toISOString() };
@@ -38,7 +40,7 @@ export class Watchdog {
   arm(o: { deadline: number; urls: string[]; flowRunId: string; message: string }): void {
     this.#worker ??= new Worker(URL.createObjectURL(new Blob([WORKER], { type: "application/javascript" })));
     this.#worker.unref?.();
-    this.#worker.postMessage({ kind: "arm", ...o });
+    this.#worker.postMessage({ kind: "arm", apiKey: process.env.WEIR_API_KEY, ...o });
   }
 
   disarm(): void {

@@ -32,6 +32,11 @@ export interface LaunchContext {
   log(message: string): void;
   /** Aborted when the run is cancelled while its infrastructure is still starting. */
   signal: AbortSignal;
+  /**
+   * The run's own API token (servers with auth on mint one per claimed run): the flow gets it as
+   * WEIR_API_KEY, never the agent's. Null on an open server.
+   */
+  apiKey: string | null;
   /** What this infrastructure's warm() gave the agent, if it was asked to prewarm. */
   warmed?: Warmed | null;
 }

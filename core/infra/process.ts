@@ -102,7 +102,13 @@ class WarmExecutors {
 
 function spawnWarm(o: WarmOptions) {
   return Bun.spawn([...o.command, "execute", "--warm"], {
-    env: { ...process.env, WEIR_API_URL: o.apiUrl, WEIR_AGENT_PID: String(process.pid) },
+    // Not the agent's token: the run's own comes with the hand-off.
+    env: {
+      ...process.env,
+      WEIR_API_KEY: undefined,
+      WEIR_API_URL: o.apiUrl,
+      WEIR_AGENT_PID: String(process.pid),
+    },
     stdin: "pipe",
     stdout: "inherit",
     stderr: "inherit",
@@ -131,6 +137,8 @@ export const processInfrastructure = defineInfrastructure({
       // The claim's holder: the run's state reports carry it, and the server refuses them
       // once the claim is someone else's (see setFlowRunState).
       WEIR_AGENT_ID: run.agent_id ?? "",
+      // The run's own token, or none: never the agent's own WEIR_API_KEY.
+      WEIR_API_KEY: ctx.apiKey ?? undefined,
     };
     // A warm executor takes the run unless the run needs a process started its own way.
     const warm =

@@ -10,6 +10,10 @@ export type ErrorCode =
   | "UNREACHABLE" // a service (the API) could not be reached
   | "USAGE" // the command line itself is wrong
   | "BUSY" // the server has too much of this work under way: try again shortly
+  | "UNAUTHORIZED" // no API token, or one that is not valid (expired, revoked, unknown)
+  | "FORBIDDEN" // the token's scope does not allow this
+  | "UNSUPPORTED" // a request the server refuses by its form (a write that is not JSON)
+  | "RATE_LIMITED" // too many failed attempts: wait
   | "FAILED"; // an operation ran and failed (a flow run, a step)
 
 export class WeirError extends Error {

@@ -47,6 +47,14 @@ export {
 } from "./schedules.ts";
 export { insertScheduledRuns, markLateAndCatchUp, scheduleCandidates } from "./scheduling.ts";
 export { createTaskRun, listTaskRuns, setTaskRunState, upsertTaskRuns } from "./task-runs.ts";
+export {
+  createToken,
+  findTokenByHash,
+  listTokens,
+  revokeRunTokens,
+  revokeToken,
+  type TokenInfo,
+} from "./tokens.ts";
 export { afterImport, countRows, readTable, writeRows } from "./transfer.ts";
 export { deleteVariable, getVariable, listVariables, setVariable } from "./variables.ts";
 export {

@@ -252,3 +252,23 @@ export const blockDocuments = sqliteTable(
   },
   (t) => [uniqueIndex("block_documents_type_name").on(t.type, t.name)],
 );
+
+/**
+ * API tokens (`weir token create`): only each token's SHA-256 is kept. Run tokens (scope "run")
+ * are minted when an agent claims a run and are bound to it.
+ */
+export const apiTokens = sqliteTable(
+  "api_tokens",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    name: text("name").notNull(),
+    scope: text("scope").notNull(),
+    workPoolName: text("work_pool_name"),
+    flowRunId: text("flow_run_id"),
+    hash: text("hash").notNull(),
+    expires: text("expires"),
+    revoked: text("revoked"),
+  },
+  (t) => [uniqueIndex("api_tokens_hash").on(t.hash), index("api_tokens_name").on(t.name)],
+);

@@ -268,6 +268,8 @@ export const dockerInfrastructure = defineInfrastructure({
       WEIR_API_URL: net.apiUrl,
       WEIR_FLOW_RUN_ID: run.id,
       WEIR_AGENT_ID: run.agent_id ?? "",
+      // The run's own token (auth on), never the agent's.
+      WEIR_API_KEY: ctx.apiKey ?? undefined,
     };
     const body: Record<string, unknown> & { HostConfig: Record<string, unknown> } = {
       Image: config.image,

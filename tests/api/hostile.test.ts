@@ -25,7 +25,7 @@ afterEach(() => {
 async function call(method: string, path: string, body?: unknown, raw?: string) {
   const res = await app.request(path, {
     method,
-    headers: body === undefined && raw === undefined ? {} : { "content-type": "application/json" },
+    headers: method === "GET" ? {} : { "content-type": "application/json" },
     body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
   });
   const text = await res.text();

@@ -1,4 +1,7 @@
+import type { Context } from "hono";
+import { forbidden, maySeeSecrets } from "../../auth/index.ts";
 import { type BlockDocument, blockTypeSchema, maskSecrets } from "../../model/index.ts";
+import { callerOf } from "../callers.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
@@ -12,8 +15,14 @@ export function blockRoutes(r: Router, ctx: ReadyContext): void {
     data: includeSecrets ? b.data : maskSecrets(types.blockType(b.type), b.data),
   });
   const { BlockBody } = ctx.schemas;
-  const secrets = (c: { req: { query(k: string): string | undefined } }) =>
-    c.req.query("include_secrets") === "true";
+  const secrets = (c: Context) => {
+    if (c.req.query("include_secrets") !== "true") return false;
+    if (!maySeeSecrets(callerOf(c)))
+      throw forbidden(
+        "a read token may not see secret values (?include_secrets=true needs an agent, deploy or admin token)",
+      );
+    return true;
+  };
 
   r.route("get", "/api/block-types", "Block types with their JSON schemas and secret fields", (c) =>
     c.json(

@@ -1,4 +1,6 @@
+import { forbidden } from "../../auth/index.ts";
 import { assertTransition, isTerminal, STATE_TYPES, type StateType, WeirError } from "../../model/index.ts";
+import { callerOf, requireRuns } from "../callers.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
@@ -77,6 +79,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     async (c) => {
       const body = await readBody(c, StateBody, ctx.limits);
       const { agent_id, ...proposal } = body;
+      await requireRuns(ctx, c, [param(c, "id")]);
       const run = await store.setFlowRunState(
         param(c, "id"),
         { ...proposal, scheduledTime: body.scheduled_time },
@@ -85,6 +88,11 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
       // A run to start again, or a slot of the pool's limits freed: waiting claims look again.
       if ((run.state.type === "SCHEDULED" || isTerminal(run.state.type)) && run.work_pool_name)
         ctx.wakeups.notify(run.work_pool_name);
+      // The run's own token ends with it.
+      if (ctx.auth && isTerminal(run.state.type)) {
+        await store.revokeRunTokens(run.id);
+        ctx.auth.forget(run.id);
+      }
       return c.json(run);
     },
     StateBody,
@@ -140,7 +148,15 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "post",
     "/api/logs",
     "Append log lines (batched by the engine)",
-    async (c) => c.json({ inserted: await store.insertLogs(await readBody(c, LogsBody, ctx.limits)) }, 201),
+    async (c) => {
+      const lines = await readBody(c, LogsBody, ctx.limits);
+      await requireRuns(
+        ctx,
+        c,
+        lines.map((l) => l.flow_run_id),
+      );
+      return c.json({ inserted: await store.insertLogs(lines) }, 201);
+    },
     LogsBody,
   );
 
@@ -148,8 +164,15 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "post",
     "/api/task-runs/snapshots",
     "Write task runs whole, as an engine last saw them (one request for many tasks)",
-    async (c) =>
-      c.json({ written: await store.upsertTaskRuns(await readBody(c, TaskRunSnapshotsBody, ctx.limits)) }),
+    async (c) => {
+      const snapshots = await readBody(c, TaskRunSnapshotsBody, ctx.limits);
+      await requireRuns(
+        ctx,
+        c,
+        snapshots.map((t) => t.flow_run_id),
+      );
+      return c.json({ written: await store.upsertTaskRuns(snapshots) });
+    },
     TaskRunSnapshotsBody,
   );
 
@@ -159,6 +182,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "What an engine needs to run a flow run: the run and its deployment",
     async (c) => {
       const run = await store.getFlowRun(param(c, "id"));
+      await requireRuns(ctx, c, [run.id]);
       const deployment = run.deployment_id
         ? await store.getDeployment(run.deployment_id, { withSchedules: false })
         : null;
@@ -172,6 +196,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "Create a task run",
     async (c) => {
       const body = await readBody(c, TaskRunBody, ctx.limits);
+      await requireRuns(ctx, c, [body.flow_run_id]);
       return c.json(
         await store.createTaskRun({
           ...body,
@@ -189,6 +214,11 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "Set a task run's state",
     async (c) => {
       const body = await readBody(c, StateBody, ctx.limits);
+      const caller = callerOf(c);
+      if (caller.scope === "run" || (caller.scope === "agent" && caller.pool))
+        throw forbidden(
+          "run and pool-bound agent tokens report task runs through POST /api/task-runs/snapshots",
+        );
       return c.json(await store.setTaskRunState(param(c, "id"), body));
     },
     StateBody,

@@ -5,7 +5,8 @@ import {
   type Infrastructure,
   templateOf,
 } from "../../infra/index.ts";
-import { WeirError, type WorkPool } from "../../model/index.ts";
+import { type FlowRun, WeirError, type WorkPool } from "../../model/index.ts";
+import { requireAgentPool, runTokens } from "../callers.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
@@ -169,14 +170,17 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
     "Claim due runs for an agent, and learn which of its runs are being cancelled; waits up to wait_ms for either (long poll)",
     async (c) => {
       const name = param(c, "name");
+      requireAgentPool(c, name);
       const body = await readBody(c, ClaimBody, ctx.limits);
       const deadline = Date.now() + body.wait_ms;
+      const answer = async (runs: FlowRun[], cancelling: string[]) =>
+        c.json({ flow_runs: runs, cancelling, ...(ctx.auth ? { tokens: await runTokens(ctx, runs) } : {}) });
       const signal = c.req.raw.signal;
       const seen = new Set(body.cancelling_seen);
       // Runs claimed for this agent whose answer it never got (its server died mid-request).
       if (body.running) {
         const lost = await store.unclaimedByAgent(body.agent_id, body.running);
-        if (lost.length > 0) return c.json({ flow_runs: lost, cancelling: [] });
+        if (lost.length > 0) return answer(lost, []);
       }
       await store.getWorkPool(name); // a 404 for a pool that does not exist
       for (;;) {
@@ -204,7 +208,7 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
         const cancelling = (await store.listCancellingRuns(body.agent_id)).filter((id) => !seen.has(id));
         const left = deadline - Date.now();
         if (runs.length > 0 || cancelling.length > 0 || left <= 0 || signal.aborted) {
-          return c.json({ flow_runs: runs, cancelling });
+          return answer(runs, cancelling);
         }
         const next = await store.nextScheduledStart(name);
         const untilNext = next ? Date.parse(next) - Date.now() : Number.POSITIVE_INFINITY;
@@ -224,6 +228,7 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
     "Record an agent's heartbeat; answers with the ids of its runs being cancelled",
     async (c) => {
       const body = await readBody(c, HeartbeatBody, ctx.limits);
+      requireAgentPool(c, body.work_pool_name);
       const agent = await store.heartbeat(body);
       // Five heartbeats per agent timeout, at most every 5 s: a shorter timeout
       // (WEIR_AGENT_TIMEOUT_SECONDS) makes agents beat faster instead of looking dead.

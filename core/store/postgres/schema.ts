@@ -275,3 +275,19 @@ export const blockDocuments = pgTable(
   },
   (t) => [uniqueIndex("block_documents_type_name").on(t.type, t.name)],
 );
+
+export const apiTokens = pgTable(
+  "api_tokens",
+  {
+    id: text("id").primaryKey(),
+    created: created(),
+    name: text("name").notNull(),
+    scope: text("scope").notNull(),
+    workPoolName: text("work_pool_name"),
+    flowRunId: text("flow_run_id"),
+    hash: text("hash").notNull(),
+    expires: text("expires"),
+    revoked: text("revoked"),
+  },
+  (t) => [uniqueIndex("api_tokens_hash").on(t.hash), index("api_tokens_name").on(t.name)],
+);

@@ -4,9 +4,11 @@
 import m0000 from "./0000_init.sql" with { type: "text" };
 import m0001 from "./0001_runs_listing.sql" with { type: "text" };
 import m0002 from "./0002_limits.sql" with { type: "text" };
+import m0003 from "./0003_tokens.sql" with { type: "text" };
 
 export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0000_init", sql: m0000 },
   { id: "0001_runs_listing", sql: m0001 },
   { id: "0002_limits", sql: m0002 },
+  { id: "0003_tokens", sql: m0003 },
 ];

@@ -1,0 +1,97 @@
+import { and, asc, eq, isNull } from "drizzle-orm";
+import { WeirError } from "../model/index.ts";
+import type { Conn } from "./conn.ts";
+import { newId, nowIso } from "./rows.ts";
+
+/** A token as listed: never its value or hash. */
+export interface TokenInfo {
+  id: string;
+  name: string;
+  scope: string;
+  work_pool_name: string | null;
+  flow_run_id: string | null;
+  created: string;
+  expires: string | null;
+  revoked: string | null;
+}
+
+const info = (r: typeof import("./schema.ts").apiTokens.$inferSelect): TokenInfo => ({
+  id: r.id,
+  name: r.name,
+  scope: r.scope,
+  work_pool_name: r.workPoolName,
+  flow_run_id: r.flowRunId,
+  created: r.created,
+  expires: r.expires,
+  revoked: r.revoked,
+});
+
+export async function createToken(
+  c: Conn,
+  t: {
+    name: string;
+    scope: string;
+    hash: string;
+    workPoolName?: string | null;
+    flowRunId?: string | null;
+    expires?: string | null;
+  },
+): Promise<TokenInfo> {
+  if (t.scope !== "run") {
+    const [taken] = await c.db
+      .select({ id: c.t.apiTokens.id })
+      .from(c.t.apiTokens)
+      .where(and(eq(c.t.apiTokens.name, t.name), isNull(c.t.apiTokens.revoked)));
+    if (taken)
+      throw new WeirError(
+        "CONFLICT",
+        `A token named "${t.name}" exists (revoke it with: weir token revoke ${t.name}, or pick another name)`,
+      );
+  }
+  const row = {
+    id: newId(),
+    created: nowIso(),
+    name: t.name,
+    scope: t.scope,
+    workPoolName: t.workPoolName ?? null,
+    flowRunId: t.flowRunId ?? null,
+    hash: t.hash,
+    expires: t.expires ?? null,
+    revoked: null,
+  };
+  await c.db.insert(c.t.apiTokens).values(row);
+  return info(row);
+}
+
+/** The token with this hash, whatever its state (the caller checks expiry and revocation). */
+export async function findTokenByHash(c: Conn, hash: string): Promise<TokenInfo | undefined> {
+  const [row] = await c.db.select().from(c.t.apiTokens).where(eq(c.t.apiTokens.hash, hash));
+  return row ? info(row) : undefined;
+}
+
+/** Named tokens (run tokens are not listed: there is one per claimed run). */
+export async function listTokens(c: Conn): Promise<TokenInfo[]> {
+  const rows = await c.db.select().from(c.t.apiTokens).orderBy(asc(c.t.apiTokens.created));
+  return rows.filter((r) => r.scope !== "run").map(info);
+}
+
+/** Revokes the live token with this name or id; run tokens of a run end with it too. */
+export async function revokeToken(c: Conn, ref: string): Promise<TokenInfo> {
+  const rows = await c.db
+    .select()
+    .from(c.t.apiTokens)
+    .where(and(isNull(c.t.apiTokens.revoked)));
+  const hit = rows.find((r) => r.scope !== "run" && (r.name === ref || r.id === ref));
+  if (!hit) throw new WeirError("NOT_FOUND", `No live token named "${ref}" (list them with: weir token ls)`);
+  const revoked = nowIso();
+  await c.db.update(c.t.apiTokens).set({ revoked }).where(eq(c.t.apiTokens.id, hit.id));
+  return { ...info(hit), revoked };
+}
+
+/** Ends the run tokens of a run (its final state was recorded). */
+export async function revokeRunTokens(c: Conn, flowRunId: string): Promise<void> {
+  await c.db
+    .update(c.t.apiTokens)
+    .set({ revoked: nowIso() })
+    .where(and(eq(c.t.apiTokens.flowRunId, flowRunId), isNull(c.t.apiTokens.revoked)));
+}

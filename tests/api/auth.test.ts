@@ -1,0 +1,376 @@
+// Tokens and scopes on every route: the table below is written out by hand (not imported from
+// core/auth), so a route whose access changes, or a new route, makes this test fail until someone
+// decides who may call it. Also: 401 without or with a bad, revoked or expired token; a read token
+// and secrets; pool-bound agent tokens; run tokens; the browser guard of open mode.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Hono } from "hono";
+import { createApp, Wakeups } from "../../core/api/index.ts";
+import { Authenticator, newToken, tokenHash } from "../../core/auth/index.ts";
+import { registry, tempStore } from "../helpers.ts";
+
+const WHO: Record<string, string[]> = {
+  public: ["admin", "deploy", "agent", "read"],
+  read: ["admin", "deploy", "agent", "read"],
+  deploy: ["admin", "deploy"],
+  agent: ["admin", "agent"],
+  admin: ["admin"],
+};
+
+// Every route and who may call it (the scope it needs).
+const EXPECTED: [string, keyof typeof WHO][] = [
+  ["GET /api/health", "public"],
+  ["GET /api/flows", "read"],
+  ["POST /api/flow-runs", "deploy"],
+  ["GET /api/flow-runs", "read"],
+  ["GET /api/flow-runs/:id", "read"],
+  ["GET /api/flow-runs/:id/states", "read"],
+  ["POST /api/flow-runs/:id/set_state", "agent"],
+  ["POST /api/flow-runs/:id/retry", "deploy"],
+  ["POST /api/flow-runs/:id/cancel", "deploy"],
+  ["GET /api/flow-runs/:id/logs", "read"],
+  ["GET /api/flow-runs/:id/task-runs", "read"],
+  ["POST /api/logs", "agent"],
+  ["POST /api/task-runs/snapshots", "agent"],
+  ["GET /api/flow-runs/:id/execution", "agent"],
+  ["POST /api/task-runs", "agent"],
+  ["POST /api/task-runs/:id/set_state", "agent"],
+  ["PUT /api/deployments", "deploy"],
+  ["GET /api/deployments", "read"],
+  ["GET /api/deployments/:id", "read"],
+  ["GET /api/deployments/name/:flow/:name", "read"],
+  ["DELETE /api/deployments/:id", "deploy"],
+  ["POST /api/deployments/:id/pause", "deploy"],
+  ["POST /api/deployments/:id/resume", "deploy"],
+  ["POST /api/deployments/:id/runs", "deploy"],
+  ["GET /api/deployments/:id/schedules", "read"],
+  ["POST /api/deployments/:id/schedules", "deploy"],
+  ["PUT /api/deployments/:id/schedules", "deploy"],
+  ["POST /api/deployments/:id/schedules/:schedule/pause", "deploy"],
+  ["POST /api/deployments/:id/schedules/:schedule/resume", "deploy"],
+  ["DELETE /api/deployments/:id/schedules/:schedule", "deploy"],
+  ["DELETE /api/deployments/:id/schedules", "deploy"],
+  ["POST /api/deployments/:id/pause-schedule", "deploy"],
+  ["POST /api/deployments/:id/resume-schedule", "deploy"],
+  ["POST /api/work-pools", "admin"],
+  ["PATCH /api/work-pools/:name", "admin"],
+  ["GET /api/work-pools", "read"],
+  ["GET /api/work-pools/:name", "read"],
+  ["GET /api/work-pool-types/:type/base-job-template", "read"],
+  ["DELETE /api/work-pools/:name", "admin"],
+  ["POST /api/work-pools/:name/pause", "admin"],
+  ["POST /api/work-pools/:name/resume", "admin"],
+  ["POST /api/work-pools/:name/queues", "admin"],
+  ["PATCH /api/work-pools/:name/queues/:queue", "admin"],
+  ["DELETE /api/work-pools/:name/queues/:queue", "admin"],
+  ["GET /api/concurrency-limits", "read"],
+  ["GET /api/concurrency-limits/:tag", "read"],
+  ["PUT /api/concurrency-limits/:tag", "admin"],
+  ["DELETE /api/concurrency-limits/:tag", "admin"],
+  ["POST /api/work-pools/:name/claim", "agent"],
+  ["POST /api/agents/heartbeat", "agent"],
+  ["GET /api/agents", "read"],
+  ["GET /api/block-types", "read"],
+  ["POST /api/blocks", "admin"],
+  ["GET /api/blocks", "read"],
+  ["GET /api/blocks/:type/:name", "read"],
+  ["DELETE /api/blocks/:type/:name", "admin"],
+  ["GET /api/variables", "read"],
+  ["GET /api/variables/:name", "read"],
+  ["PUT /api/variables/:name", "admin"],
+  ["DELETE /api/variables/:name", "admin"],
+  ["POST /api/tokens", "admin"],
+  ["GET /api/tokens", "admin"],
+  ["POST /api/tokens/:name/revoke", "admin"],
+];
+
+const ADMIN = newToken();
+let store: Awaited<ReturnType<typeof tempStore>>;
+let app: Hono;
+const tokens: Record<string, string> = { admin: ADMIN };
+let runA: string;
+let runB: string;
+
+async function call(
+  method: string,
+  path: string,
+  token: string | null,
+  body: unknown = {},
+  extra: Record<string, string> = {},
+) {
+  const res = await app.request(path, {
+    method,
+    headers: {
+      ...(method === "GET" ? {} : { "content-type": "application/json" }),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...extra,
+    },
+    body: method === "GET" ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json().catch(() => null)) as any };
+}
+
+async function addToken(
+  name: string,
+  scope: string,
+  o: { pool?: string; run?: string; expires?: string } = {},
+) {
+  const token = newToken();
+  await store.createToken({
+    name,
+    scope,
+    hash: tokenHash(token),
+    workPoolName: o.pool ?? null,
+    flowRunId: o.run ?? null,
+    expires: o.expires ?? null,
+  });
+  return token;
+}
+
+beforeAll(async () => {
+  store = await tempStore();
+  app = createApp({
+    store,
+    wakeups: new Wakeups(),
+    version: "test",
+    registry,
+    auth: new Authenticator(store, ADMIN),
+    allowedHosts: null,
+  });
+  for (const pool of ["local", "other"])
+    expect((await call("POST", "/api/work-pools", ADMIN, { name: pool, type: "process" })).status).toBe(201);
+  const runs: string[] = [];
+  for (const pool of ["local", "other"]) {
+    const d = await call("PUT", "/api/deployments", ADMIN, {
+      flow_name: "f",
+      name: pool,
+      entrypoint: "f.ts:f",
+      work_pool_name: pool,
+    });
+    expect(d.status).toBe(201);
+    const r = await call("POST", `/api/deployments/${d.json.deployment.id}/runs`, ADMIN, {});
+    expect(r.status).toBe(201);
+    runs.push(r.json.id);
+  }
+  [runA, runB] = runs as [string, string];
+  tokens.deploy = await addToken("ci", "deploy");
+  tokens.agent = await addToken("agent", "agent");
+  tokens.read = await addToken("viewer", "read");
+});
+afterAll(() => store.dispose());
+
+const fill = (path: string) =>
+  path.replace(":id", "01a00000-0000-7000-8000-000000000000").replace(/:(\w+)/g, (_, n) => `x-${n}`);
+
+describe("every route × every scope", () => {
+  test("the table above names every API route the server has", () => {
+    const served = app.routes
+      .filter((r) => r.path.startsWith("/api/") && r.method !== "ALL" && r.path !== "/api/openapi.json")
+      .map((r) => `${r.method} ${r.path}`);
+    expect([...new Set(served)].sort()).toEqual(EXPECTED.map(([k]) => k).sort());
+  });
+
+  test("no token: 401 on every route but /api/health, including the OpenAPI document", async () => {
+    for (const [key] of EXPECTED) {
+      const [method, path] = key.split(" ") as [string, string];
+      const r = await call(method, fill(path), null);
+      if (path === "/api/health") expect(r.status).toBe(200);
+      else expect([key, r.status]).toEqual([key, 401]);
+    }
+    expect((await call("GET", "/api/openapi.json", null)).status).toBe(401);
+    expect((await call("GET", "/api/openapi.json", tokens.read!)).status).toBe(200);
+  });
+
+  for (const scope of ["admin", "deploy", "agent", "read"]) {
+    test(`a ${scope} token: 403 exactly where its scope does not reach`, async () => {
+      for (const [key, access] of EXPECTED) {
+        const [method, path] = key.split(" ") as [string, string];
+        if (key === "POST /api/tokens/:name/revoke") continue; // would revoke; checked below
+        const r = await call(method, fill(path), tokens[scope]!);
+        const allowed = WHO[access]!.includes(scope);
+        expect([key, allowed ? r.status !== 403 && r.status !== 401 : r.status]).toEqual([
+          key,
+          allowed ? true : 403,
+        ]);
+        if (!allowed) expect(r.json.error.message).toContain(`--scope ${access}`);
+      }
+    });
+  }
+});
+
+describe("tokens", () => {
+  test("a revoked token and an expired one are refused with 401", async () => {
+    const t = await addToken("short-lived", "read");
+    expect((await call("GET", "/api/flows", t)).status).toBe(200);
+    expect((await call("POST", "/api/tokens/short-lived/revoke", ADMIN)).status).toBe(200);
+    const r = await call("GET", "/api/flows", t);
+    expect(r.status).toBe(401);
+    expect(r.json.error.message).toContain("unknown, revoked or expired");
+    const old = await addToken("expired", "read", { expires: new Date(Date.now() - 1000).toISOString() });
+    expect((await call("GET", "/api/flows", old)).status).toBe(401);
+  });
+
+  test("tokens are listed without values or hashes; the database holds only hashes", async () => {
+    const created = await call("POST", "/api/tokens", ADMIN, { name: "listed", scope: "read" });
+    expect(created.status).toBe(201);
+    expect(created.json.token).toMatch(/^weir_[A-Za-z0-9_-]{43}$/);
+    const list = await call("GET", "/api/tokens", ADMIN);
+    expect(JSON.stringify(list.json)).not.toContain(created.json.token);
+    expect(JSON.stringify(list.json)).not.toContain(tokenHash(created.json.token));
+    // On the embedded database, its file's bytes (PostgreSQL: the e2e suite greps nothing there).
+    if (process.env.WEIR_TEST_BACKEND !== "postgres") {
+      const bytes = Bun.file(`${store.dir}/weir.db`);
+      const raw = Buffer.from(await bytes.arrayBuffer()).toString("latin1");
+      expect(raw).not.toContain(created.json.token);
+    }
+  });
+
+  test("failed attempts from one address are rate-limited (429)", async () => {
+    const limited = createApp({
+      store,
+      wakeups: new Wakeups(),
+      version: "test",
+      auth: new Authenticator(store, ADMIN),
+      allowedHosts: null,
+    });
+    const statuses: number[] = [];
+    for (let i = 0; i < 25; i++)
+      statuses.push(
+        (await limited.request("/api/flows", { headers: { authorization: "Bearer nope" } })).status,
+      );
+    expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
+    expect(statuses.at(-1)).toBe(429);
+  });
+});
+
+describe("secrets, pools and runs", () => {
+  test("a read token may not see secret values; an agent token may", async () => {
+    await call("POST", "/api/blocks", ADMIN, { type: "secret", name: "pw", data: { value: "hunter2" } });
+    const r = await call("GET", "/api/blocks/secret/pw?include_secrets=true", tokens.read!);
+    expect(r.status).toBe(403);
+    expect(JSON.stringify(r.json)).not.toContain("hunter2");
+    const masked = await call("GET", "/api/blocks/secret/pw", tokens.read!);
+    expect(JSON.stringify(masked.json)).not.toContain("hunter2");
+    const agent = await call("GET", "/api/blocks/secret/pw?include_secrets=true", tokens.agent!);
+    expect(agent.json.data.value).toBe("hunter2");
+  });
+
+  test("an agent token bound to a pool may claim, heartbeat and report only there", async () => {
+    const bound = await addToken("edge", "agent", { pool: "local" });
+    const agentId = "01a00000-0000-7000-8000-0000000000a1";
+    const other = await call("POST", "/api/work-pools/other/claim", bound, {
+      agent_id: agentId,
+      limit: 1,
+      wait_ms: 0,
+    });
+    expect(other.status).toBe(403);
+    expect(other.json.error.message).toContain('for work pool "local", not "other"');
+    const beat = await call("POST", "/api/agents/heartbeat", bound, {
+      id: agentId,
+      name: "edge",
+      work_pool_name: "other",
+      work_queues: [],
+    });
+    expect(beat.status).toBe(403);
+    const claim = await call("POST", "/api/work-pools/local/claim", bound, {
+      agent_id: agentId,
+      limit: 5,
+      wait_ms: 0,
+    });
+    expect(claim.status).toBe(200);
+    expect(claim.json.flow_runs.map((r: any) => r.id)).toEqual([runA]);
+
+    // each claimed run comes with a token of its own
+    expect(claim.json.tokens[runA]).toMatch(/^weir_/);
+    tokens.runA = claim.json.tokens[runA];
+    expect(
+      (await call("POST", `/api/flow-runs/${runB}/set_state`, bound, { type: "CANCELLED" })).status,
+    ).toBe(403);
+    const logs = await call("POST", "/api/logs", bound, [
+      {
+        flow_run_id: runB,
+        task_run_id: null,
+        name: "x",
+        level: 20,
+        message: "m",
+        timestamp: new Date().toISOString(),
+      },
+    ]);
+    expect(logs.status).toBe(403);
+  });
+
+  test("a run's token reports for its run only and reads nothing else", async () => {
+    const t = tokens.runA!;
+    const line = (id: string) => [
+      {
+        flow_run_id: id,
+        task_run_id: null,
+        name: "x",
+        level: 20,
+        message: "m",
+        timestamp: new Date().toISOString(),
+      },
+    ];
+    expect((await call("POST", "/api/logs", t, line(runA))).status).toBe(201);
+    expect((await call("POST", "/api/logs", t, line(runB))).status).toBe(403);
+    expect((await call("GET", `/api/flow-runs/${runA}/execution`, t)).status).toBe(200);
+    expect((await call("GET", `/api/flow-runs/${runB}`, t)).status).toBe(403);
+    expect((await call("GET", "/api/flow-runs", t)).status).toBe(403);
+    expect((await call("PUT", "/api/variables/x", t, { value: 1 })).status).toBe(403);
+    expect(
+      (
+        await call("POST", "/api/work-pools/local/claim", t, {
+          agent_id: "01a00000-0000-7000-8000-0000000000a2",
+          limit: 1,
+          wait_ms: 0,
+        })
+      ).status,
+    ).toBe(403);
+    // its final state ends it
+    for (const type of ["RUNNING", "COMPLETED"])
+      expect(
+        (
+          await call("POST", `/api/flow-runs/${runA}/set_state`, t, {
+            type,
+            agent_id: "01a00000-0000-7000-8000-0000000000a1",
+          })
+        ).status,
+      ).toBe(200);
+    expect((await call("GET", `/api/flow-runs/${runA}`, t)).status).toBe(401);
+  });
+});
+
+describe("open mode in a browser", () => {
+  const open = () => createApp({ store, wakeups: new Wakeups(), version: "test", registry });
+
+  test("a cross-site form or text/plain fetch cannot write; JSON from the same origin can", async () => {
+    const a = open();
+    const plain = await a.request("http://localhost/api/variables/x", {
+      method: "PUT",
+      headers: { "content-type": "text/plain" },
+      body: JSON.stringify({ value: 1 }),
+    });
+    expect(plain.status).toBe(415);
+    const form = await a.request("http://localhost/api/deployments/x/runs", { method: "POST" });
+    expect(form.status).toBe(415);
+    const cross = await a.request("http://localhost/api/variables/x", {
+      method: "PUT",
+      headers: { "content-type": "application/json", origin: "https://evil.example" },
+      body: JSON.stringify({ value: 1 }),
+    });
+    expect(cross.status).toBe(403);
+    expect(cross.headers.get("access-control-allow-origin")).toBeNull();
+    const ok = await a.request("http://localhost/api/variables/x", {
+      method: "PUT",
+      headers: { "content-type": "application/json", origin: "http://localhost" },
+      body: JSON.stringify({ value: 1 }),
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  test("a request addressed to another host name (DNS rebinding) is refused", async () => {
+    const r = await open().request("http://rebind.evil.example:4200/api/flows");
+    expect(r.status).toBe(403);
+    expect(((await r.json()) as any).error.message).toContain("DNS rebinding");
+    expect((await open().request("http://127.0.0.1:4200/api/flows")).status).toBe(200);
+  });
+});
