@@ -13,7 +13,7 @@ const PREFIX = "weir-sealed:v1:";
 export interface KeyEntry {
   id: string;
   /** 32 raw bytes. */
-  key: Uint8Array;
+  key: Uint8Array<ArrayBuffer>;
 }
 
 export class SecretBox {
@@ -24,10 +24,7 @@ export class SecretBox {
     if (keys.length === 0) throw new Error("SecretBox needs at least one key");
     for (const k of keys) {
       if (k.key.length !== 32) throw new WeirError("INVALID", `secret key ${k.id} is not 32 bytes`);
-      this.#keys.set(
-        k.id,
-        crypto.subtle.importKey("raw", k.key as BufferSource, "AES-GCM", false, ["encrypt", "decrypt"]),
-      );
+      this.#keys.set(k.id, crypto.subtle.importKey("raw", k.key, "AES-GCM", false, ["encrypt", "decrypt"]));
     }
     this.currentId = keys.at(-1)!.id;
   }
@@ -80,7 +77,7 @@ export class SecretBox {
 }
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64url");
-const unb64 = (s: string) => new Uint8Array(Buffer.from(s, "base64url"));
+const unb64 = (s: string): Uint8Array<ArrayBuffer> => new Uint8Array(Buffer.from(s, "base64url"));
 
 /** A key file's text: one `ID BASE64KEY` line per key, the newest last. */
 export function parseKeyFile(text: string, file: string): KeyEntry[] {
