@@ -46,6 +46,10 @@ const GROUPS: Record<string, { description: string; load: () => Promise<{ regist
     description: "Manage API tokens for agents, CI and people (servers with --auth)",
     load: () => import("./cmd/token.ts"),
   },
+  "secret-key": {
+    description: "Rotate the key secret block fields are sealed with",
+    load: () => import("./cmd/secret-key.ts"),
+  },
   execute: { description: "Run one flow run (started by agents)", load: () => import("./cmd/execute.ts") },
   db: {
     description: "Migrate a database, or move one to another (SQLite ⇄ PostgreSQL)",

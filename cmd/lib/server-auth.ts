@@ -1,4 +1,13 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { LOOPBACK_HOSTS } from "../../core/api/index.ts";
 import { Authenticator, newToken, type TokenSource } from "../../core/auth/index.ts";
@@ -48,10 +57,22 @@ export function serverAuth(
       admin = readFileSync(file, "utf8").trim();
       log(`  Auth      on: API tokens required (admin token in ${file})`);
     } else {
-      admin = newToken();
+      // Servers starting together on one WEIR_HOME end with one token: the first file to land wins.
+      const mine = newToken();
       mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, `${admin}\n`, { mode: 0o600 });
-      chmodSync(file, 0o600);
+      const tmp = `${file}.${process.pid}`;
+      writeFileSync(tmp, `${mine}\n`, { mode: 0o600 });
+      chmodSync(tmp, 0o600);
+      let won = true;
+      try {
+        linkSync(tmp, file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        won = false;
+      } finally {
+        rmSync(tmp, { force: true });
+      }
+      admin = won ? mine : readFileSync(file, "utf8").trim();
       log(`  Auth      on: API tokens required; an admin token was written to ${file} (mode 600)`);
       log(
         "            use it to create tokens for agents and CI: weir token create NAME --scope agent|deploy|read",

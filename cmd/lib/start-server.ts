@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Agent } from "../../core/agent/index.ts";
 import { createApp, databaseDown, Wakeups } from "../../core/api/index.ts";
-import type { TokenSource } from "../../core/auth/index.ts";
+import { SecretBox, type TokenSource } from "../../core/auth/index.ts";
 import { WeirClient } from "../../core/client/index.ts";
 import { loadConfig } from "../../core/config/index.ts";
 import { selfCommand } from "../../core/infra/index.ts";
@@ -12,6 +12,7 @@ import { openStore, redactUrl } from "../../core/store/index.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { uiRoutes } from "../../ui/index.ts";
 import { registry } from "./registry.ts";
+import { loadKeys } from "./secret-key.ts";
 import { isLoopbackHost, serverAuth } from "./server-auth.ts";
 import { untilSignal } from "./signals.ts";
 
@@ -107,7 +108,20 @@ export async function startServer(o: ServerOptions): Promise<void> {
     await store.close();
     throw err;
   }
+  let sealing: ReturnType<typeof loadKeys>;
+  try {
+    sealing = loadKeys(true);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  startLines.push(
+    sealing.created
+      ? `  Secrets   sealed with a new key written to ${sealing.source} (mode 600): back it up with the database`
+      : `  Secrets   sealed with the key from ${sealing.source}`,
+  );
   const ctx = {
+    secretBox: new SecretBox(sealing.keys),
     auth: security.auth,
     allowedHosts: security.allowedHosts,
     tls: tls !== null,

@@ -7,6 +7,7 @@ import {
   type InfraHandle,
   type Infrastructure,
   jobConfiguration,
+  runtimeEnvProblems,
   templateOf,
   type Warmed,
 } from "../infra/index.ts";
@@ -310,6 +311,9 @@ export class Agent {
     const raw = jobConfiguration(this.#template!, run.job_variables);
     const resolve = makeResolver(this.opts.client, secrets, this.opts.registry);
     const resolved = await resolve(raw);
+    // Refused again here: a deployment written straight into the database skips the API's check.
+    const runtime = runtimeEnvProblems(this.#template!, (resolved as { env?: unknown }).env);
+    if (runtime.length > 0) throw new WeirError("INVALID", runtime.map((p) => p.message).join("; "));
     const parsed = v.safeParse(infra.jobVariables, resolved);
     if (!parsed.success) {
       const problems = parsed.issues.map((i) => `${v.getDotPath(i) ?? "(job configuration)"}: ${i.message}`);

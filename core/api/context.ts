@@ -1,4 +1,4 @@
-import type { Authenticator } from "../auth/index.ts";
+import type { Authenticator, SecretBox } from "../auth/index.ts";
 import type { Limits } from "../config/index.ts";
 import type { Registry } from "../plugin/index.ts";
 import type { DateExpander } from "../schedules/index.ts";
@@ -33,6 +33,8 @@ export interface ApiContext {
    * 127.0.0.1 must not reach an open server). Default: loopback names; null: any (with auth on).
    */
   allowedHosts?: string[] | null;
+  /** Seals secret block fields before they are stored (absent: stored as given, as in tests). */
+  secretBox?: SecretBox | null;
   /** The server serves HTTPS (session cookies are then Secure). */
   tls?: boolean;
 }

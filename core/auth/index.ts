@@ -10,6 +10,7 @@ export {
   requireRunRead,
 } from "./access.ts";
 export { Authenticator, type TokenSource } from "./authenticator.ts";
+export { type KeyEntry, keyFromEnv, keyLine, newKey, parseKeyFile, SecretBox } from "./cipher.ts";
 export {
   type Caller,
   checkScope,

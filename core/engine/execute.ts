@@ -6,7 +6,7 @@ import { consoleLogger, makeLogger } from "../sdk/logger.ts";
 import { runSteps, scrub } from "../steps/index.ts";
 import { loadFlow } from "./load-flow.ts";
 import { LogShipper } from "./log-shipper.ts";
-import { makeResolver } from "./resolver.ts";
+import { blockResolver, makeResolver } from "./resolver.ts";
 import { type RunFlowResult, runFlow, StopRun } from "./run-flow.ts";
 
 /**
@@ -97,15 +97,24 @@ export async function executeFlowRun(
   await shipper.close();
   if (!deployment.entrypoint)
     return failEarly(`Deployment ${deployment.flow_name}/${deployment.name} has no entrypoint`);
+  // Block placeholders in the parameters (a secret kept out of the deployment) are resolved here,
+  // on the agent's side, and their values scrubbed from the run's logs.
+  let parameters: Record<string, unknown>;
+  try {
+    parameters = await blockResolver(client, secrets, opts.registry)(run.parameters);
+  } catch (err) {
+    return failEarly(`Could not resolve the run's parameters: ${scrub(describeError(err), secrets)}`);
+  }
   let flow: Awaited<ReturnType<typeof loadFlow>>;
   try {
-    flow = await loadFlow(deployment.entrypoint, cwd, { fresh: !!shared });
+    flow = await loadFlow(deployment.entrypoint, cwd, { fresh: !!shared, confined: true });
   } catch (err) {
     return failEarly(describeError(err));
   }
   return runFlow({
     flow,
-    parameters: run.parameters,
+    parameters,
+    secrets,
     tracking: { client, flowRunId: run.id },
     signal,
     echo: shared?.echo ?? true,

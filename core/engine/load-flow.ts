@@ -1,5 +1,5 @@
 import { existsSync, statSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, relative, resolve } from "node:path";
 import { WeirError } from "../model/index.ts";
 import { type Flow, isFlow } from "../sdk/flow.ts";
 
@@ -33,7 +33,11 @@ const TS_LIKE = /\.(ts|mts|cts|tsx|js|mjs|cjs|jsx)$/;
 export async function loadFlow(
   entrypoint: string,
   baseDir: string,
-  opts: { fresh?: boolean } = {},
+  opts: {
+    fresh?: boolean;
+    /** A deployment's entrypoint must stay inside `baseDir` (no absolute path, no `../` out of it). */
+    confined?: boolean;
+  } = {},
 ): Promise<Flow> {
   const { file, exportName } = parseEntrypoint(entrypoint);
   if (!TS_LIKE.test(file)) {
@@ -43,6 +47,12 @@ export async function loadFlow(
     );
   }
   const path = isAbsolute(file) ? file : resolve(baseDir, file);
+  const rel = relative(baseDir, path);
+  if (opts.confined && (isAbsolute(file) || rel.startsWith("..") || isAbsolute(rel)))
+    throw new WeirError(
+      "INVALID",
+      `Entrypoint "${entrypoint}" points outside the run's working directory ${baseDir} (a deployment's entrypoint is a path inside the folder its pull steps set, such as flows/hello.ts:hello)`,
+    );
   if (!existsSync(path)) {
     throw new WeirError(
       "INVALID",

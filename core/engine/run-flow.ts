@@ -4,6 +4,7 @@ import { describeError, LOG_LEVELS, levelName, type StateProposal, WeirError } f
 import { type RunContext, runContext } from "../sdk/context.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { makeLogger } from "../sdk/logger.ts";
+import { scrub } from "../steps/index.ts";
 import { LogShipper } from "./log-shipper.ts";
 import { ApiReporter } from "./reporter.ts";
 import { Watchdog } from "./watchdog.ts";
@@ -15,6 +16,8 @@ export interface RunFlowOptions {
   tracking: { client: WeirClient; flowRunId: string } | null;
   /** Aborts the run (cancellation); the run ends CANCELLED. */
   signal: AbortSignal;
+  /** Values that must never appear in the run's log lines (secrets its steps and parameters resolved). */
+  secrets?: string[];
   /** Print log lines to stdout/stderr as well (the agent and `weir run` show them). */
   echo?: boolean;
   /**
@@ -61,7 +64,8 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       )
     : null;
   const flowLoggerName = `flow_runs.${flow.options.name}`;
-  const sink = (taskRunId: () => string | undefined) => (level: number, message: string) => {
+  const sink = (taskRunId: () => string | undefined) => (level: number, raw: string) => {
+    const message = opts.secrets?.length ? scrub(raw, opts.secrets) : raw;
     shipper?.add(level, message, flowLoggerName, taskRunId() ?? null);
     if (opts.echo !== false) {
       const line = `${new Date().toISOString()} ${levelName(level).padEnd(7)} ${message}`;

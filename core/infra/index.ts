@@ -19,6 +19,7 @@ export {
   labelsVariable,
   mergeJobVariables,
   nameVariable,
+  runtimeEnvProblems,
   templateDefaults,
   templateOf,
   variable,

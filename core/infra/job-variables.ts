@@ -168,11 +168,37 @@ export function jobVariableProblems(
   const merged = opts.partial ? expandDotted(vars) : mergeJobVariables(templateDefaults(template), vars);
   const held = new Set(Object.keys(merged).filter((k) => hasPlaceholder(merged[k])));
   const known = Object.fromEntries(Object.entries(merged).filter(([k]) => !held.has(k)));
-  return parameterProblems(template.variables, known, {
-    partial: opts.partial,
-    noun: "job variable",
-    none: "this pool takes no job variables",
-  }).filter((p) => !(p.parameter && held.has(p.parameter)));
+  return [
+    ...runtimeEnvProblems(template, merged.env),
+    ...parameterProblems(template.variables, known, {
+      partial: opts.partial,
+      noun: "job variable",
+      none: "this pool takes no job variables",
+    }).filter((p) => !(p.parameter && held.has(p.parameter))),
+  ];
+}
+
+/**
+ * Variables that change how a process's runtime or loader starts: set by a deployment, they would
+ * run code of its choosing in every flow process on the agent (a preload, an --require). Refused
+ * unless the pool's template allows them by name, in `variables.properties.env["x-weir-allow"]`.
+ */
+const RUNTIME_ENV =
+  /^(BUN_OPTIONS|BUN_INSPECT.*|BUN_CONFIG_.*|NODE_OPTIONS|LD_.*|DYLD_.*|GLIBC_TUNABLES|MALLOC_.*|BASH_ENV|ENV)$/;
+
+export function runtimeEnvProblems(template: BaseJobTemplate, env: unknown): ParameterProblem[] {
+  if (!env || typeof env !== "object") return [];
+  const envSchema = (template.variables as { properties?: Record<string, Record<string, unknown>> })
+    .properties?.env;
+  const allowed = new Set(
+    Array.isArray(envSchema?.["x-weir-allow"]) ? (envSchema["x-weir-allow"] as string[]) : [],
+  );
+  return Object.keys(env)
+    .filter((k) => RUNTIME_ENV.test(k) && !allowed.has(k))
+    .map((k) => ({
+      parameter: "env",
+      message: `job variable env.${k} is not allowed: it changes how the flow's runtime starts (a pool's admin can allow it by listing it in the pool's base job template, variables.properties.env["x-weir-allow"])`,
+    }));
 }
 
 /** The {{ name }} placeholders of a job configuration that name a variable (not a block, $ENV...). */

@@ -346,8 +346,19 @@ export async function deployOne(
       applyValues(job_variables, outputs, { removeNotSet: true }),
       async (name) => (await client.findVariable(name))?.value,
     );
+    // Parameters too keep their block placeholders (a secret in a default parameter): the flow's
+    // engine resolves them on the agent when the run starts, so no API or page ever shows the value.
+    const { parameters: rawParameters, ...rest } = fields as typeof fields & { parameters?: unknown };
     const body = {
-      ...(await resolve(fields, outputs)),
+      ...(await resolve(rest, outputs)),
+      ...(rawParameters === undefined
+        ? {}
+        : {
+            parameters: await resolveVariables(
+              applyValues(rawParameters, outputs, { removeNotSet: true }),
+              async (name) => (await client.findVariable(name))?.value,
+            ),
+          }),
       job_variables: storedJobVariables,
       pull_steps: storedPull,
     };

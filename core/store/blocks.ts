@@ -34,6 +34,8 @@ export async function saveBlock(
   name: string,
   data: unknown,
   overwrite: boolean,
+  /** Applied to the checked data before it is written (the server seals secret fields with it). */
+  seal?: (data: Record<string, unknown>) => Promise<Record<string, unknown>>,
 ): Promise<BlockDocument> {
   if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) {
     throw new WeirError(
@@ -41,7 +43,7 @@ export async function saveBlock(
       `Block name "${name}" may hold lower-case letters, digits and '-' only (it is used in {{ weir.blocks.${type}.NAME }})`,
     );
   }
-  const checked = checkBlockData(types, type, data);
+  const checked = seal ? await seal(checkBlockData(types, type, data)) : checkBlockData(types, type, data);
   const now = nowIso();
   const existing = await findBlock(c, type, name);
   if (existing && !overwrite) {
@@ -60,6 +62,11 @@ export async function saveBlock(
       .insert(c.t.blockDocuments)
       .values({ id: newId(), created: now, updated: now, type, name, data: checked });
   return (await findBlock(c, type, name))!;
+}
+
+/** Replaces a block's data as it is (a key rotation re-sealing its secret fields). */
+export async function replaceBlockData(c: Conn, id: string, data: Record<string, unknown>): Promise<void> {
+  await c.db.update(c.t.blockDocuments).set({ data, updated: nowIso() }).where(eq(c.t.blockDocuments.id, id));
 }
 
 export async function findBlock(c: Conn, type: string, name: string): Promise<BlockDocument | undefined> {

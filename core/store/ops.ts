@@ -1,7 +1,15 @@
 // Every operation of the store, each taking the Conn it runs on first. `Store` (store.ts) binds
 // them to one database, which is all code outside core/store ever sees.
 export { heartbeat, listAgents } from "./agents.ts";
-export { deleteBlock, findBlock, findBlockById, getBlock, listBlocks, saveBlock } from "./blocks.ts";
+export {
+  deleteBlock,
+  findBlock,
+  findBlockById,
+  getBlock,
+  listBlocks,
+  replaceBlockData,
+  saveBlock,
+} from "./blocks.ts";
 export { claimFlowRuns } from "./claims.ts";
 export {
   deleteConcurrencyLimit,

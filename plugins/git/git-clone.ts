@@ -12,8 +12,17 @@ function userFor(host: string, username?: string): string {
   return "x-access-token";
 }
 
-export function withToken(repository: string, token: string | undefined, username?: string): string {
-  if (!token) return repository;
+/**
+ * The token as git configuration in the environment (GIT_CONFIG_COUNT/KEY/VALUE, git 2.31+): an
+ * Authorization header for that host only. Never in git's arguments, where `ps` would show it to
+ * every user of the machine, and never in the clone's .git/config.
+ */
+export function tokenEnv(
+  repository: string,
+  token: string | undefined,
+  username?: string,
+): Record<string, string> {
+  if (!token) return {};
   let url: URL;
   try {
     url = new URL(repository);
@@ -26,22 +35,32 @@ export function withToken(repository: string, token: string | undefined, usernam
       `git_clone: a token works with http(s) URLs only (got ${url.protocol}// URL)`,
     );
   }
-  url.username = encodeURIComponent(userFor(url.host, username));
-  url.password = encodeURIComponent(token);
-  return url.toString();
+  const basic = Buffer.from(`${userFor(url.host, username)}:${token}`).toString("base64");
+  return {
+    GIT_CONFIG_COUNT: "1",
+    GIT_CONFIG_KEY_0: `http.${url.protocol}//${url.host}/.extraHeader`,
+    GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
+  };
 }
 
-async function git(args: string[], cwd: string, ctx: StepContext): Promise<void> {
+async function git(
+  args: string[],
+  cwd: string,
+  ctx: StepContext,
+  auth: Record<string, string> = {},
+): Promise<void> {
   const r = await ctx.run(["git", ...args], {
     cwd,
-    env: { ...ctx.env, GIT_TERMINAL_PROMPT: "0" },
+    env: { ...ctx.env, ...auth, GIT_TERMINAL_PROMPT: "0" },
     stream: false,
   });
   if (r.code !== 0) {
-    throw new WeirError(
-      "FAILED",
-      ctx.scrub(`git ${args[0]} failed (exit ${r.code}): ${r.stderr.trim().split("\n").slice(-3).join(" ")}`),
-    );
+    // With a token sent as a header, a refusal shows as git wanting to ask for a user name.
+    const refused = auth.GIT_CONFIG_COUNT && /could not read Username|Authentication failed/.test(r.stderr);
+    const why = refused
+      ? "Authentication failed: the server refused the token (check the credentials block or access_token)"
+      : r.stderr.trim().split("\n").slice(-3).join(" ");
+    throw new WeirError("FAILED", ctx.scrub(`git ${args[0]} failed (exit ${r.code}): ${why}`));
   }
 }
 
@@ -56,8 +75,9 @@ const credentials = v.nullish(
 /**
  * Prefect's git_clone: clones `repository` (optionally a branch, with submodules) into
  * `<name>[-<branch>]` in the working directory, or updates that clone if it exists. A token (from
- * `access_token` or a `credentials` block) goes into the https URL for the clone only: it is never
- * printed and not left in the clone's remote URL. Output: `directory`.
+ * `access_token` or a `credentials` block) reaches git as an Authorization header in its
+ * environment (tokenEnv): never in its arguments, never printed, never in the clone's config.
+ * Output: `directory`.
  */
 export const gitClone = defineStep({
   name: "weir.steps.git_clone",
@@ -68,7 +88,8 @@ export const gitClone = defineStep({
     "prefect.projects.steps.git_clone_project",
     "prefect.projects.steps.git_clone",
   ],
-  description: "clone (or update) a git repository; a token goes into the URL for the clone only",
+  description:
+    "clone (or update) a git repository; a token goes to git in its environment, never its arguments",
   args: v.strictObject({
     repository: v.pipe(v.string("must be the repository URL"), v.minLength(1, "must not be empty")),
     branch: v.nullish(v.string("must be a branch name")),
@@ -92,15 +113,17 @@ export const gitClone = defineStep({
       ctx.addSecret(token);
       ctx.addSecret(encodeURIComponent(token));
     }
-    const url = withToken(args.repository, token, username);
+    const auth = tokenEnv(args.repository, token, username);
+    if (auth.GIT_CONFIG_VALUE_0) ctx.addSecret(auth.GIT_CONFIG_VALUE_0.slice("Authorization: Basic ".length));
+    const url = args.repository;
     const name = basename(args.repository.replace(/\/+$/, "")).replace(/\.git$/, "");
     const dir = resolve(ctx.cwd, args.directory ?? (branch ? `${name}-${branch}` : name));
     if (existsSync(resolve(dir, ".git"))) {
       ctx.log.info(`Updating the existing clone in ${dir}`);
-      await git(["fetch", "--depth", "1", url, branch ?? "HEAD"], dir, ctx);
+      await git(["fetch", "--depth", "1", url, branch ?? "HEAD"], dir, ctx, auth);
       await git(["reset", "--hard", "FETCH_HEAD"], dir, ctx);
       if (args.include_submodules === true)
-        await git(["submodule", "update", "--init", "--recursive"], dir, ctx);
+        await git(["submodule", "update", "--init", "--recursive"], dir, ctx, auth);
     } else {
       ctx.log.info(`Cloning ${args.repository}${branch ? ` (branch ${branch})` : ""} into ${dir}`);
       await git(
@@ -115,8 +138,8 @@ export const gitClone = defineStep({
         ],
         ctx.cwd,
         ctx,
+        auth,
       );
-      if (token) await git(["remote", "set-url", "origin", args.repository], dir, ctx);
     }
     return { directory: dir };
   },

@@ -1,7 +1,7 @@
 // Pull steps with a real git: a private flow repository served over HTTP by git's own
 // http-backend behind token auth, and over file://, cloned by the compiled binary at run time.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Env, HELLO_FLOW } from "./harness.ts";
 
@@ -95,7 +95,19 @@ beforeAll(async () => {
   bare = join(root, "flows.git");
   server = gitHttpServer(root);
   await env.startServer();
-  await env.startAgent("local");
+  // git as the agent's flow runs find it: a wrapper that records every argument list, so the test
+  // can show no token ever reached a command line (which `ps` shows to every user)
+  const wrap = join(env.root, "wrap");
+  mkdirSync(wrap, { recursive: true });
+  writeFileSync(
+    join(wrap, "git"),
+    `#!/bin/sh\necho "$*" >> ${join(env.root, "git-argv.log")}\nexec /usr/bin/git "$@"\n`,
+    {
+      mode: 0o755,
+    },
+  );
+  const agent = env.spawn(["agent", "--pool", "local"], { env: { PATH: `${wrap}:/usr/bin:/bin` } });
+  await agent.waitFor(/Agent .* started/);
 });
 afterAll(async () => {
   server?.stop(true);
@@ -149,6 +161,11 @@ describe("git_clone pull step", () => {
     expect(logs.stdout + logs.stderr).not.toContain(TOKEN);
     const all = JSON.stringify(await env.json(["flow-run", "inspect", id]));
     expect(all).not.toContain(TOKEN);
+    // git ran with the token in its environment, never in its arguments
+    const argv = readFileSync(join(env.root, "git-argv.log"), "utf8");
+    expect(argv).toContain("clone --depth 1 --branch main");
+    expect(argv).not.toContain(TOKEN);
+    expect(argv).not.toContain(encodeURIComponent(TOKEN));
   });
 
   test("a wrong token fails the run with git's reason, and still no token anywhere", async () => {

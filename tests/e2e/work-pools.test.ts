@@ -71,18 +71,18 @@ describe("work pools with a base job template", () => {
     expect(JSON.stringify(await env.json(["flow-run", "inspect", second.id]))).not.toContain("s3cr3t");
   });
 
-  test("working_dir puts the run in that folder", async () => {
+  test("working_dir puts the run in that folder (and its entrypoint is found there)", async () => {
     const wd = join(env.root, "work-here");
     const dir = env.project("wd", {
       "flows/show.ts": ENV_FLOW,
       "weir.yaml": `deployments:
   - name: wd
-    entrypoint: ${join(env.root, "wd", "flows/show.ts")}:show
+    entrypoint: flows/show.ts:show
     pull: []
     work_pool: { name: templated, job_variables: { working_dir: ${wd} } }
 `,
     });
-    require("node:fs").mkdirSync(wd);
+    env.project("work-here", { "flows/show.ts": ENV_FLOW });
     expect((await env.cli(["deploy", "--all"], { cwd: dir })).code).toBe(0);
     const run = await env.json(["deployment", "run", "show/wd"]);
     await env.waitForRun(run.id, (x) => x.state.type === "COMPLETED");

@@ -9,10 +9,19 @@ import { page, param, readBody } from "../validate.ts";
 export function blockRoutes(r: Router, ctx: ReadyContext): void {
   const store = ctx.store;
   const types = ctx.registry;
-  /** Secret fields are masked unless the caller asks with ?include_secrets=true. */
-  const present = (b: BlockDocument, includeSecrets: boolean) => ({
+  const box = ctx.secretBox ?? null;
+  const secretFields = (type: string) =>
+    Object.entries(types.blockType(type)?.fields ?? {})
+      .filter(([, f]) => f.secret)
+      .map(([name]) => name);
+  /** Secret fields are masked unless the caller asks with ?include_secrets=true (and may). */
+  const present = async (b: BlockDocument, includeSecrets: boolean) => ({
     ...b,
-    data: includeSecrets ? b.data : maskSecrets(types.blockType(b.type), b.data),
+    data: includeSecrets
+      ? box
+        ? await box.openFields(b.data, secretFields(b.type))
+        : b.data
+      : maskSecrets(types.blockType(b.type), b.data),
   });
   const { BlockBody } = ctx.schemas;
   const secrets = (c: Context) => {
@@ -46,8 +55,9 @@ export function blockRoutes(r: Router, ctx: ReadyContext): void {
         body.name,
         body.data,
         c.req.query("overwrite") === "true",
+        box ? (data) => box.sealFields(data, secretFields(body.type)) : undefined,
       );
-      return c.json(present(b, false), 201);
+      return c.json(await present(b, false), 201);
     },
     BlockBody,
   );
@@ -55,13 +65,20 @@ export function blockRoutes(r: Router, ctx: ReadyContext): void {
     "get",
     "/api/blocks",
     "List blocks (secrets masked unless ?include_secrets=true; ?limit=N&offset=N)",
-    async (c) => c.json((await store.listBlocks(page(c, ctx.limits))).map((b) => present(b, secrets(c)))),
+    async (c) => {
+      const show = secrets(c);
+      const blocks = await store.listBlocks(page(c, ctx.limits));
+      return c.json(await Promise.all(blocks.map((b) => present(b, show))));
+    },
   );
   r.route(
     "get",
     "/api/blocks/:type/:name",
     "Read a block (secrets masked unless ?include_secrets=true)",
-    async (c) => c.json(present(await store.getBlock(param(c, "type"), param(c, "name")), secrets(c))),
+    async (c) => {
+      const show = secrets(c);
+      return c.json(await present(await store.getBlock(param(c, "type"), param(c, "name")), show));
+    },
   );
   r.route("delete", "/api/blocks/:type/:name", "Delete a block", async (c) => {
     await store.deleteBlock(param(c, "type"), param(c, "name"));

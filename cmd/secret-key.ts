@@ -1,0 +1,63 @@
+import type { Command } from "@commander-js/extra-typings";
+import { defaultDatabase } from "./lib/options.ts";
+
+export function register(program: Command): void {
+  const cmd = program
+    .command("secret-key")
+    .description("The key secret block fields are sealed with in the database");
+
+  cmd
+    .command("rotate")
+    .description(
+      "Seal every secret under a new key (stop the servers first; with WEIR_SECRET_KEY, the new key comes from WEIR_NEW_SECRET_KEY)",
+    )
+    .option("--db <url>", "database (env WEIR_DATABASE_URL; default $WEIR_HOME/weir.db)")
+    .action(async (opts) => {
+      const { SecretBox, keyFromEnv, newKey } = await import("../core/auth/index.ts");
+      const { openStore, redactUrl } = await import("../core/store/index.ts");
+      const { WeirError } = await import("../core/model/index.ts");
+      const { keyFile, loadKeys, writeKeys } = await import("./lib/secret-key.ts");
+      const { registry } = await import("./lib/registry.ts");
+      const { keys, source } = loadKeys(false);
+      const fromEnv = source === "WEIR_SECRET_KEY";
+      if (fromEnv && !process.env.WEIR_NEW_SECRET_KEY)
+        throw new WeirError(
+          "USAGE",
+          "The key comes from WEIR_SECRET_KEY: set WEIR_NEW_SECRET_KEY to the new one (openssl rand -base64 32), run this again, then give the servers the new key as WEIR_SECRET_KEY",
+        );
+      const next = fromEnv
+        ? { ...keyFromEnv(process.env.WEIR_NEW_SECRET_KEY!), id: `env-${Date.now().toString(36)}` }
+        : newKey();
+      // Both keys are kept while values move, so a rotation stopped half way loses nothing:
+      // running it again finishes it.
+      if (!fromEnv) writeKeys(keyFile(), [...keys, next]);
+      const box = new SecretBox([...keys, next]);
+      const url = opts.db ?? defaultDatabase();
+      const store = await openStore({ url, poolSize: 2 });
+      const types = registry();
+      let sealed = 0;
+      try {
+        for (let offset = 0; ; offset += 500) {
+          const blocks = await store.listBlocks({ limit: 500, offset });
+          for (const b of blocks) {
+            const fields = Object.entries(types.blockType(b.type)?.fields ?? {})
+              .filter(([name, f]) => f.secret && b.data[name] != null)
+              .map(([name]) => name);
+            if (fields.length === 0) continue;
+            const open = await box.openFields(b.data, fields);
+            const data = { ...open };
+            for (const f of fields) data[f] = await box.seal(open[f]);
+            await store.replaceBlockData(b.id, data);
+            sealed += fields.length;
+          }
+          if (blocks.length < 500) break;
+        }
+      } finally {
+        await store.close();
+      }
+      if (!fromEnv) writeKeys(keyFile(), [next]);
+      console.log(
+        `Sealed ${sealed} secret field(s) in ${redactUrl(url)} with a new key${fromEnv ? ": now start the servers with WEIR_SECRET_KEY set to WEIR_NEW_SECRET_KEY's value" : ` (written to ${keyFile()}; the old key was removed)`}`,
+      );
+    });
+}

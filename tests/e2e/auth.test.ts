@@ -1,0 +1,318 @@
+// Security through the compiled binary: a server on another address refuses to start open; with
+// auth on, the first start writes an admin token (0600); CI deploys with a deploy token, an agent
+// with a pool-bound agent token runs the flow, and the flow gets a token of its own (not the
+// agent's) that ends with the run; secret block values are not in the database file's bytes; the
+// UI signs in with a token to an HttpOnly SameSite=Strict cookie; TLS end to end with a CA made here.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { Env } from "./harness.ts";
+
+setDefaultTimeout(90_000);
+
+const FLOW = `import { flow } from "weir";
+export const probe = flow({ name: "probe" }, async (_p, { log }) => {
+  const key = process.env.WEIR_API_KEY ?? "";
+  const h = { authorization: "Bearer " + key, "content-type": "application/json" };
+  const put = await fetch(process.env.WEIR_API_URL + "/variables/stolen", { method: "PUT", headers: h, body: '{"value":1}' });
+  const list = await fetch(process.env.WEIR_API_URL + "/flow-runs", { headers: h });
+  log.info(\`token=\${key.startsWith("weir_") ? "own" : "none"} same=\${key === process.env.AGENT_TOKEN} put=\${put.status} list=\${list.status}\`);
+  await Bun.write(process.env.KEY_OUT!, key);
+});
+`;
+
+let env: Env;
+let project: string;
+let admin: string;
+beforeAll(async () => {
+  env = new Env();
+  project = env.project("secure", {
+    "flows/f.ts": FLOW,
+    "weir.yaml":
+      "deployments:\n  - { name: probe, entrypoint: flows/f.ts:probe, work_pool: { name: edge } }\n",
+  });
+});
+afterAll(() => env.dispose());
+
+describe("a server with auth", () => {
+  test("on a non-loopback address it refuses to start without --auth, saying how", async () => {
+    const r = await env.cli(["server", "--host", "0.0.0.0", "--port", "0"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("--host 0.0.0.0 accepts connections from other machines");
+    expect(r.stderr).toContain("add --auth");
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  test("the first start writes an admin token (mode 600) and says where", async () => {
+    const s = await env.startServer(["--auth"]);
+    const file = join(env.home, "admin-token");
+    expect(s.out).toContain(`an admin token was written to ${file} (mode 600)`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    admin = readFileSync(file, "utf8").trim();
+    expect(admin).toMatch(/^weir_/);
+    expect(s.out).not.toContain(admin);
+  });
+
+  test("without a token the CLI gets one clear line; with a read token writes are refused", async () => {
+    const none = await env.cli(["deployment", "ls"]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("This server needs an API token");
+    expect(none.stderr).toContain("WEIR_API_KEY");
+    const a = { WEIR_API_KEY: admin };
+    const viewer = await env.cli(["token", "create", "viewer", "--scope", "read"], { env: a });
+    expect(viewer.code).toBe(0);
+    const read = { WEIR_API_KEY: viewer.stdout.trim() };
+    expect((await env.cli(["deployment", "ls"], { env: read })).code).toBe(0);
+    const w = await env.cli(["variable", "set", "x", "1"], { env: read });
+    expect(w.code).toBe(1);
+    expect(w.stderr).toContain("a read token may not PUT /api/variables/:name");
+    const bad = await env.cli(["token", "create", "x", "--scope", "root"], { env: a });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("--scope must be one of admin, deploy, agent, read");
+  });
+
+  test("CI deploys with a deploy token, an agent token runs the pool's flow, the flow has its own token", async () => {
+    const a = { WEIR_API_KEY: admin };
+    expect((await env.cli(["work-pool", "create", "edge"], { env: a })).code).toBe(0);
+    expect((await env.cli(["work-pool", "create", "core"], { env: a })).code).toBe(0);
+    const ci = (
+      await env.cli(["token", "create", "ci", "--scope", "deploy", "--expires", "30d"], { env: a })
+    ).stdout.trim();
+    const agentToken = (
+      await env.cli(["token", "create", "edge-1", "--scope", "agent", "--pool", "edge"], { env: a })
+    ).stdout.trim();
+    expect((await env.cli(["deploy", "--all"], { cwd: project, env: { WEIR_API_KEY: ci } })).code).toBe(0);
+    // the agent token may not take another pool's runs
+    const wrong = await env.cli(["agent", "--pool", "core"], {
+      env: { WEIR_API_KEY: agentToken },
+      timeoutMs: 20_000,
+    });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr + wrong.stdout).toContain('this agent token is for work pool "edge", not "core"');
+    const keyOut = join(env.root, "flow-key");
+    env.spawn(["agent", "--pool", "edge"], {
+      env: { WEIR_API_KEY: agentToken, AGENT_TOKEN: agentToken, KEY_OUT: keyOut },
+    });
+    const run = await env.cli(["deployment", "run", "probe/probe", "--watch"], { env: { WEIR_API_KEY: ci } });
+    expect(run.stdout).toContain("Completed");
+    expect(run.stdout).toContain("token=own same=false put=403 list=403");
+    // the run's token ended with the run
+    const own = readFileSync(keyOut, "utf8");
+    const after = await fetch(`${env.apiUrl}/flow-runs`, { headers: { authorization: `Bearer ${own}` } });
+    expect(after.status).toBe(401);
+    const ls = await env.cli(["token", "ls"], { env: a });
+    expect(ls.stdout).toMatch(/ci\s+deploy/);
+    expect(ls.stdout).not.toContain(ci);
+    expect((await env.cli(["token", "revoke", "ci"], { env: a })).code).toBe(0);
+    const revoked = await env.cli(["deployment", "ls"], { env: { WEIR_API_KEY: ci } });
+    expect(revoked.stderr).toContain("not valid: unknown, revoked or expired");
+  });
+
+  test("secret block values are sealed: not in the database file, shown only to allowed callers", async () => {
+    const a = { WEIR_API_KEY: admin };
+    const value = "pa55-Very-Distinct-Secret-9731";
+    expect(
+      (await env.cli(["block", "create", "secret", "db-pass", "--field", `value=${value}`], { env: a })).code,
+    ).toBe(0);
+    const shown = await env.cli(["block", "inspect", "secret/db-pass", "--show-secrets"], { env: a });
+    expect(shown.stdout).toContain(value);
+    for (const f of readdirSync(env.home).filter((n) => n.startsWith("weir.db")))
+      expect(readFileSync(join(env.home, f)).includes(Buffer.from(value))).toBe(false);
+    const keyFile = join(env.home, "secret-key");
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+  });
+
+  test("the UI asks for a token once and keeps a strict, HttpOnly session cookie", async () => {
+    const base = env.apiUrl.replace(/\/api$/, "");
+    const home = await fetch(`${base}/`, { redirect: "manual" });
+    expect(home.status).toBe(303);
+    expect(home.headers.get("location")).toBe("/login");
+    const form = await fetch(`${base}/login`);
+    const csrfCookie = form.headers.get("set-cookie")!.split(";")[0]!;
+    const csrf = (await form.text()).match(/name="csrf" value="([^"]+)"/)![1]!;
+    const bad = await fetch(`${base}/login`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { cookie: csrfCookie, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ csrf: "wrong", token: admin }),
+    });
+    expect(bad.headers.get("set-cookie") ?? "").not.toContain("weir_session");
+    const ok = await fetch(`${base}/login`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { cookie: csrfCookie, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ csrf, token: admin }),
+    });
+    expect(ok.status).toBe(303);
+    const session = ok.headers.getSetCookie().find((c) => c.startsWith("weir_session="))!;
+    expect(session).toContain("HttpOnly");
+    expect(session).toContain("SameSite=Strict");
+    const page = await fetch(`${base}/`, { headers: { cookie: session.split(";")[0]! } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("Recent flow runs");
+  });
+});
+
+describe("what a deployment may do on an agent", () => {
+  const SECRET = "Param-Secret-Value-4412";
+  test("a secret in a default parameter stays a placeholder everywhere but in the flow, and its value is scrubbed from logs", async () => {
+    const a = { WEIR_API_KEY: admin };
+    expect(
+      (await env.cli(["block", "create", "secret", "api-key", "--field", `value=${SECRET}`], { env: a }))
+        .code,
+    ).toBe(0);
+    const dir = env.project("params", {
+      "flows/p.ts": `import { flow } from "weir";
+export const shows = flow({ name: "shows" }, async (p: { key: string }, { log }) => {
+  log.info("got " + p.key + " len=" + p.key.length);
+});
+export const escapes = flow({ name: "escapes" }, async () => {});
+`,
+      "weir.yaml": `deployments:
+  - name: shows
+    entrypoint: flows/p.ts:shows
+    parameters: { key: "{{ prefect.blocks.secret.api-key }}" }
+    work_pool: { name: edge }
+  - name: preload
+    entrypoint: flows/p.ts:shows
+    work_pool: { name: edge, job_variables: { env: { BUN_OPTIONS: "--preload /tmp/evil.ts" } } }
+`,
+    });
+    const deployed = await env.cli(["deploy", "--all"], { cwd: dir, env: a });
+    expect(deployed.code).not.toBe(0);
+    expect(deployed.stdout + deployed.stderr).toContain("env.BUN_OPTIONS is not allowed");
+    const inspect = await env.cli(["deployment", "inspect", "shows/shows", "--json"], { env: a });
+    expect(inspect.stdout).toContain("{{ prefect.blocks.secret.api-key }}");
+    expect(inspect.stdout).not.toContain(SECRET);
+    const api = await fetch(`${env.apiUrl}/deployments/name/shows/shows`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(await api.text()).not.toContain(SECRET);
+    const agentToken = (
+      await env.cli(["token", "create", "edge-2", "--scope", "agent", "--pool", "edge"], { env: a })
+    ).stdout.trim();
+    env.spawn(["agent", "--pool", "edge"], {
+      env: { WEIR_API_KEY: agentToken, KEY_OUT: join(env.root, "k2") },
+    });
+    const run = await env.cli(["deployment", "run", "shows/shows", "--watch"], { env: a });
+    expect(run.stdout).toContain("Completed");
+    expect(run.stdout).toContain(`len=${SECRET.length}`);
+    expect(run.stdout).not.toContain(SECRET);
+    const runs = await env.cli(["flow-run", "ls", "--json"], { env: a });
+    expect(runs.stdout).not.toContain(SECRET);
+  });
+
+  test("an entrypoint that leaves the run's folder is refused", async () => {
+    const a = { WEIR_API_KEY: admin };
+    const res = await fetch(`${env.apiUrl}/deployments`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        flow_name: "escapes",
+        name: "up",
+        entrypoint: "../../outside.ts:f",
+        work_pool_name: "edge",
+        pull_steps: [{ "weir.steps.set_working_directory": { directory: project } }],
+      }),
+    });
+    expect(res.status).toBe(201);
+    const run = await env.cli(["deployment", "run", "escapes/up", "--watch"], { env: a });
+    expect(run.code).toBe(1);
+    expect(run.stdout + run.stderr).toContain("points outside the run's working directory");
+  });
+});
+
+describe("TLS", () => {
+  test("a server with --tls-cert/--tls-key is reached with WEIR_CA_FILE, and refused without it", async () => {
+    const dir = join(env.root, "tls");
+    const sh = (args: string[]) => {
+      const r = Bun.spawnSync(args, { cwd: dir, stderr: "pipe" });
+      if (r.exitCode !== 0) throw new Error(`${args.join(" ")}: ${r.stderr.toString()}`);
+    };
+    Bun.spawnSync(["mkdir", "-p", dir]);
+    sh([
+      "openssl",
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=Weir Test CA",
+    ]);
+    sh([
+      "openssl",
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      "server.key",
+      "-out",
+      "server.csr",
+      "-subj",
+      "/CN=127.0.0.1",
+    ]);
+    await Bun.write(join(dir, "ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+    sh([
+      "openssl",
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      "server.pem",
+      "-days",
+      "2",
+      "-extfile",
+      "ext",
+    ]);
+    const tls = new Env();
+    try {
+      tls.port = await (await import("./harness.ts")).freePort();
+      tls.database = env.database;
+      const s = tls.spawn([
+        "server",
+        "--port",
+        String(tls.port),
+        "--tls-cert",
+        join(dir, "server.pem"),
+        "--tls-key",
+        join(dir, "server.key"),
+      ]);
+      await s.waitFor(/listening on https:\/\/127\.0\.0\.1:\d+/);
+      const url = `https://127.0.0.1:${tls.port}/api`;
+      const untrusted = await tls.cli(["work-pool", "ls"], { env: { WEIR_API_URL: url } });
+      expect(untrusted.code).toBe(1);
+      expect(untrusted.stderr).toContain("TLS certificate this client does not trust");
+      expect(untrusted.stderr).toContain("WEIR_CA_FILE");
+      const trusted = await tls.cli(["work-pool", "ls"], {
+        env: { WEIR_API_URL: url, WEIR_CA_FILE: join(dir, "ca.pem") },
+      });
+      expect(trusted.code).toBe(0);
+      const badPem = await tls.cli([
+        "server",
+        "--port",
+        "0",
+        "--tls-cert",
+        join(dir, "ext"),
+        "--tls-key",
+        join(dir, "server.key"),
+      ]);
+      expect(badPem.stderr).toContain("is not a PEM file");
+    } finally {
+      await tls.dispose();
+    }
+  });
+});
