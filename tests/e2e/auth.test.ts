@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { Env } from "./harness.ts";
+import { Env, freePort, type Service } from "./harness.ts";
 
 setDefaultTimeout(90_000);
 
@@ -24,6 +24,7 @@ export const probe = flow({ name: "probe" }, async (_p, { log }) => {
 let env: Env;
 let project: string;
 let admin: string;
+let server: Service;
 beforeAll(async () => {
   env = new Env();
   project = env.project("secure", {
@@ -45,6 +46,7 @@ describe("a server with auth", () => {
 
   test("the first start writes an admin token (mode 600) and says where", async () => {
     const s = await env.startServer(["--auth"]);
+    server = s;
     const file = join(env.home, "admin-token");
     expect(s.out).toContain(`an admin token was written to ${file} (mode 600)`);
     expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -120,6 +122,37 @@ describe("a server with auth", () => {
       expect(readFileSync(join(env.home, f)).includes(Buffer.from(value))).toBe(false);
     const keyFile = join(env.home, "secret-key");
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+
+    // rotation, with the server stopped: every secret moves to a new key, the old key is gone
+    await server.stop();
+    const before = readFileSync(keyFile, "utf8");
+    const rotated = await env.cli(["secret-key", "rotate"]);
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toMatch(/Sealed [1-9]\d* secret field\(s\)/);
+    const after = readFileSync(keyFile, "utf8");
+    expect(after).not.toBe(before);
+    expect(after.split("\n").filter((l) => l && !l.startsWith("#")).length).toBe(1);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    server = await env.startServer(["--auth"]);
+    const again = await env.cli(["block", "inspect", "secret/db-pass", "--show-secrets"], { env: a });
+    expect(again.stdout).toContain(value);
+    // a server given another key cannot read them, and says which key they need
+    const other = new Env();
+    try {
+      other.port = await freePort();
+      other.database = env.database;
+      const db = env.database ? [] : ["--db", join(env.home, "weir.db")];
+      const o = other.spawn(["server", "--port", String(other.port), ...db], {
+        env: { WEIR_SECRET_KEY: Buffer.alloc(32, 9).toString("base64") },
+      });
+      await o.waitFor(/listening on/);
+      const r = await other.cli(["block", "inspect", "secret/db-pass", "--show-secrets"]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain("which this server does not have");
+      expect(r.stderr).not.toContain(value);
+    } finally {
+      await other.dispose();
+    }
   });
 
   test("the UI asks for a token once and keeps a strict, HttpOnly session cookie", async () => {
@@ -280,7 +313,7 @@ describe("TLS", () => {
     ]);
     const tls = new Env();
     try {
-      tls.port = await (await import("./harness.ts")).freePort();
+      tls.port = await freePort();
       tls.database = env.database;
       const s = tls.spawn([
         "server",
