@@ -3,9 +3,11 @@ import type { Caller, Scope } from "./tokens.ts";
 
 /**
  * Who may call a route: `public` anyone; `read` any token; `deploy` admin and deploy tokens;
- * `agent` admin, agent and run tokens (bound to their pool or run); `admin` admin tokens only.
+ * `agent` admin, agent and run tokens (bound to their pool or run); `report` (a run's states, logs
+ * and task runs) those and deploy tokens too, which run flows locally with `weir run`; `admin`
+ * admin tokens only.
  */
-export type Access = "public" | "read" | "deploy" | "agent" | "admin";
+export type Access = "public" | "read" | "deploy" | "agent" | "report" | "admin";
 
 /**
  * The access of every API route, by method and path as registered. The router refuses to register
@@ -19,16 +21,16 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   "GET /api/flow-runs": "read",
   "GET /api/flow-runs/:id": "read",
   "GET /api/flow-runs/:id/states": "read",
-  "POST /api/flow-runs/:id/set_state": "agent",
+  "POST /api/flow-runs/:id/set_state": "report",
   "POST /api/flow-runs/:id/retry": "deploy",
   "POST /api/flow-runs/:id/cancel": "deploy",
   "GET /api/flow-runs/:id/logs": "read",
   "GET /api/flow-runs/:id/task-runs": "read",
-  "POST /api/logs": "agent",
-  "POST /api/task-runs/snapshots": "agent",
-  "GET /api/flow-runs/:id/execution": "agent",
-  "POST /api/task-runs": "agent",
-  "POST /api/task-runs/:id/set_state": "agent",
+  "POST /api/logs": "report",
+  "POST /api/task-runs/snapshots": "report",
+  "GET /api/flow-runs/:id/execution": "report",
+  "POST /api/task-runs": "report",
+  "POST /api/task-runs/:id/set_state": "report",
   // deployments and schedules
   "PUT /api/deployments": "deploy",
   "GET /api/deployments": "read",
@@ -87,6 +89,7 @@ const ALLOWED: Record<Access, readonly Scope[]> = {
   read: ["admin", "deploy", "agent", "read", "run"],
   deploy: ["admin", "deploy"],
   agent: ["admin", "agent", "run"],
+  report: ["admin", "deploy", "agent", "run"],
   admin: ["admin"],
 };
 
@@ -99,11 +102,20 @@ export function accessOf(method: string, path: string): Access {
   return access;
 }
 
+const needs = (access: Access) =>
+  access === "agent"
+    ? "an agent"
+    : access === "report"
+      ? "an agent or deploy"
+      : access === "admin"
+        ? "an admin"
+        : `a ${access}`;
+
 /** Refuses (403) a caller whose scope the route does not allow. */
 export function requireAccess(caller: Caller, access: Access, what: string): void {
   if (ALLOWED[access].includes(caller.scope)) return;
   throw forbidden(
-    `${caller.scope === "admin" || caller.scope === "agent" ? "an" : "a"} ${caller.scope} token may not ${what} (it needs ${access === "agent" ? "an agent" : `a${access === "admin" ? "n" : ""} ${access}`} token; create one with: weir token create NAME --scope ${access})`,
+    `${caller.scope === "admin" || caller.scope === "agent" ? "an" : "a"} ${caller.scope} token may not ${what} (it needs ${needs(access)} token; create one with: weir token create NAME --scope ${access === "report" ? "agent" : access})`,
   );
 }
 

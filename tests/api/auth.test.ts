@@ -13,6 +13,7 @@ const WHO: Record<string, string[]> = {
   read: ["admin", "deploy", "agent", "read"],
   deploy: ["admin", "deploy"],
   agent: ["admin", "agent"],
+  report: ["admin", "deploy", "agent"],
   admin: ["admin"],
 };
 
@@ -24,16 +25,16 @@ const EXPECTED: [string, keyof typeof WHO][] = [
   ["GET /api/flow-runs", "read"],
   ["GET /api/flow-runs/:id", "read"],
   ["GET /api/flow-runs/:id/states", "read"],
-  ["POST /api/flow-runs/:id/set_state", "agent"],
+  ["POST /api/flow-runs/:id/set_state", "report"],
   ["POST /api/flow-runs/:id/retry", "deploy"],
   ["POST /api/flow-runs/:id/cancel", "deploy"],
   ["GET /api/flow-runs/:id/logs", "read"],
   ["GET /api/flow-runs/:id/task-runs", "read"],
-  ["POST /api/logs", "agent"],
-  ["POST /api/task-runs/snapshots", "agent"],
-  ["GET /api/flow-runs/:id/execution", "agent"],
-  ["POST /api/task-runs", "agent"],
-  ["POST /api/task-runs/:id/set_state", "agent"],
+  ["POST /api/logs", "report"],
+  ["POST /api/task-runs/snapshots", "report"],
+  ["GET /api/flow-runs/:id/execution", "report"],
+  ["POST /api/task-runs", "report"],
+  ["POST /api/task-runs/:id/set_state", "report"],
   ["PUT /api/deployments", "deploy"],
   ["GET /api/deployments", "read"],
   ["GET /api/deployments/:id", "read"],
@@ -191,7 +192,8 @@ describe("every route × every scope", () => {
           key,
           allowed ? true : 403,
         ]);
-        if (!allowed) expect(r.json.error.message).toContain(`--scope ${access}`);
+        if (!allowed)
+          expect(r.json.error.message).toContain(`--scope ${access === "report" ? "agent" : access}`);
       }
     });
   }

@@ -105,6 +105,18 @@ describe("a server with auth", () => {
     const ls = await env.cli(["token", "ls"], { env: a });
     expect(ls.stdout).toMatch(/ci\s+deploy/);
     expect(ls.stdout).not.toContain(ci);
+    // CI may also run a flow locally, tracked by the server
+    const local = env.project("local-run", {
+      "flows/l.ts":
+        'import { flow } from "weir";\nexport const l = flow({ name: "local" }, async (_p, { log }) => log.info("ran locally"));\n',
+    });
+    const ran = await env.cli(["run", "flows/l.ts:l"], { cwd: local, env: { WEIR_API_KEY: ci } });
+    expect(ran.stdout + ran.stderr).toContain("ran locally");
+    expect(ran.code).toBe(0);
+    const tracked = (await (
+      await fetch(`${env.apiUrl}/flow-runs`, { headers: { authorization: `Bearer ${admin}` } })
+    ).json()) as any[];
+    expect(tracked.find((r) => r.flow_name === "local")?.state.type).toBe("COMPLETED");
     expect((await env.cli(["token", "revoke", "ci"], { env: a })).code).toBe(0);
     const revoked = await env.cli(["deployment", "ls"], { env: { WEIR_API_KEY: ci } });
     expect(revoked.stderr).toContain("not valid: unknown, revoked or expired");
