@@ -314,6 +314,13 @@ export class Agent {
     // Refused again here: a deployment written straight into the database skips the API's check.
     const runtime = runtimeEnvProblems(this.#template!, (resolved as { env?: unknown }).env);
     if (runtime.length > 0) throw new WeirError("INVALID", runtime.map((p) => p.message).join("; "));
+    // A command line is readable by every user of the machine: secrets go in env, not in it.
+    const command = (resolved as { command?: unknown }).command;
+    if (typeof command === "string" && secrets.some((s) => s.length >= 3 && command.includes(s)))
+      throw new WeirError(
+        "INVALID",
+        "job variable command would carry a secret in the flow process's arguments, which any user of the machine can read (ps); put the secret in job variable env and let the command read it",
+      );
     const parsed = v.safeParse(infra.jobVariables, resolved);
     if (!parsed.success) {
       const problems = parsed.issues.map((i) => `${v.getDotPath(i) ?? "(job configuration)"}: ${i.message}`);

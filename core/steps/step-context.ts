@@ -63,6 +63,13 @@ async function runCommand(
   log: Logger,
 ): Promise<CommandResult> {
   const stream = opts.stream !== false;
+  // A command line is readable by every user of the machine (ps, /proc): a secret the run
+  // resolved must reach a command through its environment instead.
+  if (argv.some((a) => o.secrets.some((s) => s.length >= 3 && a.includes(s))))
+    throw new WeirError(
+      "INVALID",
+      `\`${scrub(argv.join(" "), o.secrets)}\` would carry a secret in its arguments, which any user of this machine can read (ps); give it to the command in its environment instead (run_shell_script: env: { NAME: "{{ weir.blocks.secret.NAME }}" }) and let the command read the variable`,
+    );
   let proc: ReturnType<typeof Bun.spawn>;
   try {
     proc = Bun.spawn(argv, {

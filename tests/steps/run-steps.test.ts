@@ -102,6 +102,30 @@ describe("runSteps()", () => {
     expect(out.stdout).toBe("hi hi");
   });
 
+  test("a secret never goes into a command's arguments (ps shows them); in env it works", async () => {
+    using dir = tempDir();
+    const secret = "Sh-Secret-3141";
+    const refused = await message(
+      runSteps([{ "weir.steps.run_shell_script": { script: `echo ${secret}` } }], ctx(dir.path, [secret])),
+    );
+    expect(refused).toContain("would carry a secret in its arguments");
+    expect(refused).toContain("`echo ***`");
+    expect(refused).not.toContain(secret);
+    // expanding $VAR into the line would put it back in the arguments: refused the same way
+    const expanded = await message(
+      runSteps(
+        [{ "weir.steps.run_shell_script": { script: "echo $S", env: { S: secret }, expand_env_vars: true } }],
+        ctx(dir.path, [secret]),
+      ),
+    );
+    expect(expanded).toContain("would carry a secret in its arguments");
+    const out = await runSteps(
+      [{ "weir.steps.run_shell_script": { script: "printenv S", env: { S: secret }, stream_output: false } }],
+      ctx(dir.path, [secret]),
+    );
+    expect(out.stdout).toBe(secret);
+  });
+
   test("unknown kwargs are rejected with the ones the step takes", async () => {
     using dir = tempDir();
     expect(
