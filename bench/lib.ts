@@ -84,11 +84,14 @@ export class Weir {
   }
 
   async agent(pool: string, limit = 10, args: string[] = []): Promise<void> {
-    const p = Bun.spawn([WEIR, "agent", "--pool", pool, "--limit", String(limit), ...args], {
-      env: this.env,
-      stdout: "ignore",
-      stderr: "inherit",
-    });
+    const p = Bun.spawn(
+      [WEIR, "agent", "--pool", pool, "--limit", String(limit), "--allow-dir", WORK, ...args],
+      {
+        env: this.env,
+        stdout: "ignore",
+        stderr: "inherit",
+      },
+    );
     this.children.push(p);
     for (let i = 0; i < 200; i++) {
       const agents = (await this.get(`/agents?pool=${pool}`)) as unknown[];

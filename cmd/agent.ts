@@ -33,6 +33,11 @@ export function register(program: Command): void {
         .choices(["process", "none"] as const)
         .default("process" as const),
     )
+    .option(
+      "--allow-dir <path>",
+      "a folder runs may work in (pull steps' directories, working_dir) besides their own temporary one (repeatable; default: the folder the agent starts in)",
+      collect,
+    )
     .action(async (opts) => {
       const { Agent } = await import("../core/agent/index.ts");
       const { selfCommand } = await import("../core/infra/index.ts");
@@ -51,6 +56,7 @@ export function register(program: Command): void {
         killGraceMs: opts.killGrace * 1000,
         prewarm: opts.prewarm,
         isolation: opts.isolation,
+        allowDirs: opts.allowDir,
         log: (m) => console.log(`${new Date().toISOString()} ${m}`),
       });
       await agent.start();

@@ -65,7 +65,9 @@ export function register(program: Command): void {
           setTimeout(() => process.exit(1), 10_000).unref();
         });
       }
+      const allowed = process.env.WEIR_ALLOWED_DIRS;
       const { final } = await executeFlowRun(client, runId, {
+        allowedDirs: allowed ? (JSON.parse(allowed) as string[]) : undefined,
         signal: controller.signal,
         registry: plugins,
         env: process.env,

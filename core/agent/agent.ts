@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import * as v from "valibot";
 import { untilAnswered, type WeirClient } from "../client/index.ts";
 import { makeResolver } from "../engine/index.ts";
@@ -43,6 +44,11 @@ export interface AgentOptions {
    * flows run inside the agent's process, see launchInline for what that gives up.
    */
   isolation?: "process" | "none";
+  /**
+   * Folders a process run may work in besides its own temporary one (pull steps' directories,
+   * working_dir): default the folder the agent started in.
+   */
+  allowDirs?: string[];
   /** How long one claim request waits on the server for work. */
   pollWaitMs?: number;
   log: (message: string) => void;
@@ -78,8 +84,11 @@ export class Agent {
   #infra: Infrastructure | null = null;
   #template: BaseJobTemplate | null = null;
   #warmed: Warmed | null = null;
+  readonly #allowedDirs: string[];
 
-  constructor(readonly opts: AgentOptions) {}
+  constructor(readonly opts: AgentOptions) {
+    this.#allowedDirs = (opts.allowDirs ?? [process.cwd()]).map((d) => resolve(d));
+  }
 
   get runningCount(): number {
     return this.#running.size;
@@ -270,6 +279,7 @@ export class Agent {
               agentId: this.id,
               registry: this.opts.registry,
               apiKey: taken.apiKey,
+              allowedDirs: this.#allowedDirs,
             })
           : await infra.launch(run, config, {
               apiUrl: this.opts.client.baseUrl,
@@ -277,6 +287,7 @@ export class Agent {
               log,
               signal: taken.starting.signal,
               apiKey: taken.apiKey,
+              allowedDirs: this.#allowedDirs,
               warmed: this.#warmed,
             });
     } catch (err) {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { WeirClient } from "../client/index.ts";
 import { executeFlowRun, registerFlowModules, StopRun } from "../engine/index.ts";
 import type { InfraExit, InfraHandle } from "../infra/index.ts";
-import { describeError, type FlowRun } from "../model/index.ts";
+import { describeError, type FlowRun, isInside, WeirError } from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
 
 /**
@@ -29,10 +29,15 @@ export function needsOwnProcess(config: Record<string, unknown>): string | null 
 export function launchInline(
   run: FlowRun,
   config: Record<string, unknown>,
-  ctx: { apiUrl: string; agentId: string; registry: Registry; apiKey: string | null },
+  ctx: { apiUrl: string; agentId: string; registry: Registry; apiKey: string | null; allowedDirs: string[] },
 ): InfraHandle {
   registerFlowModules();
   const explicit = (config.working_dir as string | null | undefined) ?? undefined;
+  if (explicit && !ctx.allowedDirs.some((root) => isInside(explicit, root)))
+    throw new WeirError(
+      "INVALID",
+      `working_dir ${explicit} is outside the folders this agent runs code from (${ctx.allowedDirs.join(", ")}); start the agent with --allow-dir ${explicit} to allow it`,
+    );
   const cwd = explicit ?? mkdtempSync(join(tmpdir(), `weir-run-${run.id.slice(-12)}-`));
   const controller = new AbortController();
   const client = new WeirClient(ctx.apiUrl, {
@@ -44,6 +49,7 @@ export function launchInline(
     registry: ctx.registry,
     env: process.env,
     shared: { cwd, echo: config.stream_output !== false },
+    allowedDirs: ctx.allowedDirs,
   })
     .then(
       ({ final }): InfraExit => ({ code: final.type === "COMPLETED" ? 0 : 1, reason: null }),

@@ -1,6 +1,6 @@
 import { resolve as pathResolve } from "node:path";
 import type { WeirClient } from "../client/index.ts";
-import { describeError, type StateProposal, WeirError } from "../model/index.ts";
+import { describeError, isInside, type StateProposal, WeirError } from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
 import { consoleLogger, makeLogger } from "../sdk/logger.ts";
 import { runSteps, scrub } from "../steps/index.ts";
@@ -27,6 +27,11 @@ export async function executeFlowRun(
      * watchdog kills the process on a timeout.
      */
     shared?: { cwd: string; echo: boolean };
+    /**
+     * Folders (besides the one the run starts in) its pull steps may move it to: the agent's
+     * --allow-dir roots. Absent: anywhere (a container, which is its own sandbox).
+     */
+    allowedDirs?: string[];
   },
 ): Promise<RunFlowResult> {
   const { signal, shared } = opts;
@@ -64,6 +69,14 @@ export async function executeFlowRun(
   // outputs); their log lines go to the run's logs with secrets scrubbed.
   const secrets: string[] = [];
   const resolve = makeResolver(client, secrets, opts.registry);
+  const roots = opts.allowedDirs ? [cwd, ...opts.allowedDirs] : null;
+  const confine = (dir: string) => {
+    if (roots && !roots.some((root) => isInside(dir, root)))
+      throw new WeirError(
+        "INVALID",
+        `${dir} is outside the folders this agent runs code from (${roots.join(", ")}); start the agent with --allow-dir ${dir} (or a folder above it) to allow it`,
+      );
+  };
   const shipper = new LogShipper(client, run.id);
   const log = makeLogger((level, message) => {
     const clean = scrub(message, secrets);
@@ -82,12 +95,14 @@ export async function executeFlowRun(
       secrets,
       resolve: (k, o) => resolve(k, o),
       chdir: (dir) => {
+        confine(dir);
         cwd = dir;
         if (!shared) process.chdir(dir);
       },
     });
     if (typeof outputs.directory === "string") {
       cwd = pathResolve(cwd, outputs.directory);
+      confine(cwd);
       if (!shared) process.chdir(cwd);
     }
   } catch (err) {

@@ -37,6 +37,11 @@ export interface LaunchContext {
    * WEIR_API_KEY, never the agent's. Null on an open server.
    */
   apiKey: string | null;
+  /**
+   * Folders on the agent's machine a run may work in besides its own (`weir agent --allow-dir`):
+   * a process run's pull steps and working_dir must stay inside them.
+   */
+  allowedDirs: string[];
   /** What this infrastructure's warm() gave the agent, if it was asked to prewarm. */
   warmed?: Warmed | null;
 }

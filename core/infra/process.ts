@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import * as v from "valibot";
-import { splitCommand } from "../model/index.ts";
+import { isInside, splitCommand, WeirError } from "../model/index.ts";
 import {
   defineInfrastructure,
   type InfraExit,
@@ -126,6 +126,11 @@ export const processInfrastructure = defineInfrastructure({
     // when it ends, unless working_dir names one: pull steps that download or clone code then
     // never meet another run's files.
     const explicit = config.working_dir ?? undefined;
+    if (explicit && !ctx.allowedDirs.some((root) => isInside(explicit, root)))
+      throw new WeirError(
+        "INVALID",
+        `working_dir ${explicit} is outside the folders this agent runs code from (${ctx.allowedDirs.join(", ")}); start the agent with --allow-dir ${explicit} to allow it`,
+      );
     const cwd = explicit ?? mkdtempSync(join(tmpdir(), `weir-run-${run.id.slice(-12)}-`));
     const cleanup = () => {
       if (!explicit) rmSync(cwd, { recursive: true, force: true });
@@ -139,6 +144,7 @@ export const processInfrastructure = defineInfrastructure({
       WEIR_AGENT_ID: run.agent_id ?? "",
       // The run's own token, or none: never the agent's own WEIR_API_KEY.
       WEIR_API_KEY: ctx.apiKey ?? undefined,
+      WEIR_ALLOWED_DIRS: JSON.stringify(ctx.allowedDirs),
     };
     // A warm executor takes the run unless the run needs a process started its own way.
     const warm =

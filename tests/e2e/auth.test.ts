@@ -4,7 +4,8 @@
 // agent's) that ends with the run; secret block values are not in the database file's bytes; the
 // UI signs in with a token to an HttpOnly SameSite=Strict cookie; TLS end to end with a CA made here.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Env, freePort, type Service } from "./harness.ts";
 
@@ -245,6 +246,43 @@ export const escapes = flow({ name: "escapes" }, async () => {});
     expect(run.stdout).not.toContain(SECRET);
     const runs = await env.cli(["flow-run", "ls", "--json"], { env: a });
     expect(runs.stdout).not.toContain(SECRET);
+  });
+
+  test("pull steps and working_dir stay in the folders the agent allows", async () => {
+    const a = { WEIR_API_KEY: admin };
+    const outside = mkdtempSync(join(tmpdir(), "weir-outside-"));
+    try {
+      writeFileSync(
+        join(outside, "f.ts"),
+        'import { flow } from "weir";\nexport const f = flow({ name: "outside" }, async () => {});\n',
+      );
+      const put = (name: string, extra: Record<string, unknown>) =>
+        fetch(`${env.apiUrl}/deployments`, {
+          method: "PUT",
+          headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+          body: JSON.stringify({
+            flow_name: "outside",
+            name,
+            entrypoint: "f.ts:f",
+            work_pool_name: "edge",
+            ...extra,
+          }),
+        });
+      expect(
+        (await put("cd", { pull_steps: [{ "weir.steps.set_working_directory": { directory: outside } }] }))
+          .status,
+      ).toBe(201);
+      expect((await put("wd", { pull_steps: [], job_variables: { working_dir: outside } })).status).toBe(201);
+      const cd = await env.cli(["deployment", "run", "outside/cd", "--watch"], { env: a });
+      expect(cd.code).toBe(1);
+      expect(cd.stdout).toContain(`${outside} is outside the folders this agent runs code from`);
+      expect(cd.stdout).toContain(`--allow-dir ${outside}`);
+      const wd = await env.cli(["deployment", "run", "outside/wd", "--watch"], { env: a });
+      expect(wd.code).toBe(1);
+      expect(wd.stdout).toContain(`working_dir ${outside} is outside the folders this agent runs code from`);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   test("an entrypoint that leaves the run's folder is refused", async () => {
