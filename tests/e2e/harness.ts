@@ -222,3 +222,13 @@ export const HELLO_YAML = `deployments:
 export function errorLine(r: CliResult): { line: string; stack: boolean } {
   return { line: r.stderr.split("\n")[0] ?? "", stack: /^\s+at .+[:(]\d+/m.test(r.stderr) };
 }
+
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};

@@ -1,7 +1,7 @@
 // A flow process never outlives its agent, and a finished run takes nothing more: through the
 // compiled binary, with the agent killed by SIGKILL (nothing of it gets to clean up).
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { Env } from "./harness.ts";
+import { alive, Env } from "./harness.ts";
 
 setDefaultTimeout(60_000);
 
@@ -27,15 +27,6 @@ beforeAll(async () => {
   await env.startServer();
 });
 afterAll(() => env.dispose());
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const post = (path: string, body: unknown) =>
   fetch(`${env.apiUrl}${path}`, {

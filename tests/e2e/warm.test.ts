@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Env, type Service } from "./harness.ts";
+import { alive, Env, type Service } from "./harness.ts";
 
 setDefaultTimeout(90_000);
 
@@ -116,14 +116,6 @@ describe("prewarmed flow-run processes", () => {
     const idle = warmChildren(agent.proc.pid);
     expect(idle.length).toBe(2);
     await agent.stop("SIGKILL");
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     await eventually(() => idle.every((pid) => !alive(pid)), "the idle executors exited");
   });
 });
