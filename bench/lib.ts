@@ -135,12 +135,12 @@ export class Weir {
   }
 
   /** Polls a run until it is final; returns it with the time it was seen final. */
-  async waitFinal(id: string, everyMs = 2): Promise<{ run: any; seenAt: number }> {
+  /** Follows a run to its end by long poll (GET /flow-runs/ID/wait), as runDeployment would. */
+  async waitFinal(id: string): Promise<{ run: any; seenAt: number }> {
     for (;;) {
-      const run = (await this.get(`/flow-runs/${id}`)) as any;
+      const run = (await this.get(`/flow-runs/${id}/wait?timeout_ms=30000`)) as any;
       if (["COMPLETED", "FAILED", "CRASHED", "CANCELLED"].includes(run.state.type))
         return { run, seenAt: performance.now() };
-      await Bun.sleep(everyMs);
     }
   }
 

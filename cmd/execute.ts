@@ -1,4 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
+import type { Handoff } from "../core/infra/index.ts";
 
 export function register(program: Command): void {
   program
@@ -19,13 +20,14 @@ export function register(program: Command): void {
       const { registry } = await import("./lib/registry.ts");
       const plugins = registry();
       let id = idArg;
+      let execution: Handoff["execution"];
       if (opts.warm) {
         // Everything above is loaded before the run exists; the agent hands it over on stdin
         // (closing it without a run means: exit, the agent is stopping).
         const text = await Bun.stdin.text();
         if (!text.trim()) return;
         const { applyHandoff } = await import("./lib/handoff.ts");
-        id = applyHandoff(text);
+        ({ id, execution } = applyHandoff(text));
       }
       if (!id) throw new WeirError("USAGE", "missing <flow-run-id> (weir execute ID)");
       const runId = id;
@@ -68,6 +70,7 @@ export function register(program: Command): void {
       const allowed = process.env.WEIR_ALLOWED_DIRS;
       const { final } = await executeFlowRun(client, runId, {
         allowedDirs: allowed ? (JSON.parse(allowed) as string[]) : undefined,
+        execution,
         signal: controller.signal,
         registry: plugins,
         env: process.env,

@@ -31,7 +31,7 @@ export async function measureChain(
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     const run = await weir.post(`/deployments/${deploymentId}/runs`);
-    const { seenAt } = await weir.waitFinal(run.id, 1);
+    const { seenAt } = await weir.waitFinal(run.id);
     const states = (await weir.get(`/flow-runs/${run.id}/states`)) as {
       type: string;
       data: { result?: { computeMs: number } };

@@ -69,7 +69,7 @@ deployments:
     for (let i = 0; i < n; i++) {
       const r = await weir.post(`/deployments/${id}/runs`);
       const returned = Date.now();
-      const { run: final } = await weir.waitFinal(r.id, 5);
+      const { run: final } = await weir.waitFinal(r.id);
       if (final.state.type !== "COMPLETED")
         throw new Error(`run ended ${final.state.type}: ${final.state.message}`);
       const logs = (await weir.get(`/flow-runs/${r.id}/logs`)) as { message: string }[];

@@ -21,7 +21,7 @@ export async function footprint(): Promise<Row[]> {
         ).map((r) => r.id),
       );
     }
-    for (const id of runs) await weir.waitFinal(id, 20);
+    for (const id of runs) await weir.waitFinal(id);
     await Bun.sleep(300);
     return [
       { metric: "server RSS after start", value: atStart, unit: "MB", target: { below: 80 } },

@@ -5,7 +5,7 @@ import { WeirError } from "../../core/model/index.ts";
  * Takes over a run handed to a warm `weir execute --warm` (see WarmExecutors): sets the run's
  * environment and working folder as a process started for it would have had them. Returns its id.
  */
-export function applyHandoff(text: string): string {
+export function applyHandoff(text: string): Pick<Handoff, "id" | "execution"> {
   let h: Handoff;
   try {
     h = JSON.parse(text) as Handoff;
@@ -19,5 +19,5 @@ export function applyHandoff(text: string): string {
     else process.env[k] = val;
   }
   process.chdir(h.cwd);
-  return h.id;
+  return { id: h.id, execution: h.execution };
 }

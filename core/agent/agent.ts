@@ -12,7 +12,7 @@ import {
   templateOf,
   type Warmed,
 } from "../infra/index.ts";
-import { describeError, type FlowRun, isTerminal, WeirError } from "../model/index.ts";
+import { type Deployment, describeError, type FlowRun, isTerminal, WeirError } from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
 import { scrub } from "../steps/index.ts";
 import { launchInline, needsOwnProcess } from "./inline.ts";
@@ -59,6 +59,8 @@ interface Taken {
   run: FlowRun;
   /** The run's own API token from the claim (auth on), handed to its flow process. */
   apiKey: string | null;
+  /** Its deployment as the claim answered it (saves the engine reading it again). */
+  deployment: Deployment | undefined;
   handle: InfraHandle | null;
   /** Aborted to stop a launch still in progress (a cancellation that came early). */
   starting: AbortController;
@@ -202,9 +204,15 @@ export class Agent {
         );
         backoff = 0;
         this.#cancel(res.cancelling);
-        if (res.flow_runs.length > 0) await this.#refreshTemplate();
+        if (res.work_pool) this.#template = templateOf(res.work_pool, this.#infra!);
+        else if (res.flow_runs.length > 0) await this.#refreshTemplate();
         for (const run of res.flow_runs)
-          if (!this.#running.has(run.id)) this.#launch(run, res.tokens?.[run.id] ?? null);
+          if (!this.#running.has(run.id))
+            this.#launch(
+              run,
+              res.tokens?.[run.id] ?? null,
+              run.deployment_id ? res.deployments?.[run.deployment_id] : undefined,
+            );
       } catch (err) {
         if (request.signal.aborted) continue;
         backoff = Math.min(backoff ? backoff * 2 : 500, 10_000);
@@ -225,10 +233,11 @@ export class Agent {
     }
   }
 
-  #launch(run: FlowRun, apiKey: string | null): void {
+  #launch(run: FlowRun, apiKey: string | null, deployment: Deployment | undefined): void {
     const taken: Taken = {
       run,
       apiKey,
+      deployment,
       handle: null,
       starting: new AbortController(),
       done: Promise.resolve(),
@@ -280,6 +289,7 @@ export class Agent {
               registry: this.opts.registry,
               apiKey: taken.apiKey,
               allowedDirs: this.#allowedDirs,
+              deployment: taken.deployment,
             })
           : await infra.launch(run, config, {
               apiUrl: this.opts.client.baseUrl,
@@ -288,6 +298,7 @@ export class Agent {
               signal: taken.starting.signal,
               apiKey: taken.apiKey,
               allowedDirs: this.#allowedDirs,
+              deployment: taken.deployment,
               warmed: this.#warmed,
             });
     } catch (err) {
@@ -346,6 +357,11 @@ export class Agent {
     exit: InfraExit,
     log: (m: string) => void,
   ): Promise<void> {
+    // Inside the agent the engine's final report was answered already: nothing to read back.
+    if (exit.recorded) {
+      log(`Flow run ${run.name} (${run.id}) finished`);
+      return;
+    }
     const how = exit.reason ?? `exited with code ${exit.code}`;
     // Until the server has the run's end (or says it changed hands): a run left RUNNING would
     // hold its slots for as long as this agent lives.

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { WeirClient } from "../client/index.ts";
 import { executeFlowRun, registerFlowModules, StopRun } from "../engine/index.ts";
 import type { InfraExit, InfraHandle } from "../infra/index.ts";
-import { describeError, type FlowRun, isInside, WeirError } from "../model/index.ts";
+import { type Deployment, describeError, type FlowRun, isInside, WeirError } from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
 
 /**
@@ -29,7 +29,14 @@ export function needsOwnProcess(config: Record<string, unknown>): string | null 
 export function launchInline(
   run: FlowRun,
   config: Record<string, unknown>,
-  ctx: { apiUrl: string; agentId: string; registry: Registry; apiKey: string | null; allowedDirs: string[] },
+  ctx: {
+    apiUrl: string;
+    agentId: string;
+    registry: Registry;
+    apiKey: string | null;
+    allowedDirs: string[];
+    deployment?: Deployment;
+  },
 ): InfraHandle {
   registerFlowModules();
   const explicit = (config.working_dir as string | null | undefined) ?? undefined;
@@ -50,9 +57,10 @@ export function launchInline(
     env: process.env,
     shared: { cwd, echo: config.stream_output !== false },
     allowedDirs: ctx.allowedDirs,
+    execution: ctx.deployment ? { flow_run: run, deployment: ctx.deployment } : undefined,
   })
     .then(
-      ({ final }): InfraExit => ({ code: final.type === "COMPLETED" ? 0 : 1, reason: null }),
+      ({ final }): InfraExit => ({ code: final.type === "COMPLETED" ? 0 : 1, reason: null, recorded: true }),
       (err): InfraExit => ({ code: null, reason: `failed inside the agent: ${describeError(err)}` }),
     )
     .finally(() => {

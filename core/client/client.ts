@@ -466,7 +466,13 @@ export class WeirClient {
       running?: string[];
     },
     signal?: AbortSignal,
-  ): Promise<{ flow_runs: FlowRun[]; cancelling: string[]; tokens?: Record<string, string> }> {
+  ): Promise<{
+    flow_runs: FlowRun[];
+    cancelling: string[];
+    tokens?: Record<string, string>;
+    work_pool?: WorkPool;
+    deployments?: Record<string, Deployment>;
+  }> {
     return this.request("POST", `/work-pools/${encodeURIComponent(pool)}/claim`, body, {
       signal,
       timeoutMs: body.wait_ms + 15_000,

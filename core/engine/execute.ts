@@ -1,6 +1,13 @@
 import { resolve as pathResolve } from "node:path";
 import type { WeirClient } from "../client/index.ts";
-import { describeError, isInside, type StateProposal, WeirError } from "../model/index.ts";
+import {
+  type Deployment,
+  describeError,
+  type FlowRun,
+  isInside,
+  type StateProposal,
+  WeirError,
+} from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
 import { consoleLogger, makeLogger } from "../sdk/logger.ts";
 import { runSteps, scrub } from "../steps/index.ts";
@@ -32,11 +39,13 @@ export async function executeFlowRun(
      * --allow-dir roots. Absent: anywhere (a container, which is its own sandbox).
      */
     allowedDirs?: string[];
+    /** The run and its deployment when the caller has them already (from the claim). */
+    execution?: { flow_run: FlowRun; deployment: Deployment | null };
   },
 ): Promise<RunFlowResult> {
   const { signal, shared } = opts;
   let cwd = shared?.cwd ?? process.cwd();
-  const { flow_run: run, deployment } = await client.execution(flowRunId);
+  const { flow_run: run, deployment } = opts.execution ?? (await client.execution(flowRunId));
   if (!deployment) {
     throw new WeirError(
       "INVALID",

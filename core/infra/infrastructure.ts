@@ -1,5 +1,5 @@
 import type * as v from "valibot";
-import type { FlowRun } from "../model/index.ts";
+import type { Deployment, FlowRun } from "../model/index.ts";
 
 // What runs a flow run: a kind of infrastructure (a process, a Docker container) that an agent
 // picks by its work pool's type. Process lives here; others come from plugins.
@@ -10,6 +10,8 @@ export interface InfraExit {
   code: number | null;
   /** Why, when an exit code alone does not say: "was killed by SIGKILL", "ran out of memory (OOMKilled)". */
   reason: string | null;
+  /** The run's final state is known to be recorded (a run inside the agent): nothing to check. */
+  recorded?: boolean;
 }
 
 /** One flow run's infrastructure, once started. */
@@ -42,6 +44,8 @@ export interface LaunchContext {
    * a process run's pull steps and working_dir must stay inside them.
    */
   allowedDirs: string[];
+  /** The run's deployment as the claim answered it: a warm executor starts without reading it. */
+  deployment?: Deployment;
   /** What this infrastructure's warm() gave the agent, if it was asked to prewarm. */
   warmed?: Warmed | null;
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import * as v from "valibot";
-import { isInside, splitCommand, WeirError } from "../model/index.ts";
+import { type Deployment, type FlowRun, isInside, splitCommand, WeirError } from "../model/index.ts";
 import {
   defineInfrastructure,
   type InfraExit,
@@ -52,6 +52,8 @@ export interface Handoff {
   /** Variables to set; null unsets one. */
   env: Record<string, string | null>;
   cwd: string;
+  /** The run and its deployment as the claim answered them: the executor need not read them. */
+  execution?: { flow_run: FlowRun; deployment: Deployment | null };
 }
 
 /**
@@ -161,6 +163,7 @@ export const processInfrastructure = defineInfrastructure({
           id: run.id,
           env: Object.fromEntries(Object.entries(runEnv).map(([k, val]) => [k, val ?? null])),
           cwd,
+          execution: ctx.deployment ? { flow_run: run, deployment: ctx.deployment } : undefined,
         };
         warm.stdin.write(`${JSON.stringify(handoff)}\n`);
         warm.stdin.end();

@@ -389,3 +389,22 @@ describe("deployment extras", () => {
     expect(d.concurrency_limit).toEqual({ limit: 1, collision_strategy: "CANCEL_NEW" });
   });
 });
+
+describe("waiting for a run's end", () => {
+  test("GET /flow-runs/ID/wait answers when the run ends, or with the run as it is after timeout_ms", async () => {
+    const d = await deploy();
+    const run = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    const early = await call("GET", `/api/flow-runs/${run.id}/wait?timeout_ms=0`);
+    expect(early.json.state.type).toBe("SCHEDULED");
+    const waiting = call("GET", `/api/flow-runs/${run.id}/wait?timeout_ms=60000`);
+    let answered = false;
+    void waiting.then(() => {
+      answered = true;
+    });
+    await Bun.sleep(50);
+    expect(answered).toBe(false);
+    await call("POST", `/api/flow-runs/${run.id}/cancel`);
+    expect((await waiting).json.state.type).toBe("CANCELLED");
+    expect((await call("GET", `/api/flow-runs/${run.id}/wait?timeout_ms=61000`)).status).toBe(422);
+  });
+});

@@ -25,6 +25,7 @@ const EXPECTED: [string, keyof typeof WHO][] = [
   ["GET /api/flow-runs", "read"],
   ["GET /api/flow-runs/:id", "read"],
   ["GET /api/flow-runs/:id/states", "read"],
+  ["GET /api/flow-runs/:id/wait", "read"],
   ["POST /api/flow-runs/:id/set_state", "report"],
   ["POST /api/flow-runs/:id/retry", "deploy"],
   ["POST /api/flow-runs/:id/cancel", "deploy"],

@@ -67,6 +67,32 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
 
   r.route(
     "get",
+    "/api/flow-runs/:id/wait",
+    "Wait for a flow run to reach a final state (long poll, ?timeout_ms=N up to 60000, default 30000); answers the run as it is then",
+    async (c) => {
+      const id = param(c, "id");
+      const raw = c.req.query("timeout_ms") ?? "30000";
+      const timeout = Number(raw);
+      if (!/^\d+$/.test(raw) || timeout > 60_000)
+        throw new WeirError(
+          "INVALID",
+          `timeout_ms=${raw} is not allowed: use a whole number of milliseconds from 0 to 60000`,
+        );
+      const deadline = Date.now() + timeout;
+      const signal = c.req.raw.signal;
+      for (;;) {
+        const run = await store.getFlowRun(id);
+        const left = deadline - Date.now();
+        if (isTerminal(run.state.type) || left <= 0 || signal.aborted) return c.json(run);
+        // Final states recorded through any server wake this at once; other ends (an agent's runs
+        // crashed by the sweep) are seen within a second.
+        await ctx.wakeups.wait(`run:${id}`, Math.min(left, 1_000), signal);
+      }
+    },
+  );
+
+  r.route(
+    "get",
     "/api/flow-runs/:id/states",
     "A flow run's state history, oldest first (?limit=N&offset=N)",
     async (c) => c.json(await store.listFlowRunStates(param(c, "id"), page(c, ctx.limits))),
@@ -88,6 +114,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
       // A run to start again, or a slot of the pool's limits freed: waiting claims look again.
       if ((run.state.type === "SCHEDULED" || isTerminal(run.state.type)) && run.work_pool_name)
         ctx.wakeups.notify(run.work_pool_name);
+      if (isTerminal(run.state.type)) ctx.wakeups.notify(`run:${run.id}`);
       // The run's own token ends with it.
       if (ctx.auth && isTerminal(run.state.type)) {
         await store.revokeRunTokens(run.id);
@@ -123,6 +150,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
       });
       // Agents waiting on the pool learn about it at once (see the claim route).
       if (updated.work_pool_name) ctx.wakeups.notify(updated.work_pool_name);
+      if (isTerminal(updated.state.type)) ctx.wakeups.notify(`run:${updated.id}`);
       return c.json(updated);
     },
   );

@@ -173,8 +173,19 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
       requireAgentPool(c, name);
       const body = await readBody(c, ClaimBody, ctx.limits);
       const deadline = Date.now() + body.wait_ms;
-      const answer = async (runs: FlowRun[], cancelling: string[]) =>
-        c.json({ flow_runs: runs, cancelling, ...(ctx.auth ? { tokens: await runTokens(ctx, runs) } : {}) });
+      // With runs, the answer carries what the agent would otherwise fetch for each: the pool as it
+      // is now (its template) and each run's deployment (what its engine needs to start).
+      const answer = async (runs: FlowRun[], cancelling: string[]) => {
+        if (runs.length === 0) return c.json({ flow_runs: runs, cancelling });
+        const ids = [...new Set(runs.map((r) => r.deployment_id).filter((id): id is string => !!id))];
+        return c.json({
+          flow_runs: runs,
+          cancelling,
+          work_pool: await store.getWorkPool(name),
+          deployments: Object.fromEntries(await store.getDeploymentsByIds(ids)),
+          ...(ctx.auth ? { tokens: await runTokens(ctx, runs) } : {}),
+        });
+      };
       const signal = c.req.raw.signal;
       const seen = new Set(body.cancelling_seen);
       // Runs claimed for this agent whose answer it never got (its server died mid-request).
