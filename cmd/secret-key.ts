@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .action(async (opts) => {
       const { SecretBox, keyFromEnv, newKey } = await import("../core/auth/index.ts");
       const { openStore, redactUrl } = await import("../core/store/index.ts");
-      const { WeirError } = await import("../core/model/index.ts");
+      const { secretFieldNames, WeirError } = await import("../core/model/index.ts");
       const { keyFile, loadKeys, writeKeys } = await import("./lib/secret-key.ts");
       const { registry } = await import("./lib/registry.ts");
       const { keys, source } = loadKeys(false);
@@ -40,9 +40,7 @@ export function register(program: Command): void {
         for (let offset = 0; ; offset += 500) {
           const blocks = await store.listBlocks({ limit: 500, offset });
           for (const b of blocks) {
-            const fields = Object.entries(types.blockType(b.type)?.fields ?? {})
-              .filter(([name, f]) => f.secret && b.data[name] != null)
-              .map(([name]) => name);
+            const fields = secretFieldNames(types.blockType(b.type)).filter((name) => b.data[name] != null);
             if (fields.length === 0) continue;
             const open = await box.openFields(b.data, fields);
             const data = { ...open };

@@ -1,17 +1,8 @@
-import {
-  chmodSync,
-  existsSync,
-  linkSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { LOOPBACK_HOSTS } from "../../core/api/index.ts";
 import { Authenticator, newToken, type TokenSource } from "../../core/auth/index.ts";
 import { WeirError, weirHome } from "../../core/model/index.ts";
+import { createPrivateOnce, readPrivate } from "./private-file.ts";
 
 /** Whether a --host value only accepts connections from this machine. */
 export function isLoopbackHost(host: string): boolean {
@@ -48,31 +39,12 @@ export function serverAuth(
     log("  Auth      on: API tokens required (admin token from WEIR_ADMIN_TOKEN)");
   } else {
     const file = join(weirHome(), "admin-token");
-    if (existsSync(file)) {
-      if ((statSync(file).mode & 0o077) !== 0)
-        throw new WeirError(
-          "INVALID",
-          `${file} can be read by other users: make it private with: chmod 600 ${file}`,
-        );
-      admin = readFileSync(file, "utf8").trim();
+    const existing = readPrivate(file);
+    if (existing !== null) {
+      admin = existing.trim();
       log(`  Auth      on: API tokens required (admin token in ${file})`);
     } else {
-      // Servers starting together on one WEIR_HOME end with one token: the first file to land wins.
-      const mine = newToken();
-      mkdirSync(dirname(file), { recursive: true });
-      const tmp = `${file}.${process.pid}`;
-      writeFileSync(tmp, `${mine}\n`, { mode: 0o600 });
-      chmodSync(tmp, 0o600);
-      let won = true;
-      try {
-        linkSync(tmp, file);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-        won = false;
-      } finally {
-        rmSync(tmp, { force: true });
-      }
-      admin = won ? mine : readFileSync(file, "utf8").trim();
+      admin = createPrivateOnce(file, `${newToken()}\n`).text.trim();
       log(`  Auth      on: API tokens required; an admin token was written to ${file} (mode 600)`);
       log(
         "            use it to create tokens for agents and CI: weir token create NAME --scope agent|deploy|read",

@@ -119,6 +119,8 @@ export class Agent {
     await infra.check?.();
     this.#infra = infra;
     this.#template = templateOf(wp, infra);
+    // First heard before anything starts: a token the server refuses here stops the agent cleanly.
+    await this.#heartbeat();
     const prewarm = Math.min(this.opts.prewarm ?? 2, this.opts.limit);
     if (prewarm > 0 && infra.warm && this.opts.isolation !== "none")
       this.#warmed = infra.warm({
@@ -136,7 +138,6 @@ export class Agent {
     this.opts.log(
       `Agent ${this.opts.name} started: pool "${wp.name}" (${wp.type}), queues ${this.opts.queues.length ? this.opts.queues.join(", ") : "all"}, limit ${this.opts.limit}${how}, API ${client.baseUrl}`,
     );
-    await this.#heartbeat();
     this.#loop = Promise.all([this.#claimLoop(), this.#heartbeatLoop()]).then(() => undefined);
   }
 

@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { WeirClient } from "../client/index.ts";
 import { executeFlowRun, registerFlowModules, StopRun } from "../engine/index.ts";
-import type { InfraExit, InfraHandle } from "../infra/index.ts";
-import { type Deployment, describeError, type FlowRun, isInside, WeirError } from "../model/index.ts";
+import { type InfraExit, type InfraHandle, runFolder } from "../infra/index.ts";
+import { type Deployment, describeError, type FlowRun } from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
 
 /**
@@ -39,13 +36,7 @@ export function launchInline(
   },
 ): InfraHandle {
   registerFlowModules();
-  const explicit = (config.working_dir as string | null | undefined) ?? undefined;
-  if (explicit && !ctx.allowedDirs.some((root) => isInside(explicit, root)))
-    throw new WeirError(
-      "INVALID",
-      `working_dir ${explicit} is outside the folders this agent runs code from (${ctx.allowedDirs.join(", ")}); start the agent with --allow-dir ${explicit} to allow it`,
-    );
-  const cwd = explicit ?? mkdtempSync(join(tmpdir(), `weir-run-${run.id.slice(-12)}-`));
+  const { cwd, cleanup } = runFolder(run, config.working_dir as string | null | undefined, ctx.allowedDirs);
   const controller = new AbortController();
   const client = new WeirClient(ctx.apiUrl, {
     agentId: run.agent_id ?? ctx.agentId,
@@ -63,9 +54,7 @@ export function launchInline(
       ({ final }): InfraExit => ({ code: final.type === "COMPLETED" ? 0 : 1, reason: null, recorded: true }),
       (err): InfraExit => ({ code: null, reason: `failed inside the agent: ${describeError(err)}` }),
     )
-    .finally(() => {
-      if (!explicit) rmSync(cwd, { recursive: true, force: true });
-    });
+    .finally(cleanup);
   return {
     id: "agent's own process",
     exited,

@@ -4,7 +4,7 @@ import {
   type Deployment,
   describeError,
   type FlowRun,
-  isInside,
+  requireInside,
   type StateProposal,
   WeirError,
 } from "../model/index.ts";
@@ -80,11 +80,7 @@ export async function executeFlowRun(
   const resolve = makeResolver(client, secrets, opts.registry);
   const roots = opts.allowedDirs ? [cwd, ...opts.allowedDirs] : null;
   const confine = (dir: string) => {
-    if (roots && !roots.some((root) => isInside(dir, root)))
-      throw new WeirError(
-        "INVALID",
-        `${dir} is outside the folders this agent runs code from (${roots.join(", ")}); start the agent with --allow-dir ${dir} (or a folder above it) to allow it`,
-      );
+    if (roots) requireInside(dir, roots);
   };
   const shipper = new LogShipper(client, run.id);
   const log = makeLogger((level, message) => {

@@ -5,6 +5,7 @@ export {
   type Infrastructure,
   type JobVariablesSchema,
   type LaunchContext,
+  runVariables,
   type Warmed,
   type WarmOptions,
 } from "./infrastructure.ts";
@@ -24,5 +25,11 @@ export {
   templateOf,
   variable,
 } from "./job-variables.ts";
-export { type Handoff, processInfrastructure, runtimeStartVariables, stringEnv } from "./process.ts";
+export {
+  type Handoff,
+  processInfrastructure,
+  runFolder,
+  runtimeStartVariables,
+  stringEnv,
+} from "./process.ts";
 export { selfCommand } from "./self-command.ts";

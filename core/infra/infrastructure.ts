@@ -87,6 +87,24 @@ export interface Infrastructure<S extends JobVariablesSchema = JobVariablesSchem
   launch(run: FlowRun, config: v.InferOutput<S>, ctx: LaunchContext): Promise<InfraHandle>;
 }
 
+/**
+ * What every flow run's process gets from its agent, whatever runs it: where the API is, its run,
+ * the claim's holder (state reports carry it; the server refuses them once the claim is someone
+ * else's) and the run's own token, never the agent's own WEIR_API_KEY.
+ */
+export function runVariables(
+  run: FlowRun,
+  ctx: LaunchContext,
+  apiUrl = ctx.apiUrl,
+): Record<string, string | undefined> {
+  return {
+    WEIR_API_URL: apiUrl,
+    WEIR_FLOW_RUN_ID: run.id,
+    WEIR_AGENT_ID: run.agent_id ?? "",
+    WEIR_API_KEY: ctx.apiKey ?? undefined,
+  };
+}
+
 /** Declares an infrastructure; the schema types its job configuration. */
 export function defineInfrastructure<S extends JobVariablesSchema>(infra: Infrastructure<S>): Infrastructure {
   return infra as unknown as Infrastructure;

@@ -3,11 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import * as v from "valibot";
-import { type Deployment, type FlowRun, isInside, splitCommand, WeirError } from "../model/index.ts";
+import { type Deployment, type FlowRun, requireInside, splitCommand } from "../model/index.ts";
 import {
   defineInfrastructure,
   type InfraExit,
   type InfraHandle,
+  runVariables,
   type WarmOptions,
 } from "./infrastructure.ts";
 import { envVariable, labelsVariable, nameVariable, variable } from "./job-variables.ts";
@@ -117,6 +118,23 @@ function spawnWarm(o: WarmOptions) {
   });
 }
 
+/**
+ * A process run's working folder: `working_dir` when set (it must be one the agent allows), else a
+ * new empty folder of its own, removed by `cleanup` when the run ends.
+ */
+export function runFolder(
+  run: FlowRun,
+  workingDir: string | null | undefined,
+  allowedDirs: string[],
+): { cwd: string; cleanup: () => void } {
+  if (workingDir) {
+    requireInside(workingDir, allowedDirs, `working_dir ${workingDir}`);
+    return { cwd: workingDir, cleanup: () => {} };
+  }
+  const cwd = mkdtempSync(join(tmpdir(), `weir-run-${run.id.slice(-12)}-`));
+  return { cwd, cleanup: () => rmSync(cwd, { recursive: true, force: true }) };
+}
+
 /** Each flow run in its own `weir execute <id>` child process. */
 export const processInfrastructure = defineInfrastructure({
   type: "process",
@@ -127,25 +145,10 @@ export const processInfrastructure = defineInfrastructure({
     // Each run starts in a folder of its own (Prefect's process worker does the same), removed
     // when it ends, unless working_dir names one: pull steps that download or clone code then
     // never meet another run's files.
-    const explicit = config.working_dir ?? undefined;
-    if (explicit && !ctx.allowedDirs.some((root) => isInside(explicit, root)))
-      throw new WeirError(
-        "INVALID",
-        `working_dir ${explicit} is outside the folders this agent runs code from (${ctx.allowedDirs.join(", ")}); start the agent with --allow-dir ${explicit} to allow it`,
-      );
-    const cwd = explicit ?? mkdtempSync(join(tmpdir(), `weir-run-${run.id.slice(-12)}-`));
-    const cleanup = () => {
-      if (!explicit) rmSync(cwd, { recursive: true, force: true });
-    };
+    const { cwd, cleanup } = runFolder(run, config.working_dir, ctx.allowedDirs);
     const runEnv = {
       ...stringEnv(config.env),
-      WEIR_API_URL: ctx.apiUrl,
-      WEIR_FLOW_RUN_ID: run.id,
-      // The claim's holder: the run's state reports carry it, and the server refuses them
-      // once the claim is someone else's (see setFlowRunState).
-      WEIR_AGENT_ID: run.agent_id ?? "",
-      // The run's own token, or none: never the agent's own WEIR_API_KEY.
-      WEIR_API_KEY: ctx.apiKey ?? undefined,
+      ...runVariables(run, ctx),
       WEIR_ALLOWED_DIRS: JSON.stringify(ctx.allowedDirs),
     };
     // A warm executor takes the run unless the run needs a process started its own way.

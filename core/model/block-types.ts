@@ -102,6 +102,13 @@ export function blockDataSchema(t: BlockType) {
 
 export const SECRET_MASK = "********";
 
+/** The names of a block type's secret fields (none for an unknown type). */
+export function secretFieldNames(t: BlockType | undefined): string[] {
+  return Object.entries(t?.fields ?? {})
+    .filter(([, f]) => f.secret)
+    .map(([name]) => name);
+}
+
 /** The data with secret fields masked. */
 export function maskSecrets(
   t: BlockType | undefined,

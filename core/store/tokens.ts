@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, isNull, ne, or } from "drizzle-orm";
 import { WeirError } from "../model/index.ts";
 import type { Conn } from "./conn.ts";
 import { newId, nowIso } from "./rows.ts";
@@ -71,27 +71,38 @@ export async function findTokenByHash(c: Conn, hash: string): Promise<TokenInfo 
 
 /** Named tokens (run tokens are not listed: there is one per claimed run). */
 export async function listTokens(c: Conn): Promise<TokenInfo[]> {
-  const rows = await c.db.select().from(c.t.apiTokens).orderBy(asc(c.t.apiTokens.created));
-  return rows.filter((r) => r.scope !== "run").map(info);
+  const rows = await c.db
+    .select()
+    .from(c.t.apiTokens)
+    .where(ne(c.t.apiTokens.scope, "run"))
+    .orderBy(asc(c.t.apiTokens.created));
+  return rows.map(info);
 }
 
 /** Revokes the live token with this name or id; run tokens of a run end with it too. */
 export async function revokeToken(c: Conn, ref: string): Promise<TokenInfo> {
-  const rows = await c.db
+  const [hit] = await c.db
     .select()
     .from(c.t.apiTokens)
-    .where(and(isNull(c.t.apiTokens.revoked)));
-  const hit = rows.find((r) => r.scope !== "run" && (r.name === ref || r.id === ref));
+    .where(
+      and(
+        isNull(c.t.apiTokens.revoked),
+        ne(c.t.apiTokens.scope, "run"),
+        or(eq(c.t.apiTokens.name, ref), eq(c.t.apiTokens.id, ref)),
+      ),
+    );
   if (!hit) throw new WeirError("NOT_FOUND", `No live token named "${ref}" (list them with: weir token ls)`);
   const revoked = nowIso();
   await c.db.update(c.t.apiTokens).set({ revoked }).where(eq(c.t.apiTokens.id, hit.id));
   return { ...info(hit), revoked };
 }
 
-/** Ends the run tokens of a run (its final state was recorded). */
+/**
+ * Ends the run tokens of a run (its final state was recorded). They are deleted, not marked: one
+ * is minted per claimed run, and nothing lists them.
+ */
 export async function revokeRunTokens(c: Conn, flowRunId: string): Promise<void> {
   await c.db
-    .update(c.t.apiTokens)
-    .set({ revoked: nowIso() })
-    .where(and(eq(c.t.apiTokens.flowRunId, flowRunId), isNull(c.t.apiTokens.revoked)));
+    .delete(c.t.apiTokens)
+    .where(and(eq(c.t.apiTokens.flowRunId, flowRunId), eq(c.t.apiTokens.scope, "run")));
 }

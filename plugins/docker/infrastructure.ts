@@ -6,6 +6,7 @@ import {
   type InfraHandle,
   labelsVariable,
   nameVariable,
+  runVariables,
   stringEnv,
   variable,
 } from "../../core/infra/index.ts";
@@ -263,14 +264,7 @@ export const dockerInfrastructure = defineInfrastructure({
     const signal = ctx.signal;
     await ensureImage(engine, config, ctx.log, signal);
     const net = networking(config, ctx.apiUrl);
-    const env = {
-      ...stringEnv(config.env),
-      WEIR_API_URL: net.apiUrl,
-      WEIR_FLOW_RUN_ID: run.id,
-      WEIR_AGENT_ID: run.agent_id ?? "",
-      // The run's own token (auth on), never the agent's.
-      WEIR_API_KEY: ctx.apiKey ?? undefined,
-    };
+    const env = { ...stringEnv(config.env), ...runVariables(run, ctx, net.apiUrl) };
     const body: Record<string, unknown> & { HostConfig: Record<string, unknown> } = {
       Image: config.image,
       Cmd: config.command ? splitCommand(config.command) : ["weir", "execute", run.id],

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { forbidden, maySeeSecrets } from "../../auth/index.ts";
-import { type BlockDocument, blockTypeSchema, maskSecrets } from "../../model/index.ts";
+import { type BlockDocument, blockTypeSchema, maskSecrets, secretFieldNames } from "../../model/index.ts";
 import { callerOf } from "../callers.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
@@ -10,10 +10,7 @@ export function blockRoutes(r: Router, ctx: ReadyContext): void {
   const store = ctx.store;
   const types = ctx.registry;
   const box = ctx.secretBox ?? null;
-  const secretFields = (type: string) =>
-    Object.entries(types.blockType(type)?.fields ?? {})
-      .filter(([, f]) => f.secret)
-      .map(([name]) => name);
+  const secretFields = (type: string) => secretFieldNames(types.blockType(type));
   /** Secret fields are masked unless the caller asks with ?include_secrets=true (and may). */
   const present = async (b: BlockDocument, includeSecrets: boolean) => ({
     ...b,
