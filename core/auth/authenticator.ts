@@ -122,6 +122,9 @@ export class Authenticator {
     }
     const id = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
     const csrf = Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("base64url");
+    // Sessions end when they expire; ones never used again are dropped when many pile up.
+    if (this.#sessions.size > 10_000)
+      for (const [k, v] of this.#sessions) if (v.until <= Date.now()) this.#sessions.delete(k);
     this.#sessions.set(id, { caller, until: Date.now() + SESSION_MS, csrf });
     return { id, caller };
   }
