@@ -235,7 +235,7 @@ function readPem(file: string, flag: string): string {
   } catch (err) {
     throw new WeirError(
       "USAGE",
-      `${flag} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`,
+      `${flag} ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? describeError(err)}): give the path of a PEM file (openssl can make one: see the README, "Remote agents and CI")`,
     );
   }
   if (!text.includes("-----BEGIN "))
