@@ -170,7 +170,7 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
     else c.set("caller", await auth.caller(c.req.header("authorization"), clientAddress(c)));
     await next();
   });
-  const router = new Router(app as unknown as Hono, "meta");
+  const router = new Router(app as unknown as Hono, "meta", (id) => ctx.store.ancestorRunIds(id));
 
   router.route("get", "/api/health", "Liveness and version", (c) =>
     c.json({ status: "ok", version: ctx.version }),

@@ -1,5 +1,13 @@
 import type { Context } from "hono";
-import { type Caller, newToken, OPEN_CALLER, requirePool, requireRun, tokenHash } from "../auth/index.ts";
+import {
+  type Caller,
+  forbidden,
+  newToken,
+  OPEN_CALLER,
+  requirePool,
+  requireRun,
+  tokenHash,
+} from "../auth/index.ts";
 import type { FlowRun } from "../model/index.ts";
 import type { ReadyContext } from "./context.ts";
 
@@ -15,7 +23,32 @@ export function callerOf(c: Context): Caller {
 export async function requireRuns(ctx: ReadyContext, c: Context, ids: Iterable<string>): Promise<void> {
   const caller = callerOf(c);
   if (caller.scope !== "run" && !(caller.scope === "agent" && caller.pool)) return;
-  for (const id of new Set(ids)) requireRun(caller, await ctx.store.getFlowRun(id));
+  for (const id of new Set(ids)) {
+    const run = await ctx.store.getFlowRun(id);
+    const below = caller.scope === "run" && run.id !== caller.flowRunId;
+    requireRun(caller, run, below ? await ctx.store.ancestorRunIds(run.id) : []);
+  }
+}
+
+/**
+ * Who may make a run a subflow of `parentId`: a run token only below its own run, and a run token
+ * makes only subflow runs (it starts nothing of its own).
+ */
+export async function requireParent(
+  ctx: ReadyContext,
+  c: Context,
+  parentId: string | undefined,
+): Promise<void> {
+  const caller = callerOf(c);
+  if (caller.scope !== "run") {
+    if (parentId) await ctx.store.getFlowRun(parentId);
+    return;
+  }
+  if (!parentId)
+    throw forbidden(
+      `a run's token starts runs only as subflows of its own run (flow run ${caller.flowRunId}): set parent_flow_run_id (runDeployment's asSubflow), or use a deploy token`,
+    );
+  await requireRuns(ctx, c, [parentId]);
 }
 
 export function requireAgentPool(c: Context, pool: string): void {

@@ -23,10 +23,12 @@ export class Router {
   constructor(
     readonly app: Hono,
     readonly tag: string,
+    /** The runs above a run (its parent, ...): a run token may read its subflow runs too. */
+    readonly ancestors: (id: string) => Promise<string[]> = async () => [],
   ) {}
 
   for(tag: string): Router {
-    const r = new Router(this.app, tag);
+    const r = new Router(this.app, tag, this.ancestors);
     (r as { docs: RouteDoc[] }).docs = this.docs;
     return r;
   }
@@ -41,11 +43,16 @@ export class Router {
     const access = accessOf(method, path);
     this.docs.push({ method, path, summary, tag: this.tag, body, access });
     const what = `${method.toUpperCase()} ${path}`;
-    this.app[method](path, (c) => {
+    this.app[method](path, async (c) => {
       if (access !== "public") {
         const caller = (c as unknown as { get(k: "caller"): Caller }).get("caller");
         requireAccess(caller, access, what);
-        if (method === "get") requireRunRead(caller, path, c.req.param("id"));
+        if (method === "get") {
+          const id = c.req.param("id");
+          const below =
+            caller.scope === "run" && path.startsWith("/api/flow-runs/:id") && id && id !== caller.flowRunId;
+          requireRunRead(caller, path, id, below ? await this.ancestors(id) : []);
+        }
       }
       return handler(c);
     });

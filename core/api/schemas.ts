@@ -73,6 +73,29 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     agent_id: v.optional(name),
   });
 
+  /** A flow run's proposal; a COMPLETED one may carry the flow's return value as JSON text. */
+  const FlowRunStateBody = v.object({
+    ...StateBody.entries,
+    result: v.optional(
+      v.pipe(
+        v.string("must be the return value as JSON text"),
+        v.check(
+          (text) => Buffer.byteLength(text) <= L.maxResultBytes,
+          (issue) =>
+            `is ${Buffer.byteLength(issue.input as string)} bytes of JSON, over the ${L.maxResultBytes}-byte limit for a flow run's result (${setting("maxResultBytes")}); return a smaller value, or store the data elsewhere and return where it is`,
+        ),
+        v.check((text) => {
+          try {
+            JSON.parse(text);
+            return true;
+          } catch {
+            return false;
+          }
+        }, "must be valid JSON text"),
+      ),
+    ),
+  });
+
   const ScheduleBody = v.object({
     schedule: record,
     active: v.optional(v.boolean()),
@@ -131,6 +154,9 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     work_queue_name: v.optional(name),
     /** The same key for the same deployment returns the run it made instead of a new one. */
     idempotency_key: v.optional(name),
+    /** A subflow run: the run that started it and the task run that stands for it there. */
+    parent_flow_run_id: v.optional(v.pipe(v.string(), v.uuid("must be a flow run id"))),
+    parent_task_run_id: v.optional(v.pipe(v.string(), v.uuid("must be a task run id"))),
   });
 
   const FlowRunBody = v.object({
@@ -139,6 +165,9 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     parameters: v.optional(json("maxParametersBytes")),
     tags: v.optional(tags),
     state: v.optional(StateBody),
+    /** A subflow run: the run that started it and the task run that stands for it there. */
+    parent_flow_run_id: v.optional(v.pipe(v.string(), v.uuid("must be a flow run id"))),
+    parent_task_run_id: v.optional(v.pipe(v.string(), v.uuid("must be a task run id"))),
   });
 
   const TaskRunBody = v.object({
@@ -274,6 +303,7 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
 
   return {
     StateBody,
+    FlowRunStateBody,
     ScheduleBody,
     DeploymentBody,
     ReplaceSchedulesBody,

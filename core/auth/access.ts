@@ -4,10 +4,11 @@ import type { Caller, Scope } from "./tokens.ts";
 /**
  * Who may call a route: `public` anyone; `read` any token; `deploy` admin and deploy tokens;
  * `agent` admin, agent and run tokens (bound to their pool or run); `report` (a run's states, logs
- * and task runs) those and deploy tokens too, which run flows locally with `weir run`; `admin`
- * admin tokens only.
+ * and task runs) those and deploy tokens too, which run flows locally with `weir run`; `start`
+ * (creating a run) admin and deploy tokens, and run tokens for subflow runs of their own run;
+ * `admin` admin tokens only.
  */
-export type Access = "public" | "read" | "deploy" | "agent" | "report" | "admin";
+export type Access = "public" | "read" | "deploy" | "start" | "agent" | "report" | "admin";
 
 /**
  * The access of every API route, by method and path as registered. The router refuses to register
@@ -17,11 +18,12 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   "GET /api/health": "public",
   // flows, runs, logs, task runs
   "GET /api/flows": "read",
-  "POST /api/flow-runs": "deploy",
+  "POST /api/flow-runs": "start",
   "GET /api/flow-runs": "read",
   "GET /api/flow-runs/:id": "read",
   "GET /api/flow-runs/:id/states": "read",
   "GET /api/flow-runs/:id/wait": "read",
+  "GET /api/flow-runs/:id/result": "read",
   "POST /api/flow-runs/:id/set_state": "report",
   "POST /api/flow-runs/:id/retry": "deploy",
   "POST /api/flow-runs/:id/cancel": "deploy",
@@ -40,7 +42,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   "DELETE /api/deployments/:id": "deploy",
   "POST /api/deployments/:id/pause": "deploy",
   "POST /api/deployments/:id/resume": "deploy",
-  "POST /api/deployments/:id/runs": "deploy",
+  "POST /api/deployments/:id/runs": "start",
   "GET /api/deployments/:id/schedules": "read",
   "POST /api/deployments/:id/schedules": "deploy",
   "PUT /api/deployments/:id/schedules": "deploy",
@@ -89,6 +91,7 @@ const ALLOWED: Record<Access, readonly Scope[]> = {
   public: ["admin", "deploy", "agent", "read", "run"],
   read: ["admin", "deploy", "agent", "read", "run"],
   deploy: ["admin", "deploy"],
+  start: ["admin", "deploy", "run"],
   agent: ["admin", "agent", "run"],
   report: ["admin", "deploy", "agent", "run"],
   admin: ["admin"],
@@ -110,13 +113,15 @@ const needs = (access: Access) =>
       ? "an agent or deploy"
       : access === "admin"
         ? "an admin"
-        : `a ${access}`;
+        : access === "start"
+          ? "a deploy"
+          : `a ${access}`;
 
 /** Refuses (403) a caller whose scope the route does not allow. */
 export function requireAccess(caller: Caller, access: Access, what: string): void {
   if (ALLOWED[access].includes(caller.scope)) return;
   throw forbidden(
-    `${caller.scope === "admin" || caller.scope === "agent" ? "an" : "a"} ${caller.scope} token may not ${what} (it needs ${needs(access)} token; create one with: weir token create NAME --scope ${access === "report" ? "agent" : access})`,
+    `${caller.scope === "admin" || caller.scope === "agent" ? "an" : "a"} ${caller.scope} token may not ${what} (it needs ${needs(access)} token; create one with: weir token create NAME --scope ${access === "report" ? "agent" : access === "start" ? "deploy" : access})`,
   );
 }
 
@@ -132,11 +137,19 @@ const RUN_READS = new Set([
   "/api/work-pools/:name",
 ]);
 
-/** A run token reads its own run and what its steps resolve, nothing else. */
-export function requireRunRead(caller: Caller, path: string, id: string | undefined): void {
+/**
+ * A run token reads its own run (and the subflow runs below it: `ancestors` are the runs above
+ * `id`) and what its steps resolve, nothing else.
+ */
+export function requireRunRead(
+  caller: Caller,
+  path: string,
+  id: string | undefined,
+  ancestors: readonly string[] = [],
+): void {
   if (caller.scope !== "run") return;
   if (path.startsWith("/api/flow-runs/:id")) {
-    if (id !== caller.flowRunId)
+    if (id !== caller.flowRunId && !ancestors.includes(caller.flowRunId ?? ""))
       throw forbidden(`this run's token is for flow run ${caller.flowRunId}, not ${id}`);
     return;
   }
@@ -149,9 +162,16 @@ export function maySeeSecrets(caller: Caller): boolean {
   return caller.scope !== "read";
 }
 
-/** An agent token bound to a pool, or a run token, acting on a run: it must be theirs. */
-export function requireRun(caller: Caller, run: { id: string; work_pool_name: string | null }): void {
-  if (caller.scope === "run" && caller.flowRunId !== run.id)
+/**
+ * An agent token bound to a pool, or a run token, acting on a run: it must be theirs (for a run
+ * token: its run or a subflow run below it; `ancestors` are the runs above `run`).
+ */
+export function requireRun(
+  caller: Caller,
+  run: { id: string; work_pool_name: string | null },
+  ancestors: readonly string[] = [],
+): void {
+  if (caller.scope === "run" && caller.flowRunId !== run.id && !ancestors.includes(caller.flowRunId ?? ""))
     throw forbidden(`this run's token is for flow run ${caller.flowRunId}, not ${run.id}`);
   if (caller.scope === "agent" && caller.pool && caller.pool !== run.work_pool_name)
     throw forbidden(

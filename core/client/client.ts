@@ -16,7 +16,7 @@ import type {
   WorkPool,
   WorkQueue,
 } from "../model/index.ts";
-import { DEFAULT_STATE_NAMES, type ErrorCode, WeirError } from "../model/index.ts";
+import { DEFAULT_STATE_NAMES, type ErrorCode, isTerminal, WeirError } from "../model/index.ts";
 import type { TokenInfo } from "../store/tokens.ts";
 import { untilAnswered } from "./retry.ts";
 
@@ -241,9 +241,13 @@ export class WeirClient {
       scheduled_time?: string;
       work_queue_name?: string;
       idempotency_key?: string;
+      name?: string;
+      parent_flow_run_id?: string;
+      parent_task_run_id?: string;
     } = {},
   ): Promise<FlowRun> {
-    return this.request("POST", `/deployments/${id}/runs`, body);
+    // With a key, sending it again is harmless: the server answers the run it made.
+    return this.request("POST", `/deployments/${id}/runs`, body, { repeatable: !!body.idempotency_key });
   }
 
   // schedules
@@ -275,12 +279,42 @@ export class WeirClient {
     parameters?: Record<string, unknown>;
     tags?: string[];
     state?: StateWire;
+    parent_flow_run_id?: string;
+    parent_task_run_id?: string;
   }): Promise<FlowRun> {
     return this.request("POST", "/flow-runs", body);
   }
+  /**
+   * Waits for a run to reach a final state, by long poll (each request waits on the server up to
+   * 30 s); answers the run as it is when it finished or `timeoutMs` passed.
+   */
+  async waitForFlowRun(id: string, timeoutMs: number, signal?: AbortSignal): Promise<FlowRun> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = Math.max(0, deadline - Date.now());
+      const wait = Math.min(left, 30_000);
+      const run = await this.request<FlowRun>("GET", `/flow-runs/${encodeURIComponent(id)}/wait`, undefined, {
+        query: { timeout_ms: wait },
+        timeoutMs: wait + 30_000,
+        signal,
+      });
+      if (isTerminal(run.state.type) || Date.now() >= deadline) return run;
+    }
+  }
+  /** The JSON a flow run's flow returned (NOT_FOUND with the reason when it has none). */
+  flowRunResult(id: string): Promise<unknown> {
+    return this.request("GET", `/flow-runs/${encodeURIComponent(id)}/result`);
+  }
   /** Newest first; a `limit` above one page is fetched page by page. */
   async listFlowRuns(
-    q: { deployment?: string; flow?: string; state?: string; pool?: string; limit?: number } = {},
+    q: {
+      deployment?: string;
+      flow?: string;
+      state?: string;
+      pool?: string;
+      parent?: string;
+      limit?: number;
+    } = {},
   ): Promise<FlowRun[]> {
     const want = q.limit ?? 50;
     const out: FlowRun[] = [];
@@ -305,15 +339,28 @@ export class WeirClient {
    * run is read from another: if the proposal was recorded it is not made twice, else it is made
    * there.
    */
-  #stateBody(state: StateProposal, agentId = this.agentId): unknown {
-    const body = toWire(state);
-    return agentId ? { ...(body as object), agent_id: agentId } : body;
+  #stateBody(state: StateProposal, agentId = this.agentId, result?: string): unknown {
+    const body = toWire(state) as Record<string, unknown>;
+    if (result !== undefined) body.result = result;
+    return agentId ? { ...body, agent_id: agentId } : body;
   }
-  /** `as`: the agent whose claim the report is made under (default: this client's agentId). */
-  async setFlowRunState(id: string, state: StateProposal, as?: { agentId?: string }): Promise<FlowRun> {
+  /**
+   * `as`: the agent whose claim the report is made under (default: this client's agentId), and a
+   * COMPLETED run's result as JSON text.
+   */
+  async setFlowRunState(
+    id: string,
+    state: StateProposal,
+    as?: { agentId?: string; result?: string },
+  ): Promise<FlowRun> {
     const agentId = as?.agentId ?? this.agentId;
+    const result = as?.result;
     try {
-      return await this.request("POST", `/flow-runs/${id}/set_state`, this.#stateBody(state, agentId));
+      return await this.request(
+        "POST",
+        `/flow-runs/${id}/set_state`,
+        this.#stateBody(state, agentId, result),
+      );
     } catch (first) {
       if (!(first instanceof WeirError && first.code === "UNREACHABLE")) throw first;
       // No answer: retried with backoff until a server answers. Each try first reads the run, as
@@ -323,7 +370,11 @@ export class WeirClient {
         async () => {
           const now = await this.getFlowRun(id);
           if (now.state.type === state.type && now.state.name === name) return now;
-          return this.request<FlowRun>("POST", `/flow-runs/${id}/set_state`, this.#stateBody(state, agentId));
+          return this.request<FlowRun>(
+            "POST",
+            `/flow-runs/${id}/set_state`,
+            this.#stateBody(state, agentId, result),
+          );
         },
         {
           deadline: Date.now() + this.reportRetryMs,

@@ -12,6 +12,8 @@ export interface Limits {
   maxParametersBytes: number;
   /** Largest `job_variables`, as JSON (WEIR_MAX_JOB_VARIABLES_BYTES). */
   maxJobVariablesBytes: number;
+  /** Largest flow run result (the flow's return value), as JSON (WEIR_MAX_RESULT_BYTES). */
+  maxResultBytes: number;
   /** Largest variable value, as JSON (WEIR_MAX_VARIABLE_BYTES). */
   maxVariableBytes: number;
   /** Largest block document, as JSON (WEIR_MAX_BLOCK_BYTES). */
@@ -40,6 +42,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxParametersBytes: 1024 * 1024,
   maxJobVariablesBytes: 1024 * 1024,
   maxVariableBytes: 1024 * 1024,
+  maxResultBytes: 1024 * 1024,
   maxBlockBytes: 1024 * 1024,
   maxNameLength: 200,
   maxTextLength: 10_000,
@@ -58,6 +61,7 @@ export const LIMIT_SETTINGS: Record<keyof Limits, string> = {
   maxParametersBytes: "WEIR_MAX_PARAMETERS_BYTES",
   maxJobVariablesBytes: "WEIR_MAX_JOB_VARIABLES_BYTES",
   maxVariableBytes: "WEIR_MAX_VARIABLE_BYTES",
+  maxResultBytes: "WEIR_MAX_RESULT_BYTES",
   maxBlockBytes: "WEIR_MAX_BLOCK_BYTES",
   maxNameLength: "WEIR_MAX_NAME_LENGTH",
   maxTextLength: "WEIR_MAX_TEXT_LENGTH",
@@ -76,6 +80,7 @@ export const LIMIT_RANGES: Record<keyof Limits, [number, number]> = {
   maxParametersBytes: [1024, 256 * 1024 * 1024],
   maxJobVariablesBytes: [1024, 256 * 1024 * 1024],
   maxVariableBytes: [1024, 256 * 1024 * 1024],
+  maxResultBytes: [1024, 256 * 1024 * 1024],
   maxBlockBytes: [1024, 256 * 1024 * 1024],
   maxNameLength: [16, 10_000],
   maxTextLength: [100, 10_000_000],

@@ -111,6 +111,9 @@ export interface FlowRun {
   infrastructure_pid: string | null;
   auto_scheduled: boolean;
   schedule_id: string | null;
+  /** Set on a subflow run: the run that called it, and the task run standing for it there. */
+  parent_flow_run_id: string | null;
+  parent_task_run_id: string | null;
 }
 
 export interface TaskRun {

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Catchup, Deployment } from "../model/index.ts";
-import { WeirError } from "../model/index.ts";
+import { didYouMean, WeirError } from "../model/index.ts";
 import { type Conn, inTx } from "./conn.ts";
 import { upsertFlow } from "./flows.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toDeployment } from "./rows.ts";
@@ -123,7 +123,16 @@ export async function getDeployment(
       : await withFlow(c).where(eq(c.t.deployments.id, ref));
   const [row] = rows;
   if (!row) {
-    throw deploymentNotFound(ref);
+    // A near miss of an existing FLOW/NAME is named (the list is read only on this error path).
+    if (slash <= 0) throw deploymentNotFound(ref);
+    const names = (
+      await c.db
+        .select({ flow: c.t.flows.name, name: c.t.deployments.name })
+        .from(c.t.deployments)
+        .innerJoin(c.t.flows, eq(c.t.flows.id, c.t.deployments.flowId))
+        .limit(10_000)
+    ).map((r) => `${r.flow}/${r.name}`);
+    throw deploymentNotFound(ref, didYouMean(ref, names));
   }
   const schedules =
     opts.withSchedules === false ? [] : ((await schedulesOf(c, [row.d.id])).get(row.d.id) ?? []);
@@ -183,8 +192,8 @@ export async function setScheduleActiveForDeployment(
   return getDeployment(c, d.id);
 }
 
-export const deploymentNotFound = (ref: string): WeirError =>
+export const deploymentNotFound = (ref: string, near?: string): WeirError =>
   new WeirError(
     "NOT_FOUND",
-    `Deployment "${ref}" does not exist (list c.t.deployments with: weir deployment ls; names are FLOW/DEPLOYMENT)`,
+    `Deployment "${ref}" does not exist${near ? ` (did you mean "${near}"?)` : ""} (list deployments with: weir deployment ls; names are FLOW/DEPLOYMENT)`,
   );

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, notInArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNotNull, notInArray, sql } from "drizzle-orm";
 import type { FlowRun, State } from "../model/index.ts";
 import {
   assertTransition,
@@ -28,6 +28,11 @@ export interface FlowRunInput {
   state?: StateProposal;
   /** Unique among all runs: a second run with it is refused by the database. */
   idempotency_key?: string;
+  /** A subflow run: the run that called it and the task run standing for it there. */
+  parent_flow_run_id?: string | null;
+  parent_task_run_id?: string | null;
+  /** A subflow run inside its parent's process is held under the parent's claim. */
+  agent_id?: string | null;
 }
 
 const runWithNames = (c: Conn) =>
@@ -80,11 +85,13 @@ export async function createFlowRuns(c: Conn, inputs: FlowRunInput[]): Promise<F
       endTime: null,
       totalRunTime: 0,
       runCount: state.type === "RUNNING" ? 1 : 0,
-      agentId: null,
+      agentId: input.agent_id ?? null,
       infrastructurePid: null,
       autoScheduled: false,
       scheduleId: null,
       idempotencyKey: input.idempotency_key ?? null,
+      parentFlowRunId: input.parent_flow_run_id ?? null,
+      parentTaskRunId: input.parent_task_run_id ?? null,
     } satisfies typeof schema.flowRuns.$inferSelect;
     return { run, state, input };
   });
@@ -121,6 +128,8 @@ export interface FlowRunFilter extends Page {
   flowName?: string;
   stateTypes?: StateType[];
   workPoolName?: string;
+  /** Only the subflow runs of this run. */
+  parentFlowRunId?: string;
 }
 
 export async function listFlowRuns(c: Conn, f: FlowRunFilter = {}): Promise<FlowRun[]> {
@@ -129,6 +138,7 @@ export async function listFlowRuns(c: Conn, f: FlowRunFilter = {}): Promise<Flow
     f.flowName ? eq(c.t.flows.name, f.flowName) : undefined,
     f.stateTypes?.length ? inArray(c.t.flowRuns.stateType, f.stateTypes) : undefined,
     f.workPoolName ? eq(c.t.flowRuns.workPoolName, f.workPoolName) : undefined,
+    f.parentFlowRunId ? eq(c.t.flowRuns.parentFlowRunId, f.parentFlowRunId) : undefined,
   );
   const rows = await runWithNames(c)
     .where(where)
@@ -159,7 +169,12 @@ export async function setFlowRunState(
   c: Conn,
   id: string,
   proposal: StateProposal,
-  extra: { infrastructurePid?: string; agentId?: string } = {},
+  extra: {
+    infrastructurePid?: string;
+    agentId?: string;
+    /** The flow's return value as JSON text, kept with a COMPLETED state. */
+    result?: string;
+  } = {},
 ): Promise<FlowRun> {
   return inTx(c, async (tc) => {
     // PostgreSQL runs transactions side by side: the row is locked before it is read, so two
@@ -202,6 +217,8 @@ export async function setFlowRunState(
     }
     if (extra.infrastructurePid !== undefined) patch.infrastructurePid = extra.infrastructurePid;
     await tc.db.update(c.t.flowRuns).set(patch).where(eq(c.t.flowRuns.id, id));
+    if (extra.result !== undefined && proposal.type === "COMPLETED")
+      await saveFlowRunResult(tc, id, extra.result);
     await recordStates(
       tc,
       [{ flowRunId: id, type: proposal.type, name, message: proposal.message ?? null, data: proposal.data }],
@@ -330,6 +347,8 @@ export async function unclaimedByAgent(c: Conn, agentId: string, known: string[]
     and(
       eq(c.t.flowRuns.agentId, agentId),
       eq(c.t.flowRuns.stateType, "PENDING"),
+      // A subflow run inside its parent's process is held under the parent's claim, not its own.
+      isNotNull(c.t.flowRuns.deploymentId),
       known.length ? notInArray(c.t.flowRuns.id, known) : undefined,
     ),
   );
@@ -358,7 +377,14 @@ export async function listCancellingRuns(c: Conn, agentId: string): Promise<stri
   const rows = await c.db
     .select({ id: c.t.flowRuns.id })
     .from(c.t.flowRuns)
-    .where(and(eq(c.t.flowRuns.agentId, agentId), eq(c.t.flowRuns.stateType, "CANCELLING")));
+    .where(
+      and(
+        eq(c.t.flowRuns.agentId, agentId),
+        eq(c.t.flowRuns.stateType, "CANCELLING"),
+        // Subflow runs in their parent's process stop with it (the agent knows only the parent).
+        isNotNull(c.t.flowRuns.deploymentId),
+      ),
+    );
   return rows.map((r) => r.id);
 }
 
@@ -405,4 +431,51 @@ export async function sweepOrphanedRuns(c: Conn, cutoff: string): Promise<{ cras
     }
   }
   return { crashed };
+}
+
+/** Keeps a flow run's return value (JSON text); a second write for the run replaces the first. */
+export async function saveFlowRunResult(c: Conn, id: string, json: string): Promise<void> {
+  const bytes = Buffer.byteLength(json);
+  const row = { flowRunId: id, created: nowIso(), bytes, json };
+  await c.db
+    .insert(c.t.flowRunResults)
+    .values(row)
+    .onConflictDoUpdate({ target: c.t.flowRunResults.flowRunId, set: { created: row.created, bytes, json } });
+}
+
+/** A flow run's stored result as JSON text, or null when it has none. */
+export async function getFlowRunResult(c: Conn, id: string): Promise<{ json: string; bytes: number } | null> {
+  const [row] = await c.db
+    .select({ json: c.t.flowRunResults.json, bytes: c.t.flowRunResults.bytes })
+    .from(c.t.flowRunResults)
+    .where(eq(c.t.flowRunResults.flowRunId, id));
+  return row ?? null;
+}
+
+/** The runs below a run (its subflows, theirs, ...), nearest first; for cancelling them with it. */
+export async function descendantRuns(c: Conn, id: string): Promise<FlowRun[]> {
+  const out: FlowRun[] = [];
+  let level = [id];
+  for (let depth = 0; level.length > 0 && depth < 32; depth++) {
+    const rows = await runWithNames(c).where(inArray(c.t.flowRuns.parentFlowRunId, level));
+    const runs = rows.map((r) => toFlowRun(r.r, r.flowName, r.deploymentName));
+    out.push(...runs);
+    level = runs.map((r) => r.id);
+  }
+  return out;
+}
+
+/** The runs above a run (its parent, the parent's parent, ...), nearest first. */
+export async function ancestorRunIds(c: Conn, id: string): Promise<string[]> {
+  const out: string[] = [];
+  let at: string | null = id;
+  for (let depth = 0; at && depth < 32; depth++) {
+    const [row] = await c.db
+      .select({ parent: c.t.flowRuns.parentFlowRunId })
+      .from(c.t.flowRuns)
+      .where(eq(c.t.flowRuns.id, at));
+    at = row?.parent ?? null;
+    if (at) out.push(at);
+  }
+  return out;
 }

@@ -111,6 +111,8 @@ export function toFlowRun(
     infrastructure_pid: row.infrastructurePid,
     auto_scheduled: row.autoScheduled,
     schedule_id: row.scheduleId,
+    parent_flow_run_id: row.parentFlowRunId,
+    parent_task_run_id: row.parentTaskRunId,
   };
 }
 

@@ -112,9 +112,13 @@ export const flowRuns = sqliteTable(
     scheduleId: text("schedule_id"),
     /** One run per (deployment, schedule, time): the scheduler's inserts collide here, never duplicate. */
     idempotencyKey: text("idempotency_key"),
+    /** A subflow's parent run, and the task run that stands for it in the parent (as Prefect). */
+    parentFlowRunId: text("parent_flow_run_id"),
+    parentTaskRunId: text("parent_task_run_id"),
   },
   (t) => [
     uniqueIndex("flow_runs_idempotency").on(t.idempotencyKey),
+    index("flow_runs_parent").on(t.parentFlowRunId),
     index("flow_runs_schedule").on(t.scheduleId, t.expectedStartTime),
     index("flow_runs_claim").on(t.workPoolName, t.stateType, t.nextScheduledStartTime),
     index("flow_runs_deployment").on(t.deploymentId, t.created, t.id),
@@ -161,6 +165,16 @@ export const taskRuns = sqliteTable(
   },
   (t) => [index("task_runs_flow_run").on(t.flowRunId)],
 );
+
+/** A flow run's return value, as JSON text (size-capped by the engine and the API). */
+export const flowRunResults = sqliteTable("flow_run_results", {
+  flowRunId: text("flow_run_id")
+    .primaryKey()
+    .references(() => flowRuns.id, { onDelete: "cascade" }),
+  created: created(),
+  bytes: integer("bytes").notNull(),
+  json: text("json").notNull(),
+});
 
 export const logs = sqliteTable(
   "logs",

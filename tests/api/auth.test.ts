@@ -12,6 +12,8 @@ const WHO: Record<string, string[]> = {
   public: ["admin", "deploy", "agent", "read"],
   read: ["admin", "deploy", "agent", "read"],
   deploy: ["admin", "deploy"],
+  // and run tokens for subflow runs of their own run (checked in the run token tests)
+  start: ["admin", "deploy"],
   agent: ["admin", "agent"],
   report: ["admin", "deploy", "agent"],
   admin: ["admin"],
@@ -21,11 +23,12 @@ const WHO: Record<string, string[]> = {
 const EXPECTED: [string, keyof typeof WHO][] = [
   ["GET /api/health", "public"],
   ["GET /api/flows", "read"],
-  ["POST /api/flow-runs", "deploy"],
+  ["POST /api/flow-runs", "start"],
   ["GET /api/flow-runs", "read"],
   ["GET /api/flow-runs/:id", "read"],
   ["GET /api/flow-runs/:id/states", "read"],
   ["GET /api/flow-runs/:id/wait", "read"],
+  ["GET /api/flow-runs/:id/result", "read"],
   ["POST /api/flow-runs/:id/set_state", "report"],
   ["POST /api/flow-runs/:id/retry", "deploy"],
   ["POST /api/flow-runs/:id/cancel", "deploy"],
@@ -43,7 +46,7 @@ const EXPECTED: [string, keyof typeof WHO][] = [
   ["DELETE /api/deployments/:id", "deploy"],
   ["POST /api/deployments/:id/pause", "deploy"],
   ["POST /api/deployments/:id/resume", "deploy"],
-  ["POST /api/deployments/:id/runs", "deploy"],
+  ["POST /api/deployments/:id/runs", "start"],
   ["GET /api/deployments/:id/schedules", "read"],
   ["POST /api/deployments/:id/schedules", "deploy"],
   ["PUT /api/deployments/:id/schedules", "deploy"],
@@ -194,7 +197,9 @@ describe("every route × every scope", () => {
           allowed ? true : 403,
         ]);
         if (!allowed)
-          expect(r.json.error.message).toContain(`--scope ${access === "report" ? "agent" : access}`);
+          expect(r.json.error.message).toContain(
+            `--scope ${access === "report" ? "agent" : access === "start" ? "deploy" : access}`,
+          );
       }
     });
   }
@@ -299,6 +304,78 @@ describe("secrets, pools and runs", () => {
       },
     ]);
     expect(logs.status).toBe(403);
+  });
+
+  test("a run's token starts subflow runs of its own run only, and reports and reads for them", async () => {
+    const t = tokens.runA!;
+    const agentId = "01a00000-0000-7000-8000-0000000000a1";
+    const placeholder = "01a00000-0000-7000-8000-0000000000c1";
+    const alone = await call("POST", "/api/flow-runs", t, { flow_name: "sub", state: { type: "PENDING" } });
+    expect([alone.status, alone.json.error.message]).toEqual([
+      403,
+      expect.stringContaining("starts runs only as subflows of its own run"),
+    ]);
+    const elsewhere = { flow_name: "sub", parent_flow_run_id: runB, state: { type: "PENDING" } };
+    expect((await call("POST", "/api/flow-runs", t, elsewhere)).status).toBe(403);
+    const made = await call("POST", "/api/flow-runs", t, {
+      flow_name: "sub",
+      state: { type: "PENDING" },
+      parent_flow_run_id: runA,
+      parent_task_run_id: placeholder,
+    });
+    expect(made.status).toBe(201);
+    const child = made.json;
+    // held under the parent's claim
+    expect([child.parent_flow_run_id, child.parent_task_run_id, child.agent_id]).toEqual([
+      runA,
+      placeholder,
+      agentId,
+    ]);
+    const line = [
+      {
+        flow_run_id: child.id,
+        task_run_id: null,
+        name: "x",
+        level: 20,
+        message: "m",
+        timestamp: new Date().toISOString(),
+      },
+    ];
+    expect((await call("POST", "/api/logs", t, line)).status).toBe(201);
+    expect((await call("GET", `/api/flow-runs/${child.id}`, t)).status).toBe(200);
+    expect((await call("GET", `/api/flow-runs/${child.id}/result`, t)).status).toBe(404);
+    for (const body of [{ type: "RUNNING" }, { type: "COMPLETED", result: '{"x":1}' }])
+      expect(
+        (await call("POST", `/api/flow-runs/${child.id}/set_state`, t, { ...body, agent_id: agentId }))
+          .status,
+      ).toBe(200);
+    expect((await call("GET", `/api/flow-runs/${child.id}/result`, t)).json).toEqual({ x: 1 });
+    // a finished run starts nothing more
+    const late = { flow_name: "sub", parent_flow_run_id: child.id, state: { type: "PENDING" } };
+    expect((await call("POST", "/api/flow-runs", t, late)).status).toBe(409);
+    // runDeployment: a deployment's run as its subflow (and below that, a grandchild)
+    const d = await call("GET", "/api/deployments/name/f/other", t);
+    expect(d.status).toBe(200);
+    expect((await call("POST", `/api/deployments/${d.json.id}/runs`, t, {})).status).toBe(403);
+    const viaDeployment = await call("POST", `/api/deployments/${d.json.id}/runs`, t, {
+      parent_flow_run_id: runA,
+    });
+    expect(viaDeployment.status).toBe(201);
+    const grandchild = {
+      flow_name: "sub",
+      parent_flow_run_id: viaDeployment.json.id,
+      state: { type: "PENDING" },
+    };
+    expect((await call("POST", "/api/flow-runs", t, grandchild)).status).toBe(201);
+    // a result is JSON text, and only a COMPLETED state carries one
+    const bad = await call("POST", `/api/flow-runs/${viaDeployment.json.id}/set_state`, ADMIN, {
+      type: "CANCELLED",
+      result: "1",
+    });
+    expect([bad.status, bad.json.error.message]).toEqual([
+      422,
+      expect.stringContaining("only a COMPLETED state"),
+    ]);
   });
 
   test("a run's token reports for its run only and reads nothing else", async () => {

@@ -1,6 +1,7 @@
 import { checkJobVariables, mergeJobVariables, templateOf } from "../../infra/index.ts";
 import { didYouMean, type FlowRun, validateParameters, WeirError } from "../../model/index.ts";
 import type * as q from "../../store/index.ts";
+import { requireParent } from "../callers.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
@@ -109,6 +110,7 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
     "Create a flow run of a deployment; parameters merge over the deployment's and are validated first",
     async (c) => {
       const body = await readBody(c, RunDeploymentBody, ctx.limits);
+      await requireParent(ctx, c, body.parent_flow_run_id);
       if (body.work_queue_name) {
         const d = await store.getDeployment(param(c, "id"));
         if (!d.work_pool_name)
@@ -167,6 +169,8 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
             tags: [...new Set([...d.tags, ...(body.tags ?? [])])],
             state: { type: "SCHEDULED", scheduledTime: body.scheduled_time },
             idempotency_key: key,
+            parent_flow_run_id: body.parent_flow_run_id,
+            parent_task_run_id: body.parent_task_run_id,
           };
         });
       let run: FlowRun;

@@ -1,13 +1,40 @@
 import { forbidden } from "../../auth/index.ts";
-import { assertTransition, isTerminal, STATE_TYPES, type StateType, WeirError } from "../../model/index.ts";
-import { callerOf, requireRuns } from "../callers.ts";
+import {
+  assertTransition,
+  type FlowRun,
+  isTerminal,
+  STATE_TYPES,
+  type StateType,
+  WeirError,
+} from "../../model/index.ts";
+import { callerOf, requireParent, requireRuns } from "../callers.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
 
 export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
   const store = ctx.store;
-  const { FlowRunBody, LogsBody, StateBody, TaskRunBody, TaskRunSnapshotsBody } = ctx.schemas;
+  const { FlowRunBody, FlowRunStateBody, LogsBody, StateBody, TaskRunBody, TaskRunSnapshotsBody } =
+    ctx.schemas;
+
+  /**
+   * Ends what a run leaves open when it ends: subflow runs that ran inside its process (no
+   * deployment of their own) cannot outlive it. A cancelled parent cancels them; otherwise they
+   * crash with the reason.
+   */
+  const endInProcessChildren = async (parent: FlowRun): Promise<void> => {
+    for (const child of await store.descendantRuns(parent.id)) {
+      if (child.deployment_id || isTerminal(child.state.type)) continue;
+      const cancelled = parent.state.type === "CANCELLED";
+      await store
+        .setFlowRunState(child.id, {
+          type: cancelled ? "CANCELLED" : "CRASHED",
+          message: `Its parent flow run ${parent.name} (${parent.id}) ended ${parent.state.name} while this subflow ran`,
+        })
+        .catch(() => {}); // it ended meanwhile by itself
+      ctx.wakeups.notify(`run:${child.id}`);
+    }
+  };
 
   r.route("get", "/api/flows", "List flows (?limit=N&offset=N)", async (c) =>
     c.json(await store.listFlows(page(c, ctx.limits))),
@@ -21,6 +48,13 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
       const body = await readBody(c, FlowRunBody, ctx.limits);
       // Checked before the flow is recorded, so a refused run leaves nothing behind.
       assertTransition("a new flow run", null, body.state?.type ?? "SCHEDULED");
+      await requireParent(ctx, c, body.parent_flow_run_id);
+      const parent = body.parent_flow_run_id ? await store.getFlowRun(body.parent_flow_run_id) : null;
+      if (parent && isTerminal(parent.state.type))
+        throw new WeirError(
+          "CONFLICT",
+          `parent_flow_run_id: flow run ${parent.name} (${parent.id}) has ended (${parent.state.name}); a finished run starts no subflows`,
+        );
       const flow = await store.upsertFlow(body.flow_name);
       const run = await store.createFlowRun({
         flow_id: flow.id,
@@ -28,6 +62,10 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
         parameters: body.parameters,
         tags: body.tags,
         state: body.state && { ...body.state, scheduledTime: body.state.scheduled_time },
+        parent_flow_run_id: parent?.id,
+        parent_task_run_id: body.parent_task_run_id,
+        // It runs in its parent's process, under the parent's claim (the lease covers both).
+        agent_id: parent?.agent_id,
       });
       return c.json(run, 201);
     },
@@ -37,7 +75,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
   r.route(
     "get",
     "/api/flow-runs",
-    "List flow runs, newest first (?deployment=ID&flow=NAME&state=TYPE,TYPE&pool=NAME&limit=N&offset=N)",
+    "List flow runs, newest first (?deployment=ID&flow=NAME&state=TYPE,TYPE&pool=NAME&parent=RUN_ID&limit=N&offset=N)",
     async (c) => {
       const states = c.req
         .query("state")
@@ -54,6 +92,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
           deploymentId: c.req.query("deployment"),
           flowName: c.req.query("flow"),
           workPoolName: c.req.query("pool"),
+          parentFlowRunId: c.req.query("parent"),
           stateTypes: states as StateType[] | undefined,
           ...page(c, ctx.limits, 50),
         }),
@@ -103,14 +142,23 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "/api/flow-runs/:id/set_state",
     "Propose a new state; the server refuses illegal transitions with 409",
     async (c) => {
-      const body = await readBody(c, StateBody, ctx.limits);
-      const { agent_id, ...proposal } = body;
+      const body = await readBody(c, FlowRunStateBody, ctx.limits);
+      const { agent_id, result, scheduled_time, ...proposal } = body;
+      if (result !== undefined && proposal.type !== "COMPLETED")
+        throw new WeirError(
+          "INVALID",
+          `result: only a COMPLETED state carries a result (got ${proposal.type})`,
+          {
+            fields: { result: "only with COMPLETED" },
+          },
+        );
       await requireRuns(ctx, c, [param(c, "id")]);
       const run = await store.setFlowRunState(
         param(c, "id"),
-        { ...proposal, scheduledTime: body.scheduled_time },
-        { agentId: agent_id },
+        { ...proposal, scheduledTime: scheduled_time },
+        { agentId: agent_id, result },
       );
+      if (isTerminal(run.state.type)) await endInProcessChildren(run);
       // A run to start again, or a slot of the pool's limits freed: waiting claims look again.
       if ((run.state.type === "SCHEDULED" || isTerminal(run.state.type)) && run.work_pool_name)
         ctx.wakeups.notify(run.work_pool_name);
@@ -122,7 +170,19 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
       }
       return c.json(run);
     },
-    StateBody,
+    FlowRunStateBody,
+  );
+
+  r.route(
+    "get",
+    "/api/flow-runs/:id/result",
+    "A flow run's result: the JSON its flow returned (404 while it has none, with the reason)",
+    async (c) => {
+      const run = await store.getFlowRun(param(c, "id"));
+      const stored = await store.getFlowRunResult(run.id);
+      if (stored) return c.body(stored.json, 200, { "content-type": "application/json" });
+      throw new WeirError("NOT_FOUND", noResultReason(run));
+    },
   );
 
   r.route(
@@ -151,6 +211,19 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
       // Agents waiting on the pool learn about it at once (see the claim route).
       if (updated.work_pool_name) ctx.wakeups.notify(updated.work_pool_name);
       if (isTerminal(updated.state.type)) ctx.wakeups.notify(`run:${updated.id}`);
+      // Its subflow runs are cancelled with it, wherever they run (as Prefect cancels subflows).
+      for (const child of await store.descendantRuns(run.id)) {
+        if (isTerminal(child.state.type) || child.state.type === "CANCELLING") continue;
+        const busy = ["RUNNING", "PENDING", "PAUSED"].includes(child.state.type);
+        const done = await store
+          .setFlowRunState(child.id, {
+            type: busy ? "CANCELLING" : "CANCELLED",
+            message: `Cancelled with its parent flow run ${run.name} (${run.id})`,
+          })
+          .catch(() => null);
+        if (done?.work_pool_name) ctx.wakeups.notify(done.work_pool_name);
+        if (done && isTerminal(done.state.type)) ctx.wakeups.notify(`run:${done.id}`);
+      }
       return c.json(updated);
     },
   );
@@ -251,4 +324,14 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     },
     StateBody,
   );
+}
+
+/** Why a run has no result to read. */
+function noResultReason(run: FlowRun): string {
+  const what = `Flow run ${run.name} (${run.id})`;
+  if (!isTerminal(run.state.type))
+    return `${what} has no result yet: it is ${run.state.name} (wait for it with: weir flow-run logs --follow ${run.id})`;
+  if (run.state.type !== "COMPLETED")
+    return `${what} has no result: it ended ${run.state.name}${run.state.message ? ` (${run.state.message})` : ""}`;
+  return `${what} completed without a stored result${run.state.message ? `: ${run.state.message}` : " (its flow returned nothing)"}`;
 }

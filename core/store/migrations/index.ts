@@ -8,6 +8,7 @@ import m0004 from "./0004_schedule_errors.sql" with { type: "text" };
 import m0005 from "./0005_runs_listing.sql" with { type: "text" };
 import m0006 from "./0006_limits.sql" with { type: "text" };
 import m0007 from "./0007_tokens.sql" with { type: "text" };
+import m0008 from "./0008_subflows_results.sql" with { type: "text" };
 
 export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0000_init", sql: m0000 },
@@ -18,4 +19,5 @@ export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0005_runs_listing", sql: m0005 },
   { id: "0006_limits", sql: m0006 },
   { id: "0007_tokens", sql: m0007 },
+  { id: "0008_subflows_results", sql: m0008 },
 ];

@@ -5,10 +5,12 @@ import m0000 from "./0000_init.sql" with { type: "text" };
 import m0001 from "./0001_runs_listing.sql" with { type: "text" };
 import m0002 from "./0002_limits.sql" with { type: "text" };
 import m0003 from "./0003_tokens.sql" with { type: "text" };
+import m0004 from "./0004_subflows_results.sql" with { type: "text" };
 
 export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0000_init", sql: m0000 },
   { id: "0001_runs_listing", sql: m0001 },
   { id: "0002_limits", sql: m0002 },
   { id: "0003_tokens", sql: m0003 },
+  { id: "0004_subflows_results", sql: m0004 },
 ];
