@@ -3,6 +3,7 @@
 // Exit codes: 0 success, 1 failure, 2 usage error. Nothing else in Weir calls process.exit with a
 // code of its own choosing.
 import { Command, CommanderError } from "@commander-js/extra-typings";
+import { setSdkHost } from "./core/sdk/host.ts";
 import pkg from "./package.json" with { type: "json" };
 
 type Register = (program: Command) => void;
@@ -98,6 +99,8 @@ export async function fullProgram(): Promise<Command> {
 const LEGACY_FLAGS: Record<string, string> = { "-ib": "--ib", "-sb": "--sb" };
 
 async function main(rawArgv: string[]): Promise<number> {
+  // deploy() and serve() in flow code and scripts reach this build's plugins through the host.
+  setSdkHost({ registry: async () => (await import("./cmd/lib/registry.ts")).registry() });
   const argv = rawArgv.map((a) => LEGACY_FLAGS[a] ?? a);
   const program = buildProgram();
   const group = argv.find((a) => !a.startsWith("-"));

@@ -2,7 +2,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { registerLegacyCommands } from "./deployment-legacy.ts";
 import { registerScheduleCommands } from "./deployment-schedules.ts";
 import { client, collect } from "./lib/options.ts";
-import { ago, bold, dim, green, printJson, printTable, red } from "./lib/output.ts";
+import { ago, bold, dim, green, printJson, printTable, red, yellow } from "./lib/output.ts";
 
 export function register(program: Command): void {
   const cmd = program.command("deployment").description("List, inspect, run and delete deployments");
@@ -106,6 +106,11 @@ export function register(program: Command): void {
         console.log(
           dim("  This deployment has no work pool: no agent will pick the run up (redeploy with --pool)."),
         );
+      else {
+        const { noAgentPolling } = await import("../core/sdk/run-deployment.ts");
+        const idle = await noAgentPolling(c, d.work_pool_name);
+        if (idle) console.log(yellow(`  The run stays Scheduled for now: ${idle}.`));
+      }
       if (!opts.watch) {
         console.log(dim(`  follow it: weir flow-run logs ${run.id} --follow`));
         return;

@@ -47,8 +47,17 @@ export function register(program: Command): void {
     .option("--json", "print JSON")
     .action(async (id, opts) => {
       const c = client();
-      const [run, states, tasks] = await Promise.all([c.getFlowRun(id), c.flowRunStates(id), c.taskRuns(id)]);
-      if (opts.json) return printJson({ ...run, state_history: states, task_runs: tasks });
+      const [run, states, tasks, children] = await Promise.all([
+        c.getFlowRun(id),
+        c.flowRunStates(id),
+        c.taskRuns(id),
+        c.listFlowRuns({ parent: id, limit: 1000 }),
+      ]);
+      const parent = run.parent_flow_run_id
+        ? await c.getFlowRun(run.parent_flow_run_id).catch(() => null)
+        : null;
+      if (opts.json)
+        return printJson({ ...run, state_history: states, task_runs: tasks, subflow_runs: children });
       const { printFields } = await import("./lib/output.ts");
       printFields([
         ["Flow run", `${run.name} (${run.id})`],
@@ -60,6 +69,14 @@ export function register(program: Command): void {
             stateColor(run.state.type),
           ],
         ],
+        ...(run.parent_flow_run_id
+          ? [
+              [
+                "Parent flow run",
+                `${parent ? `${parent.name} (${parent.id})` : run.parent_flow_run_id}${run.parent_task_run_id ? `, as task run ${run.parent_task_run_id}` : ""}`,
+              ] as [string, string],
+            ]
+          : []),
         ["Parameters", JSON.stringify(run.parameters)],
         ["Started / ended", `${run.start_time ?? "-"} / ${run.end_time ?? "-"}`],
         ["Runs", String(run.run_count)],
@@ -69,6 +86,21 @@ export function register(program: Command): void {
         ["TIME", "STATE", "MESSAGE"],
         states.map((s) => [s.timestamp, [s.name, stateColor(s.type)], s.message ?? ""]),
       );
+      if (children.length) {
+        console.log("");
+        printTable(
+          ["SUBFLOW RUN", "FLOW/DEPLOYMENT", "STATE", "ID"],
+          children
+            .slice()
+            .reverse()
+            .map((r) => [
+              r.name,
+              `${r.flow_name}${r.deployment_name ? `/${r.deployment_name}` : ""}`,
+              [r.state.name, stateColor(r.state.type)],
+              [r.id, dim],
+            ]),
+        );
+      }
       if (tasks.length) {
         console.log("");
         printTable(
@@ -108,6 +140,17 @@ export function register(program: Command): void {
       }
       if (opts.json) return printJson(all);
       for (const l of all) printLog(l);
+    });
+
+  cmd
+    .command("result")
+    .description("Print the JSON a flow run's flow returned")
+    .argument("<id>", "flow run id")
+    .option("--wait", "wait for the run to finish first")
+    .action(async (id, opts) => {
+      const c = client();
+      if (opts.wait) await c.waitForFlowRun(id, Number.POSITIVE_INFINITY);
+      printJson(await c.flowRunResult(id));
     });
 
   cmd

@@ -4,19 +4,48 @@ import { collect } from "./lib/options.ts";
 export function register(program: Command): void {
   program
     .command("run")
-    .description("Run a flow from a file now, in this process; tracked by the API when one is reachable")
-    .argument("<entrypoint>", "path/file.ts:flowName")
+    .description(
+      "Run a flow from a file now, in this process (tracked by the API when one is reachable), or run a TypeScript script",
+    )
+    .argument(
+      "<entrypoint>",
+      'path/file.ts:flowName runs that flow; path/file.ts runs the file as a script (its default export runs too when it is a flow), with "weir" and "valibot" importable',
+    )
+    .argument("[args...]", "a script's own arguments (after --), in process.argv from index 2")
     .option("--param <name=value>", "parameter, value read as JSON else text (repeatable)", collect)
     .option("--params <json>", "parameters as a JSON object")
     .option("--no-track", "do not report to the API even if one is reachable")
-    .action(async (entrypoint, opts) => {
-      const { registerFlowModules, loadFlow, runFlow } = await import("../core/engine/index.ts");
-      const { parseParamFlags } = await import("../core/model/index.ts");
+    .action(async (entrypoint, args, opts) => {
+      const { registerFlowModules, loadFlow, runFlow, parseEntrypoint } = await import(
+        "../core/engine/index.ts"
+      );
+      const { parseParamFlags, WeirError } = await import("../core/model/index.ts");
       const { WeirClient } = await import("../core/client/index.ts");
       const { dim } = await import("./lib/output.ts");
       registerFlowModules();
       const parameters = parseParamFlags(opts.param ?? [], opts.params);
-      const flow = await loadFlow(entrypoint, process.cwd());
+      let flow: Awaited<ReturnType<typeof loadFlow>>;
+      if (parseEntrypoint(entrypoint).file === entrypoint) {
+        // A script: imported (so run) as it is; a default export that is a flow runs after it.
+        const { runScript } = await import("./lib/run-script.ts");
+        const found = await runScript(entrypoint, args);
+        if (!found) {
+          if (opts.param || opts.params)
+            throw new WeirError(
+              "USAGE",
+              `--param/--params are a flow's parameters, and ${entrypoint} has no default export that is a flow (name one: ${entrypoint}:flowName)`,
+            );
+          return;
+        }
+        flow = found;
+      } else {
+        if (args.length)
+          throw new WeirError(
+            "USAGE",
+            `extra arguments (${args.join(" ")}) go to scripts; a flow takes --param name=value`,
+          );
+        flow = await loadFlow(entrypoint, process.cwd());
+      }
       let tracking: { client: InstanceType<typeof WeirClient>; flowRunId: string } | null = null;
       if (opts.track) {
         const client = new WeirClient();

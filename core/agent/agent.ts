@@ -14,6 +14,7 @@ import {
 } from "../infra/index.ts";
 import { type Deployment, describeError, type FlowRun, isTerminal, WeirError } from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
+import type { Flow } from "../sdk/flow.ts";
 import { scrub } from "../steps/index.ts";
 import { launchInline, needsOwnProcess } from "./inline.ts";
 
@@ -49,6 +50,11 @@ export interface AgentOptions {
    * working_dir): default the folder the agent started in.
    */
   allowDirs?: string[];
+  /**
+   * With `isolation: "none"`: the flow of a run when the caller holds it already (serve()), so
+   * it is not imported from the entrypoint.
+   */
+  flows?: (run: FlowRun) => Flow | undefined;
   /** How long one claim request waits on the server for work. */
   pollWaitMs?: number;
   log: (message: string) => void;
@@ -149,6 +155,14 @@ export class Agent {
     this.#warmed?.close();
     while (this.#running.size > 0) await Promise.race([...this.#running.values()].map((r) => r.done));
     await Bun.sleep(0);
+  }
+
+  /** Cancels every running flow run (stopped with the kill grace; they end CANCELLED). */
+  cancelAll(): void {
+    for (const t of this.#running.values()) {
+      t.starting.abort();
+      t.handle?.kill(this.opts.killGraceMs ?? 30_000);
+    }
   }
 
   /** Kills every running flow run's infrastructure at once (their runs end CRASHED). */
@@ -291,6 +305,7 @@ export class Agent {
               apiKey: taken.apiKey,
               allowedDirs: this.#allowedDirs,
               deployment: taken.deployment,
+              flow: this.opts.flows?.(run),
             })
           : await infra.launch(run, config, {
               apiUrl: this.opts.client.baseUrl,

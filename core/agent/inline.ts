@@ -3,6 +3,7 @@ import { executeFlowRun, registerFlowModules, StopRun } from "../engine/index.ts
 import { type InfraExit, type InfraHandle, runFolder } from "../infra/index.ts";
 import { type Deployment, describeError, type FlowRun } from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
+import type { Flow } from "../sdk/flow.ts";
 
 /**
  * Why a run of a process pool cannot run inside the agent (`--isolation none`) and gets a
@@ -33,6 +34,8 @@ export function launchInline(
     apiKey: string | null;
     allowedDirs: string[];
     deployment?: Deployment;
+    /** The run's flow when the caller holds it (serve()); else imported from the entrypoint. */
+    flow?: Flow;
   },
 ): InfraHandle {
   registerFlowModules();
@@ -49,6 +52,7 @@ export function launchInline(
     shared: { cwd, echo: config.stream_output !== false },
     allowedDirs: ctx.allowedDirs,
     execution: ctx.deployment ? { flow_run: run, deployment: ctx.deployment } : undefined,
+    flow: ctx.flow,
   })
     .then(
       ({ final }): InfraExit => ({ code: final.type === "COMPLETED" ? 0 : 1, reason: null, recorded: true }),

@@ -9,6 +9,7 @@ import {
   WeirError,
 } from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
+import type { Flow } from "../sdk/flow.ts";
 import { consoleLogger, makeLogger } from "../sdk/logger.ts";
 import { runSteps, scrub } from "../steps/index.ts";
 import { loadFlow } from "./load-flow.ts";
@@ -41,6 +42,8 @@ export async function executeFlowRun(
     allowedDirs?: string[];
     /** The run and its deployment when the caller has them already (from the claim). */
     execution?: { flow_run: FlowRun; deployment: Deployment | null };
+    /** The flow itself when the caller holds it (serve()): the entrypoint is not imported. */
+    flow?: Flow;
   },
 ): Promise<RunFlowResult> {
   const { signal, shared } = opts;
@@ -125,9 +128,9 @@ export async function executeFlowRun(
   } catch (err) {
     return failEarly(`Could not resolve the run's parameters: ${scrub(describeError(err), secrets)}`);
   }
-  let flow: Awaited<ReturnType<typeof loadFlow>>;
+  let flow: Flow;
   try {
-    flow = await loadFlow(deployment.entrypoint, cwd, { fresh: !!shared, confined: true });
+    flow = opts.flow ?? (await loadFlow(deployment.entrypoint, cwd, { fresh: !!shared, confined: true }));
   } catch (err) {
     return failEarly(describeError(err));
   }

@@ -2,6 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { isAbsolute, relative, resolve } from "node:path";
 import { WeirError } from "../model/index.ts";
 import { type Flow, isFlow } from "../sdk/flow.ts";
+import { flowLoading } from "../sdk/host.ts";
 
 export interface Entrypoint {
   file: string;
@@ -65,13 +66,25 @@ export async function loadFlow(
     // import by the file's modification time and size: an unchanged file stays loaded (and warm),
     // an edited one is imported anew. Files it imports itself stay as first loaded.
     const st = opts.fresh ? statSync(path) : null;
-    mod = await import(st ? `${path}?v=${st.mtimeMs}-${st.size}` : path);
+    flowLoading.depth++;
+    try {
+      mod = await import(st ? `${path}?v=${st.mtimeMs}-${st.size}` : path);
+    } finally {
+      flowLoading.depth--;
+    }
   } catch (cause) {
     throw new WeirError("INVALID", `Entrypoint "${entrypoint}" could not be loaded: ${firstLine(cause)}`, {
       cause,
     });
   }
-  const value = mod[exportName];
+  // The part after ":" is an export's name, or else a flow's own name (what deploy() in code
+  // writes, as it cannot know the export name of a flow).
+  const value =
+    mod[exportName] ??
+    (() => {
+      const named = Object.values(mod).filter((x) => isFlow(x) && x.options.name === exportName);
+      return new Set(named).size === 1 ? named[0] : undefined;
+    })();
   if (value === undefined) {
     const flows = Object.entries(mod)
       .filter(([, v]) => isFlow(v))

@@ -2,8 +2,9 @@ import * as v from "valibot";
 import type { WeirClient } from "../client/index.ts";
 import { describeError, LOG_LEVELS, levelName, type StateProposal, WeirError } from "../model/index.ts";
 import { type RunContext, runContext } from "../sdk/context.ts";
+import { SubflowFailed } from "../sdk/errors.ts";
 import type { Flow } from "../sdk/flow.ts";
-import { makeLogger } from "../sdk/logger.ts";
+import { type Logger, makeLogger } from "../sdk/logger.ts";
 import { scrub } from "../steps/index.ts";
 import { LogShipper } from "./log-shipper.ts";
 import { ApiReporter } from "./reporter.ts";
@@ -31,8 +32,6 @@ export interface RunFlowResult {
   final: StateProposal;
   result?: unknown;
 }
-
-const RESULT_LIMIT = 16 * 1024;
 
 class Cancelled extends Error {}
 class TimedOut extends Error {}
@@ -64,6 +63,7 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       )
     : null;
   const flowLoggerName = `flow_runs.${flow.options.name}`;
+  const echoOn = opts.echo !== false;
   const sink = (taskRunId: () => string | undefined) => (level: number, raw: string) => {
     const message = opts.secrets?.length ? scrub(raw, opts.secrets) : raw;
     shipper?.add(level, message, flowLoggerName, taskRunId() ?? null);
@@ -77,14 +77,26 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
   const reporter = tracking
     ? new ApiReporter(tracking.client, tracking.flowRunId, (m) => log.warning(m))
     : null;
-  const propose = async (state: StateProposal): Promise<void> => {
-    if (tracking) await tracking.client.setFlowRunState(tracking.flowRunId, state);
+  const propose = async (state: StateProposal, result?: string): Promise<void> => {
+    if (tracking) await tracking.client.setFlowRunState(tracking.flowRunId, state, { result });
   };
   const finish = async (final: StateProposal, result?: unknown): Promise<RunFlowResult> => {
     await reporter?.flush();
     await shipper?.close();
     try {
-      await propose(final);
+      // The return value is kept as JSON with the COMPLETED state. One the server will not keep
+      // (too large, not JSON) leaves the run COMPLETED, saying why it has no result.
+      const json = final.type === "COMPLETED" && tracking ? resultJson(result) : undefined;
+      if (typeof json === "object")
+        final = { ...final, message: `Completed; its result was not kept: ${json.problem}` };
+      try {
+        await propose(final, typeof json === "string" ? json : undefined);
+      } catch (err) {
+        if (!(typeof json === "string" && err instanceof WeirError && err.code === "INVALID")) throw err;
+        final = { ...final, message: `Completed; its result was not kept: ${err.message}` };
+        await propose(final);
+      }
+      if (final.message && final.type === "COMPLETED" && echoOn) console.error(final.message);
     } catch (err) {
       // The server may refuse (e.g. the run was cancelled meanwhile); its decision stands.
       if (!(err instanceof WeirError && err.code === "CONFLICT")) throw err;
@@ -132,6 +144,9 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       );
     opts.signal.addEventListener("abort", onAbort, { once: true });
     const timer = timeoutMs ? setTimeout(() => controller.abort(new TimedOut("timeout")), timeoutMs) : null;
+    // The run is alive until its body settles: a body awaiting only its cancellation (nothing
+    // else pending) must not let the process end as if it had finished.
+    const keepAlive = setInterval(() => {}, 2 ** 30);
     // A body that never yields keeps that timer from firing: a watchdog thread ends it instead.
     if (guarded && tracking)
       watchdog.arm({
@@ -146,6 +161,19 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       log,
       signal: controller.signal,
       reporter,
+      client: tracking?.client,
+      subflow:
+        tracking && reporter
+          ? (child, childParams) =>
+              runSubflow(child, childParams, {
+                tracking,
+                reporter,
+                log,
+                signal: controller.signal,
+                secrets: opts.secrets,
+                echo: opts.echo,
+              })
+          : undefined,
     };
     const aborted = new Promise<never>((_, reject) => {
       if (controller.signal.aborted) reject(controller.signal.reason);
@@ -157,7 +185,7 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       );
       const result = await Promise.race([body, aborted]);
       disarm(); // before reporting, which may wait for a server
-      return finish({ type: "COMPLETED", data: resultData(result) }, result);
+      return finish({ type: "COMPLETED" }, result);
     } catch (err) {
       disarm();
       if (err instanceof StopRun) {
@@ -194,6 +222,7 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
         data: { error: errorData(err) },
       });
     } finally {
+      clearInterval(keepAlive);
       if (timer) clearTimeout(timer);
       disarm();
       opts.signal.removeEventListener("abort", onAbort);
@@ -210,16 +239,78 @@ function errorData(err: unknown): Record<string, unknown> {
   return { message: describeError(err) };
 }
 
-/** A small, JSON-safe summary of the return value kept with the COMPLETED state. */
-function resultData(result: unknown): Record<string, unknown> | undefined {
+/** The return value as JSON text; undefined when there is none; the problem when it is not JSON. */
+function resultJson(result: unknown): string | undefined | { problem: string } {
   if (result === undefined) return undefined;
   try {
-    const json = JSON.stringify(result);
-    if (json === undefined) return undefined;
-    return json.length <= RESULT_LIMIT
-      ? { result: JSON.parse(json) }
-      : { result_truncated: true, result_bytes: json.length };
-  } catch {
-    return { result_unserializable: true };
+    return JSON.stringify(result);
+  } catch (err) {
+    return { problem: `the returned value cannot be written as JSON (${describeError(err)})` };
   }
+}
+
+/**
+ * A flow called inside a tracked run: a flow run of its own, linked to the caller and to a task
+ * run standing for it there (as Prefect), run here with its own states, logs, task runs, retries
+ * and timeout. Cancelling the caller cancels it. Its result is the call's; its failure rejects it.
+ */
+async function runSubflow(
+  child: Flow,
+  params: Record<string, unknown>,
+  parent: {
+    tracking: { client: WeirClient; flowRunId: string };
+    reporter: ApiReporter;
+    log: Logger;
+    signal: AbortSignal;
+    secrets?: string[];
+    echo?: boolean;
+  },
+): Promise<unknown> {
+  const { client, flowRunId } = parent.tracking;
+  const name = child.options.name;
+  const taskRunId = Bun.randomUUIDv7();
+  parent.reporter.taskRunStarted({ id: taskRunId, name, taskKey: `subflow:${name}` });
+  let run: { id: string; name: string };
+  try {
+    // Its parameters as the run records them (JSON); the body still gets the values themselves.
+    const recorded = JSON.parse(JSON.stringify(params) ?? "{}");
+    run = await client.createFlowRun({
+      flow_name: name,
+      parameters: recorded,
+      state: { type: "PENDING" },
+      parent_flow_run_id: flowRunId,
+      parent_task_run_id: taskRunId,
+    });
+  } catch (err) {
+    parent.reporter.taskRunState(taskRunId, { type: "FAILED", message: describeError(err) });
+    throw new SubflowFailed(`Subflow ${name} could not start: ${describeError(err)}`, "", {
+      type: "FAILED",
+    });
+  }
+  parent.log.info(`Subflow ${name}: flow run ${run.name} (${run.id})`);
+  const out = await runFlow({
+    flow: child,
+    parameters: params,
+    tracking: { client, flowRunId: run.id },
+    signal: parent.signal,
+    secrets: parent.secrets,
+    echo: parent.echo,
+    // One watchdog per process, the outermost run's; a subflow's timeout holds at await points.
+    watchdog: false,
+  });
+  const { final } = out;
+  parent.reporter.taskRunState(
+    taskRunId,
+    final.type === "COMPLETED"
+      ? { type: "COMPLETED" }
+      : { type: final.type === "CANCELLED" ? "CANCELLED" : "FAILED", message: final.message },
+  );
+  if (final.type === "COMPLETED") return out.result;
+  // The caller was cancelled (or stopped): it ends that way too, not as a failure of its own.
+  if (parent.signal.aborted) throw parent.signal.reason;
+  throw new SubflowFailed(
+    `Subflow ${name} (flow run ${run.name}, ${run.id}) ended ${final.type}${final.message ? `: ${final.message}` : ""}`,
+    run.id,
+    final,
+  );
 }

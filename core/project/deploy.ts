@@ -66,6 +66,8 @@ export async function planDeployments(
   names: string[],
   all: boolean,
   overlay: DeployOverlay = {},
+  /** Flows the caller holds already, by entrypoint (deploy() in code): not imported again. */
+  known?: ReadonlyMap<string, Flow>,
 ): Promise<PlannedDeployment[]> {
   const planned: PlannedDeployment[] = [];
   for (const [index, spec] of project.deployments.entries()) {
@@ -82,7 +84,7 @@ export async function planDeployments(
       );
     } else {
       try {
-        flow = await loadFlow(spec.entrypoint, project.dir);
+        flow = known?.get(spec.entrypoint) ?? (await loadFlow(spec.entrypoint, project.dir));
       } catch (err) {
         problems.push(
           formatAt(spec.entrypointPos, `deployment "${spec.name}": ${describeError(err)}`, project.source),

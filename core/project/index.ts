@@ -16,6 +16,12 @@ export {
   readLegacyFile,
   writeLegacyFile,
 } from "./legacy.ts";
-export { type DeploymentSpec, findProjectFile, loadProject, type Project } from "./load-project.ts";
+export {
+  type DeploymentSpec,
+  findProjectFile,
+  loadProject,
+  type Project,
+  parseProject,
+} from "./load-project.ts";
 export { selectDeployments } from "./select.ts";
 export { parseStorageRef, STORAGE_TYPES, storagePullSteps, storageUpload } from "./storage.ts";

@@ -121,6 +121,21 @@ export function loadProject(path: string, opts: LoadOptions = {}): Project {
     if (cause instanceof WeirError) throw cause;
     throw new WeirError("INVALID", `Cannot read ${displayFile}: ${(cause as Error).message}`, { cause });
   }
+  return parseProject(source, { path, displayFile, registry, limits });
+}
+
+/**
+ * A project from its text: what loadProject reads from weir.yaml, and what deploy() in code
+ * writes as the same YAML (so both go through one loader and one set of checks). `path` is the
+ * file's (its folder is the project's); `displayFile` names it in messages.
+ */
+export function parseProject(
+  source: string,
+  opts: { path: string; displayFile: string; registry?: Registry; limits?: Limits },
+): Project {
+  const { path, displayFile } = opts;
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const registry = opts.registry ?? createRegistry([]);
   const lines = new LineCounter();
   // Duplicate keys are allowed (Prefect's loader keeps the last); duplicateKeys() warns about them.
   const doc = parseDocument(source, {

@@ -1,11 +1,16 @@
 // What user flows import as "weir". The binary serves this module to flow files at run time, so
-// a flow needs nothing installed; weir.d.ts beside this file declares the same surface for editors.
+// a flow needs nothing installed. `weir types` writes its declarations for editors, generated from
+// this source when the binary is built (scripts/sdk-types.ts).
 
 import { currentContext, currentLogger } from "./context.ts";
 import type { Logger } from "./logger.ts";
 
+export { type DeployOptions, deploy, type ScheduleSpec } from "./deploy.ts";
+export { SubflowFailed } from "./errors.ts";
 export { type Flow, type FlowContext, type FlowOptions, flow, isFlow } from "./flow.ts";
 export type { Logger } from "./logger.ts";
+export { type DeploymentRun, type RunDeploymentOptions, runDeployment } from "./run-deployment.ts";
+export { type ServeOptions, serve } from "./serve.ts";
 export { type Task, type TaskOptions, task } from "./task.ts";
 
 /** Logs to the current flow or task run (shipped to the API), or to the console outside one. */
