@@ -7,3 +7,9 @@ declare module "*.d.ts.txt" {
   const text: string;
   export default text;
 }
+// The declarations of "weir" generated from core/sdk at build time, relative path → text: a module
+// scripts/build.ts provides to the bundle (see cmd/lib/write-types.ts).
+declare module "weir-sdk-declarations:" {
+  const files: Record<string, string>;
+  export default files;
+}

@@ -2,6 +2,7 @@
 // migrations and the UI). It runs from an empty directory with no node_modules, Bun or Node.
 import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { sdkDeclarations } from "./sdk-types.ts";
 
 const root = join(import.meta.dir, "..");
 const outfile = process.env.WEIR_OUTFILE ?? join(root, "dist", "weir");
@@ -26,15 +27,35 @@ const libsqlNative = {
   },
 };
 
+// `weir types` writes the declarations of "weir" generated from the SDK's source at build time
+// (scripts/sdk-types.ts), never a hand-written copy: cmd/lib/write-types.ts imports them as the
+// virtual module "weir-sdk-declarations:", a map of relative path → text.
 const started = performance.now();
+const declarations = sdkDeclarations(); // runs tsc alongside the bundling
+declarations.catch(() => {}); // reported below, after the build, if nothing awaited it sooner
+const sdkTypes = {
+  name: "weir-sdk-declarations",
+  setup(build: Bun.PluginBuilder) {
+    build.onResolve({ filter: /^weir-sdk-declarations:$/ }, (args) => ({
+      path: args.path,
+      namespace: "weir-sdk-declarations",
+    }));
+    build.onLoad({ filter: /.*/, namespace: "weir-sdk-declarations" }, async () => ({
+      contents: `export default ${JSON.stringify(await declarations)};`,
+      loader: "js",
+    }));
+  },
+};
+
 const result = await Bun.build({
   // Worker threads are entrypoints of their own, embedded beside main (see DateExpander).
   entrypoints: [join(root, "main.ts"), join(root, "core/schedules/date-worker.ts")],
   compile: { outfile },
   minify: true,
   bytecode: true,
-  plugins: [libsqlNative],
+  plugins: [libsqlNative, sdkTypes],
 });
+await declarations;
 if (!result.success) {
   for (const log of result.logs) console.error(log);
   process.exit(1);

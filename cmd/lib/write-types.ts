@@ -1,14 +1,25 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
-// @ts-expect-error text import of a declaration file
-import weirTypesText from "../../core/sdk/weir.d.ts" with { type: "text" };
-// The bundler embeds both declaration files as text; TypeScript cannot type a text import of a
-// .d.ts, hence the ignores and the casts below.
+import { dirname, join, relative, resolve } from "node:path";
+// The bundler embeds valibot's declarations as text; TypeScript cannot type a text import of a
+// .d.ts, hence the ignore and the cast below.
 // @ts-expect-error text import of a declaration file
 import valibotTypesText from "../../node_modules/valibot/dist/index.d.mts" with { type: "text" };
 
-const weirTypes = weirTypesText as unknown as string;
 const valibotTypes = valibotTypesText as unknown as string;
+
+/**
+ * The declarations of "weir", generated from the SDK's source (relative path → text, e.g.
+ * "sdk/index.d.ts"). The binary embeds them at build time (the virtual module comes from
+ * scripts/build.ts); from source, where that module does not exist, they are generated now, with
+ * the TypeScript compiler in node_modules.
+ */
+async function weirDeclarations(): Promise<Record<string, string>> {
+  if (Bun.main.startsWith("/$bunfs/")) return (await import("weir-sdk-declarations:")).default;
+  // A computed path, so the bundler leaves the generator (and its tsc run) out of the binary.
+  const generator: string = join(import.meta.dir, "../../scripts/sdk-types.ts");
+  const { sdkDeclarations } = (await import(generator)) as typeof import("../../scripts/sdk-types.ts");
+  return sdkDeclarations();
+}
 
 /**
  * Writes the declarations of the modules the binary provides to flows, and a tsconfig.json that
@@ -16,9 +27,14 @@ const valibotTypes = valibotTypesText as unknown as string;
  */
 export async function writeTypes(outDir: string): Promise<void> {
   const out = resolve(outDir);
-  mkdirSync(join(out, "weir"), { recursive: true });
+  const weir = await weirDeclarations();
+  for (const [file, text] of Object.entries(weir)) {
+    mkdirSync(dirname(join(out, "weir", file)), { recursive: true });
+    writeFileSync(join(out, "weir", file), text);
+  }
+  // The module's entry: the SDK's own index, whose imports of its siblings keep their ".ts".
+  writeFileSync(join(out, "weir", "index.d.ts"), 'export * from "./sdk/index.ts";\n');
   mkdirSync(join(out, "valibot"), { recursive: true });
-  writeFileSync(join(out, "weir", "index.d.ts"), weirTypes);
   writeFileSync(join(out, "valibot", "index.d.ts"), valibotTypes);
   const rel = `./${relative(process.cwd(), out).replaceAll("\\", "/")}`;
   const paths = { weir: [`${rel}/weir/index.d.ts`], valibot: [`${rel}/valibot/index.d.ts`] };

@@ -12,12 +12,12 @@ import type {
   StateProposal,
   TaskRun,
   TaskRunSnapshot,
+  TokenInfo,
   Variable,
   WorkPool,
   WorkQueue,
 } from "../model/index.ts";
 import { DEFAULT_STATE_NAMES, type ErrorCode, isTerminal, WeirError } from "../model/index.ts";
-import type { TokenInfo } from "../store/tokens.ts";
 import { untilAnswered } from "./retry.ts";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:4200/api";

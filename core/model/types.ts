@@ -203,3 +203,15 @@ export function levelName(level: number): string {
   if (level >= 20) return "INFO";
   return "DEBUG";
 }
+
+/** An API token as listed: never its value or hash. */
+export interface TokenInfo {
+  id: string;
+  name: string;
+  scope: string;
+  work_pool_name: string | null;
+  flow_run_id: string | null;
+  created: string;
+  expires: string | null;
+  revoked: string | null;
+}

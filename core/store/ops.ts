@@ -65,7 +65,6 @@ export {
   listTokens,
   revokeRunTokens,
   revokeToken,
-  type TokenInfo,
 } from "./tokens.ts";
 export { afterImport, countRows, readTable, writeRows } from "./transfer.ts";
 export { deleteVariable, getVariable, listVariables, setVariable } from "./variables.ts";

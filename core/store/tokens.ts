@@ -1,19 +1,7 @@
 import { and, asc, eq, isNull, ne, or } from "drizzle-orm";
-import { WeirError } from "../model/index.ts";
+import { type TokenInfo, WeirError } from "../model/index.ts";
 import type { Conn } from "./conn.ts";
 import { newId, nowIso } from "./rows.ts";
-
-/** A token as listed: never its value or hash. */
-export interface TokenInfo {
-  id: string;
-  name: string;
-  scope: string;
-  work_pool_name: string | null;
-  flow_run_id: string | null;
-  created: string;
-  expires: string | null;
-  revoked: string | null;
-}
 
 const info = (r: typeof import("./schema.ts").apiTokens.$inferSelect): TokenInfo => ({
   id: r.id,

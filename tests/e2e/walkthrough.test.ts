@@ -161,6 +161,7 @@ describe("walkthrough", () => {
     expect(r.stdout).toContain(`hello/daily updated (id ${before.id})`);
   });
 
+  // tests/e2e/types.test.ts checks the declarations further (fresh, strict, misuses fail).
   test("weir types writes declarations that type-check a flow", async () => {
     const r = await env.cli(["types"], { cwd: project });
     expect(r.code).toBe(0);
