@@ -115,9 +115,12 @@ function requests(): fc.Arbitrary<FuzzRequest> {
             // a claim may wait up to a minute: keep fuzzed long polls short
             if (path.endsWith("/claim") && b && "json" in b && b.json && typeof b.json === "object")
               (b.json as Record<string, unknown>).wait_ms = 0;
+            // and a run's wait (30 s by default) too, unless the fuzzed query sets its own
+            const waits = path.endsWith("/wait") && !q?.includes("timeout_ms=");
+            const query = waits ? `timeout_ms=0${q ? `&${q}` : ""}` : q;
             return {
               method: method.toUpperCase(),
-              path: q ? `${url}?${q}` : url,
+              path: query ? `${url}?${query}` : url,
               body: b,
               what: `${method.toUpperCase()} ${path}`,
             };

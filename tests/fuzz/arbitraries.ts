@@ -140,6 +140,8 @@ export const query = fc
       "include_secrets",
       "if_missing",
       "overwrite",
+      "parent",
+      "timeout_ms",
     ),
     fc.oneof(
       fc.constantFrom(
