@@ -15,6 +15,7 @@ import { postgres } from "./scenarios/postgres.ts";
 import { s3 } from "./scenarios/s3.ts";
 import { scheduler } from "./scenarios/scheduler.ts";
 import { throughput } from "./scenarios/throughput.ts";
+import { ui } from "./scenarios/ui.ts";
 
 const SCENARIOS: Record<string, () => Promise<Row[]>> = {
   cli,
@@ -27,6 +28,7 @@ const SCENARIOS: Record<string, () => Promise<Row[]>> = {
   s3,
   docker,
   postgres,
+  ui,
   peers: async () => (await import("./peers.ts")).peers(),
 };
 const ALL = [
@@ -40,6 +42,7 @@ const ALL = [
   "s3",
   "docker",
   "postgres",
+  "ui",
 ];
 
 const verdict = (r: Row): string => {

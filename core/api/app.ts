@@ -166,7 +166,11 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
   // Who is calling: every /api route but the health check needs a token when auth is on.
   app.use("/api/*", async (c, next) => {
     const auth = ctx.auth;
-    if (!auth || c.req.path === "/api/health") c.set("caller", OPEN_CALLER);
+    // The UI calls the API in this process as its signed-in browser's caller (ui/session.ts): the
+    // caller rides in the request's environment, which no network request can set.
+    const fromUi = (c.env as { weirUiCaller?: Caller } | undefined)?.weirUiCaller;
+    if (fromUi) c.set("caller", fromUi);
+    else if (!auth || c.req.path === "/api/health") c.set("caller", OPEN_CALLER);
     else c.set("caller", await auth.caller(c.req.header("authorization"), clientAddress(c)));
     await next();
   });

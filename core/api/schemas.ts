@@ -144,6 +144,13 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
 
   const ReplaceSchedulesBody = v.object({ schedules });
 
+  /** What a person edits by hand (the UI): each field absent is left as it is. */
+  const DeploymentPatchBody = v.strictObject({
+    description: nullableText,
+    parameters: v.optional(json("maxParametersBytes")),
+    tags: v.optional(tags),
+  });
+
   const RunDeploymentBody = v.object({
     parameters: v.optional(json("maxParametersBytes")),
     tags: v.optional(tags),
@@ -300,6 +307,8 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
   });
 
   const BlockBody = v.object({ type: name, name, data: json("maxBlockBytes") });
+  /** Fields to change in a block's data; the fields absent (a secret left as it is) are kept. */
+  const BlockPatchBody = v.object({ data: json("maxBlockBytes") });
 
   return {
     StateBody,
@@ -308,6 +317,8 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     DeploymentBody,
     ReplaceSchedulesBody,
     RunDeploymentBody,
+    DeploymentPatchBody,
+    BlockPatchBody,
     FlowRunBody,
     TaskRunBody,
     TaskRunSnapshotsBody,

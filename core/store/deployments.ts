@@ -161,6 +161,25 @@ export async function deleteDeployment(c: Conn, ref: string): Promise<Deployment
   return d;
 }
 
+/** Changes what a person edits by hand (the UI): description, default parameters, tags. */
+export async function updateDeploymentFields(
+  c: Conn,
+  id: string,
+  patch: { description?: string | null; parameters?: Record<string, unknown>; tags?: string[] },
+): Promise<Deployment> {
+  const d = await getDeployment(c, id);
+  await c.db
+    .update(c.t.deployments)
+    .set({
+      updated: nowIso(),
+      ...(patch.description !== undefined ? { description: patch.description } : {}),
+      ...(patch.parameters !== undefined ? { parameters: patch.parameters } : {}),
+      ...(patch.tags !== undefined ? { tags: patch.tags } : {}),
+    })
+    .where(eq(c.t.deployments.id, d.id));
+  return getDeployment(c, d.id);
+}
+
 export async function setDeploymentPaused(c: Conn, ref: string, paused: boolean): Promise<Deployment> {
   const d = await getDeployment(c, ref);
   await inTx(c, async (tc) => {

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, isNotNull, notInArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, notInArray, sql } from "drizzle-orm";
 import type { FlowRun, State } from "../model/index.ts";
 import {
   assertTransition,
@@ -130,6 +130,11 @@ export interface FlowRunFilter extends Page {
   workPoolName?: string;
   /** Only the subflow runs of this run. */
   parentFlowRunId?: string;
+  /** Only runs carrying this tag. */
+  tag?: string;
+  /** Only runs created at or after / before these times (ISO 8601, UTC). */
+  createdAfter?: string;
+  createdBefore?: string;
 }
 
 export async function listFlowRuns(c: Conn, f: FlowRunFilter = {}): Promise<FlowRun[]> {
@@ -139,6 +144,13 @@ export async function listFlowRuns(c: Conn, f: FlowRunFilter = {}): Promise<Flow
     f.stateTypes?.length ? inArray(c.t.flowRuns.stateType, f.stateTypes) : undefined,
     f.workPoolName ? eq(c.t.flowRuns.workPoolName, f.workPoolName) : undefined,
     f.parentFlowRunId ? eq(c.t.flowRuns.parentFlowRunId, f.parentFlowRunId) : undefined,
+    f.tag
+      ? c.dialect === "postgres"
+        ? sql`${c.t.flowRuns.tags} @> ${JSON.stringify([f.tag])}::jsonb`
+        : sql`exists (select 1 from json_each(${c.t.flowRuns.tags}) where value = ${f.tag})`
+      : undefined,
+    f.createdAfter ? gte(c.t.flowRuns.created, f.createdAfter) : undefined,
+    f.createdBefore ? lt(c.t.flowRuns.created, f.createdBefore) : undefined,
   );
   const rows = await runWithNames(c)
     .where(where)

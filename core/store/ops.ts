@@ -24,6 +24,7 @@ export {
   listDeployments,
   setDeploymentPaused,
   setScheduleActiveForDeployment,
+  updateDeploymentFields,
   upsertDeployment,
 } from "./deployments.ts";
 export {

@@ -408,3 +408,58 @@ describe("waiting for a run's end", () => {
     expect((await call("GET", `/api/flow-runs/${run.id}/wait?timeout_ms=61000`)).status).toBe(422);
   });
 });
+
+describe("what the UI edits", () => {
+  test("PATCH a deployment's description, defaults and tags; defaults the flow refuses are named", async () => {
+    const d = await deploy();
+    const bad = await call("PATCH", `/api/deployments/${d.id}`, { parameters: { name: 5 } });
+    expect([bad.status, bad.json.error.message]).toEqual([
+      422,
+      expect.stringContaining('parameter "name" must be string'),
+    ]);
+    const unknown = await call("PATCH", `/api/deployments/${d.id}`, { entrypoint: "x.ts:y" });
+    expect(unknown.status).toBe(422);
+    const ok = await call("PATCH", `/api/deployments/${d.id}`, {
+      description: "Greets",
+      parameters: { name: "Ada", times: 2 },
+      tags: ["a", "b"],
+    });
+    expect(ok.status).toBe(200);
+    expect([ok.json.description, ok.json.parameters, ok.json.tags, ok.json.entrypoint]).toEqual([
+      "Greets",
+      { name: "Ada", times: 2 },
+      ["a", "b"],
+      "flows/hello.ts:hello",
+    ]);
+    // a field left out stays
+    const again = await call("PATCH", `/api/deployments/${d.id}`, { tags: [] });
+    expect([again.json.description, again.json.tags]).toEqual(["Greets", []]);
+  });
+
+  test("PATCH a block keeps the fields not given (a secret left as it is)", async () => {
+    await call("POST", "/api/blocks", { type: "secret", name: "pw", data: { value: "hunter2" } });
+    const patched = await call("PATCH", "/api/blocks/secret/pw", { data: {} });
+    expect([patched.status, patched.json.data.value]).toEqual([200, "********"]);
+    const read = await call("GET", "/api/blocks/secret/pw?include_secrets=true");
+    expect(read.json.data.value).toBe("hunter2");
+    await call("PATCH", "/api/blocks/secret/pw", { data: { value: "new" } });
+    expect((await call("GET", "/api/blocks/secret/pw?include_secrets=true")).json.data.value).toBe("new");
+    expect((await call("PATCH", "/api/blocks/secret/nope", { data: {} })).status).toBe(404);
+  });
+
+  test("runs are listed by tag and by creation time", async () => {
+    const d = await deploy();
+    const tagged = await call("POST", `/api/deployments/${d.id}/runs`, { tags: ["rare"] });
+    await call("POST", `/api/deployments/${d.id}/runs`, {});
+    const byTag = await call("GET", "/api/flow-runs?tag=rare");
+    expect(byTag.json.map((r: FlowRun) => r.id)).toEqual([tagged.json.id]);
+    const future = new Date(Date.now() + 3600_000).toISOString();
+    expect((await call("GET", `/api/flow-runs?created_after=${future}`)).json).toEqual([]);
+    expect((await call("GET", `/api/flow-runs?created_before=${future}`)).json).toHaveLength(2);
+    const bad = await call("GET", "/api/flow-runs?created_after=yesterday");
+    expect([bad.status, bad.json.error.message]).toEqual([
+      422,
+      expect.stringContaining("created_after=yesterday is not a time"),
+    ]);
+  });
+});

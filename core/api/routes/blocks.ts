@@ -77,6 +77,28 @@ export function blockRoutes(r: Router, ctx: ReadyContext): void {
       return c.json(await present(await store.getBlock(param(c, "type"), param(c, "name")), show));
     },
   );
+  r.route(
+    "patch",
+    "/api/blocks/:type/:name",
+    "Change some fields of a block; the fields not given (a secret left as it is) are kept",
+    async (c) => {
+      const body = await readBody(c, ctx.schemas.BlockPatchBody, ctx.limits);
+      const stored = await store.getBlock(param(c, "type"), param(c, "name"));
+      const secret = secretFields(stored.type);
+      const open = box ? await box.openFields(stored.data, secret) : stored.data;
+      const data = { ...open, ...body.data };
+      const b = await store.saveBlock(
+        types,
+        stored.type,
+        stored.name,
+        data,
+        true,
+        box ? (d) => box.sealFields(d, secret) : undefined,
+      );
+      return c.json(await present(b, false));
+    },
+    ctx.schemas.BlockPatchBody,
+  );
   r.route("delete", "/api/blocks/:type/:name", "Delete a block", async (c) => {
     await store.deleteBlock(param(c, "type"), param(c, "name"));
     return c.json({ deleted: `${param(c, "type")}/${param(c, "name")}` });

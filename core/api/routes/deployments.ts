@@ -89,6 +89,24 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
     c.json(await store.getDeployment(param(c, "id"))),
   );
 
+  r.route(
+    "patch",
+    "/api/deployments/:id",
+    "Change a deployment's description, default parameters or tags (the rest comes from deploy)",
+    async (c) => {
+      const body = await readBody(c, ctx.schemas.DeploymentPatchBody, ctx.limits);
+      const d = await store.getDeployment(param(c, "id"));
+      // Defaults are checked as at deploy: each one given must suit the flow (missing ones may
+      // come with each run).
+      if (body.parameters && d.enforce_parameter_schema)
+        validateParameters(d.parameter_openapi_schema, body.parameters, `${d.flow_name}/${d.name}`, {
+          partial: true,
+        });
+      return c.json(await store.updateDeploymentFields(d.id, body));
+    },
+    ctx.schemas.DeploymentPatchBody,
+  );
+
   r.route("get", "/api/deployments/name/:flow/:name", "Read a deployment by FLOW/NAME", async (c) =>
     c.json(await store.getDeployment(`${param(c, "flow")}/${param(c, "name")}`)),
   );

@@ -75,7 +75,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
   r.route(
     "get",
     "/api/flow-runs",
-    "List flow runs, newest first (?deployment=ID&flow=NAME&state=TYPE,TYPE&pool=NAME&parent=RUN_ID&limit=N&offset=N)",
+    "List flow runs, newest first (?deployment=ID&flow=NAME&state=TYPE,TYPE&pool=NAME&parent=RUN_ID&tag=TAG&created_after=TIME&created_before=TIME&limit=N&offset=N)",
     async (c) => {
       const states = c.req
         .query("state")
@@ -93,6 +93,9 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
           flowName: c.req.query("flow"),
           workPoolName: c.req.query("pool"),
           parentFlowRunId: c.req.query("parent"),
+          tag: c.req.query("tag"),
+          createdAfter: timeQuery(c.req.query("created_after"), "created_after"),
+          createdBefore: timeQuery(c.req.query("created_before"), "created_before"),
           stateTypes: states as StateType[] | undefined,
           ...page(c, ctx.limits, 50),
         }),
@@ -334,4 +337,16 @@ function noResultReason(run: FlowRun): string {
   if (run.state.type !== "COMPLETED")
     return `${what} has no result: it ended ${run.state.name}${run.state.message ? ` (${run.state.message})` : ""}`;
   return `${what} completed without a stored result${run.state.message ? `: ${run.state.message}` : " (its flow returned nothing)"}`;
+}
+
+/** A time in a query (ISO 8601), as stored times are written (UTC with a Z); undefined when absent. */
+function timeQuery(raw: string | undefined, name: string): string | undefined {
+  if (!raw) return undefined;
+  const t = Date.parse(raw);
+  if (Number.isNaN(t))
+    throw new WeirError(
+      "INVALID",
+      `${name}=${raw} is not a time (use ISO 8601, such as 2026-01-31T09:00:00Z)`,
+    );
+  return new Date(t).toISOString();
 }

@@ -1,0 +1,148 @@
+// The UI's forms without a browser: every change needs the page's CSRF token, goes through the API
+// as the signed-in caller (so a read token's session changes nothing, with the API's reason), and
+// no network request can pose as the UI's in-process caller.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Hono } from "hono";
+import { createApp, Wakeups } from "../../core/api/index.ts";
+import { Authenticator, newToken, tokenHash } from "../../core/auth/index.ts";
+import { uiRoutes } from "../../ui/index.ts";
+import { registry, tempStore } from "../helpers.ts";
+
+const ADMIN = newToken();
+let store: Awaited<ReturnType<typeof tempStore>>;
+let app: Hono;
+let open: Hono;
+let deploymentId: string;
+
+/** A browser: keeps cookies, sends forms as a browser does (same origin). */
+class Browser {
+  cookies = new Map<string, string>();
+  constructor(readonly app: Hono) {}
+  async go(method: string, path: string, form?: Record<string, string>) {
+    const res = await this.app.request(path, {
+      method,
+      headers: {
+        host: "127.0.0.1:4200",
+        origin: method === "GET" ? "" : "http://127.0.0.1:4200",
+        cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "),
+        ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}),
+      },
+      body: form ? new URLSearchParams(form).toString() : undefined,
+    });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(";");
+      const [k, v] = pair!.split("=");
+      if (/Max-Age=0/i.test(c)) this.cookies.delete(k!);
+      else this.cookies.set(k!, v ?? "");
+    }
+    return { status: res.status, location: res.headers.get("location"), text: await res.text() };
+  }
+  /** The CSRF token of the page at `path`. */
+  async csrf(path: string): Promise<string> {
+    const page = await this.go("GET", path);
+    return /name="csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? "";
+  }
+  async signIn(token: string) {
+    const csrf = await this.csrf("/login");
+    const r = await this.go("POST", "/login", { csrf, token });
+    expect([r.status, r.location]).toEqual([303, "/"]);
+  }
+}
+
+async function addToken(scope: string) {
+  const token = newToken();
+  await store.createToken({
+    name: `t-${scope}`,
+    scope,
+    hash: tokenHash(token),
+    workPoolName: null,
+    flowRunId: null,
+    expires: null,
+  });
+  return token;
+}
+
+const runCount = async () => (await store.listFlowRuns({ deploymentId, limit: 1000 })).length;
+
+beforeAll(async () => {
+  store = await tempStore();
+  const base = { store, version: "test", registry, allowedHosts: null };
+  app = createApp(
+    { ...base, wakeups: new Wakeups(), auth: new Authenticator(store, ADMIN) },
+    { extend: uiRoutes },
+  );
+  open = createApp({ ...base, wakeups: new Wakeups() }, { extend: uiRoutes });
+  await store.createWorkPool({ name: "local", type: "process" });
+  const { deployment } = await store.upsertDeployment({
+    flow_name: "f",
+    name: "d",
+    entrypoint: "f.ts:f",
+    work_pool_name: "local",
+  });
+  deploymentId = deployment.id;
+});
+afterAll(() => store.dispose());
+
+describe("UI forms", () => {
+  test("a form without the page's CSRF token changes nothing (open mode too)", async () => {
+    const b = new Browser(open);
+    await b.go("GET", "/deployments");
+    const before = await runCount();
+    const r = await b.go("POST", `/deployments/${deploymentId}/quick-run`, { csrf: "forged" });
+    expect(r.status).toBe(303);
+    expect(await runCount()).toBe(before);
+    const next = await b.go("GET", r.location!);
+    expect(next.text).toContain("The form expired");
+    const ok = await b.go("POST", `/deployments/${deploymentId}/quick-run`, {
+      csrf: await b.csrf("/deployments"),
+    });
+    expect(ok.location).toMatch(/^\/runs\//);
+    expect(await runCount()).toBe(before + 1);
+  });
+
+  test("with auth, pages need a session, and a session can do what its token's scope allows", async () => {
+    expect((await new Browser(app).go("GET", "/deployments")).location).toBe("/login");
+    const reader = new Browser(app);
+    await reader.signIn(await addToken("read"));
+    expect((await reader.go("GET", `/deployments/${deploymentId}`)).status).toBe(200);
+    const before = await runCount();
+    const refused = await reader.go("POST", `/deployments/${deploymentId}/quick-run`, {
+      csrf: await reader.csrf(`/deployments/${deploymentId}`),
+    });
+    expect(await runCount()).toBe(before);
+    const shown = await reader.go("GET", refused.location!);
+    expect(shown.text).toContain("a read token may not POST /api/deployments/:id/runs");
+    const deployer = new Browser(app);
+    await deployer.signIn(await addToken("deploy"));
+    const started = await deployer.go("POST", `/deployments/${deploymentId}/quick-run`, {
+      csrf: await deployer.csrf(`/deployments/${deploymentId}`),
+    });
+    expect(started.location).toMatch(/^\/runs\//);
+    expect(await runCount()).toBe(before + 1);
+    // a session's token is the session's only: another browser's CSRF token does not work
+    const crossed = await deployer.go("POST", `/deployments/${deploymentId}/quick-run`, {
+      csrf: await reader.csrf(`/deployments/${deploymentId}`),
+    });
+    expect(await runCount()).toBe(before + 1);
+    expect((await deployer.go("GET", crossed.location!)).text).toContain("The form expired");
+  });
+
+  test("secret fields never reach the browser, and the API takes no caller from a request", async () => {
+    const admin = new Browser(app);
+    await admin.signIn(ADMIN);
+    const csrf = await admin.csrf("/blocks/new?type=secret");
+    const made = await admin.go("POST", "/blocks/new?type=secret", {
+      csrf,
+      name: "k",
+      "field.value": "TOPSECRET-1",
+    });
+    expect(made.location).toBe("/blocks/secret/k");
+    for (const path of ["/blocks", "/blocks/secret/k"])
+      expect((await admin.go("GET", path)).text).not.toContain("TOPSECRET-1");
+    // the UI's in-process caller cannot be sent over the network: headers and query mean nothing
+    const r = await app.request("/api/blocks/secret/k?include_secrets=true&weirUiCaller=admin", {
+      headers: { host: "127.0.0.1", "x-weir-ui-caller": "admin" },
+    });
+    expect(r.status).toBe(401);
+  });
+});

@@ -1,0 +1,276 @@
+import type { Context, Hono } from "hono";
+import { html, raw } from "hono/html";
+import { streamSSE } from "hono/streaming";
+import type { ApiContext } from "../core/api/index.ts";
+import {
+  type FlowRun,
+  isTerminal,
+  LOG_LEVELS,
+  levelName,
+  STATE_TYPES,
+  type StateType,
+} from "../core/model/index.ts";
+import { CONFIRM_SCRIPT, json, page, postButton, seconds, stateBadge, when } from "./layout.ts";
+import { backTo, flashOf, formOf, type Ui, uiOf } from "./session.ts";
+
+const PAGE = 50;
+
+/** Runs: the list with filters and pages, a run's page with live logs, cancel and retry. */
+export function runPages(app: Hono, ctx: ApiContext): void {
+  const store = ctx.store;
+
+  app.get("/", async (c) => {
+    const ui = uiOf(app, ctx, c);
+    const q = c.req.query();
+    const state = (q.state ?? "").toUpperCase();
+    const offset = Math.max(0, Number.parseInt(q.offset ?? "0", 10) || 0);
+    const problems: string[] = [];
+    const time = (v: string | undefined, label: string) => {
+      if (!v) return undefined;
+      const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`);
+      if (Number.isNaN(t)) {
+        problems.push(`${label}: "${v}" is not a date and time (use the picker, or YYYY-MM-DDTHH:MM)`);
+        return undefined;
+      }
+      return new Date(t).toISOString();
+    };
+    const filter = {
+      stateTypes: (STATE_TYPES as readonly string[]).includes(state) ? [state as StateType] : undefined,
+      deploymentId: q.deployment || undefined,
+      flowName: q.flow || undefined,
+      tag: q.tag || undefined,
+      createdAfter: time(q.from, "From"),
+      createdBefore: time(q.to, "To"),
+    };
+    const [runs, deployments] = await Promise.all([
+      store.listFlowRuns({ ...filter, limit: PAGE + 1, offset }),
+      store.listDeployments({ limit: 1000 }),
+    ]);
+    const more = runs.length > PAGE;
+    const shown = runs.slice(0, PAGE);
+    const link = (off: number) => {
+      const p = new URLSearchParams({ ...q, offset: String(off) });
+      return `/?${p}`;
+    };
+    const flash = flashOf(c);
+    return c.html(
+      page(
+        "Flow runs",
+        html`<h1>Flow runs</h1>
+        <form class="filters" method="get" action="/" role="search" aria-label="Filter runs">
+          <label>State<select name="state"><option value="">any</option>${STATE_TYPES.map(
+            (s) =>
+              html`<option value="${s}"${s === state ? raw(" selected") : ""}>${s.toLowerCase()}</option>`,
+          )}</select></label>
+          <label>Deployment<select name="deployment"><option value="">any</option>${deployments.map(
+            (d) =>
+              html`<option value="${d.id}"${d.id === q.deployment ? raw(" selected") : ""}>${d.flow_name}/${d.name}</option>`,
+          )}</select></label>
+          <label>Flow<input name="flow" value="${q.flow ?? ""}" size="12"></label>
+          <label>Tag<input name="tag" value="${q.tag ?? ""}" size="10"></label>
+          <label>From (UTC)<input type="datetime-local" name="from" value="${q.from ?? ""}"></label>
+          <label>To (UTC)<input type="datetime-local" name="to" value="${q.to ?? ""}"></label>
+          <button type="submit">Filter runs</button> <a href="/">Clear filters</a>
+        </form>
+        ${problems.map((p) => html`<p role="alert">${p}</p>`)}
+        <div id="runs">${
+          shown.length === 0
+            ? html`<p class="mute">${
+                offset || Object.values(filter).some(Boolean)
+                  ? "No flow runs match these filters."
+                  : html`No flow runs yet. Deploy with <code>weir deploy --all</code>, then start one from <a href="/deployments">Deployments</a>.`
+              }</p>`
+            : html`<div class="box"><table><caption class="mute" style="text-align:left;padding:6px 10px">Runs ${offset + 1}–${offset + shown.length}, newest first</caption>
+          <thead><tr><th scope="col">Run</th><th scope="col">Flow / deployment</th><th scope="col">State</th><th scope="col">Created</th><th scope="col">Duration</th><th scope="col">Tags</th></tr></thead>
+          <tbody>${shown.map(runRow)}</tbody></table></div>`
+        }</div>
+        <nav class="pager" aria-label="Pages">${offset > 0 ? html`<a href="${link(Math.max(0, offset - PAGE))}">← Newer runs</a>` : ""}${more ? html`<a href="${link(offset + PAGE)}">Older runs →</a>` : ""}</nav>`,
+        {
+          nav: "/",
+          ...flash,
+          logout: ui.signedIn ? ui.csrf : null,
+          script: offset === 0 ? LIST_SCRIPT : undefined,
+        },
+      ),
+    );
+  });
+
+  app.get("/runs/:id", async (c) => {
+    const ui = uiOf(app, ctx, c);
+    const id = c.req.param("id");
+    const got = await ui.api<FlowRun>("GET", `/api/flow-runs/${encodeURIComponent(id)}`);
+    if (!got.ok)
+      return c.html(
+        page("Not found", html`<h1>Flow run not found</h1><p>${got.error}</p>`),
+        got.status as 404,
+      );
+    const run = got.data;
+    const levelQ = c.req.query("level") ?? "debug";
+    const minLevel = LOG_LEVELS[levelQ as keyof typeof LOG_LEVELS] ?? 10;
+    const [states, tasks, logs, children, parent] = await Promise.all([
+      store.listFlowRunStates(id, { limit: 1000 }),
+      store.listTaskRuns(id, { limit: 1000 }),
+      store.listLogs(id, 0, 5000),
+      store.listFlowRuns({ parentFlowRunId: id, limit: 1000 }),
+      run.parent_flow_run_id ? store.getFlowRun(run.parent_flow_run_id).catch(() => null) : null,
+    ]);
+    const lastLog = logs.at(-1)?.id ?? 0;
+    const shownLogs = logs.filter((l) => l.level >= minLevel);
+    const done = isTerminal(run.state.type);
+    const flash = flashOf(c);
+    return c.html(
+      page(
+        `Run ${run.name}`,
+        html`<h1>Flow run ${run.name} <span id="state">${stateBadge(run.state.type, run.state.name)}</span></h1>
+        <div class="actions">
+          ${postButton(`/runs/${run.id}/cancel`, "Cancel this run", ui.csrf, {
+            danger: true,
+            hidden: done,
+            id: "cancel",
+            confirm: `Cancel flow run ${run.name}?`,
+          })}
+          ${postButton(`/runs/${run.id}/retry`, "Retry this run", ui.csrf, { hidden: !done, id: "retry" })}
+          ${run.deployment_id ? html`<a class="button quiet" href="/deployments/${run.deployment_id}">Open its deployment</a>` : ""}
+        </div>
+        <p id="message" class="mute">${run.state.message ?? ""}</p>
+        <div class="box"><dl class="kv">
+          <dt>Flow</dt><dd>${run.flow_name}</dd>
+          <dt>Deployment</dt><dd>${run.deployment_id ? html`<a href="/deployments/${run.deployment_id}">${run.flow_name}/${run.deployment_name}</a>` : "–"}</dd>
+          <dt>Parent run</dt><dd>${parent ? html`<a href="/runs/${parent.id}">${parent.name}</a>` : "–"}</dd>
+          <dt>Work pool / queue</dt><dd>${run.work_pool_name ?? "–"} / ${run.work_queue_name ?? "–"}</dd>
+          <dt>Tags</dt><dd>${run.tags.length ? run.tags.map((t) => html`<a href="/?tag=${encodeURIComponent(t)}">${t}</a> `) : "–"}</dd>
+          <dt>Scheduled for</dt><dd>${when(run.expected_start_time)}</dd>
+          <dt>Started / ended</dt><dd>${when(run.start_time)} / ${when(run.end_time)}</dd>
+          <dt>Duration</dt><dd>${seconds(run.total_run_time)}</dd><dt>Attempts</dt><dd>${run.run_count}</dd>
+          <dt>Id</dt><dd><code>${run.id}</code></dd>
+        </dl></div>
+        <h2>Parameters</h2><div class="box"><pre>${json(run.parameters)}</pre></div>
+        <h2>State timeline</h2><div class="box"><ol class="timeline" id="timeline">${states.map(
+          (s) =>
+            html`<li><time datetime="${s.timestamp}">${when(s.timestamp)}</time> ${stateBadge(s.type, s.name)} ${s.message ?? ""}</li>`,
+        )}</ol></div>
+        <h2>Task runs (${tasks.length})</h2>${
+          tasks.length
+            ? html`<div class="box"><table><thead><tr><th scope="col">Task</th><th scope="col">State</th><th scope="col">Started</th><th scope="col">Ended</th><th scope="col">Message</th></tr></thead><tbody>
+          ${tasks.map((t) => html`<tr><td>${t.name}</td><td>${stateBadge(t.state.type, t.state.name)}</td><td>${when(t.start_time)}</td><td>${when(t.end_time)}</td><td>${t.state.message ?? ""}</td></tr>`)}</tbody></table></div>`
+            : html`<p class="mute">No task runs.</p>`
+        }
+        <h2>Subflow runs (${children.length})</h2>${
+          children.length
+            ? html`<div class="box"><table><thead><tr><th scope="col">Run</th><th scope="col">Flow / deployment</th><th scope="col">State</th><th scope="col">Created</th></tr></thead><tbody>${children
+                .slice()
+                .reverse()
+                .map(runRow)}</tbody></table></div>`
+            : html`<p class="mute">No subflow runs.</p>`
+        }
+        <h2 id="logs-title">Logs</h2>
+        <form class="filters" method="get" action="/runs/${run.id}" aria-label="Filter log lines">
+          <label>Lowest level<select name="level">${Object.keys(LOG_LEVELS).map(
+            (l) => html`<option value="${l}"${l === levelQ ? raw(" selected") : ""}>${l}</option>`,
+          )}</select></label><button type="submit">Show these levels</button>
+          <span class="mute" id="live" aria-live="polite">${done ? "" : "Following live…"}</span>
+        </form>
+        <div class="box"><pre id="logs" aria-labelledby="logs-title" data-run="${run.id}" data-after="${lastLog}" data-level="${minLevel}" data-done="${done ? "1" : ""}">${shownLogs.map(logLine).join("")}</pre></div>`,
+        { ...flash, logout: ui.signedIn ? ui.csrf : null, script: CONFIRM_SCRIPT + LIVE_SCRIPT },
+      ),
+    );
+  });
+
+  /**
+   * A run's new log lines and state changes as server-sent events, until it ends: `log` (a line),
+   * `state` (the run's state) and `end`. The page's script follows it; without scripts the page
+   * is complete as served.
+   */
+  app.get("/runs/:id/events", async (c) => {
+    const ui = uiOf(app, ctx, c);
+    const id = c.req.param("id");
+    const first = await ui.api<FlowRun>("GET", `/api/flow-runs/${encodeURIComponent(id)}`);
+    if (!first.ok) return c.json({ error: { message: first.error } }, first.status as 404);
+    let after = Math.max(0, Number.parseInt(c.req.query("after") ?? "0", 10) || 0);
+    const minLevel = Math.max(0, Number.parseInt(c.req.query("level") ?? "0", 10) || 0);
+    let seenStates = Math.max(0, Number.parseInt(c.req.query("states") ?? "0", 10) || 0);
+    return streamSSE(c, async (stream) => {
+      const signal = c.req.raw.signal;
+      for (let idle = 0; !signal.aborted; ) {
+        const run = await store.getFlowRun(id);
+        const states = await store.listFlowRunStates(id, { limit: 1000, offset: seenStates });
+        // Lines are read after the state: a run's last lines are shipped before its final state.
+        const lines = await store.listLogs(id, after, 1000);
+        for (const s of states) {
+          seenStates++;
+          await stream.writeSSE({ event: "state", data: JSON.stringify({ ...s, time: when(s.timestamp) }) });
+        }
+        for (const l of lines) {
+          after = l.id;
+          if (l.level >= minLevel) await stream.writeSSE({ event: "log", data: logLine(l) });
+        }
+        if (states.length) {
+          await stream.writeSSE({
+            event: "run",
+            data: JSON.stringify({
+              type: run.state.type,
+              name: run.state.name,
+              message: run.state.message,
+              terminal: isTerminal(run.state.type),
+            }),
+          });
+        }
+        if (isTerminal(run.state.type) && lines.length < 1000) {
+          await stream.writeSSE({ event: "end", data: run.state.type });
+          return;
+        }
+        if (lines.length === 1000) continue;
+        idle = states.length || lines.length ? 0 : idle + 1;
+        // A final state wakes this at once; log lines are looked for twice a second.
+        await ctx.wakeups.wait(`run:${id}`, 500, signal);
+        if (idle % 30 === 29) await stream.writeSSE({ event: "ping", data: "" });
+      }
+    });
+  });
+
+  const action = (path: string, verb: string, done: string) =>
+    app.post(`/runs/:id/${path}`, async (c) => {
+      const ui = uiOf(app, ctx, c);
+      const id = c.req.param("id");
+      const back = `/runs/${encodeURIComponent(id)}`;
+      if (!(await formOf(c, ui)))
+        return backTo(c, back, "The form expired: reload the page and try again.", true);
+      const r = await ui.api<FlowRun>("POST", `/api/flow-runs/${encodeURIComponent(id)}/${path}`, {});
+      if (!r.ok) return backTo(c, back, `Could not ${verb} this run: ${r.error}`, true);
+      return backTo(c, back, `${done} (now ${r.data.state.name}).`);
+    });
+  action("cancel", "cancel", "Cancellation requested");
+  action("retry", "retry", "The run will start again");
+}
+
+function runRow(r: FlowRun): Html {
+  return html`<tr><td><a href="/runs/${r.id}">${r.name}</a></td><td>${r.flow_name}${r.deployment_name ? ` / ${r.deployment_name}` : ""}</td>
+  <td>${stateBadge(r.state.type, r.state.name)}</td><td>${when(r.created)}</td><td>${seconds(r.total_run_time)}</td><td>${r.tags.join(", ")}</td></tr>`;
+}
+
+type Html = ReturnType<typeof html>;
+
+function logLine(l: { timestamp: string; level: number; message: string }): string {
+  const text = `${l.timestamp.slice(11, 23)} ${levelName(l.level).padEnd(8)} ${l.message}\n`;
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+// The first page of runs keeps itself current: the list is fetched again every 5 s and only its
+// table is swapped (the filters and the page stay as they are).
+const LIST_SCRIPT = `setInterval(async()=>{if(document.hidden)return;try{const r=await fetch(location.href,{headers:{accept:"text/html"}});if(!r.ok)return;
+const d=new DOMParser().parseFromString(await r.text(),"text/html"),n=d.getElementById("runs");if(n)document.getElementById("runs").replaceWith(n)}catch{}},5000);`;
+
+// Follows a run: new log lines and states as they happen (server-sent events), the state badge,
+// message and buttons kept current. Inserted as text or built from escaped HTML only.
+const LIVE_SCRIPT = `(()=>{const pre=document.getElementById("logs");if(!pre||pre.dataset.done)return;
+const id=pre.dataset.run,tl=document.getElementById("timeline"),live=document.getElementById("live");
+const es=new EventSource("/runs/"+id+"/events?after="+pre.dataset.after+"&level="+pre.dataset.level+"&states="+tl.children.length);
+const badge=(t,n)=>{const s=document.createElement("span");s.className="s "+t;s.textContent=n;return s};
+es.addEventListener("log",e=>{const atEnd=pre.parentElement.scrollTop+pre.parentElement.clientHeight>=pre.parentElement.scrollHeight-4;pre.insertAdjacentHTML("beforeend",e.data);if(atEnd)pre.parentElement.scrollTop=pre.parentElement.scrollHeight});
+es.addEventListener("state",e=>{const s=JSON.parse(e.data),li=document.createElement("li"),t=document.createElement("time");t.dateTime=s.timestamp;t.textContent=s.time;li.append(t," ",badge(s.type,s.name)," "+(s.message||""));tl.append(li)});
+es.addEventListener("run",e=>{const r=JSON.parse(e.data),st=document.getElementById("state");st.replaceChildren(badge(r.type,r.name));document.getElementById("message").textContent=r.message||"";
+document.getElementById("cancel").hidden=r.terminal;document.getElementById("retry").hidden=!r.terminal});
+es.addEventListener("end",()=>{es.close();live.textContent="The run has ended.";document.getElementById("cancel").hidden=true;document.getElementById("retry").hidden=false});
+es.onerror=()=>{es.close();live.textContent="Live updates stopped; reload the page to resume."};})();`;
+
+export type { Context, Ui };
