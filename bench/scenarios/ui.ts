@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { openStore } from "../../core/store/index.ts";
@@ -43,13 +44,19 @@ export async function ui(): Promise<Row[]> {
         work_pool_name: "local",
         parameters: { n: done },
         tags: [`team-${done % 4}`, ...(done % 1000 === 0 ? ["rare"] : [])],
-        state: { type: STATES[done % STATES.length]! },
       });
     }
     await store.createFlowRuns(batch);
   }
   const someRun = (await store.listFlowRuns({ limit: 1 }))[0]!;
   await store.close();
+  // A mix of final states, as a busy installation has (new runs can only start SCHEDULED).
+  const db = new Database(join(weir.home, "weir.db"));
+  STATES.forEach((type, i) => {
+    const name = type.charAt(0) + type.slice(1).toLowerCase();
+    db.run(`UPDATE flow_runs SET state_type = ?, state_name = ? WHERE rowid % ${STATES.length} = ${i}`, [type, name]);
+  });
+  db.close();
   await weir.start();
   const base = weir.api.replace(/\/api$/, "");
   try {

@@ -147,7 +147,8 @@ export async function listFlowRuns(c: Conn, f: FlowRunFilter = {}): Promise<Flow
     f.tag
       ? c.dialect === "postgres"
         ? sql`${c.t.flowRuns.tags} @> ${JSON.stringify([f.tag])}::jsonb`
-        : sql`exists (select 1 from json_each(${c.t.flowRuns.tags}) where value = ${f.tag})`
+        : // A plain text match first (fast), then the exact element (a tag inside another tag's text).
+          sql`${c.t.flowRuns.tags} like ${`%${JSON.stringify(f.tag).replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`} escape '\\' and exists (select 1 from json_each(${c.t.flowRuns.tags}) where value = ${f.tag})`
       : undefined,
     f.createdAfter ? gte(c.t.flowRuns.created, f.createdAfter) : undefined,
     f.createdBefore ? lt(c.t.flowRuns.created, f.createdBefore) : undefined,

@@ -453,9 +453,18 @@ describe("what the UI edits", () => {
     await call("POST", `/api/deployments/${d.id}/runs`, {});
     const byTag = await call("GET", "/api/flow-runs?tag=rare");
     expect(byTag.json.map((r: FlowRun) => r.id)).toEqual([tagged.json.id]);
+    // LIKE's wildcards and JSON's quotes in a tag are matched as themselves
+    const odd = await call("POST", `/api/deployments/${d.id}/runs`, { tags: ['50%_off "x"'] });
+    expect(
+      (await call("GET", `/api/flow-runs?tag=${encodeURIComponent('50%_off "x"')}`)).json.map(
+        (r: FlowRun) => r.id,
+      ),
+    ).toEqual([odd.json.id]);
+    expect((await call("GET", `/api/flow-runs?tag=${encodeURIComponent("50xyoff")}`)).json).toEqual([]);
+    expect((await call("GET", `/api/flow-runs?tag=${encodeURIComponent('"x"')}`)).json).toEqual([]);
     const future = new Date(Date.now() + 3600_000).toISOString();
     expect((await call("GET", `/api/flow-runs?created_after=${future}`)).json).toEqual([]);
-    expect((await call("GET", `/api/flow-runs?created_before=${future}`)).json).toHaveLength(2);
+    expect((await call("GET", `/api/flow-runs?created_before=${future}`)).json).toHaveLength(3);
     const bad = await call("GET", "/api/flow-runs?created_after=yesterday");
     expect([bad.status, bad.json.error.message]).toEqual([
       422,
