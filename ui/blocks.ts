@@ -34,7 +34,7 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
   };
 
   app.get("/blocks", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const [blocks, types] = await Promise.all([
       ui.api<BlockDocument[]>("GET", "/api/blocks?limit=1000"),
       ui.api<BlockTypeInfo[]>("GET", "/api/block-types"),
@@ -106,8 +106,11 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
         ` aria-describedby="${id}-hint${errors[name] ? ` ${id}-err` : ""}"${errors[name] ? ' aria-invalid="true"' : ""}`,
       );
       let input: Html;
-      if (secret)
+      // A secret is never filled in; one that is a mapping (settings, credentials) is typed as JSON.
+      if (secret && f.type === "string")
         input = html`<input type="password" id="${id}" name="field.${name}" autocomplete="off" value=""${aria}>`;
+      else if (secret)
+        input = html`<textarea id="${id}" name="field.${name}" autocomplete="off" spellcheck="false"${aria}></textarea>`;
       else if (f.type === "boolean")
         input = html`<input type="hidden" name="field.${name}" value="false"><input type="checkbox" id="${id}" name="field.${name}" value="true"${
           (sent ?? String(stored)) === "true" ? raw(" checked") : ""
@@ -117,7 +120,7 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
       else
         input = html`<textarea id="${id}" name="field.${name}"${aria}>${sent ?? (stored === undefined ? "" : json(stored))}</textarea>`;
       return html`<div class="field"><label for="${id}">${name}${required ? html` <span class="mute">(required)</span>` : ""}${
-        f.type !== "string" && f.type !== "boolean" && !secret ? html` <span class="mute">(JSON)</span>` : ""
+        f.type !== "string" && f.type !== "boolean" ? html` <span class="mute">(JSON)</span>` : ""
       }</label><div class="hint" id="${id}-hint">${secret ? hint : (hint ?? "")}${secret && f.description ? ` (${f.description})` : ""}</div>${input}${
         errors[name] ? html`<p class="error" id="${id}-err">${errors[name]}</p>` : ""
       }</div>`;
@@ -156,7 +159,7 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
       if (f.type === "boolean") data[name] = raw_ === "true";
       else if (raw_ === "") {
         if (!(secret && editing) && t.schema.required.includes(name)) errors[name] = "required";
-      } else if (f.type === "string" || secret) data[name] = raw_;
+      } else if (f.type === "string") data[name] = raw_;
       else
         try {
           data[name] = JSON.parse(raw_);
@@ -168,14 +171,14 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
   };
 
   app.get("/blocks/new", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const t = await typeOf(ui, c.req.query("type") ?? "");
     if (!t) return backTo(c, "/blocks", `Unknown block type "${c.req.query("type") ?? ""}"`, true);
     return blockForm(c, ui, t, {});
   });
 
   app.post("/blocks/new", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const t = await typeOf(ui, c.req.query("type") ?? "");
     if (!t) return backTo(c, "/blocks", `Unknown block type "${c.req.query("type") ?? ""}"`, true);
     const form = await formOf(c, ui);
@@ -208,7 +211,7 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
   };
 
   app.get("/blocks/:type/:name", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const got = await loadBlock(c, ui);
     if ("error" in got)
       return c.html(page("Not found", html`<h1>Block not found</h1><p>${got.error}</p>`), 404);
@@ -216,7 +219,7 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
   });
 
   app.post("/blocks/:type/:name", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const got = await loadBlock(c, ui);
     if ("error" in got) return backTo(c, "/blocks", got.error ?? "Not found", true);
     const form = await formOf(c, ui);
@@ -245,7 +248,7 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
   });
 
   app.post("/blocks/:type/:name/delete", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     if (!(await formOf(c, ui)))
       return backTo(c, "/blocks", "The form expired: reload the page and try again.", true);
     const [type, name] = [c.req.param("type"), c.req.param("name")];
@@ -306,14 +309,14 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
   };
 
   app.get("/variables", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const list = await variables(ui);
     const edit = list.find((v) => v.name === c.req.query("edit"));
     return variableForm(c, ui, list, { edit });
   });
 
   app.post("/variables", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const form = await formOf(c, ui);
     if (!form)
       return variableForm(c, ui, await variables(ui), { problem: "The form expired: send it again." });
@@ -337,7 +340,7 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
   });
 
   app.post("/variables/:name/delete", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     if (!(await formOf(c, ui)))
       return backTo(c, "/variables", "The form expired: reload the page and try again.", true);
     const name = c.req.param("name");

@@ -25,7 +25,7 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
   });
 
   app.get("/deployments", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const q = c.req.query();
     const all = await store.listDeployments({ limit: 10_000 });
     const search = (q.q ?? "").trim().toLowerCase();
@@ -76,7 +76,7 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
   });
 
   app.get("/deployments/:id", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const d = await load(c, ui);
     if (d instanceof Response) return d;
     const [recent, upcoming] = await Promise.all([
@@ -139,7 +139,7 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
   });
 
   app.post("/deployments/:id/quick-run", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const id = c.req.param("id");
     if (!(await formOf(c, ui)))
       return backTo(c, `/deployments/${id}`, "The form expired: reload the page and try again.", true);
@@ -211,14 +211,14 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
   };
 
   app.get("/deployments/:id/run", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const d = await load(c, ui);
     if (d instanceof Response) return d;
     return runForm(c, ui, d);
   });
 
   app.post("/deployments/:id/run", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const d = await load(c, ui);
     if (d instanceof Response) return d;
     const form = await formOf(c, ui);
@@ -311,14 +311,14 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
     );
 
   app.get("/deployments/:id/edit", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const d = await load(c, ui);
     if (d instanceof Response) return d;
     return editForm(c, ui, d);
   });
 
   app.post("/deployments/:id/edit", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const d = await load(c, ui);
     if (d instanceof Response) return d;
     const form = await formOf(c, ui);
@@ -350,7 +350,7 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
 
   for (const verb of ["pause", "resume"] as const)
     app.post(`/deployments/:id/schedules/:schedule/${verb}`, async (c) => {
-      const ui = uiOf(app, ctx, c);
+      const ui = await uiOf(app, ctx, c);
       const id = c.req.param("id");
       if (!(await formOf(c, ui)))
         return backTo(c, `/deployments/${id}`, "The form expired: reload the page and try again.", true);

@@ -31,7 +31,7 @@ export function uiLogin(app: Hono, ctx: ApiContext): void {
           <input id="token" name="token" type="password" autocomplete="current-password" required size="50"></p>
           <p><button type="submit">Sign in with this token</button></p>
         </form>
-        <p class="mute">Any token works; what you can do follows its scope. The server's first start wrote an admin token to $WEIR_HOME/admin-token.</p>`,
+        <p class="mute">Any API token but a flow run's own; what you can do follows its scope. The server's first start wrote an admin token to $WEIR_HOME/admin-token.</p>`,
       ),
       problem ? 401 : 200,
     );
@@ -46,6 +46,11 @@ export function uiLogin(app: Hono, ctx: ApiContext): void {
       .startSession(typeof body.token === "string" ? body.token.trim() : "", clientAddress(c))
       .catch(() => null);
     if (!started) return form(c, "That token is not valid (unknown, revoked or expired).");
+    // A run's own token reads only its run: it does not sign in to pages that list everything.
+    if (started.caller.scope === "run") {
+      auth.endSession(started.id);
+      return form(c, "A flow run's own token cannot sign in; use an admin, deploy, agent or read token.");
+    }
     deleteCookie(c, LOGIN_CSRF, cookie);
     setCookie(c, SESSION, started.id, { ...cookie, maxAge: 12 * 3600 });
     return c.redirect("/", 303);
@@ -61,7 +66,7 @@ export function uiLogin(app: Hono, ctx: ApiContext): void {
   // Every other page (not the API, which takes tokens) needs a session.
   app.use(async (c, next) => {
     if (c.req.path.startsWith("/api/") || c.req.path === "/login") return next();
-    if (!auth.session(getCookie(c, SESSION))) return c.redirect("/login", 303);
+    if (!(await auth.activeSession(getCookie(c, SESSION)))) return c.redirect("/login", 303);
     return next();
   });
 }

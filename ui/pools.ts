@@ -8,7 +8,7 @@ import { backTo, flashOf, formOf, uiOf } from "./session.ts";
 /** Work pools with their queues and agents; pausing and resuming pools and queues. */
 export function poolPages(app: Hono, ctx: ApiContext): void {
   app.get("/work-pools", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const [pools, agents] = await Promise.all([
       ui.api<WorkPool[]>("GET", "/api/work-pools?limit=1000"),
       ui.api<Agent[]>("GET", "/api/agents?limit=1000"),
@@ -70,7 +70,7 @@ export function poolPages(app: Hono, ctx: ApiContext): void {
 
   const act = (path: string, api: (p: Record<string, string>) => [string, string, unknown], done: string) =>
     app.post(path, async (c) => {
-      const ui = uiOf(app, ctx, c);
+      const ui = await uiOf(app, ctx, c);
       if (!(await formOf(c, ui)))
         return backTo(c, "/work-pools", "The form expired: reload the page and try again.", true);
       const [method, url, body] = api(c.req.param());

@@ -20,7 +20,7 @@ export function runPages(app: Hono, ctx: ApiContext): void {
   const store = ctx.store;
 
   app.get("/", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const q = c.req.query();
     const state = (q.state ?? "").toUpperCase();
     const offset = Math.max(0, Number.parseInt(q.offset ?? "0", 10) || 0);
@@ -96,7 +96,7 @@ export function runPages(app: Hono, ctx: ApiContext): void {
   });
 
   app.get("/runs/:id", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const id = c.req.param("id");
     const got = await ui.api<FlowRun>("GET", `/api/flow-runs/${encodeURIComponent(id)}`);
     if (!got.ok)
@@ -117,19 +117,26 @@ export function runPages(app: Hono, ctx: ApiContext): void {
     const lastLog = logs.at(-1)?.id ?? 0;
     const shownLogs = logs.filter((l) => l.level >= minLevel);
     const done = isTerminal(run.state.type);
+    // A subflow inside its parent's process stops with its parent; a run without a deployment
+    // has nothing an agent could start again.
+    const inside = !!run.parent_flow_run_id && !run.deployment_id;
     const flash = flashOf(c);
     return c.html(
       page(
         `Run ${run.name}`,
         html`<h1>Flow run ${run.name} <span id="state">${stateBadge(run.state.type, run.state.name)}</span></h1>
         <div class="actions">
-          ${postButton(`/runs/${run.id}/cancel`, "Cancel this run", ui.csrf, {
-            danger: true,
-            hidden: done,
-            id: "cancel",
-            confirm: `Cancel flow run ${run.name}?`,
-          })}
-          ${postButton(`/runs/${run.id}/retry`, "Retry this run", ui.csrf, { hidden: !done, id: "retry" })}
+          ${
+            inside
+              ? html`<span class="mute">It runs inside its parent's process: cancel <a href="/runs/${run.parent_flow_run_id}">its parent</a> to stop it.</span>`
+              : postButton(`/runs/${run.id}/cancel`, "Cancel this run", ui.csrf, {
+                  danger: true,
+                  hidden: done,
+                  id: "cancel",
+                  confirm: `Cancel flow run ${run.name}?`,
+                })
+          }
+          ${run.deployment_id ? postButton(`/runs/${run.id}/retry`, "Retry this run", ui.csrf, { hidden: !done, id: "retry" }) : ""}
           ${run.deployment_id ? html`<a class="button quiet" href="/deployments/${run.deployment_id}">Open its deployment</a>` : ""}
         </div>
         <p id="message" class="mute">${run.state.message ?? ""}</p>
@@ -170,7 +177,7 @@ export function runPages(app: Hono, ctx: ApiContext): void {
           )}</select></label><button type="submit">Show these levels</button>
           <span class="mute" id="live" aria-live="polite">${done ? "" : "Following live…"}</span>
         </form>
-        <div class="box"><pre id="logs" aria-labelledby="logs-title" data-run="${run.id}" data-after="${lastLog}" data-level="${minLevel}" data-done="${done ? "1" : ""}">${shownLogs.map(logLine).join("")}</pre></div>`,
+        <div class="box"><pre id="logs" aria-labelledby="logs-title" data-run="${run.id}" data-after="${lastLog}" data-level="${minLevel}" data-done="${done ? "1" : ""}">${raw(shownLogs.map(logLine).join(""))}</pre></div>`,
         { ...flash, logout: ui.signedIn ? ui.csrf : null, script: CONFIRM_SCRIPT + LIVE_SCRIPT },
       ),
     );
@@ -182,7 +189,7 @@ export function runPages(app: Hono, ctx: ApiContext): void {
    * is complete as served.
    */
   app.get("/runs/:id/events", async (c) => {
-    const ui = uiOf(app, ctx, c);
+    const ui = await uiOf(app, ctx, c);
     const id = c.req.param("id");
     const first = await ui.api<FlowRun>("GET", `/api/flow-runs/${encodeURIComponent(id)}`);
     if (!first.ok) return c.json({ error: { message: first.error } }, first.status as 404);
@@ -230,7 +237,7 @@ export function runPages(app: Hono, ctx: ApiContext): void {
 
   const action = (path: string, verb: string, done: string) =>
     app.post(`/runs/:id/${path}`, async (c) => {
-      const ui = uiOf(app, ctx, c);
+      const ui = await uiOf(app, ctx, c);
       const id = c.req.param("id");
       const back = `/runs/${encodeURIComponent(id)}`;
       if (!(await formOf(c, ui)))
@@ -269,8 +276,9 @@ const badge=(t,n)=>{const s=document.createElement("span");s.className="s "+t;s.
 es.addEventListener("log",e=>{const atEnd=pre.parentElement.scrollTop+pre.parentElement.clientHeight>=pre.parentElement.scrollHeight-4;pre.insertAdjacentHTML("beforeend",e.data);if(atEnd)pre.parentElement.scrollTop=pre.parentElement.scrollHeight});
 es.addEventListener("state",e=>{const s=JSON.parse(e.data),li=document.createElement("li"),t=document.createElement("time");t.dateTime=s.timestamp;t.textContent=s.time;li.append(t," ",badge(s.type,s.name)," "+(s.message||""));tl.append(li)});
 es.addEventListener("run",e=>{const r=JSON.parse(e.data),st=document.getElementById("state");st.replaceChildren(badge(r.type,r.name));document.getElementById("message").textContent=r.message||"";
-document.getElementById("cancel").hidden=r.terminal;document.getElementById("retry").hidden=!r.terminal});
-es.addEventListener("end",()=>{es.close();live.textContent="The run has ended.";document.getElementById("cancel").hidden=true;document.getElementById("retry").hidden=false});
+show("cancel",!r.terminal);show("retry",r.terminal)});
+const show=(id,on)=>{const el=document.getElementById(id);if(el)el.hidden=!on};
+es.addEventListener("end",()=>{es.close();live.textContent="The run has ended.";show("cancel",false);show("retry",true)});
 es.onerror=()=>{es.close();live.textContent="Live updates stopped; reload the page to resume."};})();`;
 
 export type { Context, Ui };

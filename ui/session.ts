@@ -2,6 +2,7 @@ import type { Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { ApiContext } from "../core/api/index.ts";
 import { type Caller, OPEN_CALLER } from "../core/auth/index.ts";
+import { WeirError } from "../core/model/index.ts";
 
 export const SESSION_COOKIE = "weir_session";
 const OPEN_CSRF = "weir_csrf";
@@ -28,11 +29,15 @@ export interface ApiAnswer<T> {
  * The browser's session: with auth on, the signed-in session (its caller and CSRF token); in open
  * mode the open caller and a CSRF token kept in a SameSite=Strict cookie (double submit).
  */
-export function uiOf(app: Hono, ctx: ApiContext, c: Context): Ui {
+export async function uiOf(app: Hono, ctx: ApiContext, c: Context): Promise<Ui> {
   let caller: Caller = OPEN_CALLER;
   let csrf: string;
   let signedIn = false;
-  const s = ctx.auth?.session(getCookie(c, SESSION_COOKIE));
+  const s = ctx.auth ? await ctx.auth.activeSession(getCookie(c, SESSION_COOKIE)) : null;
+  // With auth on, nothing here runs without a valid session (the sign-in middleware redirects
+  // first; this holds even if a route were reached without it).
+  if (ctx.auth && (!s || s.caller.scope === "run"))
+    throw new WeirError("UNAUTHORIZED", "Sign in first, at /login, with an API token");
   if (s) {
     caller = s.caller;
     csrf = s.csrf;

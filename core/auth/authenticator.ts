@@ -33,7 +33,7 @@ export class Authenticator {
   readonly #adminHash: Buffer;
   readonly #cache = new Map<string, { caller: Caller; until: number }>();
   readonly #failures = new Map<string, { count: number; since: number }>();
-  readonly #sessions = new Map<string, { caller: Caller; until: number; csrf: string }>();
+  readonly #sessions = new Map<string, { caller: Caller; until: number; csrf: string; hash: string }>();
 
   constructor(
     private readonly tokens: TokenSource,
@@ -62,7 +62,10 @@ export class Authenticator {
 
   /** The caller a token stands for, or null when it is not valid. */
   async check(token: string): Promise<Caller | null> {
-    const hash = tokenHash(token);
+    return this.#checkHash(tokenHash(token));
+  }
+
+  async #checkHash(hash: string): Promise<Caller | null> {
     const hashBytes = Buffer.from(hash, "hex");
     if (timingSafeEqual(hashBytes, this.#adminHash))
       return { scope: "admin", name: "admin (bootstrap)", pool: null, flowRunId: null };
@@ -125,11 +128,11 @@ export class Authenticator {
     // Sessions end when they expire; ones never used again are dropped when many pile up.
     if (this.#sessions.size > 10_000)
       for (const [k, v] of this.#sessions) if (v.until <= Date.now()) this.#sessions.delete(k);
-    this.#sessions.set(id, { caller, until: Date.now() + SESSION_MS, csrf });
+    this.#sessions.set(id, { caller, until: Date.now() + SESSION_MS, csrf, hash: tokenHash(token) });
     return { id, caller };
   }
 
-  session(id: string | undefined): { caller: Caller; csrf: string } | null {
+  session(id: string | undefined): { caller: Caller; csrf: string; hash: string } | null {
     if (!id) return null;
     const s = this.#sessions.get(id);
     if (!s) return null;
@@ -138,6 +141,21 @@ export class Authenticator {
       return null;
     }
     return s;
+  }
+
+  /**
+   * A session whose token is still valid: one revoked or expired since sign-in ends its sessions
+   * too (checked like any request, within the token cache's few seconds).
+   */
+  async activeSession(id: string | undefined): Promise<{ caller: Caller; csrf: string } | null> {
+    const s = this.session(id);
+    if (!s || !id) return null;
+    const caller = await this.#checkHash(s.hash);
+    if (!caller) {
+      this.#sessions.delete(id);
+      return null;
+    }
+    return { caller, csrf: s.csrf };
   }
 
   endSession(id: string | undefined): void {

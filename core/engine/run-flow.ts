@@ -92,7 +92,15 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       try {
         await propose(final, typeof json === "string" ? json : undefined);
       } catch (err) {
-        if (!(typeof json === "string" && err instanceof WeirError && err.code === "INVALID")) throw err;
+        // Refused for its size or shape (422, or 413 when over the request limit): kept without it.
+        if (
+          !(
+            typeof json === "string" &&
+            err instanceof WeirError &&
+            ["INVALID", "TOO_LARGE"].includes(err.code)
+          )
+        )
+          throw err;
         final = { ...final, message: `Completed; its result was not kept: ${err.message}` };
         await propose(final);
       }
@@ -288,16 +296,28 @@ async function runSubflow(
     });
   }
   parent.log.info(`Subflow ${name}: flow run ${run.name} (${run.id})`);
-  const out = await runFlow({
-    flow: child,
-    parameters: params,
-    tracking: { client, flowRunId: run.id },
-    signal: parent.signal,
-    secrets: parent.secrets,
-    echo: parent.echo,
-    // One watchdog per process, the outermost run's; a subflow's timeout holds at await points.
-    watchdog: false,
-  });
+  let out: RunFlowResult;
+  try {
+    out = await runFlow({
+      flow: child,
+      parameters: params,
+      tracking: { client, flowRunId: run.id },
+      signal: parent.signal,
+      secrets: parent.secrets,
+      echo: parent.echo,
+      // One watchdog per process, the outermost run's; a subflow's timeout holds at await points.
+      watchdog: false,
+    });
+  } catch (err) {
+    // It could not be run to its end (the server refused its start, say): the call fails.
+    parent.reporter.taskRunState(taskRunId, { type: "FAILED", message: describeError(err) });
+    if (parent.signal.aborted) throw parent.signal.reason;
+    throw new SubflowFailed(
+      `Subflow ${name} (flow run ${run.name}, ${run.id}) could not run: ${describeError(err)}`,
+      run.id,
+      { type: "FAILED", message: describeError(err) },
+    );
+  }
   const { final } = out;
   parent.reporter.taskRunState(
     taskRunId,

@@ -65,7 +65,8 @@ async function start(name: string, o: RunDeploymentOptions): Promise<DeploymentR
   const label = `${deployment.flow_name}/${deployment.name}`;
   // Checked here, before a run exists: a wrong field is named with what it should be.
   const parameters = { ...deployment.parameters, ...o.parameters };
-  validateParameters(deployment.parameter_openapi_schema, parameters, label);
+  if (deployment.enforce_parameter_schema)
+    validateParameters(deployment.parameter_openapi_schema, parameters, label);
 
   const asSubflow = o.asSubflow ?? Boolean(ctx?.flowRunId);
   if (asSubflow && !ctx?.flowRunId)
@@ -102,7 +103,12 @@ async function start(name: string, o: RunDeploymentOptions): Promise<DeploymentR
   log.info(`Started flow run ${run.name} (${run.id}) of deployment ${label}`);
   if (o.timeout !== 0) {
     const ms = o.timeout === undefined ? Number.POSITIVE_INFINITY : o.timeout * 1000;
-    run = await client.waitForFlowRun(run.id, ms, ctx?.signal);
+    try {
+      run = await client.waitForFlowRun(run.id, ms, ctx?.signal);
+    } catch (err) {
+      settle("FAILED", `Stopped waiting for flow run ${run.name}: ${describeError(err)}`);
+      throw err;
+    }
   }
   if (isTerminal(run.state.type)) {
     settle(

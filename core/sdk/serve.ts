@@ -39,10 +39,10 @@ export async function serve(...items: (DeployOptions | ServeOptions)[]): Promise
     ...items.filter((i) => !!i && typeof i === "object" && !("flow" in i)),
   ) as ServeOptions;
   for (const key of Object.keys(opts))
-    if (!["workPool", "limit", "onStop"].includes(key))
+    if (!["workPool", "limit", "onStop", "pauseOnShutdown"].includes(key))
       throw new WeirError(
         "INVALID",
-        `serve(): unknown option "${key}" (serve's options are workPool, limit, onStop)`,
+        `serve(): unknown option "${key}" (serve's options are workPool, limit, onStop, pauseOnShutdown)`,
       );
   if (deployments.length === 0)
     throw new WeirError("INVALID", 'serve(): give at least one deployment: serve({ flow, name: "..." })');

@@ -96,6 +96,18 @@ export async function createFlowRuns(c: Conn, inputs: FlowRunInput[]): Promise<F
     return { run, state, input };
   });
   await inTx(c, async (tc) => {
+    // A subflow run only below a run that has not ended, decided with the parent's row locked
+    // (its final state takes the same lock): none is made after its parent ended unseen.
+    for (const parentId of new Set(rows.map((r) => r.run.parentFlowRunId).filter((p): p is string => !!p))) {
+      if (c.dialect === "postgres")
+        await rawRows(tc, sql`SELECT id FROM flow_runs WHERE id = ${parentId} FOR UPDATE`);
+      const parent = await getFlowRun(tc, parentId);
+      if (isTerminal(parent.state.type))
+        throw new WeirError(
+          "CONFLICT",
+          `parent_flow_run_id: flow run ${parent.name} (${parent.id}) has ended (${parent.state.name}); a finished run starts no subflows`,
+        );
+    }
     await tc.db.insert(c.t.flowRuns).values(rows.map((r) => r.run));
     await recordStates(
       tc,
@@ -272,6 +284,8 @@ export async function retryFlowRun(c: Conn, id: string): Promise<FlowRun> {
       })
       .where(eq(c.t.flowRuns.id, id));
     await recordStates(tc, [{ flowRunId: id, type: "SCHEDULED", name: "Scheduled", message }], now);
+    // The new attempt's result replaces the old one; until then there is none.
+    await tc.db.delete(c.t.flowRunResults).where(eq(c.t.flowRunResults.flowRunId, id));
     return getFlowRun(tc, id);
   });
 }

@@ -472,3 +472,80 @@ describe("what the UI edits", () => {
     ]);
   });
 });
+
+describe("subflow runs", () => {
+  const start = async (id: string) => {
+    for (const type of ["PENDING", "RUNNING"])
+      expect((await call("POST", `/api/flow-runs/${id}/set_state`, { type })).status).toBe(200);
+  };
+  const inside = async (parent: string) => {
+    const r = await call("POST", "/api/flow-runs", {
+      flow_name: "child",
+      state: { type: "PENDING" },
+      parent_flow_run_id: parent,
+    });
+    expect(r.status).toBe(201);
+    await call("POST", `/api/flow-runs/${r.json.id}/set_state`, { type: "RUNNING" });
+    return r.json.id as string;
+  };
+
+  test("a run's end ends the subflows in its process, not those of a deployment run it started", async () => {
+    const d = await deploy();
+    const p = (await call("POST", `/api/deployments/${d.id}/runs`, { parameters: { name: "p" } })).json.id;
+    await start(p);
+    const mine = await inside(p);
+    const other = (await call("POST", `/api/deployments/${d.id}/runs`, { parent_flow_run_id: p })).json.id;
+    await start(other);
+    const theirs = await inside(other);
+    expect((await call("POST", `/api/flow-runs/${p}/set_state`, { type: "COMPLETED" })).status).toBe(200);
+    const state = async (id: string) => (await call("GET", `/api/flow-runs/${id}`)).json.state;
+    expect(await state(mine)).toMatchObject({
+      type: "CRASHED",
+      message: expect.stringContaining("ended Completed"),
+    });
+    expect((await state(other)).type).toBe("RUNNING");
+    expect((await state(theirs)).type).toBe("RUNNING");
+    // and a finished run starts no subflows
+    const late = await call("POST", "/api/flow-runs", {
+      flow_name: "x",
+      state: { type: "PENDING" },
+      parent_flow_run_id: p,
+    });
+    expect([late.status, late.json.error.message]).toEqual([
+      409,
+      expect.stringContaining("has ended (Completed)"),
+    ]);
+  });
+
+  test("a subflow in its parent's process is cancelled through its parent; runs without a deployment are not retried", async () => {
+    const d = await deploy();
+    const p = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json.id;
+    await start(p);
+    const child = await inside(p);
+    const refused = await call("POST", `/api/flow-runs/${child}/cancel`);
+    expect([refused.status, refused.json.error.message]).toEqual([
+      409,
+      expect.stringContaining(`cancel its parent, flow run ${p}`),
+    ]);
+    await call("POST", `/api/flow-runs/${child}/set_state`, { type: "COMPLETED" });
+    const retry = await call("POST", `/api/flow-runs/${child}/retry`);
+    expect([retry.status, retry.json.error.message]).toEqual([
+      409,
+      expect.stringContaining("has no deployment"),
+    ]);
+  });
+
+  test("a retried run has no result until its new attempt completes", async () => {
+    const d = await deploy();
+    const id = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json.id;
+    await start(id);
+    await call("POST", `/api/flow-runs/${id}/set_state`, { type: "COMPLETED", result: '{"n":1}' });
+    expect((await call("GET", `/api/flow-runs/${id}/result`)).json).toEqual({ n: 1 });
+    expect((await call("POST", `/api/flow-runs/${id}/retry`)).status).toBe(200);
+    const none = await call("GET", `/api/flow-runs/${id}/result`);
+    expect([none.status, none.json.error.message]).toEqual([
+      404,
+      expect.stringContaining("has no result yet"),
+    ]);
+  });
+});

@@ -363,6 +363,22 @@ describe("secrets, pools and runs", () => {
       parent_flow_run_id: runA,
     });
     expect(viaDeployment.status).toBe(201);
+    // ... as deployed: not elsewhere, not with other job variables
+    for (const change of [{ job_variables: { env: { X: "1" } } }, { work_queue_name: "default" }]) {
+      const r = await call("POST", `/api/deployments/${d.json.id}/runs`, t, {
+        parent_flow_run_id: runA,
+        ...change,
+      });
+      expect([r.status, r.json.error.message]).toEqual([403, expect.stringContaining("as deployed")]);
+    }
+    // an idempotency key does not hand it a run that is not below its own
+    const keyed = await call("POST", `/api/deployments/${d.json.id}/runs`, ADMIN, { idempotency_key: "k1" });
+    expect(keyed.status).toBe(201);
+    const reuse = await call("POST", `/api/deployments/${d.json.id}/runs`, t, {
+      parent_flow_run_id: runA,
+      idempotency_key: "k1",
+    });
+    expect(reuse.status).toBe(403);
     const grandchild = {
       flow_name: "sub",
       parent_flow_run_id: viaDeployment.json.id,

@@ -49,10 +49,11 @@ class Browser {
   }
 }
 
-async function addToken(scope: string) {
+let tokens = 0;
+async function addToken(scope: string, name = `t-${scope}-${++tokens}`) {
   const token = newToken();
   await store.createToken({
-    name: `t-${scope}`,
+    name,
     scope,
     hash: tokenHash(token),
     workPoolName: null,
@@ -126,6 +127,30 @@ describe("UI forms", () => {
     expect(await runCount()).toBe(before + 1);
     expect((await deployer.go("GET", crossed.location!)).text).toContain("The form expired");
   });
+
+  test("a revoked token's session ends; a run's token cannot sign in", async () => {
+    const token = await addToken("deploy", "to-revoke");
+    const b = new Browser(app);
+    await b.signIn(token);
+    expect((await b.go("GET", "/deployments")).status).toBe(200);
+    await store.revokeToken("to-revoke");
+    await Bun.sleep(5100); // the token cache's lifetime
+    expect((await b.go("GET", "/deployments")).location).toBe("/login");
+    const runToken = newToken();
+    await store.createToken({
+      name: "run-x",
+      scope: "run",
+      hash: tokenHash(runToken),
+      workPoolName: null,
+      flowRunId: null,
+      expires: null,
+    });
+    const r = new Browser(app);
+    const csrf = await r.csrf("/login");
+    const page = await r.go("POST", "/login", { csrf, token: runToken });
+    expect(page.text).toContain("own token cannot sign in");
+    expect((await r.go("GET", "/deployments")).location).toBe("/login");
+  }, 20_000);
 
   test("secret fields never reach the browser, and the API takes no caller from a request", async () => {
     const admin = new Browser(app);

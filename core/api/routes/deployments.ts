@@ -1,7 +1,8 @@
+import { forbidden } from "../../auth/index.ts";
 import { checkJobVariables, mergeJobVariables, templateOf } from "../../infra/index.ts";
 import { didYouMean, type FlowRun, validateParameters, WeirError } from "../../model/index.ts";
 import type * as q from "../../store/index.ts";
-import { requireParent } from "../callers.ts";
+import { callerOf, requireParent, requireRuns } from "../callers.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
@@ -129,6 +130,12 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
     async (c) => {
       const body = await readBody(c, RunDeploymentBody, ctx.limits);
       await requireParent(ctx, c, body.parent_flow_run_id);
+      // A flow's own token starts a deployment's run as the deployment says: it may not change
+      // where or how it runs.
+      if (callerOf(c).scope === "run" && (body.job_variables || body.work_queue_name))
+        throw forbidden(
+          "a run's token starts deployment runs as deployed: job_variables and work_queue_name need a deploy token",
+        );
       if (body.work_queue_name) {
         const d = await store.getDeployment(param(c, "id"));
         if (!d.work_pool_name)
@@ -167,7 +174,10 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
       const key = body.idempotency_key ? `run:${param(c, "id")}:${body.idempotency_key}` : undefined;
       if (key) {
         const existing = await store.findFlowRunByIdempotencyKey(key);
-        if (existing) return c.json(existing, 200);
+        if (existing) {
+          await requireRuns(ctx, c, [existing.id]);
+          return c.json(existing, 200);
+        }
       }
       const create = () =>
         ctx.runWriter.createForDeployment(param(c, "id"), (d) => {
@@ -197,7 +207,10 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
       } catch (err) {
         // Two requests with one key at once: the database let one through; the other gets its run.
         const existing = key ? await store.findFlowRunByIdempotencyKey(key) : undefined;
-        if (existing) return c.json(existing, 200);
+        if (existing) {
+          await requireRuns(ctx, c, [existing.id]);
+          return c.json(existing, 200);
+        }
         throw err;
       }
       if (run.work_pool_name) ctx.wakeups.notify(run.work_pool_name);

@@ -23,8 +23,13 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
    * crash with the reason.
    */
   const endInProcessChildren = async (parent: FlowRun): Promise<void> => {
+    // Only runs inside this process: below a deployment run (runDeployment's child, with a
+    // process of its own) the chain is that run's business.
+    const inside = new Set([parent.id]);
     for (const child of await store.descendantRuns(parent.id)) {
-      if (child.deployment_id || isTerminal(child.state.type)) continue;
+      if (child.deployment_id || !inside.has(child.parent_flow_run_id ?? "")) continue;
+      inside.add(child.id);
+      if (isTerminal(child.state.type)) continue;
       const cancelled = parent.state.type === "CANCELLED";
       await store
         .setFlowRunState(child.id, {
@@ -50,11 +55,6 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
       assertTransition("a new flow run", null, body.state?.type ?? "SCHEDULED");
       await requireParent(ctx, c, body.parent_flow_run_id);
       const parent = body.parent_flow_run_id ? await store.getFlowRun(body.parent_flow_run_id) : null;
-      if (parent && isTerminal(parent.state.type))
-        throw new WeirError(
-          "CONFLICT",
-          `parent_flow_run_id: flow run ${parent.name} (${parent.id}) has ended (${parent.state.name}); a finished run starts no subflows`,
-        );
       const flow = await store.upsertFlow(body.flow_name);
       const run = await store.createFlowRun({
         flow_id: flow.id,
@@ -193,7 +193,13 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "/api/flow-runs/:id/retry",
     "Schedule a finished flow run again, now (a new attempt of the same run)",
     async (c) => {
-      const run = await store.retryFlowRun(param(c, "id"));
+      const before = await store.getFlowRun(param(c, "id"));
+      if (!before.deployment_id)
+        throw new WeirError(
+          "CONFLICT",
+          `Flow run ${before.name} (${before.id}) has no deployment (a weir run or a subflow), so no agent could start it again: run the flow again instead`,
+        );
+      const run = await store.retryFlowRun(before.id);
       if (run.work_pool_name) ctx.wakeups.notify(run.work_pool_name);
       return c.json(run);
     },
@@ -207,6 +213,12 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
       const run = await store.getFlowRun(param(c, "id"));
       const started =
         run.state.type === "RUNNING" || run.state.type === "PENDING" || run.state.type === "PAUSED";
+      // A subflow run inside its parent's process has no infrastructure of its own to stop.
+      if (started && run.parent_flow_run_id && !run.deployment_id)
+        throw new WeirError(
+          "CONFLICT",
+          `Flow run ${run.name} (${run.id}) is a subflow running inside its parent's process: cancel its parent, flow run ${run.parent_flow_run_id}, which cancels it too`,
+        );
       const updated = await store.setFlowRunState(run.id, {
         type: started ? "CANCELLING" : "CANCELLED",
         message: "Cancelled by request",
