@@ -54,7 +54,10 @@ export async function ui(): Promise<Row[]> {
   const db = new Database(join(weir.home, "weir.db"));
   STATES.forEach((type, i) => {
     const name = type.charAt(0) + type.slice(1).toLowerCase();
-    db.run(`UPDATE flow_runs SET state_type = ?, state_name = ? WHERE rowid % ${STATES.length} = ${i}`, [type, name]);
+    db.run(`UPDATE flow_runs SET state_type = ?, state_name = ? WHERE rowid % ${STATES.length} = ${i}`, [
+      type,
+      name,
+    ]);
   });
   db.close();
   await weir.start();

@@ -158,7 +158,7 @@ export async function listFlowRuns(c: Conn, f: FlowRunFilter = {}): Promise<Flow
     f.parentFlowRunId ? eq(c.t.flowRuns.parentFlowRunId, f.parentFlowRunId) : undefined,
     f.tag
       ? c.dialect === "postgres"
-        ? sql`${c.t.flowRuns.tags} @> ${JSON.stringify([f.tag])}::jsonb`
+        ? sql`${c.t.flowRuns.tags} @> ${JSON.stringify([f.tag])}::text::jsonb`
         : // A plain text match first (fast), then the exact element (a tag inside another tag's text).
           sql`${c.t.flowRuns.tags} like ${`%${JSON.stringify(f.tag).replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`} escape '\\' and exists (select 1 from json_each(${c.t.flowRuns.tags}) where value = ${f.tag})`
       : undefined,

@@ -49,6 +49,8 @@ describe("a server with auth", () => {
     const s = await env.startServer(["--auth"]);
     server = s;
     const file = join(env.home, "admin-token");
+    // printed after the "listening" line the start waits for
+    await s.waitFor(/an admin token was written to .* \(mode 600\)/);
     expect(s.out).toContain(`an admin token was written to ${file} (mode 600)`);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     admin = readFileSync(file, "utf8").trim();
@@ -195,7 +197,7 @@ describe("a server with auth", () => {
     expect(session).toContain("SameSite=Strict");
     const page = await fetch(`${base}/`, { headers: { cookie: session.split(";")[0]! } });
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain("Recent flow runs");
+    expect(await page.text()).toContain("<h1>Flow runs</h1>");
   });
 });
 
