@@ -192,15 +192,20 @@ describe("subflows and runDeployment in a flow", () => {
   });
 });
 
-test("cancelling a parent cancels its running subflow and the deployment run it started", async () => {
+/** A run of holder/main once both its children (in-process, and a deployment run) are running. */
+async function holderWithChildren() {
   const id = await runOf("holder/main");
   const kids = async () => (await api(`/flow-runs?parent=${id}`)).json as any[];
   for (const until = Date.now() + 30_000; ; ) {
     const k = await kids();
-    if (k.length === 2 && k.every((c) => c.state.type === "RUNNING")) break;
+    if (k.length === 2 && k.every((c) => c.state.type === "RUNNING")) return { id, kids };
     if (Date.now() > until) throw new Error(`children not running: ${JSON.stringify(k.map((c) => c.state))}`);
     await Bun.sleep(50);
   }
+}
+
+test("cancelling a parent cancels its running subflow and the deployment run it started", async () => {
+  const { id, kids } = await holderWithChildren();
   const cancel = await env.cli(["flow-run", "cancel", id]);
   expect([cancel.code, cancel.stderr]).toEqual([0, ""]);
   await env.waitForRun(id, (r) => r.state.type === "CANCELLED", 30_000);
@@ -210,14 +215,7 @@ test("cancelling a parent cancels its running subflow and the deployment run it 
 });
 
 test("a subflow run cannot outlive its parent's process: kill -9 ends it Crashed with the reason", async () => {
-  const id = await runOf("holder/main");
-  const kids = async () => (await api(`/flow-runs?parent=${id}`)).json as any[];
-  for (const until = Date.now() + 30_000; ; ) {
-    const k = await kids();
-    if (k.length === 2 && k.every((c) => c.state.type === "RUNNING")) break;
-    if (Date.now() > until) throw new Error("children not running");
-    await Bun.sleep(50);
-  }
+  const { id, kids } = await holderWithChildren();
   const parent = (await api(`/flow-runs/${id}`)).json;
   const [, pid] = await agent.waitFor(new RegExp(`Started flow run \\S+ \\(${id}\\) as process (\\d+)`));
   process.kill(Number(pid), "SIGKILL");
