@@ -51,11 +51,11 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
         </form>
         ${
           list.length
-            ? html`<div class="box"><table><thead><tr><th scope="col">Block</th><th scope="col">Type</th><th scope="col">Updated</th><th scope="col"><span class="vh">Actions</span></th></tr></thead><tbody>
+            ? html`<div class="box"><table><thead><tr><th scope="col">Block</th><th scope="col">Type</th><th scope="col">Fields (secrets masked)</th><th scope="col">Updated</th><th scope="col"><span class="vh">Actions</span></th></tr></thead><tbody>
           ${list.map(
             (
               b,
-            ) => html`<tr><td><a href="/blocks/${b.type}/${b.name}">${b.name}</a></td><td>${b.type}</td><td>${when(b.updated)}</td>
+            ) => html`<tr><td><a href="/blocks/${b.type}/${b.name}">${b.name}</a></td><td>${b.type}</td><td><code>${summary(b.data)}</code></td><td>${when(b.updated)}</td>
             <td>${postButton(
               `/blocks/${b.type}/${b.name}/delete`,
               html`Delete<span class="vh"> block ${b.type}/${b.name}</span>`,
@@ -99,7 +99,7 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
       const sent = o.form?.[`field.${name}`];
       const hint = secret
         ? editing && stored != null
-          ? "Secret: it is set and never shown; leave empty to keep it, or type a new value."
+          ? `Secret, set: ${String(stored)} (never shown); leave empty to keep it, or type a new value.`
           : "Secret: write-only, never shown again."
         : f.description;
       const aria = raw(
@@ -355,4 +355,10 @@ function clean(form: Record<string, string>): Record<string, string> {
   const out = { ...form };
   delete out.csrf;
   return out;
+}
+
+/** A block's data in one line, as the API gives it (secret fields already masked), cut short. */
+function summary(data: Record<string, unknown>): string {
+  const text = JSON.stringify(data);
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }

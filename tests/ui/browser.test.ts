@@ -191,10 +191,13 @@ describe.skipIf(!!missing)("the UI in Chromium", () => {
     await p.getByLabel("value (required)").fill(SECRET);
     await p.getByRole("button", { name: "Create block" }).click();
     await p.getByText("Block secret/db-password created.").waitFor();
-    // editing: the secret is not in the form; left empty it is kept
+    // editing: the secret is shown masked, not in the form; left empty it is kept
     expect(await p.getByLabel("value (required)").inputValue()).toBe("");
+    expect(await p.getByText("Secret, set: ******** (never shown)").count()).toBe(1);
     await p.getByRole("button", { name: "Save block" }).click();
     await p.getByText("Block saved.").waitFor();
+    await p.goto(`${base}/blocks`);
+    expect(await p.locator("code").filter({ hasText: '{"value":"********"}' }).count()).toBe(1);
     for (const path of [
       "/blocks",
       "/blocks/secret/db-password",
