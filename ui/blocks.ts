@@ -3,7 +3,7 @@ import { html, raw } from "hono/html";
 import type { ApiContext } from "../core/api/index.ts";
 import type { BlockDocument, Variable } from "../core/model/index.ts";
 import { CONFIRM_SCRIPT, csrfField, type Html, json, page, postButton, when } from "./layout.ts";
-import { backTo, flashOf, formOf, type Ui, uiOf } from "./session.ts";
+import { backTo, chrome, formOf, type Ui, uiOf } from "./session.ts";
 
 interface BlockTypeInfo {
   slug: string;
@@ -22,17 +22,6 @@ interface BlockTypeInfo {
  * its stored value (the API merges it).
  */
 export function blockPages(app: Hono, ctx: ApiContext): void {
-  const chrome = (c: Context, ui: Ui, nav: string, problem?: string | null) => {
-    const flash = flashOf(c);
-    return {
-      nav,
-      notice: flash.notice,
-      problem: problem ?? flash.problem,
-      logout: ui.signedIn ? ui.csrf : null,
-      script: CONFIRM_SCRIPT,
-    };
-  };
-
   app.get("/blocks", async (c) => {
     const ui = await uiOf(app, ctx, c);
     const [blocks, types] = await Promise.all([
@@ -68,7 +57,7 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
           )}</tbody></table></div>`
             : html`<p class="mute">No blocks yet.</p>`
         }`,
-        chrome(c, ui, "/blocks", blocks.ok ? null : blocks.error),
+        chrome(c, ui, "/blocks", { problem: blocks.ok ? null : blocks.error, script: CONFIRM_SCRIPT }),
       ),
     );
   });
@@ -142,7 +131,7 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
           <div class="actions"><button type="submit">${editing ? "Save block" : "Create block"}</button><a class="button quiet" href="/blocks">Back to blocks</a></div>
         </form>
         ${editing ? html`<p class="mute">Use it as <code>{{ weir.blocks.${t.slug}.${o.block!.name} }}</code>. Updated ${when(o.block!.updated)}.</p>` : ""}`,
-        chrome(c, ui, "/blocks", o.problem ?? null),
+        chrome(c, ui, "/blocks", { problem: o.problem, script: CONFIRM_SCRIPT }),
       ),
       o.problem ? 422 : 200,
     );
@@ -298,7 +287,7 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
           <div class="field"><label for="v-tags">Tags (comma separated)</label><input id="v-tags" name="tags" value="${o.form?.tags ?? o.edit?.tags.join(", ") ?? ""}"></div>
           <div class="actions"><button type="submit">Save variable</button>${o.edit ? html`<a class="button quiet" href="/variables">Cancel editing</a>` : ""}</div>
         </form>`,
-        chrome(c, ui, "/variables", o.problem ?? null),
+        chrome(c, ui, "/variables", { problem: o.problem, script: CONFIRM_SCRIPT }),
       ),
       o.problem ? 422 : 200,
     );

@@ -4,7 +4,7 @@ import type { ApiContext } from "../core/api/index.ts";
 import type { Deployment, FlowRun } from "../core/model/index.ts";
 import { csrfField, type Html, json, page, postButton, stateBadge, when } from "./layout.ts";
 import { problemsByField, readSchemaInputs, schemaFields, schemaInputs } from "./schema-form.ts";
-import { backTo, flashOf, formOf, type Ui, uiOf } from "./session.ts";
+import { backTo, chrome, formOf, type Ui, uiOf } from "./session.ts";
 
 /** Deployments: the list with filters, a deployment's page, quick and custom runs, editing. */
 export function deploymentPages(app: Hono, ctx: ApiContext): void {
@@ -18,11 +18,13 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
     if (r.ok) return r.data;
     return c.html(page("Not found", html`<h1>Deployment not found</h1><p>${r.error}</p>`), r.status as 404);
   };
-  const chrome = (c: Context, ui: Ui) => ({
-    nav: "/deployments",
-    ...flashOf(c),
-    logout: ui.signedIn ? ui.csrf : null,
-  });
+  /** A handler of a deployment's page: the browser's UI and the deployment the path names (else a 404 page). */
+  const withDeployment =
+    (fn: (c: Context, ui: Ui, d: Deployment) => Response | Promise<Response>) => async (c: Context) => {
+      const ui = await uiOf(app, ctx, c);
+      const d = await load(c, ui);
+      return d instanceof Response ? d : fn(c, ui, d);
+    };
 
   app.get("/deployments", async (c) => {
     const ui = await uiOf(app, ctx, c);
@@ -70,27 +72,26 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
             <td>${postButton(`/deployments/${d.id}/quick-run`, html`Quick run<span class="vh"> ${d.flow_name}/${d.name}</span>`, ui.csrf)}</td></tr>`,
           )}</tbody></table></div>`
         }`,
-        chrome(c, ui),
+        chrome(c, ui, "/deployments"),
       ),
     );
   });
 
-  app.get("/deployments/:id", async (c) => {
-    const ui = await uiOf(app, ctx, c);
-    const d = await load(c, ui);
-    if (d instanceof Response) return d;
-    const [recent, upcoming] = await Promise.all([
-      store.listFlowRuns({ deploymentId: d.id, limit: 10 }),
-      store.listFlowRuns({ deploymentId: d.id, stateTypes: ["SCHEDULED"], limit: 200 }),
-    ]);
-    const next = upcoming
-      .filter((r) => r.next_scheduled_start_time)
-      .sort((a, b) => (a.next_scheduled_start_time! < b.next_scheduled_start_time! ? -1 : 1))
-      .slice(0, 5);
-    return c.html(
-      page(
-        `${d.flow_name}/${d.name}`,
-        html`<h1>Deployment ${d.flow_name}/${d.name}${d.paused ? html` <span class="s PAUSED">paused</span>` : ""}</h1>
+  app.get(
+    "/deployments/:id",
+    withDeployment(async (c, ui, d) => {
+      const [recent, upcoming] = await Promise.all([
+        store.listFlowRuns({ deploymentId: d.id, limit: 10 }),
+        store.listFlowRuns({ deploymentId: d.id, stateTypes: ["SCHEDULED"], limit: 200 }),
+      ]);
+      const next = upcoming
+        .filter((r) => r.next_scheduled_start_time)
+        .sort((a, b) => (a.next_scheduled_start_time! < b.next_scheduled_start_time! ? -1 : 1))
+        .slice(0, 5);
+      return c.html(
+        page(
+          `${d.flow_name}/${d.name}`,
+          html`<h1>Deployment ${d.flow_name}/${d.name}${d.paused ? html` <span class="s PAUSED">paused</span>` : ""}</h1>
         ${d.description ? html`<p>${d.description}</p>` : ""}
         <div class="actions">
           ${postButton(`/deployments/${d.id}/quick-run`, "Quick run (defaults)", ui.csrf)}
@@ -133,10 +134,11 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
               )}</tbody></table></div><p><a href="/?deployment=${d.id}">All runs of this deployment</a></p>`
             : html`<p class="mute">No runs yet.</p>`
         }`,
-        chrome(c, ui),
-      ),
-    );
-  });
+          chrome(c, ui, "/deployments"),
+        ),
+      );
+    }),
+  );
 
   app.post("/deployments/:id/quick-run", async (c) => {
     const ui = await uiOf(app, ctx, c);
@@ -204,83 +206,75 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
           )}
           <div class="actions"><button type="submit">Start this run</button><a class="button quiet" href="/deployments/${d.id}">Back to the deployment</a></div>
         </form>`,
-        { ...chrome(c, ui), problem: state.problem ?? null },
+        chrome(c, ui, "/deployments", { problem: state.problem }),
       ),
       state.problem ? 422 : 200,
     );
   };
 
-  app.get("/deployments/:id/run", async (c) => {
-    const ui = await uiOf(app, ctx, c);
-    const d = await load(c, ui);
-    if (d instanceof Response) return d;
-    return runForm(c, ui, d);
-  });
+  app.get(
+    "/deployments/:id/run",
+    withDeployment(async (c, ui, d) => {
+      return runForm(c, ui, d);
+    }),
+  );
 
-  app.post("/deployments/:id/run", async (c) => {
-    const ui = await uiOf(app, ctx, c);
-    const d = await load(c, ui);
-    if (d instanceof Response) return d;
-    const form = await formOf(c, ui);
-    if (!form) return runForm(c, ui, d, { problem: "The form expired: send it again." });
-    const fields = schemaFields(d.parameter_openapi_schema);
-    const errors: Record<string, string> = {};
-    let parameters: Record<string, unknown> = {};
-    if (fields) {
-      const read = readSchemaInputs(fields, form);
-      parameters = read.values;
-      Object.assign(errors, read.errors);
-    } else {
-      try {
-        const p = JSON.parse(form.parameters || "{}");
-        if (!p || typeof p !== "object" || Array.isArray(p)) throw new Error("must be a JSON object");
-        parameters = p;
-      } catch (e) {
-        errors._parameters = `not a JSON object: ${(e as Error).message}`;
+  app.post(
+    "/deployments/:id/run",
+    withDeployment(async (c, ui, d) => {
+      const form = await formOf(c, ui);
+      if (!form) return runForm(c, ui, d, { problem: "The form expired: send it again." });
+      const fields = schemaFields(d.parameter_openapi_schema);
+      const errors: Record<string, string> = {};
+      let parameters: Record<string, unknown> = {};
+      if (fields) {
+        const read = readSchemaInputs(fields, form);
+        parameters = read.values;
+        Object.assign(errors, read.errors);
+      } else {
+        const read = jsonObject(form.parameters || "{}");
+        if (read.value) parameters = read.value;
+        else errors._parameters = read.error;
       }
-    }
-    let jobVariables: Record<string, unknown> | undefined;
-    if (form.job_variables?.trim()) {
-      try {
-        jobVariables = JSON.parse(form.job_variables);
-        if (!jobVariables || typeof jobVariables !== "object" || Array.isArray(jobVariables))
-          throw new Error("must be a JSON object");
-      } catch (e) {
-        errors._job_variables = `not a JSON object: ${(e as Error).message}`;
+      let jobVariables: Record<string, unknown> | undefined;
+      if (form.job_variables?.trim()) {
+        const read = jsonObject(form.job_variables);
+        if (read.value) jobVariables = read.value;
+        else errors._job_variables = read.error;
       }
-    }
-    let scheduled: string | undefined;
-    if (form.start?.trim()) {
-      const t = Date.parse(`${form.start.trim()}Z`);
-      if (Number.isNaN(t)) errors._start = `"${form.start}" is not a date and time`;
-      else scheduled = new Date(t).toISOString();
-    }
-    const tags = (form.tags ?? "")
-      .split(",")
-      .map((t) => t.trim())
-      .filter(Boolean);
-    const values = { ...d.parameters, ...parameters };
-    if (Object.keys(errors).length)
-      return runForm(c, ui, d, { values, errors, form, problem: "Some fields need fixing (see below)." });
-    const r = await ui.api<FlowRun>("POST", `/api/deployments/${d.id}/runs`, {
-      parameters,
-      tags: tags.length ? tags : undefined,
-      job_variables: jobVariables,
-      scheduled_time: scheduled,
-    });
-    if (!r.ok) {
-      const byField = fields ? problemsByField(r.error, fields) : {};
-      if (!fields && /parameter/i.test(r.error)) byField._parameters = r.error;
-      if (/job.?variable/i.test(r.error)) byField._job_variables = r.error;
-      return runForm(c, ui, d, {
-        values,
-        errors: byField,
-        form,
-        problem: `The run was not started: ${r.error}`,
+      let scheduled: string | undefined;
+      if (form.start?.trim()) {
+        const t = Date.parse(`${form.start.trim()}Z`);
+        if (Number.isNaN(t)) errors._start = `"${form.start}" is not a date and time`;
+        else scheduled = new Date(t).toISOString();
+      }
+      const tags = (form.tags ?? "")
+        .split(",")
+        .map((t) => t.trim())
+        .filter(Boolean);
+      const values = { ...d.parameters, ...parameters };
+      if (Object.keys(errors).length)
+        return runForm(c, ui, d, { values, errors, form, problem: "Some fields need fixing (see below)." });
+      const r = await ui.api<FlowRun>("POST", `/api/deployments/${d.id}/runs`, {
+        parameters,
+        tags: tags.length ? tags : undefined,
+        job_variables: jobVariables,
+        scheduled_time: scheduled,
       });
-    }
-    return backTo(c, `/runs/${r.data.id}`, `Started flow run ${r.data.name}.`);
-  });
+      if (!r.ok) {
+        const byField = fields ? problemsByField(r.error, fields) : {};
+        if (!fields && /parameter/i.test(r.error)) byField._parameters = r.error;
+        if (/job.?variable/i.test(r.error)) byField._job_variables = r.error;
+        return runForm(c, ui, d, {
+          values,
+          errors: byField,
+          form,
+          problem: `The run was not started: ${r.error}`,
+        });
+      }
+      return backTo(c, `/runs/${r.data.id}`, `Started flow run ${r.data.name}.`);
+    }),
+  );
 
   const editForm = (
     c: Context,
@@ -305,48 +299,48 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
           }</div>
           <div class="actions"><button type="submit">Save changes</button><a class="button quiet" href="/deployments/${d.id}">Cancel editing</a></div>
         </form>`,
-        { ...chrome(c, ui), problem: problem ?? null },
+        chrome(c, ui, "/deployments", { problem }),
       ),
       problem ? 422 : 200,
     );
 
-  app.get("/deployments/:id/edit", async (c) => {
-    const ui = await uiOf(app, ctx, c);
-    const d = await load(c, ui);
-    if (d instanceof Response) return d;
-    return editForm(c, ui, d);
-  });
+  app.get(
+    "/deployments/:id/edit",
+    withDeployment(async (c, ui, d) => {
+      return editForm(c, ui, d);
+    }),
+  );
 
-  app.post("/deployments/:id/edit", async (c) => {
-    const ui = await uiOf(app, ctx, c);
-    const d = await load(c, ui);
-    if (d instanceof Response) return d;
-    const form = await formOf(c, ui);
-    if (!form) return editForm(c, ui, d, undefined, "The form expired: send it again.");
-    let parameters: unknown;
-    try {
-      parameters = JSON.parse(form.parameters || "{}");
-    } catch (e) {
-      return editForm(c, ui, d, form, "Some fields need fixing (see below).", {
-        parameters: `not valid JSON: ${(e as Error).message}`,
+  app.post(
+    "/deployments/:id/edit",
+    withDeployment(async (c, ui, d) => {
+      const form = await formOf(c, ui);
+      if (!form) return editForm(c, ui, d, undefined, "The form expired: send it again.");
+      let parameters: unknown;
+      try {
+        parameters = JSON.parse(form.parameters || "{}");
+      } catch (e) {
+        return editForm(c, ui, d, form, "Some fields need fixing (see below).", {
+          parameters: `not valid JSON: ${(e as Error).message}`,
+        });
+      }
+      const r = await ui.api<Deployment>("PATCH", `/api/deployments/${d.id}`, {
+        description: form.description?.trim() ? form.description : null,
+        parameters,
+        tags: (form.tags ?? "")
+          .split(",")
+          .map((t) => t.trim())
+          .filter(Boolean),
       });
-    }
-    const r = await ui.api<Deployment>("PATCH", `/api/deployments/${d.id}`, {
-      description: form.description?.trim() ? form.description : null,
-      parameters,
-      tags: (form.tags ?? "")
-        .split(",")
-        .map((t) => t.trim())
-        .filter(Boolean),
-    });
-    if (!r.ok) {
-      const errors: Record<string, string> = {};
-      if (/parameter/i.test(r.error)) errors.parameters = r.error;
-      if (/^tags/.test(r.error)) errors.tags = r.error;
-      return editForm(c, ui, d, form, `Not saved: ${r.error}`, errors);
-    }
-    return backTo(c, `/deployments/${d.id}`, "Saved.");
-  });
+      if (!r.ok) {
+        const errors: Record<string, string> = {};
+        if (/parameter/i.test(r.error)) errors.parameters = r.error;
+        if (/^tags/.test(r.error)) errors.tags = r.error;
+        return editForm(c, ui, d, form, `Not saved: ${r.error}`, errors);
+      }
+      return backTo(c, `/deployments/${d.id}`, "Saved.");
+    }),
+  );
 
   for (const verb of ["pause", "resume"] as const)
     app.post(`/deployments/:id/schedules/:schedule/${verb}`, async (c) => {
@@ -381,4 +375,17 @@ export function scheduleText(d: {
       return `${what}${tz}${s.active && d.is_schedule_active ? "" : " — paused"}`;
     })
     .join("; ");
+}
+
+/** A form field's text as a JSON object, or why it is not one. */
+function jsonObject(
+  text: string,
+): { value: Record<string, unknown>; error?: undefined } | { value?: undefined; error: string } {
+  try {
+    const value = JSON.parse(text);
+    if (value && typeof value === "object" && !Array.isArray(value)) return { value };
+    return { error: 'not a JSON object: write it as {"name": value, ...}' };
+  } catch (e) {
+    return { error: `not a JSON object: ${(e as Error).message}` };
+  }
 }

@@ -3,7 +3,7 @@ import { html } from "hono/html";
 import type { ApiContext } from "../core/api/index.ts";
 import type { Agent, WorkPool } from "../core/model/index.ts";
 import { page, postButton, when } from "./layout.ts";
-import { backTo, flashOf, formOf, uiOf } from "./session.ts";
+import { backTo, chrome, formOf, uiOf } from "./session.ts";
 
 /** Work pools with their queues and agents; pausing and resuming pools and queues. */
 export function poolPages(app: Hono, ctx: ApiContext): void {
@@ -14,7 +14,6 @@ export function poolPages(app: Hono, ctx: ApiContext): void {
       ui.api<Agent[]>("GET", "/api/agents?limit=1000"),
     ]);
     const problem = pools.ok ? (agents.ok ? null : agents.error) : pools.error;
-    const flash = flashOf(c);
     const list = pools.ok ? pools.data : [];
     const seen = agents.ok ? agents.data : [];
     return c.html(
@@ -58,12 +57,7 @@ export function poolPages(app: Hono, ctx: ApiContext): void {
               : html`<p class="mute">No agent has polled this pool: <code>weir agent --pool ${p.name}</code></p>`
           }</section>`;
         })}`,
-        {
-          nav: "/work-pools",
-          notice: flash.notice,
-          problem: problem ?? flash.problem,
-          logout: ui.signedIn ? ui.csrf : null,
-        },
+        chrome(c, ui, "/work-pools", { problem }),
       ),
     );
   });

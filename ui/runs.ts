@@ -11,7 +11,7 @@ import {
   type StateType,
 } from "../core/model/index.ts";
 import { CONFIRM_SCRIPT, json, page, postButton, seconds, stateBadge, when } from "./layout.ts";
-import { backTo, flashOf, formOf, type Ui, uiOf } from "./session.ts";
+import { backTo, chrome, formOf, type Ui, uiOf } from "./session.ts";
 
 const PAGE = 50;
 
@@ -52,7 +52,6 @@ export function runPages(app: Hono, ctx: ApiContext): void {
       const p = new URLSearchParams({ ...q, offset: String(off) });
       return `/?${p}`;
     };
-    const flash = flashOf(c);
     return c.html(
       page(
         "Flow runs",
@@ -85,12 +84,7 @@ export function runPages(app: Hono, ctx: ApiContext): void {
           <tbody>${shown.map(runRow)}</tbody></table></div>`
         }</div>
         <nav class="pager" aria-label="Pages">${offset > 0 ? html`<a href="${link(Math.max(0, offset - PAGE))}">← Newer runs</a>` : ""}${more ? html`<a href="${link(offset + PAGE)}">Older runs →</a>` : ""}</nav>`,
-        {
-          nav: "/",
-          ...flash,
-          logout: ui.signedIn ? ui.csrf : null,
-          script: offset === 0 ? LIST_SCRIPT : undefined,
-        },
+        chrome(c, ui, "/", { script: offset === 0 ? LIST_SCRIPT : undefined }),
       ),
     );
   });
@@ -120,7 +114,6 @@ export function runPages(app: Hono, ctx: ApiContext): void {
     // A subflow inside its parent's process stops with its parent; a run without a deployment
     // has nothing an agent could start again.
     const inside = !!run.parent_flow_run_id && !run.deployment_id;
-    const flash = flashOf(c);
     return c.html(
       page(
         `Run ${run.name}`,
@@ -178,7 +171,7 @@ export function runPages(app: Hono, ctx: ApiContext): void {
           <span class="mute" id="live" aria-live="polite">${done ? "" : "Following live…"}</span>
         </form>
         <div class="box"><pre id="logs" aria-labelledby="logs-title" data-run="${run.id}" data-after="${lastLog}" data-level="${minLevel}" data-done="${done ? "1" : ""}">${raw(shownLogs.map(logLine).join(""))}</pre></div>`,
-        { ...flash, logout: ui.signedIn ? ui.csrf : null, script: CONFIRM_SCRIPT + LIVE_SCRIPT },
+        chrome(c, ui, undefined, { script: CONFIRM_SCRIPT + LIVE_SCRIPT }),
       ),
     );
   });

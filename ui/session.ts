@@ -3,6 +3,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { ApiContext } from "../core/api/index.ts";
 import { type Caller, OPEN_CALLER } from "../core/auth/index.ts";
 import { WeirError } from "../core/model/index.ts";
+import type { PageOptions } from "./layout.ts";
 
 export const SESSION_COOKIE = "weir_session";
 const OPEN_CSRF = "weir_csrf";
@@ -105,6 +106,23 @@ export function backTo(c: Context, path: string, message: string, problem = fals
     maxAge: 60,
   });
   return c.redirect(path, 303);
+}
+
+/** The options every page shares: its nav entry, the message an action left, the sign-out form. */
+export function chrome(
+  c: Context,
+  ui: Ui,
+  nav: string | undefined,
+  o: { problem?: string | null; script?: string } = {},
+): PageOptions {
+  const flash = flashOf(c);
+  return {
+    nav,
+    notice: flash.notice,
+    problem: o.problem ?? flash.problem,
+    logout: ui.signedIn ? ui.csrf : null,
+    script: o.script,
+  };
 }
 
 /** The message an action left for this page, once. */

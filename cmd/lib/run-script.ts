@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { TS_LIKE } from "../../core/engine/load-flow.ts";
 import { WeirError } from "../../core/model/index.ts";
 import { type Flow, isFlow } from "../../core/sdk/flow.ts";
 
@@ -12,7 +13,7 @@ import { type Flow, isFlow } from "../../core/sdk/flow.ts";
  */
 export async function runScript(file: string, args: string[]): Promise<Flow | null> {
   const path = resolve(file);
-  if (!/\.(ts|mts|cts|tsx|js|mjs|cjs|jsx)$/.test(path))
+  if (!TS_LIKE.test(path))
     throw new WeirError(
       "USAGE",
       `${file} is not a TypeScript or JavaScript file (weir run FILE.ts, or FILE.ts:flowName)`,

@@ -32,23 +32,23 @@ export async function requireRuns(ctx: ReadyContext, c: Context, ids: Iterable<s
 
 /**
  * Who may make a run a subflow of `parentId`: a run token only below its own run, and a run token
- * makes only subflow runs (it starts nothing of its own).
+ * makes only subflow runs (it starts nothing of its own). Answers the parent (null without one).
  */
 export async function requireParent(
   ctx: ReadyContext,
   c: Context,
   parentId: string | undefined,
-): Promise<void> {
+): Promise<FlowRun | null> {
   const caller = callerOf(c);
-  if (caller.scope !== "run") {
-    if (parentId) await ctx.store.getFlowRun(parentId);
-    return;
-  }
-  if (!parentId)
+  if (caller.scope === "run" && !parentId)
     throw forbidden(
       `a run's token starts runs only as subflows of its own run (flow run ${caller.flowRunId}): set parent_flow_run_id (runDeployment's asSubflow), or use a deploy token`,
     );
-  await requireRuns(ctx, c, [parentId]);
+  if (!parentId) return null;
+  const parent = await ctx.store.getFlowRun(parentId);
+  if (caller.scope === "run" && parent.id !== caller.flowRunId)
+    requireRun(caller, parent, await ctx.store.ancestorRunIds(parent.id));
+  return parent;
 }
 
 export function requireAgentPool(c: Context, pool: string): void {

@@ -1,6 +1,6 @@
 export { executeFlowRun } from "./execute.ts";
 export { registerFlowModules } from "./flow-modules.ts";
-export { loadFlow, parseEntrypoint } from "./load-flow.ts";
+export { loadFlow, parseEntrypoint, TS_LIKE } from "./load-flow.ts";
 export { watchParent } from "./parent-watch.ts";
 export { makeResolver } from "./resolver.ts";
 export { type RunFlowOptions, type RunFlowResult, runFlow, StopRun } from "./run-flow.ts";

@@ -24,7 +24,8 @@ export function parseEntrypoint(entrypoint: string): Entrypoint {
   return { file, exportName };
 }
 
-const TS_LIKE = /\.(ts|mts|cts|tsx|js|mjs|cjs|jsx)$/;
+/** The files the runtime imports as code: TypeScript and JavaScript. */
+export const TS_LIKE = /\.(ts|mts|cts|tsx|js|mjs|cjs|jsx)$/;
 
 /**
  * Imports a flow from an entrypoint relative to `baseDir`. Every way this can go wrong (missing

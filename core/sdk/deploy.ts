@@ -1,5 +1,4 @@
 import { join, relative, sep } from "node:path";
-import { stringify } from "yaml";
 import { WeirClient } from "../client/index.ts";
 import { type Deployment, didYouMean, WeirError } from "../model/index.ts";
 import { currentContext, currentLogger } from "./context.ts";
@@ -138,7 +137,8 @@ export async function deploy(...deployments: DeployOptions[]): Promise<Deploymen
   );
   const known = new Map(entries.map((e, i) => [e.entrypoint as string, deployments[i]!.flow as Flow]));
   const registry = await sdkHost("deploy()").registry();
-  const project = await import("../project/index.ts");
+  // Loaded here, not with the SDK: every flow process imports the SDK, few of them deploy.
+  const [project, { stringify }] = await Promise.all([import("../project/index.ts"), import("yaml")]);
   const source = stringify({ deployments: entries });
   const proj = project.parseProject(source, {
     path: join(cwd, "weir.yaml"),

@@ -1,4 +1,5 @@
-import { WeirError } from "../model/index.ts";
+// errors.ts alone: main.ts installs the host on every start, so this module stays light.
+import { WeirError } from "../model/errors.ts";
 import type { Registry } from "../plugin/index.ts";
 
 /**

@@ -53,8 +53,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
       const body = await readBody(c, FlowRunBody, ctx.limits);
       // Checked before the flow is recorded, so a refused run leaves nothing behind.
       assertTransition("a new flow run", null, body.state?.type ?? "SCHEDULED");
-      await requireParent(ctx, c, body.parent_flow_run_id);
-      const parent = body.parent_flow_run_id ? await store.getFlowRun(body.parent_flow_run_id) : null;
+      const parent = await requireParent(ctx, c, body.parent_flow_run_id);
       const flow = await store.upsertFlow(body.flow_name);
       const run = await store.createFlowRun({
         flow_id: flow.id,
