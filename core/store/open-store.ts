@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { type Client, createClient } from "@libsql/client";
 import { drizzle } from "drizzle-orm/libsql";
 import { WeirError } from "../model/errors.ts";
+import { bunSqliteClient } from "./bun-sqlite-client.ts";
 import { migrate } from "./migrate.ts";
 import * as schema from "./schema.ts";
 import { serializeClient } from "./serialize-client.ts";
@@ -39,16 +40,13 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   }
   const url = databaseUrl(options.url);
   const isFile = url.startsWith("file:");
-  if (isFile) mkdirSync(dirname(url.slice("file:".length)), { recursive: true });
+  const path = isFile ? filePath(url) : "";
+  if (isFile) mkdirSync(dirname(path), { recursive: true });
   let client: Client;
   try {
-    const raw = createClient({
-      url,
-      authToken: options.authToken,
-      timeout: 10_000,
-      concurrency: isFile ? 1 : 8,
-    });
-    client = isFile ? serializeClient(raw) : raw;
+    client = isFile
+      ? serializeClient(bunSqliteClient(path, { busyTimeoutMs: 10_000 }))
+      : createClient({ url, authToken: options.authToken, timeout: 10_000, concurrency: 8 });
     if (isFile) {
       // WAL lets readers (UI, CLI) proceed while the agent's claims write.
       await client.execute("PRAGMA journal_mode=WAL");
@@ -67,6 +65,12 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     { db, t: schema, dialect: "sqlite" },
     { url, migrate: () => migrate(client), close: async () => client.close() },
   );
+}
+
+/** The path of a `file:` URL (`file:/a/b`, `file:///a/b`, `file:rel`), without a query string. */
+function filePath(url: string): string {
+  const rest = url.slice("file:".length).replace(/\?.*$/, "");
+  return decodeURIComponent(rest.startsWith("//") ? rest.slice(2) : rest);
 }
 
 /** Never print credentials embedded in a database URL. */

@@ -1,0 +1,96 @@
+// The embedded database's client (core/store/bun-sqlite-client.ts) answers as @libsql/client does:
+// the store and drizzle's libsql driver run on it unchanged. These check the shapes they rely on.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Client } from "@libsql/client";
+import { bunSqliteClient } from "../../core/store/bun-sqlite-client.ts";
+
+let dir: string;
+let client: Client;
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), "weir-bunsqlite-"));
+  client = bunSqliteClient(join(dir, "db.sqlite"), { busyTimeoutMs: 1000 });
+  await client.execute("CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER, flag INTEGER)");
+});
+afterEach(() => {
+  client.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("bun:sqlite client", () => {
+  test("rows have named columns as their only keys, and positions with a length", async () => {
+    await client.execute({ sql: "INSERT INTO t VALUES (?, ?, ?)", args: ["a", 1, true] });
+    const rs = await client.execute({ sql: "SELECT id, n, flag FROM t WHERE id = ?", args: ["a"] });
+    expect(rs.columns).toEqual(["id", "n", "flag"]);
+    const row = rs.rows[0]!;
+    expect(Object.keys(row)).toEqual(["id", "n", "flag"]);
+    expect({ ...row }).toEqual({ id: "a", n: 1, flag: 1 });
+    expect(Array.prototype.slice.call(row)).toEqual(["a", 1, 1]);
+    expect(row.length).toBe(3);
+  });
+
+  test("columns named by position or 'length', and duplicate names, keep every value by position", async () => {
+    const rs = await client.execute("SELECT 1 AS '0', 2 AS length, 'x' AS id, 'y' AS id, 5 AS '9'");
+    const row = rs.rows[0]!;
+    expect(Array.prototype.slice.call(row)).toEqual([1, 2, "x", "y", 5]);
+    expect(row.length).toBe(5);
+    // As libSQL: the first of two names wins; "length" and positions stay positions.
+    expect({ ...row }).toEqual({ id: "x", "9": 5 });
+  });
+
+  test("writes report what they changed; RETURNING gives the rows", async () => {
+    const ins = await client.execute({
+      sql: "INSERT INTO t VALUES (?, ?, ?), (?, ?, ?)",
+      args: ["a", 1, 0, "b", 2, 0],
+    });
+    expect(ins.rowsAffected).toBe(2);
+    const up = await client.execute({ sql: "UPDATE t SET n = n + 10 RETURNING id, n", args: [] });
+    expect(up.rows.map((r) => ({ ...r }))).toEqual([
+      { id: "a", n: 11 },
+      { id: "b", n: 12 },
+    ]);
+  });
+
+  test("a transaction commits together, or rolls back leaving nothing", async () => {
+    const tx = await client.transaction("write");
+    await tx.execute({ sql: "INSERT INTO t VALUES (?, ?, ?)", args: ["a", 1, 0] });
+    await tx.rollback();
+    expect(tx.closed).toBe(true);
+    expect((await client.execute("SELECT count(*) AS c FROM t")).rows[0]!.c).toBe(0);
+    const tx2 = await client.transaction("write");
+    await tx2.execute({ sql: "INSERT INTO t VALUES (?, ?, ?)", args: ["a", 1, 0] });
+    await tx2.commit();
+    expect((await client.execute("SELECT count(*) AS c FROM t")).rows[0]!.c).toBe(1);
+  });
+
+  test("a batch is atomic: one failing statement leaves none applied", async () => {
+    await client.execute({ sql: "INSERT INTO t VALUES (?, ?, ?)", args: ["a", 1, 0] });
+    await expect(
+      client.batch(
+        [
+          { sql: "INSERT INTO t VALUES (?, ?, ?)", args: ["b", 2, 0] },
+          { sql: "INSERT INTO t VALUES (?, ?, ?)", args: ["a", 3, 0] },
+        ],
+        "write",
+      ),
+    ).rejects.toThrow(/UNIQUE constraint failed/);
+    expect((await client.execute("SELECT count(*) AS c FROM t")).rows[0]!.c).toBe(1);
+  });
+
+  test("more distinct statements than the cache holds still run right (old ones are dropped)", async () => {
+    for (let i = 0; i < 600; i++) {
+      const rs = await client.execute({ sql: `SELECT ${i} AS v, ? AS w`, args: [i] });
+      expect(rs.rows[0]!.v).toBe(i);
+    }
+    const again = await client.execute({ sql: "SELECT 0 AS v, ? AS w", args: [7] });
+    expect(again.rows[0]!.w).toBe(7);
+  });
+
+  test("an undefined argument is refused, as libSQL refuses it", async () => {
+    await expect(client.execute({ sql: "SELECT ?", args: [undefined as never] })).rejects.toThrow(
+      /undefined/,
+    );
+  });
+});
