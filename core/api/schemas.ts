@@ -73,9 +73,47 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     agent_id: v.optional(name),
   });
 
-  /** A flow run's proposal; a COMPLETED one may carry the flow's return value as JSON text. */
+  const batch = <T extends v.GenericSchema>(item: T, what: string) =>
+    v.pipe(
+      v.array(item),
+      v.maxLength(L.maxBatch, `must hold at most ${L.maxBatch} ${what} (${setting("maxBatch")})`),
+    );
+
+  const TaskRunSnapshotsBody = batch(
+    v.object({
+      id: v.pipe(v.string(), v.uuid()),
+      flow_run_id: v.pipe(v.string(), v.uuid("must be a flow run id")),
+      name,
+      task_key: name,
+      state: v.object({
+        type: v.picklist(STATE_TYPES),
+        name,
+        message: v.nullish(message),
+        timestamp,
+      }),
+      start_time: v.nullable(timestamp),
+      end_time: v.nullable(timestamp),
+      run_count: v.pipe(v.number(), v.integer(), v.minValue(0)),
+      history: v.pipe(
+        v.array(
+          v.object({
+            type: v.picklist(STATE_TYPES),
+            name,
+            timestamp,
+            message: v.optional(message),
+          }),
+        ),
+        v.maxLength(1000, "must hold at most 1000 states"),
+      ),
+    }),
+    "task runs",
+  );
+
+  /** A flow run's proposal; a COMPLETED one may carry the flow's return value as JSON text, and any state the run's last task-run snapshots. */
   const FlowRunStateBody = v.object({
     ...StateBody.entries,
+    /** The run's task runs not yet reported, written before the state (an engine's last batch rides with its final state). */
+    task_runs: v.optional(TaskRunSnapshotsBody),
     result: v.optional(
       v.pipe(
         v.string("must be the return value as JSON text"),
@@ -184,42 +222,6 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     task_key: name,
     state: StateBody,
   });
-
-  const batch = <T extends v.GenericSchema>(item: T, what: string) =>
-    v.pipe(
-      v.array(item),
-      v.maxLength(L.maxBatch, `must hold at most ${L.maxBatch} ${what} (${setting("maxBatch")})`),
-    );
-
-  const TaskRunSnapshotsBody = batch(
-    v.object({
-      id: v.pipe(v.string(), v.uuid()),
-      flow_run_id: v.pipe(v.string(), v.uuid("must be a flow run id")),
-      name,
-      task_key: name,
-      state: v.object({
-        type: v.picklist(STATE_TYPES),
-        name,
-        message: v.nullish(message),
-        timestamp,
-      }),
-      start_time: v.nullable(timestamp),
-      end_time: v.nullable(timestamp),
-      run_count: v.pipe(v.number(), v.integer(), v.minValue(0)),
-      history: v.pipe(
-        v.array(
-          v.object({
-            type: v.picklist(STATE_TYPES),
-            name,
-            timestamp,
-            message: v.optional(message),
-          }),
-        ),
-        v.maxLength(1000, "must hold at most 1000 states"),
-      ),
-    }),
-    "task runs",
-  );
 
   const LogsBody = batch(
     v.object({

@@ -8,16 +8,22 @@ import {
 } from "../model/index.ts";
 import type { Reporter } from "../sdk/context.ts";
 
+/** How long a task-run change may wait to be sent with the ones after it. */
+const REPORT_DELAY_MS = 20;
+
 /**
  * Reports task runs in the background so task code never waits on the API. The engine keeps each
- * task run's state and history itself and sends the changed ones whole: the first change goes at
- * once, the ones made while a request is in flight go together in the next. A flow of many tasks
- * costs a few requests, not two per task. `flush()` waits until everything is delivered.
+ * task run's state and history itself and sends the changed ones whole: a change waits up to
+ * REPORT_DELAY_MS for the ones after it, and the ones made while a request is in flight go
+ * together in the next. A flow of many tasks costs a few requests, not two per task, and a short
+ * flow none: `drain()` hands what is left to ride with the run's next state. `flush()` waits until
+ * everything is delivered.
  */
 export class ApiReporter implements Reporter {
   readonly #snapshots = new Map<string, TaskRunSnapshot>();
   readonly #dirty = new Set<string>();
   #inflight: Promise<void> | null = null;
+  #timer: ReturnType<typeof setTimeout> | null = null;
   #warned = false;
 
   constructor(
@@ -60,7 +66,17 @@ export class ApiReporter implements Reporter {
 
   #changed(id: string): void {
     this.#dirty.add(id);
-    this.#inflight ??= this.#send();
+    // A request in flight takes it with the next batch; else the batch waits a moment to fill.
+    if (this.#inflight || this.#timer) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#inflight ??= this.#send();
+    }, REPORT_DELAY_MS);
+  }
+
+  #stopTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
   }
 
   async #send(): Promise<void> {
@@ -78,6 +94,20 @@ export class ApiReporter implements Reporter {
   }
 
   async flush(): Promise<void> {
+    this.#stopTimer();
+    if (this.#dirty.size > 0) this.#inflight ??= this.#send();
     while (this.#inflight) await this.#inflight;
+  }
+
+  /**
+   * Waits for the request in flight, then takes the changes not yet sent for the caller to send
+   * with the run's next state (POST set_state with task_runs): they are this reporter's no more.
+   */
+  async drain(): Promise<TaskRunSnapshot[]> {
+    this.#stopTimer();
+    while (this.#inflight) await this.#inflight;
+    const batch = [...this.#dirty].map((id) => this.#snapshots.get(id)!);
+    this.#dirty.clear();
+    return batch;
   }
 }

@@ -1,6 +1,13 @@
 import * as v from "valibot";
 import type { WeirClient } from "../client/index.ts";
-import { describeError, LOG_LEVELS, levelName, type StateProposal, WeirError } from "../model/index.ts";
+import {
+  describeError,
+  LOG_LEVELS,
+  levelName,
+  type StateProposal,
+  type TaskRunSnapshot,
+  WeirError,
+} from "../model/index.ts";
 import { type RunContext, runContext } from "../sdk/context.ts";
 import { SubflowFailed } from "../sdk/errors.ts";
 import type { Flow } from "../sdk/flow.ts";
@@ -77,11 +84,16 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
   const reporter = tracking
     ? new ApiReporter(tracking.client, tracking.flowRunId, (m) => log.warning(m))
     : null;
-  const propose = async (state: StateProposal, result?: string): Promise<void> => {
-    if (tracking) await tracking.client.setFlowRunState(tracking.flowRunId, state, { result });
+  const propose = async (
+    state: StateProposal,
+    result?: string,
+    taskRuns?: TaskRunSnapshot[],
+  ): Promise<void> => {
+    if (tracking) await tracking.client.setFlowRunState(tracking.flowRunId, state, { result, taskRuns });
   };
   const finish = async (final: StateProposal, result?: unknown): Promise<RunFlowResult> => {
-    await reporter?.flush();
+    // The task runs not yet reported go with the final state, in the same request.
+    const taskRuns = (await reporter?.drain()) ?? [];
     await shipper?.close();
     try {
       // The return value is kept as JSON with the COMPLETED state. One the server will not keep
@@ -90,7 +102,7 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       if (typeof json === "object")
         final = { ...final, message: `Completed; its result was not kept: ${json.problem}` };
       try {
-        await propose(final, typeof json === "string" ? json : undefined);
+        await propose(final, typeof json === "string" ? json : undefined, taskRuns);
       } catch (err) {
         // Refused for its size or shape (422, or 413 when over the request limit): kept without it.
         if (
@@ -102,14 +114,14 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
         )
           throw err;
         final = { ...final, message: `Completed; its result was not kept: ${err.message}` };
-        await propose(final);
+        await propose(final, undefined, taskRuns);
       }
       if (final.message && final.type === "COMPLETED" && echoOn) console.error(final.message);
     } catch (err) {
       // The server may refuse (e.g. the run was cancelled meanwhile); its decision stands.
       if (!(err instanceof WeirError && err.code === "CONFLICT")) throw err;
       const cancelled: StateProposal = { type: "CANCELLED", message: "Cancelled while running" };
-      if (final.type !== "CANCELLED") await propose(cancelled).catch(() => {});
+      if (final.type !== "CANCELLED") await propose(cancelled, undefined, taskRuns).catch(() => {});
       return { final: cancelled };
     }
     return { final, result };
@@ -212,13 +224,16 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
         log.warning(
           `Attempt ${attempt + 1} of ${retries + 1} failed: ${message}; retrying in ${retryDelayMs / 1000} s`,
         );
-        await reporter?.flush();
-        await propose({
-          type: "SCHEDULED",
-          name: "AwaitingRetry",
-          message,
-          scheduledTime: new Date(Date.now() + retryDelayMs).toISOString(),
-        });
+        await propose(
+          {
+            type: "SCHEDULED",
+            name: "AwaitingRetry",
+            message,
+            scheduledTime: new Date(Date.now() + retryDelayMs).toISOString(),
+          },
+          undefined,
+          (await reporter?.drain()) ?? [],
+        );
         await Bun.sleep(retryDelayMs);
         continue;
       }

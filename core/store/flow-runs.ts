@@ -206,7 +206,10 @@ export async function setFlowRunState(
     // proposals for one run are decided one after the other (SQLite writes one at a time anyway).
     if (c.dialect === "postgres")
       await rawRows(tc, sql`SELECT id FROM flow_runs WHERE id = ${id} FOR UPDATE`);
-    const run = await getFlowRun(tc, id);
+    const [row] = await runWithNames(tc).where(eq(c.t.flowRuns.id, id));
+    if (!row)
+      throw new WeirError("NOT_FOUND", `Flow run "${id}" does not exist (list runs with: weir flow-run ls)`);
+    const run = toFlowRun(row.r, row.flowName, row.deploymentName);
     // A claim is a lease: a process running under another agent's claim (one that expired, after
     // which the run was retried and claimed again) reports nothing more.
     if (extra.agentId && run.agent_id !== extra.agentId)
@@ -249,7 +252,8 @@ export async function setFlowRunState(
       [{ flowRunId: id, type: proposal.type, name, message: proposal.message ?? null, data: proposal.data }],
       now,
     );
-    return getFlowRun(tc, id);
+    // The row as written (names unchanged), not read back.
+    return toFlowRun({ ...row.r, ...patch } as typeof row.r, row.flowName, row.deploymentName);
   });
 }
 

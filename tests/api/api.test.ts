@@ -196,6 +196,52 @@ describe("flow run states", () => {
     expect(states).toEqual(["SCHEDULED", "RUNNING", "COMPLETED"]);
   });
 
+  test("a final state carries the run's last task runs, written before it; another run's are refused", async () => {
+    const d = await deploy();
+    const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    const other: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    await call("POST", `/api/flow-runs/${run.id}/set_state`, { type: "RUNNING" });
+    const ts = new Date().toISOString();
+    const snapshot = (flowRunId: string) => ({
+      id: Bun.randomUUIDv7(),
+      flow_run_id: flowRunId,
+      name: "step",
+      task_key: "step",
+      state: { type: "COMPLETED", name: "Completed", timestamp: ts },
+      start_time: ts,
+      end_time: ts,
+      run_count: 1,
+      history: [
+        { type: "RUNNING", name: "Running", timestamp: ts },
+        { type: "COMPLETED", name: "Completed", timestamp: ts },
+      ],
+    });
+    const wrong = await call("POST", `/api/flow-runs/${run.id}/set_state`, {
+      type: "COMPLETED",
+      task_runs: [snapshot(run.id), snapshot(other.id)],
+    });
+    expect(wrong.status).toBe(422);
+    expect(wrong.json.error.message).toContain("task_runs[1].flow_run_id: must be this flow run's id");
+    // Refused whole: neither the state nor the task runs were written.
+    expect((await call("GET", `/api/flow-runs/${run.id}`)).json.state.type).toBe("RUNNING");
+    expect((await call("GET", `/api/flow-runs/${run.id}/task-runs`)).json).toEqual([]);
+    const done = await call("POST", `/api/flow-runs/${run.id}/set_state`, {
+      type: "COMPLETED",
+      task_runs: [snapshot(run.id), snapshot(run.id)],
+    });
+    expect(done.status).toBe(200);
+    expect(done.json.state.type).toBe("COMPLETED");
+    const tasks = (await call("GET", `/api/flow-runs/${run.id}/task-runs`)).json;
+    expect(tasks.map((t: { state: { type: string } }) => t.state.type)).toEqual(["COMPLETED", "COMPLETED"]);
+    // Once finished, the run takes no more, with its state or without.
+    const late = await call("POST", `/api/flow-runs/${run.id}/set_state`, {
+      type: "FAILED",
+      task_runs: [snapshot(run.id)],
+    });
+    expect(late.status).toBe(409);
+    expect((await call("GET", `/api/flow-runs/${run.id}/task-runs`)).json.length).toBe(2);
+  });
+
   test("cancelling a run nobody started ends it at once", async () => {
     const d = await deploy();
     const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;

@@ -145,7 +145,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "Propose a new state; the server refuses illegal transitions with 409",
     async (c) => {
       const body = await readBody(c, FlowRunStateBody, ctx.limits);
-      const { agent_id, result, scheduled_time, ...proposal } = body;
+      const { agent_id, result, scheduled_time, task_runs, ...proposal } = body;
       if (result !== undefined && proposal.type !== "COMPLETED")
         throw new WeirError(
           "INVALID",
@@ -155,6 +155,16 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
           },
         );
       await requireRuns(ctx, c, [param(c, "id")]);
+      if (task_runs?.length) {
+        const other = task_runs.findIndex((t) => t.flow_run_id !== param(c, "id"));
+        if (other >= 0)
+          throw new WeirError(
+            "INVALID",
+            `task_runs[${other}].flow_run_id: must be this flow run's id (${param(c, "id")}); report other runs' task runs through POST /api/task-runs/snapshots`,
+            { fields: { [`task_runs[${other}].flow_run_id`]: "must be this flow run's id" } },
+          );
+        await store.upsertTaskRuns(task_runs);
+      }
       const run = await store.setFlowRunState(
         param(c, "id"),
         { ...proposal, scheduledTime: scheduled_time },
