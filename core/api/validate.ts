@@ -2,6 +2,9 @@ import type { Context } from "hono";
 import * as v from "valibot";
 import { LIMIT_SETTINGS, type Limits } from "../config/index.ts";
 import { WeirError } from "../model/index.ts";
+import { bodyRead } from "./body-limit.ts";
+
+const utf8 = new TextDecoder();
 
 /** The deepest nesting of arrays and objects in a parsed JSON value (iterative: no stack to overflow). */
 export function jsonDepth(value: unknown, stopAt = Number.POSITIVE_INFINITY): number {
@@ -29,7 +32,8 @@ export async function readBody<S extends v.GenericSchema>(
 ): Promise<v.InferOutput<S>> {
   let raw: unknown;
   try {
-    const text = await c.req.text();
+    const read = bodyRead(c);
+    const text = read ? utf8.decode(read) : await c.req.text();
     raw = text.trim() === "" ? {} : JSON.parse(text);
   } catch (cause) {
     if (cause instanceof WeirError) throw cause;

@@ -48,6 +48,24 @@ export async function countActiveWithTag(c: Conn, tag: string): Promise<number> 
   return countActive(c, has);
 }
 
+/** Whether the pool has a SCHEDULED run due by `dueBy` that a claim could take (its queue aside). */
+async function anyDue(c: Conn, pool: string, dueBy: string): Promise<boolean> {
+  const r = c.t.flowRuns;
+  const [row] = await c.db
+    .select({ id: r.id })
+    .from(r)
+    .where(
+      and(
+        eq(r.workPoolName, pool),
+        eq(r.stateType, "SCHEDULED"),
+        ne(r.stateName, "AwaitingRetry"),
+        or(isNull(r.nextScheduledStartTime), lte(r.nextScheduledStartTime, dueBy)),
+      ),
+    )
+    .limit(1);
+  return row !== undefined;
+}
+
 interface Slots {
   limit: number;
   used: number;
@@ -67,6 +85,10 @@ const full = (s: Slots | null | undefined): boolean => s != null && s.used >= s.
  */
 export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun[]> {
   if (req.limit <= 0) return [];
+  // Most claims find nothing due (an agent re-arming its long poll): one indexed read answers
+  // them, without a write transaction that would hold every other writer back. A run made due
+  // after this read wakes the claim, which then looks again.
+  if (!(await anyDue(c, req.workPoolName, nowIso()))) return [];
   return inTx(c, async (tc) => {
     if (c.dialect === "postgres")
       await rawRows(tc, sql`SELECT pg_advisory_xact_lock(hashtext('weir-claims'))`);
