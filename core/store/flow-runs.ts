@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, notInArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, isNotNull, lt, notInArray, sql } from "drizzle-orm";
 import type { FlowRun, State } from "../model/index.ts";
 import {
   assertTransition,
@@ -431,6 +431,12 @@ export async function readFlowRuns(c: Conn, ids: string[]): Promise<FlowRun[]> {
  * them never reached it. Handed to it again, they start instead of waiting for the agent timeout.
  */
 export async function unclaimedByAgent(c: Conn, agentId: string, known: string[]): Promise<FlowRun[]> {
+  // Every claim asks, and there are almost never any: a plain probe first (see runRowById).
+  const held = await rawRows<{ id: string }>(
+    c,
+    sql`SELECT id FROM flow_runs WHERE agent_id = ${agentId} AND state_type = 'PENDING' AND deployment_id IS NOT NULL`,
+  );
+  if (held.every((r) => known.includes(r.id))) return [];
   const rows = await runWithNames(c).where(
     and(
       eq(c.t.flowRuns.agentId, agentId),
@@ -445,35 +451,25 @@ export async function unclaimedByAgent(c: Conn, agentId: string, known: string[]
 
 /** The earliest future start among a pool's SCHEDULED runs, so a waiting claim can wake for it. */
 export async function nextScheduledStart(c: Conn, workPoolName: string): Promise<string | null> {
-  const [row] = await c.db
-    .select({ t: sql<string | null>`min(${c.t.flowRuns.nextScheduledStartTime})` })
-    .from(c.t.flowRuns)
-    // Only future times: a due run this agent cannot take (another queue, awaiting retry) must not
-    // turn the wait into a busy loop.
-    .where(
-      and(
-        eq(c.t.flowRuns.workPoolName, workPoolName),
-        eq(c.t.flowRuns.stateType, "SCHEDULED"),
-        gt(c.t.flowRuns.nextScheduledStartTime, nowIso()),
-      ),
-    );
+  // Only future times: a due run this agent cannot take (another queue, awaiting retry) must not
+  // turn the wait into a busy loop. Plain SQL: every waiting claim asks (see runRowById).
+  const [row] = await rawRows<{ t: string | null }>(
+    c,
+    sql`SELECT min(next_scheduled_start_time) AS t FROM flow_runs
+      WHERE work_pool_name = ${workPoolName} AND state_type = 'SCHEDULED' AND next_scheduled_start_time > ${nowIso()}`,
+  );
   return row?.t ?? null;
 }
 
 /** Runs an agent started that are now CANCELLING, so it can stop their processes. */
 export async function listCancellingRuns(c: Conn, agentId: string): Promise<string[]> {
-  const rows = await c.db
-    .select({ id: c.t.flowRuns.id })
-    .from(c.t.flowRuns)
-    .where(
-      and(
-        eq(c.t.flowRuns.agentId, agentId),
-        eq(c.t.flowRuns.stateType, "CANCELLING"),
-        // Subflow runs in their parent's process stop with it (the agent knows only the parent).
-        isNotNull(c.t.flowRuns.deploymentId),
-      ),
-    );
-  return rows.map((r) => r.id);
+  // Subflow runs in their parent's process stop with it (the agent knows only the parent).
+  // Plain SQL: every claim and heartbeat asks (see runRowById).
+  const rows = await rawRows<{ id: string }>(
+    c,
+    sql`SELECT id FROM flow_runs WHERE agent_id = ${agentId} AND state_type = 'CANCELLING' AND deployment_id IS NOT NULL`,
+  );
+  return rows.map((r) => String(r.id));
 }
 
 /**

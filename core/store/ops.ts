@@ -78,6 +78,7 @@ export {
   findWorkPool,
   getWorkPool,
   listWorkPools,
+  requireWorkPool,
   setWorkPoolPaused,
   updateWorkPool,
   updateWorkQueue,

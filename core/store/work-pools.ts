@@ -1,7 +1,7 @@
-import { asc, eq } from "drizzle-orm";
+import { asc, eq, sql } from "drizzle-orm";
 import type { WorkPool, WorkQueue } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
-import { type Conn, inTx } from "./conn.ts";
+import { type Conn, inTx, rawRows } from "./conn.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toWorkPool, toWorkQueue } from "./rows.ts";
 
 export interface WorkPoolInput {
@@ -27,15 +27,22 @@ export async function findWorkPool(c: Conn, name: string): Promise<WorkPool | un
   return row ? toWorkPool(row, await queuesOf(c, row.id)) : undefined;
 }
 
+const poolNotFound = (name: string) =>
+  new WeirError(
+    "NOT_FOUND",
+    `Work pool "${name}" does not exist (create it with: weir work-pool create ${name} --type process)`,
+  );
+
 export async function getWorkPool(c: Conn, name: string): Promise<WorkPool> {
   const pool = await findWorkPool(c, name);
-  if (!pool) {
-    throw new WeirError(
-      "NOT_FOUND",
-      `Work pool "${name}" does not exist (create it with: weir work-pool create ${name} --type process)`,
-    );
-  }
+  if (!pool) throw poolNotFound(name);
   return pool;
+}
+
+/** NOT_FOUND unless the pool exists; one plain read (every claim checks). */
+export async function requireWorkPool(c: Conn, name: string): Promise<void> {
+  const [row] = await rawRows(c, sql`SELECT 1 AS x FROM work_pools WHERE name = ${name}`);
+  if (!row) throw poolNotFound(name);
 }
 
 export async function listWorkPools(c: Conn, page: Page = {}): Promise<WorkPool[]> {

@@ -193,7 +193,7 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
         const lost = await store.unclaimedByAgent(body.agent_id, body.running);
         if (lost.length > 0) return answer(lost, []);
       }
-      await store.getWorkPool(name); // a 404 for a pool that does not exist
+      await store.requireWorkPool(name); // a 404 for a pool that does not exist
       for (;;) {
         let runs: Awaited<ReturnType<typeof store.claimFlowRuns>> = [];
         // An agent that went away while waiting must not be handed runs it will never start.
