@@ -4,8 +4,14 @@
  * other servers are told too (LISTEN/NOTIFY); waiters also wake on a timeout, which covers runs
  * written by a process that tells no one (the scheduler service, another server on a file).
  */
+/** How long a wake-up is remembered for a wait that looks back (far longer than any look takes). */
+const RECENT_MS = 60_000;
+
 export class Wakeups {
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** Wake-ups of the last minute by key, oldest first: a wait that looks back (see mark). */
+  readonly #recent = new Map<string, { seq: number; at: number }>();
+  #seq = 0;
   /** Tells the other servers on the database (set when there are any: PostgreSQL). */
   broadcast: ((key: string) => void) | null = null;
 
@@ -16,14 +22,34 @@ export class Wakeups {
 
   /** A wake-up from another server: wakes the waiters here, and tells no one else. */
   receive(key: string): void {
+    const now = Date.now();
+    this.#recent.delete(key);
+    this.#recent.set(key, { seq: ++this.#seq, at: now });
+    for (const [k, seen] of this.#recent) {
+      if (now - seen.at < RECENT_MS) break;
+      this.#recent.delete(k);
+    }
     const set = this.#waiters.get(key);
     if (!set) return;
     this.#waiters.delete(key);
     for (const wake of set) wake();
   }
 
-  /** Resolves on notify(key), after `ms`, or when `signal` aborts, whichever comes first. */
-  wait(key: string, ms: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Taken before a look at the database that may end in wait(): a wake-up that comes while the
+   * look is under way (its queries yield) would otherwise find no waiter and be lost, leaving the
+   * wait to its timeout. Passed to wait(), it makes such a wait return at once.
+   */
+  mark(): number {
+    return this.#seq;
+  }
+
+  /**
+   * Resolves on notify(key), after `ms`, or when `signal` aborts, whichever comes first; at once
+   * when `since` (from mark()) is given and the key was notified after it.
+   */
+  wait(key: string, ms: number, signal?: AbortSignal, since?: number): Promise<void> {
+    if (since !== undefined && (this.#recent.get(key)?.seq ?? 0) > since) return Promise.resolve();
     return new Promise((resolve) => {
       const set = this.#waiters.get(key) ?? new Set<() => void>();
       this.#waiters.set(key, set);

@@ -122,12 +122,13 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
       const deadline = Date.now() + timeout;
       const signal = c.req.raw.signal;
       for (;;) {
+        const since = ctx.wakeups.mark();
         const run = await store.getFlowRun(id);
         const left = deadline - Date.now();
         if (isTerminal(run.state.type) || left <= 0 || signal.aborted) return c.json(run);
         // Final states recorded through any server wake this at once; other ends (an agent's runs
         // crashed by the sweep) are seen within a second.
-        await ctx.wakeups.wait(`run:${id}`, Math.min(left, 1_000), signal);
+        await ctx.wakeups.wait(`run:${id}`, Math.min(left, 1_000), signal, since);
       }
     },
   );

@@ -195,6 +195,7 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
       }
       await store.requireWorkPool(name); // a 404 for a pool that does not exist
       for (;;) {
+        const since = ctx.wakeups.mark();
         let runs: Awaited<ReturnType<typeof store.claimFlowRuns>> = [];
         // An agent that went away while waiting must not be handed runs it will never start.
         if (signal.aborted) return c.json({ flow_runs: [], cancelling: [] });
@@ -227,6 +228,7 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
           name,
           Math.max(5, Math.min(left, untilNext, ctx.claimRecheckMs ?? RECHECK_MS)),
           signal,
+          since,
         );
       }
     },
