@@ -4,7 +4,7 @@
 // PostgreSQL on loopback in a temp folder, and stops it afterwards. Never part of CI.
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, pct, ROOT, type Row, Weir, WORK } from "./lib.ts";
+import { freePort, pct, ROOT, type Row, WEIR, Weir, WORK } from "./lib.ts";
 import { CHAIN_FLOWS, measureChain } from "./scenarios/chain.ts";
 import { measureThroughput, THREE_STEPS } from "./scenarios/throughput.ts";
 
@@ -145,19 +145,23 @@ async function peerFigures(url: string) {
   const c40 = await chain(40, 10);
   const c10 = await chain(10, 33);
 
-  const t0 = performance.now();
-  const latencies: number[] = [];
-  await Promise.all(
-    Array.from({ length: 200 }, async (_, i) => {
-      const run = `tp-${i}`;
-      const end = finished(run);
-      const s = performance.now();
-      await utils.addJob("step", { run, step: 1 });
-      await end;
-      latencies.push(performance.now() - s);
-    }),
-  );
-  const burstSeconds = (performance.now() - t0) / 1000;
+  const burstOf200 = async (label: string) => {
+    const t0 = performance.now();
+    const latencies: number[] = [];
+    await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const run = `${label}-${i}`;
+        const end = finished(run);
+        const s = performance.now();
+        await utils.addJob("step", { run, step: 1 });
+        await end;
+        latencies.push(performance.now() - s);
+      }),
+    );
+    return { runsPerSecond: 200 / ((performance.now() - t0) / 1000), burst: latencies };
+  };
+  const first = await burstOf200("tp");
+  const warm = await burstOf200("tp-warm");
   const serial: number[] = [];
   for (let i = 0; i < 100; i++) {
     const run = `serial-${i}`;
@@ -169,7 +173,7 @@ async function peerFigures(url: string) {
   }
   await utils.release();
   await runner.stop();
-  return { c40, c10, runsPerSecond: 200 / burstSeconds, burst: latencies, serial };
+  return { c40, c10, runsPerSecond: first.runsPerSecond, burst: first.burst, warm, serial };
 }
 
 /** How the agent runs flows in each measured mode. */
@@ -197,18 +201,51 @@ async function weirFigures(args: string[]) {
     });
     const c40 = await measureChain(weir, ids.c40!);
     const c10 = await measureChain(weir, ids.c10!);
-    const { runsPerSecond, burst, serial } = await measureThroughput(weir, ids.three!);
-    return { c40, c10, runsPerSecond, burst, serial };
+    const { runsPerSecond, burst, warm, serial } = await measureThroughput(weir, ids.three!);
+    return { c40, c10, runsPerSecond, burst, warm, serial };
   } finally {
     await weir.stop();
   }
+}
+
+/**
+ * How many processes this machine starts per second, 10 at a time, each exiting at once: Bun's
+ * runtime alone (`bun -e ""`), and `weir execute --warm` (the executor a run gets: runtime,
+ * engine and plugins loaded). A process per run cannot go faster than this, whatever it does.
+ */
+async function processStarts(argv: string[]): Promise<number> {
+  const total = 100;
+  let started = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      while (started < total) {
+        started++;
+        await Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exited;
+      }
+    }),
+  );
+  return total / ((performance.now() - t0) / 1000);
 }
 
 export async function peers(): Promise<Row[]> {
   const pg = await startPostgres();
   try {
     const p = await peerFigures(pg.url);
-    const rows: Row[] = [];
+    const rows: Row[] = [
+      {
+        metric: "floor: bare Bun runtime starts/s (bun -e '', 10 at a time)",
+        value: await processStarts([process.execPath, "-e", ""]),
+        peer: p.runsPerSecond,
+        unit: "/s",
+      },
+      {
+        metric: "floor: executor starts/s (weir execute --warm, exits at once)",
+        value: await processStarts([WEIR, "execute", "--warm"]),
+        peer: p.runsPerSecond,
+        unit: "/s",
+      },
+    ];
     for (const mode of MODES) {
       const w = await weirFigures(mode.args);
       const nonCompute = (x: { total: number; compute: number }) => (100 * (x.total - x.compute)) / x.total;
@@ -235,6 +272,13 @@ export async function peers(): Promise<Row[]> {
           value: pct(w.burst, 50),
           peer: pct(p.burst, 50),
           unit: "ms",
+        },
+        {
+          metric: m("3 steps, 200 at once again (warm): runs/s"),
+          value: w.warm.runsPerSecond,
+          peer: p.warm.runsPerSecond,
+          unit: "/s",
+          target: { atLeast: p.warm.runsPerSecond * (isolated ? 0.5 : 1) },
         },
         {
           metric: m("3 steps, one after another: median"),
