@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp, Wakeups } from "../core/api/index.ts";
 import { WeirClient } from "../core/client/index.ts";
+import { DEFAULT_LIMITS, type Limits } from "../core/config/index.ts";
 import { createRegistry } from "../core/steps/index.ts";
 import { openStore, type Store } from "../core/store/index.ts";
 import { PLUGINS } from "../plugins/index.ts";
@@ -33,10 +34,12 @@ export async function tempStore(): Promise<Store & { dir: string; dispose(): voi
 }
 
 /** The API served over real HTTP on a free loopback port, with a client pointed at it. */
-export async function startApi() {
+/** `limits`: the server's request limits where they differ from the defaults. */
+export async function startApi(opts: { limits?: Partial<Limits> } = {}) {
   const store = await tempStore();
   const wakeups = new Wakeups();
-  const app = createApp({ store, wakeups, version: "test", registry });
+  const limits = opts.limits ? { ...DEFAULT_LIMITS, ...opts.limits } : undefined;
+  const app = createApp({ store, wakeups, version: "test", registry, limits });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch, idleTimeout: 120 });
   const url = `http://127.0.0.1:${server.port}/api`;
   return {

@@ -32,11 +32,9 @@ export async function measureChain(
     const t0 = performance.now();
     const run = await weir.post(`/deployments/${deploymentId}/runs`);
     const { seenAt } = await weir.waitFinal(run.id);
-    const states = (await weir.get(`/flow-runs/${run.id}/states`)) as {
-      type: string;
-      data: { result?: { computeMs: number } };
-    }[];
-    const compute = states.at(-1)?.data?.result?.computeMs ?? 0;
+    // The flow returns its own compute time: the run's result (GET /flow-runs/ID/result).
+    const result = (await weir.get(`/flow-runs/${run.id}/result`)) as { computeMs?: number };
+    const compute = result?.computeMs ?? 0;
     const total = seenAt - t0;
     if (total < best.total) best = { total, compute };
   }

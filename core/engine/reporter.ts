@@ -10,6 +10,10 @@ import type { Reporter } from "../sdk/context.ts";
 
 /** How long a task-run change may wait to be sent with the ones after it. */
 const REPORT_DELAY_MS = 20;
+/** Most task runs in one request, well inside the server's default batch and body limits. */
+const BATCH = 500;
+/** Most task runs that ride along with a state (see drain()); more are sent before it. */
+const RIDE = 100;
 
 /**
  * Reports task runs in the background so task code never waits on the API. The engine keeps each
@@ -81,8 +85,8 @@ export class ApiReporter implements Reporter {
 
   async #send(): Promise<void> {
     while (this.#dirty.size > 0) {
-      const batch = [...this.#dirty].map((id) => this.#snapshots.get(id)!);
-      this.#dirty.clear();
+      const batch = [...this.#dirty].slice(0, BATCH).map((id) => this.#snapshots.get(id)!);
+      for (const t of batch) this.#dirty.delete(t.id);
       try {
         await this.client.writeTaskRuns(batch);
       } catch (err) {
@@ -102,10 +106,15 @@ export class ApiReporter implements Reporter {
   /**
    * Waits for the request in flight, then takes the changes not yet sent for the caller to send
    * with the run's next state (POST set_state with task_runs): they are this reporter's no more.
+   * More than RIDE of them are sent on their own instead, and none is returned.
    */
   async drain(): Promise<TaskRunSnapshot[]> {
     this.#stopTimer();
     while (this.#inflight) await this.#inflight;
+    if (this.#dirty.size > RIDE) {
+      await this.flush();
+      return [];
+    }
     const batch = [...this.#dirty].map((id) => this.#snapshots.get(id)!);
     this.#dirty.clear();
     return batch;

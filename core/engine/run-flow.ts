@@ -89,7 +89,18 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
     result?: string,
     taskRuns?: TaskRunSnapshot[],
   ): Promise<void> => {
-    if (tracking) await tracking.client.setFlowRunState(tracking.flowRunId, state, { result, taskRuns });
+    if (!tracking) return;
+    try {
+      await tracking.client.setFlowRunState(tracking.flowRunId, state, { result, taskRuns });
+    } catch (err) {
+      // Refused with task runs riding along (a server with lower limits): they go on their own.
+      if (!taskRuns?.length || !(err instanceof WeirError && ["INVALID", "TOO_LARGE"].includes(err.code)))
+        throw err;
+      await tracking.client
+        .writeTaskRuns(taskRuns)
+        .catch((e) => log.warning(`Could not record task runs: ${describeError(e)}`));
+      await tracking.client.setFlowRunState(tracking.flowRunId, state, { result });
+    }
   };
   const finish = async (final: StateProposal, result?: unknown): Promise<RunFlowResult> => {
     // The task runs not yet reported go with the final state, in the same request.

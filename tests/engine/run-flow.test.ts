@@ -52,6 +52,34 @@ describe("runFlow()", () => {
     expect(logs).toEqual(["total=12", "module-level logger works too"]);
   });
 
+  test("a server that refuses the task runs riding with the final state still gets the state", async () => {
+    const strict = await startApi({ limits: { maxBatch: 2 } });
+    try {
+      const flow = await loadFlow("flows/flows.ts:sum", fixtures);
+      const run: FlowRun = await strict.client.createFlowRun({
+        flow_name: flow.options.name,
+        parameters: { n: 3 },
+        state: { type: "PENDING" },
+      });
+      const result = await runFlow({
+        flow,
+        parameters: { n: 3 },
+        tracking: { client: strict.client, flowRunId: run.id },
+        signal: new AbortController().signal,
+        echo: false,
+      });
+      // Three task runs are over this server's batch of 2: refused with the state, the state is
+      // proposed again without them, and the result is not mistaken for what was refused.
+      expect(result.final.type).toBe("COMPLETED");
+      const after = await strict.client.getFlowRun(run.id);
+      expect(after.state.type).toBe("COMPLETED");
+      expect(after.state.message ?? "").not.toContain("result was not kept");
+      expect(await strict.client.flowRunResult(run.id)).toEqual({ total: 12 });
+    } finally {
+      await strict.stop();
+    }
+  });
+
   test("parameters get the schema's defaults", async () => {
     const { id } = await tracked("sum", { n: 1, label: "x" });
     expect((await api.client.flowRunLogs(id))[0]?.message).toBe("x=2");
