@@ -8,6 +8,7 @@ import {
   type InfraHandle,
   type Infrastructure,
   jobConfiguration,
+  runFoldersRemoved,
   runtimeEnvProblems,
   templateOf,
   type Warmed,
@@ -154,6 +155,7 @@ export class Agent {
     await this.#loop;
     this.#warmed?.close();
     while (this.#running.size > 0) await Promise.race([...this.#running.values()].map((r) => r.done));
+    await runFoldersRemoved();
     await Bun.sleep(0);
   }
 

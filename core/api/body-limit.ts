@@ -4,7 +4,8 @@ import type { Context, MiddlewareHandler } from "hono";
  * Refuses request bodies over `maxBytes` with a JSON 413. A client that sends its whole body
  * before reading the answer (most do) would see a broken pipe if the server stopped reading, so a
  * body over the limit is still read and dropped, up to `drainBytes`; past that the connection is
- * closed. A body within the limit is kept for the route to read (bodyRead; readBody uses it).
+ * closed. A body within the limit is kept for the route to read with bodyRead() (readBody uses
+ * it): the request's own body stream has been consumed, so c.req.json()/text() cannot read it.
  */
 export function bodyLimit(
   maxBytes: number,

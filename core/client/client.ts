@@ -62,6 +62,8 @@ export class WeirClient {
   readonly baseUrl: string;
   readonly #urls: string[];
   #current = 0;
+  /** What the server said it accepts beyond the basics (x-weir-accepts), as last answered. */
+  #accepts = new Set<string>();
   /**
    * How long a state report or a log batch keeps being retried while no server answers (a server
    * restarting, a network cut): a run's end is never lost because the server was away.
@@ -167,6 +169,8 @@ export class WeirClient {
           { cause },
         );
       }
+      const accepts = res.headers.get("x-weir-accepts");
+      if (accepts !== null) this.#accepts = new Set(accepts.split(",").map((x) => x.trim()));
       const text = await res.text();
       let data: unknown;
       try {
@@ -339,6 +343,14 @@ export class WeirClient {
    * run is read from another: if the proposal was recorded it is not made twice, else it is made
    * there.
    */
+  /**
+   * Whether the server said it takes `feature` (on a set_state answer, for example "task_runs": a
+   * state may carry the run's task runs). A server from before a feature never says so, and a
+   * client must not send it what such a server would drop without a word.
+   */
+  accepts(feature: string): boolean {
+    return this.#accepts.has(feature);
+  }
   #stateBody(
     state: StateProposal,
     agentId = this.agentId,

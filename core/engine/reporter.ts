@@ -12,8 +12,9 @@ import type { Reporter } from "../sdk/context.ts";
 const REPORT_DELAY_MS = 20;
 /** Most task runs in one request, well inside the server's default batch and body limits. */
 const BATCH = 500;
-/** Most task runs that ride along with a state (see drain()); more are sent before it. */
+/** Most task runs, and bytes of them, that ride along with a state (see drain()); more go before it. */
 const RIDE = 100;
+const RIDE_BYTES = 256 * 1024;
 
 /**
  * Reports task runs in the background so task code never waits on the API. The engine keeps each
@@ -106,16 +107,16 @@ export class ApiReporter implements Reporter {
   /**
    * Waits for the request in flight, then takes the changes not yet sent for the caller to send
    * with the run's next state (POST set_state with task_runs): they are this reporter's no more.
-   * More than RIDE of them are sent on their own instead, and none is returned.
+   * More than RIDE of them (or RIDE_BYTES) are sent on their own instead, and none is returned.
    */
   async drain(): Promise<TaskRunSnapshot[]> {
     this.#stopTimer();
     while (this.#inflight) await this.#inflight;
-    if (this.#dirty.size > RIDE) {
+    const batch = this.#dirty.size > RIDE ? [] : [...this.#dirty].map((id) => this.#snapshots.get(id)!);
+    if (this.#dirty.size > RIDE || JSON.stringify(batch).length > RIDE_BYTES) {
       await this.flush();
       return [];
     }
-    const batch = [...this.#dirty].map((id) => this.#snapshots.get(id)!);
     this.#dirty.clear();
     return batch;
   }

@@ -58,7 +58,8 @@ export class StopRun extends Error {
 /**
  * Runs one flow body with parameters: validates them with the flow's schema, moves the run to
  * RUNNING, applies retries and the timeout, records tasks and logs, and ends in a final state.
- * Reports are flushed before the final state is set, so whoever sees COMPLETED sees every log line.
+ * Logs are flushed before the final state is set, and the last task runs are written with it, so
+ * whoever sees COMPLETED sees every log line and task run.
  */
 export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
   const { flow, tracking } = opts;
@@ -102,9 +103,15 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       await tracking.client.setFlowRunState(tracking.flowRunId, state, { result });
     }
   };
+  // The task runs not yet reported go with the run's next state, in the same request, when the
+  // server said it takes them (one from before that would drop them): else they go first.
+  const unreported = async (): Promise<TaskRunSnapshot[]> => {
+    if (tracking?.client.accepts("task_runs")) return (await reporter?.drain()) ?? [];
+    await reporter?.flush();
+    return [];
+  };
   const finish = async (final: StateProposal, result?: unknown): Promise<RunFlowResult> => {
-    // The task runs not yet reported go with the final state, in the same request.
-    const taskRuns = (await reporter?.drain()) ?? [];
+    const taskRuns = await unreported();
     await shipper?.close();
     try {
       // The return value is kept as JSON with the COMPLETED state. One the server will not keep
@@ -243,7 +250,7 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
             scheduledTime: new Date(Date.now() + retryDelayMs).toISOString(),
           },
           undefined,
-          (await reporter?.drain()) ?? [],
+          await unreported(),
         );
         await Bun.sleep(retryDelayMs);
         continue;

@@ -29,6 +29,7 @@ export {
   type Handoff,
   processInfrastructure,
   runFolder,
+  runFoldersRemoved,
   runtimeStartVariables,
   stringEnv,
 } from "./process.ts";

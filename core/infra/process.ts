@@ -119,6 +119,13 @@ function spawnWarm(o: WarmOptions) {
   });
 }
 
+const removals = new Set<Promise<void>>();
+
+/** Resolves when every run folder whose removal has begun is gone (an agent stopping waits). */
+export async function runFoldersRemoved(): Promise<void> {
+  while (removals.size > 0) await Promise.all([...removals]);
+}
+
 /**
  * A process run's working folder: `working_dir` when set (it must be one the agent allows), else a
  * new empty folder of its own, removed by `cleanup` when the run ends.
@@ -134,8 +141,14 @@ export function runFolder(
   }
   const cwd = mkdtempSync(join(tmpdir(), `weir-run-${run.id.slice(-12)}-`));
   // Removed off the event loop: a synchronous rm of even an empty folder took 0.7-6 ms here,
-  // blocking the agent's claims and the other runs inside it.
-  return { cwd, cleanup: () => void rm(cwd, { recursive: true, force: true }).catch(() => {}) };
+  // blocking the agent's claims and the other runs inside it. An agent that stops waits for them.
+  const cleanup = () => {
+    const removal = rm(cwd, { recursive: true, force: true })
+      .catch(() => {})
+      .finally(() => removals.delete(removal));
+    removals.add(removal);
+  };
+  return { cwd, cleanup };
 }
 
 /** Each flow run in its own `weir execute <id>` child process. */

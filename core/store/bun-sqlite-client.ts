@@ -14,12 +14,16 @@ import type {
  * A libSQL `Client` for an embedded database file, over Bun's built-in SQLite with a cache of
  * prepared statements. @libsql/client prepares every statement anew and reads its column list on
  * each call (a third of a store call's time, profiled); a cached statement skips both. The store
- * and drizzle's libsql driver see the same interface, so nothing above this file changes, and the
- * file stays an ordinary SQLite database (libSQL's remote URLs still use @libsql/client).
+ * and drizzle's libsql driver see the same interface and behaviour (foreign keys on, as libSQL has
+ * them), and the file stays an ordinary SQLite database (libSQL's remote URLs still use
+ * @libsql/client).
  */
 export function bunSqliteClient(path: string, options: { busyTimeoutMs: number }): Client {
   const db = new Database(path, { create: true, strict: true });
   db.run(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs))}`);
+  // libSQL enforces foreign keys by default; SQLite does not. The schema's ON DELETE CASCADE and
+  // SET NULL (a deleted deployment's schedules, a deleted run's states and logs) rely on it.
+  db.run("PRAGMA foreign_keys = ON");
   const cache = new StatementCache(db, 500);
   const run = (stmt: InStatement, args?: InArgs): ResultSet =>
     typeof stmt === "string" ? execute(cache, stmt, args) : execute(cache, stmt.sql, stmt.args);
@@ -48,9 +52,17 @@ export function bunSqliteClient(path: string, options: { busyTimeoutMs: number }
       let done = false;
       const finish = (sql: "COMMIT" | "ROLLBACK") => {
         if (done) return;
-        done = true;
-        if (sql === "COMMIT") db.run("COMMIT");
-        else if (db.inTransaction) db.run("ROLLBACK");
+        try {
+          if (sql === "COMMIT") db.run("COMMIT");
+          else if (db.inTransaction) db.run("ROLLBACK");
+        } catch (err) {
+          // A COMMIT that failed (SQLITE_BUSY, a full disk) must not leave the one connection
+          // inside the transaction: every later statement would join it and never be committed.
+          if (db.inTransaction) db.run("ROLLBACK");
+          throw err;
+        } finally {
+          done = true;
+        }
       };
       const tx: Transaction = {
         execute: async (stmt) => {

@@ -86,8 +86,9 @@ const full = (s: Slots | null | undefined): boolean => s != null && s.used >= s.
 export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun[]> {
   if (req.limit <= 0) return [];
   // Most claims find nothing due (an agent re-arming its long poll): one indexed read answers
-  // them, without a write transaction that would hold every other writer back. A run made due
-  // after this read wakes the claim, which then looks again.
+  // them, without a write transaction that would hold every other writer back. A run written
+  // after this read wakes the claim (its route marks before looking); one that comes due by the
+  // clock is the next start the route waits for.
   if (!(await anyDue(c, req.workPoolName, nowIso()))) return [];
   return inTx(c, async (tc) => {
     if (c.dialect === "postgres")

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gte, inArray, isNotNull, lt, notInArray, sql } from "drizzle-orm";
-import type { FlowRun, State } from "../model/index.ts";
+import type { FlowRun, State, TaskRunSnapshot } from "../model/index.ts";
 import {
   assertTransition,
   DEFAULT_STATE_NAMES,
@@ -13,6 +13,7 @@ import { type Conn, inTx, rawRows } from "./conn.ts";
 import { recordStates } from "./history.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toFlowRun, toState } from "./rows.ts";
 import type * as schema from "./schema.ts";
+import { writeTaskRunRows } from "./task-run-rows.ts";
 
 export interface FlowRunInput {
   flow_id: string;
@@ -256,6 +257,8 @@ export async function setFlowRunState(
     agentId?: string;
     /** The flow's return value as JSON text, kept with a COMPLETED state. */
     result?: string;
+    /** The run's own task runs, written once the proposal passed every check, in its transaction. */
+    taskRuns?: TaskRunSnapshot[];
   } = {},
 ): Promise<FlowRun> {
   return inTx(c, async (tc) => {
@@ -282,6 +285,7 @@ export async function setFlowRunState(
         `Cannot set flow run "${run.name}" (${id}) to SCHEDULED: a running run goes back to SCHEDULED only as AwaitingRetry (cancel it, or retry it once it has finished)`,
         { fields: { from: "RUNNING", to: "SCHEDULED" } },
       );
+    if (extra.taskRuns?.length) await writeTaskRunRows(tc, extra.taskRuns);
     const now = nowIso();
     const name = proposal.name ?? DEFAULT_STATE_NAMES[proposal.type];
     const patch: Partial<typeof schema.flowRuns.$inferInsert> = {
@@ -450,13 +454,18 @@ export async function unclaimedByAgent(c: Conn, agentId: string, known: string[]
 }
 
 /** The earliest future start among a pool's SCHEDULED runs, so a waiting claim can wake for it. */
-export async function nextScheduledStart(c: Conn, workPoolName: string): Promise<string | null> {
+export async function nextScheduledStart(
+  c: Conn,
+  workPoolName: string,
+  /** Times after this one (default now): a claim passes when it started looking, so none falls between. */
+  after: string = nowIso(),
+): Promise<string | null> {
   // Only future times: a due run this agent cannot take (another queue, awaiting retry) must not
   // turn the wait into a busy loop. Plain SQL: every waiting claim asks (see runRowById).
   const [row] = await rawRows<{ t: string | null }>(
     c,
     sql`SELECT min(next_scheduled_start_time) AS t FROM flow_runs
-      WHERE work_pool_name = ${workPoolName} AND state_type = 'SCHEDULED' AND next_scheduled_start_time > ${nowIso()}`,
+      WHERE work_pool_name = ${workPoolName} AND state_type = 'SCHEDULED' AND next_scheduled_start_time > ${after}`,
   );
   return row?.t ?? null;
 }

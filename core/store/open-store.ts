@@ -70,7 +70,12 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
 /** The path of a `file:` URL (`file:/a/b`, `file:///a/b`, `file:rel`), without a query string. */
 function filePath(url: string): string {
   const rest = url.slice("file:".length).replace(/\?.*$/, "");
-  return decodeURIComponent(rest.startsWith("//") ? rest.slice(2) : rest);
+  const path = rest.startsWith("//") ? rest.slice(2) : rest;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path; // a plain path with a % in it
+  }
 }
 
 /** Never print credentials embedded in a database URL. */

@@ -1,8 +1,10 @@
 import type { Client, Transaction } from "@libsql/client";
 
 /**
- * Runs every statement and transaction of an embedded-file client one after another. libSQL's
- * embedded driver is synchronous: with a second connection, a statement waiting on a lock held by
+ * Runs every statement and transaction of an embedded-file client one after another. The embedded
+ * driver (bun:sqlite, see bun-sqlite-client.ts; libSQL's before it) has one connection and is
+ * synchronous: unqueued, a statement would run inside whatever transaction another request has
+ * open; and with a second connection, a statement waiting on a lock held by
  * an open transaction would block the thread that must finish that transaction. One queue per
  * process avoids that; other processes on the same file still wait through busy_timeout.
  */

@@ -4,6 +4,7 @@ import { DEFAULT_STATE_NAMES, type StateProposal, WeirError } from "../model/ind
 import { type Conn, inTx } from "./conn.ts";
 import { assertRunsOpen } from "./flow-runs.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toTaskRun } from "./rows.ts";
+import { writeTaskRunRows } from "./task-run-rows.ts";
 
 export interface TaskRunInput {
   /** Engines choose the id so they can report a task without waiting for the answer. */
@@ -98,42 +99,6 @@ export async function upsertTaskRuns(c: Conn, snapshots: TaskRunSnapshot[]): Pro
     snapshots.map((s) => s.flow_run_id),
     "task runs",
   );
-  const now = nowIso();
-  for (let i = 0; i < snapshots.length; i += 500) {
-    await c.db
-      .insert(c.t.taskRuns)
-      .values(
-        snapshots.slice(i, i + 500).map((s) => ({
-          id: s.id,
-          created: s.history[0]?.timestamp ?? now,
-          updated: now,
-          flowRunId: s.flow_run_id,
-          name: s.name,
-          taskKey: s.task_key,
-          stateType: s.state.type,
-          stateName: s.state.name,
-          stateMessage: s.state.message ?? null,
-          stateTimestamp: s.state.timestamp,
-          startTime: s.start_time,
-          endTime: s.end_time,
-          runCount: s.run_count,
-          history: s.history,
-        })),
-      )
-      .onConflictDoUpdate({
-        target: c.t.taskRuns.id,
-        set: {
-          updated: now,
-          stateType: sql`excluded.state_type`,
-          stateName: sql`excluded.state_name`,
-          stateMessage: sql`excluded.state_message`,
-          stateTimestamp: sql`excluded.state_timestamp`,
-          startTime: sql`excluded.start_time`,
-          endTime: sql`excluded.end_time`,
-          runCount: sql`excluded.run_count`,
-          history: sql`excluded.history`,
-        },
-      });
-  }
+  await writeTaskRunRows(c, snapshots);
   return snapshots.length;
 }

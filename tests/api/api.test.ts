@@ -40,7 +40,8 @@ async function deploy(extra: Record<string, unknown> = {}): Promise<Deployment> 
 
 describe("meta", () => {
   test("health answers ok with the version", async () => {
-    expect(await call("GET", "/api/health")).toEqual({
+    const { status, json } = await call("GET", "/api/health");
+    expect({ status, json }).toEqual({
       status: 200,
       json: { status: "ok", version: "test" },
     });
@@ -231,6 +232,8 @@ describe("flow run states", () => {
     });
     expect(done.status).toBe(200);
     expect(done.json.state.type).toBe("COMPLETED");
+    // Engines send task runs along only to a server that says it takes them.
+    expect(done.headers.get("x-weir-accepts")).toBe("task_runs");
     const tasks = (await call("GET", `/api/flow-runs/${run.id}/task-runs`)).json;
     expect(tasks.map((t: { state: { type: string } }) => t.state.type)).toEqual(["COMPLETED", "COMPLETED"]);
     // Once finished, the run takes no more, with its state or without.
@@ -240,6 +243,33 @@ describe("flow run states", () => {
     });
     expect(late.status).toBe(409);
     expect((await call("GET", `/api/flow-runs/${run.id}/task-runs`)).json.length).toBe(2);
+  });
+
+  test("task runs sent with a refused state are refused with it (a claim that expired)", async () => {
+    const d = await deploy();
+    const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    await call("POST", `/api/flow-runs/${run.id}/set_state`, { type: "RUNNING" });
+    const ts = new Date().toISOString();
+    const stale = await call("POST", `/api/flow-runs/${run.id}/set_state`, {
+      type: "COMPLETED",
+      agent_id: "an-agent-that-never-held-it",
+      task_runs: [
+        {
+          id: Bun.randomUUIDv7(),
+          flow_run_id: run.id,
+          name: "step",
+          task_key: "step",
+          state: { type: "COMPLETED", name: "Completed", timestamp: ts },
+          start_time: ts,
+          end_time: ts,
+          run_count: 1,
+          history: [{ type: "COMPLETED", name: "Completed", timestamp: ts }],
+        },
+      ],
+    });
+    expect(stale.status).toBe(409);
+    expect(stale.json.error.message).toContain("is no longer held by agent an-agent-that-never-held-it");
+    expect((await call("GET", `/api/flow-runs/${run.id}/task-runs`)).json).toEqual([]);
   });
 
   test("cancelling a run nobody started ends it at once", async () => {

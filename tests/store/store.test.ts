@@ -49,6 +49,16 @@ for (const backend of backends()) {
         await expect(store.getDeployment("hello/nope")).rejects.toThrow(/weir deployment ls/);
       });
 
+      test("deleting one keeps its runs, no longer linked to it (the database's own foreign keys)", async () => {
+        const { deployment } = await deploy();
+        const flow = await store.upsertFlow("hello");
+        const run = await store.createFlowRun({ flow_id: flow.id, deployment_id: deployment.id });
+        await store.deleteDeployment(deployment.id);
+        const after = await store.getFlowRun(run.id);
+        expect(after.deployment_id).toBeNull();
+        expect(after.deployment_name).toBeNull();
+      });
+
       test("the same deployment name under two flows is two deployments", async () => {
         await deploy("daily");
         await store.upsertDeployment({ flow_name: "other", name: "daily" });

@@ -164,13 +164,15 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
             `task_runs[${other}].flow_run_id: must be this flow run's id (${param(c, "id")}); report other runs' task runs through POST /api/task-runs/snapshots`,
             { fields: { [`task_runs[${other}].flow_run_id`]: "must be this flow run's id" } },
           );
-        await store.upsertTaskRuns(task_runs);
       }
+      // The task runs are written with the state, after its checks (a claim that expired, a run
+      // that ended): refused together, never half.
       const run = await store.setFlowRunState(
         param(c, "id"),
         { ...proposal, scheduledTime: scheduled_time },
-        { agentId: agent_id, result },
+        { agentId: agent_id, result, taskRuns: task_runs },
       );
+      c.header("x-weir-accepts", "task_runs");
       if (isTerminal(run.state.type)) await endInProcessChildren(run);
       // A run to start again, or a slot of the pool's limits freed: waiting claims look again.
       if ((run.state.type === "SCHEDULED" || isTerminal(run.state.type)) && run.work_pool_name)

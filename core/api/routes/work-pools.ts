@@ -196,6 +196,8 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
       await store.requireWorkPool(name); // a 404 for a pool that does not exist
       for (;;) {
         const since = ctx.wakeups.mark();
+        // Runs due by the clock between the claim's look and the wait below are the next start.
+        const lookedAt = new Date().toISOString();
         let runs: Awaited<ReturnType<typeof store.claimFlowRuns>> = [];
         // An agent that went away while waiting must not be handed runs it will never start.
         if (signal.aborted) return c.json({ flow_runs: [], cancelling: [] });
@@ -222,7 +224,7 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
         if (runs.length > 0 || cancelling.length > 0 || left <= 0 || signal.aborted) {
           return answer(runs, cancelling);
         }
-        const next = await store.nextScheduledStart(name);
+        const next = await store.nextScheduledStart(name, lookedAt);
         const untilNext = next ? Date.parse(next) - Date.now() : Number.POSITIVE_INFINITY;
         await ctx.wakeups.wait(
           name,
