@@ -180,6 +180,25 @@ describe("running a deployment", () => {
   });
 });
 
+/** A task run of `flowRunId` that ran and completed, as an engine reports it. */
+function completedTaskRun(flowRunId: string) {
+  const ts = new Date().toISOString();
+  return {
+    id: Bun.randomUUIDv7(),
+    flow_run_id: flowRunId,
+    name: "step",
+    task_key: "step",
+    state: { type: "COMPLETED", name: "Completed", timestamp: ts },
+    start_time: ts,
+    end_time: ts,
+    run_count: 1,
+    history: [
+      { type: "RUNNING", name: "Running", timestamp: ts },
+      { type: "COMPLETED", name: "Completed", timestamp: ts },
+    ],
+  };
+}
+
 describe("flow run states", () => {
   test("the server refuses an illegal transition with 409 and keeps history", async () => {
     const d = await deploy();
@@ -202,21 +221,7 @@ describe("flow run states", () => {
     const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
     const other: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
     await call("POST", `/api/flow-runs/${run.id}/set_state`, { type: "RUNNING" });
-    const ts = new Date().toISOString();
-    const snapshot = (flowRunId: string) => ({
-      id: Bun.randomUUIDv7(),
-      flow_run_id: flowRunId,
-      name: "step",
-      task_key: "step",
-      state: { type: "COMPLETED", name: "Completed", timestamp: ts },
-      start_time: ts,
-      end_time: ts,
-      run_count: 1,
-      history: [
-        { type: "RUNNING", name: "Running", timestamp: ts },
-        { type: "COMPLETED", name: "Completed", timestamp: ts },
-      ],
-    });
+    const snapshot = completedTaskRun;
     const wrong = await call("POST", `/api/flow-runs/${run.id}/set_state`, {
       type: "COMPLETED",
       task_runs: [snapshot(run.id), snapshot(other.id)],
@@ -249,23 +254,10 @@ describe("flow run states", () => {
     const d = await deploy();
     const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
     await call("POST", `/api/flow-runs/${run.id}/set_state`, { type: "RUNNING" });
-    const ts = new Date().toISOString();
     const stale = await call("POST", `/api/flow-runs/${run.id}/set_state`, {
       type: "COMPLETED",
       agent_id: "an-agent-that-never-held-it",
-      task_runs: [
-        {
-          id: Bun.randomUUIDv7(),
-          flow_run_id: run.id,
-          name: "step",
-          task_key: "step",
-          state: { type: "COMPLETED", name: "Completed", timestamp: ts },
-          start_time: ts,
-          end_time: ts,
-          run_count: 1,
-          history: [{ type: "COMPLETED", name: "Completed", timestamp: ts }],
-        },
-      ],
+      task_runs: [completedTaskRun(run.id)],
     });
     expect(stale.status).toBe(409);
     expect(stale.json.error.message).toContain("is no longer held by agent an-agent-that-never-held-it");
