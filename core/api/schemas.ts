@@ -109,10 +109,13 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     "task runs",
   );
 
-  /** A flow run's proposal; a COMPLETED one may carry the flow's return value as JSON text, and any state the run's last task-run snapshots. */
+  /**
+   * A flow run's proposal; a COMPLETED one may carry the flow's return value as JSON text, and any
+   * one the run's task runs not yet reported.
+   */
   const FlowRunStateBody = v.object({
     ...StateBody.entries,
-    /** The run's task runs not yet reported, written before the state (an engine's last batch rides with its final state). */
+    /** Written with the state, after its checks (an engine's last batch rides with its final state). */
     task_runs: v.optional(TaskRunSnapshotsBody),
     result: v.optional(
       v.pipe(

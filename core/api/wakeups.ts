@@ -1,12 +1,12 @@
+/** How long a wake-up is remembered for a wait that looks back (far longer than any look takes). */
+const RECENT_MS = 60_000;
+
 /**
  * In-process wake-ups for long-polling claims: creating or rescheduling a run in a pool wakes the
  * agents waiting on that pool at once, so dispatch never waits on a fixed sleep. On PostgreSQL the
  * other servers are told too (LISTEN/NOTIFY); waiters also wake on a timeout, which covers runs
  * written by a process that tells no one (the scheduler service, another server on a file).
  */
-/** How long a wake-up is remembered for a wait that looks back (far longer than any look takes). */
-const RECENT_MS = 60_000;
-
 export class Wakeups {
   readonly #waiters = new Map<string, Set<() => void>>();
   /** Wake-ups of the last minute by key, oldest first: a wait that looks back (see mark). */
