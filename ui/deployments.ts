@@ -214,9 +214,7 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
 
   app.get(
     "/deployments/:id/run",
-    withDeployment(async (c, ui, d) => {
-      return runForm(c, ui, d);
-    }),
+    withDeployment((c, ui, d) => runForm(c, ui, d)),
   );
 
   app.post(
@@ -306,9 +304,7 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
 
   app.get(
     "/deployments/:id/edit",
-    withDeployment(async (c, ui, d) => {
-      return editForm(c, ui, d);
-    }),
+    withDeployment((c, ui, d) => editForm(c, ui, d)),
   );
 
   app.post(

@@ -45,6 +45,10 @@ const runWithNames = (c: Conn) =>
 
 type RunRow = typeof schema.flowRuns.$inferSelect;
 
+// A raw row's columns: SQLite hands JSON back as text and booleans as 0/1; PostgreSQL as values.
+const json = (v: unknown) => (typeof v === "string" ? JSON.parse(v) : v);
+const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
+
 /**
  * One run with its flow's and deployment's names, by id, in plain SQL. The query builder spends
  * about 170 µs building and mapping this statement, the database 10-40 µs running it, and it is
@@ -61,9 +65,6 @@ async function runRowById(
       WHERE r.id = ${id}`,
   );
   if (!raw) return undefined;
-  // SQLite hands JSON columns back as text and booleans as 0/1; PostgreSQL as values.
-  const json = (v: unknown) => (typeof v === "string" ? JSON.parse(v) : v);
-  const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
   return {
     r: {
       id: String(raw.id),
