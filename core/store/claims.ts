@@ -1,4 +1,18 @@
-import { and, asc, count, eq, inArray, isNull, lte, ne, notInArray, or, type SQL, sql } from "drizzle-orm";
+import {
+  and,
+  asc,
+  count,
+  eq,
+  inArray,
+  isNull,
+  lte,
+  ne,
+  not,
+  notInArray,
+  or,
+  type SQL,
+  sql,
+} from "drizzle-orm";
 import type { FlowRun } from "../model/index.ts";
 import { type Conn, inTx, rawRows } from "./conn.ts";
 import { readFlowRuns } from "./flow-runs.ts";
@@ -39,31 +53,38 @@ async function countActive(c: Conn, where: SQL): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-/** Active runs carrying a tag (tags are a JSON array in both dialects). */
+/** Runs carrying any of these tags (tags are a JSON array in both dialects). */
+function hasAnyTag(c: Conn, tags: string[]): SQL {
+  const list = sql.join(
+    tags.map((x) => sql`${x}`),
+    sql`, `,
+  );
+  return c.dialect === "postgres"
+    ? sql`EXISTS (SELECT 1 FROM jsonb_array_elements_text(${c.t.flowRuns.tags}) AS tag(value) WHERE tag.value IN (${list}))`
+    : sql`EXISTS (SELECT 1 FROM json_each(${c.t.flowRuns.tags}) WHERE value IN (${list}))`;
+}
+
+/** Active runs carrying a tag. */
 export async function countActiveWithTag(c: Conn, tag: string): Promise<number> {
-  const has =
-    c.dialect === "postgres"
-      ? sql`${c.t.flowRuns.tags} @> jsonb_build_array(${tag}::text)`
-      : sql`EXISTS (SELECT 1 FROM json_each(${c.t.flowRuns.tags}) WHERE value = ${tag})`;
-  return countActive(c, has);
+  return countActive(c, hasAnyTag(c, [tag]));
 }
 
 /** Whether the pool has a SCHEDULED run due by `dueBy` that a claim could take (its queue aside). */
 async function anyDue(c: Conn, pool: string, dueBy: string): Promise<boolean> {
   const r = c.t.flowRuns;
-  const [row] = await c.db
-    .select({ id: r.id })
-    .from(r)
-    .where(
-      and(
-        eq(r.workPoolName, pool),
-        eq(r.stateType, "SCHEDULED"),
-        ne(r.stateName, "AwaitingRetry"),
-        or(isNull(r.nextScheduledStartTime), lte(r.nextScheduledStartTime, dueBy)),
-      ),
-    )
-    .limit(1);
-  return row !== undefined;
+  // Two ranges of the claim index (timed runs, then runs without a time), each read from its
+  // start: one condition joining them with OR would walk the pool's future runs as well.
+  for (const due of [lte(r.nextScheduledStartTime, dueBy), isNull(r.nextScheduledStartTime)]) {
+    const [row] = await c.db
+      .select({ id: r.id })
+      .from(r)
+      .where(
+        and(eq(r.workPoolName, pool), eq(r.stateType, "SCHEDULED"), ne(r.stateName, "AwaitingRetry"), due),
+      )
+      .limit(1);
+    if (row) return true;
+  }
+  return false;
 }
 
 interface Slots {
@@ -120,21 +141,16 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
         : unknown.length > 0
           ? inArray(qcol, unknown)
           : undefined;
-    const inServed = served.length
-      ? inArray(
-          qcol,
-          served.map((q) => q.name),
-        )
-      : undefined;
-    const queueFilter = inServed && outside ? or(inServed, outside) : (inServed ?? outside);
-    if (!queueFilter) return [];
-    const rank = served.length
-      ? sql`CASE ${qcol} ${sql.join(
-          served.map((q, i) => sql`WHEN ${q.name} THEN ${i}`),
-          sql` `,
-        )} ELSE ${served.length} END`
-      : null;
-
+    // A queue whose limit is reached is passed over for the rest of the claim; full deployments,
+    // schedules and tags leave the query (below): a backlog behind a full limit costs a claim one
+    // page, not a scan of the backlog page by page.
+    const fullQueues = new Set<string>();
+    const queueFilter = (): SQL => {
+      const open = served.filter((q) => !fullQueues.has(q.name)).map((q) => q.name);
+      const inServed = open.length ? inArray(qcol, open) : undefined;
+      return (inServed && outside ? or(inServed, outside) : (inServed ?? outside)) ?? sql`false`;
+    };
+    if (served.length === 0 && !outside) return [];
     // Counts per queue only when some limit needs them.
     const queueLimit = new Map(served.map((q) => [q.name, q.concurrencyLimit]));
     const byQueue = new Map<string | null, number>();
@@ -161,167 +177,169 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
       tagLimits.set(l.tag, { limit: l.limit, used: await countActiveWithTag(tc, l.tag) });
     const deployments = new Map<string, Slots & { cancelNew: boolean }>();
     const schedules = new Map<string, Slots>();
+    // Limits found full while filling this claim. Counts only grow while it holds the claim lock
+    // (a run that ends meanwhile frees a slot for the next claim), so a full one stays full.
+    const fullDeployments = new Set<string>();
+    const fullSchedules = new Set<string>();
+    const fullTags = new Set<string>();
+    const r = t.flowRuns;
+    /** The due runs of the served queues this claim may still give out, narrowed by `extra`. */
+    const candidates = (...extra: (SQL | undefined)[]) =>
+      and(
+        eq(r.workPoolName, pool.name),
+        queueFilter(),
+        eq(r.stateType, "SCHEDULED"),
+        ne(r.stateName, "AwaitingRetry"),
+        or(isNull(r.nextScheduledStartTime), lte(r.nextScheduledStartTime, dueBy)),
+        ...extra,
+      );
+    /** The runs of `group` not behind a full deployment, schedule or tag. */
+    const open = (group: SQL) =>
+      and(
+        eq(r.workPoolName, pool.name),
+        eq(r.stateType, "SCHEDULED"),
+        ne(r.stateName, "AwaitingRetry"),
+        group,
+        fullDeployments.size
+          ? or(isNull(r.deploymentId), notInArray(r.deploymentId, [...fullDeployments]))
+          : undefined,
+        fullSchedules.size
+          ? or(isNull(r.scheduleId), notInArray(r.scheduleId, [...fullSchedules]))
+          : undefined,
+        fullTags.size ? not(hasAnyTag(tc, [...fullTags])) : undefined,
+      );
 
     const take: string[] = [];
-    const waiting: { id: string; message: string }[] = [];
-    const cancel: { id: string; message: string }[] = [];
     const takenPerQueue = new Map<string | null, number>();
-    // Runs created between pages shift an OFFSET window: a run read twice is looked at once.
+    // Runs already looked at: taken ones are still SCHEDULED until the end, and a page read again
+    // (after the query narrowed, or when runs created meanwhile shift the window) repeats rows.
     const seen = new Set<string>();
-    for (let offset = 0; budget > 0; offset += PAGE) {
-      // Every served queue at once, by priority then scheduled time; each run's deployment limit
-      // and schedule max_active_runs come along, so a pool without limits costs one query.
-      const query = tc.db
-        .select({
-          id: t.flowRuns.id,
-          queue: qcol,
-          deploymentId: t.flowRuns.deploymentId,
-          scheduleId: t.flowRuns.scheduleId,
-          tags: t.flowRuns.tags,
-          stateName: t.flowRuns.stateName,
-          deploymentLimit: t.deployments.concurrencyLimit,
-          scheduleMax: t.deploymentSchedules.maxActiveRuns,
-        })
-        .from(t.flowRuns)
-        .leftJoin(t.deployments, eq(t.deployments.id, t.flowRuns.deploymentId))
-        .leftJoin(t.deploymentSchedules, eq(t.deploymentSchedules.id, t.flowRuns.scheduleId))
-        .where(
-          and(
-            eq(t.flowRuns.workPoolName, pool.name),
-            queueFilter,
-            eq(t.flowRuns.stateType, "SCHEDULED"),
-            ne(t.flowRuns.stateName, "AwaitingRetry"),
-            or(isNull(t.flowRuns.nextScheduledStartTime), lte(t.flowRuns.nextScheduledStartTime, dueBy)),
-          ),
-        )
-        .orderBy(...(rank ? [rank] : []), asc(t.flowRuns.nextScheduledStartTime), asc(t.flowRuns.id))
-        .limit(PAGE)
-        .offset(offset);
-      // Rows another transaction is changing (a cancellation, a run being rescheduled) are
-      // passed over rather than waited for; claims themselves already take turns.
-      const page =
-        c.dialect === "postgres"
-          ? await (
-              query as unknown as { for(s: "update", o: { skipLocked: boolean; of: unknown }): typeof query }
-            ).for("update", { skipLocked: true, of: t.flowRuns })
-          : await query;
-      for (const run of page) {
-        if (budget <= 0) break;
-        if (seen.has(run.id)) continue;
-        seen.add(run.id);
-        const queue = served.some((q) => q.name === run.queue) ? run.queue : null;
-        if (queueFree(queue) - (takenPerQueue.get(queue) ?? 0) <= 0) continue;
-        const spec = run.deploymentLimit;
-        let dep: (Slots & { cancelNew: boolean }) | null = null;
-        if (run.deploymentId && spec && typeof spec.limit === "number") {
-          dep = deployments.get(run.deploymentId) ?? null;
-          if (!dep) {
-            dep = {
-              limit: spec.limit,
-              cancelNew: spec.collision_strategy === "CANCEL_NEW",
-              used: await countActive(tc, eq(t.flowRuns.deploymentId, run.deploymentId)),
-            };
-            deployments.set(run.deploymentId, dep);
+    // Queue by queue in priority order, then the runs outside the served queues; within each, runs
+    // with no start time (as due as can be) and then the due ones by time. Each is a range of the
+    // claim index read in its order: no claim sorts the pool's whole backlog.
+    const due = [isNull(r.nextScheduledStartTime), lte(r.nextScheduledStartTime, dueBy)];
+    const groups = [
+      ...served.flatMap((q) => due.map((d) => ({ queue: q.name, where: and(eq(qcol, q.name), d)! }))),
+      ...(outside ? due.map((d) => ({ queue: null, where: and(outside, d)! })) : []),
+    ];
+    for (const group of groups) {
+      for (let offset = 0; budget > 0 && !(group.queue && fullQueues.has(group.queue)); ) {
+        // Each run's deployment limit and schedule max_active_runs come along, so a pool without
+        // limits costs one query per queue.
+        const query = tc.db
+          .select({
+            id: r.id,
+            queue: qcol,
+            deploymentId: r.deploymentId,
+            scheduleId: r.scheduleId,
+            tags: r.tags,
+            deploymentLimit: t.deployments.concurrencyLimit,
+            scheduleMax: t.deploymentSchedules.maxActiveRuns,
+          })
+          .from(r)
+          .leftJoin(t.deployments, eq(t.deployments.id, r.deploymentId))
+          .leftJoin(t.deploymentSchedules, eq(t.deploymentSchedules.id, r.scheduleId))
+          .where(open(group.where))
+          .orderBy(asc(r.nextScheduledStartTime), asc(r.id))
+          .limit(PAGE)
+          .offset(offset);
+        // Rows another transaction is changing (a cancellation, a run being rescheduled) are
+        // passed over rather than waited for; claims themselves already take turns.
+        const page =
+          c.dialect === "postgres"
+            ? await (
+                query as unknown as {
+                  for(s: "update", o: { skipLocked: boolean; of: unknown }): typeof query;
+                }
+              ).for("update", { skipLocked: true, of: r })
+            : await query;
+        // A limit found full narrows the query: reading on from the start of the narrowed set
+        // finds the runs the full limits' backlog was hiding.
+        let narrowed = false;
+        const block = (set: Set<string>, key: string) => {
+          if (!set.has(key)) narrowed = true;
+          set.add(key);
+        };
+        for (const run of page) {
+          if (budget <= 0) break;
+          if (seen.has(run.id)) continue;
+          seen.add(run.id);
+          const queue = served.some((q) => q.name === run.queue) ? run.queue : null;
+          if (queueFree(queue) - (takenPerQueue.get(queue) ?? 0) <= 0) {
+            if (queue !== null) block(fullQueues, queue);
+            continue;
+          }
+          const spec = run.deploymentLimit;
+          let dep: (Slots & { cancelNew: boolean }) | null = null;
+          if (run.deploymentId && spec && typeof spec.limit === "number") {
+            dep = deployments.get(run.deploymentId) ?? null;
+            if (!dep) {
+              dep = {
+                limit: spec.limit,
+                cancelNew: spec.collision_strategy === "CANCEL_NEW",
+                used: await countActive(tc, eq(r.deploymentId, run.deploymentId)),
+              };
+              deployments.set(run.deploymentId, dep);
+            }
+          }
+          if (dep && full(dep)) {
+            block(fullDeployments, run.deploymentId!);
+            continue;
+          }
+          let sched: Slots | null = null;
+          if (run.scheduleId && run.scheduleMax != null) {
+            sched = schedules.get(run.scheduleId) ?? null;
+            if (!sched) {
+              sched = {
+                limit: run.scheduleMax,
+                used: await countActive(tc, eq(r.scheduleId, run.scheduleId)),
+              };
+              schedules.set(run.scheduleId, sched);
+            }
+          }
+          if (sched && full(sched)) {
+            block(fullSchedules, run.scheduleId!);
+            continue;
+          }
+          const tag = (run.tags ?? []).find((x) => full(tagLimits.get(x)));
+          if (tag !== undefined) {
+            block(fullTags, tag);
+            continue;
+          }
+          take.push(run.id);
+          budget--;
+          takenPerQueue.set(queue, (takenPerQueue.get(queue) ?? 0) + 1);
+          if (dep) dep.used++;
+          if (sched) sched.used++;
+          for (const x of new Set(run.tags ?? [])) {
+            const l = tagLimits.get(x);
+            if (l) l.used++;
           }
         }
-        if (dep && full(dep)) {
-          const message = `Deployment concurrency limit reached (${dep.used} of ${dep.limit} running)`;
-          if (dep.cancelNew) cancel.push({ id: run.id, message });
-          else if (run.stateName !== WAITING) waiting.push({ id: run.id, message });
-          continue;
-        }
-        let sched: Slots | null = null;
-        if (run.scheduleId && run.scheduleMax != null) {
-          sched = schedules.get(run.scheduleId) ?? null;
-          if (!sched) {
-            sched = {
-              limit: run.scheduleMax,
-              used: await countActive(tc, eq(t.flowRuns.scheduleId, run.scheduleId)),
-            };
-            schedules.set(run.scheduleId, sched);
-          }
-        }
-        if (sched && full(sched)) {
-          if (run.stateName !== WAITING)
-            waiting.push({
-              id: run.id,
-              message: `The schedule's max_active_runs is reached (${sched.used} of ${sched.limit} running)`,
-            });
-          continue;
-        }
-        const tag = (run.tags ?? []).find((x) => full(tagLimits.get(x)));
-        if (tag !== undefined) {
-          const l = tagLimits.get(tag)!;
-          if (run.stateName !== WAITING)
-            waiting.push({
-              id: run.id,
-              message: `Concurrency limit for tag "${tag}" reached (${l.used} of ${l.limit} running)`,
-            });
-          continue;
-        }
-        take.push(run.id);
-        budget--;
-        takenPerQueue.set(queue, (takenPerQueue.get(queue) ?? 0) + 1);
-        if (dep) dep.used++;
-        if (sched) sched.used++;
-        for (const x of new Set(run.tags ?? [])) {
-          const l = tagLimits.get(x);
-          if (l) l.used++;
-        }
+        if (page.length < PAGE) break;
+        offset = narrowed ? 0 : offset + PAGE;
       }
-      if (page.length < PAGE) break;
     }
 
     const now = nowIso();
-    if (cancel.length > 0) {
-      for (const x of cancel)
-        await tc.db
-          .update(t.flowRuns)
+    const claimed = take.length
+      ? await tc.db
+          .update(r)
           .set({
-            stateType: "CANCELLED",
-            stateName: "Cancelled",
-            stateMessage: x.message,
+            stateType: "PENDING",
+            stateName: "Pending",
+            stateMessage: null,
             stateTimestamp: now,
             updated: now,
-            endTime: now,
+            agentId: req.agentId,
           })
-          .where(and(eq(t.flowRuns.id, x.id), eq(t.flowRuns.stateType, "SCHEDULED")));
-      await recordStates(
-        tc,
-        cancel.map((x) => ({ flowRunId: x.id, type: "CANCELLED", name: "Cancelled", message: x.message })),
-        now,
-      );
-    }
-    if (waiting.length > 0) {
-      for (const x of waiting)
-        await tc.db
-          .update(t.flowRuns)
-          .set({ stateName: WAITING, stateMessage: x.message, stateTimestamp: now, updated: now })
-          .where(and(eq(t.flowRuns.id, x.id), eq(t.flowRuns.stateType, "SCHEDULED")));
-      await recordStates(
-        tc,
-        waiting.map((x) => ({ flowRunId: x.id, type: "SCHEDULED", name: WAITING, message: x.message })),
-        now,
-      );
-    }
-    if (take.length === 0) return [];
-    const claimed = await tc.db
-      .update(t.flowRuns)
-      .set({
-        stateType: "PENDING",
-        stateName: "Pending",
-        stateMessage: null,
-        stateTimestamp: now,
-        updated: now,
-        agentId: req.agentId,
-      })
-      .where(and(inArray(t.flowRuns.id, take), eq(t.flowRuns.stateType, "SCHEDULED")))
-      .returning({ id: t.flowRuns.id });
-    if (claimed.length === 0) return [];
+          .where(and(inArray(r.id, take), eq(r.stateType, "SCHEDULED")))
+          .returning({ id: r.id })
+      : [];
     await recordStates(
       tc,
-      claimed.map((r) => ({
-        flowRunId: r.id,
+      claimed.map((x) => ({
+        flowRunId: x.id,
         type: "PENDING",
         name: "Pending",
         message: null,
@@ -329,6 +347,55 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
       })),
       now,
     );
+    // The due runs behind a full limit, all at once (the claimed ones are PENDING by now): with
+    // CANCEL_NEW they end CANCELLED; otherwise they wait, named AwaitingConcurrencySlot, once.
+    const settle = async (where: SQL | undefined, message: string, cancelNew = false) => {
+      const ids = await tc.db
+        .update(r)
+        .set(
+          cancelNew
+            ? {
+                stateType: "CANCELLED",
+                stateName: "Cancelled",
+                stateMessage: message,
+                stateTimestamp: now,
+                updated: now,
+                endTime: now,
+              }
+            : { stateName: WAITING, stateMessage: message, stateTimestamp: now, updated: now },
+        )
+        .where(cancelNew ? candidates(where) : candidates(where, ne(r.stateName, WAITING)))
+        .returning({ id: r.id });
+      const [type, name] = cancelNew ? ["CANCELLED", "Cancelled"] : ["SCHEDULED", WAITING];
+      await recordStates(
+        tc,
+        ids.map((x) => ({ flowRunId: x.id, type, name, message })),
+        now,
+      );
+    };
+    for (const id of fullDeployments) {
+      const dep = deployments.get(id)!;
+      await settle(
+        eq(r.deploymentId, id),
+        `Deployment concurrency limit reached (${dep.used} of ${dep.limit} running)`,
+        dep.cancelNew,
+      );
+    }
+    for (const id of fullSchedules) {
+      const sched = schedules.get(id)!;
+      await settle(
+        eq(r.scheduleId, id),
+        `The schedule's max_active_runs is reached (${sched.used} of ${sched.limit} running)`,
+      );
+    }
+    for (const tag of fullTags) {
+      const l = tagLimits.get(tag)!;
+      await settle(
+        hasAnyTag(tc, [tag]),
+        `Concurrency limit for tag "${tag}" reached (${l.used} of ${l.limit} running)`,
+      );
+    }
+    if (claimed.length === 0) return [];
     // In the order they were chosen: priority, then scheduled time.
     const order = new Map(take.map((id, i) => [id, i]));
     const runs = await readFlowRuns(

@@ -226,6 +226,71 @@ for (const backend of backends()) {
       });
     });
 
+    describe("backlogs longer than a claim's page (100 runs)", () => {
+      const states = async (id: string) => (await store.listFlowRunStates(id)).map((x) => x.name);
+
+      test("runs behind full tag and deployment limits neither hide the runs after them nor are marked twice", async () => {
+        await store.setConcurrencyLimit("db", 1);
+        const { deployment: tagged } = await deploy("tagged");
+        const { deployment: limited } = await deploy("limited", {
+          concurrency_limit: { limit: 1, collision_strategy: "ENQUEUE" },
+        });
+        const { deployment: free } = await deploy("free");
+        const byTag = [];
+        for (let i = 0; i < 110; i++) byTag.push(await run(tagged.id, { tags: ["db"] }));
+        const byDeployment = [];
+        for (let i = 0; i < 130; i++) byDeployment.push(await run(limited.id));
+        const after = [await run(free.id), await run(free.id)];
+        expect((await claim(10)).map((r) => r.id)).toEqual([
+          byTag[0]!.id,
+          byDeployment[0]!.id,
+          ...after.map((r) => r.id),
+        ]);
+        const tagWait = await store.getFlowRun(byTag[109]!.id);
+        expect([tagWait.state.name, tagWait.state.message]).toEqual([
+          "AwaitingConcurrencySlot",
+          'Concurrency limit for tag "db" reached (1 of 1 running)',
+        ]);
+        const deploymentWait = await store.getFlowRun(byDeployment[129]!.id);
+        expect([deploymentWait.state.name, deploymentWait.state.message]).toEqual([
+          "AwaitingConcurrencySlot",
+          "Deployment concurrency limit reached (1 of 1 running)",
+        ]);
+        expect(await claim(10)).toEqual([]);
+        for (const r of [...byTag.slice(1), ...byDeployment.slice(1)])
+          expect(await states(r.id)).toEqual(["Scheduled", "AwaitingConcurrencySlot"]);
+        await finish(byDeployment[0]!.id);
+        expect((await claim(10)).map((r) => r.id)).toEqual([byDeployment[1]!.id]);
+      });
+
+      test("CANCEL_NEW ends the whole backlog past the limit in one claim", async () => {
+        const { deployment } = await deploy("daily", {
+          concurrency_limit: { limit: 1, collision_strategy: "CANCEL_NEW" },
+        });
+        const { deployment: free } = await deploy("free");
+        const ids = [];
+        for (let i = 0; i < 120; i++) ids.push((await run(deployment.id)).id);
+        const after = await run(free.id);
+        expect((await claim(10)).map((r) => r.id)).toEqual([ids[0]!, after.id]);
+        for (const id of ids.slice(1)) expect(await states(id)).toEqual(["Scheduled", "Cancelled"]);
+        expect((await store.getFlowRun(ids[119]!)).state.message).toBe(
+          "Deployment concurrency limit reached (1 of 1 running)",
+        );
+      });
+
+      test("a full queue's backlog does not hold back the next queue", async () => {
+        await store.createWorkQueue("local", "high", { priority: 1, concurrency_limit: 1 });
+        const { deployment } = await deploy();
+        const high = [];
+        for (let i = 0; i < 120; i++) high.push(await run(deployment.id, { work_queue_name: "high" }));
+        const low = await run(deployment.id, { work_queue_name: "default" });
+        expect((await claim(10)).map((r) => r.id)).toEqual([high[0]!.id, low.id]);
+        expect(await states(high[1]!.id)).toEqual(["Scheduled"]); // a full queue's runs just wait
+        await finish(high[0]!.id);
+        expect((await claim(10)).map((r) => r.id)).toEqual([high[1]!.id]);
+      });
+    });
+
     describe("what a review found", () => {
       test("a run of a pool made without a queue is the default queue's: its limit and pause apply", async () => {
         const { deployment } = await deploy();
