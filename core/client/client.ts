@@ -420,7 +420,10 @@ export class WeirClient {
   }
   writeTaskRuns(snapshots: TaskRunSnapshot[]): Promise<{ written: number }> {
     // Snapshots are upserts by task run id: sending one twice changes nothing.
-    return this.request("POST", "/task-runs/snapshots", snapshots, { repeatable: true });
+    return this.request("POST", "/task-runs/snapshots", snapshots, {
+      repeatable: true,
+      query: this.agentId ? { agent_id: this.agentId } : undefined,
+    });
   }
   execution(flowRunId: string): Promise<{ flow_run: FlowRun; deployment: Deployment | null }> {
     return this.request("GET", `/flow-runs/${encodeURIComponent(flowRunId)}/execution`);

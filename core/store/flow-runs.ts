@@ -361,21 +361,39 @@ export async function retryFlowRun(c: Conn, id: string): Promise<FlowRun> {
  * that ended (a process orphaned by its agent, a body still going after its timeout) adds nothing
  * to its history afterwards.
  */
-export async function assertRunsOpen(c: Conn, ids: readonly string[], what: string): Promise<void> {
+export async function assertRunsOpen(
+  c: Conn,
+  ids: readonly string[],
+  what: string,
+  /** The agent the writer says it runs under: each run must still be held by its claim. */
+  agentId?: string,
+): Promise<void> {
   const wanted = [...new Set(ids)];
   if (wanted.length === 0) return;
-  const rows = await c.db
+  const query = c.db
     .select({
       id: c.t.flowRuns.id,
       name: c.t.flowRuns.name,
       stateType: c.t.flowRuns.stateType,
       stateName: c.t.flowRuns.stateName,
+      agentId: c.t.flowRuns.agentId,
     })
     .from(c.t.flowRuns)
     .where(inArray(c.t.flowRuns.id, wanted));
+  // A claim checked is held until the write that follows it in the transaction is done.
+  const rows =
+    agentId && c.dialect === "postgres"
+      ? await (query as unknown as { for(s: "share"): typeof query }).for("share")
+      : await query;
   const missing = wanted.filter((id) => !rows.some((r) => r.id === id));
   if (missing.length > 0)
     throw new WeirError("NOT_FOUND", `Cannot add ${what}: flow run "${missing[0]}" does not exist`);
+  const lost = agentId ? rows.find((r) => r.agentId !== agentId) : undefined;
+  if (lost)
+    throw new WeirError(
+      "CONFLICT",
+      `Cannot add ${what} to flow run "${lost.name}" (${lost.id}): it is no longer held by agent ${agentId} (its claim expired; ${lost.agentId ? `agent ${lost.agentId} holds it now` : "it waits to be claimed again"})`,
+    );
   const done = rows.find((r) => isTerminal(r.stateType as StateType));
   if (done)
     throw new WeirError(

@@ -92,13 +92,21 @@ export async function listTaskRuns(c: Conn, flowRunId: string, page: Page = {}):
  * Writes task-run snapshots in one statement (insert or replace by id). Engines report this way,
  * so a flow's tasks cost one request per batch instead of two per task.
  */
-export async function upsertTaskRuns(c: Conn, snapshots: TaskRunSnapshot[]): Promise<number> {
+export async function upsertTaskRuns(
+  c: Conn,
+  snapshots: TaskRunSnapshot[],
+  /** Set by an engine running under a claim: a process whose claim expired writes nothing more. */
+  opts: { agentId?: string } = {},
+): Promise<number> {
   if (snapshots.length === 0) return 0;
-  await assertRunsOpen(
-    c,
-    snapshots.map((s) => s.flow_run_id),
-    "task runs",
-  );
-  await writeTaskRunRows(c, snapshots);
-  return snapshots.length;
+  return inTx(c, async (tc) => {
+    await assertRunsOpen(
+      tc,
+      snapshots.map((s) => s.flow_run_id),
+      "task runs",
+      opts.agentId,
+    );
+    await writeTaskRunRows(tc, snapshots);
+    return snapshots.length;
+  });
 }

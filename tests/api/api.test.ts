@@ -264,6 +264,25 @@ describe("flow run states", () => {
     expect((await call("GET", `/api/flow-runs/${run.id}/task-runs`)).json).toEqual([]);
   });
 
+  test("task run snapshots from an agent whose claim is gone are refused; the holder's are written", async () => {
+    expect((await call("POST", "/api/work-pools", { name: "lease" })).status).toBe(201);
+    const d = await deploy({ name: "lease", work_pool_name: "lease" });
+    const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    const claim = await call("POST", "/api/work-pools/lease/claim", { agent_id: "holder", limit: 1 });
+    expect(claim.json.flow_runs.map((r: FlowRun) => r.id)).toEqual([run.id]);
+    const stale = await call("POST", "/api/task-runs/snapshots?agent_id=an-agent-whose-claim-expired", [
+      completedTaskRun(run.id),
+    ]);
+    expect(stale.status).toBe(409);
+    expect(stale.json.error.message).toContain(
+      "is no longer held by agent an-agent-whose-claim-expired (its claim expired; agent holder holds it now)",
+    );
+    expect((await call("GET", `/api/flow-runs/${run.id}/task-runs`)).json).toEqual([]);
+    const held = await call("POST", "/api/task-runs/snapshots?agent_id=holder", [completedTaskRun(run.id)]);
+    expect(held.status).toBe(200);
+    expect((await call("GET", `/api/flow-runs/${run.id}/task-runs`)).json.length).toBe(1);
+  });
+
   test("cancelling a run nobody started ends it at once", async () => {
     const d = await deploy();
     const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;

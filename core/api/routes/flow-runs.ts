@@ -299,7 +299,10 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
         c,
         snapshots.map((t) => t.flow_run_id),
       );
-      return c.json({ written: await store.upsertTaskRuns(snapshots) });
+      // An engine under a claim names its agent, as with set_state: one whose claim expired (the
+      // run was crashed and retried since) writes nothing into the run's next attempt.
+      const agentId = c.req.query("agent_id") || undefined;
+      return c.json({ written: await store.upsertTaskRuns(snapshots, { agentId }) });
     },
     TaskRunSnapshotsBody,
   );
