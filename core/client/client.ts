@@ -431,7 +431,10 @@ export class WeirClient {
   sendLogs(entries: Omit<LogEntry, "id">[]): Promise<{ inserted: number }> {
     // A batch sent again on another server (the first went away mid-request) may be stored twice:
     // a repeated line is better than a run that crashes for want of its logs.
-    return this.request("POST", "/logs", entries, { repeatable: true });
+    return this.request("POST", "/logs", entries, {
+      repeatable: true,
+      query: this.agentId ? { agent_id: this.agentId } : undefined,
+    });
   }
   createTaskRun(body: {
     id?: string;

@@ -5,14 +5,23 @@ import { assertRunsOpen } from "./flow-runs.ts";
 
 export type LogInput = Omit<LogEntry, "id">;
 
-/** Appends log lines, refused whole (404/409) if one of their runs is missing or finished. */
-export async function insertLogs(c: Conn, entries: LogInput[]): Promise<number> {
+/**
+ * Appends log lines, refused whole (404/409) if one of their runs is missing or finished, or (with
+ * `agentId`) no longer held by that agent's claim.
+ */
+export async function insertLogs(
+  c: Conn,
+  entries: LogInput[],
+  /** Set by an engine running under a claim: a process whose claim expired writes nothing more. */
+  opts: { agentId?: string } = {},
+): Promise<number> {
   if (entries.length === 0) return 0;
   await inTx(c, async (tc) => {
     await assertRunsOpen(
       tc,
       entries.map((e) => e.flow_run_id),
       "log lines",
+      opts.agentId,
     );
     // SQLite caps bound parameters per statement; 7 columns × 500 rows stays well under it.
     for (let i = 0; i < entries.length; i += 500) {

@@ -264,7 +264,7 @@ describe("flow run states", () => {
     expect((await call("GET", `/api/flow-runs/${run.id}/task-runs`)).json).toEqual([]);
   });
 
-  test("task run snapshots from an agent whose claim is gone are refused; the holder's are written", async () => {
+  test("task runs and log lines from an agent whose claim is gone are refused; the holder's are written", async () => {
     expect((await call("POST", "/api/work-pools", { name: "lease" })).status).toBe(201);
     const d = await deploy({ name: "lease", work_pool_name: "lease" });
     const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
@@ -281,6 +281,16 @@ describe("flow run states", () => {
     const held = await call("POST", "/api/task-runs/snapshots?agent_id=holder", [completedTaskRun(run.id)]);
     expect(held.status).toBe(200);
     expect((await call("GET", `/api/flow-runs/${run.id}/task-runs`)).json.length).toBe(1);
+    const line = [
+      { flow_run_id: run.id, name: "t", level: 20, message: "x", timestamp: new Date().toISOString() },
+    ];
+    const staleLog = await call("POST", "/api/logs?agent_id=an-agent-whose-claim-expired", line);
+    expect(staleLog.status).toBe(409);
+    expect(staleLog.json.error.message).toContain("is no longer held by agent an-agent-whose-claim-expired");
+    expect((await call("POST", "/api/logs?agent_id=holder", line)).status).toBe(201);
+    expect(
+      (await call("GET", `/api/flow-runs/${run.id}/logs`)).json.map((l: { message: string }) => l.message),
+    ).toEqual(["x"]);
   });
 
   test("cancelling a run nobody started ends it at once", async () => {

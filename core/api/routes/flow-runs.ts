@@ -283,7 +283,9 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
         c,
         lines.map((l) => l.flow_run_id),
       );
-      return c.json({ inserted: await store.insertLogs(lines) }, 201);
+      // As with task runs below: an engine under a claim names its agent.
+      const agentId = c.req.query("agent_id") || undefined;
+      return c.json({ inserted: await store.insertLogs(lines, { agentId }) }, 201);
     },
     LogsBody,
   );
@@ -300,7 +302,8 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
         snapshots.map((t) => t.flow_run_id),
       );
       // An engine under a claim names its agent, as with set_state: one whose claim expired (the
-      // run was crashed and retried since) writes nothing into the run's next attempt.
+      // run was crashed and retried since) writes nothing into the run's next attempt, and its
+      // engine, told so (409), stops.
       const agentId = c.req.query("agent_id") || undefined;
       return c.json({ written: await store.upsertTaskRuns(snapshots, { agentId }) });
     },
