@@ -71,6 +71,7 @@ export function register(program: Command): void {
       const { final } = await executeFlowRun(client, runId, {
         allowedDirs: allowed ? (JSON.parse(allowed) as string[]) : undefined,
         execution,
+        started: process.env.WEIR_RUN_STARTED === runId,
         signal: controller.signal,
         registry: plugins,
         env: process.env,

@@ -216,6 +216,9 @@ export class Agent {
             wait_ms: waitMs,
             cancelling_seen: [...this.#cancelSent],
             running: [...this.#running.keys()],
+            // Flows inside this process start the moment they are claimed: the claim records
+            // them RUNNING, which saves each run a request (see ClaimRequest.start).
+            start: this.opts.isolation === "none",
           },
           request.signal,
         );
@@ -308,6 +311,7 @@ export class Agent {
               allowedDirs: this.#allowedDirs,
               deployment: taken.deployment,
               flow: this.opts.flows?.(run),
+              accepts: this.opts.client.accepted(),
             })
           : await infra.launch(run, config, {
               apiUrl: this.opts.client.baseUrl,

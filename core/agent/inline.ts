@@ -36,6 +36,8 @@ export function launchInline(
     deployment?: Deployment;
     /** The run's flow when the caller holds it (serve()); else imported from the entrypoint. */
     flow?: Flow;
+    /** What the server said it accepts, as the agent's client learnt it (WeirClient.accepted()). */
+    accepts?: string[];
   },
 ): InfraHandle {
   registerFlowModules();
@@ -44,6 +46,7 @@ export function launchInline(
   const client = new WeirClient(ctx.apiUrl, {
     agentId: run.agent_id ?? ctx.agentId,
     apiKey: ctx.apiKey ?? undefined,
+    accepts: ctx.accepts,
   });
   const exited: Promise<InfraExit> = executeFlowRun(client, run.id, {
     signal: controller.signal,
@@ -53,6 +56,8 @@ export function launchInline(
     allowedDirs: ctx.allowedDirs,
     execution: ctx.deployment ? { flow_run: run, deployment: ctx.deployment } : undefined,
     flow: ctx.flow,
+    // Its claim recorded it RUNNING (the agent claims with `start`).
+    started: run.state.type === "RUNNING",
   })
     .then(
       ({ final }): InfraExit => ({ code: final.type === "COMPLETED" ? 0 : 1, reason: null, recorded: true }),

@@ -291,6 +291,11 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
      * handed to it again: the answer that carried them was lost (a server died mid-request).
      */
     running: v.optional(v.pipe(v.array(name), v.maxLength(10_000))),
+    /**
+     * The agent starts the runs it gets at once in its own process (`--isolation none`): they are
+     * answered RUNNING, their engines proposing no RUNNING of their own.
+     */
+    start: v.optional(v.boolean(), false),
   });
 
   const HeartbeatBody = v.object({

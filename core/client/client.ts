@@ -76,9 +76,16 @@ export class WeirClient {
 
   constructor(
     baseUrl: string = process.env.WEIR_API_URL || DEFAULT_API_URL,
-    options: { reportRetryMs?: number; agentId?: string; apiKey?: string } = {},
+    options: {
+      reportRetryMs?: number;
+      agentId?: string;
+      apiKey?: string;
+      /** What another client of the same server learnt it accepts (see accepts()). */
+      accepts?: Iterable<string>;
+    } = {},
   ) {
     this.reportRetryMs = options.reportRetryMs ?? 600_000;
+    this.#accepts = new Set(options.accepts);
     this.agentId = options.agentId;
     this.#apiKey = options.apiKey ?? (process.env.WEIR_API_KEY || undefined);
     this.#urls = baseUrl
@@ -351,6 +358,10 @@ export class WeirClient {
   accepts(feature: string): boolean {
     return this.#accepts.has(feature);
   }
+  /** Everything the server said it accepts, to hand to another client of the same server. */
+  accepted(): string[] {
+    return [...this.#accepts];
+  }
   #stateBody(
     state: StateProposal,
     agentId = this.agentId,
@@ -540,6 +551,7 @@ export class WeirClient {
       wait_ms: number;
       cancelling_seen?: string[];
       running?: string[];
+      start?: boolean;
     },
     signal?: AbortSignal,
   ): Promise<{

@@ -44,6 +44,8 @@ export async function executeFlowRun(
     execution?: { flow_run: FlowRun; deployment: Deployment | null };
     /** The flow itself when the caller holds it (serve()): the entrypoint is not imported. */
     flow?: Flow;
+    /** Its claim recorded the run RUNNING already: the first attempt proposes no RUNNING. */
+    started?: boolean;
   },
 ): Promise<RunFlowResult> {
   const { signal, shared } = opts;
@@ -142,5 +144,6 @@ export async function executeFlowRun(
     signal,
     echo: shared?.echo ?? true,
     watchdog: !shared,
+    started: opts.started,
   });
 }

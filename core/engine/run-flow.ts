@@ -33,6 +33,11 @@ export interface RunFlowOptions {
    * False where the process runs other flow runs too: the timeout then holds only at await points.
    */
   watchdog?: boolean;
+  /**
+   * The run is RUNNING already, recorded so by the claim that gave it to an agent starting it at
+   * once (`weir agent --isolation none`): its first attempt proposes no RUNNING of its own.
+   */
+  started?: boolean;
 }
 
 export interface RunFlowResult {
@@ -169,7 +174,8 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
 
   for (let attempt = 0; ; attempt++) {
     try {
-      await propose(attempt === 0 ? { type: "RUNNING" } : { type: "RUNNING", name: "Retrying" });
+      if (attempt > 0) await propose({ type: "RUNNING", name: "Retrying" });
+      else if (!opts.started) await propose({ type: "RUNNING" });
     } catch (err) {
       await shipper?.close();
       throw err;
@@ -181,6 +187,8 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
         opts.signal.reason instanceof StopRun ? opts.signal.reason : new Cancelled("cancelled"),
       );
     opts.signal.addEventListener("abort", onAbort, { once: true });
+    // Stopped before this attempt began (while its RUNNING was being recorded, say): it ends so.
+    if (opts.signal.aborted) onAbort();
     const timer = timeoutMs ? setTimeout(() => controller.abort(new TimedOut("timeout")), timeoutMs) : null;
     // The run is alive until its body settles: a body awaiting only its cancellation (nothing
     // else pending) must not let the process end as if it had finished.

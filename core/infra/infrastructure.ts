@@ -102,6 +102,9 @@ export function runVariables(
     WEIR_FLOW_RUN_ID: run.id,
     WEIR_AGENT_ID: run.agent_id ?? "",
     WEIR_API_KEY: ctx.apiKey ?? undefined,
+    // Its claim recorded it RUNNING (an agent with --isolation none starting it in a process of
+    // its own): the engine must not propose RUNNING again.
+    WEIR_RUN_STARTED: run.state.type === "RUNNING" ? run.id : undefined,
   };
 }
 

@@ -409,24 +409,21 @@ export async function setInfrastructurePid(c: Conn, id: string, pid: string): Pr
 
 /**
  * Puts back runs claimed for an agent that hung up before it got the answer (it was stopped):
- * still PENDING for it, they go back to SCHEDULED for any agent.
+ * still PENDING for it, they go back to SCHEDULED for any agent. Runs the same claim started
+ * (RUNNING, see ClaimRequest.start) go back too, their attempt not counted: none began.
  */
 export async function releaseClaims(c: Conn, agentId: string, ids: string[]): Promise<number> {
   let released = 0;
+  const message = "Its agent hung up before taking it; back in the queue";
   for (const id of ids) {
     try {
       const run = await getFlowRun(c, id);
+      if (run.state.type === "RUNNING" && run.agent_id === agentId) {
+        released += await unstart(c, id, agentId, message);
+        continue;
+      }
       if (run.state.type !== "PENDING" || run.agent_id !== agentId) continue;
-      await setFlowRunState(
-        c,
-        id,
-        {
-          type: "SCHEDULED",
-          name: "Scheduled",
-          message: "Its agent hung up before taking it; back in the queue",
-        },
-        { agentId },
-      );
+      await setFlowRunState(c, id, { type: "SCHEDULED", name: "Scheduled", message }, { agentId });
       await c.db.update(c.t.flowRuns).set({ agentId: null }).where(eq(c.t.flowRuns.id, id));
       released++;
     } catch (err) {
@@ -434,6 +431,38 @@ export async function releaseClaims(c: Conn, agentId: string, ids: string[]): Pr
     }
   }
   return released;
+}
+
+/**
+ * A run its claim recorded RUNNING, whose agent never got it, back to SCHEDULED: not a transition
+ * a run makes by itself (Prefect's rules refuse RUNNING → SCHEDULED), so written here, with the
+ * attempt the claim counted taken back. Returns 1 when put back, 0 when it had moved on.
+ */
+async function unstart(c: Conn, id: string, agentId: string, message: string): Promise<number> {
+  return inTx(c, async (tc) => {
+    if (c.dialect === "postgres")
+      await rawRows(tc, sql`SELECT id FROM flow_runs WHERE id = ${id} FOR UPDATE`);
+    const run = await getFlowRun(tc, id);
+    if (run.state.type !== "RUNNING" || run.agent_id !== agentId) return 0;
+    const now = nowIso();
+    const runCount = Math.max(0, run.run_count - 1);
+    await tc.db
+      .update(c.t.flowRuns)
+      .set({
+        updated: now,
+        stateType: "SCHEDULED",
+        stateName: "Scheduled",
+        stateMessage: message,
+        stateTimestamp: now,
+        nextScheduledStartTime: now,
+        runCount,
+        startTime: runCount === 0 ? null : run.start_time,
+        agentId: null,
+      })
+      .where(eq(c.t.flowRuns.id, id));
+    await recordStates(tc, [{ flowRunId: id, type: "SCHEDULED", name: "Scheduled", message }], now);
+    return 1;
+  });
 }
 
 /** The run made with an idempotency key, if any. */
@@ -450,20 +479,31 @@ export async function readFlowRuns(c: Conn, ids: string[]): Promise<FlowRun[]> {
 }
 
 /**
- * Runs claimed for an agent (PENDING) that it does not list as its own: the answer that carried
- * them never reached it. Handed to it again, they start instead of waiting for the agent timeout.
+ * Runs claimed for an agent (PENDING, or RUNNING for one whose claims start its runs) that it
+ * does not list as its own: the answer that carried them never reached it. Handed to it again,
+ * they start instead of waiting for the agent timeout. (An agent whose claims start runs holds
+ * every run it has in its own process, so a RUNNING run it does not list is one it never got.)
  */
-export async function unclaimedByAgent(c: Conn, agentId: string, known: string[]): Promise<FlowRun[]> {
+export async function unclaimedByAgent(
+  c: Conn,
+  agentId: string,
+  known: string[],
+  opts: { started?: boolean } = {},
+): Promise<FlowRun[]> {
+  const states = opts.started ? ["PENDING", "RUNNING"] : ["PENDING"];
   // Every claim asks, and there are almost never any: a plain probe first (see runRowById).
   const held = await rawRows<{ id: string }>(
     c,
-    sql`SELECT id FROM flow_runs WHERE agent_id = ${agentId} AND state_type = 'PENDING' AND deployment_id IS NOT NULL`,
+    sql`SELECT id FROM flow_runs WHERE agent_id = ${agentId} AND state_type IN (${sql.join(
+      states.map((s) => sql`${s}`),
+      sql`, `,
+    )}) AND deployment_id IS NOT NULL`,
   );
   if (held.every((r) => known.includes(r.id))) return [];
   const rows = await runWithNames(c).where(
     and(
       eq(c.t.flowRuns.agentId, agentId),
-      eq(c.t.flowRuns.stateType, "PENDING"),
+      inArray(c.t.flowRuns.stateType, states),
       // A subflow run inside its parent's process is held under the parent's claim, not its own.
       isNotNull(c.t.flowRuns.deploymentId),
       known.length ? notInArray(c.t.flowRuns.id, known) : undefined,

@@ -53,8 +53,23 @@ async function runAndRead(deployment: string): Promise<Record<string, string>> {
   expect(r.stdout + r.stderr).toContain("Completed");
   const line = r.stdout.split("\n").find((l) => l.includes("pid="));
   expect(line).toBeDefined();
-  return Object.fromEntries([...line!.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
+  const run = r.stdout.match(/Created flow run \S+ \(([0-9a-f-]+)\)/)?.[1];
+  expect(run).toBeDefined();
+  return {
+    ...Object.fromEntries([...line!.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!])),
+    run: run!,
+  };
 }
+
+/** A run's state history (types) and how many attempts it counted. */
+async function history(id: string): Promise<{ states: string[]; attempts: number }> {
+  const states = (await fetch(`${env.apiUrl}/flow-runs/${id}/states`).then((r) => r.json())) as {
+    type: string;
+  }[];
+  const run = (await fetch(`${env.apiUrl}/flow-runs/${id}`).then((r) => r.json())) as { run_count: number };
+  return { states: states.map((s) => s.type), attempts: run.run_count };
+}
+const ONE_ATTEMPT = { states: ["SCHEDULED", "PENDING", "RUNNING", "COMPLETED"], attempts: 1 };
 
 /** The `weir execute --warm` processes whose parent is `pid`. */
 function warmChildren(pid: number): number[] {
@@ -95,6 +110,8 @@ describe("prewarmed flow-run processes", () => {
     // Both runs were taken by executors started before them, each its own process.
     expect(ready).toContain(Number(a.pid));
     expect(ready).toContain(Number(b.pid));
+    // A process agent's claim leaves the run PENDING: its engine records RUNNING.
+    expect(await history(a.run!)).toEqual(ONE_ATTEMPT);
     expect(a.pid).not.toBe(b.pid);
     expect(a.marker).toBe("-");
     expect(b.marker).toBe("m1");
@@ -128,6 +145,8 @@ describe("--isolation none", () => {
     expect(warmChildren(agent.proc.pid)).toEqual([]);
     const first = await runAndRead("where/inside");
     expect(Number(first.pid)).toBe(agent.proc.pid);
+    // The claim records it started (PENDING and RUNNING at once); the engine adds no RUNNING.
+    expect(await history(first.run!)).toEqual(ONE_ATTEMPT);
     // the process keeps the agent's folder (the trade-off the README states): runs share it
     expect(first.cwd).toBe(env.root);
     expect(first.word).toBe("first");
@@ -142,6 +161,8 @@ describe("--isolation none", () => {
     expect(Number(r.pid)).not.toBe(agent.proc.pid);
     expect(r.marker).toBe("m2");
     expect(agent.out).toContain("gets a process of its own: its job variables set env (MARKER)");
+    // Started by the claim, so the process it got is told not to start it again.
+    expect(await history(r.run!)).toEqual(ONE_ATTEMPT);
   });
 
   test("cancelling a run inside the agent ends it CANCELLED and the agent goes on", async () => {

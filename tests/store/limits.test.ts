@@ -348,5 +348,55 @@ for (const backend of backends()) {
         expect((await claim(1)).map((x) => x.id)).toEqual([r.id]);
       });
     });
+
+    describe("claims that start their runs (agents running flows in their own process)", () => {
+      const startClaim = (agentId = "inside") =>
+        store.claimFlowRuns({ workPoolName: "local", queues: [], agentId, limit: 10, start: true });
+
+      test("the run is RUNNING at once, its first attempt counted, with PENDING before it in its history", async () => {
+        const { deployment } = await deploy();
+        const r = await run(deployment.id);
+        const [got] = await startClaim();
+        expect([got!.id, got!.state.type, got!.run_count, got!.agent_id]).toEqual([
+          r.id,
+          "RUNNING",
+          1,
+          "inside",
+        ]);
+        expect(got!.start_time).not.toBeNull();
+        expect((await store.listFlowRunStates(r.id)).map((x) => x.type)).toEqual([
+          "SCHEDULED",
+          "PENDING",
+          "RUNNING",
+        ]);
+        // It holds its slot as any started run does.
+        await store.updateWorkPool("local", { concurrency_limit: 1 });
+        await run(deployment.id);
+        expect(await startClaim()).toEqual([]);
+      });
+
+      test("one whose answer was lost is handed to its agent again; one its agent hung up on goes back, uncounted", async () => {
+        const { deployment } = await deploy();
+        const lost = await run(deployment.id);
+        await startClaim();
+        // An agent that does not start its runs is not handed RUNNING ones (its own processes report).
+        expect(await store.unclaimedByAgent("inside", [])).toEqual([]);
+        expect((await store.unclaimedByAgent("inside", [], { started: true })).map((x) => x.id)).toEqual([
+          lost.id,
+        ]);
+        expect(await store.unclaimedByAgent("inside", [lost.id], { started: true })).toEqual([]);
+        const dropped = await run(deployment.id);
+        await startClaim("gone");
+        expect(await store.releaseClaims("gone", [dropped.id])).toBe(1);
+        const back = await store.getFlowRun(dropped.id);
+        expect([back.state.type, back.agent_id, back.run_count, back.start_time]).toEqual([
+          "SCHEDULED",
+          null,
+          0,
+          null,
+        ]);
+        expect((await startClaim("next")).map((x) => [x.id, x.run_count])).toEqual([[dropped.id, 1]]);
+      });
+    });
   });
 }

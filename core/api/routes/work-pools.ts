@@ -176,6 +176,9 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
       // With runs, the answer carries what the agent would otherwise fetch for each: the pool as it
       // is now (its template) and each run's deployment (what its engine needs to start).
       const answer = async (runs: FlowRun[], cancelling: string[]) => {
+        // What set_state takes, said here too: engines that an agent starts running (`start`)
+        // send no RUNNING of their own to learn it from.
+        c.header("x-weir-accepts", "task_runs");
         if (runs.length === 0) return c.json({ flow_runs: runs, cancelling });
         const ids = [...new Set(runs.map((r) => r.deployment_id).filter((id): id is string => !!id))];
         return c.json({
@@ -190,7 +193,7 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
       const seen = new Set(body.cancelling_seen);
       // Runs claimed for this agent whose answer it never got (its server died mid-request).
       if (body.running) {
-        const lost = await store.unclaimedByAgent(body.agent_id, body.running);
+        const lost = await store.unclaimedByAgent(body.agent_id, body.running, { started: body.start });
         if (lost.length > 0) return answer(lost, []);
       }
       await store.requireWorkPool(name); // a 404 for a pool that does not exist
@@ -208,6 +211,7 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
             queues: body.queues,
             agentId: body.agent_id,
             limit: body.limit,
+            start: body.start,
           });
           // The agent hung up meanwhile (it was stopped): nobody would start these.
           if (signal.aborted && runs.length > 0) {
