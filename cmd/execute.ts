@@ -11,7 +11,7 @@ export function register(program: Command): void {
       "load the engine, then wait for the run to take on stdin (agents with --prewarm start these)",
     )
     .action(async (idArg, opts) => {
-      const { registerFlowModules, executeFlowRun, StopRun, watchParent } = await import(
+      const { registerFlowModules, primeFlowImports, executeFlowRun, StopRun, watchParent } = await import(
         "../core/engine/index.ts"
       );
       const { WeirClient } = await import("../core/client/index.ts");
@@ -23,7 +23,11 @@ export function register(program: Command): void {
       let execution: Handoff["execution"];
       if (opts.warm) {
         // Everything above is loaded before the run exists; the agent hands it over on stdin
-        // (closing it without a run means: exit, the agent is stopping).
+        // (closing it without a run means: exit, the agent is stopping). Meanwhile the first of
+        // everything a run does is done once here: a request to the server (Bun's HTTP client
+        // starts, and the connection stays open for the run's reports) and a flow's imports.
+        void new WeirClient().health().catch(() => {});
+        await primeFlowImports();
         const text = await Bun.stdin.text();
         if (!text.trim()) return;
         const { applyHandoff } = await import("./lib/handoff.ts");

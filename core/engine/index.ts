@@ -1,5 +1,5 @@
 export { executeFlowRun } from "./execute.ts";
-export { registerFlowModules } from "./flow-modules.ts";
+export { primeFlowImports, registerFlowModules } from "./flow-modules.ts";
 export { loadFlow, parseEntrypoint, TS_LIKE } from "./load-flow.ts";
 export { watchParent } from "./parent-watch.ts";
 export { makeResolver } from "./resolver.ts";

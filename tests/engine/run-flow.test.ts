@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadFlow, registerFlowModules, runFlow, StopRun } from "../../core/engine/index.ts";
+import {
+  loadFlow,
+  primeFlowImports,
+  registerFlowModules,
+  runFlow,
+  StopRun,
+} from "../../core/engine/index.ts";
 import { LogShipper } from "../../core/engine/log-shipper.ts";
 import type { FlowRun } from "../../core/model/index.ts";
 import { startApi } from "../helpers.ts";
@@ -186,6 +194,19 @@ describe("loadFlow()", () => {
     expect(await message(loadFlow("flows/flows.ts:notAFlow", fixtures))).toContain(
       'export "notAFlow" is not a flow',
     );
+  });
+  test("priming (warm executors) leaves no file behind and flows still load", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weir-prime-test-"));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = dir;
+    try {
+      await primeFlowImports();
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      process.env.TMPDIR = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect((await loadFlow("flows/flows.ts:sum", fixtures)).options.name).toBe("sum");
   });
   test("refuses Python entrypoints as not TypeScript", async () => {
     expect(await message(loadFlow("flows/etl.py:main", fixtures))).toContain("is not a TypeScript flow");
