@@ -174,10 +174,11 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
       );
       c.header("x-weir-accepts", "task_runs");
       if (isTerminal(run.state.type)) await endInProcessChildren(run);
-      // A run to start again, or a slot of the pool's limits freed: waiting claims look again.
+      // Those waiting for the run's end first (their answer is one read), then the claims waiting
+      // on the pool (a run to start again, or a slot of its limits freed), which look again.
+      if (isTerminal(run.state.type)) ctx.wakeups.notify(`run:${run.id}`);
       if ((run.state.type === "SCHEDULED" || isTerminal(run.state.type)) && run.work_pool_name)
         ctx.wakeups.notify(run.work_pool_name);
-      if (isTerminal(run.state.type)) ctx.wakeups.notify(`run:${run.id}`);
       // The run's own token ends with it.
       if (ctx.auth && isTerminal(run.state.type)) {
         await store.revokeRunTokens(run.id);
