@@ -18,7 +18,16 @@ import type {
  * them), and the file stays an ordinary SQLite database (libSQL's remote URLs still use
  * @libsql/client).
  */
-export function bunSqliteClient(path: string, options: { busyTimeoutMs: number }): Client {
+/**
+ * What this client adds to libSQL's interface, on itself and on its transactions: a statement's
+ * rows as plain objects straight from the cached statement (see `plainRows` in conn.ts), without the
+ * ResultSet shaping and the query builder's mapping, for the store's hottest statements.
+ */
+export interface DirectRows {
+  rows(sql: string, args: readonly unknown[]): Promise<Record<string, unknown>[]>;
+}
+
+export function bunSqliteClient(path: string, options: { busyTimeoutMs: number }): Client & DirectRows {
   const db = new Database(path, { create: true, strict: true });
   db.run(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs))}`);
   // libSQL enforces foreign keys by default; SQLite does not. The schema's ON DELETE CASCADE and
@@ -38,9 +47,12 @@ export function bunSqliteClient(path: string, options: { busyTimeoutMs: number }
       throw err;
     }
   };
+  const rows = (sql: string, args: readonly unknown[]) =>
+    cache.get(sql).all(...(args.map((a) => value(a as InValue)) as never[])) as Record<string, unknown>[];
   let closed = false;
-  const client: Client = {
+  const client: Client & DirectRows = {
     execute: async (stmt: InStatement | string, args?: InArgs) => run(stmt, args),
+    rows: async (sql, args) => rows(sql, args),
     batch: async (stmts, mode) =>
       inTransaction(
         mode,
@@ -64,10 +76,14 @@ export function bunSqliteClient(path: string, options: { busyTimeoutMs: number }
           done = true;
         }
       };
-      const tx: Transaction = {
+      const tx: Transaction & DirectRows = {
         execute: async (stmt) => {
           if (done) throw new Error("the transaction is already closed");
           return run(stmt);
+        },
+        rows: async (sql, args) => {
+          if (done) throw new Error("the transaction is already closed");
+          return rows(sql, args);
         },
         batch: async (stmts) => stmts.map((s) => run(s)),
         executeMultiple: async (sql) => {

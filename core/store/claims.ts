@@ -14,7 +14,7 @@ import {
   sql,
 } from "drizzle-orm";
 import type { FlowRun } from "../model/index.ts";
-import { type Conn, inTx, rawRows } from "./conn.ts";
+import { type Conn, inTx, plainRows, rawRows } from "./conn.ts";
 import { readFlowRuns } from "./flow-runs.ts";
 import { recordStates } from "./history.ts";
 import { nowIso } from "./rows.ts";
@@ -77,21 +77,19 @@ export async function countActiveWithTag(c: Conn, tag: string): Promise<number> 
 
 /** Whether the pool has a SCHEDULED run due by `dueBy` that a claim could take (its queue aside). */
 async function anyDue(c: Conn, pool: string, dueBy: string): Promise<boolean> {
-  const r = c.t.flowRuns;
   // Two ranges of the claim index (timed runs, then runs without a time), each read from its
-  // start: one condition joining them with OR would walk the pool's future runs as well.
-  for (const due of [lte(r.nextScheduledStartTime, dueBy), isNull(r.nextScheduledStartTime)]) {
-    const [row] = await c.db
-      .select({ id: r.id })
-      .from(r)
-      .where(
-        and(eq(r.workPoolName, pool), eq(r.stateType, "SCHEDULED"), ne(r.stateName, "AwaitingRetry"), due),
-      )
-      .limit(1);
-    if (row) return true;
-  }
-  return false;
+  // start: one condition joining them with OR would walk the pool's future runs as well. Plain
+  // SQL: every claim asks, most of them finding nothing (see plainRows).
+  const probe = `SELECT id FROM flow_runs WHERE work_pool_name = ? AND state_type = 'SCHEDULED'
+    AND state_name <> 'AwaitingRetry' AND next_scheduled_start_time`;
+  if ((await plainRows(c, `${probe} <= ? LIMIT 1`, [pool, dueBy])).length > 0) return true;
+  return (await plainRows(c, `${probe} IS NULL LIMIT 1`, [pool])).length > 0;
 }
+
+/** A boolean column as either dialect returns it raw (SQLite: 0/1). */
+const bool = (v: unknown): boolean => v === true || v === 1 || v === "1" || v === "t";
+/** An integer column that may be NULL. */
+const intOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 interface Slots {
   limit: number;
@@ -124,13 +122,29 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     // run's PENDING is never earlier than the end of a run whose slot it took.
     const dueBy = nowIso();
     const t = c.t;
-    const [pool] = await tc.db.select().from(t.workPools).where(eq(t.workPools.name, req.workPoolName));
-    if (!pool || pool.isPaused) return [];
-    const known = await tc.db
-      .select()
-      .from(t.workQueues)
-      .where(eq(t.workQueues.workPoolId, pool.id))
-      .orderBy(asc(t.workQueues.priority), asc(t.workQueues.name));
+    // The pool, its queues and the tag limits in plain SQL: every claim that finds work reads them.
+    const [poolRow] = await plainRows(
+      tc,
+      "SELECT id, name, is_paused, concurrency_limit FROM work_pools WHERE name = ?",
+      [req.workPoolName],
+    );
+    if (!poolRow || bool(poolRow.is_paused)) return [];
+    const pool = {
+      id: String(poolRow.id),
+      name: String(poolRow.name),
+      concurrencyLimit: intOrNull(poolRow.concurrency_limit),
+    };
+    const known = (
+      await plainRows(
+        tc,
+        "SELECT name, is_paused, concurrency_limit FROM work_queues WHERE work_pool_id = ? ORDER BY priority, name",
+        [pool.id],
+      )
+    ).map((q) => ({
+      name: String(q.name),
+      isPaused: bool(q.is_paused),
+      concurrencyLimit: intOrNull(q.concurrency_limit),
+    }));
     const wanted = (name: string) => req.queues.length === 0 || req.queues.includes(name);
     // A run of the pool with no queue (made before runs defaulted to one) is the default queue's.
     const qcol = sql<string>`coalesce(${t.flowRuns.workQueueName}, 'default')`;
@@ -179,8 +193,11 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     };
 
     const tagLimits = new Map<string, Slots>();
-    for (const l of await tc.db.select().from(t.concurrencyLimits))
-      tagLimits.set(l.tag, { limit: l.limit, used: await countActiveWithTag(tc, l.tag) });
+    for (const l of await plainRows(tc, "SELECT tag, concurrency_limit FROM concurrency_limits"))
+      tagLimits.set(String(l.tag), {
+        limit: Number(l.concurrency_limit),
+        used: await countActiveWithTag(tc, String(l.tag)),
+      });
     const deployments = new Map<string, Slots & { cancelNew: boolean }>();
     const schedules = new Map<string, Slots>();
     // Limits found full while filling this claim. Counts only grow while it holds the claim lock

@@ -1,5 +1,6 @@
-import type { SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { LibSQLDatabase } from "drizzle-orm/libsql";
+import type { DirectRows } from "./bun-sqlite-client.ts";
 import type * as schema from "./schema.ts";
 
 // What every store operation runs on: a drizzle database (or an open transaction), the tables of
@@ -22,6 +23,39 @@ export interface Conn {
 /** Runs `fn` in one transaction, on a Conn bound to it. */
 export function inTx<T>(c: Conn, fn: (tc: Conn) => Promise<T>): Promise<T> {
   return (c.db as Db).transaction((tx) => fn({ ...c, db: tx }));
+}
+
+/** A statement's text split at its `?` placeholders, for the dialects that number them. */
+const splitAtParams = new Map<string, string[]>();
+
+/**
+ * The rows of one SQL statement written as text with `?` placeholders (no `?` in its literals),
+ * on either dialect: the store's hottest statements. On the embedded database it runs straight on
+ * the cached prepared statement of the connection drizzle itself would use (the transaction's,
+ * inside one), its rows plain objects as SQLite gives them (JSON columns as text, booleans as
+ * 0/1); elsewhere it goes through rawRows (PostgreSQL gives JSON parsed and booleans as booleans:
+ * the callers read either).
+ */
+export async function plainRows<T = Record<string, unknown>>(
+  c: Conn,
+  text: string,
+  args: readonly unknown[] = [],
+): Promise<T[]> {
+  if (c.dialect === "sqlite") {
+    const session = (c.db as unknown as { session?: { tx?: unknown; client?: unknown } }).session;
+    const target = (session?.tx ?? session?.client) as Partial<DirectRows> | undefined;
+    if (typeof target?.rows === "function") return (await target.rows(text, args)) as T[];
+  }
+  let parts = splitAtParams.get(text);
+  if (!parts) {
+    parts = text.split("?");
+    if (splitAtParams.size < 1000) splitAtParams.set(text, parts);
+  }
+  if (parts.length - 1 !== args.length)
+    throw new Error(`plainRows(): ${parts.length - 1} placeholders but ${args.length} values`);
+  const chunks: SQL[] = [sql.raw(parts[0]!)];
+  for (let i = 0; i < args.length; i++) chunks.push(sql`${args[i]}`, sql.raw(parts[i + 1]!));
+  return rawRows<T>(c, sql.join(chunks));
 }
 
 /** The rows of a raw SQL statement (a SELECT, or a write with RETURNING), on either dialect. */

@@ -9,7 +9,7 @@ import {
   type StateType,
   WeirError,
 } from "../model/index.ts";
-import { type Conn, inTx, rawRows } from "./conn.ts";
+import { type Conn, inTx, plainRows, rawRows } from "./conn.ts";
 import { recordStates } from "./history.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toFlowRun, toState } from "./rows.ts";
 import type * as schema from "./schema.ts";
@@ -58,14 +58,23 @@ async function runRowById(
   c: Conn,
   id: string,
 ): Promise<{ r: RunRow; flowName: string; deploymentName: string | null } | undefined> {
-  const [raw] = await rawRows<Record<string, unknown>>(
+  return (await runRowsWhere(c, "r.id = ?", [id]))[0];
+}
+
+/** Runs with their flow's and deployment's names, in plain SQL (see runRowById). */
+async function runRowsWhere(
+  c: Conn,
+  where: string,
+  args: readonly unknown[],
+): Promise<{ r: RunRow; flowName: string; deploymentName: string | null }[]> {
+  const found = await plainRows(
     c,
-    sql`SELECT r.*, f.name AS weir_flow_name, d.name AS weir_deployment_name FROM flow_runs r
+    `SELECT r.*, f.name AS weir_flow_name, d.name AS weir_deployment_name FROM flow_runs r
       JOIN flows f ON f.id = r.flow_id LEFT JOIN deployments d ON d.id = r.deployment_id
-      WHERE r.id = ${id}`,
+      WHERE ${where}`,
+    args,
   );
-  if (!raw) return undefined;
-  return {
+  return found.map((raw) => ({
     r: {
       id: String(raw.id),
       created: String(raw.created),
@@ -98,7 +107,7 @@ async function runRowById(
     },
     flowName: String(raw.weir_flow_name),
     deploymentName: text(raw.weir_deployment_name),
-  };
+  }));
 }
 
 /** An ISO time in UTC with a Z (what every stored time is), or undefined. */
@@ -474,8 +483,13 @@ export async function findFlowRunByIdempotencyKey(c: Conn, key: string): Promise
 /** Runs by id, with their flow's and deployment's names. */
 export async function readFlowRuns(c: Conn, ids: string[]): Promise<FlowRun[]> {
   if (ids.length === 0) return [];
-  const rows = await runWithNames(c).where(inArray(c.t.flowRuns.id, ids));
-  return rows.map((r) => toFlowRun(r.r, r.flowName, r.deploymentName));
+  const runs: FlowRun[] = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    for (const r of await runRowsWhere(c, `r.id IN (${chunk.map(() => "?").join(", ")})`, chunk))
+      runs.push(toFlowRun(r.r, r.flowName, r.deploymentName));
+  }
+  return runs;
 }
 
 /**
@@ -492,12 +506,10 @@ export async function unclaimedByAgent(
 ): Promise<FlowRun[]> {
   const states = opts.started ? ["PENDING", "RUNNING"] : ["PENDING"];
   // Every claim asks, and there are almost never any: a plain probe first (see runRowById).
-  const held = await rawRows<{ id: string }>(
+  const held = await plainRows<{ id: string }>(
     c,
-    sql`SELECT id FROM flow_runs WHERE agent_id = ${agentId} AND state_type IN (${sql.join(
-      states.map((s) => sql`${s}`),
-      sql`, `,
-    )}) AND deployment_id IS NOT NULL`,
+    `SELECT id FROM flow_runs WHERE agent_id = ? AND state_type IN (${states.map(() => "?").join(", ")}) AND deployment_id IS NOT NULL`,
+    [agentId, ...states],
   );
   if (held.every((r) => known.includes(r.id))) return [];
   const rows = await runWithNames(c).where(
@@ -521,10 +533,11 @@ export async function nextScheduledStart(
 ): Promise<string | null> {
   // Only future times: a due run this agent cannot take (another queue, awaiting retry) must not
   // turn the wait into a busy loop. Plain SQL: every waiting claim asks (see runRowById).
-  const [row] = await rawRows<{ t: string | null }>(
+  const [row] = await plainRows<{ t: string | null }>(
     c,
-    sql`SELECT min(next_scheduled_start_time) AS t FROM flow_runs
-      WHERE work_pool_name = ${workPoolName} AND state_type = 'SCHEDULED' AND next_scheduled_start_time > ${after}`,
+    `SELECT min(next_scheduled_start_time) AS t FROM flow_runs
+      WHERE work_pool_name = ? AND state_type = 'SCHEDULED' AND next_scheduled_start_time > ?`,
+    [workPoolName, after],
   );
   return row?.t ?? null;
 }
@@ -533,11 +546,12 @@ export async function nextScheduledStart(
 export async function listCancellingRuns(c: Conn, agentId: string): Promise<string[]> {
   // Subflow runs in their parent's process stop with it (the agent knows only the parent).
   // Plain SQL: every claim and heartbeat asks (see runRowById).
-  const rows = await rawRows<{ id: string }>(
+  const found = await plainRows<{ id: string }>(
     c,
-    sql`SELECT id FROM flow_runs WHERE agent_id = ${agentId} AND state_type = 'CANCELLING' AND deployment_id IS NOT NULL`,
+    "SELECT id FROM flow_runs WHERE agent_id = ? AND state_type = 'CANCELLING' AND deployment_id IS NOT NULL",
+    [agentId],
   );
-  return rows.map((r) => String(r.id));
+  return found.map((r) => String(r.id));
 }
 
 /**

@@ -55,7 +55,13 @@ export function serializeClient(client: Client): Client {
   return new Proxy(client, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
-      if (prop === "execute" || prop === "batch" || prop === "executeMultiple" || prop === "migrate") {
+      if (
+        prop === "execute" ||
+        prop === "rows" ||
+        prop === "batch" ||
+        prop === "executeMultiple" ||
+        prop === "migrate"
+      ) {
         return async (...args: unknown[]) => {
           const release = await lock();
           try {

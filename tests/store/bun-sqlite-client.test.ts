@@ -5,7 +5,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@libsql/client";
+import { drizzle } from "drizzle-orm/libsql";
 import { bunSqliteClient } from "../../core/store/bun-sqlite-client.ts";
+import { type Conn, inTx, plainRows } from "../../core/store/conn.ts";
+import * as schema from "../../core/store/schema.ts";
+import { serializeClient } from "../../core/store/serialize-client.ts";
 
 /** A row's own enumerable properties, as drizzle's raw queries copy them. */
 const plain = (row: object): Record<string, unknown> => ({ ...row });
@@ -95,5 +99,49 @@ describe("bun:sqlite client", () => {
     await expect(client.execute({ sql: "SELECT ?", args: [undefined as never] })).rejects.toThrow(
       /undefined/,
     );
+  });
+});
+
+describe("plainRows (the store's hottest statements, past the query builder)", () => {
+  /** A Conn as openStore makes one: drizzle over the serialized client. */
+  const conn = (): Conn => ({
+    db: drizzle(serializeClient(client), { schema }) as Conn["db"],
+    t: schema,
+    dialect: "sqlite",
+  });
+
+  test("inside a transaction it runs in that transaction: a rollback takes its writes away", async () => {
+    const c = conn();
+    const undone = inTx(c, async (tc) => {
+      await plainRows(tc, "INSERT INTO t VALUES (?, ?, ?)", ["a", 1, true]);
+      expect(await plainRows(tc, "SELECT id, n, flag FROM t")).toEqual([{ id: "a", n: 1, flag: 1 }]);
+      throw new Error("undo");
+    });
+    expect(undone).rejects.toThrow("undo");
+    await undone.catch(() => {});
+    expect(await plainRows(c, "SELECT id FROM t")).toEqual([]);
+  });
+
+  test("outside one it waits for an open transaction, never reading what it has not committed", async () => {
+    const c = conn();
+    let inside!: () => void;
+    const entered = new Promise<void>((r) => {
+      inside = r;
+    });
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const tx = inTx(c, async (tc) => {
+      await plainRows(tc, "INSERT INTO t VALUES (?, ?, ?)", ["b", 2, false]);
+      inside();
+      await held;
+      throw new Error("rolled back");
+    }).catch(() => {});
+    await entered;
+    const read = plainRows(c, "SELECT id FROM t");
+    release();
+    await tx;
+    expect(await read).toEqual([]);
   });
 });
