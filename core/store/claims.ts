@@ -1,18 +1,4 @@
-import {
-  and,
-  asc,
-  count,
-  eq,
-  inArray,
-  isNull,
-  lte,
-  ne,
-  not,
-  notInArray,
-  or,
-  type SQL,
-  sql,
-} from "drizzle-orm";
+import { and, count, eq, inArray, isNull, lte, ne, notInArray, or, type SQL, sql } from "drizzle-orm";
 import type { FlowRun } from "../model/index.ts";
 import { type Conn, inTx, plainRows, rawRows } from "./conn.ts";
 import { readFlowRuns } from "./flow-runs.ts";
@@ -86,6 +72,8 @@ async function anyDue(c: Conn, pool: string, dueBy: string): Promise<boolean> {
   return (await plainRows(c, `${probe} IS NULL LIMIT 1`, [pool])).length > 0;
 }
 
+/** A JSON column as either dialect returns it raw (SQLite: text). */
+const json = (v: unknown): unknown => (typeof v === "string" ? JSON.parse(v) : (v ?? null));
 /** A boolean column as either dialect returns it raw (SQLite: 0/1). */
 const bool = (v: unknown): boolean => v === true || v === 1 || v === "1" || v === "t";
 /** An integer column that may be NULL. */
@@ -216,22 +204,6 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
         or(isNull(r.nextScheduledStartTime), lte(r.nextScheduledStartTime, dueBy)),
         ...extra,
       );
-    /** The runs of `group` not behind a full deployment, schedule or tag. */
-    const open = (group: SQL) =>
-      and(
-        eq(r.workPoolName, pool.name),
-        eq(r.stateType, "SCHEDULED"),
-        ne(r.stateName, "AwaitingRetry"),
-        group,
-        fullDeployments.size
-          ? or(isNull(r.deploymentId), notInArray(r.deploymentId, [...fullDeployments]))
-          : undefined,
-        fullSchedules.size
-          ? or(isNull(r.scheduleId), notInArray(r.scheduleId, [...fullSchedules]))
-          : undefined,
-        fullTags.size ? not(hasAnyTag(tc, [...fullTags])) : undefined,
-      );
-
     const take: string[] = [];
     const takenPerQueue = new Map<string | null, number>();
     // Runs already looked at: taken ones are still SCHEDULED until the end, and a page read again
@@ -240,42 +212,86 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     // Queue by queue in priority order, then the runs outside the served queues; within each, runs
     // with no start time (as due as can be) and then the due ones by time. Each is a range of the
     // claim index read in its order: no claim sorts the pool's whole backlog.
-    const due = [isNull(r.nextScheduledStartTime), lte(r.nextScheduledStartTime, dueBy)];
-    const groups = [
-      ...served.flatMap((q) => due.map((d) => ({ queue: q.name, where: and(eq(qcol, q.name), d)! }))),
-      ...(outside ? due.map((d) => ({ queue: null, where: and(outside, d)! })) : []),
+    const QUEUE = "coalesce(r.work_queue_name, 'default')";
+    const marks = (n: number) => Array.from({ length: n }, () => "?").join(", ");
+    const due: [string, unknown[]][] = [
+      ["r.next_scheduled_start_time IS NULL", []],
+      ["r.next_scheduled_start_time <= ?", [dueBy]],
     ];
+    const outsideText: [string, unknown[]] | null =
+      req.queues.length === 0
+        ? names.length
+          ? [`${QUEUE} NOT IN (${marks(names.length)})`, names]
+          : ["1 = 1", []]
+        : unknown.length > 0
+          ? [`${QUEUE} IN (${marks(unknown.length)})`, unknown]
+          : null;
+    const groups = [
+      ...served.flatMap((q) =>
+        due.map(([d, args]) => ({ queue: q.name, where: `${QUEUE} = ? AND ${d}`, args: [q.name, ...args] })),
+      ),
+      ...(outsideText
+        ? due.map(([d, args]) => ({
+            queue: null,
+            where: `${outsideText[0]} AND ${d}`,
+            args: [...outsideText[1], ...args],
+          }))
+        : []),
+    ];
+    const tagsOf = (column: string, n: number) =>
+      c.dialect === "postgres"
+        ? `EXISTS (SELECT 1 FROM jsonb_array_elements_text(${column}) AS tag(value) WHERE tag.value IN (${marks(n)}))`
+        : `EXISTS (SELECT 1 FROM json_each(${column}) WHERE value IN (${marks(n)}))`;
     for (const group of groups) {
       for (let offset = 0; budget > 0 && !(group.queue && fullQueues.has(group.queue)); ) {
         // Each run's deployment limit and schedule max_active_runs come along, so a pool without
-        // limits costs one query per queue.
-        const query = tc.db
-          .select({
-            id: r.id,
-            queue: qcol,
-            deploymentId: r.deploymentId,
-            scheduleId: r.scheduleId,
-            tags: r.tags,
-            deploymentLimit: t.deployments.concurrencyLimit,
-            scheduleMax: t.deploymentSchedules.maxActiveRuns,
-          })
-          .from(r)
-          .leftJoin(t.deployments, eq(t.deployments.id, r.deploymentId))
-          .leftJoin(t.deploymentSchedules, eq(t.deploymentSchedules.id, r.scheduleId))
-          .where(open(group.where))
-          .orderBy(asc(r.nextScheduledStartTime), asc(r.id))
-          .limit(PAGE)
-          .offset(offset);
+        // limits costs one query per queue. Runs behind a full deployment, schedule or tag leave
+        // the query. Plain SQL (see plainRows): every claim that finds work reads these pages.
+        const where = [
+          "r.work_pool_name = ? AND r.state_type = 'SCHEDULED' AND r.state_name <> 'AwaitingRetry'",
+          group.where,
+        ];
+        const args: unknown[] = [pool.name, ...group.args];
+        if (fullDeployments.size) {
+          where.push(`(r.deployment_id IS NULL OR r.deployment_id NOT IN (${marks(fullDeployments.size)}))`);
+          args.push(...fullDeployments);
+        }
+        if (fullSchedules.size) {
+          where.push(`(r.schedule_id IS NULL OR r.schedule_id NOT IN (${marks(fullSchedules.size)}))`);
+          args.push(...fullSchedules);
+        }
+        if (fullTags.size) {
+          where.push(`NOT ${tagsOf("r.tags", fullTags.size)}`);
+          args.push(...fullTags);
+        }
         // Rows another transaction is changing (a cancellation, a run being rescheduled) are
         // passed over rather than waited for; claims themselves already take turns.
-        const page =
-          c.dialect === "postgres"
-            ? await (
-                query as unknown as {
-                  for(s: "update", o: { skipLocked: boolean; of: unknown }): typeof query;
-                }
-              ).for("update", { skipLocked: true, of: r })
-            : await query;
+        const page = (
+          await plainRows(
+            tc,
+            `SELECT r.id AS id, ${QUEUE} AS queue, r.deployment_id AS deployment_id,
+              r.schedule_id AS schedule_id, r.tags AS tags, d.concurrency_limit AS deployment_limit,
+              s.max_active_runs AS schedule_max
+            FROM flow_runs r LEFT JOIN deployments d ON d.id = r.deployment_id
+              LEFT JOIN deployment_schedules s ON s.id = r.schedule_id
+            WHERE ${where.join(" AND ")}
+            ORDER BY r.next_scheduled_start_time, r.id LIMIT ? OFFSET ?${
+              c.dialect === "postgres" ? " FOR UPDATE OF r SKIP LOCKED" : ""
+            }`,
+            [...args, PAGE, offset],
+          )
+        ).map((x) => ({
+          id: String(x.id),
+          queue: String(x.queue),
+          deploymentId: x.deployment_id == null ? null : String(x.deployment_id),
+          scheduleId: x.schedule_id == null ? null : String(x.schedule_id),
+          tags: json(x.tags) as string[] | null,
+          deploymentLimit: json(x.deployment_limit) as {
+            limit?: unknown;
+            collision_strategy?: string;
+          } | null,
+          scheduleMax: x.schedule_max == null ? null : Number(x.schedule_max),
+        }));
         // A limit found full narrows the query: reading on from the start of the narrowed set
         // finds the runs the full limits' backlog was hiding.
         let narrowed = false;
@@ -346,31 +362,20 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
 
     const now = nowIso();
     const claimed = take.length
-      ? await tc.db
-          .update(r)
-          .set(
-            req.start
-              ? {
-                  stateType: "RUNNING",
-                  stateName: "Running",
-                  stateMessage: null,
-                  stateTimestamp: now,
-                  updated: now,
-                  agentId: req.agentId,
-                  runCount: sql`${r.runCount} + 1`,
-                  startTime: sql`coalesce(${r.startTime}, ${now})`,
-                }
-              : {
-                  stateType: "PENDING",
-                  stateName: "Pending",
-                  stateMessage: null,
-                  stateTimestamp: now,
-                  updated: now,
-                  agentId: req.agentId,
-                },
-          )
-          .where(and(inArray(r.id, take), eq(r.stateType, "SCHEDULED")))
-          .returning({ id: r.id })
+      ? await plainRows<{ id: string }>(
+          tc,
+          `UPDATE flow_runs SET state_type = ?, state_name = ?, state_message = NULL, state_timestamp = ?,
+            updated = ?, agent_id = ?${req.start ? ", run_count = run_count + 1, start_time = coalesce(start_time, ?)" : ""}
+          WHERE id IN (${marks(take.length)}) AND state_type = 'SCHEDULED' RETURNING id`,
+          [
+            ...(req.start ? ["RUNNING", "Running"] : ["PENDING", "Pending"]),
+            now,
+            now,
+            req.agentId,
+            ...(req.start ? [now] : []),
+            ...take,
+          ],
+        )
       : [];
     // Both states when the claim starts the run, in this order (ids grow within a timestamp).
     await recordStates(

@@ -1,4 +1,4 @@
-import { type SQL, sql } from "drizzle-orm";
+import { type Column, getTableColumns, type SQL, sql, type Table } from "drizzle-orm";
 import type { LibSQLDatabase } from "drizzle-orm/libsql";
 import type { DirectRows } from "./bun-sqlite-client.ts";
 import type * as schema from "./schema.ts";
@@ -63,4 +63,25 @@ export async function rawRows<T>(c: Conn, query: SQL): Promise<T[]> {
   if (c.dialect === "sqlite") return (c.db as Db).all<T>(query);
   const result = await (c.db as unknown as { execute(q: SQL): Promise<unknown> }).execute(query);
   return (Array.isArray(result) ? result : ((result as { rows?: T[] }).rows ?? [])) as T[];
+}
+
+const columnLists = new WeakMap<Table, [string, Column][]>();
+
+/**
+ * A row of `table` read with plainRows (`SELECT *`, columns by their SQL names) as the query
+ * builder would give it: each column decoded by its own definition (SQLite's JSON text parsed,
+ * its 0/1 as booleans; PostgreSQL's values as they come), NULL as null.
+ */
+export function mapRow<T extends Table>(table: T, raw: Record<string, unknown>): T["$inferSelect"] {
+  let columns = columnLists.get(table);
+  if (!columns) {
+    columns = Object.entries(getTableColumns(table));
+    columnLists.set(table, columns);
+  }
+  const row: Record<string, unknown> = {};
+  for (const [key, column] of columns) {
+    const v = raw[column.name];
+    row[key] = v === null || v === undefined ? null : column.mapFromDriverValue(v);
+  }
+  return row as T["$inferSelect"];
 }

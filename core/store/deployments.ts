@@ -1,7 +1,7 @@
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import type { Catchup, Deployment } from "../model/index.ts";
 import { didYouMean, WeirError } from "../model/index.ts";
-import { type Conn, inTx } from "./conn.ts";
+import { type Conn, inTx, mapRow, plainRows } from "./conn.ts";
 import { upsertFlow } from "./flows.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toDeployment } from "./rows.ts";
 import {
@@ -103,8 +103,22 @@ const withFlow = (c: Conn) =>
 
 /** Deployments by id, in one query, without their schedules (for batched run creation). */
 export async function getDeploymentsByIds(c: Conn, ids: string[]): Promise<Map<string, Deployment>> {
-  const rows = ids.length ? await withFlow(c).where(inArray(c.t.deployments.id, ids)) : [];
-  return new Map(rows.map((r) => [r.d.id, toDeployment(r.d, r.flowName)]));
+  // Plain SQL (see plainRows): every run created and every claim that hands out runs reads these.
+  const found = new Map<string, Deployment>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    const rows = await plainRows(
+      c,
+      `SELECT d.*, f.name AS weir_flow_name FROM deployments d JOIN flows f ON f.id = d.flow_id
+        WHERE d.id IN (${chunk.map(() => "?").join(", ")})`,
+      chunk,
+    );
+    for (const raw of rows) {
+      const d = mapRow(c.t.deployments, raw);
+      found.set(d.id, toDeployment(d, String(raw.weir_flow_name)));
+    }
+  }
+  return found;
 }
 
 /** Finds a deployment by id or by `flow/deployment`; throws NOT_FOUND with a hint otherwise. */

@@ -1,4 +1,4 @@
-import { asc, eq, sql } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import type { TaskRun, TaskRunSnapshot } from "../model/index.ts";
 import { DEFAULT_STATE_NAMES, type StateProposal, WeirError } from "../model/index.ts";
 import { type Conn, inTx } from "./conn.ts";

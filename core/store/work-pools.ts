@@ -1,7 +1,7 @@
 import { asc, eq, sql } from "drizzle-orm";
 import type { WorkPool, WorkQueue } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
-import { type Conn, inTx, rawRows } from "./conn.ts";
+import { type Conn, inTx, mapRow, plainRows, rawRows } from "./conn.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toWorkPool, toWorkQueue } from "./rows.ts";
 
 export interface WorkPoolInput {
@@ -14,17 +14,20 @@ export interface WorkPoolInput {
 }
 
 async function queuesOf(c: Conn, poolId: string): Promise<WorkQueue[]> {
-  const rows = await c.db
-    .select()
-    .from(c.t.workQueues)
-    .where(eq(c.t.workQueues.workPoolId, poolId))
-    .orderBy(asc(c.t.workQueues.priority), asc(c.t.workQueues.name));
-  return rows.map(toWorkQueue);
+  // Plain SQL (see plainRows): every claim that hands out runs reads its pool and queues.
+  const rows = await plainRows(
+    c,
+    "SELECT * FROM work_queues WHERE work_pool_id = ? ORDER BY priority, name",
+    [poolId],
+  );
+  return rows.map((raw) => toWorkQueue(mapRow(c.t.workQueues, raw)));
 }
 
 export async function findWorkPool(c: Conn, name: string): Promise<WorkPool | undefined> {
-  const [row] = await c.db.select().from(c.t.workPools).where(eq(c.t.workPools.name, name));
-  return row ? toWorkPool(row, await queuesOf(c, row.id)) : undefined;
+  const [raw] = await plainRows(c, "SELECT * FROM work_pools WHERE name = ?", [name]);
+  if (!raw) return undefined;
+  const row = mapRow(c.t.workPools, raw);
+  return toWorkPool(row, await queuesOf(c, row.id));
 }
 
 const poolNotFound = (name: string) =>

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import type { Client } from "@libsql/client";
 import { drizzle } from "drizzle-orm/libsql";
 import { bunSqliteClient } from "../../core/store/bun-sqlite-client.ts";
-import { type Conn, inTx, plainRows } from "../../core/store/conn.ts";
+import { type Conn, inTx, mapRow, plainRows } from "../../core/store/conn.ts";
+import { migrate } from "../../core/store/migrate.ts";
 import * as schema from "../../core/store/schema.ts";
 import { serializeClient } from "../../core/store/serialize-client.ts";
 
@@ -120,6 +121,22 @@ describe("plainRows (the store's hottest statements, past the query builder)", (
     expect(undone).rejects.toThrow("undo");
     await undone.catch(() => {});
     expect(await plainRows(c, "SELECT id FROM t")).toEqual([]);
+  });
+
+  test("mapRow decodes a plain row as the query builder does (JSON, booleans, NULL)", async () => {
+    await migrate(client);
+    const c = conn();
+    const pools = [
+      { id: "p1", name: "a", isPaused: true, concurrencyLimit: 3, baseJobTemplate: { job: { x: [1, "y"] } } },
+      { id: "p2", name: "b", isPaused: false, concurrencyLimit: null, baseJobTemplate: {} },
+    ];
+    for (const p of pools)
+      await c.db.insert(schema.workPools).values({ ...p, created: "t", updated: "t", type: "process" });
+    const built = await c.db.select().from(schema.workPools).orderBy(schema.workPools.id);
+    const plainOnes = await plainRows(c, "SELECT * FROM work_pools ORDER BY id");
+    expect(plainOnes.map((raw) => mapRow(schema.workPools, raw))).toEqual(built);
+    expect(built[0]!.isPaused).toBe(true);
+    expect(built[0]!.baseJobTemplate).toEqual({ job: { x: [1, "y"] } });
   });
 
   test("outside one it waits for an open transaction, never reading what it has not committed", async () => {
