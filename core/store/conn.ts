@@ -1,4 +1,4 @@
-import { type Column, getTableColumns, type SQL, sql, type Table } from "drizzle-orm";
+import { type Column, eq, getTableColumns, getTableName, is, SQL, sql, type Table } from "drizzle-orm";
 import type { LibSQLDatabase } from "drizzle-orm/libsql";
 import type { DirectRows } from "./bun-sqlite-client.ts";
 import type * as schema from "./schema.ts";
@@ -66,6 +66,119 @@ export async function rawRows<T>(c: Conn, query: SQL): Promise<T[]> {
 }
 
 const columnLists = new WeakMap<Table, [string, Column][]>();
+const columnsOf = (table: Table): [string, Column][] => {
+  let columns = columnLists.get(table);
+  if (!columns) {
+    columns = Object.entries(getTableColumns(table));
+    columnLists.set(table, columns);
+  }
+  return columns;
+};
+
+/** A value as the embedded database stores it, encoded by its column's definition. */
+function encode(column: Column, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (is(v, SQL)) throw new Error(`plain writes take values, not SQL (column ${column.name})`);
+  return column.mapToDriverValue(v);
+}
+
+/**
+ * The columns rows set (a key given in any of them) and each row's values for them in that order;
+ * a key a row leaves out is NULL there (none of the tables written this way has SQL defaults that
+ * those rows rely on).
+ */
+function encodeRows(table: Table, rows: Record<string, unknown>[]): { names: string[]; values: unknown[][] } {
+  const columns = columnsOf(table).filter(([key]) => rows.some((r) => r[key] !== undefined));
+  return {
+    names: columns.map(([, column]) => column.name),
+    values: rows.map((r) => columns.map(([key, column]) => encode(column, r[key]))),
+  };
+}
+
+/** An INSERT of `rows` in chunks SQLite takes (at most 32,766 values a statement), `tail` after each. */
+async function insertPlain(c: Conn, table: Table, rows: Record<string, unknown>[], tail = ""): Promise<void> {
+  const { names, values } = encodeRows(table, rows);
+  const per = Math.max(1, Math.floor(30_000 / names.length));
+  const one = `(${names.map(() => "?").join(", ")})`;
+  for (let i = 0; i < values.length; i += per) {
+    const chunk = values.slice(i, i + per);
+    await plainRows(
+      c,
+      `INSERT INTO ${getTableName(table)} (${names.join(", ")}) VALUES ${chunk.map(() => one).join(", ")}${tail}`,
+      chunk.flat(),
+    );
+  }
+}
+
+/**
+ * Inserts rows as the query builder would, in plain SQL on the embedded database (see plainRows):
+ * the hot writes (a run created, a state, task runs) skip building the statement. PostgreSQL goes
+ * through the builder, which types its JSON columns for the driver.
+ */
+export async function insertRows<T extends Table>(
+  c: Conn,
+  table: T,
+  rows: T["$inferInsert"][],
+): Promise<void> {
+  if (rows.length === 0) return;
+  if (c.dialect !== "sqlite") await (c.db as Db).insert(table as never).values(rows as never);
+  else await insertPlain(c, table, rows as Record<string, unknown>[]);
+}
+
+/**
+ * Inserts rows, or where one with the same `target` exists, sets its `update` columns to the new
+ * row's: plain SQL on the embedded database (see insertRows), the builder on PostgreSQL.
+ */
+export async function upsertRows<T extends Table>(
+  c: Conn,
+  table: T,
+  rows: T["$inferInsert"][],
+  target: Column,
+  update: (keyof T["$inferInsert"] & string)[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  const columns = new Map(columnsOf(table));
+  const set = update.map((key) => columns.get(key)!.name);
+  if (c.dialect !== "sqlite") {
+    await (c.db as Db)
+      .insert(table as never)
+      .values(rows as never)
+      .onConflictDoUpdate({
+        target: target as never,
+        set: Object.fromEntries(update.map((key, i) => [key, sql.raw(`excluded.${set[i]}`)])) as never,
+      });
+    return;
+  }
+  await insertPlain(
+    c,
+    table,
+    rows as Record<string, unknown>[],
+    ` ON CONFLICT (${target.name}) DO UPDATE SET ${set.map((n) => `${n} = excluded.${n}`).join(", ")}`,
+  );
+}
+
+/** Sets columns of the row whose `id` is `id`: plain SQL on the embedded database (see insertRows). */
+export async function updateById<T extends Table & { id: Column }>(
+  c: Conn,
+  table: T,
+  id: string,
+  patch: Partial<T["$inferInsert"]>,
+): Promise<void> {
+  if (c.dialect !== "sqlite") {
+    await (c.db as Db)
+      .update(table as never)
+      .set(patch as never)
+      .where(eq(table.id, id));
+    return;
+  }
+  const { names, values } = encodeRows(table, [patch as Record<string, unknown>]);
+  if (names.length === 0) return;
+  await plainRows(
+    c,
+    `UPDATE ${getTableName(table)} SET ${names.map((n) => `${n} = ?`).join(", ")} WHERE id = ?`,
+    [...values[0]!, id],
+  );
+}
 
 /**
  * A row of `table` read with plainRows (`SELECT *`, columns by their SQL names) as the query
@@ -73,13 +186,8 @@ const columnLists = new WeakMap<Table, [string, Column][]>();
  * its 0/1 as booleans; PostgreSQL's values as they come), NULL as null.
  */
 export function mapRow<T extends Table>(table: T, raw: Record<string, unknown>): T["$inferSelect"] {
-  let columns = columnLists.get(table);
-  if (!columns) {
-    columns = Object.entries(getTableColumns(table));
-    columnLists.set(table, columns);
-  }
   const row: Record<string, unknown> = {};
-  for (const [key, column] of columns) {
+  for (const [key, column] of columnsOf(table)) {
     const v = raw[column.name];
     row[key] = v === null || v === undefined ? null : column.mapFromDriverValue(v);
   }

@@ -9,7 +9,7 @@ import {
   type StateType,
   WeirError,
 } from "../model/index.ts";
-import { type Conn, inTx, plainRows, rawRows } from "./conn.ts";
+import { type Conn, insertRows, inTx, plainRows, rawRows, updateById, upsertRows } from "./conn.ts";
 import { recordStates } from "./history.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toFlowRun, toState } from "./rows.ts";
 import type * as schema from "./schema.ts";
@@ -176,7 +176,11 @@ export async function createFlowRuns(c: Conn, inputs: FlowRunInput[]): Promise<F
           `parent_flow_run_id: flow run ${parent.name} (${parent.id}) has ended (${parent.state.name}); a finished run starts no subflows`,
         );
     }
-    await tc.db.insert(c.t.flowRuns).values(rows.map((r) => r.run));
+    await insertRows(
+      tc,
+      c.t.flowRuns,
+      rows.map((r) => r.run),
+    );
     await recordStates(
       tc,
       rows.map(({ run, state }) => ({
@@ -315,7 +319,7 @@ export async function setFlowRunState(
       if (run.start_time) patch.totalRunTime = Date.parse(now) - Date.parse(run.start_time);
     }
     if (extra.infrastructurePid !== undefined) patch.infrastructurePid = extra.infrastructurePid;
-    await tc.db.update(c.t.flowRuns).set(patch).where(eq(c.t.flowRuns.id, id));
+    await updateById(tc, c.t.flowRuns, id, patch);
     if (extra.result !== undefined && proposal.type === "COMPLETED")
       await saveFlowRunResult(tc, id, extra.result);
     await recordStates(
@@ -602,11 +606,13 @@ export async function sweepOrphanedRuns(c: Conn, cutoff: string): Promise<{ cras
 /** Keeps a flow run's return value (JSON text); a second write for the run replaces the first. */
 export async function saveFlowRunResult(c: Conn, id: string, json: string): Promise<void> {
   const bytes = Buffer.byteLength(json);
-  const row = { flowRunId: id, created: nowIso(), bytes, json };
-  await c.db
-    .insert(c.t.flowRunResults)
-    .values(row)
-    .onConflictDoUpdate({ target: c.t.flowRunResults.flowRunId, set: { created: row.created, bytes, json } });
+  await upsertRows(
+    c,
+    c.t.flowRunResults,
+    [{ flowRunId: id, created: nowIso(), bytes, json }],
+    c.t.flowRunResults.flowRunId,
+    ["created", "bytes", "json"],
+  );
 }
 
 /** A flow run's stored result as JSON text, or null when it has none. */

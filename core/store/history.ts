@@ -1,4 +1,4 @@
-import { type Conn, plainRows } from "./conn.ts";
+import { type Conn, insertRows } from "./conn.ts";
 import { newId } from "./rows.ts";
 
 /** One entry of a flow run's state history. */
@@ -18,34 +18,15 @@ export interface StateEntry {
  */
 export async function recordStates(c: Conn, entries: StateEntry[], at: string): Promise<void> {
   for (let i = 0; i < entries.length; i += 500) {
-    const chunk = entries.slice(i, i + 500);
-    if (c.dialect === "sqlite") {
-      // Plain SQL on the embedded database (see plainRows): every state change writes here. (On
-      // PostgreSQL `data` is a JSON column the query builder types for the driver.)
-      await plainRows(
-        c,
-        `INSERT INTO flow_run_states (id, flow_run_id, type, name, message, timestamp, data) VALUES ${chunk
-          .map(() => "(?, ?, ?, ?, ?, ?, ?)")
-          .join(", ")}`,
-        chunk.flatMap((e) => [
-          newId(),
-          e.flowRunId,
-          e.type,
-          e.name,
-          e.message ?? null,
-          at,
-          e.data == null ? null : JSON.stringify(e.data),
-        ]),
-      );
-      continue;
-    }
-    await c.db.insert(c.t.flowRunStates).values(
-      chunk.map((e) => ({
+    await insertRows(
+      c,
+      c.t.flowRunStates,
+      entries.slice(i, i + 500).map((e) => ({
         id: newId(),
         flowRunId: e.flowRunId,
         type: e.type,
         name: e.name,
-        message: e.message,
+        message: e.message ?? null,
         timestamp: at,
         data: e.data ?? null,
       })),

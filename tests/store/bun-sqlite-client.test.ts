@@ -7,7 +7,15 @@ import { join } from "node:path";
 import type { Client } from "@libsql/client";
 import { drizzle } from "drizzle-orm/libsql";
 import { bunSqliteClient } from "../../core/store/bun-sqlite-client.ts";
-import { type Conn, inTx, mapRow, plainRows } from "../../core/store/conn.ts";
+import {
+  type Conn,
+  insertRows,
+  inTx,
+  mapRow,
+  plainRows,
+  updateById,
+  upsertRows,
+} from "../../core/store/conn.ts";
 import { migrate } from "../../core/store/migrate.ts";
 import * as schema from "../../core/store/schema.ts";
 import { serializeClient } from "../../core/store/serialize-client.ts";
@@ -137,6 +145,45 @@ describe("plainRows (the store's hottest statements, past the query builder)", (
     expect(plainOnes.map((raw) => mapRow(schema.workPools, raw))).toEqual(built);
     expect(built[0]!.isPaused).toBe(true);
     expect(built[0]!.baseJobTemplate).toEqual({ job: { x: [1, "y"] } });
+  });
+
+  test("insertRows, updateById and upsertRows store what the query builder stores", async () => {
+    await migrate(client);
+    const c = conn();
+    const base = { created: "t", updated: "t", type: "process", description: null };
+    await insertRows(c, schema.workPools, [
+      { ...base, id: "p1", name: "a", isPaused: true, concurrencyLimit: 3, baseJobTemplate: { j: [1, "y"] } },
+      { ...base, id: "p2", name: "b", isPaused: false, concurrencyLimit: null, baseJobTemplate: {} },
+    ]);
+    await updateById(c, schema.workPools, "p2", { isPaused: true, baseJobTemplate: { k: { l: null } } });
+    await upsertRows(
+      c,
+      schema.workPools,
+      [
+        {
+          ...base,
+          id: "ignored",
+          name: "a",
+          isPaused: false,
+          concurrencyLimit: 9,
+          baseJobTemplate: { m: 1 },
+        },
+      ],
+      schema.workPools.name,
+      ["concurrencyLimit", "baseJobTemplate"],
+    );
+    const read = await c.db.select().from(schema.workPools).orderBy(schema.workPools.id);
+    expect(read).toEqual([
+      { ...base, id: "p1", name: "a", isPaused: true, concurrencyLimit: 9, baseJobTemplate: { m: 1 } },
+      {
+        ...base,
+        id: "p2",
+        name: "b",
+        isPaused: true,
+        concurrencyLimit: null,
+        baseJobTemplate: { k: { l: null } },
+      },
+    ]);
   });
 
   test("outside one it waits for an open transaction, never reading what it has not committed", async () => {
