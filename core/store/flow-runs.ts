@@ -627,7 +627,7 @@ export async function getFlowRunResult(c: Conn, id: string): Promise<{ json: str
 /** The runs below a run (its subflows, theirs, ...), nearest first; for cancelling them with it. */
 export async function descendantRuns(c: Conn, id: string): Promise<FlowRun[]> {
   // Most runs have none, and every final state asks: one indexed probe answers that.
-  const [any] = await rawRows(c, sql`SELECT 1 AS x FROM flow_runs WHERE parent_flow_run_id = ${id} LIMIT 1`);
+  const [any] = await plainRows(c, "SELECT 1 AS x FROM flow_runs WHERE parent_flow_run_id = ? LIMIT 1", [id]);
   if (!any) return [];
   const out: FlowRun[] = [];
   let level = [id];

@@ -1,7 +1,7 @@
-import { asc, eq, sql } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import type { WorkPool, WorkQueue } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
-import { type Conn, inTx, mapRow, plainRows, rawRows } from "./conn.ts";
+import { type Conn, inTx, mapRow, plainRows } from "./conn.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toWorkPool, toWorkQueue } from "./rows.ts";
 
 export interface WorkPoolInput {
@@ -44,7 +44,7 @@ export async function getWorkPool(c: Conn, name: string): Promise<WorkPool> {
 
 /** NOT_FOUND unless the pool exists; one plain read (every claim checks). */
 export async function requireWorkPool(c: Conn, name: string): Promise<void> {
-  const [row] = await rawRows(c, sql`SELECT 1 AS x FROM work_pools WHERE name = ${name}`);
+  const [row] = await plainRows(c, "SELECT 1 AS x FROM work_pools WHERE name = ?", [name]);
   if (!row) throw poolNotFound(name);
 }
 
