@@ -228,10 +228,51 @@ async function processStarts(argv: string[]): Promise<number> {
   return total / ((performance.now() - t0) / 1000);
 }
 
+type Figures = Awaited<ReturnType<typeof peerFigures>>;
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * Several rounds' figures as one: throughputs by their median round, latencies pooled (the
+ * percentiles are taken over every round's samples), chains by the round with the median total.
+ */
+function pooled(rounds: Figures[]): Figures {
+  const chain = (pick: (f: Figures) => { total: number; compute: number }) => {
+    const totals = rounds.map(pick);
+    const mid = median(totals.map((t) => t.total));
+    return totals.find((t) => t.total === mid)!;
+  };
+  return {
+    c40: chain((f) => f.c40),
+    c10: chain((f) => f.c10),
+    runsPerSecond: median(rounds.map((f) => f.runsPerSecond)),
+    burst: rounds.flatMap((f) => f.burst),
+    warm: {
+      runsPerSecond: median(rounds.map((f) => f.warm.runsPerSecond)),
+      burst: rounds.flatMap((f) => f.warm.burst),
+    },
+    serial: rounds.flatMap((f) => f.serial),
+  };
+}
+
+/**
+ * `PEERS_ROUNDS=N` (default 1) measures the peer and each mode N times, alternating, and pools the
+ * rounds (this machine's load moves figures by 20-40 % between minutes; alternating spreads that
+ * over both sides); `PEERS_MODES=none,prewarm` measures only the modes whose label contains one.
+ */
 export async function peers(): Promise<Row[]> {
   const pg = await startPostgres();
   try {
-    const p = await peerFigures(pg.url);
+    const rounds = Math.max(1, Number(process.env.PEERS_ROUNDS ?? 1) || 1);
+    const only = (process.env.PEERS_MODES ?? "").split(",").filter(Boolean);
+    const modes = only.length ? MODES.filter((m) => only.some((o) => m.label.includes(o))) : MODES;
+    const peerRounds: Figures[] = [];
+    const weirRounds = new Map<string, Figures[]>(modes.map((m) => [m.label, []]));
+    for (let r = 0; r < rounds; r++) {
+      peerRounds.push(await peerFigures(pg.url));
+      for (const mode of modes) weirRounds.get(mode.label)!.push(await weirFigures(mode.args));
+    }
+    const p = pooled(peerRounds);
     const rows: Row[] = [
       {
         metric: "floor: bare Bun runtime starts/s (bun -e '', 10 at a time)",
@@ -246,8 +287,8 @@ export async function peers(): Promise<Row[]> {
         unit: "/s",
       },
     ];
-    for (const mode of MODES) {
-      const w = await weirFigures(mode.args);
+    for (const mode of modes) {
+      const w = pooled(weirRounds.get(mode.label)!);
       const nonCompute = (x: { total: number; compute: number }) => (100 * (x.total - x.compute)) / x.total;
       const m = (metric: string) => `${metric} [${mode.label}]`;
       const isolated = mode.label !== "isolation none";
