@@ -11,14 +11,6 @@ import type {
 } from "@libsql/client";
 
 /**
- * A libSQL `Client` for an embedded database file, over Bun's built-in SQLite with a cache of
- * prepared statements. @libsql/client prepares every statement anew and reads its column list on
- * each call (a third of a store call's time, profiled); a cached statement skips both. The store
- * and drizzle's libsql driver see the same interface and behaviour (foreign keys on, as libSQL has
- * them), and the file stays an ordinary SQLite database (libSQL's remote URLs still use
- * @libsql/client).
- */
-/**
  * What this client adds to libSQL's interface, on itself and on its transactions: a statement's
  * rows as plain objects straight from the cached statement (see `plainRows` in conn.ts), without the
  * ResultSet shaping and the query builder's mapping, for the store's hottest statements.
@@ -27,6 +19,14 @@ export interface DirectRows {
   rows(sql: string, args: readonly unknown[]): Promise<Record<string, unknown>[]>;
 }
 
+/**
+ * A libSQL `Client` for an embedded database file, over Bun's built-in SQLite with a cache of
+ * prepared statements. @libsql/client prepares every statement anew and reads its column list on
+ * each call (a third of a store call's time, profiled); a cached statement skips both. The store
+ * and drizzle's libsql driver see the same interface and behaviour (foreign keys on, as libSQL has
+ * them), and the file stays an ordinary SQLite database (libSQL's remote URLs still use
+ * @libsql/client).
+ */
 export function bunSqliteClient(path: string, options: { busyTimeoutMs: number }): Client & DirectRows {
   const db = new Database(path, { create: true, strict: true });
   db.run(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs))}`);
