@@ -1,6 +1,6 @@
 import { and, count, eq, inArray, isNull, lte, ne, notInArray, or, type SQL, sql } from "drizzle-orm";
 import type { FlowRun } from "../model/index.ts";
-import { type Conn, inTx, plainRows, rawRows } from "./conn.ts";
+import { type Conn, inTx, placeholders, plainRows, rawRows } from "./conn.ts";
 import { readFlowRuns } from "./flow-runs.ts";
 import { recordStates } from "./history.ts";
 import { nowIso } from "./rows.ts";
@@ -213,7 +213,6 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     // with no start time (as due as can be) and then the due ones by time. Each is a range of the
     // claim index read in its order: no claim sorts the pool's whole backlog.
     const QUEUE = "coalesce(r.work_queue_name, 'default')";
-    const marks = (n: number) => Array.from({ length: n }, () => "?").join(", ");
     const due: [string, unknown[]][] = [
       ["r.next_scheduled_start_time IS NULL", []],
       ["r.next_scheduled_start_time <= ?", [dueBy]],
@@ -221,10 +220,10 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     const outsideText: [string, unknown[]] | null =
       req.queues.length === 0
         ? names.length
-          ? [`${QUEUE} NOT IN (${marks(names.length)})`, names]
+          ? [`${QUEUE} NOT IN (${placeholders(names.length)})`, names]
           : ["1 = 1", []]
         : unknown.length > 0
-          ? [`${QUEUE} IN (${marks(unknown.length)})`, unknown]
+          ? [`${QUEUE} IN (${placeholders(unknown.length)})`, unknown]
           : null;
     const groups = [
       ...served.flatMap((q) =>
@@ -240,8 +239,8 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     ];
     const tagsOf = (column: string, n: number) =>
       c.dialect === "postgres"
-        ? `EXISTS (SELECT 1 FROM jsonb_array_elements_text(${column}) AS tag(value) WHERE tag.value IN (${marks(n)}))`
-        : `EXISTS (SELECT 1 FROM json_each(${column}) WHERE value IN (${marks(n)}))`;
+        ? `EXISTS (SELECT 1 FROM jsonb_array_elements_text(${column}) AS tag(value) WHERE tag.value IN (${placeholders(n)}))`
+        : `EXISTS (SELECT 1 FROM json_each(${column}) WHERE value IN (${placeholders(n)}))`;
     for (const group of groups) {
       for (let offset = 0; budget > 0 && !(group.queue && fullQueues.has(group.queue)); ) {
         // Each run's deployment limit and schedule max_active_runs come along, so a pool without
@@ -253,11 +252,13 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
         ];
         const args: unknown[] = [pool.name, ...group.args];
         if (fullDeployments.size) {
-          where.push(`(r.deployment_id IS NULL OR r.deployment_id NOT IN (${marks(fullDeployments.size)}))`);
+          where.push(
+            `(r.deployment_id IS NULL OR r.deployment_id NOT IN (${placeholders(fullDeployments.size)}))`,
+          );
           args.push(...fullDeployments);
         }
         if (fullSchedules.size) {
-          where.push(`(r.schedule_id IS NULL OR r.schedule_id NOT IN (${marks(fullSchedules.size)}))`);
+          where.push(`(r.schedule_id IS NULL OR r.schedule_id NOT IN (${placeholders(fullSchedules.size)}))`);
           args.push(...fullSchedules);
         }
         if (fullTags.size) {
@@ -366,7 +367,7 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
           tc,
           `UPDATE flow_runs SET state_type = ?, state_name = ?, state_message = NULL, state_timestamp = ?,
             updated = ?, agent_id = ?${req.start ? ", run_count = run_count + 1, start_time = coalesce(start_time, ?)" : ""}
-          WHERE id IN (${marks(take.length)}) AND state_type = 'SCHEDULED' RETURNING id`,
+          WHERE id IN (${placeholders(take.length)}) AND state_type = 'SCHEDULED' RETURNING id`,
           [
             ...(req.start ? ["RUNNING", "Running"] : ["PENDING", "Pending"]),
             now,

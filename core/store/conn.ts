@@ -25,6 +25,9 @@ export function inTx<T>(c: Conn, fn: (tc: Conn) => Promise<T>): Promise<T> {
   return (c.db as Db).transaction((tx) => fn({ ...c, db: tx }));
 }
 
+/** `?, ?, ?` for a list of `n` values in plain SQL. */
+export const placeholders = (n: number): string => Array.from({ length: n }, () => "?").join(", ");
+
 /** A statement's text split at its `?` placeholders, for the dialects that number them. */
 const splitAtParams = new Map<string, string[]>();
 
@@ -99,7 +102,7 @@ function encodeRows(table: Table, rows: Record<string, unknown>[]): { names: str
 async function insertPlain(c: Conn, table: Table, rows: Record<string, unknown>[], tail = ""): Promise<void> {
   const { names, values } = encodeRows(table, rows);
   const per = Math.max(1, Math.floor(30_000 / names.length));
-  const one = `(${names.map(() => "?").join(", ")})`;
+  const one = `(${placeholders(names.length)})`;
   for (let i = 0; i < values.length; i += per) {
     const chunk = values.slice(i, i + per);
     await plainRows(

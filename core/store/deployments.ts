@@ -1,7 +1,7 @@
 import { and, asc, eq } from "drizzle-orm";
 import type { Catchup, Deployment } from "../model/index.ts";
 import { didYouMean, WeirError } from "../model/index.ts";
-import { type Conn, inTx, mapRow, plainRows } from "./conn.ts";
+import { type Conn, inTx, mapRow, placeholders, plainRows } from "./conn.ts";
 import { upsertFlow } from "./flows.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toDeployment } from "./rows.ts";
 import {
@@ -110,7 +110,7 @@ export async function getDeploymentsByIds(c: Conn, ids: string[]): Promise<Map<s
     const rows = await plainRows(
       c,
       `SELECT d.*, f.name AS weir_flow_name FROM deployments d JOIN flows f ON f.id = d.flow_id
-        WHERE d.id IN (${chunk.map(() => "?").join(", ")})`,
+        WHERE d.id IN (${placeholders(chunk.length)})`,
       chunk,
     );
     for (const raw of rows) {

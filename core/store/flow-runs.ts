@@ -9,7 +9,17 @@ import {
   type StateType,
   WeirError,
 } from "../model/index.ts";
-import { type Conn, insertRows, inTx, plainRows, rawRows, updateById, upsertRows } from "./conn.ts";
+import {
+  type Conn,
+  insertRows,
+  inTx,
+  mapRow,
+  placeholders,
+  plainRows,
+  rawRows,
+  updateById,
+  upsertRows,
+} from "./conn.ts";
 import { recordStates } from "./history.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toFlowRun, toState } from "./rows.ts";
 import type * as schema from "./schema.ts";
@@ -45,10 +55,6 @@ const runWithNames = (c: Conn) =>
 
 type RunRow = typeof schema.flowRuns.$inferSelect;
 
-// A raw row's columns: SQLite hands JSON back as text and booleans as 0/1; PostgreSQL as values.
-const json = (v: unknown) => (typeof v === "string" ? JSON.parse(v) : v);
-const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
-
 /**
  * One run with its flow's and deployment's names, by id, in plain SQL. The query builder spends
  * about 170 µs building and mapping this statement, the database 10-40 µs running it, and it is
@@ -75,38 +81,9 @@ async function runRowsWhere(
     args,
   );
   return found.map((raw) => ({
-    r: {
-      id: String(raw.id),
-      created: String(raw.created),
-      updated: String(raw.updated),
-      name: String(raw.name),
-      flowId: String(raw.flow_id),
-      deploymentId: text(raw.deployment_id),
-      workPoolName: text(raw.work_pool_name),
-      workQueueName: text(raw.work_queue_name),
-      parameters: json(raw.parameters),
-      jobVariables: json(raw.job_variables),
-      tags: json(raw.tags),
-      stateType: String(raw.state_type),
-      stateName: String(raw.state_name),
-      stateMessage: text(raw.state_message),
-      stateTimestamp: String(raw.state_timestamp),
-      expectedStartTime: text(raw.expected_start_time),
-      nextScheduledStartTime: text(raw.next_scheduled_start_time),
-      startTime: text(raw.start_time),
-      endTime: text(raw.end_time),
-      totalRunTime: Number(raw.total_run_time),
-      runCount: Number(raw.run_count),
-      agentId: text(raw.agent_id),
-      infrastructurePid: text(raw.infrastructure_pid),
-      autoScheduled: Boolean(raw.auto_scheduled),
-      scheduleId: text(raw.schedule_id),
-      idempotencyKey: text(raw.idempotency_key),
-      parentFlowRunId: text(raw.parent_flow_run_id),
-      parentTaskRunId: text(raw.parent_task_run_id),
-    },
+    r: mapRow(c.t.flowRuns, raw),
     flowName: String(raw.weir_flow_name),
-    deploymentName: text(raw.weir_deployment_name),
+    deploymentName: raw.weir_deployment_name == null ? null : String(raw.weir_deployment_name),
   }));
 }
 
@@ -490,7 +467,7 @@ export async function readFlowRuns(c: Conn, ids: string[]): Promise<FlowRun[]> {
   const runs: FlowRun[] = [];
   for (let i = 0; i < ids.length; i += 500) {
     const chunk = ids.slice(i, i + 500);
-    for (const r of await runRowsWhere(c, `r.id IN (${chunk.map(() => "?").join(", ")})`, chunk))
+    for (const r of await runRowsWhere(c, `r.id IN (${placeholders(chunk.length)})`, chunk))
       runs.push(toFlowRun(r.r, r.flowName, r.deploymentName));
   }
   return runs;
@@ -512,7 +489,7 @@ export async function unclaimedByAgent(
   // Every claim asks, and there are almost never any: a plain probe first (see runRowById).
   const held = await plainRows<{ id: string }>(
     c,
-    `SELECT id FROM flow_runs WHERE agent_id = ? AND state_type IN (${states.map(() => "?").join(", ")}) AND deployment_id IS NOT NULL`,
+    `SELECT id FROM flow_runs WHERE agent_id = ? AND state_type IN (${placeholders(states.length)}) AND deployment_id IS NOT NULL`,
     [agentId, ...states],
   );
   if (held.every((r) => known.includes(r.id))) return [];
