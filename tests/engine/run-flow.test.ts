@@ -203,7 +203,8 @@ describe("loadFlow()", () => {
       await primeFlowImports();
       expect(readdirSync(dir)).toEqual([]);
     } finally {
-      process.env.TMPDIR = saved;
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
       rmSync(dir, { recursive: true, force: true });
     }
     expect((await loadFlow("flows/flows.ts:sum", fixtures)).options.name).toBe("sum");
