@@ -309,6 +309,27 @@ export async function setFlowRunState(
   });
 }
 
+/** Puts a run back to SCHEDULED for now, with no agent and `patch` besides, and records it so. */
+async function scheduleAgain(
+  tc: Conn,
+  id: string,
+  message: string,
+  patch: Partial<typeof schema.flowRuns.$inferInsert>,
+): Promise<void> {
+  const now = nowIso();
+  await updateById(tc, tc.t.flowRuns, id, {
+    updated: now,
+    stateType: "SCHEDULED",
+    stateName: "Scheduled",
+    stateMessage: message,
+    stateTimestamp: now,
+    nextScheduledStartTime: now,
+    agentId: null,
+    ...patch,
+  });
+  await recordStates(tc, [{ flowRunId: id, type: "SCHEDULED", name: "Scheduled", message }], now);
+}
+
 /**
  * The explicit way out of a final state: the run is SCHEDULED again for now, with no agent, and
  * its next RUNNING counts one more attempt. Only a finished run can be retried.
@@ -323,23 +344,10 @@ export async function retryFlowRun(c: Conn, id: string): Promise<FlowRun> {
         "CONFLICT",
         `Flow run "${run.name}" (${id}) is ${run.state.name}, not finished: only a finished run can be retried (cancel it first with: weir flow-run cancel ${id})`,
       );
-    const now = nowIso();
-    const message = `Retried by request (it was ${run.state.name})`;
-    await tc.db
-      .update(c.t.flowRuns)
-      .set({
-        updated: now,
-        stateType: "SCHEDULED",
-        stateName: "Scheduled",
-        stateMessage: message,
-        stateTimestamp: now,
-        nextScheduledStartTime: now,
-        endTime: null,
-        agentId: null,
-        infrastructurePid: null,
-      })
-      .where(eq(c.t.flowRuns.id, id));
-    await recordStates(tc, [{ flowRunId: id, type: "SCHEDULED", name: "Scheduled", message }], now);
+    await scheduleAgain(tc, id, `Retried by request (it was ${run.state.name})`, {
+      endTime: null,
+      infrastructurePid: null,
+    });
     // The new attempt's result replaces the old one; until then there is none.
     await tc.db.delete(c.t.flowRunResults).where(eq(c.t.flowRunResults.flowRunId, id));
     return getFlowRun(tc, id);
@@ -434,23 +442,8 @@ async function unstart(c: Conn, id: string, agentId: string, message: string): P
       await rawRows(tc, sql`SELECT id FROM flow_runs WHERE id = ${id} FOR UPDATE`);
     const run = await getFlowRun(tc, id);
     if (run.state.type !== "RUNNING" || run.agent_id !== agentId) return 0;
-    const now = nowIso();
     const runCount = Math.max(0, run.run_count - 1);
-    await tc.db
-      .update(c.t.flowRuns)
-      .set({
-        updated: now,
-        stateType: "SCHEDULED",
-        stateName: "Scheduled",
-        stateMessage: message,
-        stateTimestamp: now,
-        nextScheduledStartTime: now,
-        runCount,
-        startTime: runCount === 0 ? null : run.start_time,
-        agentId: null,
-      })
-      .where(eq(c.t.flowRuns.id, id));
-    await recordStates(tc, [{ flowRunId: id, type: "SCHEDULED", name: "Scheduled", message }], now);
+    await scheduleAgain(tc, id, message, { runCount, startTime: runCount === 0 ? null : run.start_time });
     return 1;
   });
 }
