@@ -48,8 +48,13 @@ const sdkTypes = {
 };
 
 const result = await Bun.build({
-  // Worker threads are entrypoints of their own, embedded beside main (see DateExpander).
-  entrypoints: [join(root, "main.ts"), join(root, "core/schedules/date-worker.ts")],
+  // Worker threads are entrypoints of their own, embedded beside main (see DateExpander and
+  // openStore's checkpoint thread).
+  entrypoints: [
+    join(root, "main.ts"),
+    join(root, "core/schedules/date-worker.ts"),
+    join(root, "core/store/checkpoint-worker.ts"),
+  ],
   compile: { outfile },
   minify: true,
   bytecode: true,

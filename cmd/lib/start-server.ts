@@ -57,6 +57,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
     url: o.db,
     authToken: process.env.WEIR_DATABASE_AUTH_TOKEN,
     poolSize: config.databasePoolSize,
+    backgroundCheckpointMs: 250,
   });
   // Time-boxed date computers, one for the scheduler and one for the API's checks of new
   // schedules (which takes a few at a time), so no client's slow rules can hold up the scheduler.

@@ -23,6 +23,12 @@ export interface OpenStoreOptions {
   poolSize?: number;
   /** Apply pending migrations (servers do; short-lived readers need not). */
   migrate?: boolean;
+  /**
+   * An embedded file's write-ahead log is checkpointed by a thread of its own every this many
+   * milliseconds, not inside the commits of the process's requests (long-lived processes: the
+   * server). Commits still checkpoint once the log passes 10,000 pages, should the thread stall.
+   */
+  backgroundCheckpointMs?: number;
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
@@ -51,6 +57,11 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       // WAL lets readers (UI, CLI) proceed while the agent's claims write.
       await client.execute("PRAGMA journal_mode=WAL");
       await client.execute("PRAGMA synchronous=NORMAL");
+      if (options.backgroundCheckpointMs) {
+        await client.execute("PRAGMA wal_autocheckpoint=10000");
+        // A burst between two checkpoints can leave a long log behind: cut back once reused.
+        await client.execute("PRAGMA journal_size_limit=4194304");
+      }
     }
     if (options.migrate !== false) await migrate(client);
   } catch (cause) {
@@ -61,10 +72,38 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     );
   }
   const db = drizzle(client, { schema });
+  const checkpoints =
+    isFile && options.backgroundCheckpointMs ? checkpointThread(path, options.backgroundCheckpointMs) : null;
   return bindStore(
     { db, t: schema, dialect: "sqlite" },
-    { url, migrate: () => migrate(client), close: async () => client.close() },
+    {
+      url,
+      migrate: () => migrate(client),
+      close: async () => {
+        checkpoints?.close();
+        client.close();
+      },
+    },
   );
+}
+
+/**
+ * Starts the checkpointing thread (core/store/checkpoint-worker.ts) on `path`. It never keeps the
+ * process alive; `close()` stops it.
+ */
+function checkpointThread(path: string, everyMs: number): { close(): void } {
+  const entry = Bun.main.startsWith("/$bunfs/")
+    ? "/$bunfs/root/core/store/checkpoint-worker.js"
+    : new URL("./checkpoint-worker.ts", import.meta.url).href;
+  const worker = new Worker(entry);
+  worker.unref();
+  worker.postMessage({ path, everyMs });
+  return {
+    close() {
+      worker.postMessage("close");
+      worker.terminate();
+    },
+  };
 }
 
 /** The path of a `file:` URL (`file:/a/b`, `file:///a/b`, `file:rel`), without a query string. */
