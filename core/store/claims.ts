@@ -1,6 +1,5 @@
-import { and, count, eq, inArray, isNull, lte, ne, notInArray, or, type SQL, sql } from "drizzle-orm";
 import type { FlowRun } from "../model/index.ts";
-import { type Conn, inTx, placeholders, plainRows, rawRows } from "./conn.ts";
+import { type Conn, inTx, placeholders, plainRows } from "./conn.ts";
 import { readFlowRuns } from "./flow-runs.ts";
 import { recordStates } from "./history.ts";
 import { nowIso } from "./rows.ts";
@@ -27,38 +26,38 @@ const PAGE = 100;
 
 /**
  * A run holds a slot of every limit it falls under while it is PENDING, RUNNING or CANCELLING, and
- * while its engine waits to retry it in the same process (SCHEDULED "AwaitingRetry").
+ * while its engine waits to retry it in the same process (SCHEDULED "AwaitingRetry"). The claim's
+ * statements are plain SQL on `flow_runs r` (see plainRows): every claim that finds work runs them.
  */
-function active(c: Conn): SQL {
-  const r = c.t.flowRuns;
-  return or(
-    inArray(r.stateType, ["PENDING", "RUNNING", "CANCELLING"]),
-    and(eq(r.stateType, "SCHEDULED"), eq(r.stateName, "AwaitingRetry")),
-  )!;
-}
+const ACTIVE =
+  "(r.state_type IN ('PENDING', 'RUNNING', 'CANCELLING') OR (r.state_type = 'SCHEDULED' AND r.state_name = 'AwaitingRetry'))";
 
-async function countActive(c: Conn, where: SQL): Promise<number> {
-  const [row] = await c.db
-    .select({ n: count() })
-    .from(c.t.flowRuns)
-    .where(and(active(c), where));
-  return Number(row?.n ?? 0);
-}
+/** The pool's (`?`) runs waiting to start: SCHEDULED, but not a retry its own engine will make. */
+const WAITING_IN_POOL =
+  "r.work_pool_name = ? AND r.state_type = 'SCHEDULED' AND r.state_name <> 'AwaitingRetry'";
 
-/** Runs carrying any of these tags (tags are a JSON array in both dialects). */
-function hasAnyTag(c: Conn, tags: string[]): SQL {
-  const list = sql.join(
-    tags.map((x) => sql`${x}`),
-    sql`, `,
+/** A run's queue: one with none (made before runs defaulted to one) is in the pool's default queue. */
+const QUEUE = "coalesce(r.work_queue_name, 'default')";
+
+/** Runs carrying any of `n` tags (tags are a JSON array in both dialects). */
+const hasAnyTag = (c: Conn, n: number): string =>
+  c.dialect === "postgres"
+    ? `EXISTS (SELECT 1 FROM jsonb_array_elements_text(r.tags) AS tag(value) WHERE tag.value IN (${placeholders(n)}))`
+    : `EXISTS (SELECT 1 FROM json_each(r.tags) WHERE value IN (${placeholders(n)}))`;
+
+/** Active runs matching `where` (on `r`). */
+async function countActive(c: Conn, where: string, args: unknown[]): Promise<number> {
+  const [row] = await plainRows<{ n: unknown }>(
+    c,
+    `SELECT count(*) AS n FROM flow_runs r WHERE ${ACTIVE} AND ${where}`,
+    args,
   );
-  return c.dialect === "postgres"
-    ? sql`EXISTS (SELECT 1 FROM jsonb_array_elements_text(${c.t.flowRuns.tags}) AS tag(value) WHERE tag.value IN (${list}))`
-    : sql`EXISTS (SELECT 1 FROM json_each(${c.t.flowRuns.tags}) WHERE value IN (${list}))`;
+  return Number(row?.n ?? 0);
 }
 
 /** Active runs carrying a tag. */
 export async function countActiveWithTag(c: Conn, tag: string): Promise<number> {
-  return countActive(c, hasAnyTag(c, [tag]));
+  return countActive(c, hasAnyTag(c, 1), [tag]);
 }
 
 /** Whether the pool has a SCHEDULED run due by `dueBy` that a claim could take (its queue aside). */
@@ -66,8 +65,7 @@ async function anyDue(c: Conn, pool: string, dueBy: string): Promise<boolean> {
   // Two ranges of the claim index (timed runs, then runs without a time), each read from its
   // start: one condition joining them with OR would walk the pool's future runs as well. Plain
   // SQL: every claim asks, most of them finding nothing (see plainRows).
-  const probe = `SELECT id FROM flow_runs WHERE work_pool_name = ? AND state_type = 'SCHEDULED'
-    AND state_name <> 'AwaitingRetry' AND next_scheduled_start_time`;
+  const probe = `SELECT r.id FROM flow_runs r WHERE ${WAITING_IN_POOL} AND r.next_scheduled_start_time`;
   if ((await plainRows(c, `${probe} <= ? LIMIT 1`, [pool, dueBy])).length > 0) return true;
   return (await plainRows(c, `${probe} IS NULL LIMIT 1`, [pool])).length > 0;
 }
@@ -105,11 +103,10 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
   if (!(await anyDue(c, req.workPoolName, nowIso()))) return [];
   return inTx(c, async (tc) => {
     if (c.dialect === "postgres")
-      await rawRows(tc, sql`SELECT pg_advisory_xact_lock(hashtext('weir-claims'))`);
+      await plainRows(tc, "SELECT pg_advisory_xact_lock(hashtext('weir-claims'))");
     // Due by the time the lock was taken; the writes below are stamped after every read, so a
     // run's PENDING is never earlier than the end of a run whose slot it took.
     const dueBy = nowIso();
-    const t = c.t;
     // The pool, its queues and the tag limits in plain SQL: every claim that finds work reads them.
     const [poolRow] = await plainRows(
       tc,
@@ -134,41 +131,46 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
       concurrencyLimit: intOrNull(q.concurrency_limit),
     }));
     const wanted = (name: string) => req.queues.length === 0 || req.queues.includes(name);
-    // A run of the pool with no queue (made before runs defaulted to one) is the default queue's.
-    const qcol = sql<string>`coalesce(${t.flowRuns.workQueueName}, 'default')`;
     // The queues served, in priority order; then runs naming a queue the pool does not have (made
     // through the API without one): last, with no limit of their own.
     const served = known.filter((q) => !q.isPaused && wanted(q.name));
     const names = known.map((q) => q.name);
     const unknown = req.queues.filter((n) => !names.includes(n));
-    const outside =
+    const outside: { where: string; args: unknown[] } | null =
       req.queues.length === 0
         ? names.length
-          ? notInArray(qcol, names)
-          : sql`true`
+          ? { where: `${QUEUE} NOT IN (${placeholders(names.length)})`, args: names }
+          : { where: "1 = 1", args: [] }
         : unknown.length > 0
-          ? inArray(qcol, unknown)
-          : undefined;
+          ? { where: `${QUEUE} IN (${placeholders(unknown.length)})`, args: unknown }
+          : null;
     // A queue whose limit is reached is passed over for the rest of the claim; full deployments,
     // schedules and tags leave the query (below): a backlog behind a full limit costs a claim one
     // page, not a scan of the backlog page by page.
     const fullQueues = new Set<string>();
-    const queueFilter = (): SQL => {
+    /** The served queues not full yet, or the runs outside them. */
+    const queueFilter = (): { where: string; args: unknown[] } => {
       const open = served.filter((q) => !fullQueues.has(q.name)).map((q) => q.name);
-      const inServed = open.length ? inArray(qcol, open) : undefined;
-      return (inServed && outside ? or(inServed, outside) : (inServed ?? outside)) ?? sql`false`;
+      const parts = [
+        ...(open.length ? [{ where: `${QUEUE} IN (${placeholders(open.length)})`, args: open }] : []),
+        ...(outside ? [outside] : []),
+      ];
+      return parts.length
+        ? { where: `(${parts.map((p) => p.where).join(" OR ")})`, args: parts.flatMap((p) => p.args) }
+        : { where: "1 = 0", args: [] };
     };
     if (served.length === 0 && !outside) return [];
     // Counts per queue only when some limit needs them.
     const queueLimit = new Map(served.map((q) => [q.name, q.concurrencyLimit]));
     const byQueue = new Map<string | null, number>();
     if (pool.concurrencyLimit != null || served.some((q) => q.concurrencyLimit != null))
-      for (const row of await tc.db
-        .select({ queue: qcol, n: count() })
-        .from(t.flowRuns)
-        .where(and(active(tc), eq(t.flowRuns.workPoolName, pool.name)))
-        .groupBy(qcol))
-        byQueue.set(row.queue, Number(row.n));
+      for (const row of await plainRows<{ queue: string; n: unknown }>(
+        tc,
+        `SELECT ${QUEUE} AS queue, count(*) AS n FROM flow_runs r WHERE ${ACTIVE} AND r.work_pool_name = ?
+          GROUP BY ${QUEUE}`,
+        [pool.name],
+      ))
+        byQueue.set(String(row.queue), Number(row.n));
     let budget = req.limit;
     if (pool.concurrencyLimit != null) {
       const used = [...byQueue.values()].reduce((a, b) => a + b, 0);
@@ -193,17 +195,19 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     const fullDeployments = new Set<string>();
     const fullSchedules = new Set<string>();
     const fullTags = new Set<string>();
-    const r = t.flowRuns;
     /** The due runs of the served queues this claim may still give out, narrowed by `extra`. */
-    const candidates = (...extra: (SQL | undefined)[]) =>
-      and(
-        eq(r.workPoolName, pool.name),
-        queueFilter(),
-        eq(r.stateType, "SCHEDULED"),
-        ne(r.stateName, "AwaitingRetry"),
-        or(isNull(r.nextScheduledStartTime), lte(r.nextScheduledStartTime, dueBy)),
-        ...extra,
-      );
+    const candidates = (extra: string[], extraArgs: unknown[]) => {
+      const queues = queueFilter();
+      return {
+        where: [
+          WAITING_IN_POOL,
+          queues.where,
+          "(r.next_scheduled_start_time IS NULL OR r.next_scheduled_start_time <= ?)",
+          ...extra,
+        ].join(" AND "),
+        args: [pool.name, ...queues.args, dueBy, ...extraArgs],
+      };
+    };
     const take: string[] = [];
     const takenPerQueue = new Map<string | null, number>();
     // Runs already looked at: taken ones are still SCHEDULED until the end, and a page read again
@@ -212,44 +216,28 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     // Queue by queue in priority order, then the runs outside the served queues; within each, runs
     // with no start time (as due as can be) and then the due ones by time. Each is a range of the
     // claim index read in its order: no claim sorts the pool's whole backlog.
-    const QUEUE = "coalesce(r.work_queue_name, 'default')";
     const due: [string, unknown[]][] = [
       ["r.next_scheduled_start_time IS NULL", []],
       ["r.next_scheduled_start_time <= ?", [dueBy]],
     ];
-    const outsideText: [string, unknown[]] | null =
-      req.queues.length === 0
-        ? names.length
-          ? [`${QUEUE} NOT IN (${placeholders(names.length)})`, names]
-          : ["1 = 1", []]
-        : unknown.length > 0
-          ? [`${QUEUE} IN (${placeholders(unknown.length)})`, unknown]
-          : null;
     const groups = [
       ...served.flatMap((q) =>
         due.map(([d, args]) => ({ queue: q.name, where: `${QUEUE} = ? AND ${d}`, args: [q.name, ...args] })),
       ),
-      ...(outsideText
+      ...(outside
         ? due.map(([d, args]) => ({
             queue: null,
-            where: `${outsideText[0]} AND ${d}`,
-            args: [...outsideText[1], ...args],
+            where: `${outside.where} AND ${d}`,
+            args: [...outside.args, ...args],
           }))
         : []),
     ];
-    const tagsOf = (column: string, n: number) =>
-      c.dialect === "postgres"
-        ? `EXISTS (SELECT 1 FROM jsonb_array_elements_text(${column}) AS tag(value) WHERE tag.value IN (${placeholders(n)}))`
-        : `EXISTS (SELECT 1 FROM json_each(${column}) WHERE value IN (${placeholders(n)}))`;
     for (const group of groups) {
       for (let offset = 0; budget > 0 && !(group.queue && fullQueues.has(group.queue)); ) {
         // Each run's deployment limit and schedule max_active_runs come along, so a pool without
         // limits costs one query per queue. Runs behind a full deployment, schedule or tag leave
         // the query. Plain SQL (see plainRows): every claim that finds work reads these pages.
-        const where = [
-          "r.work_pool_name = ? AND r.state_type = 'SCHEDULED' AND r.state_name <> 'AwaitingRetry'",
-          group.where,
-        ];
+        const where = [WAITING_IN_POOL, group.where];
         const args: unknown[] = [pool.name, ...group.args];
         if (fullDeployments.size) {
           where.push(
@@ -262,7 +250,7 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
           args.push(...fullSchedules);
         }
         if (fullTags.size) {
-          where.push(`NOT ${tagsOf("r.tags", fullTags.size)}`);
+          where.push(`NOT ${hasAnyTag(c, fullTags.size)}`);
           args.push(...fullTags);
         }
         // Rows another transaction is changing (a cancellation, a run being rescheduled) are
@@ -317,7 +305,7 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
               dep = {
                 limit: spec.limit,
                 cancelNew: spec.collision_strategy === "CANCEL_NEW",
-                used: await countActive(tc, eq(r.deploymentId, run.deploymentId)),
+                used: await countActive(tc, "r.deployment_id = ?", [run.deploymentId]),
               };
               deployments.set(run.deploymentId, dep);
             }
@@ -332,7 +320,7 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
             if (!sched) {
               sched = {
                 limit: run.scheduleMax,
-                used: await countActive(tc, eq(r.scheduleId, run.scheduleId)),
+                used: await countActive(tc, "r.schedule_id = ?", [run.scheduleId]),
               };
               schedules.set(run.scheduleId, sched);
             }
@@ -389,23 +377,19 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     );
     // The due runs behind a full limit, all at once (the claimed ones are PENDING by now): with
     // CANCEL_NEW they end CANCELLED; otherwise they wait, named AwaitingConcurrencySlot, once.
-    const settle = async (where: SQL | undefined, message: string, cancelNew = false) => {
-      const ids = await tc.db
-        .update(r)
-        .set(
-          cancelNew
-            ? {
-                stateType: "CANCELLED",
-                stateName: "Cancelled",
-                stateMessage: message,
-                stateTimestamp: now,
-                updated: now,
-                endTime: now,
-              }
-            : { stateName: WAITING, stateMessage: message, stateTimestamp: now, updated: now },
-        )
-        .where(cancelNew ? candidates(where) : candidates(where, ne(r.stateName, WAITING)))
-        .returning({ id: r.id });
+    const settle = async (where: string, args: unknown[], message: string, cancelNew = false) => {
+      const due = cancelNew
+        ? candidates([where], args)
+        : candidates([where, "r.state_name <> ?"], [...args, WAITING]);
+      const ids = await plainRows<{ id: string }>(
+        tc,
+        cancelNew
+          ? `UPDATE flow_runs AS r SET state_type = 'CANCELLED', state_name = 'Cancelled', state_message = ?,
+              state_timestamp = ?, updated = ?, end_time = ? WHERE ${due.where} RETURNING id`
+          : `UPDATE flow_runs AS r SET state_name = ?, state_message = ?, state_timestamp = ?, updated = ?
+              WHERE ${due.where} RETURNING id`,
+        cancelNew ? [message, now, now, now, ...due.args] : [WAITING, message, now, now, ...due.args],
+      );
       const [type, name] = cancelNew ? ["CANCELLED", "Cancelled"] : ["SCHEDULED", WAITING];
       await recordStates(
         tc,
@@ -416,7 +400,8 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     for (const id of fullDeployments) {
       const dep = deployments.get(id)!;
       await settle(
-        eq(r.deploymentId, id),
+        "r.deployment_id = ?",
+        [id],
         `Deployment concurrency limit reached (${dep.used} of ${dep.limit} running)`,
         dep.cancelNew,
       );
@@ -424,14 +409,16 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     for (const id of fullSchedules) {
       const sched = schedules.get(id)!;
       await settle(
-        eq(r.scheduleId, id),
+        "r.schedule_id = ?",
+        [id],
         `The schedule's max_active_runs is reached (${sched.used} of ${sched.limit} running)`,
       );
     }
     for (const tag of fullTags) {
       const l = tagLimits.get(tag)!;
       await settle(
-        hasAnyTag(tc, [tag]),
+        hasAnyTag(tc, 1),
+        [tag],
         `Concurrency limit for tag "${tag}" reached (${l.used} of ${l.limit} running)`,
       );
     }
