@@ -22,3 +22,12 @@ export function requireInside(dir: string, roots: string[], what = dir): void {
     `${what} is outside the folders this agent runs code from (${roots.join(", ")}); start the agent with --allow-dir ${dir} (or a folder above it) to allow it`,
   );
 }
+
+/**
+ * A worker thread's module: in the compiled binary an entrypoint of its own (scripts/build.ts
+ * lists it), stored under /$bunfs/root/ by its path in the repository (`repoPath`, without the
+ * extension); from source, the file itself (`source`).
+ */
+export function workerModule(repoPath: string, source: URL): string {
+  return Bun.main.startsWith("/$bunfs/") ? `/$bunfs/root/${repoPath}.js` : source.href;
+}

@@ -1,5 +1,5 @@
 import type { SchedulerSettings } from "../config/index.ts";
-import { WeirError } from "../model/index.ts";
+import { WeirError, workerModule } from "../model/index.ts";
 import { type DateJob, runDateJob } from "./date-job.ts";
 
 interface Pending {
@@ -100,7 +100,9 @@ export class DateExpander {
 
   #thread(): Worker {
     if (this.#worker) return this.#worker;
-    const w = new Worker(workerEntry());
+    const w = new Worker(
+      workerModule("core/schedules/date-worker", new URL("./date-worker.ts", import.meta.url)),
+    );
     w.onmessage = (e: MessageEvent<{ id: number; dates?: number[]; error?: string }>) => {
       const { id, dates, error } = e.data;
       this.#settle(id, error === undefined ? (dates ?? []) : new WeirError("INVALID", error));
@@ -127,14 +129,4 @@ export class DateExpander {
     else this.#idle = setTimeout(() => this.close(), 30_000);
     this.#idle?.unref?.();
   }
-}
-
-/**
- * The worker's module: embedded in the compiled binary (scripts/build.ts makes it an entrypoint,
- * stored under /$bunfs/root/ by its path in the repository), else the source file beside this one.
- */
-function workerEntry(): string {
-  return Bun.main.startsWith("/$bunfs/")
-    ? "/$bunfs/root/core/schedules/date-worker.js"
-    : new URL("./date-worker.ts", import.meta.url).href;
 }

@@ -1,5 +1,5 @@
 // The thread that checkpoints an embedded database's write-ahead log for a long-lived process
-// (see `backgroundCheckpoints` in openStore). SQLite's own automatic checkpoint runs inside
+// (see `backgroundCheckpointMs` in openStore). SQLite's own automatic checkpoint runs inside
 // whichever commit crosses its threshold, and its copying and fsync stall the server's one thread
 // for 10-30 ms; here they run beside it, on a connection of this thread's own. A PASSIVE
 // checkpoint takes no lock a writer waits for: it copies what no reader still needs.

@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { type Client, createClient } from "@libsql/client";
 import { drizzle } from "drizzle-orm/libsql";
 import { WeirError } from "../model/errors.ts";
+import { workerModule } from "../model/paths.ts";
 import { bunSqliteClient } from "./bun-sqlite-client.ts";
 import { migrate } from "./migrate.ts";
 import * as schema from "./schema.ts";
@@ -92,10 +93,9 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
  * process alive; `close()` stops it.
  */
 function checkpointThread(path: string, everyMs: number): { close(): void } {
-  const entry = Bun.main.startsWith("/$bunfs/")
-    ? "/$bunfs/root/core/store/checkpoint-worker.js"
-    : new URL("./checkpoint-worker.ts", import.meta.url).href;
-  const worker = new Worker(entry);
+  const worker = new Worker(
+    workerModule("core/store/checkpoint-worker", new URL("./checkpoint-worker.ts", import.meta.url)),
+  );
   worker.unref();
   worker.postMessage({ path, everyMs });
   return {
