@@ -21,6 +21,7 @@ export function register(program: Command): void {
       const plugins = registry();
       let id = idArg;
       let execution: Handoff["execution"];
+      let accepts: Handoff["accepts"];
       if (opts.warm) {
         // Everything above is loaded before the run exists; the agent hands it over on stdin
         // (closing it without a run means: exit, the agent is stopping). Meanwhile the first of
@@ -31,7 +32,7 @@ export function register(program: Command): void {
         const text = await Bun.stdin.text();
         if (!text.trim()) return;
         const { applyHandoff } = await import("./lib/handoff.ts");
-        ({ id, execution } = applyHandoff(text));
+        ({ id, execution, accepts } = applyHandoff(text));
       }
       if (!id) throw new WeirError("USAGE", "missing <flow-run-id> (weir execute ID)");
       const runId = id;
@@ -39,7 +40,7 @@ export function register(program: Command): void {
       // The agent asks for cancellation with SIGTERM. Ctrl-C in the agent's terminal reaches this
       // process too, but stopping flows is the agent's decision (its second Ctrl-C kills them).
       // State reports carry the agent that claimed the run (set by its infrastructure).
-      const client = new WeirClient(undefined, { agentId: process.env.WEIR_AGENT_ID || undefined });
+      const client = new WeirClient(undefined, { agentId: process.env.WEIR_AGENT_ID || undefined, accepts });
       // SIGTERM is how an agent cancels a run. One that comes without a cancellation (docker stop,
       // a daemon or machine shutting down) means the infrastructure went away: the run CRASHED.
       process.on("SIGTERM", () => {

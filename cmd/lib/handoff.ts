@@ -5,7 +5,7 @@ import { WeirError } from "../../core/model/index.ts";
  * Takes over a run handed to a warm `weir execute --warm` (see WarmExecutors): sets the run's
  * environment and working folder as a process started for it would have had them. Returns its id.
  */
-export function applyHandoff(text: string): Pick<Handoff, "id" | "execution"> {
+export function applyHandoff(text: string): Pick<Handoff, "id" | "execution" | "accepts"> {
   let h: Handoff;
   try {
     h = JSON.parse(text) as Handoff;
@@ -19,5 +19,9 @@ export function applyHandoff(text: string): Pick<Handoff, "id" | "execution"> {
     else process.env[k] = val;
   }
   process.chdir(h.cwd);
-  return { id: h.id, execution: h.execution };
+  return {
+    id: h.id,
+    execution: h.execution,
+    accepts: Array.isArray(h.accepts) ? h.accepts.filter((x) => typeof x === "string") : undefined,
+  };
 }

@@ -216,9 +216,10 @@ export class Agent {
             wait_ms: waitMs,
             cancelling_seen: [...this.#cancelSent],
             running: [...this.#running.keys()],
-            // Flows inside this process start the moment they are claimed: the claim records
-            // them RUNNING, which saves each run a request (see ClaimRequest.start).
-            start: this.opts.isolation === "none",
+            // Runs that start the moment they are claimed (flows inside this process, or as
+            // many as there are started executors waiting) are recorded RUNNING by the claim,
+            // which saves each a request (see ClaimRequest.start).
+            start: this.#claimStarts(free),
           },
           request.signal,
         );
@@ -251,6 +252,17 @@ export class Agent {
         this.#slotFreed = null;
       }
     }
+  }
+
+  /**
+   * What a claim asks to start: every run when flows run in this process; with started executors
+   * waiting (`--prewarm`), as many runs as there are of them, once the server said it takes a
+   * number (an older one would refuse the claim).
+   */
+  #claimStarts(free: number): boolean | number {
+    if (this.opts.isolation === "none") return true;
+    if (!this.#warmed || !this.opts.client.accepts("claim_start_count")) return false;
+    return Math.min(free, this.#warmed.ready);
   }
 
   #launch(run: FlowRun, apiKey: string | null, deployment: Deployment | undefined): void {
@@ -322,6 +334,7 @@ export class Agent {
               allowedDirs: this.#allowedDirs,
               deployment: taken.deployment,
               warmed: this.#warmed,
+              accepts: this.opts.client.accepted(),
             });
     } catch (err) {
       const why = scrub(describeError(err), secrets);

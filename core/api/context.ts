@@ -42,3 +42,10 @@ export interface ApiContext {
 /** The context once createApp() has filled in its defaults. */
 export type ReadyContext = ApiContext &
   Required<Pick<ApiContext, "limits" | "schemas" | "expander" | "runWriter" | "registry">>;
+
+/**
+ * What this server takes beyond the basics, said to agents and engines in `x-weir-accepts` (an
+ * older server says less, and its clients keep to what it does say): task runs riding with a
+ * flow run's state, and a claim's `start` as a number.
+ */
+export const SERVER_ACCEPTS = "task_runs, claim_start_count";

@@ -279,6 +279,7 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     limit: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1_000_000)),
   });
 
+  const START_PROBLEM = "must be true, false or a whole number from 0 to 100";
   const ClaimBody = v.object({
     agent_id: name,
     queues: v.optional(v.pipe(v.array(name), v.maxLength(1000)), []),
@@ -292,10 +293,25 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
      */
     running: v.optional(v.pipe(v.array(name), v.maxLength(10_000))),
     /**
-     * The agent starts the runs it gets at once in its own process (`--isolation none`): they are
-     * answered RUNNING, their engines proposing no RUNNING of their own.
+     * The agent starts runs the moment it gets them: true, all of them (in its own process,
+     * `--isolation none`); a number N, the first N (as many executors as it has started and
+     * waiting). Those are answered RUNNING, their engines proposing no RUNNING of their own.
      */
-    start: v.optional(v.boolean(), false),
+    start: v.optional(
+      v.union(
+        [
+          v.boolean(),
+          v.pipe(
+            v.number(),
+            v.integer(START_PROBLEM),
+            v.minValue(0, START_PROBLEM),
+            v.maxValue(100, START_PROBLEM),
+          ),
+        ],
+        START_PROBLEM,
+      ),
+      false,
+    ),
   });
 
   const HeartbeatBody = v.object({

@@ -551,7 +551,7 @@ export class WeirClient {
       wait_ms: number;
       cancelling_seen?: string[];
       running?: string[];
-      start?: boolean;
+      start?: boolean | number;
     },
     signal?: AbortSignal,
   ): Promise<{

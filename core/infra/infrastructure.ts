@@ -48,6 +48,11 @@ export interface LaunchContext {
   deployment?: Deployment;
   /** What this infrastructure's warm() gave the agent, if it was asked to prewarm. */
   warmed?: Warmed | null;
+  /**
+   * What the server said it accepts (x-weir-accepts), as the agent learnt it: an engine its claim
+   * started running learns it from no RUNNING answer of its own.
+   */
+  accepts?: string[];
 }
 
 /** What an agent asks an infrastructure to keep ready (`weir agent --prewarm N`). */
@@ -60,6 +65,8 @@ export interface WarmOptions {
 
 /** Started executors waiting for runs; closed when the agent stops. */
 export interface Warmed {
+  /** How many are started and waiting now: runs they take can be recorded RUNNING when claimed. */
+  readonly ready: number;
   close(): void;
 }
 

@@ -56,6 +56,8 @@ export interface Handoff {
   cwd: string;
   /** The run and its deployment as the claim answered them: the executor need not read them. */
   execution?: { flow_run: FlowRun; deployment: Deployment | null };
+  /** What the server said it accepts (see LaunchContext.accepts). */
+  accepts?: string[];
 }
 
 /**
@@ -88,6 +90,10 @@ class WarmExecutors {
         if (i >= 0) this.#idle.splice(i, 1);
       });
     }
+  }
+
+  get ready(): number {
+    return this.#idle.filter((child) => child.exitCode === null).length;
   }
 
   /** An idle executor, or null when none is ready; a replacement starts right after. */
@@ -183,6 +189,7 @@ export const processInfrastructure = defineInfrastructure({
           env: Object.fromEntries(Object.entries(runEnv).map(([k, val]) => [k, val ?? null])),
           cwd,
           execution: ctx.deployment ? { flow_run: run, deployment: ctx.deployment } : undefined,
+          accepts: ctx.accepts,
         };
         warm.stdin.write(`${JSON.stringify(handoff)}\n`);
         warm.stdin.end();

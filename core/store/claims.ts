@@ -11,11 +11,12 @@ export interface ClaimRequest {
   agentId: string;
   limit: number;
   /**
-   * The agent starts each run it gets at once, in its own process (`--isolation none`): the claim
-   * records the run RUNNING as well as PENDING, saving the engine a request of its own. The run's
-   * first attempt counts from here; its engine is told not to propose RUNNING again.
+   * The agent starts runs the moment it gets them: all of them (true: in its own process,
+   * `--isolation none`), or the first N (the executors it has started and waiting). The claim
+   * records each such run RUNNING as well as PENDING, saving the engine a request of its own. The
+   * run's first attempt counts from here; its engine is told not to propose RUNNING again.
    */
-  start?: boolean;
+  start?: boolean | number;
 }
 
 /** Why a due run was not given out, when it is a limit of its own (not the pool's or queue's). */
@@ -350,31 +351,45 @@ export async function claimFlowRuns(c: Conn, req: ClaimRequest): Promise<FlowRun
     }
 
     const now = nowIso();
-    const claimed = take.length
-      ? await plainRows<{ id: string }>(
-          tc,
-          `UPDATE flow_runs SET state_type = ?, state_name = ?, state_message = NULL, state_timestamp = ?,
-            updated = ?, agent_id = ?${req.start ? ", run_count = run_count + 1, start_time = coalesce(start_time, ?)" : ""}
-          WHERE id IN (${placeholders(take.length)}) AND state_type = 'SCHEDULED' RETURNING id`,
-          [
-            ...(req.start ? ["RUNNING", "Running"] : ["PENDING", "Pending"]),
-            now,
-            now,
-            req.agentId,
-            ...(req.start ? [now] : []),
-            ...take,
-          ],
-        )
-      : [];
-    // Both states when the claim starts the run, in this order (ids grow within a timestamp).
-    await recordStates(
-      tc,
-      claimed.flatMap((x) => [
-        { flowRunId: x.id, type: "PENDING", name: "Pending", message: null, data: { agent_id: req.agentId } },
-        ...(req.start ? [{ flowRunId: x.id, type: "RUNNING", name: "Running", message: null }] : []),
-      ]),
-      now,
-    );
+    // The first runs chosen are the ones started, when the agent starts only some.
+    const starting = req.start === true ? take.length : Math.min(take.length, Number(req.start ?? 0));
+    const mark = async (ids: string[], start: boolean) => {
+      if (ids.length === 0) return [];
+      const marked = await plainRows<{ id: string }>(
+        tc,
+        `UPDATE flow_runs SET state_type = ?, state_name = ?, state_message = NULL, state_timestamp = ?,
+          updated = ?, agent_id = ?${start ? ", run_count = run_count + 1, start_time = coalesce(start_time, ?)" : ""}
+        WHERE id IN (${placeholders(ids.length)}) AND state_type = 'SCHEDULED' RETURNING id`,
+        [
+          ...(start ? ["RUNNING", "Running"] : ["PENDING", "Pending"]),
+          now,
+          now,
+          req.agentId,
+          ...(start ? [now] : []),
+          ...ids,
+        ],
+      );
+      // Both states when the claim starts the run, in this order (ids grow within a timestamp).
+      await recordStates(
+        tc,
+        marked.flatMap((x) => [
+          {
+            flowRunId: x.id,
+            type: "PENDING",
+            name: "Pending",
+            message: null,
+            data: { agent_id: req.agentId },
+          },
+          ...(start ? [{ flowRunId: x.id, type: "RUNNING", name: "Running", message: null }] : []),
+        ]),
+        now,
+      );
+      return marked;
+    };
+    const claimed = [
+      ...(await mark(take.slice(0, starting), true)),
+      ...(await mark(take.slice(starting), false)),
+    ];
     // The due runs behind a full limit, all at once (the claimed ones are PENDING by now): with
     // CANCEL_NEW they end CANCELLED; otherwise they wait, named AwaitingConcurrencySlot, once.
     const settle = async (where: string, args: unknown[], message: string, cancelNew = false) => {

@@ -238,7 +238,7 @@ describe("flow run states", () => {
     expect(done.status).toBe(200);
     expect(done.json.state.type).toBe("COMPLETED");
     // Engines send task runs along only to a server that says it takes them.
-    expect(done.headers.get("x-weir-accepts")).toBe("task_runs");
+    expect(done.headers.get("x-weir-accepts")?.split(", ")).toContain("task_runs");
     const tasks = (await call("GET", `/api/flow-runs/${run.id}/task-runs`)).json;
     expect(tasks.map((t: { state: { type: string } }) => t.state.type)).toEqual(["COMPLETED", "COMPLETED"]);
     // Once finished, the run takes no more, with its state or without.
@@ -376,6 +376,28 @@ describe("claiming", () => {
       (await call("POST", "/api/work-pools/local/claim", { agent_id: "a", wait_ms: 0 })).json.flow_runs
         .length,
     ).toBe(1);
+  });
+
+  test("a claim's start: a number starts that many of its runs; the server says it takes one before the first claim", async () => {
+    const d = await deploy();
+    for (let i = 0; i < 3; i++) await call("POST", `/api/deployments/${d.id}/runs`, {});
+    const beat = await call("POST", "/api/agents/heartbeat", {
+      id: "w",
+      name: "w",
+      work_pool_name: "local",
+      work_queues: [],
+    });
+    expect(beat.headers.get("x-weir-accepts")?.split(", ")).toContain("claim_start_count");
+    const claim = (body: Record<string, unknown>) =>
+      call("POST", "/api/work-pools/local/claim", { agent_id: "w", wait_ms: 0, ...body });
+    for (const start of [-1, 1.5, 101, "2"]) {
+      const bad = await claim({ limit: 3, start });
+      expect(bad.status).toBe(422);
+      expect(bad.json.error.message).toContain("start: must be true, false or a whole number from 0 to 100");
+    }
+    const got = await claim({ limit: 3, start: 1 });
+    expect(got.headers.get("x-weir-accepts")?.split(", ")).toContain("claim_start_count");
+    expect(got.json.flow_runs.map((r: FlowRun) => r.state.type)).toEqual(["RUNNING", "PENDING", "PENDING"]);
   });
 
   test("a heartbeat returns the agent's runs being cancelled", async () => {

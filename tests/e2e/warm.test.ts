@@ -71,6 +71,20 @@ async function history(id: string): Promise<{ states: string[]; attempts: number
 }
 const ONE_ATTEMPT = { states: ["SCHEDULED", "PENDING", "RUNNING", "COMPLETED"], attempts: 1 };
 
+/**
+ * Whether the claim recorded the run RUNNING (PENDING and RUNNING written in one transaction, at
+ * one timestamp) rather than its engine once started (a process start later).
+ */
+async function startedByClaim(id: string): Promise<boolean> {
+  const states = (await fetch(`${env.apiUrl}/flow-runs/${id}/states`).then((r) => r.json())) as {
+    type: string;
+    timestamp: string;
+  }[];
+  const at = (type: string) => states.find((s) => s.type === type)?.timestamp;
+  expect(at("RUNNING")).toBeDefined();
+  return at("PENDING") === at("RUNNING");
+}
+
 /** The `weir execute --warm` processes whose parent is `pid`. */
 function warmChildren(pid: number): number[] {
   return readdirSync("/proc")
@@ -110,8 +124,11 @@ describe("prewarmed flow-run processes", () => {
     // Both runs were taken by executors started before them, each its own process.
     expect(ready).toContain(Number(a.pid));
     expect(ready).toContain(Number(b.pid));
-    // A process agent's claim leaves the run PENDING: its engine records RUNNING.
+    // With executors waiting, the claim records the run RUNNING (one request less per run), and
+    // the engine adds no RUNNING of its own.
     expect(await history(a.run!)).toEqual(ONE_ATTEMPT);
+    expect(await startedByClaim(a.run!)).toBe(true);
+    expect(await history(b.run!)).toEqual(ONE_ATTEMPT);
     expect(a.pid).not.toBe(b.pid);
     expect(a.marker).toBe("-");
     expect(b.marker).toBe("m1");
@@ -127,6 +144,8 @@ describe("prewarmed flow-run processes", () => {
     const t = await runAndRead("where/tokyo");
     expect(t.tz).toBe("-540");
     expect(waiting).not.toContain(Number(t.pid));
+    // Its claim may have started it (an executor was waiting), and a cold process takes that on.
+    expect(await history(t.run!)).toEqual(ONE_ATTEMPT);
   });
 
   test("idle warm executors do not outlive their agent (kill -9)", async () => {
@@ -134,6 +153,17 @@ describe("prewarmed flow-run processes", () => {
     expect(idle.length).toBe(2);
     await agent.stop("SIGKILL");
     await eventually(() => idle.every((pid) => !alive(pid)), "the idle executors exited");
+  });
+
+  test("with --prewarm 0 the claim leaves a run PENDING and its process records RUNNING", async () => {
+    const cold = await env.startAgent("warm", ["--prewarm", "0"]);
+    try {
+      const r = await runAndRead("where/plain");
+      expect(await history(r.run!)).toEqual(ONE_ATTEMPT);
+      expect(await startedByClaim(r.run!)).toBe(false);
+    } finally {
+      await cold.stop();
+    }
   });
 });
 
@@ -147,6 +177,7 @@ describe("--isolation none", () => {
     expect(Number(first.pid)).toBe(agent.proc.pid);
     // The claim records it started (PENDING and RUNNING at once); the engine adds no RUNNING.
     expect(await history(first.run!)).toEqual(ONE_ATTEMPT);
+    expect(await startedByClaim(first.run!)).toBe(true);
     // the process keeps the agent's folder (the trade-off the README states): runs share it
     expect(first.cwd).toBe(env.root);
     expect(first.word).toBe("first");

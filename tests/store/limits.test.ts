@@ -349,7 +349,7 @@ for (const backend of backends()) {
       });
     });
 
-    describe("claims that start their runs (agents running flows in their own process)", () => {
+    describe("claims that start their runs (flows in the agent's process, or handed to its waiting executors)", () => {
       const startClaim = (agentId = "inside") =>
         store.claimFlowRuns({ workPoolName: "local", queues: [], agentId, limit: 10, start: true });
 
@@ -396,6 +396,51 @@ for (const backend of backends()) {
           null,
         ]);
         expect((await startClaim("next")).map((x) => [x.id, x.run_count])).toEqual([[dropped.id, 1]]);
+      });
+
+      test("a claim that starts N (its agent's waiting executors) starts the first N chosen; the rest are PENDING", async () => {
+        const { deployment } = await deploy();
+        const ids: string[] = [];
+        for (let i = 0; i < 4; i++) ids.push((await run(deployment.id)).id);
+        const got = await store.claimFlowRuns({
+          workPoolName: "local",
+          queues: [],
+          agentId: "warm",
+          limit: 3,
+          start: 2,
+        });
+        expect(got.map((x) => [x.id, x.state.type, x.run_count])).toEqual([
+          [ids[0]!, "RUNNING", 1],
+          [ids[1]!, "RUNNING", 1],
+          [ids[2]!, "PENDING", 0],
+        ]);
+        expect((await store.listFlowRunStates(ids[1]!)).map((x) => x.type)).toEqual([
+          "SCHEDULED",
+          "PENDING",
+          "RUNNING",
+        ]);
+        expect((await store.listFlowRunStates(ids[2]!)).map((x) => x.type)).toEqual(["SCHEDULED", "PENDING"]);
+        // More to start than runs chosen: each chosen run starts. Zero: none does.
+        expect(
+          (
+            await store.claimFlowRuns({
+              workPoolName: "local",
+              queues: [],
+              agentId: "warm",
+              limit: 5,
+              start: 5,
+            })
+          ).map((x) => [x.id, x.state.type]),
+        ).toEqual([[ids[3]!, "RUNNING"]]);
+        const next = await run(deployment.id);
+        const [pending] = await store.claimFlowRuns({
+          workPoolName: "local",
+          queues: [],
+          agentId: "warm",
+          limit: 5,
+          start: 0,
+        });
+        expect([pending!.id, pending!.state.type]).toEqual([next.id, "PENDING"]);
       });
     });
   });

@@ -8,7 +8,7 @@ import {
   WeirError,
 } from "../../model/index.ts";
 import { callerOf, requireParent, requireRuns } from "../callers.ts";
-import type { ReadyContext } from "../context.ts";
+import { type ReadyContext, SERVER_ACCEPTS } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
 
@@ -172,7 +172,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
         { ...proposal, scheduledTime: scheduled_time },
         { agentId: agent_id, result, taskRuns: task_runs },
       );
-      c.header("x-weir-accepts", "task_runs");
+      c.header("x-weir-accepts", SERVER_ACCEPTS);
       if (isTerminal(run.state.type)) await endInProcessChildren(run);
       // Those waiting for the run's end first (their answer is one read), then the claims waiting
       // on the pool (a run to start again, or a slot of its limits freed), which look again.

@@ -7,7 +7,7 @@ import {
 } from "../../infra/index.ts";
 import { type FlowRun, WeirError, type WorkPool } from "../../model/index.ts";
 import { requireAgentPool, runTokens } from "../callers.ts";
-import type { ReadyContext } from "../context.ts";
+import { type ReadyContext, SERVER_ACCEPTS } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
 
@@ -178,7 +178,7 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
       const answer = async (runs: FlowRun[], cancelling: string[]) => {
         // What set_state takes, said here too: engines that an agent starts running (`start`)
         // send no RUNNING of their own to learn it from.
-        c.header("x-weir-accepts", "task_runs");
+        c.header("x-weir-accepts", SERVER_ACCEPTS);
         if (runs.length === 0) return c.json({ flow_runs: runs, cancelling });
         const ids = [...new Set(runs.map((r) => r.deployment_id).filter((id): id is string => !!id))];
         return c.json({
@@ -193,7 +193,11 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
       const seen = new Set(body.cancelling_seen);
       // Runs claimed for this agent whose answer it never got (its server died mid-request).
       if (body.running) {
-        const lost = await store.unclaimedByAgent(body.agent_id, body.running, { started: body.start });
+        // An agent whose claims may start runs (start given as true or a number) holds its RUNNING
+        // runs too: one it does not list is one it never got.
+        const lost = await store.unclaimedByAgent(body.agent_id, body.running, {
+          started: body.start !== false,
+        });
         if (lost.length > 0) return answer(lost, []);
       }
       await store.requireWorkPool(name); // a 404 for a pool that does not exist
@@ -249,6 +253,8 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
       const body = await readBody(c, HeartbeatBody, ctx.limits);
       requireAgentPool(c, body.work_pool_name);
       const agent = await store.heartbeat(body);
+      // Said before the agent's first claim, which may then start runs (a `start` number).
+      c.header("x-weir-accepts", SERVER_ACCEPTS);
       // Five heartbeats per agent timeout, at most every 5 s: a shorter timeout
       // (WEIR_AGENT_TIMEOUT_SECONDS) makes agents beat faster instead of looking dead.
       const heartbeatMs = Math.max(200, Math.min(5_000, Math.floor((ctx.agentTimeoutMs ?? 25_000) / 5)));
