@@ -112,6 +112,11 @@ export class WeirClient {
       timeoutMs?: number;
       /** Safe to send again to another server after a failure mid-request (POSTs that upsert). */
       repeatable?: boolean;
+      /**
+       * The route's answers always say what the server accepts (heartbeats and claims): one that
+       * does not (an older server after a rollback, or an error) means nothing beyond the basics.
+       */
+      saysAccepts?: boolean;
     } = {},
   ): Promise<T> {
     const repeatable = opts.repeatable ?? method !== "POST";
@@ -178,6 +183,7 @@ export class WeirClient {
       }
       const accepts = res.headers.get("x-weir-accepts");
       if (accepts !== null) this.#accepts = new Set(accepts.split(",").map((x) => x.trim()));
+      else if (opts.saysAccepts) this.#accepts = new Set();
       const text = await res.text();
       let data: unknown;
       try {
@@ -564,6 +570,7 @@ export class WeirClient {
     return this.request("POST", `/work-pools/${encodeURIComponent(pool)}/claim`, body, {
       signal,
       timeoutMs: body.wait_ms + 15_000,
+      saysAccepts: true,
     });
   }
   listAgents(pool?: string): Promise<Agent[]> {
@@ -575,7 +582,7 @@ export class WeirClient {
     work_pool_name: string;
     work_queues: string[];
   }): Promise<{ agent: Agent; cancelling: string[]; heartbeat_ms?: number }> {
-    return this.request("POST", "/agents/heartbeat", body, { repeatable: true });
+    return this.request("POST", "/agents/heartbeat", body, { repeatable: true, saysAccepts: true });
   }
 
   // variables
