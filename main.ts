@@ -158,7 +158,8 @@ function flushed(stream: NodeJS.WriteStream): Promise<void> {
   });
 }
 
-// No top-level await: the compiled binary is built with bytecode, which needs a CommonJS-shaped entry.
+// Started here, not with top-level await: the entry was built as CommonJS with bytecode until the
+// build moved to ES module chunks (scripts/build.ts), and has not been checked with one since.
 if (import.meta.main) {
   void main(process.argv.slice(2))
     .then(async (code) => {

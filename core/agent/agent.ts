@@ -61,6 +61,11 @@ export interface AgentOptions {
   log: (message: string) => void;
 }
 
+/** A report the server refused for good: the run ended or changed hands (409), or is gone (404). */
+function settled(err: unknown): boolean {
+  return err instanceof WeirError && (err.code === "CONFLICT" || err.code === "NOT_FOUND");
+}
+
 /** One run this agent has taken: starting (no handle yet) or running on its infrastructure. */
 interface Taken {
   run: FlowRun;
@@ -73,6 +78,8 @@ interface Taken {
   starting: AbortController;
   /** Settles after the end has been recorded, not merely when the infrastructure stops. */
   done: Promise<void>;
+  /** Called once its infrastructure has it, or could not start it. */
+  launched: () => void;
 }
 
 /**
@@ -88,6 +95,16 @@ export class Agent {
   readonly #stop = new AbortController();
   /** Runs this agent has already asked to stop. */
   readonly #cancelSent = new Set<string>();
+  /**
+   * Runs this agent had whose end it could not get the server to take (it was away longer than
+   * the report retries, or refused with an error): each with the report to send again. They are
+   * still listed as its own in every claim, so one left RUNNING is never handed back to it as a
+   * lost answer and run twice, and each heartbeat tries their report again.
+   */
+  readonly #unrecorded = new Map<string, () => Promise<void>>();
+  #recordingAgain = false;
+  /** Runs its claims recorded RUNNING that have not reached their infrastructure yet. */
+  #startedInFlight = 0;
   #slotFreed: (() => void) | null = null;
   #loop: Promise<void> | null = null;
   #infra: Infrastructure | null = null;
@@ -215,7 +232,7 @@ export class Agent {
             limit: free,
             wait_ms: waitMs,
             cancelling_seen: [...this.#cancelSent],
-            running: [...this.#running.keys()],
+            running: [...this.#running.keys(), ...this.#unrecorded.keys()],
             // Runs that start the moment they are claimed (flows inside this process, or as
             // many as there are started executors waiting) are recorded RUNNING by the claim,
             // which saves each a request (see ClaimRequest.start).
@@ -261,8 +278,11 @@ export class Agent {
    */
   #claimStarts(free: number): boolean | number {
     if (this.opts.isolation === "none") return true;
-    if (!this.#warmed || !this.opts.client.accepts("claim_start_count")) return false;
-    return Math.min(free, this.#warmed.ready);
+    // Infrastructure with a check may put a claimed run back (its daemon went away), which a run
+    // its claim started cannot do.
+    if (!this.#warmed || this.#infra?.check || !this.opts.client.accepts("claim_start_count")) return false;
+    // Executors that runs started by an earlier claim are about to take are not waiting for new ones.
+    return Math.max(0, Math.min(free, this.#warmed.ready - this.#startedInFlight));
   }
 
   #launch(run: FlowRun, apiKey: string | null, deployment: Deployment | undefined): void {
@@ -273,9 +293,18 @@ export class Agent {
       handle: null,
       starting: new AbortController(),
       done: Promise.resolve(),
+      launched: () => {},
     };
     this.#running.set(run.id, taken);
+    // Until its infrastructure has it (see #claimStarts).
+    let inFlight = run.state.type === "RUNNING" && this.opts.isolation !== "none";
+    if (inFlight) this.#startedInFlight++;
+    taken.launched = () => {
+      if (inFlight) this.#startedInFlight--;
+      inFlight = false;
+    };
     taken.done = this.#runOn(taken).finally(() => {
+      taken.launched();
       this.#running.delete(run.id);
       this.#cancelSent.delete(run.id);
       this.#slotFreed?.();
@@ -337,6 +366,7 @@ export class Agent {
               accepts: this.opts.client.accepted(),
             });
     } catch (err) {
+      taken.launched();
       const why = scrub(describeError(err), secrets);
       const cancelled = taken.starting.signal.aborted;
       log(`Could not start flow run ${run.name} (${run.id}) on ${infra.type}: ${why}`);
@@ -351,6 +381,7 @@ export class Agent {
       );
       return;
     }
+    taken.launched();
     taken.handle = handle;
     // A cancellation that came while it was starting.
     if (taken.starting.signal.aborted) handle.kill(this.opts.killGraceMs ?? 30_000);
@@ -436,14 +467,40 @@ export class Agent {
           ),
       });
     } catch (err) {
-      if (err instanceof WeirError && err.code === "CONFLICT") return;
-      log(`Could not record the end of flow run ${run.id}: ${describeError(err)}`);
+      if (settled(err)) return;
+      log(
+        `Could not record the end of flow run ${run.id}: ${describeError(err)}; trying again with each heartbeat`,
+      );
+      this.#unrecorded.set(run.id, record);
     }
   }
 
   /** Records a final state the agent decided; a run that already ended keeps its own. */
   async #record(run: FlowRun, state: { type: "CRASHED" | "CANCELLED"; message: string }): Promise<void> {
-    await this.opts.client.setFlowRunState(run.id, state, { agentId: this.id }).catch(() => {});
+    const report = () => this.opts.client.setFlowRunState(run.id, state, { agentId: this.id }).then(() => {});
+    await report().catch((err: unknown) => {
+      // Refused because it ended, changed hands or is gone: nothing left to say. Else said again later.
+      if (!settled(err)) this.#unrecorded.set(run.id, report);
+    });
+  }
+
+  /** Tries again the ends the server did not take (see #unrecorded), one pass at a time. */
+  async #recordAgain(): Promise<void> {
+    if (this.#recordingAgain || this.#unrecorded.size === 0) return;
+    this.#recordingAgain = true;
+    try {
+      for (const [id, report] of [...this.#unrecorded]) {
+        try {
+          await report();
+          this.#unrecorded.delete(id);
+          this.opts.log(`Recorded the end of flow run ${id}`);
+        } catch (err) {
+          if (settled(err)) this.#unrecorded.delete(id);
+        }
+      }
+    } finally {
+      this.#recordingAgain = false;
+    }
   }
 
   async #heartbeat(): Promise<void> {
@@ -496,7 +553,16 @@ export class Agent {
         );
       });
       if (this.#stop.signal.aborted) break;
-      await this.#heartbeat().catch((err) => this.opts.log(`Heartbeat failed: ${describeError(err)}`));
+      const heard = await this.#heartbeat().then(
+        () => true,
+        (err) => {
+          this.opts.log(`Heartbeat failed: ${describeError(err)}`);
+          return false;
+        },
+      );
+      // In the background: a report retries for minutes if the server goes away again, and the
+      // heartbeats must go on meanwhile.
+      if (heard) void this.#recordAgain();
     }
   }
 }
