@@ -22,7 +22,7 @@ function walk(cmd: Command, path: string[], out: Node[]): void {
 
 /** Generates a completion script from the real command tree, so it always matches the CLI. */
 export async function completionScript(shell: string): Promise<string> {
-  const { fullProgram } = await import("../../main.ts");
+  const { fullProgram } = await import("../program.ts");
   const nodes: Node[] = [];
   walk((await fullProgram()) as unknown as Command, [], nodes);
   const key = (p: string[]) => p.join(" ");

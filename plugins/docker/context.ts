@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
 import dockerignore from "@balena/dockerignore";
-import { pack } from "tar-stream";
+import type * as Tar from "tar-stream";
 import { ignoreFileFor, type LocalFile, projectFiles } from "../../core/steps/index.ts";
 
 // A build context: the files a Docker build sees, sent to the daemon as one tar stream that is
@@ -51,6 +51,14 @@ export function projectContext(
 
 /** The entries as a tar stream (ustar with PAX headers for long names), written as it is read. */
 export function tarStream(entries: ContextEntry[], signal?: AbortSignal): ReadableStream<Uint8Array> {
+  const RS = ReadableStream as unknown as { from(x: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> };
+  return RS.from(tarChunks(entries, signal));
+}
+
+async function* tarChunks(entries: ContextEntry[], signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  // Loaded by the builds that send a context, not by every process that loads the plugins (an
+  // executor's start: tar-stream and streamx are ~1 ms of it).
+  const { pack } = await import("tar-stream");
   const p = pack();
   const fill = async () => {
     for (const e of entries) {
@@ -84,13 +92,12 @@ export function tarStream(entries: ContextEntry[], signal?: AbortSignal): Readab
     p.finalize();
   };
   fill().catch((err) => p.destroy(err));
-  const RS = ReadableStream as unknown as { from(x: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> };
-  return RS.from(p as unknown as AsyncIterable<Uint8Array>);
+  yield* p as unknown as AsyncIterable<Uint8Array>;
 }
 
 function added(
-  p: ReturnType<typeof pack>,
-  header: Parameters<ReturnType<typeof pack>["entry"]>[0],
+  p: ReturnType<typeof Tar.pack>,
+  header: Parameters<ReturnType<typeof Tar.pack>["entry"]>[0],
   data?: Buffer,
 ) {
   return new Promise<void>((resolve, reject) => {

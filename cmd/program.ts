@@ -1,0 +1,143 @@
+// The command line: every command group, loaded only when asked for, and the mapping of errors to
+// exit codes. main.ts loads this for every command but the one agents start per flow run.
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import pkg from "../package.json" with { type: "json" };
+
+type Register = (program: Command) => void;
+const GROUPS: Record<string, { description: string; load: () => Promise<{ register: Register }> }> = {
+  server: {
+    description: "Run the API, web UI and services (optionally with a built-in agent)",
+    load: () => import("./server.ts"),
+  },
+  agent: { description: "Poll a work pool and start its flow runs", load: () => import("./agent.ts") },
+  scheduler: { description: "Run the scheduler service alone", load: () => import("./scheduler.ts") },
+  init: {
+    description: "Write a weir.yaml for this folder from a recipe",
+    load: () => import("./init.ts"),
+  },
+  deploy: {
+    description: "Create or update deployments from weir.yaml",
+    load: () => import("./deploy.ts"),
+  },
+  deployment: {
+    description: "List, inspect, run and delete deployments",
+    load: () => import("./deployment.ts"),
+  },
+  "flow-run": {
+    description: "List, inspect, follow and cancel flow runs",
+    load: () => import("./flow-run.ts"),
+  },
+  run: { description: "Run a flow from a file now, in this process", load: () => import("./run.ts") },
+  schedule: { description: "Preview a schedule's next run times", load: () => import("./schedule.ts") },
+  block: {
+    description: "Manage blocks (typed configuration and credentials)",
+    load: () => import("./block.ts"),
+  },
+  variable: { description: "Manage variables", load: () => import("./variable.ts") },
+  "work-pool": { description: "Manage work pools", load: () => import("./work-pool.ts") },
+  "work-queue": { description: "Manage work queues of a pool", load: () => import("./work-queue.ts") },
+  "concurrency-limit": {
+    description: "Limit active flow runs by tag",
+    load: () => import("./concurrency-limit.ts"),
+  },
+  token: {
+    description: "Manage API tokens for agents, CI and people (servers with --auth)",
+    load: () => import("./token.ts"),
+  },
+  "secret-key": {
+    description: "Rotate the key secret block fields are sealed with",
+    load: () => import("./secret-key.ts"),
+  },
+  execute: { description: "Run one flow run (started by agents)", load: () => import("./execute.ts") },
+  db: {
+    description: "Migrate a database, or move one to another (SQLite ⇄ PostgreSQL)",
+    load: () => import("./db.ts"),
+  },
+  image: {
+    description: "Build the Weir runtime image for docker work pools",
+    load: () => import("./image.ts"),
+  },
+  "install-deps": {
+    description: "Install a flow project's dependencies with the binary's own package manager",
+    load: () => import("./install-deps.ts"),
+  },
+  types: {
+    description: 'Write type declarations for "weir" and "valibot" into a flow project',
+    load: () => import("./types.ts"),
+  },
+  completion: {
+    description: "Print a shell completion script (bash, zsh, fish)",
+    load: () => import("./completion.ts"),
+  },
+};
+
+export function buildProgram(): Command {
+  return (
+    new Command("weir")
+      .description("Weir: a workflow orchestrator for TypeScript, in one binary")
+      .version(pkg.version, "-V, --version")
+      // Program options count only before the command: `weir deploy --version v9` is the
+      // deployment's version, not Weir's.
+      .enablePositionalOptions()
+      .showSuggestionAfterError(true)
+      .exitOverride()
+      .configureOutput({ outputError: () => {} })
+  );
+}
+
+/** Registers every group (completion scripts need the whole tree). */
+export async function fullProgram(): Promise<Command> {
+  const program = buildProgram();
+  for (const g of Object.values(GROUPS)) (await g.load()).register(program);
+  return program;
+}
+
+/** Prefect's two-letter short flags (`-ib`, `-sb`), which commander cannot declare, as long ones. */
+const LEGACY_FLAGS: Record<string, string> = { "-ib": "--ib", "-sb": "--sb" };
+
+export async function runProgram(rawArgv: string[]): Promise<number> {
+  const argv = rawArgv.map((a) => LEGACY_FLAGS[a] ?? a);
+  const program = buildProgram();
+  const group = argv.find((a) => !a.startsWith("-"));
+  if (group && Object.hasOwn(GROUPS, group) && argv[0] === group) {
+    (await GROUPS[group]!.load()).register(program);
+  } else {
+    for (const [name, g] of Object.entries(GROUPS)) program.command(name).description(g.description);
+  }
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return Number(process.exitCode ?? 0);
+  } catch (err) {
+    return report(err);
+  }
+}
+
+export function report(err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (
+      err.code === "commander.helpDisplayed" ||
+      err.code === "commander.version" ||
+      err.code === "commander.help"
+    )
+      return 0;
+    if (err.code === "commander.executeSubCommandAsync") return 0;
+    // Point to the help of the deepest command that exists (never to a mistyped one).
+    const words = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+    const known = Object.hasOwn(GROUPS, words[0] ?? "")
+      ? words.slice(0, err.code === "commander.unknownCommand" ? 1 : 2)
+      : [];
+    console.error(
+      `weir: ${err.message.replace(/^error: /, "")} (see: weir ${[...known, "--help"].join(" ")})`,
+    );
+    return 2;
+  }
+  const e = err as { name?: string; code?: string; message?: string; stack?: string };
+  if (e?.name === "WeirError") {
+    console.error(`weir: ${e.message}`);
+    return e.code === "USAGE" ? 2 : 1;
+  }
+  console.error(`weir: unexpected error: ${e?.message ?? String(err)}`);
+  if (process.env.WEIR_DEBUG) console.error(e?.stack);
+  else console.error("weir: set WEIR_DEBUG=1 to see the stack trace, and please report it");
+  return 1;
+}
