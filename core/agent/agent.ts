@@ -285,6 +285,16 @@ export class Agent {
     return Math.max(0, Math.min(free, this.#warmed.ready - this.#startedInFlight));
   }
 
+  /**
+   * The waiting executors a run may take: any, for a run its claim started; for another, only
+   * one that no started run is about to take (else it starts a process of its own), so a started
+   * run never waits RUNNING for a cold process while a run still PENDING has its executor.
+   */
+  #warmedFor(run: FlowRun): Warmed | null {
+    if (!this.#warmed || run.state.type === "RUNNING") return this.#warmed;
+    return this.#warmed.ready > this.#startedInFlight ? this.#warmed : null;
+  }
+
   #launch(run: FlowRun, apiKey: string | null, deployment: Deployment | undefined): void {
     const taken: Taken = {
       run,
@@ -362,7 +372,7 @@ export class Agent {
               apiKey: taken.apiKey,
               allowedDirs: this.#allowedDirs,
               deployment: taken.deployment,
-              warmed: this.#warmed,
+              warmed: this.#warmedFor(run),
               accepts: this.opts.client.accepted(),
             });
     } catch (err) {

@@ -112,6 +112,9 @@ export function runVariables(
     // Its claim recorded it RUNNING (an agent with --isolation none starting it in a process of
     // its own): the engine must not propose RUNNING again.
     WEIR_RUN_STARTED: run.state.type === "RUNNING" ? run.id : undefined,
+    // What the server takes, as the agent learnt it: a process started for the run sends its
+    // task runs with its first report as a warm executor does (see LaunchContext.accepts).
+    WEIR_SERVER_ACCEPTS: ctx.accepts?.length ? ctx.accepts.join(",") : undefined,
   };
 }
 

@@ -1,8 +1,10 @@
-// An agent whose report of a run's end is refused must not run that flow again: the run stays
-// RUNNING on the server (its claim started it), and a claim that finds a RUNNING run of this
-// agent's it does not list takes it for a lost answer and hands it back. The agent keeps such
-// runs listed and reports them again with its heartbeats. Real server, real `weir execute --warm`
-// processes of the compiled binary; only the agent's client is made to fail one report.
+// What an agent does with the runs a claim started (recorded RUNNING because an executor was
+// waiting). One whose end the server refused must not run again: it stays RUNNING on the server,
+// and a claim that finds a RUNNING run of this agent's it does not list takes it for a lost answer
+// and hands it back. The agent keeps such runs listed and reports them again with its heartbeats.
+// And a started run has the waiting executor before any run of the same claim still PENDING.
+// Real server, real `weir execute --warm` processes of the compiled binary; only the agent's
+// client is changed (one report refused; a claim's answer in another order).
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -40,17 +42,45 @@ class RefusesOneCrash extends WeirClient {
   }
 }
 
+/**
+ * Writes which kind of process ran it (a warm executor, or one started for the run) and what it
+ * was told the server takes (a process whose claim started its run asks the server nothing first).
+ */
+const WHICH = `import { flow } from "weir";
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
+export const which = flow({ name: "which" }, async () => {
+  const kind = (process.argv.includes("--warm") ? "warm" : "cold") + "/" + process.env.WEIR_SERVER_ACCEPTS;
+  appendFileSync(join(import.meta.dir, "which.log"), \`\${process.env.WEIR_FLOW_RUN_ID} \${kind}\\n\`);
+});
+`;
+
+/** A client that lists a claim's PENDING runs before the ones it started. */
+class PendingFirst extends WeirClient {
+  started: string[] = [];
+  override async claim(...args: Parameters<WeirClient["claim"]>) {
+    const res = await super.claim(...args);
+    for (const r of res.flow_runs) if (r.state.type === "RUNNING") this.started.push(r.id);
+    res.flow_runs.sort((a, b) => Number(a.state.type === "RUNNING") - Number(b.state.type === "RUNNING"));
+    return res;
+  }
+}
+
 let env: Env;
 let project: string;
 beforeAll(async () => {
   env = new Env();
   project = env.project("reports", {
     "flows/f.ts": FLOW,
-    "weir.yaml":
-      "deployments:\n  - { name: quits, entrypoint: flows/f.ts:quits, work_pool: { name: local } }\n",
+    "flows/which.ts": WHICH,
+    "weir.yaml": `deployments:
+  - { name: quits, entrypoint: flows/f.ts:quits, work_pool: { name: local } }
+  - { name: which, entrypoint: flows/which.ts:which, work_pool: { name: pair } }
+`,
   });
   await env.startServer();
   expect((await env.cli(["work-pool", "create", "local"])).code).toBe(0);
+  expect((await env.cli(["work-pool", "create", "pair"])).code).toBe(0);
   expect((await env.cli(["deploy", "--all"], { cwd: project })).code).toBe(0);
 });
 afterAll(() => env.dispose());
@@ -98,6 +128,58 @@ describe("an end the server would not take", () => {
       expect(readFileSync(log, "utf8").trim().split("\n")).toHaveLength(1);
     } finally {
       agent.killAll();
+      await agent.stop();
+    }
+  });
+});
+
+describe("a claim that starts one run of two", () => {
+  test("gives the waiting executor to the run it started, even when the other comes first", async () => {
+    const { id } = (await env.json(["deployment", "inspect", "which/which"])) as { id: string };
+    const runs: string[] = [];
+    // Both wait before the agent starts, so one claim takes the two.
+    for (let i = 0; i < 2; i++)
+      runs.push(
+        (
+          (await fetch(`${env.apiUrl}/deployments/${id}/runs`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: "{}",
+          }).then((r) => r.json())) as { id: string }
+        ).id,
+      );
+    const client = new PendingFirst(env.apiUrl);
+    const agent = new Agent({
+      client,
+      pool: "pair",
+      queues: [],
+      limit: 2,
+      name: "pair",
+      command: [env.bin],
+      registry,
+      prewarm: 1,
+      pollWaitMs: 100,
+      allowDirs: [env.root],
+      log: () => {},
+    });
+    // The agent learns that the server takes a number of runs to start from its first heartbeat.
+    await agent.start();
+    try {
+      for (const run of runs) await env.waitForRun(run, (x) => x.state.type === "COMPLETED");
+      expect(client.started).toHaveLength(1);
+      const started = client.started[0]!;
+      const kinds = Object.fromEntries(
+        readFileSync(join(project, "flows", "which.log"), "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => l.split(" ") as [string, string]),
+      );
+      const accepts = client.accepted().join(",");
+      expect(accepts).toContain("task_runs");
+      expect(kinds).toEqual(
+        Object.fromEntries(runs.map((r) => [r, `${r === started ? "warm" : "cold"}/${accepts}`])),
+      );
+    } finally {
       await agent.stop();
     }
   });
