@@ -51,7 +51,9 @@ export async function execute(idArg: string | undefined, warm: boolean): Promise
     ({ id, execution, accepts } = applyHandoff(text));
   }
   if (!id) throw new WeirError("USAGE", "missing <flow-run-id> (weir execute ID)");
-  accepts ??= process.env.WEIR_SERVER_ACCEPTS?.split(",").filter(Boolean);
+  accepts ??= process.env.WEIR_SERVER_ACCEPTS?.split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
   const runId = id;
   const controller = new AbortController();
   // The agent asks for cancellation with SIGTERM. Ctrl-C in the agent's terminal reaches this

@@ -44,6 +44,8 @@ export async function primeFlowImports(): Promise<void> {
     // One file and its folder: rmSync's recursive walk costs ~1.5 ms of the start.
     try {
       if (file) unlinkSync(file);
+    } catch {}
+    try {
       if (dir) rmdirSync(dir);
     } catch {}
   }

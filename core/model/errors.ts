@@ -1,5 +1,5 @@
 /**
- * The one error class Weir throws on purpose. `code` is stable and decides the exit code (main.ts)
+ * The one error class Weir throws on purpose. `code` is stable and decides the exit code (cmd/program.ts)
  * and the HTTP status (the API's onError); `message` is written for the person reading it: what
  * could not be done, why, and what to do.
  */

@@ -51,48 +51,70 @@ export function projectContext(
 
 /** The entries as a tar stream (ustar with PAX headers for long names), written as it is read. */
 export function tarStream(entries: ContextEntry[], signal?: AbortSignal): ReadableStream<Uint8Array> {
-  const RS = ReadableStream as unknown as { from(x: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> };
-  return RS.from(tarChunks(entries, signal));
+  let p: ReturnType<typeof Tar.pack> | undefined;
+  let chunks: AsyncIterator<Uint8Array> | undefined;
+  let cancelled = false;
+  return new ReadableStream<Uint8Array>({
+    async start() {
+      // Loaded by the builds that send a context, not by every process that loads the plugins
+      // (an executor's start: tar-stream and streamx are ~1 ms of it).
+      const { pack } = await import("tar-stream");
+      p = pack();
+      if (cancelled) p.destroy();
+      else fill(p, entries, signal).catch((err) => p!.destroy(err));
+      chunks = (p as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    },
+    async pull(controller) {
+      // An error ends the stream through its controller, never as a rejected pull: the request
+      // that was reading it may have gone already, and nothing would handle that rejection.
+      try {
+        const { value, done } = await chunks!.next();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (err) {
+        controller.error(err);
+      }
+    },
+    // The reader went away (the daemon refused the build, the request was aborted): stop packing.
+    cancel() {
+      cancelled = true;
+      p?.destroy(); // with no error: nobody reads it any more to hear of one
+    },
+  });
 }
 
-async function* tarChunks(entries: ContextEntry[], signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-  // Loaded by the builds that send a context, not by every process that loads the plugins (an
-  // executor's start: tar-stream and streamx are ~1 ms of it).
-  const { pack } = await import("tar-stream");
-  const p = pack();
-  const fill = async () => {
-    for (const e of entries) {
-      if (signal?.aborted) throw signal.reason ?? new Error("aborted");
-      if ("symlink" in e) {
-        await added(p, { name: e.name, type: "symlink", linkname: e.symlink });
-      } else if ("dir" in e) {
-        await added(p, { name: e.name, type: "directory", mode: e.mode ?? 0o755 });
-      } else if ("data" in e) {
-        const data = typeof e.data === "string" ? Buffer.from(e.data) : Buffer.from(e.data);
-        await added(p, { name: e.name, mode: e.mode ?? 0o644 }, data);
-      } else {
-        const entry = p.entry({
-          name: e.name,
-          size: e.size,
-          mode: e.mode ?? 0o644,
-          mtime: e.mtime,
-        }) as unknown as Writable;
-        const finished = new Promise<void>((resolve, reject) => {
-          entry.on("finish", resolve);
-          entry.on("error", reject);
-        });
-        for await (const chunk of Bun.file(e.file).stream()) {
-          if (!entry.write(Buffer.from(chunk)))
-            await new Promise<void>((r) => entry.once("drain", () => r()));
-        }
-        entry.end();
-        await finished;
+async function fill(p: ReturnType<typeof Tar.pack>, entries: ContextEntry[], signal?: AbortSignal) {
+  for (const e of entries) {
+    if (signal?.aborted) throw signal.reason ?? new Error("aborted");
+    if ("symlink" in e) {
+      await added(p, { name: e.name, type: "symlink", linkname: e.symlink });
+    } else if ("dir" in e) {
+      await added(p, { name: e.name, type: "directory", mode: e.mode ?? 0o755 });
+    } else if ("data" in e) {
+      const data = typeof e.data === "string" ? Buffer.from(e.data) : Buffer.from(e.data);
+      await added(p, { name: e.name, mode: e.mode ?? 0o644 }, data);
+    } else {
+      const entry = p.entry({
+        name: e.name,
+        size: e.size,
+        mode: e.mode ?? 0o644,
+        mtime: e.mtime,
+      }) as unknown as Writable;
+      const finished = new Promise<void>((resolve, reject) => {
+        entry.on("finish", resolve);
+        entry.on("error", reject);
+      });
+      // Awaited below; a read that fails first (the file went away) ends the pack with its own
+      // error, which then reaches the entry too: that second report is not one to raise.
+      finished.catch(() => {});
+      for await (const chunk of Bun.file(e.file).stream()) {
+        if (!entry.write(Buffer.from(chunk))) await new Promise<void>((r) => entry.once("drain", () => r()));
       }
+      entry.end();
+      await finished;
     }
-    p.finalize();
-  };
-  fill().catch((err) => p.destroy(err));
-  yield* p as unknown as AsyncIterable<Uint8Array>;
+  }
+  p.finalize();
 }
 
 function added(

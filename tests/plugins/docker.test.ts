@@ -1,6 +1,10 @@
 // The parts of plugins/docker that are rules rather than talk with a daemon: Prefect's default
 // tag, the generated Dockerfile, image name parsing, sizes and container names.
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type ContextEntry, tarStream } from "../../plugins/docker/context.ts";
 import { registryOf, splitTag } from "../../plugins/docker/images.ts";
 import { containerName, sizeBytes } from "../../plugins/docker/infrastructure.ts";
 import { autoDockerfile, defaultTag } from "../../plugins/docker/steps.ts";
@@ -64,5 +68,68 @@ describe("docker job variables", () => {
     expect(containerName("my flow/run #1")).toBe("my-flow-run-1");
     expect(containerName("__.-x")).toBe("x");
     expect(containerName("!!!")).toBeNull();
+  });
+});
+
+describe("tarStream() (a build context)", () => {
+  const entries = (dir: string): ContextEntry[] => [
+    { name: "app/", dir: true },
+    { name: "app/a.txt", data: "alpha\n" },
+    { name: "app/big.bin", file: join(dir, "big.bin"), size: 3 * 1024 * 1024 },
+    { name: "app/link", symlink: "a.txt" },
+  ];
+  const fixture = () => {
+    const dir = mkdtempSync(join(tmpdir(), "weir-tar-"));
+    writeFileSync(join(dir, "big.bin"), Buffer.alloc(3 * 1024 * 1024, 7));
+    return dir;
+  };
+
+  test("is a tar that tar itself reads, file contents included", async () => {
+    const dir = fixture();
+    try {
+      const tar = join(dir, "context.tar");
+      writeFileSync(tar, new Uint8Array(await new Response(tarStream(entries(dir))).arrayBuffer()));
+      const list = Bun.spawnSync(["tar", "-tvf", tar]).stdout.toString();
+      expect(list).toContain("app/a.txt");
+      expect(list).toContain("app/link -> a.txt");
+      expect(list).toMatch(/3145728 .*app\/big\.bin/);
+      const a = Bun.spawnSync(["tar", "-xOf", tar, "app/a.txt"]).stdout.toString();
+      expect(a).toBe("alpha\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a file that went away fails the stream with its error, and nothing else is raised", async () => {
+    const dir = fixture();
+    try {
+      const gone = [...entries(dir), { name: "app/gone.txt", file: join(dir, "gone.txt"), size: 4 }];
+      const failed = await new Response(tarStream(gone)).arrayBuffer().then(
+        () => "finished",
+        (err: Error) => err.message,
+      );
+      expect(failed).toContain("ENOENT");
+      await Bun.sleep(50); // an unhandled rejection would land here and fail the test
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a reader may cancel after the first chunk with nothing thrown; an abort makes it fail", async () => {
+    const dir = fixture();
+    try {
+      const reader = tarStream(entries(dir)).getReader();
+      expect((await reader.read()).done).toBe(false);
+      await reader.cancel(new Error("the daemon went away"));
+      const aborted = new AbortController();
+      aborted.abort(new Error("stopped by the test"));
+      const failed = await new Response(tarStream(entries(dir), aborted.signal)).arrayBuffer().then(
+        () => "finished",
+        (err: Error) => err.message,
+      );
+      expect(failed).toBe("stopped by the test");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
