@@ -48,6 +48,16 @@ export function runtimeStartVariables(env: Record<string, unknown> | null | unde
   return Object.keys(env ?? {}).filter((k) => RUNTIME_START.test(k));
 }
 
+/**
+ * JavaScriptCore compiles a function with its baseline JIT once it has run ~500 times. A `weir
+ * execute` process passes that mark in code it runs a few hundred times and never again (its
+ * modules' setup, the engine's first run), so that compiling is wasted on a process that exits
+ * with its run: at 3,000 an executor spends ~5 ms less CPU (of ~65; see docs/decisions.md), and a
+ * flow's hot loop is compiled a few thousand iterations later (10 × fib(33): 204 ms either way).
+ * A value in the agent's environment or the run's `env` wins.
+ */
+export const EXECUTOR_JIT: Record<string, string> = { BUN_JSC_thresholdForJITAfterWarmUp: "3000" };
+
 /** What a warm executor is handed on stdin: the run, its environment and its folder. */
 export interface Handoff {
   id: string;
@@ -114,6 +124,7 @@ function spawnWarm(o: WarmOptions) {
   return Bun.spawn([...o.command, "execute", "--warm"], {
     // Not the agent's token: the run's own comes with the hand-off.
     env: {
+      ...EXECUTOR_JIT,
       ...process.env,
       WEIR_API_KEY: undefined,
       WEIR_API_URL: o.apiUrl,
@@ -198,6 +209,7 @@ export const processInfrastructure = defineInfrastructure({
         const argv = config.command ? splitCommand(config.command) : [...ctx.command, "execute", run.id];
         child = Bun.spawn(argv, {
           env: {
+            ...(config.command ? {} : EXECUTOR_JIT),
             ...process.env,
             ...runEnv,
             // `weir execute` watches this process and stops when it is gone (see watchParent).

@@ -12,7 +12,7 @@ setDefaultTimeout(90_000);
 
 const FLOW = (word: string) => `import { flow } from "weir";
 export const where = flow({ name: "where" }, async (_p, { log }) => {
-  log.info(\`pid=\${process.pid} cwd=\${process.cwd()} marker=\${process.env.MARKER ?? "-"} tz=\${new Date(0).getTimezoneOffset()} word=${word}\`);
+  log.info(\`pid=\${process.pid} cwd=\${process.cwd()} marker=\${process.env.MARKER ?? "-"} tz=\${new Date(0).getTimezoneOffset()} jit=\${process.env.BUN_JSC_thresholdForJITAfterWarmUp ?? "-"} word=${word}\`);
 });
 export const waits = flow({ name: "waits" }, async (_p, { signal }) => {
   await new Promise((resolve) => signal.addEventListener("abort", resolve));
@@ -33,6 +33,9 @@ beforeAll(async () => {
   - name: tokyo
     entrypoint: flows/f.ts:where
     work_pool: { name: warm, job_variables: { env: { TZ: Asia/Tokyo } } }
+  - name: own-jit
+    entrypoint: flows/f.ts:where
+    work_pool: { name: warm, job_variables: { env: { BUN_JSC_thresholdForJITAfterWarmUp: "700" } } }
   - { name: inside, entrypoint: flows/f.ts:where, work_pool: { name: inline } }
   - name: inside-marked
     entrypoint: flows/f.ts:where
@@ -130,6 +133,8 @@ describe("prewarmed flow-run processes", () => {
     expect(await startedByClaim(a.run!)).toBe(true);
     expect(await history(b.run!)).toEqual(ONE_ATTEMPT);
     expect(a.pid).not.toBe(b.pid);
+    // Executors compile less of the code they run once (see EXECUTOR_JIT).
+    expect(a.jit).toBe("3000");
     expect(a.marker).toBe("-");
     expect(b.marker).toBe("m1");
     // set_working_directory (weir deploy's pull step) moved each run into the project
@@ -139,11 +144,16 @@ describe("prewarmed flow-run processes", () => {
     for (const pid of ready) expect(warmChildren(agentPid)).not.toContain(pid);
   });
 
-  test("a run whose env only takes effect at process start (TZ) gets a process started with it", async () => {
+  test("a run whose env only takes effect at process start (TZ, BUN_*) gets a process started with it", async () => {
     const waiting = warmChildren(agent.proc.pid);
     const t = await runAndRead("where/tokyo");
     expect(t.tz).toBe("-540");
+    expect(t.jit).toBe("3000");
     expect(waiting).not.toContain(Number(t.pid));
+    // A JIT setting of the run's own wins over the executors' (and gets a process started with it).
+    const own = await runAndRead("where/own-jit");
+    expect(own.jit).toBe("700");
+    expect(waiting).not.toContain(Number(own.pid));
     // Its claim may have started it (an executor was waiting), and a cold process takes that on.
     expect(await history(t.run!)).toEqual(ONE_ATTEMPT);
   });
