@@ -83,12 +83,15 @@ export async function execute(idArg: string | undefined, warm: boolean): Promise
   // The flow process ends with its agent, reporting the run CRASHED itself; one that does not
   // stop within the grace period is ended anyway.
   const agentPid = Number(process.env.WEIR_AGENT_PID);
+  const runFolder = process.env.WEIR_RUN_FOLDER;
+  let orphaned = false;
   if (Number.isInteger(agentPid) && agentPid > 0) {
     watchParent(agentPid, () => {
+      orphaned = true;
       const message = `Its agent (pid ${agentPid}) exited while the run was in progress; the flow process stopped with it`;
       console.error(`weir: ${message}`);
       controller.abort(new StopRun({ type: "CRASHED", message }));
-      setTimeout(() => process.exit(1), 10_000).unref();
+      setTimeout(() => void removeRunFolder(runFolder).finally(() => process.exit(1)), 10_000).unref();
     });
   }
   const allowed = process.env.WEIR_ALLOWED_DIRS;
@@ -100,5 +103,22 @@ export async function execute(idArg: string | undefined, warm: boolean): Promise
     registry: plugins,
     env: process.env,
   });
+  if (orphaned) await removeRunFolder(runFolder);
   process.exitCode = final.type === "COMPLETED" ? 0 : 1;
+}
+
+/**
+ * Removes the folder the agent made for this run (WEIR_RUN_FOLDER, read before flow code ran),
+ * which the agent, gone, no longer can. Only a `weir-run-*` folder directly in the temp folder:
+ * the variable is not trusted to name anything else.
+ */
+async function removeRunFolder(folder: string | undefined): Promise<void> {
+  if (!folder) return;
+  const [{ rm }, { tmpdir }, { basename, dirname }] = await Promise.all([
+    import("node:fs/promises"),
+    import("node:os"),
+    import("node:path"),
+  ]);
+  if (!basename(folder).startsWith("weir-run-") || dirname(folder) !== tmpdir()) return;
+  await rm(folder, { recursive: true, force: true }).catch(() => {});
 }

@@ -183,6 +183,9 @@ export const processInfrastructure = defineInfrastructure({
       ...stringEnv(config.env),
       ...runVariables(run, ctx),
       WEIR_ALLOWED_DIRS: JSON.stringify(ctx.allowedDirs),
+      // A folder made for the run: an executor whose agent dies removes it itself (the agent
+      // that would have cannot), so code pulled into it does not pile up in the temp folder.
+      WEIR_RUN_FOLDER: config.working_dir ? undefined : cwd,
     };
     // A warm executor takes the run unless the run needs a process started its own way.
     const warm =

@@ -1,12 +1,19 @@
 // A flow process never outlives its agent, and a finished run takes nothing more: through the
 // compiled binary, with the agent killed by SIGKILL (nothing of it gets to clean up).
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { alive, Env } from "./harness.ts";
 
 setDefaultTimeout(60_000);
 
 const FLOW = `import { flow } from "weir";
 export const busy = flow({ name: "busy" }, async (_p, { log }) => {
+  // The folder the agent made for the run (the deployment's pull step moved on to the project).
+  const folder = process.env.WEIR_RUN_FOLDER ?? "";
+  await Bun.write(\`\${folder}/pulled-code.txt\`, "what a pull step would leave");
+  log.info(\`folder=\${folder}\`);
   log.info(\`pid=\${process.pid}\`);
   for (let i = 0; ; i++) {
     log.info(\`still here \${i}\`);
@@ -36,7 +43,7 @@ const post = (path: string, body: unknown) =>
   });
 
 describe("an agent killed with SIGKILL", () => {
-  test("takes its flow process with it; the run ends CRASHED at once and takes no more logs", async () => {
+  test("takes its flow process and run folder with it; the run ends CRASHED at once and takes no more logs", async () => {
     const agent = await env.startAgent("local");
     expect((await env.cli(["deploy", "--all"], { cwd: project })).code).toBe(0);
     const created = await env.json(["deployment", "run", "busy/busy"]);
@@ -57,6 +64,11 @@ describe("an agent killed with SIGKILL", () => {
     expect(run.state.message).toMatch(/^Its agent \(pid \d+\) exited while the run was in progress/);
     for (let i = 0; i < 200 && alive(pid); i++) await Bun.sleep(50);
     expect(alive(pid)).toBe(false);
+    // The folder the agent made for the run (with what the flow wrote) went with the process.
+    const first = (await fetch(`${env.apiUrl}/flow-runs/${created.id}/logs`).then((r) => r.json())) as any[];
+    const folder = String(first.find((l) => l.message.startsWith("folder="))?.message.slice(7));
+    expect(folder.startsWith(join(tmpdir(), "weir-run-"))).toBe(true);
+    expect(existsSync(folder)).toBe(false);
 
     // Every log line was written before the run ended, and the server now refuses more.
     const states = (await fetch(`${env.apiUrl}/flow-runs/${created.id}/states`).then((r) =>
