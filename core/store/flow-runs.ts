@@ -291,10 +291,12 @@ export async function setFlowRunState(
       if (!run.start_time) patch.startTime = now;
     }
     if (proposal.type === "SCHEDULED") patch.nextScheduledStartTime = isoUtc(proposal.scheduledTime) ?? now;
-    if (["COMPLETED", "FAILED", "CANCELLED", "CRASHED"].includes(proposal.type)) {
-      patch.endTime = now;
-      if (run.start_time) patch.totalRunTime = Date.parse(now) - Date.parse(run.start_time);
-    }
+    if (["COMPLETED", "FAILED", "CANCELLED", "CRASHED"].includes(proposal.type)) patch.endTime = now;
+    // Prefect's IncrementRunTime: the time spent RUNNING, summed over every attempt (not the
+    // waits between retries, nor the time a cancellation took).
+    if (run.state.type === "RUNNING" && proposal.type !== "RUNNING")
+      patch.totalRunTime =
+        run.total_run_time + Math.max(0, Date.parse(now) - Date.parse(run.state.timestamp));
     if (extra.infrastructurePid !== undefined) patch.infrastructurePid = extra.infrastructurePid;
     await updateById(tc, c.t.flowRuns, id, patch);
     if (extra.result !== undefined && proposal.type === "COMPLETED")

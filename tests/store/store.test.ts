@@ -93,6 +93,31 @@ for (const backend of backends()) {
         expect(history.map((s) => s.type)).toEqual(["SCHEDULED", "PENDING", "RUNNING", "COMPLETED"]);
       });
 
+      test("total_run_time is the time spent Running over every attempt, not the waits between them", async () => {
+        const run = await newRun();
+        await store.setFlowRunState(run.id, { type: "RUNNING" });
+        await store.setFlowRunState(run.id, { type: "SCHEDULED", name: "AwaitingRetry" });
+        await Bun.sleep(30);
+        await store.setFlowRunState(run.id, { type: "RUNNING" });
+        await store.setFlowRunState(run.id, { type: "FAILED" });
+        await Bun.sleep(30);
+        await store.retryFlowRun(run.id);
+        await store.setFlowRunState(run.id, { type: "RUNNING" });
+        const done = await store.setFlowRunState(run.id, { type: "COMPLETED" });
+        const history = await store.listFlowRunStates(run.id);
+        let running = 0;
+        for (const [i, s] of history.entries())
+          if (s.type === "RUNNING")
+            running += Date.parse(history[i + 1]!.timestamp) - Date.parse(s.timestamp);
+        expect(done.run_count).toBe(3);
+        expect(done.total_run_time).toBe(running);
+        expect((await store.getFlowRun(run.id)).total_run_time).toBe(running);
+        // The two waits are in the span from the first start to the end, not in the run time.
+        expect(Date.parse(done.end_time!) - Date.parse(done.start_time!)).toBeGreaterThanOrEqual(
+          running + 60,
+        );
+      });
+
       test("an illegal transition is refused and changes nothing", async () => {
         const run = await newRun();
         await store.setFlowRunState(run.id, { type: "RUNNING" });
