@@ -57,6 +57,30 @@ function tlsOptions(): { tls?: { ca: string } } {
 }
 
 /** The typed HTTP client used by the CLI, agent, engine and SDK. */
+/**
+ * One address of WEIR_API_URL as requests use it: an http(s) URL without a trailing slash. A
+ * server's bare address (no path) means its API, which it serves under /api.
+ */
+function apiAddress(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    url = new URL("invalid:");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new WeirError(
+      "USAGE",
+      // Not echoed when it may hold a password (user:password@host).
+      `WEIR_API_URL ${text.includes("@") ? "" : `"${text}" `}is not an http(s) address: give the server's API, e.g. ${DEFAULT_API_URL} (several, for servers sharing one database, separated by commas)`,
+    );
+  const path = url.pathname.replace(/\/+$/, "");
+  url.pathname = path === "" ? "/api" : path;
+  url.search = "";
+  url.hash = "";
+  return url.href.replace(/\/+$/, "");
+}
+
 export class WeirClient {
   /** The API address, or several separated by commas (servers sharing one database). */
   readonly baseUrl: string;
@@ -90,8 +114,9 @@ export class WeirClient {
     this.#apiKey = options.apiKey ?? (process.env.WEIR_API_KEY || undefined);
     this.#urls = baseUrl
       .split(",")
-      .map((u) => u.trim().replace(/\/+$/, ""))
-      .filter(Boolean);
+      .map((u) => u.trim())
+      .filter(Boolean)
+      .map(apiAddress);
     if (this.#urls.length === 0) this.#urls.push(DEFAULT_API_URL);
     this.baseUrl = this.#urls.join(",");
   }

@@ -108,6 +108,17 @@ describe("agent shutdown", () => {
   });
 });
 
+describe("WEIR_API_URL", () => {
+  test("a server's bare address means its API", async () => {
+    for (const url of [`http://127.0.0.1:${env.port}`, `http://127.0.0.1:${env.port}/`]) {
+      const r = await env.cli(["deployment", "ls", "--json"], { env: { WEIR_API_URL: url } });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect((JSON.parse(r.stdout) as { name: string }[]).map((d) => d.name)).toContain("daily");
+    }
+  });
+});
+
 describe("bad parameters", () => {
   test("a wrong type is refused naming the parameter and type, and no run is created", async () => {
     const before = (await env.json(["flow-run", "ls", "--limit", "100"])).length;
@@ -182,6 +193,16 @@ describe("bad input gets one clear line, never a stack trace", () => {
     "unreachable API",
     () => env.cli(["deployment", "ls"], { env: { WEIR_API_URL: "http://127.0.0.1:9/api" } }),
     /Cannot reach the Weir API at http:\/\/127\.0\.0\.1:9\/api \(connection refused\): start a server with "weir server"/,
+  );
+  add(
+    "WEIR_API_URL that is not a URL",
+    () => env.cli(["flow-run", "ls"], { env: { WEIR_API_URL: "notaurl" } }),
+    /^weir: WEIR_API_URL "notaurl" is not an http\(s\) address: give the server's API, e\.g\. http:\/\/127\.0\.0\.1:4200\/api/,
+  );
+  add(
+    "agent with a WEIR_API_URL that is not a URL",
+    () => env.cli(["agent", "--pool", "local"], { env: { WEIR_API_URL: "ftp://x/api" } }),
+    /^weir: WEIR_API_URL "ftp:\/\/x\/api" is not an http\(s\) address/,
   );
   add(
     "unknown flag",
