@@ -108,11 +108,26 @@ export async function runProgram(rawArgv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: "user" });
     return Number(process.exitCode ?? 0);
   } catch (err) {
-    return report(err);
+    return report(err, commandPath(program, argv));
   }
 }
 
-export function report(err: unknown): number {
+/** The words of the deepest command the arguments name (never an option's value or a typo). */
+function commandPath(program: Command, argv: string[]): string[] {
+  const path: string[] = [];
+  let at: Command = program as unknown as Command;
+  for (const word of argv) {
+    if (word.startsWith("-")) continue;
+    const sub = at.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!sub) break;
+    path.push(sub.name());
+    at = sub as unknown as Command;
+  }
+  return path;
+}
+
+/** Prints an error as one line and gives the exit code; `path` is the command it came from. */
+export function report(err: unknown, path?: string[]): number {
   if (err instanceof CommanderError) {
     if (
       err.code === "commander.helpDisplayed" ||
@@ -123,9 +138,11 @@ export function report(err: unknown): number {
     if (err.code === "commander.executeSubCommandAsync") return 0;
     // Point to the help of the deepest command that exists (never to a mistyped one).
     const words = process.argv.slice(2).filter((a) => !a.startsWith("-"));
-    const known = Object.hasOwn(GROUPS, words[0] ?? "")
-      ? words.slice(0, err.code === "commander.unknownCommand" ? 1 : 2)
-      : [];
+    const known =
+      path ??
+      (Object.hasOwn(GROUPS, words[0] ?? "")
+        ? words.slice(0, err.code === "commander.unknownCommand" ? 1 : 2)
+        : []);
     console.error(
       `weir: ${err.message.replace(/^error: /, "")} (see: weir ${[...known, "--help"].join(" ")})`,
     );

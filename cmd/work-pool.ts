@@ -1,6 +1,6 @@
 import type { Command } from "@commander-js/extra-typings";
 import { WeirError } from "../core/model/index.ts";
-import { client, positiveInt } from "./lib/options.ts";
+import { client, limitOption, nonNegativeInt } from "./lib/options.ts";
 import { printJson, printTable } from "./lib/output.ts";
 import { readTemplateFile } from "./lib/template-file.ts";
 
@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .argument("<name>", "pool name")
     .option("--type <type>", "infrastructure its runs start on: process or docker", "process")
     .option("--description <text>", "description")
-    .option("--limit <n>", "most concurrent runs in the pool", positiveInt("--limit"))
+    .option("--limit <n>", "most runs of the pool pending or running at once", nonNegativeInt("--limit"))
     .option(
       "--base-job-template <file>",
       "JSON file of the pool's job template (default: the type's; see get-default-base-job-template)",
@@ -37,15 +37,20 @@ export function register(program: Command): void {
     .description("Change a work pool's description, concurrency limit or base job template")
     .argument("<name>", "pool name")
     .option("--description <text>", "description")
-    .option("--limit <n>", "most concurrent runs in the pool", positiveInt("--limit"))
+    .option("--limit <n>", "most runs of the pool pending or running at once", nonNegativeInt("--limit"))
+    .option("--no-limit", "remove the pool's concurrency limit")
     .option("--base-job-template <file>", "JSON file of the pool's job template")
     .action(async (name, opts) => {
-      if (opts.description === undefined && opts.limit === undefined && !opts.baseJobTemplate)
-        throw new WeirError("USAGE", "nothing to change: give --description, --limit or --base-job-template");
+      const limit = limitOption(opts.limit);
+      if (opts.description === undefined && limit === undefined && !opts.baseJobTemplate)
+        throw new WeirError(
+          "USAGE",
+          "nothing to change: give --description, --limit, --no-limit or --base-job-template",
+        );
       const template = opts.baseJobTemplate ? await readTemplateFile(opts.baseJobTemplate) : undefined;
       const pool = await client().updateWorkPool(name, {
         description: opts.description,
-        concurrency_limit: opts.limit,
+        concurrency_limit: limit,
         base_job_template: template,
       });
       console.log(`Updated work pool "${pool.name}"; agents use the change for runs they start from now on`);
@@ -79,11 +84,12 @@ export function register(program: Command): void {
       if (pools.length === 0)
         return console.log("No work pools yet (create one with: weir work-pool create NAME --type process)");
       printTable(
-        ["NAME", "TYPE", "QUEUES", "PAUSED", "ID"],
+        ["NAME", "TYPE", "QUEUES", "LIMIT", "PAUSED", "ID"],
         pools.map((p) => [
           p.name,
           p.type,
           p.queues.map((q) => q.name).join(","),
+          p.concurrency_limit === null ? "-" : String(p.concurrency_limit),
           p.is_paused ? "yes" : "no",
           p.id,
         ]),

@@ -1,6 +1,6 @@
 import type { Command } from "@commander-js/extra-typings";
 import { WeirError } from "../core/model/index.ts";
-import { client, nonNegativeInt, positiveInt } from "./lib/options.ts";
+import { client, limitOption, nonNegativeInt, positiveInt } from "./lib/options.ts";
 import { printJson, printTable } from "./lib/output.ts";
 
 const limitText = (n: number | null) => (n === null ? "-" : String(n));
@@ -13,7 +13,11 @@ export function register(program: Command): void {
     .description("Create a queue in a work pool")
     .argument("<name>", "queue name")
     .requiredOption("-p, --pool <pool>", "work pool")
-    .option("--priority <n>", "lower is served first (queues after it move down)", positiveInt("--priority"))
+    .option(
+      "--priority <n>",
+      "lower is served first (queues after it move down)",
+      positiveInt("--priority", 1_000_000),
+    )
     .option("--limit <n>", "most runs of the queue pending or running at once", nonNegativeInt("--limit"))
     .option("--description <text>", "description")
     .action(async (name, opts) => {
@@ -32,16 +36,16 @@ export function register(program: Command): void {
     .description("Change a queue's priority, concurrency limit or description")
     .argument("<name>", "queue name")
     .requiredOption("-p, --pool <pool>", "work pool")
-    .option("--priority <n>", "lower is served first (queues after it move down)", positiveInt("--priority"))
+    .option(
+      "--priority <n>",
+      "lower is served first (queues after it move down)",
+      positiveInt("--priority", 1_000_000),
+    )
     .option("--limit <n>", "most runs of the queue pending or running at once", nonNegativeInt("--limit"))
     .option("--no-limit", "remove the queue's concurrency limit")
     .option("--description <text>", "description")
     .action(async (name, opts) => {
-      // --no-limit makes commander set the option to false (its typings know only the number).
-      const raw = opts.limit as number | boolean | undefined;
-      if (raw === false && process.argv.some((a) => a === "--limit" || a.startsWith("--limit=")))
-        throw new WeirError("USAGE", "--limit and --no-limit contradict each other: give one");
-      const limit = raw === false ? null : typeof raw === "number" ? raw : undefined;
+      const limit = limitOption(opts.limit);
       if (opts.priority === undefined && limit === undefined && opts.description === undefined)
         throw new WeirError(
           "USAGE",

@@ -8,8 +8,9 @@ export const collect = (value: string, previous: string[] = []): string[] => [..
 /** Commander parser for a whole-number option or argument from `min` to `max`, named in its error. */
 function wholeNumber(flag: string, min: number, max: number) {
   return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max)
+    // Digits only: Number() would also take " 3", "0x10", "2e3" and "1_0"-like forms.
+    const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max)
       throw new WeirError(
         "USAGE",
         `${flag} must be a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : " up"} (got "${value}")`,
@@ -22,6 +23,18 @@ export const positiveInt = (flag: string, max = Number.MAX_SAFE_INTEGER) => whol
 
 /** A whole number from 0 (a limit of 0 holds everything back). */
 export const nonNegativeInt = (flag: string, max = 1_000_000) => wholeNumber(flag, 0, max);
+
+/**
+ * `--limit N` / `--no-limit` as the API takes them: the number, null to remove the limit, or
+ * undefined when neither is given. Commander sets the option to false for --no-limit (its typings
+ * know only the number).
+ */
+export function limitOption(value: number | boolean | undefined): number | null | undefined {
+  const raw = value as number | boolean | undefined;
+  if (raw === false && process.argv.some((a) => a === "--limit" || a.startsWith("--limit=")))
+    throw new WeirError("USAGE", "--limit and --no-limit contradict each other: give one");
+  return raw === false ? null : typeof raw === "number" ? raw : undefined;
+}
 
 export { weirHome } from "../../core/model/index.ts";
 

@@ -249,14 +249,14 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     name: v.pipe(name, v.regex(/^[\w.-]+$/, "may hold letters, digits, '_', '.' and '-' only")),
     type: v.optional(name),
     description: nullableText,
-    concurrency_limit: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0))),
+    concurrency_limit: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1_000_000))),
     is_paused: v.optional(v.boolean()),
     base_job_template: v.optional(json("maxJobVariablesBytes")),
   });
 
   const WorkPoolUpdateBody = v.object({
     description: nullableText,
-    concurrency_limit: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0))),
+    concurrency_limit: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1_000_000))),
     base_job_template: v.optional(json("maxJobVariablesBytes")),
   });
 

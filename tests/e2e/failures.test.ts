@@ -209,6 +209,11 @@ describe("bad input gets one clear line, never a stack trace", () => {
     () => env.cli(["deploy", "--bogus"]),
     /unknown option '--bogus' \(see: weir deploy --help\)/,
   );
+  add(
+    "bad option value: the help named is the command's, not the option's value",
+    () => env.cli(["agent", "--pool", "crashpool", "--isolation", "thread"]),
+    /argument 'thread' is invalid\. Allowed choices are process, none\. \(see: weir agent --help\)$/m,
+  );
   add("unknown command", () => env.cli(["nosuch"]), /unknown command 'nosuch' \(see: weir --help\)/);
   add(
     "unknown subcommand",

@@ -265,11 +265,32 @@ describe("limits with agents racing", () => {
     expect(kept.stderr).toContain("cannot be deleted (pause it instead)");
   });
 
+  test("a pool's limit shows in its listing and can be removed", async () => {
+    expect((await env.cli(["work-pool", "create", "capped", "--limit", "0"])).code).toBe(0);
+    const row = (out: string) => out.split("\n").find((l) => l.startsWith("capped "));
+    const listed = await env.cli(["work-pool", "ls"]);
+    expect(listed.stdout.split("\n")[0]).toMatch(/^NAME +TYPE +QUEUES +LIMIT +PAUSED +ID$/);
+    expect(row(listed.stdout)).toMatch(/^capped +process +default +0 +no /);
+    const removed = await env.cli(["work-pool", "update", "capped", "--no-limit"]);
+    expect(removed.code).toBe(0);
+    expect((await env.json(["work-pool", "inspect", "capped"])).concurrency_limit).toBeNull();
+    expect(row((await env.cli(["work-pool", "ls"])).stdout)).toMatch(/^capped +process +default +- +no /);
+    const both = await env.cli(["work-pool", "update", "capped", "--limit", "2", "--no-limit"]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("--limit and --no-limit contradict each other");
+  });
+
   test("bad limits are refused naming the flag", async () => {
     for (const [args, flag] of [
       [["work-queue", "create", "q", "--pool", "race", "--limit", "-1"], "--limit"],
       [["work-queue", "update", "default", "--pool", "race", "--priority", "1.5"], "--priority"],
       [["concurrency-limit", "create", "db", "many"], "<limit>"],
+      // Only digits: forms Number() would take are refused too.
+      [["concurrency-limit", "create", "db", "1e6"], "<limit>"],
+      [["work-queue", "create", "q", "--pool", "race", "--limit", "0x10"], "--limit"],
+      [["work-queue", "update", "default", "--pool", "race", "--priority", " 3"], "--priority"],
+      [["work-queue", "update", "default", "--pool", "race", "--priority", "2000000"], "--priority"],
+      [["work-pool", "update", "race", "--limit", "2000000000000"], "--limit"],
     ] as const) {
       const r = await env.cli([...args]);
       expect(r.code).toBe(2);
