@@ -21,13 +21,20 @@ export function register(program: Command): void {
     .option("--limit <n>", "most runs of the queue pending or running at once", nonNegativeInt("--limit"))
     .option("--description <text>", "description")
     .action(async (name, opts) => {
-      const q = await client().createWorkQueue(opts.pool, name, {
+      const c = client();
+      const q = await c.createWorkQueue(opts.pool, name, {
         priority: opts.priority,
         concurrency_limit: opts.limit,
         description: opts.description,
       });
+      // Prefect's rule gives a queue without --priority the first free number, which may put it
+      // ahead of queues that were there before: said, so it is no surprise.
+      const behind =
+        opts.priority === undefined
+          ? (await c.getWorkPool(opts.pool)).queues.filter((x) => x.priority > q.priority)
+          : [];
       console.log(
-        `Created work queue "${q.name}" in pool "${opts.pool}" (priority ${q.priority}, limit ${limitText(q.concurrency_limit)})`,
+        `Created work queue "${q.name}" in pool "${opts.pool}" (priority ${q.priority}, limit ${limitText(q.concurrency_limit)})${behind.length ? `; it is served before ${behind.map((x) => `"${x.name}" (${x.priority})`).join(", ")}: give --priority N to place it elsewhere` : ""}`,
       );
     });
 

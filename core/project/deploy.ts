@@ -6,6 +6,8 @@ import { jobVariableProblems, templateOf } from "../infra/index.ts";
 import {
   type Deployment,
   describeError,
+  didYouMean,
+  firstFreePriority,
   parameterProblems,
   WeirError,
   type WorkPool,
@@ -120,6 +122,23 @@ function missingRequiredNotes(p: PlannedDeployment, defaults: Record<string, unk
         `the flow requires ${required.map((n) => `"${n}"`).join(", ")} and the deployment gives no default: every run must pass ${required.length > 1 ? "them" : "it"} (--param ${required[0]}=...)`,
       ]
     : [];
+}
+
+/**
+ * A queue the pool does not have is created by the deploy (as Prefect does), with the first free
+ * priority: said out loud, with the near name, since a typo would otherwise jump the line quietly.
+ */
+function newQueueNotes(pool: WorkPool, queue: string): string[] {
+  if (pool.queues.some((q) => q.name === queue)) return [];
+  const priority = firstFreePriority(pool.queues.map((q) => q.priority));
+  const near = didYouMean(
+    queue,
+    pool.queues.map((q) => q.name),
+  );
+  const behind = pool.queues.filter((q) => q.priority >= priority).map((q) => `"${q.name}"`);
+  return [
+    `work queue "${queue}" does not exist in pool "${pool.name}": it is created with priority ${priority}${behind.length ? `, served before ${behind.join(", ")}` : ""}${near ? ` (did you mean "${near}"?)` : ""}; change it with: weir work-queue update ${queue} --pool ${pool.name} --priority N`,
+  ];
 }
 
 /** Blocks the pull steps name that do not exist yet: runs will fail until they are created. */
@@ -381,6 +400,8 @@ export async function deployOne(
     );
     if (checked.errors.length) throw new WeirError("INVALID", checked.errors.join("\n"));
     notes.push(...checked.notes);
+    const queue = (body as { work_queue_name?: unknown }).work_queue_name;
+    if (pool && typeof queue === "string") notes.push(...newQueueNotes(pool, queue));
     const { deployment, created } = await client.upsertDeployment(body);
     return { name: label, ok: true, deployment, created, notes };
   } catch (err) {

@@ -1,6 +1,6 @@
 import { asc, eq } from "drizzle-orm";
 import type { WorkPool, WorkQueue } from "../model/index.ts";
-import { WeirError } from "../model/index.ts";
+import { firstFreePriority, WeirError } from "../model/index.ts";
 import { type Conn, inTx, mapRow, plainRows } from "./conn.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toWorkPool, toWorkQueue } from "./rows.ts";
 
@@ -90,14 +90,6 @@ export async function createWorkPool(c: Conn, input: WorkPoolInput, ifMissing = 
   }
   if (inserted.length > 0) await ensureWorkQueue(c, id, "default");
   return getWorkPool(c, input.name);
-}
-
-/** Prefect's rule for a queue given no priority: the first gap in 1, 2, 3 …, else one past the last. */
-function firstFreePriority(taken: number[]): number {
-  const used = new Set(taken);
-  let p = 1;
-  while (used.has(p)) p++;
-  return p;
 }
 
 /**

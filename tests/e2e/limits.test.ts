@@ -125,6 +125,10 @@ describe("limits with agents racing", () => {
     const dir = env.project("race", { "flows/work.ts": WORK_FLOW, "weir.yaml": YAML });
     const deployed = await env.cli(["deploy", "--all"], { cwd: dir });
     expect(deployed.code).toBe(0);
+    // The queue the file names is made by the deploy, and the deploy says so.
+    expect(deployed.stdout + deployed.stderr).toContain(
+      'work queue "low" does not exist in pool "ordered": it is created with priority 2; change it with: weir work-queue update low --pool ordered --priority N',
+    );
     for (let i = 0; i < 4; i++)
       env.spawn(["agent", "--pool", "race", "--limit", "4", "--name", `racer-${i}`], {
         env: { WEIR_API_URL: apis[i % apis.length]!, MARKS: marks, GATE: gate },
@@ -186,7 +190,7 @@ describe("limits with agents racing", () => {
   test("queues are served strictly by priority across all agents of a pool", async () => {
     const ordered = (await env.cli(["work-queue", "create", "high", "--pool", "ordered", "--priority", "1"]))
       .stdout;
-    expect(ordered).toContain('Created work queue "high" in pool "ordered" (priority 1, limit -)');
+    expect(ordered).toContain('Created work queue "high" in pool "ordered" (priority 1, limit -)\n');
     const ls = (await env.cli(["work-queue", "ls", "--pool", "ordered"])).stdout;
     // default moved down from 1 to 2; low (made by deploy) after it
     expect(
@@ -256,7 +260,25 @@ describe("limits with agents racing", () => {
     const r = await env.cli(["deployment", "run", "work/ordered", "-q", "hihg"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('pool "ordered" has no queue "hihg" (did you mean "high"?)');
-    expect((await env.cli(["work-queue", "create", "spare", "--pool", "ordered"])).code).toBe(0);
+    // A deploy naming a queue the pool lacks creates it, and says where it lands and the near name.
+    const typo = env.project("typo", {
+      "flows/work.ts": WORK_FLOW,
+      "weir.yaml":
+        "deployments:\n  - name: typo\n    entrypoint: flows/work.ts:work\n    work_pool: { name: ordered, work_queue_name: hihg }\n",
+    });
+    const deployed = await env.cli(["deploy", "--all"], { cwd: typo });
+    expect(deployed.code).toBe(0);
+    expect(deployed.stdout + deployed.stderr).toContain(
+      'work queue "hihg" does not exist in pool "ordered": it is created with priority 4 (did you mean "high"?)',
+    );
+    expect((await env.cli(["work-queue", "delete", "hihg", "--pool", "ordered"])).code).toBe(0);
+    // A queue given no priority takes the first free one (Prefect's rule), which may be ahead of others.
+    expect(
+      (await env.cli(["work-queue", "update", "high", "--pool", "ordered", "--priority", "5"])).code,
+    ).toBe(0);
+    expect((await env.cli(["work-queue", "create", "spare", "--pool", "ordered"])).stdout).toContain(
+      'Created work queue "spare" in pool "ordered" (priority 1, limit -); it is served before "default" (2), "low" (3), "high" (5): give --priority N to place it elsewhere',
+    );
     expect((await env.cli(["work-queue", "delete", "spare", "--pool", "ordered"])).stdout).toContain(
       'Deleted work queue "spare"',
     );
