@@ -108,7 +108,7 @@ export function register(program: Command): void {
         );
       else {
         const { noAgentPolling } = await import("../core/sdk/run-deployment.ts");
-        const idle = await noAgentPolling(c, d.work_pool_name);
+        const idle = await noAgentPolling(c, d.work_pool_name, run.work_queue_name);
         if (idle) console.log(yellow(`  The run stays Scheduled for now: ${idle}.`));
       }
       if (!opts.watch) {

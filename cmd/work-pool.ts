@@ -159,8 +159,18 @@ export function register(program: Command): void {
     .description("Delete a work pool")
     .argument("<name>", "pool name")
     .action(async (name) => {
-      await client().deleteWorkPool(name);
-      console.log(`Deleted work pool "${name}"`);
+      const c = client();
+      await c.deleteWorkPool(name);
+      // As in Prefect, deployments keep the pool's name: say which, since their runs now wait.
+      const orphans = (await c.listDeployments().catch(() => [])).filter((d) => d.work_pool_name === name);
+      const shown = orphans.slice(0, 5).map((d) => `${d.flow_name}/${d.name}`);
+      console.log(
+        `Deleted work pool "${name}"${
+          orphans.length
+            ? `; ${orphans.length} deployment(s) still name it (${shown.join(", ")}${orphans.length > shown.length ? ", …" : ""}): their runs stay Scheduled until a pool of that name exists again or they are deployed to another`
+            : ""
+        }`,
+      );
     });
 
   for (const [verb, paused] of [

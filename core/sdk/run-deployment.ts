@@ -118,7 +118,7 @@ async function start(name: string, o: RunDeploymentOptions): Promise<DeploymentR
   } else {
     settle("COMPLETED", `Started flow run ${run.name}; it was ${run.state.name} when the caller went on`);
     if (o.timeout !== 0 && run.state.type === "SCHEDULED") {
-      const idle = await noAgentPolling(client, run.work_pool_name);
+      const idle = await noAgentPolling(client, run.work_pool_name, run.work_queue_name);
       if (idle) log.warning(`Flow run ${run.name} (${run.id}) is still Scheduled: ${idle}`);
     }
   }
@@ -136,14 +136,32 @@ function withResult(client: WeirClient, run: FlowRun): DeploymentRun {
   });
 }
 
-/** Why a run of `pool` is not being picked up, when no agent polls it; null when one does. */
-export async function noAgentPolling(client: WeirClient, pool: string | null): Promise<string | null> {
+/**
+ * Why a run of `pool` (and `queue`) will not be picked up for now: the pool is missing or paused,
+ * the queue is paused, or no agent polls the pool; null when none of these holds (or when this
+ * client's token may not read pools and agents: nothing to say).
+ */
+export async function noAgentPolling(
+  client: WeirClient,
+  pool: string | null,
+  queue?: string | null,
+): Promise<string | null> {
   if (!pool) return "its deployment has no work pool, so no agent will run it (set one and deploy again)";
+  try {
+    const wp = await client.getWorkPool(pool);
+    if (wp.is_paused) return `work pool "${pool}" is paused (resume it with: weir work-pool resume ${pool})`;
+    if (queue && wp.queues.some((q) => q.name === queue && q.is_paused))
+      return `work queue "${queue}" of pool "${pool}" is paused (resume it with: weir work-queue resume ${queue} --pool ${pool})`;
+  } catch (err) {
+    if (err instanceof WeirError && err.code === "NOT_FOUND")
+      return `work pool "${pool}" does not exist (create it with: weir work-pool create ${pool}, then start an agent)`;
+    return null;
+  }
   try {
     const agents = await client.listAgents(pool);
     if (agents.some((a) => a.status !== "OFFLINE")) return null;
   } catch {
-    return null; // a token that may not list agents: nothing to say
+    return null;
   }
   return `no agent is polling work pool "${pool}" (start one with: weir agent --pool ${pool})`;
 }

@@ -364,6 +364,25 @@ console.log(JSON.stringify({ deployment: d.id, state: run.state.type, result: aw
     );
     const cli = await env.cli(["deployment", "run", "report/idle", "--param", "who=y"]);
     expect(cli.stdout).toContain('The run stays Scheduled for now: no agent is polling work pool "idle"');
+    // A paused pool or queue, or a pool deleted under the deployment, is said the same way.
+    const waits = async () =>
+      (await env.cli(["deployment", "run", "report/idle", "--param", "who=y"])).stdout.match(
+        /The run stays Scheduled for now: (.*)\./,
+      )?.[1];
+    expect((await env.cli(["work-queue", "pause", "default", "--pool", "idle"])).code).toBe(0);
+    expect(await waits()).toBe(
+      'work queue "default" of pool "idle" is paused (resume it with: weir work-queue resume default --pool idle)',
+    );
+    expect((await env.cli(["work-pool", "pause", "idle"])).code).toBe(0);
+    expect(await waits()).toBe('work pool "idle" is paused (resume it with: weir work-pool resume idle)');
+    const deleted = await env.cli(["work-pool", "delete", "idle"]);
+    expect(deleted.stdout).toContain(
+      'Deleted work pool "idle"; 1 deployment(s) still name it (report/idle): their runs stay Scheduled until a pool of that name exists again',
+    );
+    expect(await waits()).toBe(
+      'work pool "idle" does not exist (create it with: weir work-pool create idle, then start an agent)',
+    );
+    expect((await env.cli(["work-pool", "create", "idle"])).code).toBe(0);
   });
 
   test("a script that throws exits 1 with its own error; a flow file's default export still runs", async () => {
