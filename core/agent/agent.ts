@@ -13,7 +13,14 @@ import {
   templateOf,
   type Warmed,
 } from "../infra/index.ts";
-import { type Deployment, describeError, type FlowRun, isTerminal, WeirError } from "../model/index.ts";
+import {
+  type Deployment,
+  describeError,
+  didYouMean,
+  type FlowRun,
+  isTerminal,
+  WeirError,
+} from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { scrub } from "../steps/index.ts";
@@ -162,6 +169,14 @@ export class Agent {
     this.opts.log(
       `Agent ${this.opts.name} started: pool "${wp.name}" (${wp.type}), queues ${this.opts.queues.length ? this.opts.queues.join(", ") : "all"}, limit ${this.opts.limit}${how}, API ${client.baseUrl}`,
     );
+    // A queue the pool does not have (yet) is polled anyway; a typo would otherwise wait quietly.
+    const names = wp.queues.map((q) => q.name);
+    for (const q of this.opts.queues.filter((x) => !names.includes(x))) {
+      const near = didYouMean(q, names);
+      this.opts.log(
+        `Work queue "${q}" does not exist in pool "${wp.name}"${near ? ` (did you mean "${near}"?)` : ""}: polling it anyway, its runs are taken once it exists (pool's queues: ${names.join(", ")})`,
+      );
+    }
     this.#loop = Promise.all([this.#claimLoop(), this.#heartbeatLoop()]).then(() => undefined);
   }
 

@@ -272,6 +272,12 @@ describe("limits with agents racing", () => {
       'work queue "hihg" does not exist in pool "ordered": it is created with priority 4 (did you mean "high"?)',
     );
     expect((await env.cli(["work-queue", "delete", "hihg", "--pool", "ordered"])).code).toBe(0);
+    // An agent told to poll a queue the pool lacks says so, with the near name.
+    const agent = await env.startAgent("ordered", ["-q", "hihg", "--name", "typo-agent"]);
+    await agent.waitFor(
+      /Work queue "hihg" does not exist in pool "ordered" \(did you mean "high"\?\): polling it anyway/,
+    );
+    await agent.stop();
     // A queue given no priority takes the first free one (Prefect's rule), which may be ahead of others.
     expect(
       (await env.cli(["work-queue", "update", "high", "--pool", "ordered", "--priority", "5"])).code,
