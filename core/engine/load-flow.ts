@@ -74,9 +74,11 @@ export async function loadFlow(
       flowLoading.depth--;
     }
   } catch (cause) {
-    throw new WeirError("INVALID", `Entrypoint "${entrypoint}" could not be loaded: ${firstLine(cause)}`, {
-      cause,
-    });
+    throw new WeirError(
+      "INVALID",
+      `Entrypoint "${entrypoint}" could not be loaded: ${sourcePlace(cause, baseDir)}${firstLine(cause)}`,
+      { cause },
+    );
   }
   // The part after ":" is an export's name, or else a flow's own name (what deploy() in code
   // writes, as it cannot know the export name of a flow).
@@ -105,6 +107,20 @@ export async function loadFlow(
     );
   }
   return value;
+}
+
+/**
+ * Where a syntax error is, as Bun's transpiler reports it (`position`, on the error or on the first
+ * of several): "file:line:col: " with the file relative to the project when inside it.
+ */
+function sourcePlace(e: unknown, baseDir: string): string {
+  type Position = { file?: string; line?: number; column?: number };
+  const first = e as { position?: Position; errors?: { position?: Position }[] } | null;
+  const at = first?.position ?? first?.errors?.find((x) => x?.position)?.position;
+  if (!at?.file || !at.line) return "";
+  const rel = relative(baseDir, at.file);
+  const file = rel.startsWith("..") || isAbsolute(rel) ? at.file : rel;
+  return `${file}:${at.line}:${at.column ?? 1}: `;
 }
 
 function firstLine(e: unknown): string {

@@ -169,6 +169,19 @@ describe("bad input gets one clear line, never a stack trace", () => {
     /weir\.yaml:3:17: deployment "a": .*flows\/missing\.ts does not exist/,
   );
   add(
+    "a syntax error in a file the flow imports",
+    () =>
+      env.cli(["deploy", "--all"], {
+        cwd: env.project("syntax", {
+          "weir.yaml": "deployments:\n  - name: a\n    entrypoint: flows/f.ts:f\n",
+          "flows/f.ts":
+            'import { flow } from "weir";\nimport { x } from "./helper.ts";\nexport const f = flow({ name: "f" }, async () => x);\n',
+          "flows/helper.ts": "export const x = 1;\nexport const y = 2 +;\n",
+        }),
+      }),
+    /weir\.yaml:3:17: deployment "a": Entrypoint "flows\/f\.ts:f" could not be loaded: flows\/helper\.ts:2:21: Unexpected ;/,
+  );
+  add(
     "entrypoint that does not export a flow",
     () =>
       env.cli(["deploy", "--all"], {
