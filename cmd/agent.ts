@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { type Command, Option } from "@commander-js/extra-typings";
+import { WeirError } from "../core/model/index.ts";
 import { collect, nonNegativeInt, positiveInt } from "./lib/options.ts";
 
 export function register(program: Command): void {
@@ -38,7 +39,12 @@ export function register(program: Command): void {
       "a folder runs may work in (pull steps' directories, working_dir) besides their own temporary one (repeatable; default: the folder the agent starts in)",
       collect,
     )
-    .action(async (opts) => {
+    .action(async (opts, command) => {
+      if (opts.isolation === "none" && opts.prewarm > 0 && command.getOptionValueSource("prewarm") === "cli")
+        throw new WeirError(
+          "USAGE",
+          "--prewarm has no effect with --isolation none: flows run inside the agent, no process is started for them (drop one of the two)",
+        );
       const { Agent } = await import("../core/agent/index.ts");
       const { selfCommand } = await import("../core/infra/index.ts");
       const { WeirClient } = await import("../core/client/index.ts");

@@ -1,4 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
+import { didYouMean, STATE_TYPES, WeirError } from "../core/model/index.ts";
 import { client, positiveInt } from "./lib/options.ts";
 import { ago, dim, printJson, printTable, stateColor } from "./lib/output.ts";
 
@@ -11,7 +12,7 @@ export function register(program: Command): void {
     .description("List recent flow runs, newest first")
     .option("--deployment <ref>", "only runs of this deployment (FLOW/NAME or id)")
     .option("--flow <name>", "only runs of this flow")
-    .option("--state <types>", "only these state types, comma separated (e.g. FAILED,CRASHED)")
+    .option("--state <types>", "only these state types, comma separated (e.g. FAILED,CRASHED)", stateTypes)
     .option("--limit <n>", "how many", positiveInt("--limit"), 20)
     .option("--json", "print JSON")
     .action(async (opts) => {
@@ -172,4 +173,18 @@ export function register(program: Command): void {
         `Flow run ${run.name} (${run.id}) is ${run.state.name} again; an agent of its pool will start it`,
       );
     });
+}
+
+/** `--state a,b`: known state types (any case), given back upper-case and comma separated. */
+function stateTypes(value: string): string {
+  const types = value.split(",").map((t) => t.trim().toUpperCase());
+  for (const t of types)
+    if (!(STATE_TYPES as readonly string[]).includes(t)) {
+      const near = didYouMean(t, STATE_TYPES);
+      throw new WeirError(
+        "USAGE",
+        `--state "${t}" is not a state type${near ? ` (did you mean ${near}?)` : ""}; the types are ${STATE_TYPES.join(", ")}`,
+      );
+    }
+  return types.join(",");
 }

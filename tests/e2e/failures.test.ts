@@ -119,6 +119,20 @@ describe("WEIR_API_URL", () => {
   });
 });
 
+describe("flags checked before anything is asked of the server (exit 2)", () => {
+  test("an unknown --state, and --prewarm with --isolation none", async () => {
+    const state = await env.cli(["flow-run", "ls", "--state", "failed,Crashd"]);
+    expect([state.code, errorLine(state).line]).toEqual([
+      2,
+      'weir: --state "CRASHD" is not a state type (did you mean CRASHED?); the types are SCHEDULED, PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, CRASHED, PAUSED, CANCELLING',
+    ]);
+    expect((await env.cli(["flow-run", "ls", "--state", "failed,crashed"])).code).toBe(0);
+    const prewarm = await env.cli(["agent", "--pool", "local", "--isolation", "none", "--prewarm", "3"]);
+    expect(prewarm.code).toBe(2);
+    expect(prewarm.stderr).toContain("--prewarm has no effect with --isolation none");
+  });
+});
+
 describe("bad parameters", () => {
   test("a wrong type is refused naming the parameter and type, and no run is created", async () => {
     const before = (await env.json(["flow-run", "ls", "--limit", "100"])).length;
