@@ -10,10 +10,9 @@ import { dim, stateColor } from "./output.ts";
 
 const time = (iso: string) => iso.slice(11, 23);
 
+/** One log line of a run, on stdout whatever its level: the log is the output (`> file`, `| grep`). */
 export function printLog(l: LogEntry): void {
-  const line = `${dim(time(l.timestamp))} ${levelName(l.level).padEnd(7)} ${l.message}`;
-  if (l.level >= 30) console.error(line);
-  else console.log(line);
+  console.log(`${dim(time(l.timestamp))} ${levelName(l.level).padEnd(7)} ${l.message}`);
 }
 
 /**

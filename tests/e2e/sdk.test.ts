@@ -149,10 +149,14 @@ describe("subflows and runDeployment in a flow", () => {
     expect(result.a).toEqual({ doubled: 42 });
   });
 
-  test("a failing subflow rejects the parent's call, which can catch it", () => {
+  test("a failing subflow rejects the parent's call, which can catch it", async () => {
     expect(result.caught).toMatch(
       /^SubflowFailed: Subflow child \(flow run .+\) ended FAILED: negative input$/,
     );
+    // flow-run logs prints every level on stdout: the log is the command's output.
+    const logs = await env.cli(["flow-run", "logs", parentId]);
+    expect(logs.stdout).toMatch(/WARNING +caught SubflowFailed: /);
+    expect(logs.stderr).toBe("");
   });
 
   test("a subflow has its own retries and timeout", () => {
