@@ -67,12 +67,15 @@ export function registerScheduleCommands(deployment: Command): void {
       if (opts.json) return printJson(d.schedules);
       if (d.schedules.length === 0) return console.log(`${d.flow_name}/${d.name} has no schedules`);
       printTable(
-        ["ID", "SLUG", "SCHEDULE", "ACTIVE"],
+        ["ID", "SLUG", "SCHEDULE", "ACTIVE", "MAX ACTIVE", "CATCHUP"],
         d.schedules.map((s) => [
           s.id,
           s.slug ?? "-",
           describeSpec(s.schedule),
           s.active && d.is_schedule_active ? "yes" : "no",
+          s.max_active_runs === null ? "-" : String(s.max_active_runs),
+          // A schedule's own false wins; otherwise the deployment's policy applies.
+          s.catchup === false ? "no" : d.catchup,
         ]),
       );
       for (const s of d.schedules.filter((x) => x.error))

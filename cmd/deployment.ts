@@ -56,11 +56,18 @@ export function register(program: Command): void {
             ? d.schedules
                 .map(
                   (s) =>
-                    `${JSON.stringify(s.schedule)}${s.active && d.is_schedule_active ? "" : " (paused)"}${s.error ? ` (gets no runs: ${s.error})` : ""}`,
+                    `${JSON.stringify(s.schedule)}${s.max_active_runs !== null ? ` (max_active_runs ${s.max_active_runs})` : ""}${s.catchup === false ? " (catchup: false)" : ""}${s.active && d.is_schedule_active ? "" : " (paused)"}${s.error ? ` (gets no runs: ${s.error})` : ""}`,
                 )
                 .join("; ")
             : "-",
         ],
+        [
+          "Concurrency limit",
+          d.concurrency_limit
+            ? `${d.concurrency_limit.limit} (${d.concurrency_limit.collision_strategy})`
+            : "none",
+        ],
+        ["Catchup", d.catchup],
         ["Pull steps", d.pull_steps?.map((st) => Object.keys(st as object)[0]).join(", ") || "-"],
         ["Updated", d.updated],
       ]);

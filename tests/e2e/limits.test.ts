@@ -36,6 +36,7 @@ const YAML = `deployments:
   - name: free
     entrypoint: flows/work.ts:work
     work_pool: { name: race }
+    schedules: [{ interval: 86400, max_active_runs: 3, catchup: false, active: false }]
   - name: single
     entrypoint: flows/work.ts:gate
     concurrency_limit: { limit: 1, collision_strategy: CANCEL_NEW }
@@ -291,6 +292,20 @@ describe("limits with agents racing", () => {
     const kept = await env.cli(["work-queue", "delete", "default", "--pool", "ordered"]);
     expect(kept.code).toBe(1);
     expect(kept.stderr).toContain("cannot be deleted (pause it instead)");
+  });
+
+  test("limits show where a person looks: deployment inspect and schedule ls", async () => {
+    const single = (await env.cli(["deployment", "inspect", "gate/single"])).stdout;
+    expect(single).toMatch(/^Concurrency limit +1 \(CANCEL_NEW\)$/m);
+    expect((await env.cli(["deployment", "inspect", "work/capped"])).stdout).toMatch(
+      /^Concurrency limit +2 \(ENQUEUE\)$/m,
+    );
+    const free = await env.cli(["deployment", "inspect", "work/free"]);
+    expect(free.stdout).toMatch(/^Concurrency limit +none$/m);
+    expect(free.stdout).toMatch(/\(max_active_runs 3\) \(catchup: false\) \(paused\)/);
+    const ls = (await env.cli(["deployment", "schedule", "ls", "work/free"])).stdout.split("\n");
+    expect(ls[0]).toMatch(/ SCHEDULE +ACTIVE +MAX ACTIVE +CATCHUP$/);
+    expect(ls[1]).toMatch(/ every 86400s +no +3 +no$/);
   });
 
   test("a pool's limit shows in its listing and can be removed", async () => {
