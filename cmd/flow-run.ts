@@ -2,6 +2,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { didYouMean, STATE_TYPES, WeirError } from "../core/model/index.ts";
 import { client, positiveInt } from "./lib/options.ts";
 import { ago, dim, printJson, printTable, stateColor } from "./lib/output.ts";
+import { flowRunId } from "./lib/run-ref.ts";
 
 export function register(program: Command): void {
   const cmd = program.command("flow-run").description("List, inspect, follow and cancel flow runs");
@@ -44,10 +45,11 @@ export function register(program: Command): void {
   cmd
     .command("inspect")
     .description("Show a flow run with its state history and task runs")
-    .argument("<id>", "flow run id")
+    .argument("<run>", "flow run id or name")
     .option("--json", "print JSON")
-    .action(async (id, opts) => {
+    .action(async (ref, opts) => {
       const c = client();
+      const id = await flowRunId(c, ref);
       const [run, states, tasks, children] = await Promise.all([
         c.getFlowRun(id),
         c.flowRunStates(id),
@@ -119,11 +121,12 @@ export function register(program: Command): void {
   cmd
     .command("logs")
     .description("Print a flow run's log lines")
-    .argument("<id>", "flow run id")
+    .argument("<run>", "flow run id or name")
     .option("-f, --follow", "keep printing until the run finishes")
     .option("--json", "print JSON")
-    .action(async (id, opts) => {
+    .action(async (ref, opts) => {
       const c = client();
+      const id = await flowRunId(c, ref);
       const { printLog, watchRun } = await import("./lib/watch.ts");
       if (opts.follow) {
         const stop = new AbortController();
@@ -146,10 +149,11 @@ export function register(program: Command): void {
   cmd
     .command("result")
     .description("Print the JSON a flow run's flow returned")
-    .argument("<id>", "flow run id")
+    .argument("<run>", "flow run id or name")
     .option("--wait", "wait for the run to finish first")
-    .action(async (id, opts) => {
+    .action(async (ref, opts) => {
       const c = client();
+      const id = await flowRunId(c, ref);
       if (opts.wait) await c.waitForFlowRun(id, Number.POSITIVE_INFINITY);
       printJson(await c.flowRunResult(id));
     });
@@ -157,18 +161,20 @@ export function register(program: Command): void {
   cmd
     .command("cancel")
     .description("Cancel a flow run (its agent stops the process)")
-    .argument("<id>", "flow run id")
-    .action(async (id) => {
-      const run = await client().cancelFlowRun(id);
+    .argument("<run>", "flow run id or name")
+    .action(async (ref) => {
+      const c = client();
+      const run = await c.cancelFlowRun(await flowRunId(c, ref));
       console.log(`Flow run ${run.name} is ${run.state.name}`);
     });
 
   cmd
     .command("retry")
     .description("Run a finished flow run again (a new attempt of the same run)")
-    .argument("<id>", "flow run id")
-    .action(async (id) => {
-      const run = await client().retryFlowRun(id);
+    .argument("<run>", "flow run id or name")
+    .action(async (ref) => {
+      const c = client();
+      const run = await c.retryFlowRun(await flowRunId(c, ref));
       console.log(
         `Flow run ${run.name} (${run.id}) is ${run.state.name} again; an agent of its pool will start it`,
       );

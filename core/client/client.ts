@@ -352,6 +352,8 @@ export class WeirClient {
     q: {
       deployment?: string;
       flow?: string;
+      /** A run's name (several runs may share one). */
+      name?: string;
       state?: string;
       pool?: string;
       parent?: string;

@@ -193,6 +193,8 @@ export interface FlowRunFilter extends Page {
   parentFlowRunId?: string;
   /** Only runs carrying this tag. */
   tag?: string;
+  /** Only runs of this name (names are not unique). */
+  name?: string;
   /** Only runs created at or after / before these times (ISO 8601, UTC). */
   createdAfter?: string;
   createdBefore?: string;
@@ -201,6 +203,7 @@ export interface FlowRunFilter extends Page {
 export async function listFlowRuns(c: Conn, f: FlowRunFilter = {}): Promise<FlowRun[]> {
   const where = and(
     f.deploymentId ? eq(c.t.flowRuns.deploymentId, f.deploymentId) : undefined,
+    f.name ? eq(c.t.flowRuns.name, f.name) : undefined,
     f.flowName ? eq(c.t.flows.name, f.flowName) : undefined,
     f.stateTypes?.length ? inArray(c.t.flowRuns.stateType, f.stateTypes) : undefined,
     f.workPoolName ? eq(c.t.flowRuns.workPoolName, f.workPoolName) : undefined,

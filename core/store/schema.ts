@@ -124,6 +124,8 @@ export const flowRuns = sqliteTable(
     index("flow_runs_deployment").on(t.deploymentId, t.created, t.id),
     index("flow_runs_state").on(t.stateType, t.created, t.id),
     index("flow_runs_created").on(t.created),
+    // `weir flow-run logs calm-ocelot`: runs are found by the name the CLI and UI show.
+    index("flow_runs_name").on(t.name),
   ],
 );
 

@@ -101,6 +101,32 @@ describe("walkthrough", () => {
     expect(r.stdout).toContain("INFO    hello Ada");
   });
 
+  test("a run is found by the name ls shows as well as by its id; a shared name asks for the id", async () => {
+    const { name } = await env.json(["flow-run", "inspect", runId]);
+    const byName = await env.cli(["flow-run", "logs", name]);
+    expect([byName.code, byName.stdout]).toEqual([0, (await env.cli(["flow-run", "logs", runId])).stdout]);
+    expect((await env.json(["flow-run", "inspect", name])).id).toBe(runId);
+    const missing = await env.cli(["flow-run", "inspect", "no-such-run"]);
+    expect([missing.code, missing.stderr.trim()]).toEqual([
+      1,
+      'weir: No flow run has the id or name "no-such-run" (list runs with: weir flow-run ls)',
+    ]);
+    const { id: deployment } = await env.json(["deployment", "inspect", "hello/daily"]);
+    const twins: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${env.apiUrl}/deployments/${deployment}/runs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "twin-run", parameters: { name: "Twin" } }),
+      });
+      twins.push(((await res.json()) as { id: string }).id);
+    }
+    const shared = await env.cli(["flow-run", "cancel", "twin-run"]);
+    expect(shared.code).toBe(1);
+    expect(shared.stderr).toContain('2 flow runs are named "twin-run": give the id of one (');
+    for (const id of twins) expect(shared.stderr).toContain(id);
+  });
+
   test("deployment ls / inspect --json / flow-run ls / flow-run inspect --json", async () => {
     const ls = await env.cli(["deployment", "ls"]);
     expect(ls.stdout).toContain("hello/daily");

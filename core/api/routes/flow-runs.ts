@@ -74,7 +74,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
   r.route(
     "get",
     "/api/flow-runs",
-    "List flow runs, newest first (?deployment=ID&flow=NAME&state=TYPE,TYPE&pool=NAME&parent=RUN_ID&tag=TAG&created_after=TIME&created_before=TIME&limit=N&offset=N)",
+    "List flow runs, newest first (?deployment=ID&flow=NAME&name=RUN_NAME&state=TYPE,TYPE&pool=NAME&parent=RUN_ID&tag=TAG&created_after=TIME&created_before=TIME&limit=N&offset=N)",
     async (c) => {
       const states = c.req
         .query("state")
@@ -90,6 +90,7 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
         await store.listFlowRuns({
           deploymentId: c.req.query("deployment"),
           flowName: c.req.query("flow"),
+          name: c.req.query("name"),
           workPoolName: c.req.query("pool"),
           parentFlowRunId: c.req.query("parent"),
           tag: c.req.query("tag"),

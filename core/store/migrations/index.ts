@@ -9,6 +9,7 @@ import m0005 from "./0005_runs_listing.sql" with { type: "text" };
 import m0006 from "./0006_limits.sql" with { type: "text" };
 import m0007 from "./0007_tokens.sql" with { type: "text" };
 import m0008 from "./0008_subflows_results.sql" with { type: "text" };
+import m0009 from "./0009_run_names.sql" with { type: "text" };
 
 export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0000_init", sql: m0000 },
@@ -20,4 +21,5 @@ export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0006_limits", sql: m0006 },
   { id: "0007_tokens", sql: m0007 },
   { id: "0008_subflows_results", sql: m0008 },
+  { id: "0009_run_names", sql: m0009 },
 ];

@@ -6,6 +6,7 @@ import m0001 from "./0001_runs_listing.sql" with { type: "text" };
 import m0002 from "./0002_limits.sql" with { type: "text" };
 import m0003 from "./0003_tokens.sql" with { type: "text" };
 import m0004 from "./0004_subflows_results.sql" with { type: "text" };
+import m0005 from "./0005_run_names.sql" with { type: "text" };
 
 export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0000_init", sql: m0000 },
@@ -13,4 +14,5 @@ export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0002_limits", sql: m0002 },
   { id: "0003_tokens", sql: m0003 },
   { id: "0004_subflows_results", sql: m0004 },
+  { id: "0005_run_names", sql: m0005 },
 ];

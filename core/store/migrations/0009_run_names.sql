@@ -1,0 +1,1 @@
+CREATE INDEX `flow_runs_name` ON `flow_runs` (`name`);
