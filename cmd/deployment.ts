@@ -99,7 +99,7 @@ export function register(program: Command): void {
         scheduled = new Date(Date.now() + s * 1000).toISOString();
       }
       const d = await c.getDeployment(ref);
-      const run = await c.runDeployment(d.id, {
+      const { run, created } = await c.runDeploymentAnswer(d.id, {
         parameters,
         tags: opts.tag,
         job_variables: opts.jobVariable ? keyValues(opts.jobVariable, "--job-variable") : undefined,
@@ -108,7 +108,11 @@ export function register(program: Command): void {
         idempotency_key: opts.idempotencyKey,
       });
       if (opts.json && !opts.watch) return printJson(run);
-      console.log(`Created flow run ${bold(run.name)} (${run.id}) of ${d.flow_name}/${d.name}`);
+      console.log(
+        created
+          ? `Created flow run ${bold(run.name)} (${run.id}) of ${d.flow_name}/${d.name}`
+          : `Flow run ${bold(run.name)} (${run.id}) of ${d.flow_name}/${d.name} already has idempotency key "${opts.idempotencyKey}": no new run (it keeps its own parameters; it is ${run.state.name})`,
+      );
       if (!d.work_pool_name)
         console.log(
           dim("  This deployment has no work pool: no agent will pick the run up (redeploy with --pool)."),

@@ -142,6 +142,8 @@ export class WeirClient {
        * does not (an older server after a rollback, or an error) means nothing beyond the basics.
        */
       saysAccepts?: boolean;
+      /** Filled in with the answer's HTTP status (201 created, 200 found, for one). */
+      answer?: { status: number };
     } = {},
   ): Promise<T> {
     const repeatable = opts.repeatable ?? method !== "POST";
@@ -236,6 +238,7 @@ export class WeirClient {
           },
         );
       }
+      if (opts.answer) opts.answer.status = res.status;
       return data as T;
     }
   }
@@ -274,7 +277,7 @@ export class WeirClient {
   deleteDeployment(id: string): Promise<Deployment> {
     return this.request("DELETE", `/deployments/${id}`);
   }
-  runDeployment(
+  async runDeployment(
     id: string,
     body: {
       parameters?: Record<string, unknown>;
@@ -288,8 +291,20 @@ export class WeirClient {
       parent_task_run_id?: string;
     } = {},
   ): Promise<FlowRun> {
+    return (await this.runDeploymentAnswer(id, body)).run;
+  }
+  /** As runDeployment, and whether the run is new (false: its idempotency key found an earlier one). */
+  async runDeploymentAnswer(
+    id: string,
+    body: Parameters<WeirClient["runDeployment"]>[1] = {},
+  ): Promise<{ run: FlowRun; created: boolean }> {
+    const answer = { status: 0 };
     // With a key, sending it again is harmless: the server answers the run it made.
-    return this.request("POST", `/deployments/${id}/runs`, body, { repeatable: !!body.idempotency_key });
+    const run = await this.request<FlowRun>("POST", `/deployments/${id}/runs`, body, {
+      repeatable: !!body.idempotency_key,
+      answer,
+    });
+    return { run, created: answer.status !== 200 };
   }
 
   // schedules

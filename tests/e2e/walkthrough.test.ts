@@ -121,6 +121,17 @@ describe("walkthrough", () => {
       });
       twins.push(((await res.json()) as { id: string }).id);
     }
+    // The same idempotency key gives back the first run, and says so.
+    const keyed = ["deployment", "run", "hello/daily", "--idempotency-key", "walk-1"];
+    const first = await env.cli([...keyed, "--param", "name=First"]);
+    expect(first.stdout).toMatch(/^Created flow run \S+ \(([0-9a-f-]{36})\) of hello\/daily$/m);
+    const firstId = first.stdout.match(/\(([0-9a-f-]{36})\)/)![1];
+    const again = await env.cli([...keyed, "--param", "name=Second"]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(
+      `(${firstId}) of hello/daily already has idempotency key "walk-1": no new run (it keeps its own parameters; it is `,
+    );
+    expect(again.stdout).not.toContain("Created flow run");
     const shared = await env.cli(["flow-run", "cancel", "twin-run"]);
     expect(shared.code).toBe(1);
     expect(shared.stderr).toContain('2 flow runs are named "twin-run": give the id of one (');
