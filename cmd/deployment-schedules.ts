@@ -73,7 +73,7 @@ export function registerScheduleCommands(deployment: Command): void {
           s.slug ?? "-",
           describeSpec(s.schedule),
           s.active && d.is_schedule_active ? "yes" : "no",
-          s.max_active_runs === null ? "-" : String(s.max_active_runs),
+          s.max_active_runs == null ? "-" : String(s.max_active_runs),
           // A schedule's own false wins; otherwise the deployment's policy applies.
           s.catchup === false ? "no" : d.catchup,
         ]),

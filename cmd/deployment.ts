@@ -56,7 +56,7 @@ export function register(program: Command): void {
             ? d.schedules
                 .map(
                   (s) =>
-                    `${JSON.stringify(s.schedule)}${s.max_active_runs !== null ? ` (max_active_runs ${s.max_active_runs})` : ""}${s.catchup === false ? " (catchup: false)" : ""}${s.active && d.is_schedule_active ? "" : " (paused)"}${s.error ? ` (gets no runs: ${s.error})` : ""}`,
+                    `${JSON.stringify(s.schedule)}${s.max_active_runs != null ? ` (max_active_runs ${s.max_active_runs})` : ""}${s.catchup === false ? " (catchup: false)" : ""}${s.active && d.is_schedule_active ? "" : " (paused)"}${s.error ? ` (gets no runs: ${s.error})` : ""}`,
                 )
                 .join("; ")
             : "-",

@@ -1,5 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
-import { didYouMean, STATE_TYPES, WeirError } from "../core/model/index.ts";
+import { didYouMean, type FlowRun, STATE_TYPES, WeirError } from "../core/model/index.ts";
 import { client, positiveInt } from "./lib/options.ts";
 import { ago, dim, printJson, printTable, stateColor } from "./lib/output.ts";
 import { flowRunId } from "./lib/run-ref.ts";
@@ -34,9 +34,7 @@ export function register(program: Command): void {
           `${r.flow_name}${r.deployment_name ? `/${r.deployment_name}` : ""}`,
           [r.state.name, stateColor(r.state.type)],
           ago(r.created),
-          r.end_time && r.start_time
-            ? `${((Date.parse(r.end_time) - Date.parse(r.start_time)) / 1000).toFixed(2)}s`
-            : "-",
+          runTime(r),
           [r.id, dim],
         ]),
       );
@@ -193,4 +191,12 @@ function stateTypes(value: string): string {
       );
     }
   return types.join(",");
+}
+
+/** The time a run has spent Running (over all its attempts; a running one's so far), as ls shows it. */
+function runTime(r: FlowRun): string {
+  const ms =
+    r.total_run_time +
+    (r.state.type === "RUNNING" ? Math.max(0, Date.now() - Date.parse(r.state.timestamp)) : 0);
+  return r.start_time ? `${(ms / 1000).toFixed(2)}s` : "-";
 }

@@ -18,7 +18,7 @@ export async function flowRunId(client: WeirClient, ref: string): Promise<string
     );
   const shown = named.slice(0, 5).map((r) => `${r.id} (${r.flow_name}, created ${r.created})`);
   throw new WeirError(
-    "INVALID",
+    "USAGE",
     `${named.length > 5 ? "More than 5" : named.length} flow runs are named "${ref}": give the id of one (${shown.join("; ")})`,
   );
 }

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import * as v from "valibot";
-import { untilAnswered, type WeirClient } from "../client/index.ts";
+import { shownAddress, untilAnswered, type WeirClient } from "../client/index.ts";
 import { makeResolver } from "../engine/index.ts";
 import {
   type BaseJobTemplate,
@@ -167,7 +167,7 @@ export class Agent {
           ? `, ${prewarm} executor(s) prewarmed`
           : "";
     this.opts.log(
-      `Agent ${this.opts.name} started: pool "${wp.name}" (${wp.type}), queues ${this.opts.queues.length ? this.opts.queues.join(", ") : "all"}, limit ${this.opts.limit}${how}, API ${client.baseUrl}`,
+      `Agent ${this.opts.name} started: pool "${wp.name}" (${wp.type}), queues ${this.opts.queues.length ? this.opts.queues.join(", ") : "all"}, limit ${this.opts.limit}${how}, API ${shownAddress(client.baseUrl)}`,
     );
     // A queue the pool does not have (yet) is polled anyway; a typo would otherwise wait quietly.
     const names = wp.queues.map((q) => q.name);

@@ -56,7 +56,6 @@ function tlsOptions(): { tls?: { ca: string } } {
   return { tls: { ca: caCache.ca } };
 }
 
-/** The typed HTTP client used by the CLI, agent, engine and SDK. */
 /**
  * One address of WEIR_API_URL as requests use it: an http(s) URL without a trailing slash. A
  * server's bare address (no path) means its API, which it serves under /api.
@@ -80,6 +79,13 @@ function apiAddress(text: string): string {
   url.hash = "";
   return url.href.replace(/\/+$/, "");
 }
+
+/** An API address as messages show it: without a user name and password in it. */
+export function shownAddress(address: string): string {
+  return address.replace(/^(https?:\/\/)[^/@]*@/i, "$1");
+}
+
+/** The typed HTTP client used by the CLI, agent, engine and SDK. */
 
 export class WeirClient {
   /** The API address, or several separated by commas (servers sharing one database). */
@@ -180,7 +186,7 @@ export class WeirClient {
         if (/CERT|SIGNATURE|HOSTNAME_MISMATCH|ERR_TLS|ALTNAME/.test(c.code ?? ""))
           throw new WeirError(
             "UNREACHABLE",
-            `The Weir API at ${base} has a TLS certificate this client does not trust (${c.code}): set WEIR_CA_FILE to the PEM file of the CA that signed it, and check that the URL's host name is in the certificate`,
+            `The Weir API at ${shownAddress(base)} has a TLS certificate this client does not trust (${c.code}): set WEIR_CA_FILE to the PEM file of the CA that signed it, and check that the URL's host name is in the certificate`,
             { cause },
           );
         const refused = c.code === "ConnectionRefused" || c.code === "ECONNREFUSED" || c.code === "ENOENT";
@@ -191,7 +197,7 @@ export class WeirClient {
               ? "connection refused"
               : (c.code ?? c.message ?? "connection failed");
         // Another server may answer: move on to it (for this call only when it cannot have run twice).
-        failed.push(`${base} (${why})`);
+        failed.push(`${shownAddress(base)} (${why})`);
         if (this.#urls.length > 1) {
           const next = (at + 1) % this.#urls.length;
           if (this.#current === at) this.#current = next;
@@ -203,8 +209,8 @@ export class WeirClient {
           failed.length > 1
             ? `Cannot reach any Weir API server: ${failed.join(", ")}; check that they run and what WEIR_API_URL lists`
             : this.#urls.length > 1
-              ? `Lost the Weir API at ${base} (${why}) during a request that is not safe to send twice; it may or may not have been done: check, then retry`
-              : `Cannot reach the Weir API at ${base} (${why}): start a server with "weir server", or point WEIR_API_URL at a running one`,
+              ? `Lost the Weir API at ${shownAddress(base)} (${why}) during a request that is not safe to send twice; it may or may not have been done: check, then retry`
+              : `Cannot reach the Weir API at ${shownAddress(base)} (${why}): start a server with "weir server", or point WEIR_API_URL at a running one`,
           { cause },
         );
       }

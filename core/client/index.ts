@@ -1,2 +1,2 @@
-export { DEFAULT_API_URL, WeirClient } from "./client.ts";
+export { DEFAULT_API_URL, shownAddress, WeirClient } from "./client.ts";
 export { untilAnswered } from "./retry.ts";

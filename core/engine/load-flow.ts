@@ -119,7 +119,7 @@ function sourcePlace(e: unknown, baseDir: string): string {
   const at = first?.position ?? first?.errors?.find((x) => x?.position)?.position;
   if (!at?.file || !at.line) return "";
   const rel = relative(baseDir, at.file);
-  const file = rel.startsWith("..") || isAbsolute(rel) ? at.file : rel;
+  const file = rel === ".." || rel.startsWith("../") || isAbsolute(rel) ? at.file : rel;
   return `${file}:${at.line}:${at.column ?? 1}: `;
 }
 

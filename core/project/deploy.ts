@@ -401,8 +401,9 @@ export async function deployOne(
     if (checked.errors.length) throw new WeirError("INVALID", checked.errors.join("\n"));
     notes.push(...checked.notes);
     const queue = (body as { work_queue_name?: unknown }).work_queue_name;
-    if (pool && typeof queue === "string") notes.push(...newQueueNotes(pool, queue));
     const { deployment, created } = await client.upsertDeployment(body);
+    // Said once it is so: the deploy made the queue.
+    if (pool && typeof queue === "string") notes.push(...newQueueNotes(pool, queue));
     return { name: label, ok: true, deployment, created, notes };
   } catch (err) {
     if (err instanceof WeirError && err.code === "UNREACHABLE") throw err;

@@ -296,8 +296,8 @@ export async function setFlowRunState(
     if (proposal.type === "SCHEDULED") patch.nextScheduledStartTime = isoUtc(proposal.scheduledTime) ?? now;
     if (["COMPLETED", "FAILED", "CANCELLED", "CRASHED"].includes(proposal.type)) patch.endTime = now;
     // Prefect's IncrementRunTime: the time spent RUNNING, summed over every attempt (not the
-    // waits between retries, nor the time a cancellation took).
-    if (run.state.type === "RUNNING" && proposal.type !== "RUNNING")
+    // waits between retries, nor the time a cancellation took), added on every way out of it.
+    if (run.state.type === "RUNNING")
       patch.totalRunTime =
         run.total_run_time + Math.max(0, Date.parse(now) - Date.parse(run.state.timestamp));
     if (extra.infrastructurePid !== undefined) patch.infrastructurePid = extra.infrastructurePid;

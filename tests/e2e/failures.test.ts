@@ -109,6 +109,15 @@ describe("agent shutdown", () => {
 });
 
 describe("WEIR_API_URL", () => {
+  test("a password in it is never shown", async () => {
+    const r = await env.cli(["deployment", "ls"], {
+      env: { WEIR_API_URL: "http://ops:pa55word@127.0.0.1:9/api" },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("Cannot reach the Weir API at http://127.0.0.1:9/api (connection refused)");
+    expect(r.stderr + r.stdout).not.toContain("pa55word");
+  });
+
   test("a server's bare address means its API", async () => {
     for (const url of [`http://127.0.0.1:${env.port}`, `http://127.0.0.1:${env.port}/`]) {
       const r = await env.cli(["deployment", "ls", "--json"], { env: { WEIR_API_URL: url } });

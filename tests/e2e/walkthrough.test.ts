@@ -133,7 +133,7 @@ describe("walkthrough", () => {
     );
     expect(again.stdout).not.toContain("Created flow run");
     const shared = await env.cli(["flow-run", "cancel", "twin-run"]);
-    expect(shared.code).toBe(1);
+    expect(shared.code).toBe(2);
     expect(shared.stderr).toContain('2 flow runs are named "twin-run": give the id of one (');
     for (const id of twins) expect(shared.stderr).toContain(id);
   });
@@ -167,6 +167,11 @@ describe("walkthrough", () => {
       "RUNNING",
       "COMPLETED",
     ]);
+    // DURATION is the time it spent Running, as the UI shows it.
+    const row = (await env.cli(["flow-run", "ls", "--limit", "100"])).stdout
+      .split("\n")
+      .find((l) => l.includes(runId));
+    expect(row).toContain(` ${(run.total_run_time / 1000).toFixed(2)}s `);
   });
 
   test("weir run executes a flow locally and is tracked by the API", async () => {

@@ -112,10 +112,6 @@ for (const backend of backends()) {
         expect(done.run_count).toBe(3);
         expect(done.total_run_time).toBe(running);
         expect((await store.getFlowRun(run.id)).total_run_time).toBe(running);
-        // The two waits are in the span from the first start to the end, not in the run time.
-        expect(Date.parse(done.end_time!) - Date.parse(done.start_time!)).toBeGreaterThanOrEqual(
-          running + 60,
-        );
       });
 
       test("an illegal transition is refused and changes nothing", async () => {
