@@ -130,6 +130,9 @@ export async function executeFlowRun(
   } catch (err) {
     return failEarly(`Could not resolve the run's parameters: ${scrub(describeError(err), secrets)}`);
   }
+  // The flow's own output (console, process.stdout/stderr) reaches the agent's terminal and log:
+  // in a process of its own it is scrubbed too. (Inside an agent, other runs share the console.)
+  if (!shared && secrets.length > 0) scrubProcessOutput(secrets);
   let flow: Flow;
   try {
     flow = opts.flow ?? (await loadFlow(deployment.entrypoint, cwd, { fresh: !!shared, confined: true }));
@@ -146,4 +149,36 @@ export async function executeFlowRun(
     watchdog: !shared,
     started: opts.started,
   });
+}
+
+/**
+ * From now on, console output and writes to this process's stdout and stderr have the secrets
+ * (the live list: ones resolved later count too) replaced by ***. Values that are not text are
+ * printed as Bun prints them, then scrubbed. Text a flow writes straight to a file descriptor
+ * (Bun.write(Bun.stdout)) is not seen.
+ */
+function scrubProcessOutput(secrets: string[]): void {
+  const text = (a: unknown) =>
+    typeof a === "string"
+      ? scrub(a, secrets)
+      : a !== null && typeof a === "object"
+        ? scrub(Bun.inspect(a), secrets)
+        : a;
+  for (const m of ["log", "info", "warn", "error", "debug", "trace"] as const) {
+    const original = console[m].bind(console);
+    console[m] = (...args: unknown[]) => original(...args.map(text));
+  }
+  for (const stream of [process.stdout, process.stderr]) {
+    const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+    stream.write = ((chunk: unknown, ...rest: unknown[]) =>
+      write(
+        typeof chunk === "string"
+          ? scrub(chunk, secrets)
+          : chunk instanceof Uint8Array &&
+              secrets.some((x) => x.length >= 3 && Buffer.from(chunk).includes(x))
+            ? Buffer.from(scrub(Buffer.from(chunk).toString("utf8"), secrets))
+            : chunk,
+        ...rest,
+      )) as typeof stream.write;
+  }
 }

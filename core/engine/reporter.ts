@@ -7,6 +7,7 @@ import {
   type TaskRunSnapshot,
 } from "../model/index.ts";
 import type { Reporter } from "../sdk/context.ts";
+import { scrubValue } from "../steps/index.ts";
 
 /** How long a task-run change may wait to be sent with the ones after it. */
 const REPORT_DELAY_MS = 20;
@@ -35,6 +36,8 @@ export class ApiReporter implements Reporter {
     private readonly client: WeirClient,
     private readonly flowRunId: string,
     private readonly warn: (msg: string) => void,
+    /** Secrets the run resolved: scrubbed from task runs' messages before they are sent. */
+    private readonly secrets: readonly string[] = [],
   ) {}
 
   taskRunStarted(t: { id: string; name: string; taskKey: string }): void {
@@ -89,7 +92,7 @@ export class ApiReporter implements Reporter {
       const batch = [...this.#dirty].slice(0, BATCH).map((id) => this.#snapshots.get(id)!);
       for (const t of batch) this.#dirty.delete(t.id);
       try {
-        await this.client.writeTaskRuns(batch);
+        await this.client.writeTaskRuns(scrubValue(batch, this.secrets));
       } catch (err) {
         if (!this.#warned) this.warn(`Could not record task runs: ${describeError(err)}`);
         this.#warned = true;

@@ -12,7 +12,7 @@ import { type RunContext, runContext } from "../sdk/context.ts";
 import { SubflowFailed } from "../sdk/errors.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { type Logger, makeLogger } from "../sdk/logger.ts";
-import { scrub } from "../steps/index.ts";
+import { scrub, scrubJson, scrubValue } from "../steps/index.ts";
 import { LogShipper } from "./log-shipper.ts";
 import { ApiReporter } from "./reporter.ts";
 import { Watchdog } from "./watchdog.ts";
@@ -88,14 +88,19 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
   };
   const log = makeLogger(sink(() => runContext.getStore()?.taskRunId));
   const reporter = tracking
-    ? new ApiReporter(tracking.client, tracking.flowRunId, (m) => log.warning(m))
+    ? new ApiReporter(tracking.client, tracking.flowRunId, (m) => log.warning(m), opts.secrets)
     : null;
   const propose = async (
-    state: StateProposal,
-    result?: string,
-    taskRuns?: TaskRunSnapshot[],
+    rawState: StateProposal,
+    rawResult?: string,
+    rawTaskRuns?: TaskRunSnapshot[],
   ): Promise<void> => {
     if (!tracking) return;
+    // What leaves the process is scrubbed like the log lines: a failure's message and stack, a
+    // task's error, a returned value that carry a secret the run resolved.
+    const state = scrubValue(rawState, opts.secrets);
+    const result = rawResult === undefined ? undefined : scrubJson(rawResult, opts.secrets);
+    const taskRuns = scrubValue(rawTaskRuns, opts.secrets);
     try {
       await tracking.client.setFlowRunState(tracking.flowRunId, state, { result, taskRuns });
     } catch (err) {

@@ -10,6 +10,25 @@ export function scrub(text: string, secrets: readonly string[] = []): string {
   return out;
 }
 
+/**
+ * A JSON text with every secret replaced by ***: a secret appears in it as JSON escapes it (as
+ * itself, when it holds no quote, backslash or control character), so that form is replaced and
+ * the text stays JSON.
+ */
+export function scrubJson(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  for (const s of secrets) if (s.length >= 3) out = out.replaceAll(JSON.stringify(s).slice(1, -1), "***");
+  return out;
+}
+
+/** A JSON value (a state with its data, task runs) with every secret in its strings replaced by ***. */
+export function scrubValue<T>(value: T, secrets: readonly string[] = []): T {
+  if (!secrets.some((s) => s.length >= 3) || value === undefined) return value;
+  const text = JSON.stringify(value);
+  const clean = scrubJson(text, secrets);
+  return clean === text ? value : (JSON.parse(clean) as T);
+}
+
 export interface StepContextOptions {
   cwd: string;
   env: Record<string, string | undefined>;

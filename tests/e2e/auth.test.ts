@@ -4,7 +4,7 @@
 // agent's) that ends with the run; secret block values are not in the database file's bytes; the
 // UI signs in with a token to an HttpOnly SameSite=Strict cookie; TLS end to end with a CA made here.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Env, freePort, type Service } from "./harness.ts";
@@ -210,16 +210,32 @@ describe("what a deployment may do on an agent", () => {
         .code,
     ).toBe(0);
     const dir = env.project("params", {
-      "flows/p.ts": `import { flow } from "weir";
+      "flows/p.ts": `import { flow, task } from "weir";
 export const shows = flow({ name: "shows" }, async (p: { key: string }, { log }) => {
   log.info("got " + p.key + " len=" + p.key.length);
 });
 export const escapes = flow({ name: "escapes" }, async () => {});
+const fails = task({ name: "fails" }, async (v: string) => {
+  throw new Error("task saw " + v);
+});
+export const leaks = flow({ name: "leaks" }, async (p: { key: string; fail: boolean }, { log }) => {
+  console.log("console " + p.key);
+  console.error({ inObject: p.key });
+  process.stdout.write("stdout " + p.key + "\\n");
+  process.stderr.write(new TextEncoder().encode("stderr bytes " + p.key + "\\n"));
+  await fails(p.key).catch((e) => log.info("caught " + String(e)));
+  if (p.fail) throw new Error("boom with " + p.key);
+  return { token: p.key, quoted: \`"\${p.key}"\` };
+});
 `,
       "weir.yaml": `deployments:
   - name: shows
     entrypoint: flows/p.ts:shows
     parameters: { key: "{{ prefect.blocks.secret.api-key }}" }
+    work_pool: { name: edge }
+  - name: leaks
+    entrypoint: flows/p.ts:leaks
+    parameters: { key: "{{ prefect.blocks.secret.api-key }}", fail: false }
     work_pool: { name: edge }
   - name: preload
     entrypoint: flows/p.ts:shows
@@ -239,7 +255,7 @@ export const escapes = flow({ name: "escapes" }, async () => {});
     const agentToken = (
       await env.cli(["token", "create", "edge-2", "--scope", "agent", "--pool", "edge"], { env: a })
     ).stdout.trim();
-    env.spawn(["agent", "--pool", "edge"], {
+    const agent = env.spawn(["agent", "--pool", "edge"], {
       env: { WEIR_API_KEY: agentToken, KEY_OUT: join(env.root, "k2") },
     });
     const run = await env.cli(["deployment", "run", "shows/shows", "--watch"], { env: a });
@@ -248,6 +264,32 @@ export const escapes = flow({ name: "escapes" }, async () => {});
     expect(run.stdout).not.toContain(SECRET);
     const runs = await env.cli(["flow-run", "ls", "--json"], { env: a });
     expect(runs.stdout).not.toContain(SECRET);
+
+    // Whatever else the flow does with it: its console and stdout/stderr (in the agent's output),
+    // a task's error, its own failure (message and stack), its return value.
+    for (const fail of [false, true]) {
+      const r = await env.cli(["deployment", "run", "leaks/leaks", "--param", `fail=${fail}`, "--watch"], {
+        env: a,
+      });
+      expect(r.stdout).toContain(fail ? "Failed" : "Completed");
+      expect(r.stdout).toContain("caught Error: task saw ***");
+      const id = r.stdout.match(/\(([0-9a-f-]{36})\)/)![1]!;
+      const inspect = await env.cli(["flow-run", "inspect", id, "--json"], { env: a });
+      expect(inspect.stdout).toContain("task saw ***");
+      if (fail) expect(inspect.stdout).toContain("boom with ***");
+      else
+        expect(JSON.parse((await env.cli(["flow-run", "result", id], { env: a })).stdout)).toEqual({
+          token: "***",
+          quoted: '"***"',
+        });
+      expect(r.stdout + r.stderr + inspect.stdout).not.toContain(SECRET);
+    }
+    await agent.waitFor(/stderr bytes \*\*\*/);
+    for (const line of ["console ***", 'inObject: "***"', "stdout ***"]) expect(agent.out).toContain(line);
+    expect(agent.out).not.toContain(SECRET);
+    // Nor in the database in clear (the embedded one; the PostgreSQL run reads it through the API above).
+    for (const f of ["weir.db", "weir.db-wal"])
+      if (existsSync(join(env.home, f))) expect(readFileSync(join(env.home, f)).includes(SECRET)).toBe(false);
   });
 
   test("pull steps and working_dir stay in the folders the agent allows", async () => {
