@@ -9,6 +9,7 @@ import {
   tokenHash,
 } from "../auth/index.ts";
 import type { FlowRun } from "../model/index.ts";
+import { placeholders } from "../templating/index.ts";
 import type { ReadyContext } from "./context.ts";
 
 /** How long a run's own token lives at most (it ends earlier, with the run's final state). */
@@ -49,6 +50,55 @@ export async function requireParent(
   if (caller.scope === "run" && parent.id !== caller.flowRunId)
     requireRun(caller, parent, await ctx.store.ancestorRunIds(parent.id));
   return parent;
+}
+
+/**
+ * The blocks whose secret values the caller may read (?include_secrets=true), as TYPE/NAME, or
+ * "all". Admin and deploy tokens (deploys resolve build and push steps), and agent tokens for
+ * every pool, read all. A pool-bound agent token reads the blocks its pool uses: placeholders in
+ * the pool's job template and in its deployments and started runs. A run's token reads the blocks
+ * its run uses: its parameters and job variables and its deployment's pull steps. Read tokens none.
+ */
+export async function secretGrant(ctx: ReadyContext, caller: Caller): Promise<Set<string> | "all"> {
+  if (caller.scope === "read") return new Set();
+  if (caller.scope === "run") {
+    const run = await ctx.store.getFlowRun(caller.flowRunId ?? "");
+    const deployment = run.deployment_id ? await ctx.store.getDeployment(run.deployment_id) : null;
+    return blocksNamed([
+      run.parameters,
+      run.job_variables,
+      deployment?.pull_steps,
+      deployment?.job_variables,
+    ]);
+  }
+  if (caller.scope === "agent" && caller.pool) {
+    const pool = await ctx.store.findWorkPool(caller.pool);
+    const uses: unknown[] = [pool?.base_job_template];
+    for (let offset = 0; ; offset += 1000) {
+      const page = await ctx.store.listDeployments({ workPoolName: caller.pool, limit: 1000, offset });
+      uses.push(...page.map((d) => [d.pull_steps, d.job_variables, d.parameters]));
+      if (page.length < 1000) break;
+    }
+    const started = await ctx.store.listFlowRuns({
+      workPoolName: caller.pool,
+      stateTypes: ["PENDING", "RUNNING"],
+      limit: 1000,
+    });
+    uses.push(...started.map((r) => [r.parameters, r.job_variables]));
+    return blocksNamed(uses);
+  }
+  return "all";
+}
+
+/** TYPE/NAME of every block a placeholder in `value` names. */
+function blocksNamed(value: unknown): Set<string> {
+  const out = new Set<string>();
+  for (const p of placeholders(JSON.stringify(value ?? null)))
+    if (p.kind === "block") {
+      const [, , type, name] = p.name.split(".");
+      if (type && name) out.add(`${type}/${name}`);
+    }
+  return out;
 }
 
 export function requireAgentPool(c: Context, pool: string): void {

@@ -27,7 +27,9 @@ const SESSION_MS = 12 * 3_600_000;
  * the database (a token carries 256 random bits, so finding by hash leaks nothing useful). A
  * checked token is remembered for 5 s: a revocation made through another server takes effect
  * within that (at once through this one). More than 20 failed attempts a minute from one address
- * are answered 429 until the minute is over.
+ * make its wrong tokens answered 429 until the minute is over; a valid token from that address
+ * still works (a misconfigured CI job on a shared host or behind one NAT must not lock out the
+ * agents and people there; with 256 random bits a token is not guessed either way).
  */
 export class Authenticator {
   readonly #adminHash: Buffer;
@@ -44,15 +46,17 @@ export class Authenticator {
 
   /** The caller a request's `Authorization: Bearer TOKEN` header stands for; throws 401 otherwise. */
   async caller(authorization: string | undefined | null, address: string): Promise<Caller> {
-    this.#checkRate(address);
     const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
-    if (!token)
+    if (!token) {
+      this.#checkRate(address);
       throw new WeirError(
         "UNAUTHORIZED",
         "This server needs an API token: send it as 'Authorization: Bearer TOKEN' (the CLI, agents and the SDK read WEIR_API_KEY; create one with: weir token create NAME --scope SCOPE)",
       );
+    }
     const caller = await this.check(token);
     if (caller) return caller;
+    this.#checkRate(address);
     this.#fail(address);
     throw new WeirError(
       "UNAUTHORIZED",
@@ -117,9 +121,9 @@ export class Authenticator {
 
   /** Signs a browser in (the UI's login form): a session id for an HttpOnly cookie, and a CSRF token. */
   async startSession(token: string, address: string): Promise<{ id: string; caller: Caller } | null> {
-    this.#checkRate(address);
     const caller = await this.check(token);
     if (!caller) {
+      this.#checkRate(address);
       this.#fail(address);
       return null;
     }

@@ -155,10 +155,15 @@ export async function getDeployment(
 
 export async function listDeployments(
   c: Conn,
-  filter: { flowName?: string } & Page = {},
+  filter: { flowName?: string; workPoolName?: string } & Page = {},
 ): Promise<Deployment[]> {
   const rows = await withFlow(c)
-    .where(filter.flowName ? eq(c.t.flows.name, filter.flowName) : undefined)
+    .where(
+      and(
+        filter.flowName ? eq(c.t.flows.name, filter.flowName) : undefined,
+        filter.workPoolName ? eq(c.t.deployments.workPoolName, filter.workPoolName) : undefined,
+      ),
+    )
     .orderBy(asc(c.t.flows.name), asc(c.t.deployments.name))
     .limit(filter.limit ?? DEFAULT_PAGE)
     .offset(filter.offset ?? 0);

@@ -249,6 +249,15 @@ describe("tokens", () => {
       );
     expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
     expect(statuses.at(-1)).toBe(429);
+    // A valid token from the same address still works (a broken CI job must not lock out the
+    // agents beside it); wrong ones go on getting 429.
+    const valid = await limited.request("/api/flows", {
+      headers: { authorization: `Bearer ${tokens.read}` },
+    });
+    expect(valid.status).toBe(200);
+    expect((await limited.request("/api/flows", { headers: { authorization: "Bearer nope" } })).status).toBe(
+      429,
+    );
   });
 });
 
@@ -434,6 +443,64 @@ describe("secrets, pools and runs", () => {
         ).status,
       ).toBe(200);
     expect((await call("GET", `/api/flow-runs/${runA}`, t)).status).toBe(401);
+  });
+
+  test("a pool's agent token and a run's token read the secret values only of blocks they use", async () => {
+    for (const name of ["in-pull", "in-jv", "in-param", "unrelated"])
+      await call("POST", "/api/blocks", ADMIN, { type: "secret", name, data: { value: `v-${name}` } });
+    const d = await call("PUT", "/api/deployments", ADMIN, {
+      flow_name: "f",
+      name: "uses",
+      entrypoint: "f.ts:f",
+      work_pool_name: "local",
+      pull_steps: [
+        { "weir.steps.set_working_directory": { directory: "{{ prefect.blocks.secret.in-pull }}" } },
+      ],
+      job_variables: { env: { TOKEN: "{{ weir.blocks.secret.in-jv }}" } },
+    });
+    expect(d.status).toBe(201);
+    const bound = await addToken("edge-secrets", "agent", { pool: "local" });
+    const otherPool = await addToken("other-secrets", "agent", { pool: "other" });
+    const read = (token: string, name: string) =>
+      call("GET", `/api/blocks/secret/${name}?include_secrets=true`, token);
+    for (const name of ["in-pull", "in-jv"])
+      expect((await read(bound, name)).json.data.value).toBe(`v-${name}`);
+    const refused = await read(bound, "unrelated");
+    expect(refused.status).toBe(403);
+    expect(refused.json.error.message).toContain(
+      'this agent token (work pool "local") may read the secret values only of blocks its pool\'s template, deployments and started runs name; block secret/unrelated is not one of them',
+    );
+    expect(JSON.stringify(refused.json)).not.toContain("v-unrelated");
+    expect((await read(otherPool, "in-pull")).status).toBe(403);
+    // Listed, the blocks it may not open stay masked.
+    const listed = await call("GET", "/api/blocks?include_secrets=true", bound);
+    expect(listed.status).toBe(200);
+    const text = JSON.stringify(listed.json);
+    expect(text).toContain("v-in-pull");
+    expect(text).not.toContain("v-unrelated");
+    expect(text).not.toContain("hunter2");
+    // An agent token for every pool, and deploy tokens, read any.
+    expect((await read(tokens.agent!, "unrelated")).json.data.value).toBe("v-unrelated");
+    expect((await read(tokens.deploy!, "unrelated")).json.data.value).toBe("v-unrelated");
+
+    const run = await call("POST", `/api/deployments/${d.json.deployment.id}/runs`, ADMIN, {
+      parameters: { key: "{{ prefect.blocks.secret.in-param }}" },
+    });
+    expect(run.status).toBe(201);
+    const claim = await call("POST", "/api/work-pools/local/claim", bound, {
+      agent_id: "01a00000-0000-7000-8000-0000000000a3",
+      limit: 5,
+      wait_ms: 0,
+    });
+    const runToken = claim.json.tokens[run.json.id] as string;
+    expect(runToken).toMatch(/^weir_/);
+    for (const name of ["in-pull", "in-jv", "in-param"])
+      expect((await read(runToken, name)).json.data.value).toBe(`v-${name}`);
+    const notIts = await read(runToken, "unrelated");
+    expect(notIts.status).toBe(403);
+    expect(notIts.json.error.message).toContain(
+      `this run's token (flow run ${run.json.id}) may read the secret values only of blocks its run's parameters, job variables and pull steps name`,
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { forbidden, maySeeSecrets } from "../../auth/index.ts";
 import { type BlockDocument, blockTypeSchema, maskSecrets, secretFieldNames } from "../../model/index.ts";
-import { callerOf } from "../callers.ts";
+import { callerOf, secretGrant } from "../callers.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
@@ -21,14 +21,18 @@ export function blockRoutes(r: Router, ctx: ReadyContext): void {
       : maskSecrets(types.blockType(b.type), b.data),
   });
   const { BlockBody } = ctx.schemas;
-  const secrets = (c: Context) => {
-    if (c.req.query("include_secrets") !== "true") return false;
-    if (!maySeeSecrets(callerOf(c)))
+  /** Which blocks' secret values this request shows: none unless asked (and allowed) for. */
+  const secrets = async (c: Context): Promise<Set<string> | "all" | null> => {
+    if (c.req.query("include_secrets") !== "true") return null;
+    const caller = callerOf(c);
+    if (!maySeeSecrets(caller))
       throw forbidden(
         "a read token may not see secret values (?include_secrets=true needs an agent, deploy or admin token)",
       );
-    return true;
+    return secretGrant(ctx, caller);
   };
+  const granted = (grant: Set<string> | "all" | null, b: { type: string; name: string }) =>
+    grant === "all" || !!grant?.has(`${b.type}/${b.name}`);
 
   r.route("get", "/api/block-types", "Block types with their JSON schemas and secret fields", (c) =>
     c.json(
@@ -63,9 +67,10 @@ export function blockRoutes(r: Router, ctx: ReadyContext): void {
     "/api/blocks",
     "List blocks (secrets masked unless ?include_secrets=true; ?limit=N&offset=N)",
     async (c) => {
-      const show = secrets(c);
+      const grant = await secrets(c);
       const blocks = await store.listBlocks(page(c, ctx.limits));
-      return c.json(await Promise.all(blocks.map((b) => present(b, show))));
+      // A narrow token (an agent's for one pool, a run's) sees the values of the blocks it uses.
+      return c.json(await Promise.all(blocks.map((b) => present(b, granted(grant, b)))));
     },
   );
   r.route(
@@ -73,8 +78,15 @@ export function blockRoutes(r: Router, ctx: ReadyContext): void {
     "/api/blocks/:type/:name",
     "Read a block (secrets masked unless ?include_secrets=true)",
     async (c) => {
-      const show = secrets(c);
-      return c.json(await present(await store.getBlock(param(c, "type"), param(c, "name")), show));
+      const grant = await secrets(c);
+      const b = await store.getBlock(param(c, "type"), param(c, "name"));
+      if (grant && !granted(grant, b) && !granted(grant, { type: param(c, "type"), name: b.name })) {
+        const caller = callerOf(c);
+        throw forbidden(
+          `${caller.scope === "run" ? `this run's token (flow run ${caller.flowRunId})` : `this agent token (work pool "${caller.pool}")`} may read the secret values only of blocks its ${caller.scope === "run" ? "run's parameters, job variables and pull steps" : "pool's template, deployments and started runs"} name; block ${b.type}/${b.name} is not one of them (use it in a placeholder there, or read it with a deploy or admin token)`,
+        );
+      }
+      return c.json(await present(b, grant !== null));
     },
   );
   r.route(
