@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .option("--db <url>", "database (env WEIR_DATABASE_URL; default $WEIR_HOME/weir.db)")
     .action(async (opts) => {
       const { SecretBox, keyFromEnv, newKey } = await import("../core/auth/index.ts");
-      const { openStore, redactUrl } = await import("../core/store/index.ts");
+      const { openStore, redactUrl, SERVER_GONE_MS } = await import("../core/store/index.ts");
       const { secretFieldNames, WeirError } = await import("../core/model/index.ts");
       const { keyFile, loadKeys, writeKeys } = await import("./lib/secret-key.ts");
       const { registry } = await import("./lib/registry.ts");
@@ -28,15 +28,23 @@ export function register(program: Command): void {
       const next = fromEnv
         ? { ...keyFromEnv(process.env.WEIR_NEW_SECRET_KEY!), id: `env-${Date.now().toString(36)}` }
         : newKey();
-      // Both keys are kept while values move, so a rotation stopped half way loses nothing:
-      // running it again finishes it.
-      if (!fromEnv) writeKeys(keyFile(), [...keys, next]);
-      const box = new SecretBox([...keys, next]);
       const url = opts.db ?? defaultDatabase();
       const store = await openStore({ url, poolSize: 2 });
       const types = registry();
       let sealed = 0;
       try {
+        // A server keeps sealing with the key it started with, which this removes: what it sealed
+        // meanwhile could never be opened again. So no server may be using the database.
+        const live = await store.liveServers(new Date(Date.now() - SERVER_GONE_MS).toISOString());
+        if (live.length > 0)
+          throw new WeirError(
+            "CONFLICT",
+            `${live.length} Weir server(s) use ${redactUrl(url)} now (${live.map((x) => `pid ${x.pid} on ${x.host}, last seen ${x.last_seen}`).join("; ")}): stop them first, then rotate (a server keeps sealing with the key it started with, which this would remove; one killed without stopping is forgotten ${SERVER_GONE_MS / 1000} s after it was last seen)`,
+          );
+        // Both keys are kept while values move, so a rotation stopped half way loses nothing:
+        // running it again finishes it.
+        if (!fromEnv) writeKeys(keyFile(), [...keys, next]);
+        const box = new SecretBox([...keys, next]);
         for (let offset = 0; ; offset += 500) {
           const blocks = await store.listBlocks({ limit: 500, offset });
           for (const b of blocks) {

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { Agent } from "../../core/agent/index.ts";
 import { createApp, databaseDown, Wakeups } from "../../core/api/index.ts";
 import { SecretBox, type TokenSource } from "../../core/auth/index.ts";
@@ -8,7 +9,7 @@ import { selfCommand } from "../../core/infra/index.ts";
 import { describeError, WeirError } from "../../core/model/index.ts";
 import { Scheduler } from "../../core/scheduler/index.ts";
 import { DateExpander } from "../../core/schedules/index.ts";
-import { openStore, redactUrl } from "../../core/store/index.ts";
+import { openStore, redactUrl, SERVER_SEEN_MS } from "../../core/store/index.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { uiRoutes } from "../../ui/index.ts";
 import { registry } from "./registry.ts";
@@ -169,6 +170,12 @@ export async function startServer(o: ServerOptions): Promise<void> {
   console.log(`  Database  ${redactUrl(store.url)}`);
   for (const line of startLines) console.log(line);
 
+  // This server's presence in the database, for what must not run beside it (secret-key rotate).
+  const presence = { id: crypto.randomUUID(), host: hostname(), pid: process.pid };
+  const seen = () => store.serverSeen(presence).catch(() => {}); // an outage is reported by the sweep
+  await seen();
+  const presenceTimer = setInterval(() => void seen(), SERVER_SEEN_MS);
+
   // Runs of agents that died (no heartbeat for WEIR_AGENT_TIMEOUT_SECONDS) are marked CRASHED. An
   // agent is judged only once this server has been able to hear from it for a whole timeout:
   // after this server starts, and after the database comes back, heartbeats that could not arrive
@@ -225,6 +232,8 @@ export async function startServer(o: ServerOptions): Promise<void> {
     await agent?.stop();
     // Force: agents hold long-poll claims open; they reconnect to the next server.
     await server.stop(true);
+    clearInterval(presenceTimer);
+    await store.serverGone(presence.id).catch(() => {});
     await store.close();
   });
 }

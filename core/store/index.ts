@@ -9,6 +9,7 @@ export { newId, nowIso, type Page } from "./rows.ts";
 export { FlowRunWriter } from "./run-writer.ts";
 export type { ScheduleInput } from "./schedules.ts";
 export type { ScheduleCandidate, ScheduledRun } from "./scheduling.ts";
+export { SERVER_GONE_MS, SERVER_SEEN_MS, type ServerPresence } from "./servers.ts";
 export type { Notifications, Store } from "./store.ts";
 export type { TaskRunInput } from "./task-runs.ts";
 export { TABLES, type TableName } from "./transfer.ts";

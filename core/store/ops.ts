@@ -59,6 +59,7 @@ export {
   touchSchedules,
 } from "./schedules.ts";
 export { insertScheduledRuns, markLateAndCatchUp, scheduleCandidates } from "./scheduling.ts";
+export { liveServers, serverGone, serverSeen } from "./servers.ts";
 export { createTaskRun, listTaskRuns, setTaskRunState, upsertTaskRuns } from "./task-runs.ts";
 export {
   createToken,

@@ -138,9 +138,17 @@ describe("a server with auth", () => {
     const keyFile = join(env.home, "secret-key");
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
 
-    // rotation, with the server stopped: every secret moves to a new key, the old key is gone
-    await server.stop();
+    // rotation is refused while a server uses the database (it would go on sealing with the old
+    // key), and nothing changes
     const before = readFileSync(keyFile, "utf8");
+    const refused = await env.cli(["secret-key", "rotate"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /1 Weir server\(s\) use .* now \(pid \d+ on .*, last seen .*\): stop them first, then rotate/,
+    );
+    expect(readFileSync(keyFile, "utf8")).toBe(before);
+    // with the server stopped: every secret moves to a new key, the old key is gone
+    await server.stop();
     const rotated = await env.cli(["secret-key", "rotate"]);
     expect(rotated.code).toBe(0);
     expect(rotated.stdout).toMatch(/Sealed [1-9]\d* secret field\(s\)/);

@@ -69,6 +69,19 @@ for (const backend of backends()) {
       });
     });
 
+    describe("servers", () => {
+      test("a server is live from its first sign of life until it says it is gone or falls silent", async () => {
+        const before = new Date(Date.now() - 1000).toISOString();
+        await store.serverSeen({ id: "s1", host: "h", pid: 11 });
+        await store.serverSeen({ id: "s2", host: "h", pid: 12 });
+        await store.serverSeen({ id: "s1", host: "h", pid: 11 });
+        expect((await store.liveServers(before)).map((x) => x.pid).sort()).toEqual([11, 12]);
+        await store.serverGone("s2");
+        expect((await store.liveServers(before)).map((x) => x.id)).toEqual(["s1"]);
+        expect(await store.liveServers(new Date(Date.now() + 1000).toISOString())).toEqual([]);
+      });
+    });
+
     describe("flow run states", () => {
       const newRun = async () => {
         const { deployment } = await deploy();

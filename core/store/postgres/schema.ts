@@ -247,6 +247,19 @@ export const workQueues = pgTable(
   (t) => [uniqueIndex("work_queues_pool_name").on(t.workPoolId, t.name)],
 );
 
+/**
+ * The servers using this database now: each writes its row when it starts and every few seconds
+ * after, and deletes it when it stops. What must not run beside a server (`weir secret-key
+ * rotate`) looks here. Not exported by `weir db export`: it describes processes, not data.
+ */
+export const servers = pgTable("servers", {
+  id: text("id").primaryKey(),
+  host: text("host").notNull(),
+  pid: integer("pid").notNull(),
+  started: text("started").notNull(),
+  lastSeen: text("last_seen").notNull(),
+});
+
 export const agents = pgTable(
   "agents",
   {

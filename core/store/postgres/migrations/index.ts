@@ -7,6 +7,7 @@ import m0002 from "./0002_limits.sql" with { type: "text" };
 import m0003 from "./0003_tokens.sql" with { type: "text" };
 import m0004 from "./0004_subflows_results.sql" with { type: "text" };
 import m0005 from "./0005_run_names.sql" with { type: "text" };
+import m0006 from "./0006_servers.sql" with { type: "text" };
 
 export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0000_init", sql: m0000 },
@@ -15,4 +16,5 @@ export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0003_tokens", sql: m0003 },
   { id: "0004_subflows_results", sql: m0004 },
   { id: "0005_run_names", sql: m0005 },
+  { id: "0006_servers", sql: m0006 },
 ];
