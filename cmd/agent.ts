@@ -66,7 +66,16 @@ export function register(program: Command): void {
         log: (m) => console.log(`${new Date().toISOString()} ${m}`),
       });
       await agent.start();
-      await untilSignal(async (second) => {
+      // A token revoked or expired while the agent runs: it stops (runs in progress finish with
+      // tokens of their own) and exits 1 instead of failing its heartbeats for ever.
+      const refused = agent.refused.then(async (err) => {
+        console.log(
+          `${new Date().toISOString()} The server refuses this agent's token (revoked or expired): stopping; waiting for ${agent.runningCount} running flow run(s)`,
+        );
+        await agent.stop();
+        throw err;
+      });
+      const signalled = untilSignal(async (second) => {
         if (second) {
           console.log("Killing running flow runs");
           agent.killAll();
@@ -77,5 +86,6 @@ export function register(program: Command): void {
         );
         await agent.stop();
       });
+      await Promise.race([signalled, refused]);
     });
 }

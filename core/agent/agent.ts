@@ -97,6 +97,13 @@ interface Taken {
  */
 export class Agent {
   readonly id = Bun.randomUUIDv7();
+  /**
+   * Settles with the server's answer when it refuses this agent's token on two heartbeats in a row
+   * (revoked or expired): the agent cannot work any more, and whoever runs it should stop it.
+   */
+  readonly refused: Promise<WeirError>;
+  #refuse: (err: WeirError) => void = () => {};
+  #refusals = 0;
   readonly #running = new Map<string, Taken>();
   #heartbeatEvery = 5_000;
   readonly #stop = new AbortController();
@@ -120,6 +127,9 @@ export class Agent {
   readonly #allowedDirs: string[];
 
   constructor(readonly opts: AgentOptions) {
+    this.refused = new Promise((resolve) => {
+      this.#refuse = resolve;
+    });
     this.#allowedDirs = (opts.allowDirs ?? [process.cwd()]).map((d) => resolve(d));
   }
 
@@ -579,9 +589,14 @@ export class Agent {
       });
       if (this.#stop.signal.aborted) break;
       const heard = await this.#heartbeat().then(
-        () => true,
+        () => {
+          this.#refusals = 0;
+          return true;
+        },
         (err) => {
           this.opts.log(`Heartbeat failed: ${describeError(err)}`);
+          if (err instanceof WeirError && err.code === "UNAUTHORIZED" && ++this.#refusals >= 2)
+            this.#refuse(err);
           return false;
         },
       );

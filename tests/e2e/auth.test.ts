@@ -125,6 +125,21 @@ describe("a server with auth", () => {
     expect(revoked.stderr).toContain("not valid: unknown, revoked or expired");
   });
 
+  test("an agent whose token is revoked while it runs stops and exits 1, saying why", async () => {
+    const a = { WEIR_API_KEY: admin };
+    const token = (
+      await env.cli(["token", "create", "edge-revoked", "--scope", "agent", "--pool", "edge"], { env: a })
+    ).stdout.trim();
+    const agent = env.spawn(["agent", "--pool", "edge", "--name", "soon-revoked"], {
+      env: { WEIR_API_KEY: token },
+    });
+    await agent.waitFor(/Agent soon-revoked started/);
+    expect((await env.cli(["token", "revoke", "edge-revoked"], { env: a })).code).toBe(0);
+    await agent.waitFor(/The server refuses this agent's token \(revoked or expired\): stopping/, 60_000);
+    expect(await agent.proc.exited).toBe(1);
+    expect(agent.out).toContain("The API token is not valid: unknown, revoked or expired");
+  });
+
   test("secret block values are sealed: not in the database file, shown only to allowed callers", async () => {
     const a = { WEIR_API_KEY: admin };
     const value = "pa55-Very-Distinct-Secret-9731";
