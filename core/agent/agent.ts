@@ -444,6 +444,15 @@ export class Agent {
         "INVALID",
         "job variable command would carry a secret in the flow process's arguments, which any user of the machine can read (ps); put the secret in job variable env and let the command read it",
       );
+    // The flow's engine scrubs what it resolves itself; the names of env variables that carry a
+    // secret the agent resolved are passed on, so their values are scrubbed from the run too.
+    const env = (resolved as { env?: unknown }).env;
+    if (env && typeof env === "object" && secrets.length > 0) {
+      const names = Object.entries(env as Record<string, unknown>)
+        .filter(([, val]) => typeof val === "string" && secrets.some((x) => x.length >= 3 && val.includes(x)))
+        .map(([k]) => k);
+      if (names.length > 0) (env as Record<string, unknown>).WEIR_SECRET_ENV = names.join(",");
+    }
     const parsed = v.safeParse(infra.jobVariables, resolved);
     if (!parsed.success) {
       const problems = parsed.issues.map((i) => `${v.getDotPath(i) ?? "(job configuration)"}: ${i.message}`);

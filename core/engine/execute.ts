@@ -82,6 +82,11 @@ export async function executeFlowRun(
   // Pull steps run with every placeholder resolved now (blocks, variables, $ENV, earlier steps'
   // outputs); their log lines go to the run's logs with secrets scrubbed.
   const secrets: string[] = [];
+  // Env variables its agent filled from secret blocks (job variables): their values are secrets.
+  for (const name of (opts.env.WEIR_SECRET_ENV ?? "").split(",")) {
+    const value = name ? opts.env[name] : undefined;
+    if (value) secrets.push(value);
+  }
   const resolve = makeResolver(client, secrets, opts.registry);
   const roots = opts.allowedDirs ? [cwd, ...opts.allowedDirs] : null;
   const confine = (dir: string) => {

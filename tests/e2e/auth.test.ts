@@ -232,6 +232,11 @@ describe("what a deployment may do on an agent", () => {
       (await env.cli(["block", "create", "secret", "api-key", "--field", `value=${SECRET}`], { env: a }))
         .code,
     ).toBe(0);
+    const ENV_SECRET = "Env-Only-Secret-5521";
+    expect(
+      (await env.cli(["block", "create", "secret", "env-key", "--field", `value=${ENV_SECRET}`], { env: a }))
+        .code,
+    ).toBe(0);
     const dir = env.project("params", {
       "flows/p.ts": `import { flow, task } from "weir";
 export const shows = flow({ name: "shows" }, async (p: { key: string }, { log }) => {
@@ -242,6 +247,7 @@ const fails = task({ name: "fails" }, async (v: string) => {
   throw new Error("task saw " + v);
 });
 export const leaks = flow({ name: "leaks" }, async (p: { key: string; fail: boolean }, { log }) => {
+  log.info("env " + process.env.LEAKY);
   console.log("console " + p.key);
   console.error({ inObject: p.key });
   process.stdout.write("stdout " + p.key + "\\n");
@@ -259,7 +265,7 @@ export const leaks = flow({ name: "leaks" }, async (p: { key: string; fail: bool
   - name: leaks
     entrypoint: flows/p.ts:leaks
     parameters: { key: "{{ prefect.blocks.secret.api-key }}", fail: false }
-    work_pool: { name: edge }
+    work_pool: { name: edge, job_variables: { env: { LEAKY: "{{ prefect.blocks.secret.env-key }}" } } }
   - name: preload
     entrypoint: flows/p.ts:shows
     work_pool: { name: edge, job_variables: { env: { BUN_OPTIONS: "--preload /tmp/evil.ts" } } }
@@ -296,6 +302,7 @@ export const leaks = flow({ name: "leaks" }, async (p: { key: string; fail: bool
       });
       expect(r.stdout).toContain(fail ? "Failed" : "Completed");
       expect(r.stdout).toContain("caught Error: task saw ***");
+      expect(r.stdout).toContain("env ***"); // a job variable the agent filled from the block
       const id = r.stdout.match(/\(([0-9a-f-]{36})\)/)![1]!;
       const inspect = await env.cli(["flow-run", "inspect", id, "--json"], { env: a });
       expect(inspect.stdout).toContain("task saw ***");
@@ -306,10 +313,12 @@ export const leaks = flow({ name: "leaks" }, async (p: { key: string; fail: bool
           quoted: '"***"',
         });
       expect(r.stdout + r.stderr + inspect.stdout).not.toContain(SECRET);
+      expect(r.stdout + r.stderr + inspect.stdout).not.toContain(ENV_SECRET);
     }
     await agent.waitFor(/stderr bytes \*\*\*/);
     for (const line of ["console ***", 'inObject: "***"', "stdout ***"]) expect(agent.out).toContain(line);
     expect(agent.out).not.toContain(SECRET);
+    expect(agent.out).not.toContain(ENV_SECRET);
     // Nor in the database in clear (the embedded one; the PostgreSQL run reads it through the API above).
     for (const f of ["weir.db", "weir.db-wal"])
       if (existsSync(join(env.home, f))) expect(readFileSync(join(env.home, f)).includes(SECRET)).toBe(false);
