@@ -114,6 +114,9 @@ export async function executeFlowRun(
         cwd = dir;
         if (!shared) process.chdir(dir);
       },
+      confine: (file, what) => {
+        if (roots) requireInside(file, roots, what);
+      },
     });
     if (typeof outputs.directory === "string") {
       cwd = pathResolve(cwd, outputs.directory);

@@ -41,6 +41,11 @@ export interface StepsOptions {
    * agent with `--isolation none`) the caller keeps the folder itself and the process keeps its own.
    */
   chdir?: (dir: string) => void;
+  /**
+   * Refuses a file of code a step would run from outside the folders allowed (a local module step,
+   * `./steps/notify.ts:main`, on an agent); throws. Absent: anywhere (a deploy on its own machine).
+   */
+  confine?: (file: string, what: string) => void;
 }
 
 /**
@@ -97,10 +102,15 @@ async function withScrubbedConsole<T>(secrets: string[], run: () => Promise<T>):
 }
 
 /** A local module step: `./steps/notify.ts:main`, relative to the working directory. */
-async function moduleStep(name: string, cwd: string): Promise<StepFn | undefined> {
+async function moduleStep(
+  name: string,
+  cwd: string,
+  confine?: (file: string, what: string) => void,
+): Promise<StepFn | undefined> {
   const m = MODULE_STEP.exec(name);
   if (!m) return undefined;
   const file = isAbsolute(m[1]!) ? m[1]! : resolve(cwd, m[1]!);
+  confine?.(file, `step module ${m[1]} (${file})`);
   if (!existsSync(file))
     throw new WeirError("INVALID", `step module ${m[1]} does not exist (looked in ${cwd})`);
   const mod = (await import(file)) as Record<string, unknown>;
@@ -158,7 +168,7 @@ export async function runSteps(
       if (def) {
         out = await def.run(opts.registry.parseArguments(def, kwargs), ctx);
       } else {
-        const fn = (await moduleStep(name, cwd)) ?? (await packageStep(name, raw.requires));
+        const fn = (await moduleStep(name, cwd, opts.confine)) ?? (await packageStep(name, raw.requires));
         if (!fn)
           throw new WeirError(
             "INVALID",

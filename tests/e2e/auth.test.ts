@@ -356,6 +356,19 @@ export const leaks = flow({ name: "leaks" }, async (p: { key: string; fail: bool
       const wd = await env.cli(["deployment", "run", "outside/wd", "--watch"], { env: a });
       expect(wd.code).toBe(1);
       expect(wd.stdout).toContain(`working_dir ${outside} is outside the folders this agent runs code from`);
+      // A local module step is code too: one outside the allowed folders is not run.
+      const marker = join(outside, "step-ran");
+      writeFileSync(
+        join(outside, "step.ts"),
+        `export function main() { require("node:fs").writeFileSync(${JSON.stringify(marker)}, "ran"); return {}; }\n`,
+      );
+      expect((await put("mod", { pull_steps: [{ [`${outside}/step.ts:main`]: {} }] })).status).toBe(201);
+      const mod = await env.cli(["deployment", "run", "outside/mod", "--watch"], { env: a });
+      expect(mod.code).toBe(1);
+      expect(mod.stdout).toContain(
+        `step module ${outside}/step.ts (${outside}/step.ts) is outside the folders this agent runs code from`,
+      );
+      expect(existsSync(marker)).toBe(false);
     } finally {
       rmSync(outside, { recursive: true, force: true });
     }
