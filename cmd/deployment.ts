@@ -147,12 +147,14 @@ export function register(program: Command): void {
 
   cmd
     .command("delete")
-    .description("Delete a deployment (its past runs are kept)")
+    .description("Delete a deployment and its scheduled runs (runs that started are kept)")
     .argument("<deployment>", "FLOW/NAME or id")
     .action(async (ref) => {
       const c = client();
       const d = await c.getDeployment(ref);
       await c.deleteDeployment(d.id);
-      console.log(`Deleted deployment ${d.flow_name}/${d.name} (${d.id})`);
+      console.log(
+        `Deleted deployment ${d.flow_name}/${d.name} (${d.id}) and its scheduled runs; runs that started are kept`,
+      );
     });
 }

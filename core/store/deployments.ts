@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, ne } from "drizzle-orm";
 import type { Catchup, Deployment } from "../model/index.ts";
 import { didYouMean, WeirError } from "../model/index.ts";
 import { type Conn, inTx, mapRow, placeholders, plainRows } from "./conn.ts";
@@ -174,10 +174,27 @@ export async function listDeployments(
   return rows.map((r) => toDeployment(r.d, r.flowName, schedules.get(r.d.id) ?? []));
 }
 
+/**
+ * Deletes a deployment with its runs that have not started (Prefect deletes a deployment's
+ * scheduled runs with it: nothing could run them, and an agent that took one would crash it).
+ * Runs that started or finished are kept, without their deployment; so is a run awaiting its
+ * engine's retry, whose process is still going.
+ */
 export async function deleteDeployment(c: Conn, ref: string): Promise<Deployment> {
-  const d = await getDeployment(c, ref);
-  await c.db.delete(c.t.deployments).where(eq(c.t.deployments.id, d.id));
-  return d;
+  return inTx(c, async (tc) => {
+    const d = await getDeployment(tc, ref);
+    await tc.db
+      .delete(tc.t.flowRuns)
+      .where(
+        and(
+          eq(tc.t.flowRuns.deploymentId, d.id),
+          eq(tc.t.flowRuns.stateType, "SCHEDULED"),
+          ne(tc.t.flowRuns.stateName, "AwaitingRetry"),
+        ),
+      );
+    await tc.db.delete(tc.t.deployments).where(eq(tc.t.deployments.id, d.id));
+    return d;
+  });
 }
 
 /** Changes what a person edits by hand (the UI): description, default parameters, tags. */

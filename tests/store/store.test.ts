@@ -49,14 +49,23 @@ for (const backend of backends()) {
         await expect(store.getDeployment("hello/nope")).rejects.toThrow(/weir deployment ls/);
       });
 
-      test("deleting one keeps its runs, no longer linked to it (the database's own foreign keys)", async () => {
+      test("deleting one deletes its scheduled runs and keeps the others, no longer linked to it", async () => {
         const { deployment } = await deploy();
         const flow = await store.upsertFlow("hello");
-        const run = await store.createFlowRun({ flow_id: flow.id, deployment_id: deployment.id });
+        const make = () => store.createFlowRun({ flow_id: flow.id, deployment_id: deployment.id });
+        const [scheduled, started, retrying, done] = [await make(), await make(), await make(), await make()];
+        await store.setFlowRunState(started!.id, { type: "RUNNING" });
+        await store.setFlowRunState(retrying!.id, { type: "RUNNING" });
+        await store.setFlowRunState(retrying!.id, { type: "SCHEDULED", name: "AwaitingRetry" });
+        await store.setFlowRunState(done!.id, { type: "RUNNING" });
+        await store.setFlowRunState(done!.id, { type: "COMPLETED" });
         await store.deleteDeployment(deployment.id);
-        const after = await store.getFlowRun(run.id);
-        expect(after.deployment_id).toBeNull();
-        expect(after.deployment_name).toBeNull();
+        await expect(store.getFlowRun(scheduled!.id)).rejects.toThrow(/does not exist/);
+        for (const kept of [started!, retrying!, done!]) {
+          const after = await store.getFlowRun(kept.id);
+          expect(after.deployment_id).toBeNull();
+          expect(after.deployment_name).toBeNull();
+        }
       });
 
       test("the same deployment name under two flows is two deployments", async () => {
