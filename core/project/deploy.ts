@@ -1,7 +1,8 @@
+import { isAbsolute, relative, resolve, sep } from "node:path";
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
 import type { WeirClient } from "../client/index.ts";
-import { loadFlow, makeResolver } from "../engine/index.ts";
+import { loadFlow, makeResolver, parseEntrypoint } from "../engine/index.ts";
 import { jobVariableProblems, templateOf } from "../infra/index.ts";
 import {
   type Deployment,
@@ -84,6 +85,16 @@ export async function planDeployments(
           project.source,
         ),
       );
+    } else if (leavesFolder(spec.entrypoint, project.dir)) {
+      // A run imports its entrypoint from the folder its pull steps set and refuses one that
+      // leaves it: every run of this deployment would fail.
+      problems.push(
+        formatAt(
+          spec.entrypointPos,
+          `deployment "${spec.name}": entrypoint ${spec.entrypoint} is outside the project folder ${project.dir}; a run imports it from the folder its pull steps set and refuses a path that leaves it (move the flow into the project, or keep weir.yaml in a folder that holds it)`,
+          project.source,
+        ),
+      );
     } else {
       try {
         flow = known?.get(spec.entrypoint) ?? (await loadFlow(spec.entrypoint, project.dir));
@@ -122,6 +133,14 @@ function missingRequiredNotes(p: PlannedDeployment, defaults: Record<string, unk
         `the flow requires ${required.map((n) => `"${n}"`).join(", ")} and the deployment gives no default: every run must pass ${required.length > 1 ? "them" : "it"} (--param ${required[0]}=...)`,
       ]
     : [];
+}
+
+/** Whether an entrypoint's file is absolute or climbs out of `dir` (`../src/f.ts:f`). */
+function leavesFolder(entrypoint: string, dir: string): boolean {
+  const { file } = parseEntrypoint(entrypoint);
+  if (isAbsolute(file)) return true;
+  const rel = relative(dir, resolve(dir, file));
+  return rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel);
 }
 
 /**

@@ -192,6 +192,17 @@ describe("bad input gets one clear line, never a stack trace", () => {
     /weir\.yaml:3:17: deployment "a": .*flows\/missing\.ts does not exist/,
   );
   add(
+    "entrypoint outside the project folder",
+    () =>
+      env.cli(["deploy", "--all"], {
+        cwd: env.project("climbs/inner", {
+          "weir.yaml": "deployments:\n  - name: a\n    entrypoint: ../f.ts:f\n",
+          "../f.ts": 'import { flow } from "weir";\nexport const f = flow({ name: "f" }, async () => {});\n',
+        }),
+      }),
+    /weir\.yaml:3:17: deployment "a": entrypoint \.\.\/f\.ts:f is outside the project folder .*climbs\/inner; a run imports it/,
+  );
+  add(
     "a syntax error in a file the flow imports",
     () =>
       env.cli(["deploy", "--all"], {
