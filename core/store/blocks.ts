@@ -17,8 +17,10 @@ export function checkBlockData(types: BlockTypes, type: string, data: unknown): 
   if (!r.success) {
     const problems = r.issues.map((i) => {
       const path = v.getDotPath(i);
+      // valibot reports a missing key and an unknown one as the object's issue: told apart by what
+      // was received there (nothing, for a missing key).
       if (i.type === "strict_object" && path)
-        return `unknown field "${path}" (a ${type} block takes: ${Object.keys(t.fields).join(", ")})`;
+        return `${i.received === "undefined" ? "missing" : "unknown"} field "${path}" (${type} blocks take: ${Object.keys(t.fields).join(", ")})`;
       // Never echo the received value: it may be a secret.
       return `${path ?? "data"}: expected ${i.expected ?? "a valid value"}`;
     });

@@ -338,11 +338,14 @@ for (const backend of backends()) {
         expect(err.message).toBe("Invalid github-credentials block: token: expected string");
         expect(err.message).not.toContain("987654321");
       });
-      test("unknown fields and unknown types say what is known", async () => {
+      test("unknown and missing fields and unknown types say what is known", async () => {
         expect(
           (await store.saveBlock(registry, "secret", "s", { value: "x", extra: 1 }, false).catch((e) => e))
             .message,
-        ).toContain('unknown field "extra" (a secret block takes: value)');
+        ).toContain('unknown field "extra" (secret blocks take: value)');
+        expect((await store.saveBlock(registry, "secret", "s", {}, false).catch((e) => e)).message).toBe(
+          'Invalid secret block: missing field "value" (secret blocks take: value)',
+        );
         expect((await store.saveBlock(registry, "vault", "s", {}, false).catch((e) => e)).message).toContain(
           'Block type "vault" is not known',
         );
