@@ -30,6 +30,28 @@ plan(
   ["push_to_gcs", "pull_from_gcs"],
 );
 
+/**
+ * Prefect's steps that load a storage block's own Python code to pull: Weir has no Python, so
+ * these are named as not supported yet, with what to write instead.
+ */
+const NOT_YET: Record<string, string> = {};
+for (const [step, instead] of [
+  [
+    "pull_with_block",
+    "pull with the storage's own step instead (weir.steps.git_clone, prefect_aws.deployments.steps.pull_from_s3, prefect_azure.deployments.steps.pull_from_azure_blob_storage)",
+  ],
+  [
+    "pull_from_remote_storage",
+    "pull with the storage's own step instead (prefect_aws.deployments.steps.pull_from_s3, prefect_azure.deployments.steps.pull_from_azure_blob_storage, weir.steps.git_clone)",
+  ],
+])
+  for (const prefix of [
+    "prefect.deployments.steps",
+    "prefect.deployments.steps.pull",
+    "prefect.projects.steps",
+  ])
+    NOT_YET[`${prefix}.${step}`] = instead!;
+
 export interface StepNameProblem {
   /** "unknown": the file is wrong; "unsupported": valid, but this build cannot run the step. */
   kind: "unknown" | "unsupported";
@@ -131,6 +153,11 @@ export class Registry {
     moduleDir?: string,
   ): StepNameProblem | null {
     if (this.step(name)) return null;
+    if (NOT_YET[name])
+      return {
+        kind: "unsupported",
+        message: `step "${name}" is not supported yet (it runs a storage block's Python code, and Weir runs no Python); ${NOT_YET[name]}`,
+      };
     const planned = PLANNED[name];
     if (planned) {
       return {

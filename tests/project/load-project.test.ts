@@ -254,6 +254,22 @@ describe("steps are checked when the file is read (deploy and --dry-run alike)",
     ]);
     expect(p.deployments[1]?.unsupported).toEqual([]);
   });
+
+  test("Prefect's steps that run a storage block's Python code are named as not supported yet, with what to use", () => {
+    for (const step of [
+      "prefect.deployments.steps.pull_with_block",
+      "prefect.deployments.steps.pull.pull_from_remote_storage",
+    ]) {
+      const p = load(
+        `pull:\n  - ${step}: { block_document_name: x }\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n`,
+      );
+      expect(p.deployments[0]?.unsupported).toEqual([
+        expect.stringContaining(
+          `weir.yaml:2:5: pull step 1: step "${step}" is not supported yet (it runs a storage block's Python code, and Weir runs no Python); pull with the storage's own step instead`,
+        ),
+      ]);
+    }
+  });
 });
 
 describe("what Prefect accepts is accepted, with a warning where Weir ignores it", () => {
