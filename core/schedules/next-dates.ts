@@ -118,7 +118,7 @@ function rruleDates(
   let cursor = from.getTime() - 86_400_000;
   for (;;) {
     const want = n - out.length + 48;
-    const walls = floatingDates(rule, cursor, to, want, s.timeBoxMs);
+    const walls = floatingDates(rule, cursor, to, want, s.timeBoxMs, after);
     for (const d of walls) {
       const t = instantOf(
         {

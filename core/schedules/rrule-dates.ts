@@ -123,6 +123,8 @@ export function floatingDates(
   to: number,
   n: number,
   timeBoxMs = RRULE_TIME_BOX_MS,
+  /** The instant the caller asked from, for the message (`from` may start earlier, as slack). */
+  askedAfter?: number,
 ): Date[] {
   const out: Date[] = [];
   const last = Math.min(to, END_OF_TIME);
@@ -142,7 +144,7 @@ export function floatingDates(
     if (performance.now() - started > timeBoxMs) {
       throw new WeirError(
         "INVALID",
-        `expanding this rrule took over ${timeBoxMs} ms (WEIR_SCHEDULE_TIME_BOX_MS) before it found ${out.length ? `more than ${out.length} run time(s)` : "a run time"} after ${new Date(from).toISOString().slice(0, 19)}: it may never match; simplify it, or use a cron or interval schedule`,
+        `expanding this rrule took over ${timeBoxMs} ms (WEIR_SCHEDULE_TIME_BOX_MS) before it found ${out.length ? `more than ${out.length} run time(s)` : "a run time"} after ${askedAfter === undefined ? new Date(from).toISOString().slice(0, 19) : new Date(askedAfter).toISOString()}: it may never match; simplify it, or use a cron or interval schedule`,
         { fields: { reason: "time_box" } },
       );
     }

@@ -134,3 +134,13 @@ describe("invalid schedules say what and why", () => {
     ).toEqual(["2024-07-01T09:00:00+02:00"]);
   });
 });
+
+describe("an rrule that may never match", () => {
+  test("is stopped by the time box, which names the time it was asked from", () => {
+    // February 30th never comes; a time box of 0 ms stops the expansion after its first window.
+    const s = compileSchedule({ rrule: "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30" }, "schedule", { timeBoxMs: 0 });
+    expect(() => nextDates(s, { after: Date.parse("2030-01-01T00:00:00Z"), n: 1 })).toThrow(
+      "before it found a run time after 2030-01-01T00:00:00.000Z: it may never match",
+    );
+  });
+});
