@@ -207,6 +207,7 @@ function syntheticProject(entrypoint: string, name: string) {
         entrypointPos: commandLine,
         parametersPos: () => commandLine,
         jobVariablesPos: () => commandLine,
+        fieldPos: () => commandLine,
         unsupported: [],
         replaced: false,
       },

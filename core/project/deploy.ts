@@ -135,6 +135,31 @@ function missingRequiredNotes(p: PlannedDeployment, defaults: Record<string, unk
     : [];
 }
 
+/**
+ * A problem found after the file was read (the pool missing, the server refusing a field) placed
+ * in the file: at the field the server named when the file has it, else at the deployment. One
+ * already placed, or about something a flag gave, is left as it is.
+ */
+function placed(project: Project, p: PlannedDeployment, overlay: DeployOverlay, message: string): string {
+  if (/^\S+:\d+:\d+: /.test(message) || !project.source) return message;
+  if (/^work pool "[^"]+" does not exist/.test(message))
+    return overlay.pool
+      ? `--pool ${overlay.pool}: ${message}`
+      : formatAt(
+          p.spec.fieldPos(["work_pool", "name"]),
+          `deployment "${p.name}": ${message}`,
+          project.source,
+        );
+  // The API names the field of the request it refuses: "Invalid request body: tags.1: ...".
+  const field = /^Invalid request body: ([\w.]+): /.exec(message)?.[1];
+  const path = field?.split(".").map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+  return formatAt(
+    path ? p.spec.fieldPos(path) : p.spec.pos,
+    `deployment "${p.name}": ${message}`,
+    project.source,
+  );
+}
+
 /** Whether an entrypoint's file is absolute or climbs out of `dir` (`../src/f.ts:f`). */
 function leavesFolder(entrypoint: string, dir: string): boolean {
   const { file } = parseEntrypoint(entrypoint);
@@ -426,6 +451,6 @@ export async function deployOne(
     return { name: label, ok: true, deployment, created, notes };
   } catch (err) {
     if (err instanceof WeirError && err.code === "UNREACHABLE") throw err;
-    return { name: label, ok: false, error: describeError(err), notes };
+    return { name: label, ok: false, error: placed(project, p, overlay, describeError(err)), notes };
   }
 }

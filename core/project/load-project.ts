@@ -48,6 +48,8 @@ export interface DeploymentSpec extends DeploymentSection {
   parametersPos: (name: string) => SourcePos;
   /** Position of one of its work_pool.job_variables (the nearest enclosing node's when absent). */
   jobVariablesPos: (name: string) => SourcePos;
+  /** Position of any field below it, by path (`["work_pool", "name"]`; the nearest node's when absent). */
+  fieldPos: (path: (string | number)[]) => SourcePos;
   /** Steps of its build, push and pull that this build of Weir cannot run (positioned messages). */
   unsupported: string[];
   /** A later entry with the same name and entrypoint replaces this one (Prefect's behaviour). */
@@ -401,6 +403,7 @@ export function parseProject(
       entrypointPos: at(["deployments", i, "entrypoint"]),
       parametersPos: (name: string) => at(["deployments", i, "parameters", name]),
       jobVariablesPos: (name: string) => at(["deployments", i, "work_pool", "job_variables", name]),
+      fieldPos: (path: (string | number)[]) => at(["deployments", i, ...path]),
       unsupported: deploymentUnsupported[i]!,
       replaced: replaced.has(i),
     })),

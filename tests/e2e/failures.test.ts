@@ -192,6 +192,32 @@ describe("bad input gets one clear line, never a stack trace", () => {
     /weir\.yaml:3:17: deployment "a": .*flows\/missing\.ts does not exist/,
   );
   add(
+    "a work pool that does not exist, at its place in the file",
+    () =>
+      env.cli(["deploy", "--all"], {
+        cwd: env.project("no-pool", {
+          "weir.yaml":
+            "deployments:\n  - name: a\n    entrypoint: flows/f.ts:f\n    work_pool: { name: nosuchpool }\n",
+          "flows/f.ts":
+            'import { flow } from "weir";\nexport const f = flow({ name: "f" }, async () => {});\n',
+        }),
+      }),
+    /weir\.yaml:4:24: deployment "a": work pool "nosuchpool" does not exist \(create it with: weir work-pool create nosuchpool --type process\)/,
+  );
+  add(
+    "a value the server refuses, at its place in the file",
+    () =>
+      env.cli(["deploy", "--all"], {
+        cwd: env.project("empty-tag", {
+          "weir.yaml":
+            'deployments:\n  - name: a\n    entrypoint: flows/f.ts:f\n    tags: ["ok", "{{ $WEIR_TEST_UNSET }}"]\n',
+          "flows/f.ts":
+            'import { flow } from "weir";\nexport const f = flow({ name: "f" }, async () => {});\n',
+        }),
+      }),
+    /weir\.yaml:4:18: deployment "a": Invalid request body: tags\.1: must not be empty/,
+  );
+  add(
     "entrypoint outside the project folder",
     () =>
       env.cli(["deploy", "--all"], {
