@@ -210,7 +210,11 @@ export class WeirClient {
             ? `Cannot reach any Weir API server: ${failed.join(", ")}; check that they run and what WEIR_API_URL lists`
             : this.#urls.length > 1
               ? `Lost the Weir API at ${shownAddress(base)} (${why}) during a request that is not safe to send twice; it may or may not have been done: check, then retry`
-              : `Cannot reach the Weir API at ${shownAddress(base)} (${why}): start a server with "weir server", or point WEIR_API_URL at a running one`,
+              : `Cannot reach the Weir API at ${shownAddress(base)} (${why}): ${
+                  base.startsWith("http://") && /ECONNRESET|ConnectionClosed/i.test(why)
+                    ? "the server closed the connection at once, as a server with TLS does to plain http: if it was started with --tls-cert, use https:// in WEIR_API_URL"
+                    : 'start a server with "weir server", or point WEIR_API_URL at a running one'
+                }`,
           { cause },
         );
       }

@@ -473,6 +473,12 @@ describe("TLS", () => {
         env: { WEIR_API_URL: url, WEIR_CA_FILE: join(dir, "ca.pem") },
       });
       expect(trusted.code).toBe(0);
+      // Plain http to a TLS server: the hint says to use https.
+      const plain = await tls.cli(["work-pool", "ls"], {
+        env: { WEIR_API_URL: `http://127.0.0.1:${tls.port}/api`, WEIR_CA_FILE: join(dir, "ca.pem") },
+      });
+      expect(plain.code).toBe(1);
+      expect(plain.stderr).toContain("use https:// in WEIR_API_URL");
       const badPem = await tls.cli([
         "server",
         "--port",
