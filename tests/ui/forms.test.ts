@@ -84,6 +84,20 @@ beforeAll(async () => {
 });
 afterAll(() => store.dispose());
 
+describe("UI pages", () => {
+  test("an address with no page gets a page saying so; an unknown API path keeps its JSON 404", async () => {
+    const b = new Browser(open);
+    const page = await b.go("GET", "/runs");
+    expect(page.status).toBe(404);
+    expect(page.text).toContain("<h1>Page not found</h1>");
+    expect(page.text).toContain("Weir has no page at /runs.");
+    const api = await b.go("GET", "/api/nope");
+    expect(api.status).toBe(404);
+    expect(JSON.parse(api.text).error.message).toBe("No route GET /api/nope (see /api/openapi.json)");
+    expect((await b.go("GET", "/deployments")).status).toBe(200);
+  });
+});
+
 describe("UI forms", () => {
   test("a form without the page's CSRF token changes nothing (open mode too)", async () => {
     const b = new Browser(open);
