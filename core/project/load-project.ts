@@ -87,7 +87,7 @@ export function findProjectFile(dir: string, file?: string): string {
   }
   throw new WeirError(
     "INVALID",
-    `No weir.yaml (or prefect.yaml) in ${dir} (run from your project's folder, pass --file PATH, or create weir.yaml with a a "deployments:" list)`,
+    `No weir.yaml (or prefect.yaml) in ${dir} (run from your project's folder, pass --file PATH, or create weir.yaml with a "deployments:" list: weir init writes one)`,
   );
 }
 
