@@ -326,7 +326,7 @@ export function parseProject(
           .map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`))
           .join("")
           .replace(/^\./, "") || "(file)";
-      problems.push(formatAt(at(path), `${field}: ${issue.message}`, source));
+      problems.push(formatAt(at(path), `${field}: ${issueText(issue, path)}`, source));
     }
   }
   if (problems.length > 0) throw sourceError(problems);
@@ -523,4 +523,43 @@ function readSchedules(
       throw Object.assign(new Error((e as Error).message), { pos: (e as { pos?: unknown }).pos ?? at(path) });
     }
   });
+}
+
+const KINDS: Record<string, string> = {
+  Object: "a mapping (key: value lines, or { key: value })",
+  Array: "a list (- item lines, or [a, b])",
+  string: "text",
+  number: "a number",
+  boolean: "true or false",
+};
+
+/**
+ * A schema issue in the words of a YAML file: "must be a mapping (got the text "local")" rather
+ * than valibot's "Invalid type: Expected Object but received "local"", with the usual shape of
+ * the fields people get wrong most.
+ */
+function issueText(issue: v.BaseIssue<unknown>, path: (string | number)[]): string {
+  const expected = issue.expected ?? "";
+  if (issue.kind !== "schema" || !issue.message.startsWith("Invalid type")) return issue.message;
+  const want = expected
+    .split(" | ")
+    .map((e) => KINDS[e] ?? e)
+    .join(" or ");
+  const got =
+    typeof issue.input === "string"
+      ? `the text ${JSON.stringify(issue.input)}`
+      : Array.isArray(issue.input)
+        ? "a list"
+        : issue.input === null || issue.input === undefined
+          ? "nothing"
+          : typeof issue.input === "object"
+            ? "a mapping"
+            : `${typeof issue.input} ${String(issue.input)}`;
+  const example =
+    path.at(-1) === "work_pool"
+      ? ", such as work_pool: { name: local }"
+      : path.at(-1) === "schedules"
+        ? ', such as schedules: [{ cron: "0 9 * * *" }]'
+        : "";
+  return `must be ${want}${example} (got ${got})`;
 }

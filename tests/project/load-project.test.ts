@@ -255,6 +255,22 @@ describe("steps are checked when the file is read (deploy and --dry-run alike)",
     expect(p.deployments[1]?.unsupported).toEqual([]);
   });
 
+  test("a field of the wrong kind is named in YAML's words, with the shape people mean", () => {
+    const err = (() => {
+      try {
+        load("deployments:\n  - name: a\n    entrypoint: f.ts:a\n    work_pool: local\n    pull: 5\n");
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error("expected an error");
+    })();
+    expect(err).toContain(
+      'weir.yaml:4:16: deployments[0].work_pool: must be a mapping (key: value lines, or { key: value }), such as work_pool: { name: local } (got the text "local")',
+    );
+    expect(err).toContain("deployments[0].pull: must be a list of steps");
+    expect(err).not.toContain("Invalid type");
+  });
+
   test("Prefect's steps that run a storage block's Python code are named as not supported yet, with what to use", () => {
     for (const step of [
       "prefect.deployments.steps.pull_with_block",
