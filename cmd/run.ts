@@ -28,12 +28,20 @@ export function register(program: Command): void {
       if (parseEntrypoint(entrypoint).file === entrypoint) {
         // A script: imported (so run) as it is; a default export that is a flow runs after it.
         const { runScript } = await import("./lib/run-script.ts");
-        const found = await runScript(entrypoint, args);
+        const { flow: found, flowExports } = await runScript(entrypoint, args);
         if (!found) {
           if (opts.param || opts.params)
             throw new WeirError(
               "USAGE",
               `--param/--params are a flow's parameters, and ${entrypoint} has no default export that is a flow (name one: ${entrypoint}:flowName)`,
+            );
+          // A flow file run without naming its flow: the import ran, no flow did. Said, since the
+          // usual intent was to run one.
+          if (flowExports.length > 0)
+            console.error(
+              dim(
+                `${entrypoint} ran as a script; no flow ran. It exports ${flowExports.join(", ")}: run one with: weir run ${entrypoint}:${flowExports[0]}`,
+              ),
             );
           return;
         }

@@ -185,6 +185,13 @@ describe("walkthrough", () => {
     const run = await fetch(`${env.apiUrl}/flow-runs/${tracked![1]}`).then((x) => x.json() as Promise<any>);
     expect(run.state.type).toBe("COMPLETED");
     expect(run.deployment_id).toBeNull();
+    // The flow's name left out: the file runs as a script, and the output says which flow to name.
+    const bare = await env.cli(["run", "flows/hello.ts"], { cwd: project });
+    expect(bare.code).toBe(0);
+    expect(bare.stdout).not.toContain("hello");
+    expect(bare.stderr).toContain(
+      "flows/hello.ts ran as a script; no flow ran. It exports hello: run one with: weir run flows/hello.ts:hello",
+    );
   });
 
   test("weir run works with no server at all", async () => {
