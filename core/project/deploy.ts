@@ -17,7 +17,7 @@ import type { Registry } from "../plugin/index.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { consoleLogger } from "../sdk/logger.ts";
 import { type ProgressSink, runSteps } from "../steps/index.ts";
-import { applyValues, resolveVariables } from "../templating/index.ts";
+import { applyValues, resolveVariables, valueNames } from "../templating/index.ts";
 import type { DeploymentSpec, Project } from "./load-project.ts";
 import { selectDeployments } from "./select.ts";
 import { formatAt } from "./source-error.ts";
@@ -158,6 +158,31 @@ function placed(project: Project, p: PlannedDeployment, overlay: DeployOverlay, 
     `deployment "${p.name}": ${message}`,
     project.source,
   );
+}
+
+/**
+ * `{{ name }}` placeholders in a deployment's fields that name no output of a build or push step:
+ * they are left out (Prefect's rule), which a typo makes silent. Said, with the near name; a
+ * misspelt `prefect.variables` / `prefect.blocks` namespace is named too.
+ */
+function unknownOutputNotes(fields: Record<string, unknown>, outputs: Record<string, unknown>): string[] {
+  const notes: string[] = [];
+  const ids = Object.keys(outputs).filter((k) => outputs[k] && typeof outputs[k] === "object");
+  for (const name of valueNames(fields)) {
+    const [root, second] = name.split(/[.[]/);
+    if (root! in outputs) continue;
+    const space =
+      (root === "prefect" || root === "weir") && second
+        ? didYouMean(second, ["variables", "blocks"])
+        : undefined;
+    const near = space
+      ? `${root}.${space}${name.slice(root!.length + 1 + second!.length)}`
+      : didYouMean(root!, ids);
+    notes.push(
+      `{{ ${name} }} names no output of a build or push step${ids.length ? ` (there are: ${ids.join(", ")})` : ""}; it is left out${near ? ` (did you mean {{ ${space ? near : name.replace(root!, near)} }}?)` : ""}`,
+    );
+  }
+  return notes;
 }
 
 /** Whether an entrypoint's file is absolute or climbs out of `dir` (`../src/f.ts:f`). */
@@ -405,6 +430,7 @@ export async function deployOne(
     // resolved on every run, where they are used.
     const storedPull = applyValues(pull, outputs, { removeNotSet: false, env: false }) as unknown[];
     const { pull_steps: _unused, job_variables, ...fields } = deploymentBody(project, p, overlay, storedPull);
+    notes.push(...unknownOutputNotes({ ...fields, job_variables }, outputs));
     // Job variables keep their block placeholders: the agent resolves them when a run starts, so
     // a registry password or a secret env value is never stored with the deployment.
     const storedJobVariables = await resolveVariables(

@@ -3,19 +3,11 @@ import { isAbsolute, resolve } from "node:path";
 import { describeError, WeirError } from "../model/index.ts";
 import { MODULE_STEP, type Registry } from "../plugin/index.ts";
 import type { Logger } from "../sdk/logger.ts";
-import { placeholders } from "../templating/index.ts";
+import { valueNames } from "../templating/index.ts";
 import { asStep, type StepFn } from "./as-step.ts";
 import { packageStep } from "./package-steps.ts";
 import type { ProgressSink } from "./progress.ts";
 import { scrub, stepContext } from "./step-context.ts";
-
-/** The names of the {{ step-output }} placeholders in a step's arguments. */
-function valueNames(x: unknown, out = new Set<string>()): Set<string> {
-  if (typeof x === "string") {
-    for (const p of placeholders(x)) if (p.kind === "value") out.add(p.name);
-  } else if (x && typeof x === "object") for (const y of Object.values(x)) valueNames(y, out);
-  return out;
-}
 
 /** What a list of steps runs with. */
 export interface StepsOptions {

@@ -1,4 +1,4 @@
-export { kindOf, type Placeholder, placeholders, wholePlaceholder } from "./placeholders.ts";
+export { kindOf, type Placeholder, placeholders, valueNames, wholePlaceholder } from "./placeholders.ts";
 export {
   type ApplyOptions,
   applyValues,

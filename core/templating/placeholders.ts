@@ -64,3 +64,11 @@ export function getPath(root: unknown, path: (string | number)[]): unknown {
 
 /** Non-strings placed inside text are rendered as JSON (true, null, {"a":1}). */
 export const asText = (v: unknown): string => (typeof v === "string" ? v : (JSON.stringify(v) ?? ""));
+
+/** The names of the {{ step-output }} placeholders anywhere in a value (strings inside it). */
+export function valueNames(x: unknown, out = new Set<string>()): Set<string> {
+  if (typeof x === "string") {
+    for (const p of placeholders(x)) if (p.kind === "value") out.add(p.name);
+  } else if (x && typeof x === "object") for (const y of Object.values(x)) valueNames(y, out);
+  return out;
+}

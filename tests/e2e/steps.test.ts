@@ -61,6 +61,9 @@ deployments:
   - <<: *base
     name: three
     parameters: { name: "{{ greet.said }}" }
+  - <<: *base
+    name: typos
+    parameters: { name: "{{ gret.said }}", other: "{{ prefect.variable.x }}" }
 `;
 
 describe("steps", () => {
@@ -77,7 +80,12 @@ describe("steps", () => {
     const r = await env.cli(["deploy", "--all"], { cwd: dir });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("3 deployed, 0 failed");
+    expect(r.stdout).toContain("4 deployed, 0 failed");
+    // Placeholders that name no output are left out, and the deploy says so with the near name.
+    expect(r.stdout).toContain(
+      "{{ gret.said }} names no output of a build or push step (there are: greet, stamp); it is left out (did you mean {{ greet.said }}?)",
+    );
+    expect(r.stdout).toContain("(did you mean {{ prefect.variables.x }}?)");
     // the local step printed the secret it was given: scrubbed
     expect(r.stdout).toContain("using ***");
     expect(r.stdout).not.toContain("pssst-0042");
