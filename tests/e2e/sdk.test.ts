@@ -442,6 +442,9 @@ console.log("serve returned");
       (await env.cli(["deployment", "run", "greet/served", "--param", "who=slow", "--json"])).stdout,
     ).id;
     await env.waitForRun(id, (r) => r.state.type === "RUNNING", 30_000);
+    // In flight: its claim answer has reached serve and the flow has started (RUNNING alone is
+    // also true of a claim whose answer is still on its way).
+    await served.waitFor(/hello slow/, 30_000);
     served.proc.kill("SIGTERM");
     expect(await served.proc.exited).toBe(0);
     expect(served.out).toContain("serve returned");
