@@ -2,7 +2,7 @@ import { isAbsolute, relative, resolve, sep } from "node:path";
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
 import type { WeirClient } from "../client/index.ts";
-import { loadFlow, makeResolver, parseEntrypoint } from "../engine/index.ts";
+import { loadFlow, makeResolver, parseEntrypoint, TS_LIKE } from "../engine/index.ts";
 import { jobVariableProblems, templateOf } from "../infra/index.ts";
 import {
   type Deployment,
@@ -85,7 +85,10 @@ export async function planDeployments(
           project.source,
         ),
       );
-    } else if (leavesFolder(spec.entrypoint, project.dir)) {
+    } else if (
+      TS_LIKE.test(parseEntrypoint(spec.entrypoint).file) &&
+      leavesFolder(spec.entrypoint, project.dir)
+    ) {
       // A run imports its entrypoint from the folder its pull steps set and refuses one that
       // leaves it: every run of this deployment would fail.
       problems.push(
