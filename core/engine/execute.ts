@@ -145,7 +145,7 @@ export async function executeFlowRun(
   try {
     flow = opts.flow ?? (await loadFlow(deployment.entrypoint, cwd, { fresh: !!shared, confined: true }));
   } catch (err) {
-    return failEarly(describeError(err));
+    return failEarly(scrub(describeError(err), secrets));
   }
   return runFlow({
     flow,

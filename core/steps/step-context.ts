@@ -11,22 +11,33 @@ export function scrub(text: string, secrets: readonly string[] = []): string {
 }
 
 /**
- * A JSON text with every secret replaced by ***: a secret appears in it as JSON escapes it (as
- * itself, when it holds no quote, backslash or control character), so that form is replaced and
- * the text stays JSON.
+ * A JSON text with every secret in its strings (values and keys) replaced by ***. The text is
+ * parsed and written again only when a secret may be in it, and only strings change, so ids,
+ * numbers and the text's structure never do.
  */
 export function scrubJson(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  for (const s of secrets) if (s.length >= 3) out = out.replaceAll(JSON.stringify(s).slice(1, -1), "***");
-  return out;
+  const present = secrets.filter((s) => s.length >= 3 && text.includes(JSON.stringify(s).slice(1, -1)));
+  if (present.length === 0) return text;
+  return JSON.stringify(scrubStrings(JSON.parse(text), present));
 }
 
 /** A JSON value (a state with its data, task runs) with every secret in its strings replaced by ***. */
 export function scrubValue<T>(value: T, secrets: readonly string[] = []): T {
-  if (!secrets.some((s) => s.length >= 3) || value === undefined) return value;
-  const text = JSON.stringify(value);
-  const clean = scrubJson(text, secrets);
-  return clean === text ? value : (JSON.parse(clean) as T);
+  const present = secrets.filter((s) => s.length >= 3);
+  if (present.length === 0 || value === undefined) return value;
+  return scrubStrings(value, present) as T;
+}
+
+function scrubStrings(value: unknown, secrets: readonly string[], depth = 0): unknown {
+  if (typeof value === "string") return scrub(value, secrets);
+  if (value === null || typeof value !== "object" || depth > 200) return value;
+  if (Array.isArray(value)) return value.map((v) => scrubStrings(v, secrets, depth + 1));
+  // Plain data only (what JSON carries): other objects (a Date) are left as they are.
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null)
+    return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [scrub(k, secrets), scrubStrings(v, secrets, depth + 1)]),
+  );
 }
 
 export interface StepContextOptions {
