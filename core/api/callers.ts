@@ -91,7 +91,7 @@ export async function secretGrant(ctx: ReadyContext, caller: Caller): Promise<Se
 }
 
 /** TYPE/NAME of every block a placeholder in `value` names. */
-function blocksNamed(value: unknown): Set<string> {
+export function blocksNamed(value: unknown): Set<string> {
   const out = new Set<string>();
   for (const p of placeholders(JSON.stringify(value ?? null)))
     if (p.kind === "block") {

@@ -19,6 +19,7 @@ export interface TokenSource {
 
 const CACHE_MS = 5_000;
 const FAILURES_PER_MINUTE = 20;
+const KNOWN_GOOD_MS = 10 * 60_000;
 const SESSION_MS = 12 * 3_600_000;
 
 /**
@@ -26,15 +27,18 @@ const SESSION_MS = 12 * 3_600_000;
  * held here as a hash and compared in constant time; other tokens are found by their SHA-256 in
  * the database (a token carries 256 random bits, so finding by hash leaks nothing useful). A
  * checked token is remembered for 5 s: a revocation made through another server takes effect
- * within that (at once through this one). More than 20 failed attempts a minute from one address
- * make its wrong tokens answered 429 until the minute is over; a valid token from that address
- * still works (a misconfigured CI job on a shared host or behind one NAT must not lock out the
- * agents and people there; with 256 random bits a token is not guessed either way).
+ * within that (at once through this one). After more than 20 failed attempts a minute from one
+ * address, its requests are answered 429 until the minute is over without looking their token up,
+ * except tokens this server found valid in the last 10 minutes: a misconfigured CI job on a shared
+ * host or behind one NAT does not lock out the agents and people there, and guessing (an admin
+ * token may be chosen by a person) gets no answer at all.
  */
 export class Authenticator {
   readonly #adminHash: Buffer;
   readonly #cache = new Map<string, { caller: Caller; until: number }>();
   readonly #failures = new Map<string, { count: number; since: number }>();
+  /** Hashes of tokens found valid lately, until when (see the class comment). */
+  readonly #knownGood = new Map<string, number>();
   readonly #sessions = new Map<string, { caller: Caller; until: number; csrf: string; hash: string }>();
 
   constructor(
@@ -54,9 +58,13 @@ export class Authenticator {
         "This server needs an API token: send it as 'Authorization: Bearer TOKEN' (the CLI, agents and the SDK read WEIR_API_KEY; create one with: weir token create NAME --scope SCOPE)",
       );
     }
-    const caller = await this.check(token);
-    if (caller) return caller;
-    this.#checkRate(address);
+    const hash = tokenHash(token);
+    if (!this.#knownGoodNow(hash)) this.#checkRate(address);
+    const caller = await this.#checkHash(hash);
+    if (caller) {
+      this.#remember(hash);
+      return caller;
+    }
     this.#fail(address);
     throw new WeirError(
       "UNAUTHORIZED",
@@ -98,6 +106,15 @@ export class Authenticator {
     else for (const [k, v] of this.#cache) if (v.caller.flowRunId === flowRunId) this.#cache.delete(k);
   }
 
+  #knownGoodNow(hash: string): boolean {
+    return (this.#knownGood.get(hash) ?? 0) > Date.now();
+  }
+
+  #remember(hash: string): void {
+    if (this.#knownGood.size > 10_000) this.#knownGood.clear();
+    this.#knownGood.set(hash, Date.now() + KNOWN_GOOD_MS);
+  }
+
   #checkRate(address: string): void {
     const f = this.#failures.get(address);
     if (!f) return;
@@ -121,12 +138,14 @@ export class Authenticator {
 
   /** Signs a browser in (the UI's login form): a session id for an HttpOnly cookie, and a CSRF token. */
   async startSession(token: string, address: string): Promise<{ id: string; caller: Caller } | null> {
-    const caller = await this.check(token);
+    const hash = tokenHash(token);
+    if (!this.#knownGoodNow(hash)) this.#checkRate(address);
+    const caller = await this.#checkHash(hash);
     if (!caller) {
-      this.#checkRate(address);
       this.#fail(address);
       return null;
     }
+    this.#remember(hash);
     const id = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
     const csrf = Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("base64url");
     // Sessions end when they expire; ones never used again are dropped when many pile up.

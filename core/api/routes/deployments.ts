@@ -2,7 +2,7 @@ import { forbidden } from "../../auth/index.ts";
 import { checkJobVariables, mergeJobVariables, templateOf } from "../../infra/index.ts";
 import { didYouMean, type FlowRun, validateParameters, WeirError } from "../../model/index.ts";
 import type * as q from "../../store/index.ts";
-import { callerOf, requireParent, requireRuns } from "../callers.ts";
+import { blocksNamed, callerOf, requireParent, requireRuns, secretGrant } from "../callers.ts";
 import type { ReadyContext } from "../context.ts";
 import type { Router } from "../router.ts";
 import { page, param, readBody } from "../validate.ts";
@@ -132,10 +132,21 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
       await requireParent(ctx, c, body.parent_flow_run_id);
       // A flow's own token starts a deployment's run as the deployment says: it may not change
       // where or how it runs.
-      if (callerOf(c).scope === "run" && (body.job_variables || body.work_queue_name))
+      const caller = callerOf(c);
+      if (caller.scope === "run" && (body.job_variables || body.work_queue_name))
         throw forbidden(
           "a run's token starts deployment runs as deployed: job_variables and work_queue_name need a deploy token",
         );
+      // The blocks a run's parameters name are the blocks its own token may open: a run's token
+      // may pass on only those it may open itself (else a flow could reach any secret this way).
+      if (caller.scope === "run" && body.parameters) {
+        const grant = await secretGrant(ctx, caller);
+        const named = [...blocksNamed(body.parameters)].filter((b) => grant !== "all" && !grant.has(b));
+        if (named.length > 0)
+          throw forbidden(
+            `a run's token may pass in parameters only the blocks its own run uses; block ${named[0]} is not one of them (pass it from the deployment's parameters, or use a deploy token)`,
+          );
+      }
       if (body.work_queue_name) {
         const d = await store.getDeployment(param(c, "id"));
         if (!d.work_pool_name)
