@@ -104,6 +104,8 @@ export class Agent {
   readonly refused: Promise<WeirError>;
   #refuse: (err: WeirError) => void = () => {};
   #refusals = 0;
+  /** The stop cut a claim short (see stop()). */
+  #claimCut = false;
   readonly #running = new Map<string, Taken>();
   #heartbeatEvery = 5_000;
   readonly #stop = new AbortController();
@@ -195,6 +197,24 @@ export class Agent {
     this.#stop.abort();
     this.#slotFreed?.();
     await this.#loop;
+    // A claim cut short by the stop may have been answered on the server (runs claimed for this
+    // agent that it never got): they go back to the queue instead of crashing when it is silent.
+    if (this.#claimCut)
+      await this.opts.client
+        .claim(
+          this.opts.pool,
+          {
+            agent_id: this.id,
+            queues: this.opts.queues,
+            limit: 0,
+            wait_ms: 0,
+            running: [...this.#running.keys(), ...this.#unrecorded.keys()],
+            start: this.#claimStarts(0),
+            release: true,
+          },
+          AbortSignal.timeout(5_000),
+        )
+        .catch(() => {});
     this.#warmed?.close();
     while (this.#running.size > 0) await Promise.race([...this.#running.values()].map((r) => r.done));
     await runFoldersRemoved();
@@ -277,7 +297,10 @@ export class Agent {
               run.deployment_id ? res.deployments?.[run.deployment_id] : undefined,
             );
       } catch (err) {
-        if (request.signal.aborted) continue;
+        if (request.signal.aborted) {
+          if (this.#stop.signal.aborted) this.#claimCut = true;
+          continue;
+        }
         backoff = Math.min(backoff ? backoff * 2 : 500, 10_000);
         this.opts.log(`Could not claim work (${describeError(err)}); retrying in ${backoff} ms`);
         // stopping does not wait for the back-off

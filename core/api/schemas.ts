@@ -293,6 +293,11 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
      */
     running: v.optional(v.pipe(v.array(name), v.maxLength(10_000))),
     /**
+     * The agent is stopping, and a claim of its may have been answered after it hung up: runs
+     * claimed for it that `running` does not list go back to the queue, and nothing is claimed.
+     */
+    release: v.optional(v.boolean()),
+    /**
      * The agent starts runs the moment it gets them: true, all of them (in its own process,
      * `--isolation none`); a number N, the first N (as many executors as it has started and
      * waiting). Those are answered RUNNING, their engines proposing no RUNNING of their own.

@@ -610,6 +610,8 @@ export class WeirClient {
       cancelling_seen?: string[];
       running?: string[];
       start?: boolean | number;
+      /** The agent is stopping: claimed runs it does not list go back to the queue; none are claimed. */
+      release?: boolean;
     },
     signal?: AbortSignal,
   ): Promise<{

@@ -481,19 +481,23 @@ export async function unclaimedByAgent(
   c: Conn,
   agentId: string,
   known: string[],
-  opts: { started?: boolean } = {},
+  opts: { started?: boolean; workPoolName?: string } = {},
 ): Promise<FlowRun[]> {
   const states = opts.started ? ["PENDING", "RUNNING"] : ["PENDING"];
+  // Only the pool the claim is for: a token bound to one pool reaches no other pool's runs even
+  // with another agent's id.
+  const inPool = opts.workPoolName ? " AND work_pool_name = ?" : "";
   // Every claim asks, and there are almost never any: a plain probe first (see runRowById).
   const held = await plainRows<{ id: string }>(
     c,
-    `SELECT id FROM flow_runs WHERE agent_id = ? AND state_type IN (${placeholders(states.length)}) AND deployment_id IS NOT NULL`,
-    [agentId, ...states],
+    `SELECT id FROM flow_runs WHERE agent_id = ? AND state_type IN (${placeholders(states.length)}) AND deployment_id IS NOT NULL${inPool}`,
+    [agentId, ...states, ...(opts.workPoolName ? [opts.workPoolName] : [])],
   );
   if (held.every((r) => known.includes(r.id))) return [];
   const rows = await runWithNames(c).where(
     and(
       eq(c.t.flowRuns.agentId, agentId),
+      opts.workPoolName ? eq(c.t.flowRuns.workPoolName, opts.workPoolName) : undefined,
       inArray(c.t.flowRuns.stateType, states),
       // A subflow run inside its parent's process is held under the parent's claim, not its own.
       isNotNull(c.t.flowRuns.deploymentId),

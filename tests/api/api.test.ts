@@ -400,6 +400,28 @@ describe("claiming", () => {
     expect(got.json.flow_runs.map((r: FlowRun) => r.state.type)).toEqual(["RUNNING", "PENDING", "PENDING"]);
   });
 
+  test("a stopping agent's release puts back the runs claimed for it that it never got, and claims none", async () => {
+    const d = await deploy();
+    for (let i = 0; i < 3; i++) await call("POST", `/api/deployments/${d.id}/runs`, {});
+    const claim = (body: Record<string, unknown>) =>
+      call("POST", "/api/work-pools/local/claim", { agent_id: "stopping", wait_ms: 0, ...body });
+    // Two runs claimed (one started by its claim); the agent got only the first (its answer for
+    // the second was cut short by the stop).
+    const got = (await claim({ limit: 2, start: 1 })).json.flow_runs as FlowRun[];
+    expect(got.map((r) => r.state.type)).toEqual(["RUNNING", "PENDING"]);
+    const released = await claim({ limit: 0, running: [got[1]!.id], start: 0, release: true });
+    expect(released.json).toEqual({ flow_runs: [], cancelling: [] });
+    const back = (await call("GET", `/api/flow-runs/${got[0]!.id}`)).json as FlowRun;
+    expect([back.state.type, back.agent_id, back.run_count]).toEqual(["SCHEDULED", null, 0]);
+    expect(back.state.message).toBe("Its agent hung up before taking it; back in the queue");
+    expect((await call("GET", `/api/flow-runs/${got[1]!.id}`)).json.state.type).toBe("PENDING");
+    // The run put back is claimed by the next agent as if new.
+    const next = (
+      await call("POST", "/api/work-pools/local/claim", { agent_id: "other", wait_ms: 0, limit: 5 })
+    ).json.flow_runs as FlowRun[];
+    expect(next.map((r) => r.id)).toContain(got[0]!.id);
+  });
+
   test("a heartbeat returns the agent's runs being cancelled", async () => {
     const d = await deploy();
     const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;

@@ -385,6 +385,15 @@ for (const backend of backends()) {
           lost.id,
         ]);
         expect(await store.unclaimedByAgent("inside", [lost.id], { started: true })).toEqual([]);
+        // Only the pool the claim is for.
+        expect(
+          (
+            await store.unclaimedByAgent("inside", [], { started: true, workPoolName: lost.work_pool_name! })
+          ).map((x) => x.id),
+        ).toEqual([lost.id]);
+        expect(
+          await store.unclaimedByAgent("inside", [], { started: true, workPoolName: "another-pool" }),
+        ).toEqual([]);
         const dropped = await run(deployment.id);
         await startClaim("gone");
         expect(await store.releaseClaims("gone", [dropped.id])).toBe(1);

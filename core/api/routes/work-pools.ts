@@ -197,7 +197,18 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
         // runs too: one it does not list is one it never got.
         const lost = await store.unclaimedByAgent(body.agent_id, body.running, {
           started: body.start !== false,
+          workPoolName: name,
         });
+        if (body.release) {
+          if (lost.length > 0) {
+            await store.releaseClaims(
+              body.agent_id,
+              lost.map((r) => r.id),
+            );
+            ctx.wakeups.notify(name);
+          }
+          return c.json({ flow_runs: [], cancelling: [] });
+        }
         if (lost.length > 0) return answer(lost, []);
       }
       await store.requireWorkPool(name); // a 404 for a pool that does not exist
