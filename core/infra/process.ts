@@ -246,8 +246,14 @@ export const processInfrastructure = defineInfrastructure({
       id: `process ${child.pid}`,
       exited,
       kill(graceMs) {
-        child.kill("SIGTERM");
         clearTimeout(killTimer);
+        // No grace (a second Ctrl-C): killed at once, with no SIGTERM its engine could report on
+        // first.
+        if (graceMs <= 0) {
+          child.kill("SIGKILL");
+          return;
+        }
+        child.kill("SIGTERM");
         killTimer = setTimeout(() => child.kill("SIGKILL"), graceMs);
       },
     };
