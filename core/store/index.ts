@@ -12,5 +12,5 @@ export type { ScheduleCandidate, ScheduledRun } from "./scheduling.ts";
 export { SERVER_GONE_MS, SERVER_SEEN_MS, type ServerPresence } from "./servers.ts";
 export type { Notifications, Store } from "./store.ts";
 export type { TaskRunInput } from "./task-runs.ts";
-export { TABLES, type TableName } from "./transfer.ts";
+export { rowKey, TABLES, type TableName } from "./transfer.ts";
 export type { WorkPoolInput } from "./work-pools.ts";

@@ -15,13 +15,19 @@ export const TABLES = [
   "deploymentSchedules",
   "flowRuns",
   "flowRunStates",
+  "flowRunResults",
   "taskRuns",
   "logs",
   "agents",
   "variables",
   "blockDocuments",
   "concurrencyLimits",
+  "apiTokens",
 ] as const satisfies readonly (keyof Tables)[];
+// Not moved: `servers`, which describes the processes using a database, not its data.
+
+/** The column a table is paged by: its id, or its one key where it has no id. */
+const KEYS: Partial<Record<(typeof TABLES)[number], string>> = { flowRunResults: "flowRunId" };
 
 export type TableName = (typeof TABLES)[number];
 
@@ -39,11 +45,15 @@ export async function readTable(
   limit: number,
 ): Promise<Record<string, unknown>[]> {
   const t = table(c, name);
+  const key = (t as unknown as Record<string, typeof t.id>)[KEYS[name] ?? "id"]!;
   const q = c.db.select().from(t);
-  const rows = await (after === null ? q : q.where(gt(t.id, after as string)))
-    .orderBy(asc(t.id))
-    .limit(limit);
+  const rows = await (after === null ? q : q.where(gt(key, after as string))).orderBy(asc(key)).limit(limit);
   return rows as Record<string, unknown>[];
+}
+
+/** The value of a row's paging key (see readTable). */
+export function rowKey(name: TableName, row: Record<string, unknown>): string | number {
+  return row[KEYS[name] ?? "id"] as string | number;
 }
 
 /** Writes rows into a table as they are (ids kept), in one transaction. */

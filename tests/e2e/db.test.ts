@@ -2,6 +2,7 @@
 // export / import, after which a server on PostgreSQL has the deployments, runs, logs, blocks and
 // variables, and runs the next flow. Through the compiled binary.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Env, errorLine, HELLO_FLOW, HELLO_YAML } from "./harness.ts";
 import { type PostgresServer, postgresOnlyMissing, startPostgres } from "./postgres.ts";
@@ -53,7 +54,30 @@ describe.skipIf(missing !== null)("weir db", () => {
     const file = join(env.root, "export.jsonl");
     const exported = await env.cli(["db", "export", "--out", file]);
     expect(exported.code).toBe(0);
-    expect(exported.stdout).toMatch(/flowRuns 1, flowRunStates \d+/);
+    expect(exported.stdout).toMatch(/flowRuns 1, flowRunStates \d+, flowRunResults 1,/);
+    expect(exported.stdout).toContain("Block secrets stay sealed with this installation's key");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    // What an export refuses: a file that exists, the database itself, a database that is not there.
+    for (const [args, said] of [
+      [["--out", file], "exists: give a new file (or --force to replace an earlier export)"],
+      [["--out", join(env.home, "weir.db"), "--force"], "is the database being exported"],
+      [
+        ["--out", join(env.root, "x.jsonl"), "--db", join(env.root, "nope", "weir.db")],
+        "there is no database at",
+      ],
+    ] as const) {
+      const r = await env.cli(["db", "export", ...args]);
+      expect([r.code, errorLine(r).line.includes(said)]).toEqual([2, true]);
+    }
+    // A file cut short is refused with the database left empty.
+    const lines = readFileSync(file, "utf8").split("\n");
+    const cut = join(env.root, "cut.jsonl");
+    writeFileSync(cut, `${lines.slice(0, 5).join("\n")}\n`);
+    const cutUrl = await pg.createDatabase("cut");
+    const refused = await env.cli(["db", "import", cut, "--db", cutUrl]);
+    expect(refused.code).toBe(1);
+    expect(errorLine(refused).line).toContain("ends before the export's last line: it was cut short");
+    expect((await env.cli(["db", "import", file, "--db", cutUrl])).code).toBe(0); // it was left empty
     const url = await pg.createDatabase("moved");
     const imported = await env.cli(["db", "import", file, "--db", url]);
     expect(imported.code).toBe(0);
@@ -71,6 +95,9 @@ describe.skipIf(missing !== null)("weir db", () => {
       runsBefore.map((r: { id: string }) => r.id),
     );
     expect((await env.cli(["flow-run", "logs", runsBefore[0].id])).stdout).toContain("hello Before");
+    expect(JSON.parse((await env.cli(["flow-run", "result", runsBefore[0].id])).stdout)).toEqual({
+      ok: true,
+    });
     expect((await env.cli(["variable", "get", "region"])).stdout).toContain("eu-west-1");
     const after = await env.cli(["deployment", "run", "hello/daily", "--param", "name=After", "--watch"]);
     expect(after.code).toBe(0);
