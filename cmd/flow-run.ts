@@ -126,6 +126,11 @@ export function register(program: Command): void {
       const c = client();
       const id = await flowRunId(c, ref);
       const { printLog, watchRun } = await import("./lib/watch.ts");
+      if (opts.follow && opts.json)
+        throw new WeirError(
+          "USAGE",
+          "--follow prints lines as they come and --json the log as it is now: give one of them",
+        );
       if (opts.follow) {
         const stop = new AbortController();
         process.once("SIGINT", () => stop.abort());

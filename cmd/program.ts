@@ -98,8 +98,20 @@ const LEGACY_FLAGS: Record<string, string> = { "-ib": "--ib", "-sb": "--sb" };
 export async function runProgram(rawArgv: string[]): Promise<number> {
   const argv = rawArgv.map((a) => LEGACY_FLAGS[a] ?? a);
   const program = buildProgram();
-  const group = argv.find((a) => !a.startsWith("-"));
-  if (group && Object.hasOwn(GROUPS, group) && argv[0] === group) {
+  if (argv[0] === "help" && argv[1] && !Object.hasOwn(GROUPS, argv[1])) {
+    const { didYouMean } = await import("../core/model/index.ts");
+    const near = didYouMean(argv[1], Object.keys(GROUPS));
+    console.error(
+      `weir: unknown command '${argv[1]}'${near ? ` (did you mean ${near}?)` : ""} (see: weir --help)`,
+    );
+    return 2;
+  }
+  // `weir help GROUP` is `weir GROUP --help`: the group's commands must be loaded to be listed.
+  const group =
+    argv[0] === "help" && argv[1] && Object.hasOwn(GROUPS, argv[1])
+      ? argv[1]
+      : argv.find((a) => !a.startsWith("-"));
+  if (group && Object.hasOwn(GROUPS, group) && (argv[0] === group || argv[0] === "help")) {
     (await GROUPS[group]!.load()).register(program);
   } else {
     for (const [name, g] of Object.entries(GROUPS)) program.command(name).description(g.description);

@@ -108,6 +108,15 @@ describe("agent shutdown", () => {
   });
 });
 
+describe("help", () => {
+  test("weir help GROUP lists the group's commands, as weir GROUP --help does", async () => {
+    const help = await env.cli(["help", "deployment"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toBe((await env.cli(["deployment", "--help"])).stdout);
+    expect(help.stdout).toMatch(/^ {2}inspect /m);
+  });
+});
+
 describe("WEIR_API_URL", () => {
   test("a password in it is never shown", async () => {
     const r = await env.cli(["deployment", "ls"], {
@@ -286,6 +295,16 @@ describe("bad input gets one clear line, never a stack trace", () => {
     "bad option value: the help named is the command's, not the option's value",
     () => env.cli(["agent", "--pool", "crashpool", "--isolation", "thread"]),
     /argument 'thread' is invalid\. Allowed choices are process, none\. \(see: weir agent --help\)$/m,
+  );
+  add(
+    "help for an unknown command",
+    () => env.cli(["help", "deploymnt"]),
+    /unknown command 'deploymnt' \(did you mean deployment\?\)/,
+  );
+  add(
+    "flow-run logs with both --follow and --json",
+    () => env.cli(["flow-run", "logs", "01a00000-0000-7000-8000-000000000000", "--follow", "--json"]),
+    /--follow prints lines as they come and --json the log as it is now: give one of them/,
   );
   add("unknown command", () => env.cli(["nosuch"]), /unknown command 'nosuch' \(see: weir --help\)/);
   add(
