@@ -139,8 +139,18 @@ export async function startServer(o: ServerOptions): Promise<void> {
   };
   const app = createApp(ctx, {
     extend: uiRoutes,
+    // The message (cut: a failed query's text carries its parameters, which may be large) and
+    // where it came from, not the source around it.
     onInternalError: (err, requestId) =>
-      console.error(`weir server: internal error (request ${requestId}):`, err),
+      console.error(
+        `weir server: internal error (request ${requestId}): ${describeError(err).split("\n")[0]!.slice(0, 1000)}\n${String(
+          (err as Error)?.stack ?? "",
+        )
+          .split("\n")
+          .filter((l) => /^\s+at /.test(l))
+          .slice(0, 12)
+          .join("\n")}`,
+      ),
   });
   let server: ReturnType<typeof Bun.serve>;
   try {

@@ -79,6 +79,23 @@ export function databaseDown(err: unknown): WeirError | null {
     : null;
 }
 
+/**
+ * The database's disk is full (SQLite's SQLITE_FULL, PostgreSQL's 53100): nothing was written,
+ * and the request may be tried again once there is room. A 503 saying so, not an internal error.
+ */
+export function databaseFull(err: unknown): WeirError | null {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const text = `${e?.code ?? ""} ${e?.cause?.code ?? ""} ${e?.message ?? ""} ${e?.cause?.message ?? ""}`;
+  return /SQLITE_FULL|\b53100\b|database or disk is full|could not extend file|No space left on device/i.test(
+    text,
+  )
+    ? new WeirError(
+        "UNREACHABLE",
+        "The database's disk is full: nothing was written; free space where the database is, then try again",
+      )
+    : null;
+}
+
 /** Names an open (loopback) server answers to; host.docker.internal is how containers reach it. */
 export const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]", "::1", "host.docker.internal"];
 
@@ -203,7 +220,10 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
     ),
   );
   app.onError((raw, c) => {
-    const err = raw instanceof WeirError ? raw : (constraintError(raw) ?? databaseDown(raw) ?? raw);
+    const err =
+      raw instanceof WeirError
+        ? raw
+        : (constraintError(raw) ?? databaseDown(raw) ?? databaseFull(raw) ?? raw);
     if (err instanceof WeirError) {
       if (err.code === "BUSY") c.header("Retry-After", "5");
       if (err.code === "UNREACHABLE") c.header("Retry-After", "2");

@@ -1,0 +1,31 @@
+// A database whose disk is full: requests get a 503 that says so, not an internal error.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createApp, Wakeups } from "../../core/api/index.ts";
+import { tempStore } from "../helpers.ts";
+
+let store: Awaited<ReturnType<typeof tempStore>>;
+beforeAll(async () => {
+  store = await tempStore();
+});
+afterAll(() => store.dispose());
+
+test.each([
+  ["SQLite", Object.assign(new Error("SQLITE_FULL: database or disk is full"), { code: "SQLITE_FULL" })],
+  [
+    "PostgreSQL",
+    Object.assign(new Error("could not extend file: No space left on device"), { code: "53100" }),
+  ],
+])("%s's disk-full error is a 503 naming the disk", async (_name, full) => {
+  // The store as it is, but every flow listing fails as a full disk makes writes fail.
+  const failing = new Proxy(store, {
+    get: (target, key, receiver) =>
+      key === "listFlows" ? () => Promise.reject(full) : Reflect.get(target, key, receiver),
+  });
+  const app = createApp({ store: failing, wakeups: new Wakeups(), version: "test" });
+  const res = await app.request("/api/flows");
+  expect(res.status).toBe(503);
+  expect(res.headers.get("retry-after")).toBe("2");
+  expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
+    "The database's disk is full: nothing was written; free space where the database is, then try again",
+  );
+});
