@@ -21,11 +21,17 @@ export function register(program: Command): void {
     )
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (with --tls-key)")
     .option("--tls-key <file>", "the PEM private key of --tls-cert")
-    .action(async (opts) => {
+    .action(async (opts, command) => {
       const { startServer } = await import("./lib/start-server.ts");
+      const port = /^\d{1,5}$/.test(opts.port) ? Number(opts.port) : Number.NaN;
+      if (!(port <= 65535)) {
+        const { WeirError } = await import("../core/model/index.ts");
+        const from = command.getOptionValueSource("port") === "cli" ? "--port" : "WEIR_SERVER_PORT";
+        throw new WeirError("USAGE", `${from} must be a port number from 0 to 65535 (got "${opts.port}")`);
+      }
       await startServer({
         host: opts.host,
-        port: Number(opts.port),
+        port,
         db: opts.db ?? defaultDatabase(),
         agentPool: opts.agent,
         queues: opts.queue ?? [],
