@@ -297,6 +297,11 @@ describe("bad input gets one clear line, never a stack trace", () => {
     /argument 'thread' is invalid\. Allowed choices are process, none\. \(see: weir agent --help\)$/m,
   );
   add(
+    "a port that is not a number",
+    () => env.cli(["server", "--port", "abc"]),
+    /--port must be a port number from 0 to 65535 \(got "abc"\)/,
+  );
+  add(
     "help for an unknown command",
     () => env.cli(["help", "deploymnt"]),
     /unknown command 'deploymnt' \(did you mean deployment\?\)/,
