@@ -140,6 +140,9 @@ describe("agent shutdown", () => {
     });
     const { id } = (await res.json()) as { id: string };
     await env.waitForRun(id, (r) => r.state.type === "RUNNING");
+    // The agent has it (a run its claim started is RUNNING before the claim's answer arrives; an
+    // agent stopped in between puts it back to the queue instead).
+    await agent.waitFor(new RegExp(`Started flow run \\S+ \\(${id}\\)`));
     agent.proc.kill("SIGINT");
     expect(await agent.proc.exited).toBe(0);
     expect(agent.out).toContain("waiting for 1 running flow run(s)");

@@ -98,6 +98,8 @@ describe("agent shutdown", () => {
     const run = await env.cli(["deployment", "run", "sleepy/sleepy"]);
     const runId = runIdOf(run.stdout);
     await env.waitForRun(runId, (x) => x.state.type === "RUNNING");
+    // The agent has it (see durability.test.ts, "Ctrl-C stops taking work").
+    await agent.waitFor(new RegExp(`Started flow run \\S+ \\(${runId}\\)`));
     agent.proc.kill("SIGINT");
     await agent.waitFor(/waiting for 1 running flow run/);
     agent.proc.kill("SIGINT");
