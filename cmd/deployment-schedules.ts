@@ -1,4 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
+import type { Deployment } from "../core/model/index.ts";
 import { client } from "./lib/options.ts";
 import { printJson, printTable } from "./lib/output.ts";
 import { type ScheduleFlags, scheduleFromFlags, withScheduleFlags } from "./lib/schedule-flags.ts";
@@ -9,6 +10,14 @@ const describeSpec = (s: Record<string, unknown>) => {
   if (s.interval) return `every ${s.interval}s${tz}`;
   return `rrule ${String(s.rrule).replace(/\n/g, " ")}${tz}`;
 };
+
+/** What keeps a deployment's active schedules from making runs, if anything: said after changing one. */
+const pausedNote = (d: Deployment) =>
+  d.paused
+    ? `; the deployment itself is paused, so no schedule makes runs until: weir deployment resume ${d.flow_name}/${d.name}`
+    : !d.is_schedule_active
+      ? `; its schedules are paused, so none makes runs until: weir deployment resume-schedule ${d.flow_name}/${d.name}`
+      : "";
 
 /** `weir deployment set-schedule|pause-schedule|resume-schedule` and `weir deployment schedule ...`. */
 export function registerScheduleCommands(deployment: Command): void {
@@ -35,7 +44,7 @@ export function registerScheduleCommands(deployment: Command): void {
         throw new WeirError("USAGE", "Give --cron, --interval or --rrule (or --no-schedule to remove them)");
       const updated = await c.replaceSchedules(d.id, [{ schedule: raw }]);
       console.log(
-        `${d.flow_name}/${d.name} now runs on: ${updated.schedules.map((s) => describeSpec(s.schedule)).join("; ")}`,
+        `${d.flow_name}/${d.name} now runs on: ${updated.schedules.map((s) => describeSpec(s.schedule)).join("; ")}${pausedNote(updated)}`,
       );
     });
 
@@ -51,7 +60,9 @@ export function registerScheduleCommands(deployment: Command): void {
         const c = client();
         const d = await c.getDeployment(ref);
         await c.setDeploymentScheduleActive(d.id, active);
-        console.log(`Schedules of ${d.flow_name}/${d.name} ${active ? "resumed" : "paused"}`);
+        console.log(
+          `Schedules of ${d.flow_name}/${d.name} ${active ? "resumed" : "paused"}${active ? pausedNote({ ...d, is_schedule_active: true }) : ""}`,
+        );
       });
   }
 
@@ -111,7 +122,9 @@ export function registerScheduleCommands(deployment: Command): void {
         const c = client();
         const d = await c.getDeployment(ref);
         await c.setScheduleActive(d.id, id, active);
-        console.log(`Schedule ${id} of ${d.flow_name}/${d.name} ${active ? "resumed" : "paused"}`);
+        console.log(
+          `Schedule ${id} of ${d.flow_name}/${d.name} ${active ? "resumed" : "paused"}${active ? pausedNote(d) : ""}`,
+        );
       });
   }
 

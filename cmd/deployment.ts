@@ -145,6 +145,27 @@ export function register(program: Command): void {
   registerScheduleCommands(cmd);
   registerLegacyCommands(cmd);
 
+  for (const [verb, paused] of [
+    ["pause", true],
+    ["resume", false],
+  ] as const)
+    cmd
+      .command(verb)
+      .description(
+        paused
+          ? "Pause a deployment: its schedules make no runs (runs asked for still start)"
+          : "Resume a paused deployment: its active schedules make runs again",
+      )
+      .argument("<deployment>", "FLOW/NAME or id")
+      .action(async (ref) => {
+        const c = client();
+        const d = await c.getDeployment(ref);
+        await c.setDeploymentPaused(d.id, paused);
+        console.log(
+          `Deployment ${d.flow_name}/${d.name} ${paused ? "paused: its schedules make no runs until: weir deployment resume" : "resumed"}${paused ? ` ${d.flow_name}/${d.name}` : ""}`,
+        );
+      });
+
   cmd
     .command("delete")
     .description("Delete a deployment and its scheduled runs (runs that started are kept)")

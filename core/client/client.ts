@@ -272,6 +272,10 @@ export class WeirClient {
   upsertDeployment(body: Record<string, unknown>): Promise<{ deployment: Deployment; created: boolean }> {
     return this.request("PUT", "/deployments", body);
   }
+  /** Pauses (or resumes) a deployment: while paused its schedules make no runs. */
+  setDeploymentPaused(id: string, paused: boolean): Promise<Deployment> {
+    return this.request("POST", `/deployments/${id}/${paused ? "pause" : "resume"}`);
+  }
   listDeployments(flow?: string): Promise<Deployment[]> {
     return this.all("/deployments", { flow });
   }

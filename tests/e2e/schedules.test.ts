@@ -135,6 +135,23 @@ describe("scheduled runs", () => {
     expect((await env.json(["deployment", "inspect", "tick/nightly"])).schedules).toEqual([]);
   });
 
+  test("deployment pause / resume, and a schedule resumed on a paused deployment says it makes no runs", async () => {
+    const paused = await env.cli(["deployment", "pause", "tick/nightly"]);
+    expect([paused.code, paused.stdout.trim()]).toEqual([
+      0,
+      "Deployment tick/nightly paused: its schedules make no runs until: weir deployment resume tick/nightly",
+    ]);
+    expect((await env.json(["deployment", "inspect", "tick/nightly"])).paused).toBe(true);
+    const resumedSchedules = await env.cli(["deployment", "resume-schedule", "tick/nightly"]);
+    expect(resumedSchedules.stdout).toContain(
+      "; the deployment itself is paused, so no schedule makes runs until: weir deployment resume tick/nightly",
+    );
+    expect((await env.cli(["deployment", "resume", "tick/nightly"])).stdout.trim()).toBe(
+      "Deployment tick/nightly resumed",
+    );
+    expect((await env.json(["deployment", "inspect", "tick/nightly"])).paused).toBe(false);
+  });
+
   test("weir schedule preview prints times in the schedule's zone", async () => {
     const r = await env.cli([
       "schedule",
