@@ -1,3 +1,4 @@
+import { realpathSync } from "node:fs";
 import { resolve as pathResolve } from "node:path";
 import type { WeirClient } from "../client/index.ts";
 import {
@@ -114,8 +115,18 @@ export async function executeFlowRun(
         cwd = dir;
         if (!shared) process.chdir(dir);
       },
+      // Code is judged where it really is: a symlink inside an allowed folder may point out of it.
       confine: (file, what) => {
-        if (roots) requireInside(file, roots, what);
+        if (!roots) return;
+        requireInside(file, roots, what);
+        const real = (p: string) => {
+          try {
+            return realpathSync(p);
+          } catch {
+            return p;
+          }
+        };
+        requireInside(real(file), roots.map(real), `${what}, a link to ${real(file)},`);
       },
     });
     if (typeof outputs.directory === "string") {

@@ -1,5 +1,5 @@
-import { existsSync, statSync } from "node:fs";
-import { isAbsolute, relative, resolve } from "node:path";
+import { existsSync, realpathSync, statSync } from "node:fs";
+import { isAbsolute, relative, resolve, sep } from "node:path";
 import { WeirError } from "../model/index.ts";
 import { type Flow, isFlow } from "../sdk/flow.ts";
 import { flowLoading } from "../sdk/host.ts";
@@ -55,6 +55,16 @@ export async function loadFlow(
       "INVALID",
       `Entrypoint "${entrypoint}" points outside the run's working directory ${baseDir} (a deployment's entrypoint is a path inside the folder its pull steps set, such as flows/hello.ts:hello)`,
     );
+  if (opts.confined && existsSync(path)) {
+    // Judged where it really is too: a link in the folder (a cloned repository's) may point out.
+    const real = realpathSync(path);
+    const realRel = relative(realpathSync(baseDir), real);
+    if (realRel === ".." || realRel.startsWith(`..${sep}`) || isAbsolute(realRel))
+      throw new WeirError(
+        "INVALID",
+        `Entrypoint "${entrypoint}" is a link to ${real}, outside the run's working directory ${baseDir} (a deployment's entrypoint is a file inside the folder its pull steps set)`,
+      );
+  }
   if (!existsSync(path)) {
     throw new WeirError(
       "INVALID",

@@ -4,7 +4,17 @@
 // agent's) that ends with the run; secret block values are not in the database file's bytes; the
 // UI signs in with a token to an HttpOnly SameSite=Strict cookie; TLS end to end with a CA made here.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Env, freePort, type Service } from "./harness.ts";
@@ -369,6 +379,16 @@ export const leaks = flow({ name: "leaks" }, async (p: { key: string; fail: bool
         `step module ${outside}/step.ts (${outside}/step.ts) is outside the folders this agent runs code from`,
       );
       expect(existsSync(marker)).toBe(false);
+      // Nor through a link inside an allowed folder (the agent's, env.root) that points out of it.
+      const link = join(env.root, "linked-step.ts");
+      symlinkSync(join(outside, "step.ts"), link);
+      expect((await put("linked", { pull_steps: [{ [`${link}:main`]: {} }] })).status).toBe(201);
+      const linked = await env.cli(["deployment", "run", "outside/linked", "--watch"], { env: a });
+      expect(linked.code).toBe(1);
+      expect(linked.stdout).toContain(
+        `a link to ${realpathSync(join(outside, "step.ts"))}, is outside the folders`,
+      );
+      expect(existsSync(marker)).toBe(false);
     } finally {
       rmSync(outside, { recursive: true, force: true });
     }
@@ -391,6 +411,34 @@ export const leaks = flow({ name: "leaks" }, async (p: { key: string; fail: bool
     const run = await env.cli(["deployment", "run", "escapes/up", "--watch"], { env: a });
     expect(run.code).toBe(1);
     expect(run.stdout + run.stderr).toContain("points outside the run's working directory");
+    // A link inside the folder that points out of it is judged where it points.
+    const outside = mkdtempSync(join(tmpdir(), "weir-outside-flow-"));
+    try {
+      writeFileSync(
+        join(outside, "f.ts"),
+        'import { flow } from "weir";\nexport const f = flow({ name: "escapes" }, async () => {});\n',
+      );
+      symlinkSync(join(outside, "f.ts"), join(project, "linked.ts"));
+      const linked = await fetch(`${env.apiUrl}/deployments`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          flow_name: "escapes",
+          name: "linked",
+          entrypoint: "linked.ts:f",
+          work_pool_name: "edge",
+          pull_steps: [{ "weir.steps.set_working_directory": { directory: project } }],
+        }),
+      });
+      expect(linked.status).toBe(201);
+      const r = await env.cli(["deployment", "run", "escapes/linked", "--watch"], { env: a });
+      expect(r.code).toBe(1);
+      expect(r.stdout + r.stderr).toContain(
+        `is a link to ${realpathSync(join(outside, "f.ts"))}, outside the run's working directory`,
+      );
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 });
 
