@@ -5,6 +5,7 @@ import {
   type LogEntry,
   levelName,
   type StateType,
+  WeirError,
 } from "../../core/model/index.ts";
 import { dim, stateColor } from "./output.ts";
 
@@ -26,19 +27,45 @@ export async function watchRun(
 ): Promise<FlowRun> {
   let seenStates = 0;
   let afterLog = 0;
+  let lostSince: number | null = null;
   for (;;) {
-    const [run, states] = await Promise.all([client.getFlowRun(id), client.flowRunStates(id)]);
-    const finished = isTerminal(run.state.type as StateType);
-    // Logs are read after the states: a run's last lines are shipped before its final state.
-    const logs: LogEntry[] = [];
-    if (opts.logs) {
-      for (;;) {
-        const page = await client.flowRunLogs(id, afterLog);
+    let got: [FlowRun, Awaited<ReturnType<WeirClient["flowRunStates"]>>, LogEntry[]];
+    try {
+      const [run, states] = await Promise.all([client.getFlowRun(id), client.flowRunStates(id)]);
+      // Logs are read after the states: a run's last lines are shipped before its final state.
+      const logs: LogEntry[] = [];
+      let after = afterLog;
+      while (opts.logs) {
+        const page = await client.flowRunLogs(id, after);
         logs.push(...page);
-        if (page.length > 0) afterLog = page[page.length - 1]!.id;
+        if (page.length > 0) after = page[page.length - 1]!.id;
         if (page.length < 1000) break;
       }
+      afterLog = after;
+      got = [run, states, logs];
+    } catch (err) {
+      // A server restarting, or a network cut: watching goes on once it answers again (as agents
+      // do), saying so once; Ctrl-C stops it as ever. The run itself goes on meanwhile.
+      if (!(err instanceof WeirError && err.code === "UNREACHABLE") || opts.signal.aborted) throw err;
+      if (lostSince === null) {
+        lostSince = Date.now();
+        console.error(
+          dim(
+            `Lost the server (${err.message.split(":")[0]}); watching again once it answers (Ctrl-C stops)`,
+          ),
+        );
+      }
+      await Bun.sleep(1_000);
+      continue;
     }
+    if (lostSince !== null) {
+      console.error(
+        dim(`The server answers again (after ${((Date.now() - lostSince) / 1000).toFixed(0)} s)`),
+      );
+      lostSince = null;
+    }
+    const [run, states, logs] = got;
+    const finished = isTerminal(run.state.type as StateType);
     const events: { at: string; print: () => void }[] = [
       ...states.slice(seenStates).map((s) => ({
         at: s.timestamp,

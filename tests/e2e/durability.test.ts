@@ -1,5 +1,7 @@
 // A server restart loses nothing, and two agents on one pool run each flow run exactly once.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Env, HELLO_FLOW } from "./harness.ts";
 
 setDefaultTimeout(90_000);
@@ -62,6 +64,36 @@ describe("server restart", () => {
     const second = await env.cli(["deployment", "run", "hello/daily", "--param", "name=Again", "--watch"]);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain("hello Again");
+  });
+
+  test("flow-run logs --follow goes on through a server restart", async () => {
+    const gate = join(env.root, "gate-open");
+    const dir = env.project("follow", {
+      "flows/gated.ts": `import { existsSync } from "node:fs";
+import { flow } from "weir";
+export const gated = flow({ name: "gated" }, async (_p, { log }) => {
+  log.info("before the restart");
+  while (!existsSync(${JSON.stringify(gate)})) await Bun.sleep(50);
+  log.info("after the restart");
+});
+`,
+      "weir.yaml":
+        "deployments:\n  - name: gated\n    entrypoint: flows/gated.ts:gated\n    work_pool: { name: local }\n",
+    });
+    expect((await env.cli(["deploy", "--all"], { cwd: dir })).code).toBe(0);
+    const { id } = await env.json(["deployment", "run", "gated/gated"]);
+    const follow = env.spawn(["flow-run", "logs", id, "--follow"]);
+    await follow.waitFor(/before the restart/);
+    const server = env.services.find((s) => s.out.includes("listening") && s.proc.exitCode === null)!;
+    await server.stop("SIGTERM");
+    await follow.waitFor(
+      /Lost the server \(Cannot reach the Weir API at .*\); watching again once it answers/,
+    );
+    await env.startServer();
+    writeFileSync(gate, "");
+    expect(await follow.proc.exited).toBe(0);
+    expect(follow.out).toMatch(/The server answers again \(after \d+ s\)/);
+    expect(follow.out).toContain("after the restart");
   });
 });
 
