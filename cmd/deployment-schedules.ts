@@ -19,6 +19,13 @@ const pausedNote = (d: Deployment) =>
       ? `; its schedules are paused, so none makes runs until: weir deployment resume-schedule ${d.flow_name}/${d.name}`
       : "";
 
+/** Says so when a schedule just stored will make no runs (see runlessNote). */
+async function warnRunless(spec: Record<string, unknown>): Promise<void> {
+  const { runlessNote } = await import("../core/schedules/index.ts");
+  const note = runlessNote(spec);
+  if (note) console.log(`  note: this schedule ${note}`);
+}
+
 /** `weir deployment set-schedule|pause-schedule|resume-schedule` and `weir deployment schedule ...`. */
 export function registerScheduleCommands(deployment: Command): void {
   withScheduleFlags(
@@ -46,6 +53,7 @@ export function registerScheduleCommands(deployment: Command): void {
       console.log(
         `${d.flow_name}/${d.name} now runs on: ${updated.schedules.map((s) => describeSpec(s.schedule)).join("; ")}${pausedNote(updated)}`,
       );
+      await warnRunless(raw);
     });
 
   for (const [verb, active] of [
@@ -107,6 +115,7 @@ export function registerScheduleCommands(deployment: Command): void {
       const d = await c.getDeployment(ref);
       const s = await c.createSchedule(d.id, { schedule: raw, slug: opts.slug, active: !opts.inactive });
       console.log(`Added schedule ${s.id} (${describeSpec(s.schedule)}) to ${d.flow_name}/${d.name}`);
+      await warnRunless(raw);
     });
 
   for (const [verb, active] of [

@@ -14,6 +14,7 @@ import {
   type WorkPool,
 } from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
+import { runlessNote } from "../schedules/index.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { consoleLogger } from "../sdk/logger.ts";
 import { type ProgressSink, runSteps } from "../steps/index.ts";
@@ -434,6 +435,11 @@ export async function deployOne(
     const storedPull = applyValues(pull, outputs, { removeNotSet: false, env: false }) as unknown[];
     const { pull_steps: _unused, job_variables, ...fields } = deploymentBody(project, p, overlay, storedPull);
     notes.push(...unknownOutputNotes({ ...fields, job_variables }, outputs));
+    const items = (fields as { schedules?: { schedule: unknown }[] }).schedules ?? [];
+    for (const [i, item] of items.entries()) {
+      const note = runlessNote(item.schedule);
+      if (note) notes.push(`schedule ${i + 1} ${note}`);
+    }
     // Job variables keep their block placeholders: the agent resolves them when a run starts, so
     // a registry password or a secret env value is never stored with the deployment.
     const storedJobVariables = await resolveVariables(

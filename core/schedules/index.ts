@@ -1,5 +1,5 @@
 export { DateExpander } from "./date-expander.ts";
-export { type DateQuery, hasDatesAfter, iterateDates, nextDates } from "./next-dates.ts";
+export { type DateQuery, hasDatesAfter, iterateDates, nextDates, runlessNote } from "./next-dates.ts";
 export {
   assertDeployable,
   type CompileOptions,

@@ -1,6 +1,6 @@
 import { Cron } from "croner";
 import { floatingDates, parseRRule } from "./rrule-dates.ts";
-import type { Schedule } from "./schedule.ts";
+import { compileSchedule, type Schedule } from "./schedule.ts";
 import { addLocalDays, instantOf, wallAt } from "./tz.ts";
 
 export interface DateQuery {
@@ -143,4 +143,20 @@ function rruleDates(
 /** Whether a schedule can still produce dates after `after` (an rrule with UNTIL may be over). */
 export function hasDatesAfter(s: Schedule, after: number): boolean {
   return nextDates(s, { after, n: 1 }).length > 0;
+}
+
+/**
+ * Why a valid schedule will make no runs, or null: it has no date from now on (a cron of
+ * February 30th, an rrule whose UNTIL has passed). Accepted, as Prefect accepts them, but said.
+ * A schedule that cannot be checked here (it fails to compile) is left to the checks that name
+ * its problem.
+ */
+export function runlessNote(spec: unknown, now = Date.now()): string | null {
+  try {
+    return hasDatesAfter(compileSchedule(spec), now)
+      ? null
+      : "has no run time from now on (it never matches, or its end has passed), so it will make no runs";
+  } catch {
+    return null;
+  }
 }

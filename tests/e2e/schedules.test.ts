@@ -1,7 +1,7 @@
 // Schedules through the compiled binary: runs created by the scheduler execute on time, pausing
 // stops new ones, and deploy-time flags and files set schedules.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { Env } from "./harness.ts";
+import { Env, HELLO_FLOW } from "./harness.ts";
 
 setDefaultTimeout(90_000);
 
@@ -133,6 +133,34 @@ describe("scheduled runs", () => {
     expect((await scheduledRuns("tick/nightly")).length).toBeGreaterThanOrEqual(3);
     expect((await env.cli(["deployment", "set-schedule", "tick/nightly", "--no-schedule"])).code).toBe(0);
     expect((await env.json(["deployment", "inspect", "tick/nightly"])).schedules).toEqual([]);
+  });
+
+  test("a schedule that will never make a run is stored, as in Prefect, and said so", async () => {
+    const feb30 = await env.cli(["deployment", "set-schedule", "tick/nightly", "--cron", "0 0 30 2 *"]);
+    expect(feb30.code).toBe(0);
+    expect(feb30.stdout).toContain(
+      "note: this schedule has no run time from now on (it never matches, or its end has passed), so it will make no runs",
+    );
+    const over = await env.cli([
+      "deployment",
+      "schedule",
+      "create",
+      "tick/nightly",
+      "--rrule",
+      "FREQ=DAILY;UNTIL=20250101T000000Z",
+    ]);
+    expect(over.stdout).toContain("note: this schedule has no run time from now on");
+    const dir = env.project("never", {
+      "flows/hello.ts": HELLO_FLOW,
+      "weir.yaml":
+        'deployments:\n  - name: never\n    entrypoint: flows/hello.ts:hello\n    parameters: { name: x }\n    schedules: [{ cron: "0 0 30 2 *" }]\n',
+    });
+    const deployed = await env.cli(["deploy", "--all"], { cwd: dir });
+    expect(deployed.code).toBe(0);
+    expect(deployed.stdout).toContain("note: schedule 1 has no run time from now on");
+    const fine = await env.cli(["deployment", "set-schedule", "tick/nightly", "--cron", "0 9 * * *"]);
+    expect(fine.stdout).not.toContain("note:");
+    expect((await env.cli(["deployment", "set-schedule", "tick/nightly", "--no-schedule"])).code).toBe(0);
   });
 
   test("deployment pause / resume, and a schedule resumed on a paused deployment says it makes no runs", async () => {
