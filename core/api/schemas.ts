@@ -365,6 +365,14 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     BlockBody,
     /** Checks a name in a URL (a variable's, a block's): the same rules as in a body. */
     name,
+    /** A variable's name: what `{{ prefect.variables.NAME }}` can spell. */
+    variableName: v.pipe(
+      name,
+      v.regex(
+        /^[\w.-]+$/,
+        "may hold letters, digits, '_', '.' and '-' only, so {{ prefect.variables.NAME }} can name it",
+      ),
+    ),
   };
 }
 

@@ -247,6 +247,10 @@ describe("size and shape limits, with errors naming the limit and its setting", 
       );
     }
     expect((await call("PUT", "/api/variables/a%00b", { value: 1 })).status).toBe(422);
+    const spaced = await call("PUT", "/api/variables/my%20var", { value: 1 });
+    expect(spaced.status).toBe(422);
+    expect(spaced.json.error.message).toContain("{{ prefect.variables.NAME }} can name it");
+    expect((await call("PUT", "/api/variables/my_var.v-2", { value: 1 })).status).toBe(200);
     expect(await deploymentCount()).toBe(0);
   });
 

@@ -108,6 +108,10 @@ deployments:
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('parameter "times" must be number (got string "lots")');
     expect((await env.cli(["variable", "set", "times", "3"])).code).toBe(0);
+    // a name no placeholder could spell is refused when it is set, not when a deploy misses it
+    const spaced = await env.cli(["variable", "set", "my times", "3"]);
+    expect(spaced.code).not.toBe(0);
+    expect(spaced.stderr).toContain("variable name: may hold letters, digits, '_', '.' and '-' only");
     const ok = await env.cli(["deploy", "--all"], { cwd: dir });
     expect(ok.code).toBe(0);
     // no agent polls pool "local" here, so deploy says to start one

@@ -4,7 +4,7 @@ import { check, page, param, readBody } from "../validate.ts";
 
 export function variableRoutes(r: Router, ctx: ReadyContext): void {
   const store = ctx.store;
-  const { VariableBody, name } = ctx.schemas;
+  const { VariableBody, variableName } = ctx.schemas;
   r.route("get", "/api/variables", "List variables (?limit=N&offset=N)", async (c) =>
     c.json(await store.listVariables(page(c, ctx.limits))),
   );
@@ -17,7 +17,7 @@ export function variableRoutes(r: Router, ctx: ReadyContext): void {
     "Set a variable to a JSON value",
     async (c) => {
       const body = await readBody(c, VariableBody, ctx.limits);
-      const varName = check(name, param(c, "name"), "variable name");
+      const varName = check(variableName, param(c, "name"), "variable name");
       return c.json(await store.setVariable(varName, body.value, body.tags));
     },
     VariableBody,
