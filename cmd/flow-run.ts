@@ -1,5 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
-import { didYouMean, type FlowRun, STATE_TYPES, WeirError } from "../core/model/index.ts";
+import { type FlowRun, parseStateFilter, WeirError } from "../core/model/index.ts";
 import { client, positiveInt } from "./lib/options.ts";
 import { ago, dim, printJson, printTable, stateColor } from "./lib/output.ts";
 import { flowRunId } from "./lib/run-ref.ts";
@@ -13,7 +13,11 @@ export function register(program: Command): void {
     .description("List recent flow runs, newest first")
     .option("--deployment <ref>", "only runs of this deployment (FLOW/NAME or id)")
     .option("--flow <name>", "only runs of this flow")
-    .option("--state <types>", "only these state types, comma separated (e.g. FAILED,CRASHED)", stateTypes)
+    .option(
+      "--state <types>",
+      "only runs in these states, comma separated: state types (FAILED,CRASHED) or LATE, AWAITINGRETRY, RETRYING",
+      stateTypes,
+    )
     .option("--limit <n>", "how many", positiveInt("--limit"), 20)
     .option("--json", "print JSON")
     .action(async (opts) => {
@@ -184,18 +188,13 @@ export function register(program: Command): void {
     });
 }
 
-/** `--state a,b`: known state types (any case), given back upper-case and comma separated. */
+/** `--state a,b`: state types and named states (any case), checked before the request. */
 function stateTypes(value: string): string {
-  const types = value.split(",").map((t) => t.trim().toUpperCase());
-  for (const t of types)
-    if (!(STATE_TYPES as readonly string[]).includes(t)) {
-      const near = didYouMean(t, STATE_TYPES);
-      throw new WeirError(
-        "USAGE",
-        `--state "${t}" is not a state type${near ? ` (did you mean ${near}?)` : ""}; the types are ${STATE_TYPES.join(", ")}`,
-      );
-    }
-  return types.join(",");
+  parseStateFilter(value.split(","), "--state", "USAGE");
+  return value
+    .split(",")
+    .map((t) => t.trim().toUpperCase())
+    .join(",");
 }
 
 /** The time a run has spent Running (over all its attempts; a running one's so far), as ls shows it. */

@@ -1,3 +1,4 @@
+import { didYouMean } from "./did-you-mean.ts";
 import { WeirError } from "./errors.ts";
 
 export const STATE_TYPES = [
@@ -33,6 +34,43 @@ export const DEFAULT_STATE_NAMES: Record<StateType, string> = {
   PAUSED: "Paused",
   CANCELLING: "Cancelling",
 };
+
+/**
+ * Named states a run list may be filtered by besides the types, as Prefect's `flow-run ls
+ * --state` takes them: the key upper-case, the value the state name runs carry.
+ */
+export const NAMED_STATES: Record<string, string> = {
+  LATE: "Late",
+  AWAITINGRETRY: "AwaitingRetry",
+  RETRYING: "Retrying",
+};
+
+/** `state=a,b` of a run list, any case: state types and named states, or an error naming the word. */
+export function parseStateFilter(
+  words: string[],
+  what: string,
+  code: "USAGE" | "INVALID",
+): { types: StateType[]; names: string[] } {
+  const types: StateType[] = [];
+  const names: string[] = [];
+  const all = [...STATE_TYPES, ...Object.keys(NAMED_STATES)];
+  for (const word of words) {
+    const w = word
+      .trim()
+      .toUpperCase()
+      .replace(/[\s_-]/g, "");
+    if ((STATE_TYPES as readonly string[]).includes(w)) types.push(w as StateType);
+    else if (NAMED_STATES[w]) names.push(NAMED_STATES[w]);
+    else {
+      const near = didYouMean(w, all);
+      throw new WeirError(
+        code,
+        `${what} "${word.trim()}" is not a state type or named state${near ? ` (did you mean ${near}?)` : ""}; use ${all.join(", ")}`,
+      );
+    }
+  }
+  return { types, names };
+}
 
 /** A state as clients propose it. */
 export interface StateProposal {

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, isNotNull, lt, notInArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, isNotNull, lt, notInArray, or, sql } from "drizzle-orm";
 import type { FlowRun, State, TaskRunSnapshot } from "../model/index.ts";
 import {
   assertTransition,
@@ -188,6 +188,8 @@ export interface FlowRunFilter extends Page {
   deploymentId?: string;
   flowName?: string;
   stateTypes?: StateType[];
+  /** With stateTypes: runs of those types or carrying one of these state names (Late, Retrying...). */
+  stateNames?: string[];
   workPoolName?: string;
   /** Only the subflow runs of this run. */
   parentFlowRunId?: string;
@@ -205,7 +207,12 @@ export async function listFlowRuns(c: Conn, f: FlowRunFilter = {}): Promise<Flow
     f.deploymentId ? eq(c.t.flowRuns.deploymentId, f.deploymentId) : undefined,
     f.name ? eq(c.t.flowRuns.name, f.name) : undefined,
     f.flowName ? eq(c.t.flows.name, f.flowName) : undefined,
-    f.stateTypes?.length ? inArray(c.t.flowRuns.stateType, f.stateTypes) : undefined,
+    f.stateTypes?.length || f.stateNames?.length
+      ? or(
+          f.stateTypes?.length ? inArray(c.t.flowRuns.stateType, f.stateTypes) : undefined,
+          f.stateNames?.length ? inArray(c.t.flowRuns.stateName, f.stateNames) : undefined,
+        )
+      : undefined,
     f.workPoolName ? eq(c.t.flowRuns.workPoolName, f.workPoolName) : undefined,
     f.parentFlowRunId ? eq(c.t.flowRuns.parentFlowRunId, f.parentFlowRunId) : undefined,
     f.tag

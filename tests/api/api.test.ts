@@ -588,6 +588,27 @@ describe("what the UI edits", () => {
     expect((await call("PATCH", "/api/blocks/secret/nope", { data: {} })).status).toBe(404);
   });
 
+  test("runs are listed by state type and by named state (LATE, AWAITINGRETRY, RETRYING)", async () => {
+    const d = await deploy();
+    const onTime = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    const late = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    const failed = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    await call("POST", `/api/flow-runs/${late.id}/set_state`, { type: "SCHEDULED", name: "Late" });
+    await call("POST", `/api/flow-runs/${failed.id}/set_state`, { type: "RUNNING" });
+    await call("POST", `/api/flow-runs/${failed.id}/set_state`, { type: "FAILED" });
+    const ids = async (q: string) =>
+      ((await call("GET", `/api/flow-runs?state=${q}`)).json as FlowRun[]).map((r) => r.id).sort();
+    expect(await ids("late")).toEqual([late.id]);
+    expect(await ids("Late,FAILED")).toEqual([late.id, failed.id].sort());
+    expect(await ids("scheduled")).toEqual([onTime.id, late.id].sort());
+    expect(await ids("awaiting_retry")).toEqual([]);
+    const bad = await call("GET", "/api/flow-runs?state=lat");
+    expect([bad.status, bad.json.error.message]).toEqual([
+      422,
+      expect.stringContaining('state "lat" is not a state type or named state (did you mean LATE?)'),
+    ]);
+  });
+
   test("runs are listed by tag and by creation time", async () => {
     const d = await deploy();
     const tagged = await call("POST", `/api/deployments/${d.id}/runs`, { tags: ["rare"] });

@@ -144,9 +144,10 @@ describe("flags checked before anything is asked of the server (exit 2)", () => 
     const state = await env.cli(["flow-run", "ls", "--state", "failed,Crashd"]);
     expect([state.code, errorLine(state).line]).toEqual([
       2,
-      'weir: --state "CRASHD" is not a state type (did you mean CRASHED?); the types are SCHEDULED, PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, CRASHED, PAUSED, CANCELLING',
+      'weir: --state "Crashd" is not a state type or named state (did you mean CRASHED?); use SCHEDULED, PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, CRASHED, PAUSED, CANCELLING, LATE, AWAITINGRETRY, RETRYING',
     ]);
     expect((await env.cli(["flow-run", "ls", "--state", "failed,crashed"])).code).toBe(0);
+    expect((await env.cli(["flow-run", "ls", "--state", "late,AwaitingRetry"])).code).toBe(0);
     const prewarm = await env.cli(["agent", "--pool", "local", "--isolation", "none", "--prewarm", "3"]);
     expect(prewarm.code).toBe(2);
     expect(prewarm.stderr).toContain("--prewarm has no effect with --isolation none");

@@ -3,6 +3,7 @@ import {
   assertTransition,
   type FlowRun,
   isTerminal,
+  parseStateFilter,
   STATE_TYPES,
   type StateType,
   WeirError,
@@ -74,18 +75,13 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
   r.route(
     "get",
     "/api/flow-runs",
-    "List flow runs, newest first (?deployment=ID&flow=NAME&name=RUN_NAME&state=TYPE,TYPE&pool=NAME&parent=RUN_ID&tag=TAG&created_after=TIME&created_before=TIME&limit=N&offset=N)",
+    "List flow runs, newest first (?deployment=ID&flow=NAME&name=RUN_NAME&state=TYPE,TYPE (or LATE, AWAITINGRETRY, RETRYING)&pool=NAME&parent=RUN_ID&tag=TAG&created_after=TIME&created_before=TIME&limit=N&offset=N)",
     async (c) => {
-      const states = c.req
-        .query("state")
-        ?.split(",")
-        .filter(Boolean)
-        .map((s) => s.toUpperCase());
-      for (const s of states ?? []) {
-        if (!(STATE_TYPES as readonly string[]).includes(s)) {
-          throw new WeirError("INVALID", `Unknown state "${s}" (use one of: ${STATE_TYPES.join(", ")})`);
-        }
-      }
+      const states = parseStateFilter(
+        c.req.query("state")?.split(",").filter(Boolean) ?? [],
+        "state",
+        "INVALID",
+      );
       return c.json(
         await store.listFlowRuns({
           deploymentId: c.req.query("deployment"),
@@ -96,7 +92,8 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
           tag: c.req.query("tag"),
           createdAfter: timeQuery(c.req.query("created_after"), "created_after"),
           createdBefore: timeQuery(c.req.query("created_before"), "created_before"),
-          stateTypes: states as StateType[] | undefined,
+          stateTypes: states.types,
+          stateNames: states.names,
           ...page(c, ctx.limits, 50),
         }),
       );
