@@ -147,7 +147,7 @@ export function register(program: Command): void {
           ["AGENT", "STATUS", "QUEUES", "LAST HEARTBEAT"],
           agents.map((a) => [
             a.name,
-            a.status ?? "-",
+            a.stopped && a.status === "OFFLINE" ? "OFFLINE (stopped)" : (a.status ?? "-"),
             a.work_queues.join(",") || "all",
             ago(a.last_heartbeat),
           ]),

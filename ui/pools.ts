@@ -50,7 +50,7 @@ export function poolPages(app: Hono, ctx: ApiContext): void {
               ? html`<div class="box"><table><caption class="vh">Agents of ${p.name}</caption><thead><tr><th scope="col">Agent</th><th scope="col">Status</th><th scope="col">Last heartbeat</th><th scope="col">Queues</th></tr></thead><tbody>
             ${mine.map(
               (a) =>
-                html`<tr><td>${a.name}</td><td><span class="s ${a.status ?? "OFFLINE"}">${a.status ?? "OFFLINE"}</span></td><td>${when(a.last_heartbeat)}</td><td>${
+                html`<tr><td>${a.name}</td><td><span class="s ${a.status ?? "OFFLINE"}">${a.status ?? "OFFLINE"}${a.stopped && a.status !== "ONLINE" ? " (stopped)" : ""}</span></td><td>${when(a.last_heartbeat)}</td><td>${
                   a.work_queues.length ? a.work_queues.join(", ") : "all"
                 }</td></tr>`,
             )}</tbody></table></div>`

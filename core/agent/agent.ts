@@ -109,6 +109,12 @@ export class Agent {
   readonly #running = new Map<string, Taken>();
   #heartbeatEvery = 5_000;
   readonly #stop = new AbortController();
+  /**
+   * Heartbeats go on after the stop, while the running flows finish: a server that stopped
+   * hearing the agent would crash runs that are still going (and miss their cancellations).
+   */
+  readonly #beats = new AbortController();
+  #beating: Promise<void> | null = null;
   /** Runs this agent has already asked to stop. */
   readonly #cancelSent = new Set<string>();
   /**
@@ -189,7 +195,8 @@ export class Agent {
         `Work queue "${q}" does not exist in pool "${wp.name}"${near ? ` (did you mean "${near}"?)` : ""}: polling it anyway, its runs are taken once it exists (pool's queues: ${names.join(", ")})`,
       );
     }
-    this.#loop = Promise.all([this.#claimLoop(), this.#heartbeatLoop()]).then(() => undefined);
+    this.#loop = this.#claimLoop();
+    this.#beating = this.#heartbeatLoop();
   }
 
   /** Stops taking work and resolves when every running flow has finished. */
@@ -217,6 +224,23 @@ export class Agent {
         .catch(() => {});
     this.#warmed?.close();
     while (this.#running.size > 0) await Promise.race([...this.#running.values()].map((r) => r.done));
+    this.#beats.abort();
+    await this.#beating;
+    // The last word: the server shows this agent OFFLINE (stopped) at once, not ONLINE until its
+    // heartbeats time out. Best effort: a server that is away learns it from the silence.
+    if (this.#beating)
+      await this.opts.client
+        .heartbeat(
+          {
+            id: this.id,
+            name: this.opts.name,
+            work_pool_name: this.opts.pool,
+            work_queues: this.opts.queues,
+            stopping: true,
+          },
+          AbortSignal.timeout(5_000),
+        )
+        .catch(() => {});
     await runFoldersRemoved();
     await Bun.sleep(0);
   }
@@ -607,10 +631,10 @@ export class Agent {
   }
 
   async #heartbeatLoop(): Promise<void> {
-    while (!this.#stop.signal.aborted) {
+    while (!this.#beats.signal.aborted) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, this.opts.heartbeatMs ?? this.#heartbeatEvery);
-        this.#stop.signal.addEventListener(
+        this.#beats.signal.addEventListener(
           "abort",
           () => {
             clearTimeout(t);
@@ -619,7 +643,7 @@ export class Agent {
           { once: true },
         );
       });
-      if (this.#stop.signal.aborted) break;
+      if (this.#beats.signal.aborted) break;
       const heard = await this.#heartbeat().then(
         () => {
           this.#refusals = 0;

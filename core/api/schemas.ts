@@ -324,6 +324,8 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     name,
     work_pool_name: name,
     work_queues: v.optional(v.pipe(v.array(name), v.maxLength(1000)), []),
+    /** The agent has stopped: shown OFFLINE at once, until it is heard again. */
+    stopping: v.optional(v.boolean()),
   });
 
   const VariableBody = v.object({

@@ -634,13 +634,18 @@ export class WeirClient {
   listAgents(pool?: string): Promise<Agent[]> {
     return this.all("/agents", { pool });
   }
-  heartbeat(body: {
-    id: string;
-    name: string;
-    work_pool_name: string;
-    work_queues: string[];
-  }): Promise<{ agent: Agent; cancelling: string[]; heartbeat_ms?: number }> {
-    return this.request("POST", "/agents/heartbeat", body, { repeatable: true, saysAccepts: true });
+  heartbeat(
+    body: {
+      id: string;
+      name: string;
+      work_pool_name: string;
+      work_queues: string[];
+      /** The agent's last word: it has stopped (shown OFFLINE at once). Older servers ignore it. */
+      stopping?: boolean;
+    },
+    signal?: AbortSignal,
+  ): Promise<{ agent: Agent; cancelling: string[]; heartbeat_ms?: number }> {
+    return this.request("POST", "/agents/heartbeat", body, { repeatable: true, saysAccepts: true, signal });
   }
 
   // variables

@@ -181,6 +181,8 @@ export interface Agent {
   work_pool_name: string;
   work_queues: string[];
   last_heartbeat: string;
+  /** When it said it had stopped (a clean stop), or null; a later heartbeat clears it. */
+  stopped?: string | null;
   /** ONLINE while its heartbeats arrive (within the server's agent timeout), else OFFLINE. */
   status?: "ONLINE" | "OFFLINE";
 }

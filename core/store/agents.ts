@@ -3,8 +3,12 @@ import type { Agent } from "../model/index.ts";
 import type { Conn } from "./conn.ts";
 import { DEFAULT_PAGE, nowIso, type Page } from "./rows.ts";
 
-export async function heartbeat(c: Conn, a: Omit<Agent, "last_heartbeat">): Promise<Agent> {
+export async function heartbeat(
+  c: Conn,
+  a: Omit<Agent, "last_heartbeat" | "stopped"> & { stopping?: boolean },
+): Promise<Agent> {
   const now = nowIso();
+  const stopped = a.stopping ? now : null;
   await c.db
     .insert(c.t.agents)
     .values({
@@ -14,9 +18,20 @@ export async function heartbeat(c: Conn, a: Omit<Agent, "last_heartbeat">): Prom
       workPoolName: a.work_pool_name,
       workQueues: a.work_queues,
       lastHeartbeat: now,
+      stopped,
     })
-    .onConflictDoUpdate({ target: c.t.agents.id, set: { lastHeartbeat: now, workQueues: a.work_queues } });
-  return { ...a, last_heartbeat: now };
+    .onConflictDoUpdate({
+      target: c.t.agents.id,
+      set: { lastHeartbeat: now, workQueues: a.work_queues, stopped },
+    });
+  return {
+    id: a.id,
+    name: a.name,
+    work_pool_name: a.work_pool_name,
+    work_queues: a.work_queues,
+    last_heartbeat: now,
+    stopped,
+  };
 }
 
 export async function listAgents(c: Conn, poolName?: string, page: Page = {}): Promise<Agent[]> {
@@ -33,5 +48,6 @@ export async function listAgents(c: Conn, poolName?: string, page: Page = {}): P
     work_pool_name: r.workPoolName,
     work_queues: r.workQueues,
     last_heartbeat: r.lastHeartbeat,
+    stopped: r.stopped ?? null,
   }));
 }

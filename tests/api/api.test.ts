@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { Hono } from "hono";
 import { createApp, Wakeups } from "../../core/api/index.ts";
-import type { Deployment, FlowRun } from "../../core/model/index.ts";
+import type { Agent, Deployment, FlowRun } from "../../core/model/index.ts";
 import { callApp, tempStore } from "../helpers.ts";
 
 let store: Awaited<ReturnType<typeof tempStore>>;
@@ -376,6 +376,21 @@ describe("claiming", () => {
       (await call("POST", "/api/work-pools/local/claim", { agent_id: "a", wait_ms: 0 })).json.flow_runs
         .length,
     ).toBe(1);
+  });
+
+  test("an agent that says it stopped is OFFLINE at once, and ONLINE again when heard", async () => {
+    const beat = (extra: Record<string, unknown> = {}) =>
+      call("POST", "/api/agents/heartbeat", { id: "s", name: "s", work_pool_name: "local", ...extra });
+    const status = async () => {
+      const a = (await call("GET", "/api/agents?pool=local")).json.find((x: Agent) => x.id === "s");
+      return [a.status, a.stopped === null ? null : typeof a.stopped];
+    };
+    await beat();
+    expect(await status()).toEqual(["ONLINE", null]);
+    await beat({ stopping: true });
+    expect(await status()).toEqual(["OFFLINE", "string"]);
+    await beat();
+    expect(await status()).toEqual(["ONLINE", null]);
   });
 
   test("a claim's start: a number starts that many of its runs; the server says it takes one before the first claim", async () => {

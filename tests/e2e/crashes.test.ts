@@ -35,12 +35,14 @@ beforeAll(async () => {
   - { name: leased, entrypoint: flows/f.ts:fine, work_pool: { name: leases } }
   - { name: gated, entrypoint: flows/f.ts:gated, work_pool: { name: local } }
   - { name: spins, entrypoint: flows/f.ts:spins, work_pool: { name: local } }
+  - { name: drains, entrypoint: flows/f.ts:gated, work_pool: { name: drain } }
 `,
   });
   // A short agent timeout, so a silent agent is noticed within the test.
   await env.startServer([], SERVER_ENV);
   expect((await env.cli(["work-pool", "create", "local"])).code).toBe(0);
   expect((await env.cli(["work-pool", "create", "leases"])).code).toBe(0);
+  expect((await env.cli(["work-pool", "create", "drain"])).code).toBe(0);
   expect((await env.cli(["deploy", "--all"], { cwd: project })).code).toBe(0);
 });
 afterAll(() => env.dispose());
@@ -104,6 +106,33 @@ describe("runs whose runner went away", () => {
     const again = await env.cli(["flow-run", "cancel", run.id]);
     expect(again.code).toBe(1);
     expect(again.stderr.split("\n")[0]).toMatch(/^weir: .*COMPLETED|Completed/);
+  });
+
+  test("a stopping agent heartbeats while its runs finish, then shows OFFLINE (stopped) at once", async () => {
+    const gate = join(env.root, "drain-gate");
+    const agent = env.spawn(["agent", "--pool", "drain", "--name", "drainer"], { env: { GATE: gate } });
+    await agent.waitFor(/Agent drainer started/);
+    const { id } = (await env.json(["deployment", "inspect", "gated/drains"])) as { id: string };
+    const run = await post(`/deployments/${id}/runs`, {});
+    await agent.waitFor(new RegExp(`Started flow run \\S+ \\(${run.id}\\)`));
+    agent.proc.kill("SIGINT");
+    await agent.waitFor(/waiting for 1 running flow run\(s\)/);
+    // Three agent timeouts (2 s each) of a draining agent: the server must still hear it.
+    await Bun.sleep(6_500);
+    expect((await env.json(["flow-run", "inspect", run.id])).state.type).toBe("RUNNING");
+    expect((await env.cli(["work-pool", "inspect", "drain"])).stdout).toMatch(/drainer\s+ONLINE/);
+    writeFileSync(gate, "");
+    expect(await agent.proc.exited).toBe(0);
+    expect((await env.json(["flow-run", "inspect", run.id])).state.type).toBe("COMPLETED");
+    // It said it stopped: no wait for its heartbeats to time out.
+    expect((await env.cli(["work-pool", "inspect", "drain"])).stdout).toMatch(
+      /drainer\s+OFFLINE \(stopped\)/,
+    );
+    const agents = (await (await fetch(`${env.apiUrl}/agents?pool=drain`)).json()) as any[];
+    expect(agents.find((a) => a.name === "drainer")).toMatchObject({
+      status: "OFFLINE",
+      stopped: expect.any(String),
+    });
   });
 
   test("only a finished run can be retried", async () => {

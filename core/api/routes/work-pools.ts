@@ -280,14 +280,14 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
   r.route(
     "get",
     "/api/agents",
-    "List agents, each ONLINE or OFFLINE (?pool=NAME&limit=N&offset=N)",
+    "List agents, each ONLINE or OFFLINE (stopped: when one said it had stopped) (?pool=NAME&limit=N&offset=N)",
     async (c) => {
       const cutoff = Date.now() - (ctx.agentTimeoutMs ?? 25_000);
       const agents = await store.listAgents(c.req.query("pool"), page(c, ctx.limits));
       return c.json(
         agents.map((a) => ({
           ...a,
-          status: Date.parse(a.last_heartbeat) >= cutoff ? "ONLINE" : "OFFLINE",
+          status: !a.stopped && Date.parse(a.last_heartbeat) >= cutoff ? "ONLINE" : "OFFLINE",
         })),
       );
     },

@@ -269,6 +269,8 @@ export const agents = pgTable(
     workPoolName: text("work_pool_name").notNull(),
     workQueues: json<string[]>("work_queues").notNull(),
     lastHeartbeat: text("last_heartbeat").notNull(),
+    /** When the agent said it had stopped (null while it runs). */
+    stopped: text("stopped"),
   },
   (t) => [index("agents_pool").on(t.workPoolName)],
 );
