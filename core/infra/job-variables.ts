@@ -100,7 +100,31 @@ export function baseJobTemplateProblems(template: unknown, infra: Infrastructure
           `job_configuration.${key} is not a setting of ${infra.type} infrastructure (it has: ${known.join(", ")})`,
         );
   }
+  // Defaults every run gets: one its own schema or the infrastructure refuses would make every
+  // run of the pool fail, blamed on whatever job variable the run happened to set.
+  if (problems.length === 0) problems.push(...defaultProblems(t as unknown as BaseJobTemplate, infra));
   return problems;
+}
+
+function defaultProblems(t: BaseJobTemplate, infra: Infrastructure): string[] {
+  const defaults = templateDefaults(t);
+  const at = (name: string | undefined) => `variables.properties.${name ?? "?"}.default`;
+  const own = jobVariableProblems(t, defaults, { partial: true }).map(
+    (p) => `${at(p.parameter ?? undefined)}: ${p.message}`,
+  );
+  if (own.length > 0) return own;
+  // The job configuration the defaults make, without fields a placeholder fills when a run starts.
+  const config = jobConfiguration(t, {});
+  for (const [k, val] of Object.entries(config)) if (hasPlaceholder(val)) delete config[k];
+  const parsed = v.safeParse(infra.jobVariables, config);
+  if (parsed.success) return [];
+  return parsed.issues.map((i) => {
+    const field = v.getDotPath(i) ?? "";
+    const name = field.split(".")[0];
+    const from = variablePlaceholders(t.job_configuration[name ?? ""]);
+    const where = from.size === 1 ? at([...from][0]) : `job_configuration.${field}`;
+    return `${where}: ${field} ${i.message} (got ${JSON.stringify(i.input)})`;
+  });
 }
 
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>

@@ -60,6 +60,62 @@ function expected(schema: unknown): string {
   return "a valid value";
 }
 
+const asSchema = (x: unknown): Record<string, unknown> | undefined =>
+  x && typeof x === "object" && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined;
+
+/** Does a value have a type this (branch of a) schema allows? */
+function typeFits(schema: Record<string, unknown>, value: unknown): boolean {
+  if (Array.isArray(schema.anyOf))
+    return schema.anyOf.some((b) => asSchema(b) !== undefined && typeFits(asSchema(b)!, value));
+  const types = Array.isArray(schema.type) ? schema.type : schema.type ? [schema.type] : [];
+  if (types.length === 0) return true;
+  const t = typeOf(value);
+  return types.some((x) => x === t || (x === "number" && t === "integer"));
+}
+
+/** The branch of an anyOf a value's type picks, when exactly one does. */
+function branchFor(schema: Record<string, unknown>, value: unknown): Record<string, unknown> {
+  if (!Array.isArray(schema.anyOf)) return schema;
+  const fits = schema.anyOf.map(asSchema).filter((b) => b && typeFits(b, value));
+  return fits.length === 1 ? branchFor(fits[0]!, value) : schema;
+}
+
+/** The schema of the value at a path ("volumes.0"): properties by name, items by index. */
+function schemaAt(
+  schema: Record<string, unknown>,
+  path: string[],
+  root: unknown,
+): Record<string, unknown> | undefined {
+  let s: Record<string, unknown> | undefined = schema;
+  let value = root;
+  for (const key of path) {
+    if (!s) return undefined;
+    s = branchFor(s, value);
+    value = (value as Record<string, unknown> | undefined)?.[key];
+    s = /^\d+$/.test(key) && s.items ? asSchema(s.items) : asSchema(asSchema(s.properties)?.[key]);
+  }
+  return s;
+}
+
+/** What a value must be under its schema: the constraint it breaks when its type is right. */
+function mustBe(schema: Record<string, unknown>, value: unknown, described?: unknown): [string, string] {
+  const s = branchFor(schema, value);
+  const text = typeof schema.description === "string" ? schema.description : described;
+  const about = typeof text === "string" ? ` — ${text.replace(/\.?$/, "")}` : "";
+  if (Array.isArray(s.enum) || "const" in s || !typeFits(s, value)) return [`must be ${expected(s)}`, ""];
+  if (typeof value === "string" && typeof s.pattern === "string")
+    return [`must match the pattern ${s.pattern}`, about];
+  if (typeof value === "string" && typeof s.minLength === "number" && value.length < s.minLength)
+    return [`must be at least ${s.minLength} characters long`, about];
+  if (typeof value === "string" && typeof s.maxLength === "number" && value.length > s.maxLength)
+    return [`must be at most ${s.maxLength} characters long`, about];
+  if (typeof value === "number" && typeof s.minimum === "number" && value < s.minimum)
+    return [`must be at least ${s.minimum}`, about];
+  if (typeof value === "number" && typeof s.maximum === "number" && value > s.maximum)
+    return [`must be at most ${s.maximum}`, about];
+  return [`must be ${expected(s)}`, about];
+}
+
 const validators = new Map<string, Validator>();
 
 /** Compiled validators by schema text: deployments are run far more often than they change. */
@@ -125,17 +181,24 @@ export function parameterProblems(
         parameter: name,
         message: `missing required ${noun} "${name}" (expected ${expected(props[m?.[1] ?? ""])})`,
       });
-    } else if (err.keyword === "properties" || err.keyword === "additionalProperties" || path === "") {
-      // summaries of the per-property errors reported on their own
+    } else if (
+      err.keyword === "properties" ||
+      err.keyword === "additionalProperties" ||
+      err.keyword === "items" ||
+      path === ""
+    ) {
+      // summaries of the per-property (per-item) errors reported on their own
     } else {
       const top = path.split(".")[0]!;
       let value: unknown = params;
       for (const p of path.split(".")) value = (value as Record<string, unknown> | undefined)?.[p];
-      const sub = path === top ? props[top] : undefined;
-      const want = sub ? expected(sub) : err.error;
+      const sub = schemaAt(schema, path.split("."), params);
+      const [want, about] = sub
+        ? mustBe(sub, value, asSchema(props[top])?.description)
+        : [`must be valid: ${err.error}`, ""];
       problems.push({
         parameter: top,
-        message: `${noun} "${path}" must be ${want} (got ${typeOf(value)} ${JSON.stringify(value)})`,
+        message: `${noun} "${path}" ${want} (got ${typeOf(value)} ${JSON.stringify(value)})${about}`,
       });
     }
   }

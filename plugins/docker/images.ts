@@ -52,6 +52,9 @@ export function authHeader(creds: RegistryCredentials | null | undefined): Recor
   return { "X-Registry-Auth": b64(body) };
 }
 
+/** What the daemon says when it could not reach a registry at all (not a refusal). */
+const UNREACHABLE = /no such host|dial tcp|connection refused|i\/o timeout|network is unreachable/;
+
 /** Checks a log-in with the registry first, so a wrong password is said plainly, before any work. */
 export async function login(engine: DockerEngine, creds: RegistryCredentials, signal?: AbortSignal) {
   try {
@@ -62,6 +65,11 @@ export async function login(engine: DockerEngine, creds: RegistryCredentials, si
     });
   } catch (err) {
     if (err instanceof DockerApiError) {
+      if (UNREACHABLE.test(err.apiMessage.toLowerCase()))
+        throw new WeirError(
+          "FAILED",
+          `cannot reach registry ${bare(creds.registry_url)} to log in as "${creds.username}": ${err.apiMessage} (check the docker-registry-credentials block's registry_url, or that this machine can reach it)`,
+        );
       // The daemon answers 500 and names the registry's own status in its message.
       const status = /\b(40[0-9])\b/.exec(err.apiMessage)?.[1] ?? String(err.status);
       throw new WeirError(
@@ -74,9 +82,16 @@ export async function login(engine: DockerEngine, creds: RegistryCredentials, si
 }
 
 /** Why a registry refused, with the status it stands for and what to do. */
-function refusal(registry: string, message: string, what: string, withCredentials: boolean): WeirError {
+function refusal(
+  registry: string,
+  message: string,
+  what: string,
+  withCredentials: boolean,
+  /** Where credentials go: a push step's `credentials`, or a run's `registry_credentials`. */
+  giveThem: string,
+): WeirError {
   const m = message.toLowerCase();
-  if (/no such host|dial tcp|connection refused|i\/o timeout|network is unreachable/.test(m))
+  if (UNREACHABLE.test(m))
     return new WeirError(
       "FAILED",
       `${what}: cannot reach registry ${registry}: ${message} (check the image name's registry, or that this machine can reach it)`,
@@ -87,7 +102,7 @@ function refusal(registry: string, message: string, what: string, withCredential
           "401",
           withCredentials
             ? "the registry did not accept the credentials given: check the docker-registry-credentials block's user, password and registry_url"
-            : "give credentials: {{ weir.blocks.docker-registry-credentials.NAME }}, with a user the registry knows",
+            : `${giveThem} {{ weir.blocks.docker-registry-credentials.NAME }}, with a user the registry knows`,
         ]
       : m.includes("denied") || m.includes("forbidden")
         ? [
@@ -229,7 +244,7 @@ export async function pushImage(
   let digest: string | undefined;
   for await (const msg of engine.messages(res)) {
     const error = msg.error ?? msg.errorDetail?.message;
-    if (error) throw refusal(registry, error.trim(), what, !!creds);
+    if (error) throw refusal(registry, error.trim(), what, !!creds, "give the push step credentials:");
     if (msg.aux?.Digest) digest = msg.aux.Digest;
     if (msg.status) {
       if (msg.id) r.progress(msg.id, msg.status, msg.progress);
@@ -257,12 +272,26 @@ export async function pullImage(
       what,
     });
   } catch (err) {
-    if (err instanceof DockerApiError) throw refusal(registryOf(image), err.apiMessage, what, !!creds);
+    if (err instanceof DockerApiError)
+      throw refusal(
+        registryOf(image),
+        err.apiMessage,
+        what,
+        !!creds,
+        "set the registry_credentials job variable (the deployment's job_variables or the pool's template) to",
+      );
     throw err;
   }
   for await (const msg of engine.messages(res)) {
     const error = msg.error ?? msg.errorDetail?.message;
-    if (error) throw refusal(registryOf(image), error.trim(), what, !!creds);
+    if (error)
+      throw refusal(
+        registryOf(image),
+        error.trim(),
+        what,
+        !!creds,
+        "set the registry_credentials job variable (the deployment's job_variables or the pool's template) to",
+      );
     pullProgress(r, msg);
   }
 }

@@ -242,12 +242,17 @@ async function ensureImage(
       signal,
     });
   } catch (err) {
-    // Always on a tag the host has: run what is there (the registry may be out of reach).
-    if (policy === "Always" && (await engine.inspectImage(config.image))) {
+    // A latest (or untagged) image pulled by default on a host that has it: run what is there
+    // (the registry may be out of reach). image_pull_policy: Always asked for the registry's
+    // copy, so the run fails as Prefect's and Kubernetes' do instead of running older code.
+    if (!config.image_pull_policy && (await engine.inspectImage(config.image))) {
       log(`Could not pull ${config.image} (${describeError(err)}); running the copy this host has`);
       return;
     }
-    throw new WeirError("NOT_FOUND", `${describeError(err)}${hint}`);
+    throw new WeirError(
+      "NOT_FOUND",
+      `${describeError(err)}${hint}${config.image_pull_policy === "Always" ? " (image_pull_policy is Always: the copy this host may have is not run)" : ""}`,
+    );
   }
 }
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type DockerHost, dockerMissing, startDockerHost } from "./docker-host.ts";
-import { Env, errorLine, type Service } from "./harness.ts";
+import { Env, errorLine, freePort, type Service } from "./harness.ts";
 
 setDefaultTimeout(180_000);
 
@@ -185,6 +185,7 @@ deployments:
     const crashed = await env.waitForRun(broken.id, (x) => x.state.type === "CRASHED", 60_000);
     expect(crashed.state.message).toContain(`registry ${docker.registry} refused`);
     expect(crashed.state.message).toContain("no basic auth credentials");
+    expect(crashed.state.message).toContain("set the registry_credentials job variable");
 
     const template = JSON.parse(
       (await cli(["work-pool", "get-default-base-job-template", "--type", "docker"])).stdout,
@@ -200,6 +201,22 @@ deployments:
     expect(done.state.type).toBe("COMPLETED");
     expect(agent.out).toContain(`Pulling ${docker.registry}/team/shipped:v1`);
     expect(agent.out).not.toContain(docker.password);
+
+    // image_pull_policy: Always wants the registry's copy: a pull that fails does not run the
+    // copy this host now has.
+    const always = await env.json([
+      "deployment",
+      "run",
+      "show/shipped",
+      "--job-variable",
+      "image_pull_policy=Always",
+      "--job-variable",
+      "registry_credentials=null",
+    ]);
+    const stale = await env.waitForRun(always.id, (x) => x.state.type === "CRASHED", 60_000);
+    expect(stale.state.message).toContain(
+      "image_pull_policy is Always: the copy this host may have is not run",
+    );
   });
 
   test("a Dockerfile of the project's own is built with .dockerignore honoured", async () => {
@@ -384,6 +401,25 @@ deployments:
       `registry ${docker.registry} refused the log-in of user "${docker.user}" (401)`,
     );
     expect(r.stdout).not.toContain("not-the-password");
+
+    // A registry nobody answers for is not a refused log-in.
+    const nowhere = `127.0.0.1:${await freePort()}`;
+    const far = env.project("unreachable", {
+      "flows/sleepy.ts": SLEEP_FLOW,
+      "weir.yaml": `push:
+  - weir.steps.push_docker_image:
+      image_name: ${nowhere}/team/shipped
+      tag: v1
+      credentials: { username: ${docker.user}, password: ${docker.password}, registry_url: ${nowhere} }
+deployments:
+  - { name: far, entrypoint: flows/sleepy.ts:sleepy, work_pool: { name: containers } }
+`,
+    });
+    const u = await cli(["deploy", "--all"], far);
+    expect(u.code).toBe(1);
+    expect(u.stdout).toContain(`cannot reach registry ${nowhere} to log in as "${docker.user}"`);
+    expect(u.stdout).not.toContain("refused the log-in");
+    expect(u.stdout).not.toContain(docker.password);
   });
 
   test("with no daemon at DOCKER_HOST the agent and deploy say so in one line", async () => {

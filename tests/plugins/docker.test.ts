@@ -4,9 +4,15 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import {
+  type BaseJobTemplate,
+  baseJobTemplateProblems,
+  defaultBaseJobTemplate,
+  jobVariableProblems,
+} from "../../core/infra/index.ts";
 import { type ContextEntry, tarStream } from "../../plugins/docker/context.ts";
 import { registryOf, splitTag } from "../../plugins/docker/images.ts";
-import { containerName, sizeBytes } from "../../plugins/docker/infrastructure.ts";
+import { containerName, dockerInfrastructure, sizeBytes } from "../../plugins/docker/infrastructure.ts";
 import { autoDockerfile, defaultTag } from "../../plugins/docker/steps.ts";
 
 describe("defaultTag()", () => {
@@ -131,5 +137,36 @@ describe("tarStream() (a build context)", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("a docker pool's base job template", () => {
+  const template = () => defaultBaseJobTemplate(dockerInfrastructure);
+  const props = (t: BaseJobTemplate) => t.variables.properties as Record<string, Record<string, unknown>>;
+
+  test("defaults its own schema or the infrastructure refuses are named where they are", () => {
+    expect(baseJobTemplateProblems(template(), dockerInfrastructure)).toEqual([]);
+    const enumWrong = template();
+    props(enumWrong).image_pull_policy!.default = "Sometimes";
+    expect(baseJobTemplateProblems(enumWrong, dockerInfrastructure)).toEqual([
+      'variables.properties.image_pull_policy.default: job variable "image_pull_policy" must be one of "IfNotPresent", "Always", "Never" (got string "Sometimes")',
+    ]);
+    const sizeWrong = template();
+    props(sizeWrong).mem_limit!.default = "lots";
+    expect(baseJobTemplateProblems(sizeWrong, dockerInfrastructure)).toEqual([
+      'variables.properties.mem_limit.default: job variable "mem_limit" must match the pattern ^\\d+(\\.\\d+)?\\s*[bkmg]?$ (got string "lots") — Most memory the container may use (128m, 1g)',
+    ]);
+    // A placeholder default (a block) is checked when the run starts, once resolved.
+    const held = template();
+    props(held).registry_credentials!.default = "{{ weir.blocks.docker-registry-credentials.r }}";
+    expect(baseJobTemplateProblems(held, dockerInfrastructure)).toEqual([]);
+  });
+
+  test("a wrong job variable says what it must be, not a type it already has", () => {
+    const got = jobVariableProblems(template(), { volumes: ["/data"], mem_limit: true }, { partial: true });
+    expect(got.map((p) => p.message)).toEqual([
+      'job variable "volumes.0" must match the pattern : (got string "/data") — Host folders to mount, as HOST_PATH:CONTAINER_PATH[:ro]',
+      'job variable "mem_limit" must be number or string or null (got boolean true)',
+    ]);
   });
 });
