@@ -217,6 +217,21 @@ deployments:
     expect(stale.state.message).toContain(
       "image_pull_policy is Always: the copy this host may have is not run",
     );
+
+    // On a network of its own, the container cannot reach a server on the agent's loopback: the
+    // run says why and what to do, instead of "start a server".
+    const bridged = await env.json([
+      "deployment",
+      "run",
+      "show/shipped",
+      "--job-variable",
+      "network_mode=bridge",
+    ]);
+    const cut = await env.waitForRun(bridged.id, (x) => x.state.type === "CRASHED", 90_000);
+    expect(cut.state.message).toContain("host.docker.internal");
+    expect(cut.state.message).toContain(
+      "this container reaches the agent's machine through the Docker bridge",
+    );
   });
 
   test("a Dockerfile of the project's own is built with .dockerignore honoured", async () => {
