@@ -520,6 +520,10 @@ export class Agent {
       return;
     }
     const how = exit.reason ?? `exited with code ${exit.code}`;
+    // A reason may end with the infrastructure's last output lines: what the agent adds goes
+    // before them, never glued onto the last line as if the flow had said it.
+    const lines = how.indexOf("; its last lines:");
+    const [why, lastLines] = lines < 0 ? [how, ""] : [how.slice(0, lines), how.slice(lines)];
     // Until the server has the run's end (or says it changed hands): a run left RUNNING would
     // hold its slots for as long as this agent lives.
     const record = async () => {
@@ -540,7 +544,7 @@ export class Agent {
               }
             : {
                 type: "CRASHED" as const,
-                message: `The flow run's ${handle.id} ${how} before the run reached a final state`,
+                message: `The flow run's ${handle.id} ${why} before the run reached a final state${lastLines}`,
               };
       await this.opts.client.setFlowRunState(run.id, final, { agentId: this.id });
       log(

@@ -229,6 +229,11 @@ deployments:
     ]);
     const cut = await env.waitForRun(bridged.id, (x) => x.state.type === "CRASHED", 90_000);
     expect(cut.state.message).toContain("host.docker.internal");
+    // What the agent says comes before the container's last lines, not glued onto the last one.
+    expect(cut.state.message).toMatch(
+      /^The flow run's container [0-9a-f]{12} exited with code \d+ before the run reached a final state; its last lines:\n {2}/,
+    );
+    expect(cut.state.message.trimEnd()).not.toMatch(/before the run reached a final state$/);
     expect(cut.state.message).toContain(
       "this container reaches the agent's machine through the Docker bridge",
     );
