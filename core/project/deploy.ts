@@ -414,10 +414,22 @@ export async function deployOne(
     };
     const cwd = process.cwd();
     let outputs: Record<string, unknown> = {};
+    let section: "build" | "push" = "build";
     try {
       process.chdir(project.dir);
       if (build.length) outputs = await runSteps(build, ctx, outputs);
+      section = "push";
       if (push.length) outputs = await runSteps(push, ctx, outputs);
+    } catch (err) {
+      // A step that failed is placed at the step, in the deployment or at the top of the file.
+      const step = err instanceof WeirError ? err.fields.step : undefined;
+      if (typeof step !== "number" || !project.source || !project.posOf) throw err;
+      const path = ov[section] ? ["deployments", p.index, section, step] : [section, step];
+      throw new WeirError(
+        err instanceof WeirError ? err.code : "FAILED",
+        formatAt(project.posOf(path), `deployment "${p.name}": ${describeError(err)}`, project.source),
+        { cause: err },
+      );
     } finally {
       process.chdir(cwd);
     }

@@ -72,6 +72,8 @@ export interface Project {
   /** Accepted but ignored or replaced: printed by deploy and the dry run, never fatal. */
   warnings: string[];
   source: string;
+  /** Position of any node of the file by path (`["build", 0]`; the nearest node's when absent). */
+  posOf?: (path: (string | number)[]) => SourcePos;
 }
 
 /** weir.yaml, else prefect.yaml, in `dir`; or the explicit `file`. */
@@ -409,6 +411,7 @@ export function parseProject(
     })),
     warnings: found.warnings,
     source,
+    posOf: at,
   };
 }
 

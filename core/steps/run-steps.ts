@@ -179,6 +179,8 @@ export async function runSteps(
       const from = blocks.length ? ` (${blocks.join("; ")})` : "";
       throw new WeirError("FAILED", scrub(`${label} failed: ${describeError(cause)}${from}`, secrets), {
         cause,
+        // Which step (0-based), so a caller with the file can place the message at it.
+        fields: { step: i },
       });
     }
     opts.progress?.done();

@@ -67,6 +67,35 @@ deployments:
 `;
 
 describe("steps", () => {
+  test("a step that fails is placed at the step: the file's own list, or the deployment's", async () => {
+    const dir = env.project("failing-steps", {
+      "flows/hello.ts": HELLO_FLOW,
+      "weir.yaml": `build:
+  - weir.steps.run_shell_script:
+      script: "false"
+deployments:
+  - name: top
+    entrypoint: flows/hello.ts:hello
+    work_pool: { name: local }
+  - name: own
+    entrypoint: flows/hello.ts:hello
+    work_pool: { name: local }
+    build:
+      - weir.steps.run_shell_script: { script: "true" }
+      - weir.steps.run_shell_script: { script: "false" }
+`,
+    });
+    const r = await env.cli(["deploy", "--all"], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(
+      'weir.yaml:2:5: deployment "top": step 1 "weir.steps.run_shell_script" failed: command `false` exited with code 1',
+    );
+    expect(r.stdout).toContain(
+      'weir.yaml:13:9: deployment "own": step 2 "weir.steps.run_shell_script" failed: command `false` exited with code 1',
+    );
+    expect(r.stdout).toContain("0 deployed, 2 failed");
+  });
+
   test("a package step installed by the binary, a local module, three deployments sharing anchors", async () => {
     expect(
       (await env.cli(["block", "create", "secret", "stamp-key", "--field", "value=pssst-0042"])).code,
