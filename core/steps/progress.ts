@@ -9,6 +9,11 @@ export interface ProgressSink {
   update(key: string, status: string, detail?: string): void;
   /** The step is over: a terminal display stops redrawing and leaves its last lines. */
   done(): void;
+  /**
+   * A line is about to be written below: a terminal display erases its block, so the next
+   * redraw starts under that line instead of writing over it.
+   */
+  interrupt?(): void;
 }
 
 /** Plain lines, for logs and pipes: one when a key's status changes, never one per byte. */
@@ -36,7 +41,8 @@ export function terminalProgress(out: NodeJS.WriteStream, rows = 12): ProgressSi
   let timer: ReturnType<typeof setTimeout> | null = null;
   const draw = () => {
     timer = null;
-    const width = Math.max(20, (out.columns ?? 100) - 1);
+    // A terminal that does not say its size (0 columns) gets a usual width, not 20 characters.
+    const width = Math.max(20, (out.columns || 100) - 1);
     const shown = [...lines.values()].slice(-rows).map((l) => l.slice(0, width));
     let text = drawn > 0 ? `\x1b[${drawn}F` : "";
     for (const l of shown) text += `\x1b[2K${l}\n`;
@@ -55,6 +61,12 @@ export function terminalProgress(out: NodeJS.WriteStream, rows = 12): ProgressSi
       if (lines.size > 0) draw();
       lines.clear();
       drawn = 0;
+    },
+    interrupt() {
+      if (drawn === 0) return;
+      out.write(`\x1b[${drawn}F\x1b[J`);
+      drawn = 0;
+      if (lines.size > 0) timer ??= setTimeout(draw, 100);
     },
   };
 }

@@ -56,13 +56,18 @@ export interface StepContextOptions {
 /** The StepContext plugins get: a command runner, fetch, log and scrubbing, all bound to one run. */
 export function stepContext(o: StepContextOptions): StepContext {
   const clean = (text: string) => scrub(text, o.secrets);
+  // A step's log line goes below its progress block on a terminal, never over it.
+  const line = (a: unknown[]) => {
+    o.progress?.interrupt?.();
+    return a.map((x) => (typeof x === "string" ? clean(x) : x));
+  };
   const log: Logger = {
-    debug: (...a) => o.log.debug(...a.map((x) => (typeof x === "string" ? clean(x) : x))),
-    info: (...a) => o.log.info(...a.map((x) => (typeof x === "string" ? clean(x) : x))),
-    warning: (...a) => o.log.warning(...a.map((x) => (typeof x === "string" ? clean(x) : x))),
-    warn: (...a) => o.log.warning(...a.map((x) => (typeof x === "string" ? clean(x) : x))),
-    error: (...a) => o.log.error(...a.map((x) => (typeof x === "string" ? clean(x) : x))),
-    critical: (...a) => o.log.critical(...a.map((x) => (typeof x === "string" ? clean(x) : x))),
+    debug: (...a) => o.log.debug(...line(a)),
+    info: (...a) => o.log.info(...line(a)),
+    warning: (...a) => o.log.warning(...line(a)),
+    warn: (...a) => o.log.warning(...line(a)),
+    error: (...a) => o.log.error(...line(a)),
+    critical: (...a) => o.log.critical(...line(a)),
   };
   const progress = o.progress ?? lineProgress(log);
   return {
