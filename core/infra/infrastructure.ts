@@ -92,6 +92,12 @@ export interface Infrastructure<S extends JobVariablesSchema = JobVariablesSchem
   warm?(opts: WarmOptions): Warmed;
   /** Starts one flow run; resolves once it runs, rejects (with the reason) when it cannot start. */
   launch(run: FlowRun, config: v.InferOutput<S>, ctx: LaunchContext): Promise<InfraHandle>;
+  /**
+   * Notes for `weir deploy` about a deployment its runs could not run as given (a container
+   * image that holds no project code and no pull steps to fetch it). `jobVariables` are the
+   * pool's defaults with the deployment's on top, placeholders left in.
+   */
+  deployNotes?(d: { jobVariables: Record<string, unknown>; pullSteps: unknown[] }): string[];
 }
 
 /**

@@ -3,7 +3,7 @@ import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
 import type { WeirClient } from "../client/index.ts";
 import { loadFlow, makeResolver, parseEntrypoint, TS_LIKE } from "../engine/index.ts";
-import { jobVariableProblems, templateOf } from "../infra/index.ts";
+import { jobVariableProblems, mergeJobVariables, templateDefaults, templateOf } from "../infra/index.ts";
 import {
   type Deployment,
   describeError,
@@ -442,6 +442,14 @@ export async function deployOne(
       pull = [{ "weir.steps.set_working_directory": { directory: project.dir } }];
       notes.push(`no pull steps defined: runs will start in ${project.dir}`);
     }
+    const infra = pool ? run.registry.infrastructure(pool.type) : undefined;
+    if (pool && infra?.deployNotes)
+      notes.push(
+        ...infra.deployNotes({
+          jobVariables: mergeJobVariables(templateDefaults(templateOf(pool, infra)), rawJobVariables),
+          pullSteps: pull,
+        }),
+      );
     // Build and push outputs go into the pull steps now; blocks, variables and $ENV in them are
     // resolved on every run, where they are used.
     const storedPull = applyValues(pull, outputs, { removeNotSet: false, env: false }) as unknown[];

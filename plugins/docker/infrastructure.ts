@@ -260,6 +260,14 @@ export const dockerInfrastructure = defineInfrastructure({
   type: "docker",
   description: "each flow run in a Docker container",
   jobVariables: DockerVariables,
+  deployNotes({ jobVariables, pullSteps }) {
+    const image = typeof jobVariables.image === "string" ? jobVariables.image : runtimeImage(pkg.version);
+    const mounts = Array.isArray(jobVariables.volumes) && jobVariables.volumes.length > 0;
+    if (splitTag(image).name !== RUNTIME_REPOSITORY || pullSteps.length > 0 || mounts) return [];
+    return [
+      `runs use the image ${image}, which holds Weir but not this project, and there are no pull steps to fetch it: its runs will not find their entrypoint. Build an image of the project (a build_docker_image step with dockerfile: auto, and job variable image: "{{ build-image.image }}"), or add pull steps that fetch the code (git_clone, pull_from_s3)`,
+    ];
+  },
   async check() {
     const engine = DockerEngine.fromEnv();
     await engine.ping();

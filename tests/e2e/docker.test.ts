@@ -361,6 +361,25 @@ deployments:
     );
   });
 
+  test("a deployment whose runs would start in the bare runtime image with no code gets a note", async () => {
+    const dir = env.project("nocode", {
+      "flows/sleepy.ts": SLEEP_FLOW,
+      "weir.yaml": `deployments:
+  - { name: bare, entrypoint: flows/sleepy.ts:sleepy, work_pool: { name: containers } }
+  - name: mounted
+    entrypoint: flows/sleepy.ts:sleepy
+    work_pool: { name: containers, job_variables: { volumes: ["/srv/flows:/opt/weir/nocode"] } }
+`,
+    });
+    const r = await cli(["deploy", "--all"], dir);
+    expect(r.code).toBe(0);
+    const bare = r.stdout.slice(r.stdout.indexOf("sleepy/bare"), r.stdout.indexOf("sleepy/mounted"));
+    expect(bare).toContain("which holds Weir but not this project, and there are no pull steps to fetch it");
+    expect(r.stdout.slice(r.stdout.indexOf("sleepy/mounted"))).not.toContain(
+      "holds Weir but not this project",
+    );
+  });
+
   test("job variables a docker pool does not have are refused at deploy, at their place", async () => {
     const dir = env.project("typo", {
       "flows/sleepy.ts": SLEEP_FLOW,
