@@ -24,6 +24,7 @@ export {
   templateDefaults,
   templateOf,
   variable,
+  withRuleMessage,
 } from "./job-variables.ts";
 export {
   type Handoff,

@@ -1,4 +1,4 @@
-import { toJsonSchema } from "@valibot/to-json-schema";
+import { type JsonSchema, type OverrideActionContext, toJsonSchema } from "@valibot/to-json-schema";
 import * as v from "valibot";
 import { didYouMean, type ParameterProblem, parameterProblems, WeirError } from "../model/index.ts";
 import { applyValues } from "../templating/index.ts";
@@ -38,7 +38,10 @@ export const labelsVariable = variable(
 
 /** The template a pool of this type starts with: every variable maps to the field of its name. */
 export function defaultBaseJobTemplate(infra: Infrastructure): BaseJobTemplate {
-  const variables = toJsonSchema(infra.jobVariables, { errorMode: "ignore" }) as BaseJobTemplate["variables"];
+  const variables = toJsonSchema(infra.jobVariables, {
+    errorMode: "ignore",
+    overrideAction: withRuleMessage,
+  }) as BaseJobTemplate["variables"];
   delete variables.$schema;
   if (Array.isArray(variables.required) && variables.required.length === 0) delete variables.required;
   const fields = Object.keys(infra.jobVariables.entries);
@@ -46,6 +49,17 @@ export function defaultBaseJobTemplate(infra: Infrastructure): BaseJobTemplate {
     job_configuration: Object.fromEntries(fields.map((f) => [f, `{{ ${f} }}`])),
     variables,
   };
+}
+
+/**
+ * Keeps a pattern's own message beside it in the JSON Schema (`x-weir-message`), so a value that
+ * breaks it is told the rule in words ("must be a size such as 128m"), not the regular expression.
+ */
+export function withRuleMessage(context: OverrideActionContext): JsonSchema | undefined {
+  const action = context.valibotAction as { type: string; message?: unknown };
+  if (action.type === "regex" && typeof action.message === "string")
+    return { ...context.jsonSchema, "x-weir-message": action.message } as JsonSchema;
+  return undefined;
 }
 
 /** A pool's template, or its type's default when the pool has none (pools made before templates). */

@@ -104,7 +104,9 @@ function mustBe(schema: Record<string, unknown>, value: unknown, described?: unk
   const about = typeof text === "string" ? ` — ${text.replace(/\.?$/, "")}` : "";
   if (Array.isArray(s.enum) || "const" in s || !typeFits(s, value)) return [`must be ${expected(s)}`, ""];
   if (typeof value === "string" && typeof s.pattern === "string")
-    return [`must match the pattern ${s.pattern}`, about];
+    return typeof s["x-weir-message"] === "string"
+      ? [s["x-weir-message"], ""]
+      : [`must match the pattern ${s.pattern}`, about];
   if (typeof value === "string" && typeof s.minLength === "number" && value.length < s.minLength)
     return [`must be at least ${s.minLength} characters long`, about];
   if (typeof value === "string" && typeof s.maxLength === "number" && value.length > s.maxLength)

@@ -3,7 +3,13 @@ import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
 import type { WeirClient } from "../client/index.ts";
 import { loadFlow, makeResolver, parseEntrypoint, TS_LIKE } from "../engine/index.ts";
-import { jobVariableProblems, mergeJobVariables, templateDefaults, templateOf } from "../infra/index.ts";
+import {
+  jobVariableProblems,
+  mergeJobVariables,
+  templateDefaults,
+  templateOf,
+  withRuleMessage,
+} from "../infra/index.ts";
 import {
   type Deployment,
   describeError,
@@ -302,10 +308,10 @@ function jobVariableProblemsAt(
 
 export function parameterSchema(flow: Flow): Record<string, unknown> | null {
   if (!flow.options.params) return null;
-  const schema = toJsonSchema(flow.options.params as v.GenericSchema, { errorMode: "ignore" }) as Record<
-    string,
-    unknown
-  >;
+  const schema = toJsonSchema(flow.options.params as v.GenericSchema, {
+    errorMode: "ignore",
+    overrideAction: withRuleMessage,
+  }) as Record<string, unknown>;
   delete schema.$schema;
   return { title: "Parameters", ...schema };
 }

@@ -20,6 +20,20 @@ export interface Reporter {
   signal?: AbortSignal;
 }
 
+// Docker's reference grammar (distribution/reference): [host[:port]/]path[:tag][@digest], the path
+// in lowercase letters and digits joined by '.', '_', '__' or dashes.
+// A first part is a host only with a dot, a port or as localhost (else it is a path part).
+const LABEL = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const HOST = `(?:(?:localhost|${LABEL}(?:\\.${LABEL})+)(?::[0-9]+)?|${LABEL}:[0-9]+)`;
+const PART = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const NAME = `(?:${HOST}/)?${PART}(?:/${PART})*`;
+/** An image name without tag (`registry.example.com/team/flows`). */
+export const IMAGE_NAME = new RegExp(`^${NAME}$`);
+/** A whole image reference: name, optional tag, optional digest. */
+export const IMAGE_REFERENCE = new RegExp(
+  `^${NAME}(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
+);
+
 /** The registry an image name lives in: its first part when that is a host, else Docker Hub. */
 export function registryOf(image: string): string {
   const first = image.split("/")[0]!;

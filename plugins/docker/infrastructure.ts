@@ -13,7 +13,7 @@ import {
 import { describeError, type FlowRun, splitCommand, WeirError } from "../../core/model/index.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { DockerApiError, DockerEngine, logLines } from "./engine.ts";
-import { pullImage, type RegistryCredentials, splitTag } from "./images.ts";
+import { IMAGE_REFERENCE, pullImage, type RegistryCredentials, splitTag } from "./images.ts";
 import { RUNTIME_REPOSITORY, runtimeImage } from "./runtime-image.ts";
 
 // Docker work pools: each flow run in a container of the run's image, with Prefect's docker
@@ -31,7 +31,16 @@ const memory = v.nullish(
 
 const DockerVariables = v.object({
   image: variable(
-    v.optional(v.string(), runtimeImage(pkg.version)),
+    v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(
+          IMAGE_REFERENCE,
+          "must be an image reference: [HOST[:PORT]/]NAME[:TAG], the name in lowercase (registry.example.com/team/flows:1.0)",
+        ),
+      ),
+      runtimeImage(pkg.version),
+    ),
     "Image",
     "The image each run's container starts from (default: the Weir runtime image, built with weir image build).",
   ),

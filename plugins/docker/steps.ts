@@ -7,7 +7,15 @@ import { bytes } from "../../core/steps/index.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { fileEntries, projectContext } from "./context.ts";
 import { DockerEngine } from "./engine.ts";
-import { buildImage, login, pushImage, type RegistryCredentials, registryOf, tagImage } from "./images.ts";
+import {
+  buildImage,
+  IMAGE_NAME,
+  login,
+  pushImage,
+  type RegistryCredentials,
+  registryOf,
+  tagImage,
+} from "./images.ts";
 import { ensureRuntimeImage, IMAGE_PROJECTS } from "./runtime-image.ts";
 
 // Prefect's build_docker_image and push_docker_image (prefect-docker, every version's arguments
@@ -19,6 +27,10 @@ const imageName = v.pipe(
   v.check(
     (s) => !/\s/.test(s),
     "must not contain spaces (an image name is like registry.example.com/team/flows)",
+  ),
+  v.check(
+    (s) => IMAGE_NAME.test(s),
+    "must be an image name: [HOST[:PORT]/]NAME in lowercase, such as registry.example.com/team/flows (the tag goes in tag)",
   ),
 );
 const tag = v.nullish(

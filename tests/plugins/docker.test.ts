@@ -154,7 +154,7 @@ describe("a docker pool's base job template", () => {
     const sizeWrong = template();
     props(sizeWrong).mem_limit!.default = "lots";
     expect(baseJobTemplateProblems(sizeWrong, dockerInfrastructure)).toEqual([
-      'variables.properties.mem_limit.default: job variable "mem_limit" must match the pattern ^\\d+(\\.\\d+)?\\s*[bkmg]?$ (got string "lots") — Most memory the container may use (128m, 1g)',
+      'variables.properties.mem_limit.default: job variable "mem_limit" must be a size such as 128m or 1g (got string "lots")',
     ]);
     // A placeholder default (a block) is checked when the run starts, once resolved.
     const held = template();
@@ -165,8 +165,23 @@ describe("a docker pool's base job template", () => {
   test("a wrong job variable says what it must be, not a type it already has", () => {
     const got = jobVariableProblems(template(), { volumes: ["/data"], mem_limit: true }, { partial: true });
     expect(got.map((p) => p.message)).toEqual([
-      'job variable "volumes.0" must match the pattern : (got string "/data") — Host folders to mount, as HOST_PATH:CONTAINER_PATH[:ro]',
+      `job variable "volumes.0" must be HOST_PATH:CONTAINER_PATH (Invalid volume specification; expected 'path:container_path') (got string "/data")`,
       'job variable "mem_limit" must be number or string or null (got boolean true)',
+    ]);
+    // A template saved before the rule's words were kept says the pattern, and what the field is.
+    const old = template();
+    delete props(old).mem_limit!["x-weir-message"];
+    const inner = (props(old).mem_limit!.anyOf as Record<string, unknown>[])[0]!.anyOf as Record<
+      string,
+      unknown
+    >[];
+    delete inner[1]!["x-weir-message"];
+    expect(jobVariableProblems(old, { mem_limit: "lots" }, { partial: true }).map((p) => p.message)).toEqual([
+      'job variable "mem_limit" must match the pattern ^\\d+(\\.\\d+)?\\s*[bkmg]?$ (got string "lots") — Most memory the container may use (128m, 1g)',
+    ]);
+    const image = jobVariableProblems(template(), { image: "Bad Image:name!!" }, { partial: true });
+    expect(image.map((p) => p.message)).toEqual([
+      'job variable "image" must be an image reference: [HOST[:PORT]/]NAME[:TAG], the name in lowercase (registry.example.com/team/flows:1.0) (got string "Bad Image:name!!")',
     ]);
   });
 });
