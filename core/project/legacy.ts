@@ -243,8 +243,12 @@ export function legacyInfrastructure(
     if (infra.privileged === true) out.privileged = true;
     // Prefect's image_registry is a DockerRegistry block; Weir's block holds the name of a
     // docker-registry-credentials block, resolved when the run starts.
-    if (typeof infra.image_registry === "string" && infra.image_registry)
-      out.registry_credentials = `{{ weir.blocks.docker-registry-credentials.${infra.image_registry} }}`;
+    // A placeholder given there already is used as it is.
+    const registry = typeof infra.image_registry === "string" ? infra.image_registry.trim() : "";
+    if (registry)
+      out.registry_credentials = registry.startsWith("{{")
+        ? registry
+        : `{{ weir.blocks.docker-registry-credentials.${registry} }}`;
   }
   return { type, jobVariables: out };
 }
