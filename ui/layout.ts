@@ -66,7 +66,7 @@ export interface PageOptions {
 export function page(title: string, body: Html, o: PageOptions = {}): Html {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="color-scheme" content="light dark">
+<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,">
 <title>${title} · Weir</title><style>${raw(CSS)}</style></head>
 <body><a class="skip" href="#main">Skip to content</a>
 <header><b><a href="/">Weir</a></b><nav aria-label="Main">${NAV.map(

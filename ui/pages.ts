@@ -15,6 +15,8 @@ import { runPages } from "./runs.ts";
  * the UI has no rules of its own.
  */
 export function uiRoutes(app: Hono, ctx: ApiContext): void {
+  // Pages say they have no icon (data:,); a browser that asks anyway gets nothing, not a 404.
+  app.get("/favicon.ico", (c) => c.body(null, 204));
   uiLogin(app, ctx);
   runPages(app, ctx);
   deploymentPages(app, ctx);

@@ -139,7 +139,8 @@ export function problemsByField(message: string, fields: SchemaField[]): Record<
   const out: Record<string, string> = {};
   for (const part of message.replace(/^[^:]*parameters for [^:]+: /, "").split("; ")) {
     const m = /parameter "([^"]+)"/.exec(part) ?? /^([\w.-]+):/.exec(part);
-    const name = m?.[1];
+    // A problem inside a value ("extra.1") belongs to its top-level field.
+    const name = m?.[1]?.split(".")[0];
     if (name && fields.some((f) => f.name === name)) out[name] = out[name] ? `${out[name]}; ${part}` : part;
   }
   return out;

@@ -116,7 +116,7 @@ describe("UI forms", () => {
   });
 
   test("with auth, pages need a session, and a session can do what its token's scope allows", async () => {
-    expect((await new Browser(app).go("GET", "/deployments")).location).toBe("/login");
+    expect((await new Browser(app).go("GET", "/deployments")).location).toBe("/login?next=%2Fdeployments");
     const reader = new Browser(app);
     await reader.signIn(await addToken("read"));
     expect((await reader.go("GET", `/deployments/${deploymentId}`)).status).toBe(200);
@@ -142,6 +142,29 @@ describe("UI forms", () => {
     expect((await deployer.go("GET", crossed.location!)).text).toContain("The form expired");
   });
 
+  test("signing in survives the browser's own requests, and goes back to the page asked for", async () => {
+    const b = new Browser(app);
+    // The page asked for, filters kept; a form post is not one to come back to.
+    const asked = await b.go("GET", "/deployments?tag=demo");
+    expect(asked.location).toBe("/login?next=%2Fdeployments%3Ftag%3Ddemo");
+    const csrf = await b.csrf(asked.location!);
+    // The icon a browser fetches by itself while the form is on screen: no page, no new form.
+    expect((await b.go("GET", "/favicon.ico")).status).toBe(204);
+    expect(await b.csrf("/login")).toBe(csrf);
+    const page = await b.go("GET", "/login?next=%2Fdeployments%3Ftag%3Ddemo");
+    const next = /name="next" value="([^"]+)"/.exec(page.text)?.[1];
+    expect(next).toBe("/deployments?tag=demo");
+    const r = await b.go("POST", "/login", { csrf, token: ADMIN, next: next! });
+    expect([r.status, r.location]).toEqual([303, "/deployments?tag=demo"]);
+    // Never another site.
+    for (const away of ["//evil.example/x", "https://evil.example/", "/\\evil.example"]) {
+      const other = new Browser(app);
+      const token = await other.csrf("/login");
+      const went = await other.go("POST", "/login", { csrf: token, token: ADMIN, next: away });
+      expect(went.location).toBe("/");
+    }
+  });
+
   test("a revoked token's session ends; a run's token cannot sign in", async () => {
     const token = await addToken("deploy", "to-revoke");
     const b = new Browser(app);
@@ -149,7 +172,7 @@ describe("UI forms", () => {
     expect((await b.go("GET", "/deployments")).status).toBe(200);
     await store.revokeToken("to-revoke");
     await Bun.sleep(5100); // the token cache's lifetime
-    expect((await b.go("GET", "/deployments")).location).toBe("/login");
+    expect((await b.go("GET", "/deployments")).location).toBe("/login?next=%2Fdeployments");
     const runToken = newToken();
     await store.createToken({
       name: "run-x",
@@ -163,7 +186,7 @@ describe("UI forms", () => {
     const csrf = await r.csrf("/login");
     const page = await r.go("POST", "/login", { csrf, token: runToken });
     expect(page.text).toContain("own token cannot sign in");
-    expect((await r.go("GET", "/deployments")).location).toBe("/login");
+    expect((await r.go("GET", "/deployments")).location).toBe("/login?next=%2Fdeployments");
   }, 20_000);
 
   test("secret fields never reach the browser, and the API takes no caller from a request", async () => {
