@@ -4,6 +4,7 @@ import { shownAddress, untilAnswered, type WeirClient } from "../client/index.ts
 import { makeResolver } from "../engine/index.ts";
 import {
   type BaseJobTemplate,
+  forgetServerSecrets,
   type InfraExit,
   type InfraHandle,
   type Infrastructure,
@@ -170,6 +171,9 @@ export class Agent {
     this.#template = templateOf(wp, infra);
     // First heard before anything starts: a token the server refuses here stops the agent cleanly.
     await this.#heartbeat();
+    // Flows run in this process (--isolation none) or get its environment: what a server reads
+    // at its start (an agent inside `weir server`, or one started from the server's shell) goes.
+    forgetServerSecrets();
     const prewarm = Math.min(this.opts.prewarm ?? 2, this.opts.limit);
     if (prewarm > 0 && infra.warm && this.opts.isolation !== "none")
       this.#warmed = infra.warm({

@@ -27,11 +27,13 @@ export {
   withRuleMessage,
 } from "./job-variables.ts";
 export {
+  forgetServerSecrets,
   type Handoff,
   processInfrastructure,
   runFolder,
   runFoldersRemoved,
   runtimeStartVariables,
+  SERVER_SECRETS,
   stringEnv,
 } from "./process.ts";
 export { selfCommand } from "./self-command.ts";

@@ -58,6 +58,25 @@ export function runtimeStartVariables(env: Record<string, unknown> | null | unde
  */
 export const EXECUTOR_JIT: Record<string, string> = { BUN_JSC_thresholdForJITAfterWarmUp: "3000" };
 
+/**
+ * What a server reads at its start and no flow may see: the database's address and password,
+ * the admin token, the secret keys. A flow gets its own token, never these, even from an agent
+ * started in a shell that exports them (or the agent inside `weir server`).
+ */
+export const SERVER_SECRETS = [
+  "WEIR_DATABASE_URL",
+  "WEIR_DATABASE_AUTH_TOKEN",
+  "WEIR_ADMIN_TOKEN",
+  "WEIR_SECRET_KEY",
+  "WEIR_NEW_SECRET_KEY",
+] as const;
+const WITHHELD: Record<string, undefined> = Object.fromEntries(SERVER_SECRETS.map((k) => [k, undefined]));
+
+/** Removes SERVER_SECRETS from this process's environment (an agent's flows may run in it). */
+export function forgetServerSecrets(): void {
+  for (const k of SERVER_SECRETS) delete process.env[k];
+}
+
 /** What a warm executor is handed on stdin: the run, its environment and its folder. */
 export interface Handoff {
   id: string;
@@ -126,6 +145,7 @@ function spawnWarm(o: WarmOptions) {
     env: {
       ...EXECUTOR_JIT,
       ...process.env,
+      ...WITHHELD,
       WEIR_API_KEY: undefined,
       WEIR_API_URL: o.apiUrl,
       WEIR_AGENT_PID: String(process.pid),
@@ -214,6 +234,7 @@ export const processInfrastructure = defineInfrastructure({
           env: {
             ...(config.command ? {} : EXECUTOR_JIT),
             ...process.env,
+            ...WITHHELD,
             ...runEnv,
             // `weir execute` watches this process and stops when it is gone (see watchParent).
             WEIR_AGENT_PID: String(process.pid),

@@ -1,0 +1,77 @@
+// What a server reads at its start (the database's address, the admin token, the secret keys)
+// never reaches flow code: not through an agent started in the server's shell, in a process of
+// its own or inside the agent, nor through the agent inside `weir server --agent`.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { join } from "node:path";
+import { Env } from "./harness.ts";
+
+setDefaultTimeout(90_000);
+
+const FLOW = `import { flow } from "weir";
+const NAMES = ["WEIR_DATABASE_URL", "WEIR_DATABASE_AUTH_TOKEN", "WEIR_ADMIN_TOKEN", "WEIR_SECRET_KEY", "WEIR_NEW_SECRET_KEY"];
+export const peek = flow({ name: "peek" }, async (_p, { log }) => {
+  const seen = NAMES.filter((n) => process.env[n] !== undefined);
+  log.info(\`server secrets seen: [\${seen.join(",")}] other=\${process.env.OTHER_SETTING}\`);
+});
+`;
+
+// The shell of an operator who followed the PostgreSQL section: all of it exported.
+const SHELL = {
+  WEIR_DATABASE_AUTH_TOKEN: "db-auth-token-value",
+  WEIR_ADMIN_TOKEN: `weir_${"a".repeat(40)}`,
+  WEIR_SECRET_KEY: Buffer.alloc(32, 7).toString("base64"),
+  WEIR_NEW_SECRET_KEY: Buffer.alloc(32, 9).toString("base64"),
+  OTHER_SETTING: "kept",
+};
+
+let env: Env;
+let project: string;
+beforeAll(async () => {
+  env = new Env();
+  project = env.project("peek", {
+    "flows/f.ts": FLOW,
+    "weir.yaml": `deployments:
+  - { name: proc, entrypoint: flows/f.ts:peek, work_pool: { name: shell } }
+  - { name: inside, entrypoint: flows/f.ts:peek, work_pool: { name: inside } }
+  - { name: served, entrypoint: flows/f.ts:peek, work_pool: { name: served } }
+`,
+  });
+  // The server's own agent, in the same process as what the server read.
+  // (On PostgreSQL the harness gives every process WEIR_DATABASE_URL; on SQLite it is named here.)
+  const database =
+    process.env.WEIR_TEST_BACKEND === "postgres" ? {} : { WEIR_DATABASE_URL: join(env.home, "weir.db") };
+  await env.startServer(["--agent", "served"], { ...SHELL, ...database });
+  for (const pool of ["shell", "inside"]) expect((await env.cli(["work-pool", "create", pool])).code).toBe(0);
+  expect((await env.cli(["deploy", "--all"], { cwd: project })).code).toBe(0);
+});
+afterAll(() => env.dispose());
+
+async function seen(deployment: string): Promise<string> {
+  const r = await env.cli(["deployment", "run", deployment, "--watch"]);
+  expect(r.code).toBe(0);
+  const line = /server secrets seen: \[[^\]]*\] other=\S*/.exec(r.stdout)?.[0];
+  expect(line).toBeDefined();
+  return line!;
+}
+
+describe("server secrets and flows", () => {
+  test("an agent started from a shell that exports them: a flow in a process of its own sees none", async () => {
+    const agent = env.spawn(["agent", "--pool", "shell"], {
+      env: { ...SHELL, WEIR_DATABASE_URL: "postgres://u:pw@db/x" },
+    });
+    await agent.waitFor(/Agent .* started/);
+    expect(await seen("peek/proc")).toBe("server secrets seen: [] other=kept");
+  });
+
+  test("with --isolation none the flow runs in the agent, which has let them go", async () => {
+    const agent = env.spawn(["agent", "--pool", "inside", "--isolation", "none"], {
+      env: { ...SHELL, WEIR_DATABASE_URL: "postgres://u:pw@db/x" },
+    });
+    await agent.waitFor(/Agent .* started/);
+    expect(await seen("peek/inside")).toBe("server secrets seen: [] other=kept");
+  });
+
+  test("the agent inside weir server", async () => {
+    expect(await seen("peek/served")).toBe("server secrets seen: [] other=kept");
+  });
+});
