@@ -38,7 +38,7 @@ beforeAll(async () => {
   });
   // The server's own agent, in the same process as what the server read.
   // (On PostgreSQL the harness gives every process WEIR_DATABASE_URL; on SQLite it is named here.)
-  const database =
+  const database: Record<string, string> =
     process.env.WEIR_TEST_BACKEND === "postgres" ? {} : { WEIR_DATABASE_URL: join(env.home, "weir.db") };
   await env.startServer(["--agent", "served"], { ...SHELL, ...database });
   for (const pool of ["shell", "inside"]) expect((await env.cli(["work-pool", "create", pool])).code).toBe(0);
