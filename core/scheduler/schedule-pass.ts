@@ -47,6 +47,8 @@ export async function schedulePass(
   });
 
   const rows: ScheduledRun[] = [];
+  // What each schedule was when its runs were computed: the insert skips those changed since.
+  const versions = new Map(candidates.map((c) => [c.id, c.updated]));
   // Many deployments share a schedule (every hour, every day at 09:00): within a pass the same
   // spec and starting point always select the same times, so each is computed once.
   const selected = new Map<string, Promise<number[]>>();
@@ -103,7 +105,7 @@ export async function schedulePass(
     }
   }
 
-  const created = await store.insertScheduledRuns(rows, nowIso);
+  const created = await store.insertScheduledRuns(rows, nowIso, versions);
   if (errors.size > 0) await store.setScheduleErrors(errors);
   // Runs still SCHEDULED well after their time become Late; then each deployment's catch-up
   // policy applies to its missed auto-scheduled runs (all / latest / none).

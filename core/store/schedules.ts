@@ -93,7 +93,8 @@ export async function replaceSchedulesIn(
       const catchup = input.catchup ?? null;
       const limits = maxActiveRuns !== match.max_active_runs || catchup !== match.catchup;
       if (!changed && !limits && active === match.active) continue;
-      if (changed || !active) await deleteUnstartedAutoRuns(c, [match.id]);
+      // The schedule first, then its runs: on PostgreSQL the row's lock waits for a scheduler
+      // insert under way, whose runs the delete then sees (see insertScheduledRuns).
       await c.db
         .update(c.t.deploymentSchedules)
         .set({
@@ -106,14 +107,15 @@ export async function replaceSchedulesIn(
           ...(changed ? { error: null } : {}),
         })
         .where(eq(c.t.deploymentSchedules.id, match.id));
+      if (changed || !active) await deleteUnstartedAutoRuns(c, [match.id]);
     } else {
       await insertSchedule(c, deploymentId, input);
     }
   }
   const gone = [...unmatched].map((e) => e.id);
   if (gone.length > 0) {
-    await deleteUnstartedAutoRuns(c, gone);
     await c.db.delete(c.t.deploymentSchedules).where(inArray(c.t.deploymentSchedules.id, gone));
+    await deleteUnstartedAutoRuns(c, gone);
   }
 }
 
@@ -170,11 +172,11 @@ export async function setScheduleActive(
 ): Promise<DeploymentSchedule> {
   const s = await getSchedule(c, deploymentId, ref);
   await inTx(c, async (tc) => {
-    await deleteUnstartedAutoRuns(tc, [s.id]);
     await tc.db
       .update(c.t.deploymentSchedules)
       .set({ active, updated: nowIso() })
       .where(eq(c.t.deploymentSchedules.id, s.id));
+    await deleteUnstartedAutoRuns(tc, [s.id]);
   });
   return { ...s, active };
 }
@@ -186,8 +188,8 @@ export async function deleteSchedules(c: Conn, deploymentId: string, ref?: strin
   const ids = list.map((s) => s.id);
   if (ids.length === 0) return 0;
   await inTx(c, async (tc) => {
-    await deleteUnstartedAutoRuns(tc, ids);
     await tc.db.delete(c.t.deploymentSchedules).where(inArray(c.t.deploymentSchedules.id, ids));
+    await deleteUnstartedAutoRuns(tc, ids);
   });
   return ids.length;
 }

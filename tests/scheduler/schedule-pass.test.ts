@@ -110,6 +110,60 @@ for (const backend of backends()) {
         for (const t of await scheduledTimes(d.id)) expect(t).toMatch(/:30:00\.000Z$/);
       });
 
+      test("a schedule replaced between a pass's read and its insert gets no runs of its old self", async () => {
+        const d = await deploy([{ schedule: hourly }]);
+        const now = Date.now();
+        const at = new Date(now).toISOString();
+        const candidates = await store.scheduleCandidates({
+          now: at,
+          minRuns: 3,
+          minEnd: new Date(now + HOUR).toISOString(),
+        });
+        expect(candidates.map((c) => c.deployment_id)).toEqual([d.id]);
+        const versions = new Map(candidates.map((c) => [c.id, c.updated]));
+        const row = (i: number, scheduleId: string) => {
+          const t = new Date(now + (i + 1) * HOUR).toISOString();
+          return {
+            id: crypto.randomUUID(),
+            created: at,
+            updated: at,
+            name: `r-${i}`,
+            flowId: candidates[0]!.flow_id,
+            deploymentId: d.id,
+            workPoolName: "local",
+            workQueueName: "default",
+            parameters: {},
+            jobVariables: {},
+            tags: [],
+            stateType: "SCHEDULED",
+            stateName: "Scheduled",
+            stateTimestamp: at,
+            expectedStartTime: t,
+            nextScheduledStartTime: t,
+            autoScheduled: true,
+            scheduleId,
+            idempotencyKey: `${d.id}:${scheduleId}:${t}:${i}`,
+            runCount: 0,
+            totalRunTime: 0,
+          };
+        };
+        const old = candidates[0]!.id;
+        // Meanwhile: the schedule is replaced (set-schedule), then another is changed in place.
+        await store.replaceSchedules(d.id, [{ schedule: { interval: 60 } }]);
+        expect(await store.insertScheduledRuns([row(0, old), row(1, old)], at, versions)).toBe(0);
+        const [current] = (await store.getDeployment(d.id)).schedules;
+        const fresh = new Map([[current!.id, current!.updated]]);
+        expect(await store.insertScheduledRuns([row(2, current!.id)], at, fresh)).toBe(1);
+        await store.replaceSchedules(d.id, [{ schedule: { interval: 60 }, parameters: { b: 3 } }]);
+        expect(await store.insertScheduledRuns([row(3, current!.id)], at, fresh)).toBe(0);
+        await store.setScheduleActive(d.id, current!.id, false);
+        const paused = (await store.getDeployment(d.id)).schedules[0]!;
+        expect(
+          await store.insertScheduledRuns([row(4, current!.id)], at, new Map([[paused.id, paused.updated]])),
+        ).toBe(0);
+        expect((await runs(d.id)).filter((r) => r.state.type === "SCHEDULED")).toEqual([]);
+      });
+
       test("redeploying does not re-activate a schedule the user paused; schedules: [] removes all", async () => {
         const d = await deploy([{ schedule: hourly }]);
         await store.setScheduleActive(d.id, d.schedules[0]!.id, false);
