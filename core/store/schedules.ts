@@ -186,10 +186,23 @@ export async function deleteSchedules(c: Conn, deploymentId: string, ref?: strin
     ? [await getSchedule(c, deploymentId, ref)]
     : ((await schedulesOf(c, [deploymentId])).get(deploymentId) ?? []);
   const ids = list.map((s) => s.id);
-  if (ids.length === 0) return 0;
+  if (ids.length === 0 && ref) return 0;
   await inTx(c, async (tc) => {
-    await tc.db.delete(c.t.deploymentSchedules).where(inArray(c.t.deploymentSchedules.id, ids));
+    if (ids.length)
+      await tc.db.delete(c.t.deploymentSchedules).where(inArray(c.t.deploymentSchedules.id, ids));
     await deleteUnstartedAutoRuns(tc, ids);
+    // Every schedule gone: no run a schedule made may wait to start, whichever schedule it was
+    // (one left by an older version's race with the scheduler included).
+    if (!ref)
+      await tc.db
+        .delete(c.t.flowRuns)
+        .where(
+          and(
+            eq(c.t.flowRuns.deploymentId, deploymentId),
+            eq(c.t.flowRuns.autoScheduled, true),
+            eq(c.t.flowRuns.stateType, "SCHEDULED"),
+          ),
+        );
   });
   return ids.length;
 }

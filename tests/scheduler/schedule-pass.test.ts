@@ -162,6 +162,10 @@ for (const backend of backends()) {
           await store.insertScheduledRuns([row(4, current!.id)], at, new Map([[paused.id, paused.updated]])),
         ).toBe(0);
         expect((await runs(d.id)).filter((r) => r.state.type === "SCHEDULED")).toEqual([]);
+        // Runs an older version left for a schedule that is gone go when every schedule is removed.
+        expect(await store.insertScheduledRuns([row(5, "01a00000-0000-7000-8000-00000000dead")], at)).toBe(1);
+        await store.deleteSchedules(d.id);
+        expect((await runs(d.id)).filter((r) => r.state.type === "SCHEDULED")).toEqual([]);
       });
 
       test("redeploying does not re-activate a schedule the user paused; schedules: [] removes all", async () => {
