@@ -10,10 +10,38 @@ import * as schema from "./schema.ts";
 import { serializeClient } from "./serialize-client.ts";
 import { bindStore, type Store } from "./store.ts";
 
+const SCHEMES = /^(file|libsql|https?|wss?|postgres|postgresql):/;
+
 /** `file:` URL for a plain path; postgres:, libsql:, http(s):, ws(s): and file: URLs pass through. */
 export function databaseUrl(pathOrUrl: string): string {
-  if (/^(file|libsql|https?|wss?|postgres|postgresql):/.test(pathOrUrl)) return pathOrUrl;
+  if (SCHEMES.test(pathOrUrl)) return pathOrUrl;
   return `file:${resolve(pathOrUrl)}`;
+}
+
+/**
+ * A database address that is neither a URL Weir opens nor a plain path: a mistyped scheme, a
+ * libpq key=value string, a value with spaces around it. It would become a database file named
+ * after it (password and all), so it is refused, shown without its secrets.
+ */
+function checkAddress(url: string): void {
+  const shown = redactUrl(url);
+  const fix = "(check --db / WEIR_DATABASE_URL)";
+  if (url !== url.trim())
+    throw new WeirError(
+      "INVALID",
+      `The database address "${shown}" has spaces around it: remove them ${fix}`,
+    );
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
+  if (scheme && !SCHEMES.test(`${scheme.toLowerCase()}:`))
+    throw new WeirError(
+      "INVALID",
+      `The database address ${shown} starts with "${scheme}://", which Weir does not open: use postgres://USER:PASSWORD@HOST:PORT/DB, a libsql:// or https:// URL, or a file path ${fix}`,
+    );
+  if (/^\s*\w+=\S*(\s+\w+=\S*)+\s*$/.test(url))
+    throw new WeirError(
+      "INVALID",
+      `The database address looks like a libpq key=value string, which Weir does not read: give it as postgres://USER:PASSWORD@HOST:PORT/DB (percent-encode a password's @ / ? # + as %40 %2F %3F %23 %2B) ${fix}`,
+    );
 }
 
 export interface OpenStoreOptions {
@@ -33,6 +61,7 @@ export interface OpenStoreOptions {
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  checkAddress(options.url);
   if (/^postgres(ql)?:\/\//.test(options.url)) {
     const { openPostgres } = await import("./postgres/open.ts");
     try {
@@ -40,7 +69,11 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     } catch (cause) {
       throw new WeirError(
         "UNREACHABLE",
-        `Cannot open the database at ${redactUrl(options.url)}: ${(cause as Error).message} (check --db / WEIR_DATABASE_URL)`,
+        `Cannot open the database at ${redactUrl(options.url)}: ${(cause as Error).message}${
+          /invalid url/i.test((cause as Error).message)
+            ? " (a password's @ / ? # + must be percent-encoded: %40 %2F %3F %23 %2B)"
+            : ""
+        } (check --db / WEIR_DATABASE_URL)`,
         { cause },
       );
     }
@@ -119,5 +152,9 @@ function filePath(url: string): string {
 
 /** Never print credentials embedded in a database URL. */
 export function redactUrl(url: string): string {
-  return url.replace(/\/\/[^/@]*@/, "//***@").replace(/(authToken|token)=[^&]+/gi, "$1=***");
+  // The user part runs to the last @ (a password may hold @ / ? # unencoded), and the query may
+  // carry a password or a token of its own.
+  const m = /^(\s*[a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(url);
+  const hidden = m && m[2]!.includes("@") ? `${m[1]}***${m[2]!.slice(m[2]!.lastIndexOf("@"))}` : url;
+  return hidden.replace(/((?:^|[?&;\s])(?:password|sslpassword|authToken|token)=)[^&\s]*/gi, "$1***");
 }

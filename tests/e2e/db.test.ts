@@ -2,7 +2,7 @@
 // export / import, after which a server on PostgreSQL has the deployments, runs, logs, blocks and
 // variables, and runs the next flow. Through the compiled binary.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Env, errorLine, HELLO_FLOW, HELLO_YAML } from "./harness.ts";
 import { type PostgresServer, postgresOnlyMissing, startPostgres } from "./postgres.ts";
@@ -153,6 +153,43 @@ describe.skipIf(missing !== null)("TLS to PostgreSQL", () => {
     } finally {
       await tlsEnv.dispose();
       await tls.dispose();
+    }
+  });
+});
+
+describe("database addresses", () => {
+  test("one Weir does not open is refused, not made a file named after it; passwords never shown", async () => {
+    const local = new Env();
+    try {
+      const cases: [string, string][] = [
+        [
+          "postgress://weir:TypoPW1@127.0.0.1:5730/weir",
+          'starts with "postgress://", which Weir does not open',
+        ],
+        [
+          "host=127.0.0.1 port=5730 user=weir password=KvPW123 dbname=weir",
+          "looks like a libpq key=value string",
+        ],
+        [" postgres://weir:SpacePW1@127.0.0.1:1/weir", "has spaces around it"],
+        ["postgres://w2:Ab/Cd+Ef=Gh#IjPW?Kl@127.0.0.1:1/weir", "must be percent-encoded"],
+        [
+          "postgres://weir@127.0.0.1:1/weir?password=QueryPW1&sslmode=disable",
+          "Cannot open the database at postgres://***@127.0.0.1:1/weir?password=***",
+        ],
+      ];
+      for (const [address, said] of cases) {
+        const r = await local.cli(["db", "migrate", "--db", address]);
+        expect(r.code).toBe(1);
+        const line = errorLine(r);
+        expect(line.stack).toBe(false);
+        expect(line.line).toContain(said);
+        for (const secret of ["TypoPW1", "KvPW123", "SpacePW1", "Gh#IjPW", "QueryPW1"])
+          expect(r.stdout + r.stderr).not.toContain(secret);
+      }
+      // Nothing was created in the folder it ran in.
+      expect(readdirSync(local.root).filter((f) => /weir|postgres|host=/.test(f))).toEqual([]);
+    } finally {
+      local.dispose();
     }
   });
 });
