@@ -143,7 +143,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
     // where it came from, not the source around it.
     onInternalError: (err, requestId) =>
       console.error(
-        `weir server: internal error (request ${requestId}): ${describeError(err).split("\n")[0]!.slice(0, 1000)}\n${String(
+        `weir server: internal error (request ${requestId}): ${firstLine(err)}\n${String(
           (err as Error)?.stack ?? "",
         )
           .split("\n")
@@ -264,5 +264,8 @@ function readPem(file: string, flag: string): string {
 }
 
 function firstLine(err: unknown): string {
-  return describeError(err).split("\n")[0]!.slice(0, 300);
+  // A failed query's own first line is only "Failed query: <sql>": the database's reason is its cause.
+  const cause = (err as { cause?: unknown })?.cause;
+  const text = /^Failed query:/.test(describeError(err)) && cause ? describeError(cause) : describeError(err);
+  return text.split("\n")[0]!.slice(0, 300);
 }

@@ -74,6 +74,14 @@ export function databaseDown(err: unknown): WeirError | null {
     /connection (closed|refused|terminated)|terminating connection|the database system is (starting|shutting) (up|down)/i.test(
       e?.message ?? "",
     );
+  // The database answers but refuses this server's connections: a changed password, pg_hba,
+  // a dropped database, too many connections. As much an outage for the request as a restart.
+  const refused = /\b(28000|28P01|3D000|53300|57P04)\b/.test(code);
+  if (refused)
+    return new WeirError(
+      "UNREACHABLE",
+      "The database refuses this server's connections right now (the server's log says why); try again once it is fixed",
+    );
   return connection
     ? new WeirError("UNREACHABLE", "The database cannot be reached right now; try again in a few seconds")
     : null;

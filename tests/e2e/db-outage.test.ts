@@ -2,8 +2,9 @@
 // (never a 500, never left hanging), the server, its agent and the flows' engines reconnect, and
 // every acknowledged run executes exactly once. Through the compiled binary.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { SQL } from "bun";
 import { Env } from "./harness.ts";
 import { type PostgresServer, postgresOnlyMissing, startPostgres } from "./postgres.ts";
 
@@ -106,5 +107,43 @@ describe.skipIf(missing !== null)("a PostgreSQL restart under load", () => {
     for (const x of lines) counts.set(x, (counts.get(x) ?? 0) + 1);
     expect([...counts.entries()].filter(([, n]) => n > 1)).toEqual([]);
     expect([...acknowledged].filter((x) => !counts.has(x))).toEqual([]);
+  });
+});
+
+describe.skipIf(missing !== null)("a database that refuses this server's connections", () => {
+  test("requests get 503 saying so, the server's log gives PostgreSQL's reason, and it recovers", async () => {
+    const server = env.services.find((s) => s.out.includes("listening on"))!;
+    const hba = join(pg.data, "pg_hba.conf");
+    const allowed = readFileSync(hba, "utf8");
+    // An admin connection made before the change: it survives to reload and to cut the others.
+    const admin = new SQL(env.database!);
+    await admin`SELECT 1`;
+    writeFileSync(hba, "local all all trust\nhost all all 127.0.0.1/32 reject\n");
+    await admin`SELECT pg_reload_conf()`;
+    await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND usename IS NOT NULL`;
+    try {
+      let res = await fetch(`${env.apiUrl}/flows`);
+      for (let i = 0; i < 50 && res.status === 200; i++) {
+        await Bun.sleep(100);
+        res = await fetch(`${env.apiUrl}/flows`);
+      }
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("2");
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain(
+        "The database refuses this server's connections right now",
+      );
+      await server.waitFor(/pg_hba\.conf rejects connection/);
+      expect(server.out).not.toMatch(/internal error \(request [^)]*\): Failed query/);
+    } finally {
+      writeFileSync(hba, allowed);
+      await admin`SELECT pg_reload_conf()`;
+      await admin.close();
+    }
+    let back = 0;
+    for (let i = 0; i < 100 && back !== 200; i++) {
+      back = (await fetch(`${env.apiUrl}/flows`)).status;
+      if (back !== 200) await Bun.sleep(100);
+    }
+    expect(back).toBe(200);
   });
 });

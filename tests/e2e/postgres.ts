@@ -25,6 +25,8 @@ export interface PostgresServer {
    */
   readonly url: string;
   readonly port: number;
+  /** The cluster's data folder (pg_hba.conf, postgresql.conf). */
+  readonly data: string;
   /** With `tls`: the server's self-signed certificate (PEM), usable as sslrootcert. */
   readonly certificate: string | null;
   /** Creates another (empty) database on this server and returns its URL. */
