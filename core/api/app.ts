@@ -188,14 +188,15 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
   );
   // Before anything else: requests a browser could be tricked into sending (see browserGuard).
   app.use(browserGuard(ctx));
-  // Who is calling: every /api route but the health check needs a token when auth is on.
+  // Who is calling: every /api route but the health and readiness checks needs a token when auth is on.
   app.use("/api/*", async (c, next) => {
     const auth = ctx.auth;
     // The UI calls the API in this process as its signed-in browser's caller (ui/session.ts): the
     // caller rides in the request's environment, which no network request can set.
     const fromUi = (c.env as { weirUiCaller?: Caller } | undefined)?.weirUiCaller;
     if (fromUi) c.set("caller", fromUi);
-    else if (!auth || c.req.path === "/api/health") c.set("caller", OPEN_CALLER);
+    else if (!auth || c.req.path === "/api/health" || c.req.path === "/api/ready")
+      c.set("caller", OPEN_CALLER);
     else c.set("caller", await auth.caller(c.req.header("authorization"), clientAddress(c)));
     await next();
   });
@@ -204,6 +205,11 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
   router.route("get", "/api/health", "Liveness and version", (c) =>
     c.json({ status: "ok", version: ctx.version }),
   );
+  // For a load balancer: 503 (with the reason) while this server cannot use its database.
+  router.route("get", "/api/ready", "Readiness: 200 while the database answers, else 503", async (c) => {
+    await ctx.store.listAgents(undefined, { limit: 1 });
+    return c.json({ status: "ready", version: ctx.version });
+  });
   deploymentRoutes(router.for("deployments"), ctx);
   flowRunRoutes(router.for("flow runs"), ctx);
   workPoolRoutes(router.for("work pools"), ctx);

@@ -22,6 +22,7 @@ const WHO: Record<string, string[]> = {
 // Every route and who may call it (the scope it needs).
 const EXPECTED: [string, keyof typeof WHO][] = [
   ["GET /api/health", "public"],
+  ["GET /api/ready", "public"],
   ["GET /api/flows", "read"],
   ["POST /api/flow-runs", "start"],
   ["GET /api/flow-runs", "read"],
@@ -176,11 +177,11 @@ describe("every route × every scope", () => {
     expect([...new Set(served)].sort()).toEqual(EXPECTED.map(([k]) => k).sort());
   });
 
-  test("no token: 401 on every route but /api/health, including the OpenAPI document", async () => {
+  test("no token: 401 on every route but /api/health and /api/ready, including the OpenAPI document", async () => {
     for (const [key] of EXPECTED) {
       const [method, path] = key.split(" ") as [string, string];
       const r = await call(method, fill(path), null);
-      if (path === "/api/health") expect(r.status).toBe(200);
+      if (path === "/api/health" || path === "/api/ready") expect(r.status).toBe(200);
       else expect([key, r.status]).toEqual([key, 401]);
     }
     expect((await call("GET", "/api/openapi.json", null)).status).toBe(401);

@@ -132,6 +132,9 @@ describe.skipIf(missing !== null)("a database that refuses this server's connect
       expect(((await res.json()) as { error: { message: string } }).error.message).toContain(
         "The database refuses this server's connections right now",
       );
+      // The readiness check says so too; liveness stays 200 (the process is fine).
+      expect((await fetch(`${env.apiUrl}/ready`)).status).toBe(503);
+      expect((await fetch(`${env.apiUrl}/health`)).status).toBe(200);
       await server.waitFor(/pg_hba\.conf rejects connection/);
       expect(server.out).not.toMatch(/internal error \(request [^)]*\): Failed query/);
     } finally {
@@ -145,5 +148,6 @@ describe.skipIf(missing !== null)("a database that refuses this server's connect
       if (back !== 200) await Bun.sleep(100);
     }
     expect(back).toBe(200);
+    expect((await fetch(`${env.apiUrl}/ready`)).status).toBe(200);
   });
 });
