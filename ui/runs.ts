@@ -101,15 +101,17 @@ export function runPages(app: Hono, ctx: ApiContext): void {
     const run = got.data;
     const levelQ = c.req.query("level") ?? "debug";
     const minLevel = LOG_LEVELS[levelQ as keyof typeof LOG_LEVELS] ?? 10;
-    const [states, tasks, logs, children, parent] = await Promise.all([
+    const [states, tasks, tail, children, parent] = await Promise.all([
       store.listFlowRunStates(id, { limit: 1000 }),
       store.listTaskRuns(id, { limit: 1000 }),
-      store.listLogs(id, 0, 5000),
+      // The last lines, where a failure's error is; what is left out is said.
+      store.listLogTail(id, SHOWN_LINES, minLevel),
       store.listFlowRuns({ parentFlowRunId: id, limit: 1000 }),
       run.parent_flow_run_id ? store.getFlowRun(run.parent_flow_run_id).catch(() => null) : null,
     ]);
-    const lastLog = logs.at(-1)?.id ?? 0;
-    const shownLogs = logs.filter((l) => l.level >= minLevel);
+    const lastLog = tail.lines.at(-1)?.id ?? 0;
+    const shownLogs = tail.lines;
+    const leftOut = tail.total - shownLogs.length;
     const done = isTerminal(run.state.type);
     // A subflow inside its parent's process stops with its parent; a run without a deployment
     // has nothing an agent could start again.
@@ -133,7 +135,7 @@ export function runPages(app: Hono, ctx: ApiContext): void {
           ${run.deployment_id ? html`<a class="button quiet" href="/deployments/${run.deployment_id}">Open its deployment</a>` : ""}
         </div>
         <p id="message" class="mute">${run.state.message ?? ""}</p>
-        <div class="box"><dl class="kv">
+        <div class="box" id="details"><dl class="kv">
           <dt>Flow</dt><dd>${run.flow_name}</dd>
           <dt>Deployment</dt><dd>${run.deployment_id ? html`<a href="/deployments/${run.deployment_id}">${run.flow_name}/${run.deployment_name}</a>` : "–"}</dd>
           <dt>Parent run</dt><dd>${parent ? html`<a href="/runs/${parent.id}">${parent.name}</a>` : "–"}</dd>
@@ -149,20 +151,20 @@ export function runPages(app: Hono, ctx: ApiContext): void {
           (s) =>
             html`<li><time datetime="${s.timestamp}">${when(s.timestamp)}</time> ${stateBadge(s.type, s.name)} ${s.message ?? ""}</li>`,
         )}</ol></div>
-        <h2>Task runs (${tasks.length})</h2>${
+        <section id="tasks"><h2>Task runs (${tasks.length})</h2>${
           tasks.length
             ? html`<div class="box"><table><thead><tr><th scope="col">Task</th><th scope="col">State</th><th scope="col">Started</th><th scope="col">Ended</th><th scope="col">Message</th></tr></thead><tbody>
           ${tasks.map((t) => html`<tr><td>${t.name}</td><td>${stateBadge(t.state.type, t.state.name)}</td><td>${when(t.start_time)}</td><td>${when(t.end_time)}</td><td>${t.state.message ?? ""}</td></tr>`)}</tbody></table></div>`
             : html`<p class="mute">No task runs.</p>`
-        }
-        <h2>Subflow runs (${children.length})</h2>${
+        }</section>
+        <section id="subflows"><h2>Subflow runs (${children.length})</h2>${
           children.length
-            ? html`<div class="box"><table><thead><tr><th scope="col">Run</th><th scope="col">Flow / deployment</th><th scope="col">State</th><th scope="col">Created</th></tr></thead><tbody>${children
+            ? html`<div class="box"><table><thead><tr><th scope="col">Run</th><th scope="col">Flow / deployment</th><th scope="col">State</th><th scope="col">Created</th><th scope="col">Duration</th><th scope="col">Tags</th></tr></thead><tbody>${children
                 .slice()
                 .reverse()
                 .map(runRow)}</tbody></table></div>`
             : html`<p class="mute">No subflow runs.</p>`
-        }
+        }</section>
         <h2 id="logs-title">Logs</h2>
         <form class="filters" method="get" action="/runs/${run.id}" aria-label="Filter log lines">
           <label>Lowest level<select name="level">${Object.keys(LOG_LEVELS).map(
@@ -170,7 +172,13 @@ export function runPages(app: Hono, ctx: ApiContext): void {
           )}</select></label><button type="submit">Show these levels</button>
           <span class="mute" id="live" aria-live="polite">${done ? "" : "Following live…"}</span>
         </form>
-        <div class="box"><pre id="logs" aria-labelledby="logs-title" data-run="${run.id}" data-after="${lastLog}" data-level="${minLevel}" data-done="${done ? "1" : ""}">${raw(shownLogs.map(logLine).join(""))}</pre></div>`,
+        <p class="mute" id="left-out"${leftOut > 0 ? "" : raw(" hidden")}>${
+          leftOut > 0
+            ? `Showing the last ${SHOWN_LINES.toLocaleString("en")} of ${tail.total.toLocaleString("en")} lines. `
+            : ""
+        }Every line: <code>weir flow-run logs ${run.id}</code></p>
+        ${shownLogs.length === 0 ? html`<p class="mute" id="no-lines">No log lines${minLevel > 10 ? " at this level or above" : " yet"}.</p>` : ""}
+        <div class="box"><pre id="logs" aria-labelledby="logs-title" data-run="${run.id}" data-after="${lastLog}" data-level="${minLevel}" data-done="${done ? "1" : ""}" data-keep="${SHOWN_LINES}">${raw(shownLogs.length ? `<span>${shownLogs.map(logLine).join("")}</span>` : "")}</pre></div>`,
         chrome(c, ui, undefined, { script: CONFIRM_SCRIPT + LIVE_SCRIPT }),
       ),
     );
@@ -200,10 +208,14 @@ export function runPages(app: Hono, ctx: ApiContext): void {
           seenStates++;
           await stream.writeSSE({ event: "state", data: JSON.stringify({ ...s, time: when(s.timestamp) }) });
         }
-        for (const l of lines) {
-          after = l.id;
-          if (l.level >= minLevel) await stream.writeSSE({ event: "log", data: logLine(l) });
-        }
+        // One event per batch read: a chatty run is a few events a second, not one per line.
+        const batch = lines.filter((l) => l.level >= minLevel);
+        if (lines.length) after = lines.at(-1)!.id;
+        if (batch.length)
+          await stream.writeSSE({
+            event: "log",
+            data: JSON.stringify({ html: batch.map(logLine).join(""), count: batch.length }),
+          });
         if (states.length) {
           await stream.writeSSE({
             event: "run",
@@ -243,6 +255,9 @@ export function runPages(app: Hono, ctx: ApiContext): void {
   action("retry", "retry", "The run will start again");
 }
 
+/** Log lines a run's page shows (the last ones), and keeps while following a run live. */
+const SHOWN_LINES = 5000;
+
 function runRow(r: FlowRun): Html {
   return html`<tr><td><a href="/runs/${r.id}">${r.name}</a></td><td>${r.flow_name}${r.deployment_name ? ` / ${r.deployment_name}` : ""}</td>
   <td>${stateBadge(r.state.type, r.state.name)}</td><td>${when(r.created)}</td><td>${seconds(r.total_run_time)}</td><td>${r.tags.join(", ")}</td></tr>`;
@@ -266,12 +281,20 @@ const LIVE_SCRIPT = `(()=>{const pre=document.getElementById("logs");if(!pre||pr
 const id=pre.dataset.run,tl=document.getElementById("timeline"),live=document.getElementById("live");
 const es=new EventSource("/runs/"+id+"/events?after="+pre.dataset.after+"&level="+pre.dataset.level+"&states="+tl.children.length);
 const badge=(t,n)=>{const s=document.createElement("span");s.className="s "+t;s.textContent=n;return s};
-es.addEventListener("log",e=>{const atEnd=pre.parentElement.scrollTop+pre.parentElement.clientHeight>=pre.parentElement.scrollHeight-4;pre.insertAdjacentHTML("beforeend",e.data);if(atEnd)pre.parentElement.scrollTop=pre.parentElement.scrollHeight});
+const keep=Number(pre.dataset.keep)||5000,sizes=[...pre.children].map(x=>x.textContent.split("\\n").length-1);let total=sizes.reduce((a,b)=>a+b,0),queued=[],n=0,frame=0,dropped=false;
+const atEnd=()=>Math.abs(document.scrollingElement.scrollHeight-document.scrollingElement.clientHeight-document.scrollingElement.scrollTop)<8;
+const flush=()=>{frame=0;const follow=atEnd(),s=document.createElement("span");s.innerHTML=queued.join("");pre.append(s);sizes.push(n);total+=n;queued=[];n=0;
+while(total>keep&&pre.children.length>1){total-=sizes.shift();pre.firstElementChild.remove();dropped=true}
+if(dropped){const lo=document.getElementById("left-out");lo.hidden=false;if(!lo.dataset.said){lo.dataset.said="1";lo.prepend("Older lines are no longer shown here. ")}}
+document.getElementById("no-lines")?.remove();if(follow)window.scrollTo(0,document.scrollingElement.scrollHeight)};
+es.addEventListener("log",e=>{const b=JSON.parse(e.data);queued.push(b.html);n+=b.count;frame||=requestAnimationFrame(flush)});
+let refreshing=0;const refresh=async()=>{if(refreshing)return;refreshing=1;try{const r=await fetch(location.href,{headers:{accept:"text/html"}});if(r.ok){const d=new DOMParser().parseFromString(await r.text(),"text/html");for(const k of ["details","tasks","subflows"]){const a=document.getElementById(k),b=d.getElementById(k);if(a&&b)a.replaceWith(b)}}}catch{}refreshing=0};
+const timer=setInterval(()=>{if(!document.hidden)refresh()},3000);
 es.addEventListener("state",e=>{const s=JSON.parse(e.data),li=document.createElement("li"),t=document.createElement("time");t.dateTime=s.timestamp;t.textContent=s.time;li.append(t," ",badge(s.type,s.name)," "+(s.message||""));tl.append(li)});
 es.addEventListener("run",e=>{const r=JSON.parse(e.data),st=document.getElementById("state");st.replaceChildren(badge(r.type,r.name));document.getElementById("message").textContent=r.message||"";
-show("cancel",!r.terminal);show("retry",r.terminal)});
+show("cancel",!r.terminal);show("retry",r.terminal);refresh()});
 const show=(id,on)=>{const el=document.getElementById(id);if(el)el.hidden=!on};
-es.addEventListener("end",()=>{es.close();live.textContent="The run has ended.";show("cancel",false);show("retry",true)});
-es.onerror=()=>{es.close();live.textContent="Live updates stopped; reload the page to resume."};})();`;
+es.addEventListener("end",()=>{es.close();clearInterval(timer);refresh();live.textContent="The run has ended.";show("cancel",false);show("retry",true)});
+es.onerror=()=>{es.close();clearInterval(timer);live.textContent="Live updates stopped; reload the page to resume."};})();`;
 
 export type { Context, Ui };

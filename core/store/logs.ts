@@ -1,7 +1,8 @@
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, sql } from "drizzle-orm";
 import type { LogEntry } from "../model/index.ts";
 import { type Conn, inTx } from "./conn.ts";
 import { assertRunsOpen } from "./flow-runs.ts";
+import type * as schema from "./schema.ts";
 
 export type LogInput = Omit<LogEntry, "id">;
 
@@ -40,6 +41,24 @@ export async function insertLogs(
   return entries.length;
 }
 
+/**
+ * A run's last `limit` lines at `minLevel` or above, oldest first, and how many such lines it
+ * has in all (a page showing the tail says what it leaves out).
+ */
+export async function listLogTail(
+  c: Conn,
+  flowRunId: string,
+  limit: number,
+  minLevel = 0,
+): Promise<{ lines: LogEntry[]; total: number }> {
+  const where = and(eq(c.t.logs.flowRunId, flowRunId), gte(c.t.logs.level, minLevel));
+  const [rows, [count]] = await Promise.all([
+    c.db.select().from(c.t.logs).where(where).orderBy(desc(c.t.logs.id)).limit(limit),
+    c.db.select({ n: sql<number>`count(*)` }).from(c.t.logs).where(where),
+  ]);
+  return { lines: rows.reverse().map(toLogEntry), total: Number(count?.n ?? rows.length) };
+}
+
 export async function listLogs(c: Conn, flowRunId: string, afterId = 0, limit = 1000): Promise<LogEntry[]> {
   const rows = await c.db
     .select()
@@ -47,7 +66,11 @@ export async function listLogs(c: Conn, flowRunId: string, afterId = 0, limit = 
     .where(and(eq(c.t.logs.flowRunId, flowRunId), gt(c.t.logs.id, afterId)))
     .orderBy(asc(c.t.logs.id))
     .limit(limit);
-  return rows.map((r) => ({
+  return rows.map(toLogEntry);
+}
+
+function toLogEntry(r: typeof schema.logs.$inferSelect): LogEntry {
+  return {
     id: r.id,
     flow_run_id: r.flowRunId,
     task_run_id: r.taskRunId,
@@ -55,5 +78,5 @@ export async function listLogs(c: Conn, flowRunId: string, afterId = 0, limit = 
     level: r.level,
     message: r.message,
     timestamp: r.timestamp,
-  }));
+  };
 }

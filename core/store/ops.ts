@@ -48,7 +48,7 @@ export {
   unclaimedByAgent,
 } from "./flow-runs.ts";
 export { getFlowByName, listFlows, upsertFlow } from "./flows.ts";
-export { insertLogs, listLogs } from "./logs.ts";
+export { insertLogs, listLogs, listLogTail } from "./logs.ts";
 export {
   createSchedule,
   deleteSchedules,

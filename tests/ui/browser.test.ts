@@ -36,6 +36,16 @@ export const greet = flow(
   },
 );
 
+const tally = task({ name: "tally" }, async (n: number) => n);
+export const chatty = flow({ name: "chatty" }, async (_p, { log }) => {
+  log.info("chatty started");
+  // Waits for the test's go (the page is open and following), then logs far more than a page keeps.
+  while ((await fetch(process.env.WEIR_API_URL + "/variables/chatty-go")).status !== 200)
+    await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 8000; i++) log.info(\`line \${i}\`);
+  await tally(8000);
+});
+
 export const slow = flow({ name: "slow" }, async (_p, { log, signal }) => {
   log.info("slow started");
   await new Promise((resolve) => signal.addEventListener("abort", resolve));
@@ -48,6 +58,9 @@ const YAML = `deployments:
     parameters: { who: World }
     tags: [demo, greetings]
     schedules: [{ interval: 3600 }]
+    work_pool: { name: local }
+  - name: chatty
+    entrypoint: flows/f.ts:chatty
     work_pool: { name: local }
   - name: forever
     entrypoint: flows/f.ts:slow
@@ -131,6 +144,26 @@ describe.skipIf(!!missing)("the UI in Chromium", () => {
     expect(run.tags).toContain("from-ui");
     await p.goto(`${base}/?tag=from-ui`);
     expect(await p.getByRole("link", { name: run.name }).count()).toBe(1);
+  });
+
+  test("a chatty run followed live keeps the page's last lines, and its task runs appear without a reload", async () => {
+    await p.goto(`${base}/deployments`);
+    await p.getByRole("button", { name: "Quick run chatty/chatty" }).click();
+    await p.waitForURL(/\/runs\//);
+    await p.locator("#logs").getByText("chatty started").waitFor({ timeout: 30_000 });
+    expect(await p.locator("#tasks h2").textContent()).toBe("Task runs (0)");
+    await fetch(`${env.apiUrl}/variables/chatty-go`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: '{"value":1}',
+    });
+    await p.locator("#state").getByText("Completed").waitFor({ timeout: 60_000 });
+    await p.locator("#logs").getByText("line 7999").waitFor({ timeout: 30_000 });
+    const shown = (await p.locator("#logs").textContent())!.split("\n").filter(Boolean);
+    expect(shown.length).toBeLessThanOrEqual(5000);
+    expect(shown.at(-1)).toContain("line 7999");
+    expect(await p.locator("#left-out").textContent()).toContain("Older lines are no longer shown here.");
+    await p.locator("#tasks h2").getByText("Task runs (1)").waitFor({ timeout: 30_000 });
   });
 
   test("cancel a long run from its page", async () => {

@@ -98,6 +98,39 @@ describe("UI pages", () => {
   });
 });
 
+describe("a run's page", () => {
+  test("shows a chatty run's last lines, says how many it leaves out, and filters levels in full", async () => {
+    const b = new Browser(open);
+    const started = await b.go("POST", `/deployments/${deploymentId}/quick-run`, {
+      csrf: await b.csrf(`/deployments/${deploymentId}`),
+    });
+    const id = started.location!.split("/").at(-1)!;
+    const at = new Date().toISOString();
+    const line = (i: number, level: number, message: string) => ({
+      flow_run_id: id,
+      task_run_id: null,
+      name: "flow",
+      level,
+      message,
+      timestamp: at,
+    });
+    const lines = Array.from({ length: 6000 }, (_, i) => line(i, 20, `noise ${i}`));
+    lines.push(line(6000, 40, "THE IMPORTANT ERROR LINE AT THE END"));
+    for (let i = 0; i < lines.length; i += 1000) await store.insertLogs(lines.slice(i, i + 1000));
+    const page = await b.go("GET", `/runs/${id}`);
+    expect(page.text).toContain("Showing the last 5,000 of 6,001 lines.");
+    expect(page.text).toContain("THE IMPORTANT ERROR LINE AT THE END");
+    expect(page.text).not.toContain("noise 1000\n");
+    expect(page.text).toContain("noise 1001\n");
+    const errors = await b.go("GET", `/runs/${id}?level=error`);
+    expect(errors.text).toContain("THE IMPORTANT ERROR LINE AT THE END");
+    expect(errors.text).not.toContain("noise");
+    expect(errors.text).not.toContain("Showing the last");
+    const critical = await b.go("GET", `/runs/${id}?level=critical`);
+    expect(critical.text).toContain("No log lines at this level or above.");
+  });
+});
+
 describe("UI forms", () => {
   test("a form without the page's CSRF token changes nothing (open mode too)", async () => {
     const b = new Browser(open);
