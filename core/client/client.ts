@@ -51,6 +51,11 @@ function tlsOptions(): { tls?: { ca: string } } {
         `WEIR_CA_FILE ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}): point it at the PEM file of the CA that signed the server's certificate`,
       );
     }
+    if (!ca.includes("-----BEGIN CERTIFICATE-----"))
+      throw new WeirError(
+        "USAGE",
+        `WEIR_CA_FILE ${file} holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line): point it at the PEM file of the CA that signed the server's certificate`,
+      );
     caCache = { file, ca };
   }
   return { tls: { ca: caCache.ca } };
@@ -166,6 +171,8 @@ export class WeirClient {
         if (v !== undefined) url.searchParams.set(k, String(v));
       const signals = [AbortSignal.timeout(opts.timeoutMs ?? 30_000)];
       if (opts.signal) signals.push(opts.signal);
+      // Before the request: a CA file that cannot be used is said as such, not as a server away.
+      const tls = base.startsWith("https:") ? tlsOptions() : {};
       let res: Response;
       try {
         res = await fetch(url, {
@@ -178,7 +185,7 @@ export class WeirClient {
           },
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: AbortSignal.any(signals),
-          ...tlsOptions(),
+          ...tls,
         } as RequestInit);
       } catch (cause) {
         if (opts.signal?.aborted) throw cause;

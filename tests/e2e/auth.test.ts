@@ -532,6 +532,17 @@ describe("TLS", () => {
       });
       expect(plain.code).toBe(1);
       expect(plain.stderr).toContain("use https:// in WEIR_API_URL");
+      // A CA file that is missing or holds no certificate is said as such, not as a server away.
+      writeFileSync(join(dir, "garbage.pem"), "not a certificate\n");
+      for (const [file, said] of [
+        [join(dir, "missing.pem"), "cannot be read (ENOENT)"],
+        [join(dir, "garbage.pem"), "holds no PEM certificate"],
+      ] as const) {
+        const r = await tls.cli(["work-pool", "ls"], { env: { WEIR_API_URL: url, WEIR_CA_FILE: file } });
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain(`WEIR_CA_FILE ${file} ${said}`);
+        expect(r.stderr).not.toContain("Cannot reach");
+      }
       const badPem = await tls.cli([
         "server",
         "--port",
