@@ -9,15 +9,20 @@ export function register(program: Command): void {
     .option("--port <port>", "port to listen on", process.env.WEIR_SERVER_PORT ?? "4200")
     .option(
       "--db <path-or-url>",
-      "database file or libSQL URL (env WEIR_DATABASE_URL; default $WEIR_HOME/weir.db)",
+      "database file, postgres:// URL or libSQL URL (env WEIR_DATABASE_URL; default $WEIR_HOME/weir.db)",
     )
     .option("--agent <pool>", "also run an agent for this work pool inside the server")
     .option("-q, --queue <name>", "with --agent: queue to take work from (repeatable)", collect)
     .option("--limit <n>", "with --agent: most flow runs at once", positiveInt("--limit"), 10)
+    .option(
+      "--allow-dir <path>",
+      "with --agent: a folder runs may work in besides their own temporary one (repeatable; default: the folder the server starts in)",
+      collect,
+    )
     .option("--no-scheduler", "do not run the scheduler service here (run weir scheduler instead)")
     .option(
       "--auth",
-      "require API tokens (always on for a non-loopback --host; env WEIR_AUTH=1); the first start writes an admin token to $WEIR_HOME/admin-token unless WEIR_ADMIN_TOKEN is set",
+      "require API tokens (required for a non-loopback --host, which refuses to start without it; env WEIR_AUTH=1); the first start writes an admin token to $WEIR_HOME/admin-token unless WEIR_ADMIN_TOKEN is set",
     )
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (with --tls-key)")
     .option("--tls-key <file>", "the PEM private key of --tls-cert")
@@ -36,6 +41,7 @@ export function register(program: Command): void {
         agentPool: opts.agent,
         queues: opts.queue ?? [],
         limit: opts.limit,
+        allowDirs: opts.allowDir,
         scheduler: opts.scheduler,
         auth: opts.auth === true || process.env.WEIR_AUTH === "1" || process.env.WEIR_AUTH === "true",
         tlsCert: opts.tlsCert,

@@ -27,6 +27,8 @@ export interface ServerOptions {
   agentPool?: string;
   queues: string[];
   limit: number;
+  /** With agentPool: folders its runs may work in (`--allow-dir`; default the current one). */
+  allowDirs?: string[];
   /** Run the scheduler loop in this process (default true). */
   scheduler?: boolean;
   /** Require API tokens (always for a non-loopback host). */
@@ -221,6 +223,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
       pool: o.agentPool,
       queues: o.queues,
       limit: o.limit,
+      allowDirs: o.allowDirs,
       name: `server-agent-${process.pid}`,
       command: selfCommand(),
       registry: registry(),

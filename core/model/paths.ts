@@ -19,7 +19,7 @@ export function requireInside(dir: string, roots: string[], what = dir): void {
   if (roots.some((root) => isInside(dir, root))) return;
   throw new WeirError(
     "INVALID",
-    `${what} is outside the folders this agent runs code from (${roots.join(", ")}); start the agent with --allow-dir ${dir} (or a folder above it) to allow it`,
+    `${what} is outside the folders this agent runs code from (${roots.join(", ")}); start the agent (or weir server --agent) with --allow-dir ${dir} (or a folder above it) to allow it`,
   );
 }
 

@@ -75,3 +75,26 @@ describe("server secrets and flows", () => {
     expect(await seen("peek/served")).toBe("server secrets seen: [] other=kept");
   });
 });
+
+describe("weir server --agent --allow-dir", () => {
+  test("the folders given are the ones its runs may work in", async () => {
+    const other = new Env();
+    try {
+      const dir = other.project("elsewhere", {
+        "flows/f.ts": FLOW,
+        "weir.yaml":
+          "deployments:\n  - { name: here, entrypoint: flows/f.ts:peek, work_pool: { name: served } }\n",
+      });
+      // Only a folder that is not the project's: its run is refused there, naming the option.
+      await other.startServer(["--agent", "served", "--allow-dir", join(other.root, "nowhere")]);
+      expect((await other.cli(["deploy", "--all"], { cwd: dir })).code).toBe(0);
+      const r = await other.cli(["deployment", "run", "peek/here", "--watch"]);
+      expect(r.code).toBe(1);
+      expect(r.stdout + r.stderr).toContain(
+        `start the agent (or weir server --agent) with --allow-dir ${dir}`,
+      );
+    } finally {
+      other.dispose();
+    }
+  });
+});
