@@ -1,5 +1,20 @@
 import type { Client } from "@libsql/client";
+import { WeirError } from "../model/errors.ts";
 import { MIGRATIONS } from "./migrations/index.ts";
+
+/**
+ * A database a newer build migrated has tables this one does not know how to use (and writes it
+ * would get wrong): refused, naming what to do, before anything is written.
+ */
+export function refuseNewer(applied: string[], known: readonly { id: string }[]): void {
+  const ids = new Set(known.map((m) => m.id));
+  const unknown = applied.filter((id) => !ids.has(id)).sort();
+  if (unknown.length > 0)
+    throw new WeirError(
+      "INVALID",
+      `This database was migrated by a newer Weir: it has ${unknown.length === 1 ? "migration" : "migrations"} ${unknown.join(", ")}, which this build does not know. Run the newer Weir here (every server of one database runs the same version), or restore a copy made before the upgrade`,
+    );
+}
 
 /**
  * Applies the embedded migrations that the database has not seen yet, each in its own write
@@ -9,6 +24,11 @@ import { MIGRATIONS } from "./migrations/index.ts";
 export async function migrate(client: Client): Promise<string[]> {
   await client.execute(
     "CREATE TABLE IF NOT EXISTS __weir_migrations (id TEXT PRIMARY KEY NOT NULL, applied_at TEXT NOT NULL)",
+  );
+  const before = await client.execute("SELECT id FROM __weir_migrations");
+  refuseNewer(
+    before.rows.map((r) => String(r.id)),
+    MIGRATIONS,
   );
   const applied: string[] = [];
   for (const m of MIGRATIONS) {

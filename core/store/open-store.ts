@@ -67,6 +67,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     try {
       return await openPostgres({ url: options.url, poolSize: options.poolSize, migrate: options.migrate });
     } catch (cause) {
+      if (cause instanceof WeirError) throw cause; // said already (a database newer than this build)
       throw new WeirError(
         "UNREACHABLE",
         `Cannot open the database at ${redactUrl(options.url)}: ${(cause as Error).message}${
@@ -99,6 +100,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     }
     if (options.migrate !== false) await migrate(client);
   } catch (cause) {
+    if (cause instanceof WeirError) throw cause; // said already (a database newer than this build)
     throw new WeirError(
       "UNREACHABLE",
       `Cannot open the database at ${redactUrl(url)}: ${(cause as Error).message} (check --db / WEIR_DATABASE_URL)`,

@@ -26,6 +26,28 @@ for (const backend of backends()) {
         expect((await again.listDeployments()).map((d) => d.name)).toEqual(["daily"]);
         await again.close();
       });
+
+      test("a database a newer build migrated is refused before anything is written, saying what to do", async () => {
+        if (backend.name === "sqlite") {
+          const { Database } = await import("bun:sqlite");
+          const db = new Database(store.url.replace(/^file:/, ""));
+          db.run("INSERT INTO __weir_migrations (id, applied_at) VALUES ('9999_future', 'x')");
+          db.close();
+        } else {
+          const { SQL } = await import("bun");
+          const sql = new SQL(store.url);
+          await sql`INSERT INTO __weir_migrations (id, applied_at) VALUES ('9999_future', 'x')`;
+          await sql.close();
+        }
+        const refused = await openStore({ url: store.url }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(refused).toBeInstanceOf(WeirError);
+        expect((refused as WeirError).message).toContain(
+          "This database was migrated by a newer Weir: it has migration 9999_future, which this build does not know",
+        );
+      });
     });
 
     describe("deployments", () => {

@@ -1,6 +1,7 @@
 import { SQL } from "bun";
 import { drizzle } from "drizzle-orm/bun-sql";
 import type { Conn, Tables } from "../conn.ts";
+import { refuseNewer } from "../migrate.ts";
 import { bindStore, type Store } from "../store.ts";
 import { MIGRATIONS } from "./migrations/index.ts";
 import * as schema from "./schema.ts";
@@ -59,6 +60,7 @@ export async function migratePostgres(client: SQL): Promise<string[]> {
     await tx`SELECT pg_advisory_xact_lock(hashtext('weir-migrations'))`;
     await tx`CREATE TABLE IF NOT EXISTS __weir_migrations (id text PRIMARY KEY NOT NULL, applied_at text NOT NULL)`;
     const seen = new Set(((await tx`SELECT id FROM __weir_migrations`) as { id: string }[]).map((r) => r.id));
+    refuseNewer([...seen], MIGRATIONS);
     const applied: string[] = [];
     for (const m of MIGRATIONS) {
       if (seen.has(m.id)) continue;
