@@ -1,6 +1,15 @@
 import { join } from "node:path";
-import { type KeyEntry, keyFromEnv, keyLine, newKey, parseKeyFile } from "../../core/auth/index.ts";
-import { WeirError, weirHome } from "../../core/model/index.ts";
+import {
+  type KeyEntry,
+  keyFromEnv,
+  keyLine,
+  newKey,
+  parseKeyFile,
+  SecretBox,
+} from "../../core/auth/index.ts";
+import { describeError, secretFieldNames, WeirError, weirHome } from "../../core/model/index.ts";
+import type { Registry } from "../../core/plugin/index.ts";
+import type { Store } from "../../core/store/index.ts";
 import { createPrivateOnce, readPrivate, writePrivate } from "./private-file.ts";
 
 export const keyFile = (): string => join(weirHome(), "secret-key");
@@ -30,4 +39,34 @@ const keyFileText = (keys: KeyEntry[]) =>
 /** Writes the key file whole (never half written). */
 export function writeKeys(file: string, keys: KeyEntry[]): void {
   writePrivate(file, keyFileText(keys));
+}
+
+/**
+ * Why this server cannot open the database's secrets, or null: one sealed value per key id is
+ * opened. A server started with another key (or with none, making a new one) would otherwise
+ * start, fail every run that resolves a secret, and seal new ones no other server can open.
+ */
+export async function unopenableSecrets(
+  store: Store,
+  box: SecretBox,
+  types: Registry,
+): Promise<string | null> {
+  const tried = new Set<string>();
+  for (let offset = 0; ; offset += 500) {
+    const blocks = await store.listBlocks({ limit: 500, offset });
+    for (const b of blocks)
+      for (const name of secretFieldNames(types.blockType(b.type))) {
+        const value = b.data[name];
+        if (!SecretBox.isSealed(value)) continue;
+        const id = value.split(":")[2] ?? ""; // weir-sealed:v1:ID:...
+        if (tried.has(id)) continue;
+        tried.add(id);
+        try {
+          await box.open(value);
+        } catch (err) {
+          return `block ${b.type}/${b.name}: ${describeError(err)}`;
+        }
+      }
+    if (blocks.length < 500) return null;
+  }
 }

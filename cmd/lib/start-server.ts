@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { Agent } from "../../core/agent/index.ts";
 import { createApp, databaseDown, Wakeups } from "../../core/api/index.ts";
@@ -13,7 +13,7 @@ import { openStore, redactUrl, SERVER_SEEN_MS } from "../../core/store/index.ts"
 import pkg from "../../package.json" with { type: "json" };
 import { uiRoutes } from "../../ui/index.ts";
 import { registry } from "./registry.ts";
-import { loadKeys } from "./secret-key.ts";
+import { loadKeys, unopenableSecrets } from "./secret-key.ts";
 import { isLoopbackHost, serverAuth } from "./server-auth.ts";
 import { untilSignal } from "./signals.ts";
 
@@ -119,13 +119,24 @@ export async function startServer(o: ServerOptions): Promise<void> {
     await store.close();
     throw err;
   }
+  const secretBox = new SecretBox(sealing.keys);
+  const unopenable = await unopenableSecrets(store, secretBox, registry()).catch(() => null);
+  if (unopenable) {
+    await store.close();
+    // A key made just now for a database that already has one is not the installation's key.
+    if (sealing.created) rmSync(sealing.source, { force: true });
+    throw new WeirError(
+      "INVALID",
+      `This database holds secrets this server cannot open (${unopenable}): start it with the key the other servers use (the same WEIR_SECRET_KEY, or a copy of their $WEIR_HOME/secret-key)`,
+    );
+  }
   startLines.push(
     sealing.created
       ? `  Secrets   sealed with a new key written to ${sealing.source} (mode 600): back it up with the database`
       : `  Secrets   sealed with the key from ${sealing.source}`,
   );
   const ctx = {
-    secretBox: new SecretBox(sealing.keys),
+    secretBox,
     auth: security.auth,
     allowedHosts: security.allowedHosts,
     tls: tls !== null,

@@ -2,6 +2,7 @@
 // never reaches flow code: not through an agent started in the server's shell, in a process of
 // its own or inside the agent, nor through the agent inside `weir server --agent`.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { Env } from "./harness.ts";
 
@@ -93,6 +94,40 @@ describe("weir server --agent --allow-dir", () => {
       expect(r.stdout + r.stderr).toContain(
         `start the agent (or weir server --agent) with --allow-dir ${dir}`,
       );
+    } finally {
+      other.dispose();
+    }
+  });
+});
+
+describe("a server whose key cannot open the database's secrets", () => {
+  test("refuses to start, naming the block and the fix, and keeps no key it made for it", async () => {
+    const other = new Env();
+    try {
+      const first = await other.startServer();
+      expect(
+        (await other.cli(["block", "create", "secret", "db-pass", "--field", "value=xyz-123"])).code,
+      ).toBe(0);
+      await first.stop("SIGINT");
+      const file = join(other.home, "secret-key");
+      renameSync(file, `${file}.away`);
+      // No key: the server would make a new one, which cannot open what is there.
+      const none = await other.cli(["server", "--port", "0"]);
+      expect(none.code).toBe(1);
+      expect(none.stderr).toContain(
+        "This database holds secrets this server cannot open (block secret/db-pass:",
+      );
+      expect(none.stderr).toContain("the same WEIR_SECRET_KEY, or a copy of their $WEIR_HOME/secret-key");
+      expect(existsSync(file)).toBe(false);
+      // Another key.
+      const wrong = await other.cli(["server", "--port", "0"], {
+        env: { WEIR_SECRET_KEY: Buffer.alloc(32, 3).toString("base64") },
+      });
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toContain("This database holds secrets this server cannot open");
+      // The right key: it starts.
+      renameSync(`${file}.away`, file);
+      await other.startServer();
     } finally {
       other.dispose();
     }
