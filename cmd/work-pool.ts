@@ -142,16 +142,35 @@ export function register(program: Command): void {
       console.log("");
       if (agents.length === 0)
         console.log(`No agent has polled this pool (start one: weir agent --pool ${pool.name})`);
-      else
+      else {
+        // An agent restarted under the same name is one line: its latest start, and how many
+        // earlier ones there were (every start is an agent of its own to the server).
+        const latest = new Map<string, (typeof agents)[number]>();
+        const starts = new Map<string, number>();
+        for (const a of agents) {
+          starts.set(a.name, (starts.get(a.name) ?? 0) + 1);
+          const seen = latest.get(a.name);
+          if (
+            !seen ||
+            a.status === "ONLINE" ||
+            (seen.status !== "ONLINE" && a.last_heartbeat > seen.last_heartbeat)
+          )
+            latest.set(a.name, a);
+        }
         printTable(
           ["AGENT", "STATUS", "QUEUES", "LAST HEARTBEAT"],
-          agents.map((a) => [
-            a.name,
-            a.stopped && a.status === "OFFLINE" ? "OFFLINE (stopped)" : (a.status ?? "-"),
-            a.work_queues.join(",") || "all",
-            ago(a.last_heartbeat),
-          ]),
+          [...latest.values()].map((a) => {
+            const online = agents.filter((x) => x.name === a.name && x.status === "ONLINE").length;
+            const earlier = starts.get(a.name)! - 1;
+            return [
+              `${a.name}${online > 1 ? ` (${online} running under this name)` : earlier > 0 ? ` (+${earlier} earlier)` : ""}`,
+              a.stopped && a.status === "OFFLINE" ? "OFFLINE (stopped)" : (a.status ?? "-"),
+              a.work_queues.join(",") || "all",
+              ago(a.last_heartbeat),
+            ];
+          }),
         );
+      }
     });
 
   cmd

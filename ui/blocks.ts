@@ -34,7 +34,7 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
         "Blocks",
         html`<h1>Blocks</h1>
         <p class="mute">Typed configuration and credentials, used in weir.yaml as <code>{{ weir.blocks.TYPE.NAME }}</code>. Secret fields are never shown.</p>
-        <form class="filters" method="get" action="/blocks/new" aria-label="New block">
+        <form class="filters act admin" method="get" action="/blocks/new" aria-label="New block">
           <label>Type<select name="type">${(types.ok ? types.data : []).map((t) => html`<option value="${t.slug}">${t.name} (${t.slug})</option>`)}</select></label>
           <button type="submit">New block of this type…</button>
         </form>
@@ -51,6 +51,7 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
               ui.csrf,
               {
                 danger: true,
+                admin: true,
                 confirm: `Delete block ${b.type}/${b.name}?`,
               },
             )}</td></tr>`,
@@ -128,7 +129,7 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
               : html`<div class="field"><label for="name">Name</label><div class="hint" id="name-hint">Lower-case letters, digits and '-'.</div><input id="name" name="name" required aria-describedby="name-hint" value="${o.form?.name ?? ""}"></div>`
           }
           ${fields}
-          <div class="actions"><button type="submit">${editing ? "Save block" : "Create block"}</button><a class="button quiet" href="/blocks">Back to blocks</a></div>
+          <div class="actions"><button type="submit" class="act admin">${editing ? "Save block" : "Create block"}</button><a class="button quiet" href="/blocks">Back to blocks</a></div>
         </form>
         ${editing ? html`<p class="mute">Use it as <code>{{ weir.blocks.${t.slug}.${o.block!.name} }}</code>. Updated ${when(o.block!.updated)}.</p>` : ""}`,
         chrome(c, ui, "/blocks", { problem: o.problem, script: CONFIRM_SCRIPT }),
@@ -266,21 +267,22 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
             (
               v,
             ) => html`<tr><td>${v.name}</td><td><code>${JSON.stringify(v.value)}</code></td><td>${v.tags.join(", ")}</td><td>${when(v.updated)}</td>
-            <td><a href="/variables?edit=${encodeURIComponent(v.name)}#variable-form">Edit<span class="vh"> variable ${v.name}</span></a>
+            <td><a class="act admin" href="/variables?edit=${encodeURIComponent(v.name)}#variable-form">Edit<span class="vh"> variable ${v.name}</span></a>
             ${postButton(
               `/variables/${encodeURIComponent(v.name)}/delete`,
               html`Delete<span class="vh"> variable ${v.name}</span>`,
               ui.csrf,
               {
                 danger: true,
+                admin: true,
                 confirm: `Delete variable ${v.name}?`,
               },
             )}</td></tr>`,
           )}</tbody></table></div>`
             : html`<p class="mute">No variables yet.</p>`
         }
-        <h2 id="variable-form">${o.edit ? `Edit variable ${o.edit.name}` : "Set a variable"}</h2>
-        <form method="post" action="/variables" novalidate>${csrfField(ui.csrf)}
+        <h2 id="variable-form" class="act admin">${o.edit ? `Edit variable ${o.edit.name}` : "Set a variable"}</h2>
+        <form method="post" action="/variables" class="act admin" novalidate>${csrfField(ui.csrf)}
           <div class="field"><label for="v-name">Name</label><input id="v-name" name="name" required value="${o.form?.name ?? o.edit?.name ?? ""}"${o.edit ? raw(" readonly") : ""}></div>
           <div class="field"><label for="v-value">Value</label><div class="hint" id="v-value-hint">JSON (such as 42, true, "text" or {"a": 1}); anything else is kept as text.</div>
           <textarea id="v-value" name="value" aria-describedby="v-value-hint">${o.form?.value ?? (o.edit ? JSON.stringify(o.edit.value) : "")}</textarea></div>

@@ -95,8 +95,8 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
         ${d.description ? html`<p>${d.description}</p>` : ""}
         <div class="actions">
           ${postButton(`/deployments/${d.id}/quick-run`, "Quick run (defaults)", ui.csrf)}
-          <a class="button" href="/deployments/${d.id}/run">Custom run…</a>
-          <a class="button quiet" href="/deployments/${d.id}/edit">Edit description, parameters and tags</a>
+          <a class="button act" href="/deployments/${d.id}/run">Custom run…</a>
+          <a class="button quiet act" href="/deployments/${d.id}/edit">Edit description, parameters and tags</a>
         </div>
         <div class="box"><dl class="kv">
           <dt>Flow</dt><dd>${d.flow_name}</dd><dt>Version</dt><dd>${d.version ?? "–"}</dd>
@@ -147,7 +147,11 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
       return backTo(c, `/deployments/${id}`, "The form expired: reload the page and try again.", true);
     const r = await ui.api<FlowRun>("POST", `/api/deployments/${encodeURIComponent(id)}/runs`, {});
     if (!r.ok) return backTo(c, `/deployments/${id}`, `Could not start a run: ${r.error}`, true);
-    return backTo(c, `/runs/${r.data.id}`, `Started flow run ${r.data.name}.`);
+    return backTo(
+      c,
+      `/runs/${r.data.id}`,
+      `Created flow run ${r.data.name}; an agent of its work pool starts it.`,
+    );
   });
 
   const runForm = (
@@ -270,7 +274,11 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
           problem: `The run was not started: ${r.error}`,
         });
       }
-      return backTo(c, `/runs/${r.data.id}`, `Started flow run ${r.data.name}.`);
+      return backTo(
+        c,
+        `/runs/${r.data.id}`,
+        `Created flow run ${r.data.name}; an agent of its work pool starts it.`,
+      );
     }),
   );
 

@@ -31,7 +31,7 @@ export function poolPages(app: Hono, ctx: ApiContext): void {
             `/work-pools/${pool}/${p.is_paused ? "resume" : "pause"}`,
             html`${p.is_paused ? "Resume" : "Pause"} pool<span class="vh"> ${p.name}</span>`,
             ui.csrf,
-            { quiet: true },
+            { quiet: true, admin: true },
           )}<span class="mute">Limit: ${p.concurrency_limit ?? "none"}${p.description ? ` · ${p.description}` : ""}</span></div>
           <div class="box"><table><caption class="vh">Queues of ${p.name}</caption><thead><tr><th scope="col">Queue</th><th scope="col">Priority</th><th scope="col">Limit</th><th scope="col">State</th><th scope="col"><span class="vh">Action</span></th></tr></thead><tbody>
           ${p.queues.map(
@@ -42,7 +42,7 @@ export function poolPages(app: Hono, ctx: ApiContext): void {
               `/work-pools/${pool}/queues/${encodeURIComponent(q.name)}/${q.is_paused ? "resume" : "pause"}`,
               html`${q.is_paused ? "Resume" : "Pause"} queue<span class="vh"> ${q.name} of ${p.name}</span>`,
               ui.csrf,
-              { quiet: true },
+              { quiet: true, admin: true },
             )}</td></tr>`,
           )}</tbody></table></div>
           <h3 class="mute" style="font-size:14px">Agents</h3>${

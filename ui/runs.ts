@@ -80,7 +80,7 @@ export function runPages(app: Hono, ctx: ApiContext): void {
                   : html`No flow runs yet. Deploy with <code>weir deploy --all</code>, then start one from <a href="/deployments">Deployments</a>.`
               }</p>`
             : html`<div class="box"><table><caption class="mute" style="text-align:left;padding:6px 10px">Runs ${offset + 1}–${offset + shown.length}, newest first</caption>
-          <thead><tr><th scope="col">Run</th><th scope="col">Flow / deployment</th><th scope="col">State</th><th scope="col">Created</th><th scope="col">Duration</th><th scope="col">Tags</th></tr></thead>
+          <thead><tr><th scope="col">Run</th><th scope="col">Flow / deployment</th><th scope="col">State</th><th scope="col">Start</th><th scope="col">Created</th><th scope="col">Duration</th><th scope="col">Tags</th></tr></thead>
           <tbody>${shown.map(runRow)}</tbody></table></div>`
         }</div>
         <nav class="pager" aria-label="Pages">${offset > 0 ? html`<a href="${link(Math.max(0, offset - PAGE))}">← Newer runs</a>` : ""}${more ? html`<a href="${link(offset + PAGE)}">Older runs →</a>` : ""}</nav>`,
@@ -109,6 +109,7 @@ export function runPages(app: Hono, ctx: ApiContext): void {
       store.listFlowRuns({ parentFlowRunId: id, limit: 1000 }),
       run.parent_flow_run_id ? store.getFlowRun(run.parent_flow_run_id).catch(() => null) : null,
     ]);
+    const waiting = run.state.type === "SCHEDULED" ? await waitingReason(ctx, run) : null;
     const lastLog = tail.lines.at(-1)?.id ?? 0;
     const shownLogs = tail.lines;
     const leftOut = tail.total - shownLogs.length;
@@ -123,7 +124,9 @@ export function runPages(app: Hono, ctx: ApiContext): void {
         <div class="actions">
           ${
             inside
-              ? html`<span class="mute">It runs inside its parent's process: cancel <a href="/runs/${run.parent_flow_run_id}">its parent</a> to stop it.</span>`
+              ? done
+                ? ""
+                : html`<span class="mute">It runs inside its parent's process: cancel <a href="/runs/${run.parent_flow_run_id}">its parent</a> to stop it.</span>`
               : postButton(`/runs/${run.id}/cancel`, "Cancel this run", ui.csrf, {
                   danger: true,
                   hidden: done,
@@ -135,6 +138,7 @@ export function runPages(app: Hono, ctx: ApiContext): void {
           ${run.deployment_id ? html`<a class="button quiet" href="/deployments/${run.deployment_id}">Open its deployment</a>` : ""}
         </div>
         <p id="message" class="mute">${run.state.message ?? ""}</p>
+        ${waiting ? html`<p class="notice" id="waiting">Nothing will start this run for now: ${waiting}.</p>` : ""}
         <div class="box" id="details"><dl class="kv">
           <dt>Flow</dt><dd>${run.flow_name}</dd>
           <dt>Deployment</dt><dd>${run.deployment_id ? html`<a href="/deployments/${run.deployment_id}">${run.flow_name}/${run.deployment_name}</a>` : "–"}</dd>
@@ -159,7 +163,7 @@ export function runPages(app: Hono, ctx: ApiContext): void {
         }</section>
         <section id="subflows"><h2>Subflow runs (${children.length})</h2>${
           children.length
-            ? html`<div class="box"><table><thead><tr><th scope="col">Run</th><th scope="col">Flow / deployment</th><th scope="col">State</th><th scope="col">Created</th><th scope="col">Duration</th><th scope="col">Tags</th></tr></thead><tbody>${children
+            ? html`<div class="box"><table><thead><tr><th scope="col">Run</th><th scope="col">Flow / deployment</th><th scope="col">State</th><th scope="col">Start</th><th scope="col">Created</th><th scope="col">Duration</th><th scope="col">Tags</th></tr></thead><tbody>${children
                 .slice()
                 .reverse()
                 .map(runRow)}</tbody></table></div>`
@@ -255,12 +259,33 @@ export function runPages(app: Hono, ctx: ApiContext): void {
   action("retry", "retry", "The run will start again");
 }
 
+/**
+ * Why a scheduled run will not start for now, in the UI's words, or null: its pool is missing or
+ * paused, its queue is paused, or no agent polls the pool. (Limits and schedules say their own.)
+ */
+async function waitingReason(ctx: ApiContext, run: FlowRun): Promise<Html | string | null> {
+  const pool = run.work_pool_name;
+  if (!pool) return "its deployment has no work pool";
+  const wp = await ctx.store.getWorkPool(pool).catch(() => null);
+  if (!wp) return html`work pool "${pool}" does not exist (create it, then start an agent for it)`;
+  const pools = html`<a href="/work-pools">Work pools</a>`;
+  if (wp.is_paused) return html`work pool "${pool}" is paused (resume it on ${pools})`;
+  const queue = wp.queues.find((q) => q.name === run.work_queue_name);
+  if (queue?.is_paused)
+    return html`work queue "${queue.name}" of pool "${pool}" is paused (resume it on ${pools})`;
+  const cutoff = Date.now() - (ctx.agentTimeoutMs ?? 25_000);
+  const agents = await ctx.store.listAgents(pool, { limit: 1000 });
+  if (!agents.some((a) => !a.stopped && Date.parse(a.last_heartbeat) >= cutoff))
+    return html`no agent is polling work pool "${pool}" (start one: <code>weir agent --pool ${pool}</code>)`;
+  return null;
+}
+
 /** Log lines a run's page shows (the last ones), and keeps while following a run live. */
 const SHOWN_LINES = 5000;
 
 function runRow(r: FlowRun): Html {
   return html`<tr><td><a href="/runs/${r.id}">${r.name}</a></td><td>${r.flow_name}${r.deployment_name ? ` / ${r.deployment_name}` : ""}</td>
-  <td>${stateBadge(r.state.type, r.state.name)}</td><td>${when(r.created)}</td><td>${seconds(r.total_run_time)}</td><td>${r.tags.join(", ")}</td></tr>`;
+  <td>${stateBadge(r.state.type, r.state.name)}</td><td>${r.start_time ? when(r.start_time) : html`<span class="mute" title="when it is scheduled to start">${when(r.expected_start_time)}</span>`}</td><td>${when(r.created)}</td><td>${seconds(r.total_run_time)}</td><td>${r.tags.join(", ")}</td></tr>`;
 }
 
 type Html = ReturnType<typeof html>;

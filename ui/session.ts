@@ -121,6 +121,7 @@ export function chrome(
     notice: flash.notice,
     problem: o.problem ?? flash.problem,
     logout: ui.signedIn ? ui.csrf : null,
+    who: ui.signedIn ? { name: ui.caller.name, scope: ui.caller.scope } : null,
     script: o.script,
   };
 }

@@ -104,6 +104,9 @@ export function databaseFull(err: unknown): WeirError | null {
     : null;
 }
 
+/** API paths anyone may read, with auth on too: liveness, readiness and the API's description. */
+const PUBLIC_PATHS = new Set(["/api/health", "/api/ready", "/api/openapi.json"]);
+
 /** Names an open (loopback) server answers to; host.docker.internal is how containers reach it. */
 export const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]", "::1", "host.docker.internal"];
 
@@ -188,15 +191,14 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
   );
   // Before anything else: requests a browser could be tricked into sending (see browserGuard).
   app.use(browserGuard(ctx));
-  // Who is calling: every /api route but the health and readiness checks needs a token when auth is on.
+  // Who is calling: every /api route but PUBLIC_PATHS needs a token when auth is on.
   app.use("/api/*", async (c, next) => {
     const auth = ctx.auth;
     // The UI calls the API in this process as its signed-in browser's caller (ui/session.ts): the
     // caller rides in the request's environment, which no network request can set.
     const fromUi = (c.env as { weirUiCaller?: Caller } | undefined)?.weirUiCaller;
     if (fromUi) c.set("caller", fromUi);
-    else if (!auth || c.req.path === "/api/health" || c.req.path === "/api/ready")
-      c.set("caller", OPEN_CALLER);
+    else if (!auth || PUBLIC_PATHS.has(c.req.path)) c.set("caller", OPEN_CALLER);
     else c.set("caller", await auth.caller(c.req.header("authorization"), clientAddress(c)));
     await next();
   });
@@ -218,7 +220,10 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
   variableRoutes(router.for("variables"), ctx);
   tokenRoutes(router.for("tokens"), ctx);
   const doc = router.openapi(ctx.version);
+  // The API's description is public, as Prefect's is: it holds routes and shapes, no data. The
+  // address the server prints (/api) leads to it.
   app.get("/api/openapi.json", (c) => c.json(doc));
+  app.get("/api", (c) => c.redirect("/api/openapi.json", 302));
 
   options.extend?.(app as unknown as Hono, ctx);
 

@@ -5,7 +5,9 @@
 // UI signs in with a token to an HttpOnly SameSite=Strict cookie; TLS end to end with a CA made here.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import {
+  copyFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -184,18 +186,18 @@ describe("a server with auth", () => {
     server = await env.startServer(["--auth"]);
     const again = await env.cli(["block", "inspect", "secret/db-pass", "--show-secrets"], { env: a });
     expect(again.stdout).toContain(value);
-    // a server given another key cannot read them, and says which key they need
+    // a server given another key refuses to start, and says which key the secrets need
     const other = new Env();
     try {
-      other.port = await freePort();
       other.database = env.database;
       const db = env.database ? [] : ["--db", join(env.home, "weir.db")];
-      const o = other.spawn(["server", "--port", String(other.port), ...db], {
+      const r = await other.cli(["server", "--port", String(await freePort()), ...db], {
         env: { WEIR_SECRET_KEY: Buffer.alloc(32, 9).toString("base64") },
       });
-      await o.waitFor(/listening on/);
-      const r = await other.cli(["block", "inspect", "secret/db-pass", "--show-secrets"]);
-      expect(r.code).not.toBe(0);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        "This database holds secrets this server cannot open (block secret/db-pass:",
+      );
       expect(r.stderr).toContain("which this server does not have");
       expect(r.stderr).not.toContain(value);
     } finally {
@@ -507,6 +509,9 @@ describe("TLS", () => {
     try {
       tls.port = await freePort();
       tls.database = env.database;
+      // The same database: the same key (a server that cannot open its secrets does not start).
+      mkdirSync(tls.home, { recursive: true });
+      copyFileSync(join(env.home, "secret-key"), join(tls.home, "secret-key"));
       const s = tls.spawn([
         "server",
         "--port",

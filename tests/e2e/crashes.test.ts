@@ -133,6 +133,13 @@ describe("runs whose runner went away", () => {
       status: "OFFLINE",
       stopped: expect.any(String),
     });
+    // Started again under the same name: one line, its latest start, counting the earlier one.
+    const again = env.spawn(["agent", "--pool", "drain", "--name", "drainer"]);
+    await again.waitFor(/Agent drainer started/);
+    const shown = (await env.cli(["work-pool", "inspect", "drain"])).stdout;
+    expect(shown).toMatch(/drainer \(\+1 earlier\)\s+ONLINE/);
+    expect(shown.match(/^drainer/gm)?.length).toBe(1);
+    await again.stop("SIGINT");
   });
 
   test("only a finished run can be retried", async () => {

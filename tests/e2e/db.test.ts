@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { SQL } from "bun";
 import { Env, errorLine, HELLO_FLOW, HELLO_YAML } from "./harness.ts";
 import { type PostgresServer, postgresOnlyMissing, startPostgres } from "./postgres.ts";
 
@@ -34,6 +35,22 @@ describe.skipIf(missing !== null)("weir db", () => {
     );
     const again = await env.cli(["db", "migrate", "--db", url]);
     expect(again.stdout).toContain("is up to date");
+  });
+
+  test("a role that may not create tables is told what to grant, not 'unexpected error'", async () => {
+    const url = await pg.createDatabase("rights");
+    const admin = new SQL(url);
+    await admin`CREATE ROLE limited LOGIN`;
+    await admin.close();
+    const r = await env.cli(["db", "migrate", "--db", url.replace("weir@", "limited@")]);
+    expect(r.code).toBe(1);
+    const line = errorLine(r);
+    expect(line.stack).toBe(false);
+    expect(line.line).toContain(
+      "Could not bring the database's tables up to this version: permission denied",
+    );
+    expect(line.line).toContain("GRANT CREATE ON SCHEMA public TO role");
+    expect(r.stderr).not.toContain("unexpected error");
   });
 
   test("an embedded database moves to PostgreSQL with export and import, and the server goes on there", async () => {

@@ -306,6 +306,18 @@ describe.skipIf(!!missing)("the UI in Chromium", () => {
     // nothing wider than the phone's screen but scrolling boxes
     const wide = await q.evaluate("document.documentElement.scrollWidth > window.innerWidth");
     expect(wide).toBe(false);
+    // A long value and the hidden labels of tables do not stretch a page sideways either.
+    await fetch(`${env.apiUrl}/variables/long-one`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ value: "x".repeat(5000) }),
+    });
+    for (const path of ["/variables", "/deployments", "/blocks", "/"]) {
+      await q.goto(`${base}${path}`);
+      const width = await q.evaluate("document.documentElement.scrollWidth - window.innerWidth");
+      expect([path, width]).toEqual([path, 0]);
+    }
+    await fetch(`${env.apiUrl}/variables/long-one`, { method: "DELETE" });
     await noJs.close();
   });
 

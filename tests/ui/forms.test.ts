@@ -99,6 +99,31 @@ describe("UI pages", () => {
 });
 
 describe("a run's page", () => {
+  test("a run nothing will start says why: its pool paused, its queue paused, no agent", async () => {
+    const b = new Browser(open);
+    await store.setWorkPoolPaused("local", true);
+    const started = await b.go("POST", `/deployments/${deploymentId}/quick-run`, {
+      csrf: await b.csrf(`/deployments/${deploymentId}`),
+    });
+    const shown = await b.go("GET", started.location!);
+    expect(shown.text).toContain("Created flow run");
+    expect(shown.text).toContain('Nothing will start this run for now: work pool "local" is paused');
+    await store.setWorkPoolPaused("local", false);
+    const noAgent = await b.go("GET", started.location!.split("?")[0]!);
+    expect(noAgent.text).toContain('no agent is polling work pool "local"');
+    await store.heartbeat({ id: "a1", name: "a1", work_pool_name: "local", work_queues: [] });
+    expect((await b.go("GET", started.location!.split("?")[0]!)).text).not.toContain("Nothing will start");
+    await store.heartbeat({ id: "a1", name: "a1", work_pool_name: "local", work_queues: [], stopping: true });
+    expect((await b.go("GET", started.location!.split("?")[0]!)).text).toContain("no agent is polling");
+    // The runs list says when a scheduled run starts, not only when it was created.
+    const run = await store.getFlowRun(started.location!.split("/").at(-1)!.split("?")[0]!);
+    const list = await b.go("GET", "/");
+    expect(list.text).toContain('<th scope="col">Start</th>');
+    expect(list.text).toContain(
+      `title="when it is scheduled to start">${run.expected_start_time!.replace("T", " ").slice(0, 19)} UTC`,
+    );
+  });
+
   test("shows a chatty run's last lines, says how many it leaves out, and filters levels in full", async () => {
     const b = new Browser(open);
     const started = await b.go("POST", `/deployments/${deploymentId}/quick-run`, {
@@ -151,8 +176,20 @@ describe("UI forms", () => {
   test("with auth, pages need a session, and a session can do what its token's scope allows", async () => {
     expect((await new Browser(app).go("GET", "/deployments")).location).toBe("/login?next=%2Fdeployments");
     const reader = new Browser(app);
-    await reader.signIn(await addToken("read"));
-    expect((await reader.go("GET", `/deployments/${deploymentId}`)).status).toBe(200);
+    const readToken = await addToken("read", "viewer");
+    await reader.signIn(readToken);
+    const seen = await reader.go("GET", `/deployments/${deploymentId}`);
+    expect(seen.status).toBe(200);
+    // Who is signed in, and the actions the scope cannot take are not offered (the API refuses
+    // them anyway, below).
+    expect(seen.text).toContain('<body class="scope-read">');
+    expect(seen.text).toContain("viewer (read token)");
+    expect(seen.text).toContain(
+      "Signed in with a read token: it sees everything but secrets and changes nothing",
+    );
+    expect(seen.text).toMatch(
+      /<form method="post" action="\/deployments\/[^"]+\/quick-run" class="inline act"/,
+    );
     const before = await runCount();
     const refused = await reader.go("POST", `/deployments/${deploymentId}/quick-run`, {
       csrf: await reader.csrf(`/deployments/${deploymentId}`),
@@ -162,6 +199,9 @@ describe("UI forms", () => {
     expect(shown.text).toContain("a read token may not POST /api/deployments/:id/runs");
     const deployer = new Browser(app);
     await deployer.signIn(await addToken("deploy"));
+    const pools = await deployer.go("GET", "/work-pools");
+    expect(pools.text).toContain('<body class="scope-deploy">');
+    expect(pools.text).toMatch(/action="\/work-pools\/local\/(pause|resume)" class="inline act admin"/);
     const started = await deployer.go("POST", `/deployments/${deploymentId}/quick-run`, {
       csrf: await deployer.csrf(`/deployments/${deploymentId}`),
     });

@@ -1,5 +1,6 @@
 import { SQL } from "bun";
 import { drizzle } from "drizzle-orm/bun-sql";
+import { WeirError } from "../../model/errors.ts";
 import type { Conn, Tables } from "../conn.ts";
 import { refuseNewer } from "../migrate.ts";
 import { bindStore, type Store } from "../store.ts";
@@ -27,7 +28,10 @@ export async function openPostgres(o: PostgresOptions): Promise<Store> {
   // The query-builder code is shared with SQLite (see conn.ts): the PostgreSQL tables mirror the
   // SQLite ones name for name, so they stand in for them.
   const c: Conn = { db: db as unknown as Conn["db"], t: schema as unknown as Tables, dialect: "postgres" };
-  const migrate = () => migratePostgres(client);
+  const migrate = () =>
+    migratePostgres(client).catch((e: unknown) => {
+      throw migrationError(e);
+    });
   try {
     // Connect now (the client would wait for the first query), so a wrong URL is named at start.
     await client`SELECT 1`;
@@ -70,6 +74,26 @@ export async function migratePostgres(client: SQL): Promise<string[]> {
     }
     return applied;
   });
+}
+
+/** A migration PostgreSQL refused, said with what to change (the role's rights, the URL). */
+function migrationError(e: unknown): unknown {
+  if (e instanceof WeirError) return e;
+  const err = e as { errno?: string; message?: string };
+  const why = err?.message ?? String(e);
+  const fix =
+    err?.errno === "42501"
+      ? "the role in the URL may not create tables in this database: make it the database's owner (ALTER DATABASE name OWNER TO role) or GRANT CREATE ON SCHEMA public TO role"
+      : err?.errno === "3F000"
+        ? "no schema is selected to create tables in: remove search_path from the URL's options, or create that schema"
+        : "check the database and the role in the URL";
+  return new WeirError(
+    "FAILED",
+    `Could not bring the database's tables up to this version: ${why} (${fix})`,
+    {
+      cause: e,
+    },
+  );
 }
 
 /** What to change in the URL for the TLS refusals users meet first. */
