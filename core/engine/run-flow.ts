@@ -285,12 +285,24 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
 }
 
 function errorText(err: unknown): string {
-  return err instanceof Error && err.stack ? err.stack : describeError(err);
+  return err instanceof Error && err.stack ? userStack(err.stack) : describeError(err);
 }
 
 function errorData(err: unknown): Record<string, unknown> {
-  if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack ?? null };
+  if (err instanceof Error)
+    return { name: err.name, message: err.message, stack: err.stack ? userStack(err.stack) : null };
   return { message: describeError(err) };
+}
+
+/**
+ * A stack as a flow's author reads it: the frames of the compiled binary's own bundle
+ * (`/$bunfs/root/chunk-...js`, minified names) say nothing about their code and are left out.
+ */
+export function userStack(stack: string): string {
+  return stack
+    .split("\n")
+    .filter((line) => !/^\s+at .*(\/\$bunfs\/|B:\\~BUN\\)/.test(line))
+    .join("\n");
 }
 
 /** The return value as JSON text; undefined when there is none; the problem when it is not JSON. */

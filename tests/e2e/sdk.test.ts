@@ -157,6 +157,16 @@ describe("subflows and runDeployment in a flow", () => {
     const logs = await env.cli(["flow-run", "logs", parentId]);
     expect(logs.stdout).toMatch(/WARNING +caught SubflowFailed: /);
     expect(logs.stderr).toBe("");
+    // The failure's stack is the flow's own: the binary's bundle frames are left out.
+    const failed = children.find((c) => c.flow_name === "child" && c.state.type === "FAILED");
+    const states = (await api(`/flow-runs/${failed.id}/states`)).json as {
+      type: string;
+      data: { error?: { stack?: string } } | null;
+    }[];
+    const stack = states.find((x) => x.type === "FAILED")!.data!.error!.stack!;
+    expect(stack).toMatch(/^Error: negative input\n\s+at .*\.ts:\d+:\d+/);
+    expect(stack).not.toContain("$bunfs");
+    expect(await logsOf(failed.id)).not.toContain("$bunfs");
   });
 
   test("a subflow has its own retries and timeout", () => {
