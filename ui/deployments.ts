@@ -108,12 +108,28 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
           <dt>Updated</dt><dd>${when(d.updated)}</dd><dt>Id</dt><dd><code>${d.id}</code></dd>
         </dl></div>
         <h2>Schedules</h2>${
+          d.paused || !d.is_schedule_active
+            ? html`<div class="notice">${d.paused ? "The deployment is paused: it makes no runs." : "All schedules of this deployment are switched off: they make no runs."} ${postButton(
+                `/deployments/${d.id}/${d.paused ? "resume" : "resume-schedule"}`,
+                d.paused ? "Resume the deployment" : "Switch its schedules on",
+                ui.csrf,
+              )}</div>`
+            : ""
+        }${
           d.schedules.length
             ? html`<div class="box"><table><thead><tr><th scope="col">Schedule</th><th scope="col">State</th><th scope="col"><span class="mute">Action</span></th></tr></thead><tbody>${d.schedules.map(
                 (
                   s,
                 ) => html`<tr><td>${scheduleText({ schedules: [s], is_schedule_active: true })}${s.error ? html`<p class="error">${s.error}</p>` : ""}</td>
-                <td>${s.active && d.is_schedule_active ? "active" : "paused"}</td>
+                <td>${
+                  !s.active
+                    ? "paused"
+                    : !d.is_schedule_active
+                      ? "on, but all schedules of the deployment are switched off"
+                      : d.paused
+                        ? "on, but the deployment is paused"
+                        : "active"
+                }</td>
                 <td>${postButton(`/deployments/${d.id}/schedules/${s.id}/${s.active ? "pause" : "resume"}`, s.active ? "Pause this schedule" : "Resume this schedule", ui.csrf, { quiet: true })}</td></tr>`,
               )}</tbody></table></div>
               <h2>Next runs</h2>${
@@ -345,6 +361,23 @@ export function deploymentPages(app: Hono, ctx: ApiContext): void {
       return backTo(c, `/deployments/${d.id}`, "Saved.");
     }),
   );
+
+  // The deployment-level switches (weir deployment pause|resume, pause-schedule|resume-schedule).
+  for (const verb of ["resume", "resume-schedule"] as const)
+    app.post(`/deployments/:id/${verb}`, async (c) => {
+      const ui = await uiOf(app, ctx, c);
+      const id = c.req.param("id");
+      if (!(await formOf(c, ui)))
+        return backTo(c, `/deployments/${id}`, "The form expired: reload the page and try again.", true);
+      const r = await ui.api("POST", `/api/deployments/${encodeURIComponent(id)}/${verb}`, {});
+      if (!r.ok)
+        return backTo(c, `/deployments/${id}`, `Could not ${verb.replace("-", " ")}: ${r.error}`, true);
+      return backTo(
+        c,
+        `/deployments/${id}`,
+        verb === "resume" ? "Deployment resumed." : "All schedules of the deployment are on again.",
+      );
+    });
 
   for (const verb of ["pause", "resume"] as const)
     app.post(`/deployments/:id/schedules/:schedule/${verb}`, async (c) => {

@@ -98,6 +98,39 @@ describe("UI pages", () => {
   });
 });
 
+describe("a deployment's schedules", () => {
+  test("switched off or paused at the deployment: the page says so and offers to switch them back", async () => {
+    const { deployment } = await store.upsertDeployment({
+      flow_name: "f",
+      name: "timed",
+      entrypoint: "f.ts:f",
+      work_pool_name: "local",
+      schedules: [{ schedule: { interval: 3600 } }],
+    });
+    const b = new Browser(open);
+    await store.setScheduleActiveForDeployment(deployment.id, false);
+    const off = await b.go("GET", `/deployments/${deployment.id}`);
+    expect(off.text).toContain("on, but all schedules of the deployment are switched off");
+    expect(off.text).toContain("Switch its schedules on");
+    const on = await b.go("POST", `/deployments/${deployment.id}/resume-schedule`, {
+      csrf: /name="csrf" value="([^"]+)"/.exec(off.text)![1]!,
+    });
+    expect(on.location).toBe(`/deployments/${deployment.id}`);
+    expect((await store.getDeployment(deployment.id)).is_schedule_active).toBe(true);
+    const page = await b.go("GET", `/deployments/${deployment.id}`);
+    expect(page.text).toContain("All schedules of the deployment are on again.");
+    expect(page.text).not.toContain("switched off");
+    await store.setDeploymentPaused(deployment.id, true);
+    const paused = await b.go("GET", `/deployments/${deployment.id}`);
+    expect(paused.text).toContain("The deployment is paused: it makes no runs.");
+    expect(paused.text).toContain("on, but the deployment is paused");
+    await b.go("POST", `/deployments/${deployment.id}/resume`, {
+      csrf: /name="csrf" value="([^"]+)"/.exec(paused.text)![1]!,
+    });
+    expect((await store.getDeployment(deployment.id)).paused).toBe(false);
+  });
+});
+
 describe("a run's page", () => {
   test("a run nothing will start says why: its pool paused, its queue paused, no agent", async () => {
     const b = new Browser(open);
