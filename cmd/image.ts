@@ -18,6 +18,8 @@ export function register(program: Command): void {
       const { makeLogger } = await import("../core/sdk/logger.ts");
       const pkg = (await import("../package.json", { with: { type: "json" } })).default;
       const engine = DockerEngine.fromEnv();
+      // The daemon first: nothing is said to be building when there is nothing to build on.
+      await engine.ping();
       const tag = opts.tag ?? runtimeImage(pkg.version);
       const progress =
         process.stdout.isTTY && !process.env.NO_COLOR

@@ -149,10 +149,13 @@ export class Agent {
   async start(): Promise<void> {
     const { client, pool } = this.opts;
     // Read first: an agent token may use its pool but not create one.
-    const wp = await client.getWorkPool(pool).catch((err: unknown) => {
-      if (err instanceof WeirError && err.code === "NOT_FOUND")
-        return client.createWorkPool({ name: pool, type: this.opts.poolType ?? "process" }, true);
-      throw err;
+    const wp = await client.getWorkPool(pool).catch(async (err: unknown) => {
+      if (!(err instanceof WeirError && err.code === "NOT_FOUND")) throw err;
+      // A pool is made only for infrastructure that can run here now (a docker pool with no
+      // daemon would be left behind by an agent that cannot start).
+      const type = this.opts.poolType ?? "process";
+      await this.opts.registry.requireInfrastructure(type, `Agent for work pool "${pool}"`).check?.();
+      return client.createWorkPool({ name: pool, type }, true);
     });
     if (this.opts.poolType && wp.type !== this.opts.poolType) {
       throw new WeirError(

@@ -480,6 +480,16 @@ deployments:
     const d = await env.cli(["deploy", "--all"], { cwd: dir, env: gone });
     expect(d.code).toBe(1);
     expect(d.stdout).toContain("cannot reach the Docker daemon at DOCKER_HOST=");
+    // An agent for a docker pool that does not exist yet makes none while the daemon is away.
+    const fresh = await env.cli(["agent", "--pool", "not-yet", "--type", "docker"], { env: gone });
+    expect(fresh.code).toBe(1);
+    expect(errorLine(fresh).line).toContain("cannot reach the Docker daemon");
+    expect((await fetch(`${env.apiUrl}/work-pools/not-yet`)).status).toBe(404);
+    // weir image build says so before it says it is building anything.
+    const img = await env.cli(["image", "build"], { env: gone });
+    expect(img.code).toBe(1);
+    expect(errorLine(img).line).toContain("cannot reach the Docker daemon at DOCKER_HOST=");
+    expect(img.stdout).toBe("");
   });
 
   test("a run whose daemon goes away ends CRASHED with the reason", async () => {
