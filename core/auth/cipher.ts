@@ -44,21 +44,31 @@ export class SecretBox {
   async open(x: unknown): Promise<unknown> {
     if (!SecretBox.isSealed(x)) return x;
     const [id, iv, data] = x.slice(PREFIX.length).split(":");
-    const key = this.#keys.get(id ?? "");
-    if (!key || !iv || !data)
-      throw new WeirError(
-        "FAILED",
-        `A secret was sealed with key "${id}", which this server does not have (WEIR_SECRET_KEY or $WEIR_HOME/secret-key must be the one the database was written with)`,
-      );
-    try {
-      const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: unb64(iv) }, await key, unb64(data));
-      return JSON.parse(new TextDecoder().decode(plain));
-    } catch {
-      throw new WeirError(
-        "FAILED",
-        `A secret sealed with key "${id}" could not be opened: the key is wrong or the value was altered`,
-      );
+    const named = this.#keys.get(id ?? "");
+    if (iv && data) {
+      // The key of its id first; then the others, since a key given as WEIR_SECRET_KEY has the id
+      // "env" whatever it is, while a rotation to it sealed under "env-<time>". AES-GCM's tag says
+      // which key is the right one.
+      const keys = named
+        ? [named, ...[...this.#keys.values()].filter((k) => k !== named)]
+        : [...this.#keys.values()];
+      for (const key of keys) {
+        try {
+          const plain = await crypto.subtle.decrypt(
+            { name: "AES-GCM", iv: unb64(iv) },
+            await key,
+            unb64(data),
+          );
+          return JSON.parse(new TextDecoder().decode(plain));
+        } catch {}
+      }
     }
+    throw new WeirError(
+      "FAILED",
+      named
+        ? `A secret sealed with key "${id}" could not be opened: the key is wrong or the value was altered`
+        : `A secret was sealed with key "${id}", which this server does not have (WEIR_SECRET_KEY or $WEIR_HOME/secret-key must be the one the database was written with)`,
+    );
   }
 
   /** Seals the named fields of a block's data (null and absent fields stay as they are). */

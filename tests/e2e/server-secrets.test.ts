@@ -133,3 +133,31 @@ describe("a server whose key cannot open the database's secrets", () => {
     }
   });
 });
+
+describe("a key given as WEIR_SECRET_KEY", () => {
+  test("rotated as the command says, the server starts with the new key and opens every secret", async () => {
+    const other = new Env();
+    try {
+      const k1 = Buffer.alloc(32, 1).toString("base64");
+      const k2 = Buffer.alloc(32, 2).toString("base64");
+      const first = await other.startServer([], { WEIR_SECRET_KEY: k1 });
+      expect(
+        (await other.cli(["block", "create", "secret", "rotated", "--field", "value=abc-789"])).code,
+      ).toBe(0);
+      await first.stop("SIGINT");
+      const rotate = await other.cli(["secret-key", "rotate"], {
+        env: { WEIR_SECRET_KEY: k1, WEIR_NEW_SECRET_KEY: k2 },
+      });
+      expect(rotate.code).toBe(0);
+      expect(rotate.stdout).toContain(
+        "now start the servers with WEIR_SECRET_KEY set to WEIR_NEW_SECRET_KEY's value",
+      );
+      await other.startServer([], { WEIR_SECRET_KEY: k2 });
+      const shown = await other.cli(["block", "inspect", "secret/rotated", "--show-secrets"]);
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toContain("abc-789");
+    } finally {
+      other.dispose();
+    }
+  });
+});
