@@ -92,5 +92,12 @@ export function uiLogin(app: Hono, ctx: ApiContext): void {
 
 /** A page of this site to go to after signing in: a path here, never another site. */
 function nextPage(value: unknown): string {
-  return typeof value === "string" && /^\/(?![/\\])/.test(value) && !value.startsWith("/login") ? value : "/";
+  // A path of this site only: one leading slash, no second slash or backslash after it, and no
+  // control or space characters (browsers drop a tab or newline, so "/\t/x" would be "//x").
+  return typeof value === "string" &&
+    /^\/(?![/\\])/.test(value) &&
+    !/[\u0000-\u0020\u007f\\]/.test(value) &&
+    !value.startsWith("/login")
+    ? value
+    : "/";
 }

@@ -263,7 +263,13 @@ describe("UI forms", () => {
     const r = await b.go("POST", "/login", { csrf, token: ADMIN, next: next! });
     expect([r.status, r.location]).toEqual([303, "/deployments?tag=demo"]);
     // Never another site.
-    for (const away of ["//evil.example/x", "https://evil.example/", "/\\evil.example"]) {
+    for (const away of [
+      "//evil.example/x",
+      "https://evil.example/",
+      "/\\evil.example",
+      "/\t/evil.example",
+      "/\r\nx: y",
+    ]) {
       const other = new Browser(app);
       const token = await other.csrf("/login");
       const went = await other.go("POST", "/login", { csrf: token, token: ADMIN, next: away });
