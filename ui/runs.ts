@@ -182,7 +182,7 @@ export function runPages(app: Hono, ctx: ApiContext): void {
             : ""
         }Every line: <code>weir flow-run logs ${run.id}</code></p>
         ${shownLogs.length === 0 ? html`<p class="mute" id="no-lines">No log lines${minLevel > 10 ? " at this level or above" : " yet"}.</p>` : ""}
-        <div class="box"><pre id="logs" aria-labelledby="logs-title" data-run="${run.id}" data-after="${lastLog}" data-level="${minLevel}" data-done="${done ? "1" : ""}" data-keep="${SHOWN_LINES}">${raw(shownLogs.length ? `<span>${shownLogs.map(logLine).join("")}</span>` : "")}</pre></div>`,
+        <div class="box"><pre id="logs" aria-labelledby="logs-title" data-run="${run.id}" data-after="${lastLog}" data-level="${minLevel}" data-done="${done ? "1" : ""}" data-keep="${SHOWN_LINES}">${raw(logSpans(shownLogs))}</pre></div>`,
         chrome(c, ui, undefined, { script: CONFIRM_SCRIPT + LIVE_SCRIPT }),
       ),
     );
@@ -278,6 +278,20 @@ async function waitingReason(ctx: ApiContext, run: FlowRun): Promise<Html | stri
   if (!agents.some((a) => !a.stopped && Date.parse(a.last_heartbeat) >= cutoff))
     return html`no agent is polling work pool "${pool}" (start one: <code>weir agent --pool ${pool}</code>)`;
   return null;
+}
+
+/**
+ * Lines as spans of 200: following a run live drops the oldest span at a time once the page
+ * holds more than SHOWN_LINES, so a page opened on a long log keeps all but its oldest lines.
+ */
+function logSpans(lines: { timestamp: string; level: number; message: string }[]): string {
+  let out = "";
+  for (let i = 0; i < lines.length; i += 200)
+    out += `<span>${lines
+      .slice(i, i + 200)
+      .map(logLine)
+      .join("")}</span>`;
+  return out;
 }
 
 /** Log lines a run's page shows (the last ones), and keeps while following a run live. */

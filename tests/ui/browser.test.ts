@@ -44,6 +44,10 @@ export const chatty = flow({ name: "chatty" }, async (_p, { log }) => {
     await new Promise((r) => setTimeout(r, 50));
   for (let i = 0; i < 8000; i++) log.info(\`line \${i}\`);
   await tally(8000);
+  // Then a few more, for a page opened on the long log.
+  while ((await fetch(process.env.WEIR_API_URL + "/variables/chatty-more")).status !== 200)
+    await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 300; i++) log.info(\`more \${i}\`);
 });
 
 export const slow = flow({ name: "slow" }, async (_p, { log, signal }) => {
@@ -157,13 +161,26 @@ describe.skipIf(!!missing)("the UI in Chromium", () => {
       headers: { "content-type": "application/json" },
       body: '{"value":1}',
     });
-    await p.locator("#state").getByText("Completed").waitFor({ timeout: 60_000 });
-    await p.locator("#logs").getByText("line 7999").waitFor({ timeout: 30_000 });
+    await p.locator("#logs").getByText("line 7999").waitFor({ timeout: 60_000 });
     const shown = (await p.locator("#logs").textContent())!.split("\n").filter(Boolean);
     expect(shown.length).toBeLessThanOrEqual(5000);
     expect(shown.at(-1)).toContain("line 7999");
     expect(await p.locator("#left-out").textContent()).toContain("Older lines are no longer shown here.");
     await p.locator("#tasks h2").getByText("Task runs (1)").waitFor({ timeout: 30_000 });
+    // Opened again on the long log, it keeps its last lines when more arrive (not only the new ones).
+    await p.reload();
+    expect(await p.locator("#left-out").textContent()).toContain("Showing the last 5,000 of 8,001 lines.");
+    await fetch(`${env.apiUrl}/variables/chatty-more`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: '{"value":1}',
+    });
+    await p.locator("#state").getByText("Completed").waitFor({ timeout: 60_000 });
+    await p.locator("#logs").getByText("more 299").waitFor({ timeout: 30_000 });
+    const kept = (await p.locator("#logs").textContent())!.split("\n").filter(Boolean);
+    expect(kept.length).toBeGreaterThanOrEqual(4800);
+    expect(kept.length).toBeLessThanOrEqual(5000);
+    expect(kept.at(-1)).toContain("more 299");
   });
 
   test("cancel a long run from its page", async () => {
