@@ -50,6 +50,8 @@ export async function deleteUnstartedAutoRuns(c: Conn, scheduleIds: string[]): P
         inArray(c.t.flowRuns.scheduleId, scheduleIds),
         eq(c.t.flowRuns.autoScheduled, true),
         eq(c.t.flowRuns.stateType, "SCHEDULED"),
+        // One waiting to retry has started: its engine waits in its own process.
+        ne(c.t.flowRuns.stateName, "AwaitingRetry"),
       ),
     )
     .returning({ id: c.t.flowRuns.id });
@@ -201,6 +203,7 @@ export async function deleteSchedules(c: Conn, deploymentId: string, ref?: strin
             eq(c.t.flowRuns.deploymentId, deploymentId),
             eq(c.t.flowRuns.autoScheduled, true),
             eq(c.t.flowRuns.stateType, "SCHEDULED"),
+            ne(c.t.flowRuns.stateName, "AwaitingRetry"),
           ),
         );
   });

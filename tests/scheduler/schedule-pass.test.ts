@@ -164,8 +164,13 @@ for (const backend of backends()) {
         expect((await runs(d.id)).filter((r) => r.state.type === "SCHEDULED")).toEqual([]);
         // Runs an older version left for a schedule that is gone go when every schedule is removed.
         expect(await store.insertScheduledRuns([row(5, "01a00000-0000-7000-8000-00000000dead")], at)).toBe(1);
+        // One waiting to retry has started (its engine waits in its process): it stays.
+        const retrying = { ...row(6, paused.id), stateName: "AwaitingRetry" };
+        expect(await store.insertScheduledRuns([retrying], at)).toBe(1);
         await store.deleteSchedules(d.id);
-        expect((await runs(d.id)).filter((r) => r.state.type === "SCHEDULED")).toEqual([]);
+        expect((await runs(d.id)).filter((r) => r.state.type === "SCHEDULED").map((r) => r.id)).toEqual([
+          retrying.id,
+        ]);
       });
 
       test("redeploying does not re-activate a schedule the user paused; schedules: [] removes all", async () => {
