@@ -32,12 +32,20 @@ function checkAddress(url: string): void {
       `The database address "${shown}" has spaces around it: remove them ${fix}`,
     );
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
+  if (scheme && scheme !== scheme.toLowerCase())
+    throw new WeirError(
+      "INVALID",
+      `The database address ${shown} starts with "${scheme}://": write the scheme in lower case (${scheme.toLowerCase()}://) ${fix}`,
+    );
   if (scheme && !SCHEMES.test(`${scheme.toLowerCase()}:`))
     throw new WeirError(
       "INVALID",
       `The database address ${shown} starts with "${scheme}://", which Weir does not open: use postgres://USER:PASSWORD@HOST:PORT/DB, a libsql:// or https:// URL, or a file path ${fix}`,
     );
-  if (/^\s*\w+=\S*(\s+\w+=\S*)+\s*$/.test(url))
+  if (
+    /^\s*\w+=\S*(\s+\w+=\S*)+\s*$/.test(url) ||
+    /^(host|hostaddr|port|dbname|user|password|sslmode)=/i.test(url)
+  )
     throw new WeirError(
       "INVALID",
       `The database address looks like a libpq key=value string, which Weir does not read: give it as postgres://USER:PASSWORD@HOST:PORT/DB (percent-encode a password's @ / ? # + as %40 %2F %3F %23 %2B) ${fix}`,

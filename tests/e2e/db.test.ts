@@ -187,6 +187,8 @@ describe("database addresses", () => {
           "host=127.0.0.1 port=5730 user=weir password=KvPW123 dbname=weir",
           "looks like a libpq key=value string",
         ],
+        ["password=OnePW123", "looks like a libpq key=value string"],
+        ["Postgres://weir:CasePW1@127.0.0.1:5730/weir", "write the scheme in lower case (postgres://)"],
         [" postgres://weir:SpacePW1@127.0.0.1:1/weir", "has spaces around it"],
         ["postgres://w2:Ab/Cd+Ef=Gh#IjPW?Kl@127.0.0.1:1/weir", "must be percent-encoded"],
         [
@@ -200,11 +202,11 @@ describe("database addresses", () => {
         const line = errorLine(r);
         expect(line.stack).toBe(false);
         expect(line.line).toContain(said);
-        for (const secret of ["TypoPW1", "KvPW123", "SpacePW1", "Gh#IjPW", "QueryPW1"])
+        for (const secret of ["TypoPW1", "KvPW123", "SpacePW1", "Gh#IjPW", "QueryPW1", "OnePW123", "CasePW1"])
           expect(r.stdout + r.stderr).not.toContain(secret);
       }
       // Nothing was created in the folder it ran in.
-      expect(readdirSync(local.root).filter((f) => /weir|postgres|host=/.test(f))).toEqual([]);
+      expect(readdirSync(local.root).filter((f) => /weir|postgres|host=|password=/i.test(f))).toEqual([]);
     } finally {
       local.dispose();
     }
