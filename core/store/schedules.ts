@@ -1,7 +1,7 @@
-import { and, asc, eq, inArray, isNotNull, isNull, ne, or } from "drizzle-orm";
+import { and, asc, eq, inArray, isNotNull, isNull, ne, or, sql } from "drizzle-orm";
 import type { DeploymentSchedule } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
-import { type Conn, inTx } from "./conn.ts";
+import { type Conn, inTx, rawRows } from "./conn.ts";
 import { newId, nowIso, toSchedule } from "./rows.ts";
 
 export interface ScheduleInput {
@@ -79,6 +79,7 @@ export async function replaceSchedulesIn(
   deploymentId: string,
   inputs: ScheduleInput[],
 ): Promise<void> {
+  await lockSchedulesOf(c, deploymentId);
   const existing = (await schedulesOf(c, [deploymentId])).get(deploymentId) ?? [];
   const unmatched = new Set(existing);
   const now = nowIso();
@@ -220,8 +221,23 @@ export async function touchSchedules(c: Conn, deploymentId: string): Promise<voi
 
 /** Unstarted auto-scheduled runs of a deployment (used when its schedules are switched off). */
 export async function deleteUnstartedDeploymentRuns(c: Conn, deploymentId: string): Promise<number> {
+  // After a scheduler insert under way for these schedules, whose runs the delete then sees.
+  await lockSchedulesOf(c, deploymentId);
   const ids = (await schedulesOf(c, [deploymentId])).get(deploymentId)?.map((s) => s.id) ?? [];
   return deleteUnstartedAutoRuns(c, ids);
+}
+
+/**
+ * On PostgreSQL, takes the deployment's schedule rows for update, in id order: the order a
+ * scheduler insert share-locks them in (see insertScheduledRuns), so the two wait for each other
+ * instead of deadlocking. SQLite's write transactions already run one at a time.
+ */
+export async function lockSchedulesOf(c: Conn, deploymentId: string): Promise<void> {
+  if (c.dialect !== "postgres") return;
+  await rawRows(
+    c,
+    sql`SELECT id FROM deployment_schedules WHERE deployment_id = ${deploymentId} ORDER BY id FOR UPDATE`,
+  );
 }
 
 /**

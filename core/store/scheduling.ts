@@ -153,14 +153,20 @@ async function stillScheduled(
   const ids = [...new Set(chunk.map((r) => r.scheduleId).filter((x): x is string => !!x))];
   if (ids.length === 0) return chunk;
   const marks = ids.map(() => "?").join(", ");
+  // Runs of a paused deployment, or one whose schedules are switched off, are left out too.
   const rows = query
-    ? await query(`SELECT id, updated FROM deployment_schedules WHERE active = 1 AND id IN (${marks})`, ids)
+    ? await query(
+        `SELECT s.id, s.updated FROM deployment_schedules s JOIN deployments d ON d.id = s.deployment_id
+         WHERE s.active = 1 AND d.paused = 0 AND d.is_schedule_active = 1 AND s.id IN (${marks})`,
+        ids,
+      )
     : await rawRows<Record<string, unknown>>(
         c,
-        sql`SELECT id, updated FROM deployment_schedules WHERE active = true AND id IN (${sql.join(
+        sql`SELECT s.id, s.updated FROM deployment_schedules s JOIN deployments d ON d.id = s.deployment_id
+        WHERE s.active = true AND d.paused = false AND d.is_schedule_active = true AND s.id IN (${sql.join(
           ids.map((id) => sql`${id}`),
           sql`, `,
-        )}) FOR SHARE`,
+        )}) ORDER BY s.id FOR SHARE OF s`,
       );
   const current = new Map(rows.map((r) => [String(r.id), String(r.updated)]));
   return chunk.filter(

@@ -173,6 +173,55 @@ for (const backend of backends()) {
         ]);
       });
 
+      test("a deployment paused between a pass's read and its insert gets none of its runs", async () => {
+        const d = await deploy([{ schedule: hourly }]);
+        for (const pause of [
+          () => store.setDeploymentPaused(d.id, true),
+          () => store.setScheduleActiveForDeployment(d.id, false),
+        ]) {
+          const now = Date.now();
+          const candidates = await store.scheduleCandidates({
+            now: new Date(now).toISOString(),
+            minRuns: 3,
+            minEnd: new Date(now + HOUR).toISOString(),
+          });
+          expect(candidates.map((c) => c.deployment_id)).toEqual([d.id]);
+          const versions = new Map(candidates.map((c) => [c.id, c.updated]));
+          const at = new Date(now).toISOString();
+          const t = new Date(now + HOUR).toISOString();
+          await pause();
+          const rows = [
+            {
+              id: crypto.randomUUID(),
+              created: at,
+              updated: at,
+              name: "late-insert",
+              flowId: candidates[0]!.flow_id,
+              deploymentId: d.id,
+              workPoolName: "local",
+              workQueueName: "default",
+              parameters: {},
+              jobVariables: {},
+              tags: [],
+              stateType: "SCHEDULED",
+              stateName: "Scheduled",
+              stateTimestamp: at,
+              expectedStartTime: t,
+              nextScheduledStartTime: t,
+              autoScheduled: true,
+              scheduleId: candidates[0]!.id,
+              idempotencyKey: `${d.id}:${candidates[0]!.id}:${t}:${now}`,
+              runCount: 0,
+              totalRunTime: 0,
+            },
+          ];
+          expect(await store.insertScheduledRuns(rows, at, versions)).toBe(0);
+          await store.setDeploymentPaused(d.id, false);
+          await store.setScheduleActiveForDeployment(d.id, true);
+        }
+        expect(await runs(d.id)).toEqual([]);
+      });
+
       test("redeploying does not re-activate a schedule the user paused; schedules: [] removes all", async () => {
         const d = await deploy([{ schedule: hourly }]);
         await store.setScheduleActive(d.id, d.schedules[0]!.id, false);
