@@ -103,19 +103,49 @@ function mustBe(schema: Record<string, unknown>, value: unknown, described?: unk
   const text = typeof schema.description === "string" ? schema.description : described;
   const about = typeof text === "string" ? ` — ${text.replace(/\.?$/, "")}` : "";
   if (Array.isArray(s.enum) || "const" in s || !typeFits(s, value)) return [`must be ${expected(s)}`, ""];
-  if (typeof value === "string" && typeof s.pattern === "string")
-    return typeof s["x-weir-message"] === "string"
-      ? [s["x-weir-message"], ""]
-      : [`must match the pattern ${s.pattern}`, about];
-  if (typeof value === "string" && typeof s.minLength === "number" && value.length < s.minLength)
-    return [`must be at least ${s.minLength} characters long`, about];
-  if (typeof value === "string" && typeof s.maxLength === "number" && value.length > s.maxLength)
-    return [`must be at most ${s.maxLength} characters long`, about];
-  if (typeof value === "number" && typeof s.minimum === "number" && value < s.minimum)
-    return [`must be at least ${s.minimum}`, about];
-  if (typeof value === "number" && typeof s.maximum === "number" && value > s.maximum)
-    return [`must be at most ${s.maximum}`, about];
+  // The first rule the value breaks, checked here: the validator's own words name no rule.
+  const num = (k: string) => (typeof s[k] === "number" ? (s[k] as number) : undefined);
+  if (typeof value === "string") {
+    if (typeof s.pattern === "string" && !safeTest(s.pattern, value))
+      return typeof s["x-weir-message"] === "string"
+        ? [s["x-weir-message"], ""]
+        : [`must match the pattern ${s.pattern}`, about];
+    const min = num("minLength");
+    const max = num("maxLength");
+    if (min !== undefined && value.length < min) return [`must be at least ${min} characters long`, about];
+    if (max !== undefined && value.length > max) return [`must be at most ${max} characters long`, about];
+    if (typeof s.format === "string") return [`must be a valid ${s.format}`, about];
+  }
+  if (typeof value === "number") {
+    const checks: [string, (n: number) => boolean, string][] = [
+      ["minimum", (n) => value < n, "at least"],
+      ["exclusiveMinimum", (n) => value <= n, "more than"],
+      ["maximum", (n) => value > n, "at most"],
+      ["exclusiveMaximum", (n) => value >= n, "less than"],
+    ];
+    for (const [k, broken, words] of checks) {
+      const n = num(k);
+      if (n !== undefined && broken(n)) return [`must be ${words} ${n}`, about];
+    }
+    const step = num("multipleOf");
+    if (step !== undefined && value % step !== 0) return [`must be a multiple of ${step}`, about];
+  }
+  if (Array.isArray(value)) {
+    const min = num("minItems");
+    const max = num("maxItems");
+    if (min !== undefined && value.length < min) return [`must have at least ${min} items`, about];
+    if (max !== undefined && value.length > max) return [`must have at most ${max} items`, about];
+  }
   return [`must be ${expected(s)}`, about];
+}
+
+/** Whether a JSON Schema pattern matches; a pattern JavaScript cannot read counts as broken. */
+function safeTest(pattern: string, value: string): boolean {
+  try {
+    return new RegExp(pattern, "u").test(value);
+  } catch {
+    return false;
+  }
 }
 
 const validators = new Map<string, Validator>();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseParamFlags, validateParameters, WeirError } from "../../core/model/index.ts";
+import { parameterProblems, parseParamFlags, validateParameters, WeirError } from "../../core/model/index.ts";
 
 const schema = {
   type: "object",
@@ -74,5 +74,32 @@ describe("validateParameters()", () => {
 
   test("no schema means anything goes", () => {
     expect(() => validateParameters(null, { anything: 1 }, "d")).not.toThrow();
+  });
+});
+
+describe("a value of the right type that breaks a rule", () => {
+  test("is told the rule it breaks, not the type it already has", async () => {
+    const v = await import("valibot");
+    const { toJsonSchema } = await import("@valibot/to-json-schema");
+    const { withRuleMessage } = await import("../../core/infra/index.ts");
+    const schema = toJsonSchema(
+      v.object({
+        code: v.pipe(v.string(), v.regex(/^[A-Z]+$/, "must be upper-case letters"), v.maxLength(5)),
+        mail: v.pipe(v.string(), v.email()),
+        n: v.pipe(v.number(), v.gtValue(0)),
+        list: v.pipe(v.array(v.string()), v.minLength(2)),
+      }),
+      { errorMode: "ignore", overrideAction: withRuleMessage },
+    ) as Record<string, unknown>;
+    const said = (params: Record<string, unknown>) => parameterProblems(schema, params).map((p) => p.message);
+    expect(said({ code: "ABCDEFGH", mail: "nope", n: 0, list: ["a"] })).toEqual([
+      'parameter "code" must be at most 5 characters long (got string "ABCDEFGH")',
+      'parameter "mail" must be a valid email (got string "nope")',
+      'parameter "n" must be more than 0 (got integer 0)',
+      'parameter "list" must have at least 2 items (got array ["a"])',
+    ]);
+    expect(said({ code: "abc", mail: "a@b.co", n: 1, list: ["a", "b"] })).toEqual([
+      'parameter "code" must be upper-case letters (got string "abc")',
+    ]);
   });
 });
