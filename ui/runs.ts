@@ -104,12 +104,16 @@ export function runPages(app: Hono, ctx: ApiContext): void {
     const [states, tasks, tail, children, parent] = await Promise.all([
       store.listFlowRunStates(id, { limit: 1000 }),
       store.listTaskRuns(id, { limit: 1000 }),
-      // The last lines, where a failure's error is; what is left out is said.
-      store.listLogTail(id, SHOWN_LINES, minLevel),
+      // The last lines, where a failure's error is; what is left out is said. A live page's
+      // refresh of its other parts (?parts=1) takes none.
+      c.req.query("parts") === "1" ? { lines: [], total: 0 } : store.listLogTail(id, SHOWN_LINES, minLevel),
       store.listFlowRuns({ parentFlowRunId: id, limit: 1000 }),
       run.parent_flow_run_id ? store.getFlowRun(run.parent_flow_run_id).catch(() => null) : null,
     ]);
-    const waiting = run.state.type === "SCHEDULED" ? await waitingReason(ctx, run) : null;
+    const waiting =
+      run.state.type === "SCHEDULED" && run.state.name !== "AwaitingRetry"
+        ? await waitingReason(ctx, run)
+        : null;
     const lastLog = tail.lines.at(-1)?.id ?? 0;
     const shownLogs = tail.lines;
     const leftOut = tail.total - shownLogs.length;
@@ -327,7 +331,7 @@ while(total>keep&&pre.children.length>1){total-=sizes.shift();pre.firstElementCh
 if(dropped){const lo=document.getElementById("left-out");lo.hidden=false;if(!lo.dataset.said){lo.dataset.said="1";lo.prepend("Older lines are no longer shown here. ")}}
 document.getElementById("no-lines")?.remove();if(follow)window.scrollTo(0,document.scrollingElement.scrollHeight)};
 es.addEventListener("log",e=>{const b=JSON.parse(e.data);queued.push(b.html);n+=b.count;frame||=requestAnimationFrame(flush)});
-let refreshing=0;const refresh=async()=>{if(refreshing)return;refreshing=1;try{const r=await fetch(location.href,{headers:{accept:"text/html"}});if(r.ok){const d=new DOMParser().parseFromString(await r.text(),"text/html");for(const k of ["details","tasks","subflows"]){const a=document.getElementById(k),b=d.getElementById(k);if(a&&b)a.replaceWith(b)}}}catch{}refreshing=0};
+let refreshing=0;const refresh=async()=>{if(refreshing)return;refreshing=1;try{const u=new URL(location.href);u.searchParams.set("parts","1");const r=await fetch(u,{headers:{accept:"text/html"}});if(r.ok){const d=new DOMParser().parseFromString(await r.text(),"text/html");for(const k of ["details","tasks","subflows"]){const a=document.getElementById(k),b=d.getElementById(k);if(a&&b)a.replaceWith(b)}}}catch{}refreshing=0};
 const timer=setInterval(()=>{if(!document.hidden)refresh()},3000);
 es.addEventListener("state",e=>{const s=JSON.parse(e.data),li=document.createElement("li"),t=document.createElement("time");t.dateTime=s.timestamp;t.textContent=s.time;li.append(t," ",badge(s.type,s.name)," "+(s.message||""));tl.append(li)});
 es.addEventListener("run",e=>{const r=JSON.parse(e.data),st=document.getElementById("state");st.replaceChildren(badge(r.type,r.name));document.getElementById("message").textContent=r.message||"";

@@ -221,7 +221,7 @@ export class WeirClient {
                   base.startsWith("http://") && /ECONNRESET|ConnectionClosed/i.test(why)
                     ? "the server closed the connection at once, as a server with TLS does to plain http: if it was started with --tls-cert, use https:// in WEIR_API_URL"
                     : new URL(base).hostname === "host.docker.internal"
-                      ? "this container reaches the agent's machine through the Docker bridge, and a server listening only on 127.0.0.1 cannot be reached that way: start the server on an address the bridge reaches (weir server --host 0.0.0.0, which turns tokens on) and give the agent that address in WEIR_API_URL, or leave networks and network_mode unset so the container shares the host's network"
+                      ? "this container reaches the agent's machine through the Docker bridge, and a server listening only on 127.0.0.1 cannot be reached that way: start the server on an address the bridge reaches (weir server --host 0.0.0.0 --auth) and give the agent that address in WEIR_API_URL, or leave networks and network_mode unset so the container shares the host's network"
                       : 'start a server with "weir server", or point WEIR_API_URL at a running one'
                 }`,
           { cause },

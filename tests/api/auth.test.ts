@@ -184,8 +184,11 @@ describe("every route × every scope", () => {
       if (path === "/api/health" || path === "/api/ready") expect(r.status).toBe(200);
       else expect([key, r.status]).toEqual([key, 401]);
     }
-    // The API's description is public (routes and shapes, no data), as Prefect's is.
+    // The API's description is public (routes and shapes, no data), as Prefect's is, and the
+    // address the server prints (/api) leads to it.
     expect((await call("GET", "/api/openapi.json", null)).status).toBe(200);
+    const api = await app.request("http://localhost/api");
+    expect([api.status, api.headers.get("location")]).toEqual([302, "/api/openapi.json"]);
     expect((await call("GET", "/api/openapi.json", tokens.read!)).status).toBe(200);
   });
 

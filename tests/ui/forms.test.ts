@@ -155,6 +155,11 @@ describe("a run's page", () => {
     expect(list.text).toContain(
       `title="when it is scheduled to start">${run.expected_start_time!.replace("T", " ").slice(0, 19)} UTC`,
     );
+    // A run waiting to retry is its own process's to start again: nothing to say.
+    const runId = started.location!.split("/").at(-1)!.split("?")[0]!;
+    await store.setFlowRunState(runId, { type: "RUNNING" });
+    await store.setFlowRunState(runId, { type: "SCHEDULED", name: "AwaitingRetry" });
+    expect((await b.go("GET", `/runs/${runId}`)).text).not.toContain("Nothing will start");
   });
 
   test("shows a chatty run's last lines, says how many it leaves out, and filters levels in full", async () => {
@@ -186,6 +191,10 @@ describe("a run's page", () => {
     expect(errors.text).not.toContain("Showing the last");
     const critical = await b.go("GET", `/runs/${id}?level=critical`);
     expect(critical.text).toContain("No log lines at this level or above.");
+    // A live page's refresh of its other parts reads no log lines.
+    const parts = await b.go("GET", `/runs/${id}?parts=1`);
+    expect(parts.text).toContain('id="tasks"');
+    expect(parts.text).not.toContain("THE IMPORTANT ERROR LINE");
   });
 });
 
