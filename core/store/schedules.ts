@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNotNull, isNull, ne, or, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNotNull, isNull, ne, or, type SQL, sql } from "drizzle-orm";
 import type { DeploymentSchedule } from "../model/index.ts";
 import { WeirError } from "../model/index.ts";
 import { type Conn, inTx, rawRows } from "./conn.ts";
@@ -45,17 +45,20 @@ export async function deleteUnstartedAutoRuns(c: Conn, scheduleIds: string[]): P
   if (scheduleIds.length === 0) return 0;
   const deleted = await c.db
     .delete(c.t.flowRuns)
-    .where(
-      and(
-        inArray(c.t.flowRuns.scheduleId, scheduleIds),
-        eq(c.t.flowRuns.autoScheduled, true),
-        eq(c.t.flowRuns.stateType, "SCHEDULED"),
-        // One waiting to retry has started: its engine waits in its own process.
-        ne(c.t.flowRuns.stateName, "AwaitingRetry"),
-      ),
-    )
+    .where(unstartedAuto(c, inArray(c.t.flowRuns.scheduleId, scheduleIds)))
     .returning({ id: c.t.flowRuns.id });
   return deleted.length;
+}
+
+/** Auto-scheduled runs that have not started, among those `which` selects. */
+function unstartedAuto(c: Conn, which: SQL) {
+  return and(
+    which,
+    eq(c.t.flowRuns.autoScheduled, true),
+    eq(c.t.flowRuns.stateType, "SCHEDULED"),
+    // One waiting to retry has started: its engine waits in its own process.
+    ne(c.t.flowRuns.stateName, "AwaitingRetry"),
+  );
 }
 
 /** JSON with object keys in order: PostgreSQL's jsonb keeps keys in an order of its own. */
@@ -197,16 +200,7 @@ export async function deleteSchedules(c: Conn, deploymentId: string, ref?: strin
     // Every schedule gone: no run a schedule made may wait to start, whichever schedule it was
     // (one left by an older version's race with the scheduler included).
     if (!ref)
-      await tc.db
-        .delete(c.t.flowRuns)
-        .where(
-          and(
-            eq(c.t.flowRuns.deploymentId, deploymentId),
-            eq(c.t.flowRuns.autoScheduled, true),
-            eq(c.t.flowRuns.stateType, "SCHEDULED"),
-            ne(c.t.flowRuns.stateName, "AwaitingRetry"),
-          ),
-        );
+      await tc.db.delete(c.t.flowRuns).where(unstartedAuto(c, eq(c.t.flowRuns.deploymentId, deploymentId)));
   });
   return ids.length;
 }

@@ -32,6 +32,40 @@ for (const backend of backends()) {
       ).deployment;
     }
     const runs = (deploymentId: string) => store.listFlowRuns({ deploymentId, limit: 1000 });
+    /** An auto-scheduled run as a scheduler pass inserts it. */
+    const scheduledRow = (
+      deploymentId: string,
+      flowId: string,
+      scheduleId: string,
+      time: number,
+      name: string,
+    ) => {
+      const at = new Date().toISOString();
+      const t = new Date(time).toISOString();
+      return {
+        id: crypto.randomUUID(),
+        created: at,
+        updated: at,
+        name,
+        flowId,
+        deploymentId,
+        workPoolName: "local",
+        workQueueName: "default",
+        parameters: {},
+        jobVariables: {},
+        tags: [],
+        stateType: "SCHEDULED",
+        stateName: "Scheduled",
+        stateTimestamp: at,
+        expectedStartTime: t,
+        nextScheduledStartTime: t,
+        autoScheduled: true,
+        scheduleId,
+        idempotencyKey: `${deploymentId}:${scheduleId}:${t}:${name}`,
+        runCount: 0,
+        totalRunTime: 0,
+      };
+    };
     const scheduledTimes = async (deploymentId: string) =>
       (await runs(deploymentId))
         .filter((r) => r.state.type === "SCHEDULED")
@@ -121,32 +155,8 @@ for (const backend of backends()) {
         });
         expect(candidates.map((c) => c.deployment_id)).toEqual([d.id]);
         const versions = new Map(candidates.map((c) => [c.id, c.updated]));
-        const row = (i: number, scheduleId: string) => {
-          const t = new Date(now + (i + 1) * HOUR).toISOString();
-          return {
-            id: crypto.randomUUID(),
-            created: at,
-            updated: at,
-            name: `r-${i}`,
-            flowId: candidates[0]!.flow_id,
-            deploymentId: d.id,
-            workPoolName: "local",
-            workQueueName: "default",
-            parameters: {},
-            jobVariables: {},
-            tags: [],
-            stateType: "SCHEDULED",
-            stateName: "Scheduled",
-            stateTimestamp: at,
-            expectedStartTime: t,
-            nextScheduledStartTime: t,
-            autoScheduled: true,
-            scheduleId,
-            idempotencyKey: `${d.id}:${scheduleId}:${t}:${i}`,
-            runCount: 0,
-            totalRunTime: 0,
-          };
-        };
+        const row = (i: number, scheduleId: string) =>
+          scheduledRow(d.id, candidates[0]!.flow_id, scheduleId, now + (i + 1) * HOUR, `r-${i}`);
         const old = candidates[0]!.id;
         // Meanwhile: the schedule is replaced (set-schedule), then another is changed in place.
         await store.replaceSchedules(d.id, [{ schedule: { interval: 60 } }]);
@@ -188,32 +198,9 @@ for (const backend of backends()) {
           expect(candidates.map((c) => c.deployment_id)).toEqual([d.id]);
           const versions = new Map(candidates.map((c) => [c.id, c.updated]));
           const at = new Date(now).toISOString();
-          const t = new Date(now + HOUR).toISOString();
           await pause();
           const rows = [
-            {
-              id: crypto.randomUUID(),
-              created: at,
-              updated: at,
-              name: "late-insert",
-              flowId: candidates[0]!.flow_id,
-              deploymentId: d.id,
-              workPoolName: "local",
-              workQueueName: "default",
-              parameters: {},
-              jobVariables: {},
-              tags: [],
-              stateType: "SCHEDULED",
-              stateName: "Scheduled",
-              stateTimestamp: at,
-              expectedStartTime: t,
-              nextScheduledStartTime: t,
-              autoScheduled: true,
-              scheduleId: candidates[0]!.id,
-              idempotencyKey: `${d.id}:${candidates[0]!.id}:${t}:${now}`,
-              runCount: 0,
-              totalRunTime: 0,
-            },
+            scheduledRow(d.id, candidates[0]!.flow_id, candidates[0]!.id, now + HOUR, "late-insert"),
           ];
           expect(await store.insertScheduledRuns(rows, at, versions)).toBe(0);
           await store.setDeploymentPaused(d.id, false);

@@ -4,8 +4,6 @@ import {
   type FlowRun,
   isTerminal,
   parseStateFilter,
-  STATE_TYPES,
-  type StateType,
   WeirError,
 } from "../../model/index.ts";
 import { callerOf, requireParent, requireRuns } from "../callers.ts";
