@@ -64,7 +64,15 @@ export function register(program: Command): void {
     .action(async (opts) => {
       const { registry } = await import("./lib/registry.ts");
       const { defaultBaseJobTemplate } = await import("../core/infra/index.ts");
-      const infra = registry().requireInfrastructure(opts.type, "--type");
+      const { WeirError } = await import("../core/model/index.ts");
+      const infra = (() => {
+        try {
+          return registry().requireInfrastructure(opts.type, "--type");
+        } catch (err) {
+          // A flag's value: a usage error (exit 2), as every other flag's.
+          throw err instanceof WeirError ? new WeirError("USAGE", err.message) : err;
+        }
+      })();
       const text = `${JSON.stringify(defaultBaseJobTemplate(infra), null, 2)}\n`;
       if (opts.file) {
         const { writeFileSync } = await import("node:fs");

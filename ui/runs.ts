@@ -3,10 +3,13 @@ import { html, raw } from "hono/html";
 import { streamSSE } from "hono/streaming";
 import type { ApiContext } from "../core/api/index.ts";
 import {
+  describeError,
   type FlowRun,
   isTerminal,
   LOG_LEVELS,
   levelName,
+  NAMED_STATES,
+  parseStateFilter,
   STATE_TYPES,
   type StateType,
 } from "../core/model/index.ts";
@@ -34,8 +37,16 @@ export function runPages(app: Hono, ctx: ApiContext): void {
       }
       return new Date(t).toISOString();
     };
+    // A state type or a named state (Late, AwaitingRetry, Retrying); another word is said, not ignored.
+    let states: { types: StateType[]; names: string[] } = { types: [], names: [] };
+    try {
+      if (state) states = parseStateFilter([q.state ?? ""], "State", "INVALID");
+    } catch (err) {
+      problems.push(describeError(err));
+    }
     const filter = {
-      stateTypes: (STATE_TYPES as readonly string[]).includes(state) ? [state as StateType] : undefined,
+      stateTypes: states.types,
+      stateNames: states.names,
       deploymentId: q.deployment || undefined,
       flowName: q.flow || undefined,
       tag: q.tag || undefined,
@@ -57,9 +68,12 @@ export function runPages(app: Hono, ctx: ApiContext): void {
         "Flow runs",
         html`<h1>Flow runs</h1>
         <form class="filters" method="get" action="/" role="search" aria-label="Filter runs">
-          <label>State<select name="state"><option value="">any</option>${STATE_TYPES.map(
+          <label>State<select name="state"><option value="">any</option>${[
+            ...STATE_TYPES,
+            ...Object.keys(NAMED_STATES),
+          ].map(
             (s) =>
-              html`<option value="${s}"${s === state ? raw(" selected") : ""}>${s.toLowerCase()}</option>`,
+              html`<option value="${s}"${s === state ? raw(" selected") : ""}>${NAMED_STATES[s] ?? s.toLowerCase()}</option>`,
           )}</select></label>
           <label>Deployment<select name="deployment"><option value="">any</option>${deployments.map(
             (d) =>

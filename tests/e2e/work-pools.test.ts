@@ -29,6 +29,10 @@ describe("work pools with a base job template", () => {
   test("get-default-base-job-template prints the type's template; an edited one is taken by create", async () => {
     const r = await env.cli(["work-pool", "get-default-base-job-template", "--type", "process"]);
     expect(r.code).toBe(0);
+    // An unknown type is the flag's mistake: exit 2, naming the types there are.
+    const bogus = await env.cli(["work-pool", "get-default-base-job-template", "--type", "procss"]);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toContain('--type: work pool type "procss" is not known (did you mean "process"?)');
     const template = JSON.parse(r.stdout);
     expect(Object.keys(template)).toEqual(["job_configuration", "variables"]);
     template.variables.properties.env.default = { GREETING: "from-the-pool", TEAM: "pool" };

@@ -152,6 +152,11 @@ describe("a run's page", () => {
     const run = await store.getFlowRun(started.location!.split("/").at(-1)!.split("?")[0]!);
     const list = await b.go("GET", "/");
     expect(list.text).toContain('<th scope="col">Start</th>');
+    // The state filter takes named states; another word is said, not ignored.
+    expect((await b.go("GET", "/?state=bogus")).text).toContain(
+      "State &quot;bogus&quot; is not a state type or named state",
+    );
+    expect((await b.go("GET", "/?state=LATE")).text).toContain('<option value="LATE" selected>Late</option>');
     expect(list.text).toContain(
       `title="when it is scheduled to start">${run.expected_start_time!.replace("T", " ").slice(0, 19)} UTC`,
     );
