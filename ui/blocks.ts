@@ -282,7 +282,9 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
             : html`<p class="mute">No variables yet.</p>`
         }
         <h2 id="variable-form" class="act admin">${o.edit ? `Edit variable ${o.edit.name}` : "Set a variable"}</h2>
-        <form method="post" action="/variables" class="act admin" novalidate>${csrfField(ui.csrf)}
+        <form method="post" action="/variables" class="act admin" novalidate>${csrfField(ui.csrf)}${
+          o.edit ? raw('<input type="hidden" name="editing" value="1">') : ""
+        }
           <div class="field"><label for="v-name">Name</label><input id="v-name" name="name" required value="${o.form?.name ?? o.edit?.name ?? ""}"${o.edit ? raw(" readonly") : ""}></div>
           <div class="field"><label for="v-value">Value</label><div class="hint" id="v-value-hint">JSON (such as 42, true, "text" or {"a": 1}); anything else is kept as text.</div>
           <textarea id="v-value" name="value" aria-describedby="v-value-hint">${o.form?.value ?? (o.edit ? JSON.stringify(o.edit.value) : "")}</textarea></div>
@@ -312,6 +314,17 @@ export function blockPages(app: Hono, ctx: ApiContext): void {
     if (!form)
       return variableForm(c, ui, await variables(ui), { problem: "The form expired: send it again." });
     const name = (form.name ?? "").trim();
+    // "Set a variable" makes a new one: a name in use is changed through its Edit link, which
+    // shows its value and tags, not replaced with what this form holds.
+    if (
+      form.editing !== "1" &&
+      name &&
+      (await ui.api("GET", `/api/variables/${encodeURIComponent(name)}`)).ok
+    )
+      return variableForm(c, ui, await variables(ui), {
+        form,
+        problem: `Not saved: variable ${name} already exists; use its Edit link to change it (its value and tags are kept until you do)`,
+      });
     const text = form.value ?? "";
     let value: unknown = text;
     try {

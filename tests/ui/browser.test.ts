@@ -272,6 +272,12 @@ describe.skipIf(!!missing)("the UI in Chromium", () => {
     await p.getByLabel("Value").fill('"eu-west"');
     await p.getByRole("button", { name: "Save variable" }).click();
     await p.getByText("Variable region saved.").waitFor();
+    // Setting it again from the new-variable form does not replace it (and its tags) unseen.
+    await p.getByLabel("Name").fill("region");
+    await p.getByLabel("Value").fill('"elsewhere"');
+    await p.getByRole("button", { name: "Save variable" }).click();
+    await p.getByText("variable region already exists; use its Edit link to change it").waitFor();
+    expect((await getJson(`${env.apiUrl}/variables/region`)).value).toBe("eu-west");
     await p.getByRole("link", { name: "Edit variable region" }).click();
     await p.getByLabel("Value").fill('{"name": "eu-central"}');
     await p.getByRole("button", { name: "Save variable" }).click();
