@@ -175,8 +175,8 @@ export function runPages(app: Hono, ctx: ApiContext): void {
         )}</ol></div>
         <section id="tasks"><h2>Task runs (${tasks.length})</h2>${
           tasks.length
-            ? html`<div class="box"><table><thead><tr><th scope="col">Task</th><th scope="col">State</th><th scope="col">Started</th><th scope="col">Ended</th><th scope="col">Message</th></tr></thead><tbody>
-          ${tasks.map((t) => html`<tr><td>${t.name}</td><td>${stateBadge(t.state.type, t.state.name)}</td><td>${when(t.start_time)}</td><td>${when(t.end_time)}</td><td>${t.state.message ?? ""}</td></tr>`)}</tbody></table></div>`
+            ? html`<div class="box"><table><thead><tr><th scope="col">Task</th><th scope="col">State</th><th scope="col">Attempts</th><th scope="col">Started</th><th scope="col">Ended</th><th scope="col">Message</th></tr></thead><tbody>
+          ${tasks.map((t) => html`<tr><td>${t.name}</td><td>${stateBadge(t.state.type, t.state.name)}</td><td>${t.run_count}</td><td>${when(t.start_time)}</td><td>${when(t.end_time)}</td><td>${t.state.message ?? ""}</td></tr>`)}</tbody></table></div>`
             : html`<p class="mute">No task runs.</p>`
         }</section>
         <section id="subflows"><h2>Subflow runs (${children.length})</h2>${

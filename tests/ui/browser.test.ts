@@ -167,6 +167,8 @@ describe.skipIf(!!missing)("the UI in Chromium", () => {
     expect(shown.at(-1)).toContain("line 7999");
     expect(await p.locator("#left-out").textContent()).toContain("Older lines are no longer shown here.");
     await p.locator("#tasks h2").getByText("Task runs (1)").waitFor({ timeout: 30_000 });
+    expect(await p.locator("#tasks th").nth(2).textContent()).toBe("Attempts");
+    expect(await p.locator("#tasks td").nth(2).textContent()).toBe("1");
     // Opened again on the long log, it keeps its last lines when more arrive (not only the new ones).
     await p.reload();
     expect(await p.locator("#left-out").textContent()).toContain("Showing the last 5,000 of 8,001 lines.");
