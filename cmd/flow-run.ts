@@ -30,7 +30,12 @@ export function register(program: Command): void {
         limit: opts.limit,
       });
       if (opts.json) return printJson(runs);
-      if (runs.length === 0) return console.log("No flow runs yet");
+      if (runs.length === 0)
+        return console.log(
+          opts.deployment || opts.flow || opts.state
+            ? "No flow runs match these filters"
+            : "No flow runs yet",
+        );
       printTable(
         ["NAME", "FLOW/DEPLOYMENT", "STATE", "CREATED", "DURATION", "ID"],
         runs.map((r) => [

@@ -13,7 +13,9 @@ export function register(program: Command): void {
     .argument("<name>", "variable name")
     .argument("<value>", "value")
     .action(async (name, raw) => {
-      const { parseValue } = await import("../core/model/index.ts");
+      const { parseValue, WeirError } = await import("../core/model/index.ts");
+      if (!name.trim())
+        throw new WeirError("USAGE", "A variable's name must not be empty (weir variable set NAME VALUE)");
       await client().setVariable(name, parseValue(raw));
       console.log(`Set variable ${name}`);
     });

@@ -105,7 +105,7 @@ export function databaseFull(err: unknown): WeirError | null {
 }
 
 /** API paths anyone may read, with auth on too: liveness, readiness and the API's description. */
-const PUBLIC_PATHS = new Set(["/api", "/api/health", "/api/ready", "/api/openapi.json"]);
+const PUBLIC_PATHS = new Set(["/api", "/api/", "/api/health", "/api/ready", "/api/openapi.json"]);
 
 /** Names an open (loopback) server answers to; host.docker.internal is how containers reach it. */
 export const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]", "::1", "host.docker.internal"];
@@ -224,6 +224,7 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
   // address the server prints (/api) leads to it.
   app.get("/api/openapi.json", (c) => c.json(doc));
   app.get("/api", (c) => c.redirect("/api/openapi.json", 302));
+  app.get("/api/", (c) => c.redirect("/api/openapi.json", 302));
 
   options.extend?.(app as unknown as Hono, ctx);
 

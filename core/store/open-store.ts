@@ -26,6 +26,17 @@ export function databaseUrl(pathOrUrl: string): string {
 function checkAddress(url: string): void {
   const shown = redactUrl(url);
   const fix = "(check --db / WEIR_DATABASE_URL)";
+  if (url.trim() === "") throw new WeirError("INVALID", `The database address is empty ${fix}`);
+  if (/^(postgres|postgresql|libsql|https?|wss?):(?!\/\/)/i.test(url))
+    throw new WeirError(
+      "INVALID",
+      `The database address ${shown} has a scheme without "//": write it as postgres://USER:PASSWORD@HOST:PORT/DB (or libsql://, https://) ${fix}`,
+    );
+  if (!url.includes("://") && /^[^/\s:@]+(:[^@\s]*)?@[^/\s@]+/.test(url))
+    throw new WeirError(
+      "INVALID",
+      `The database address ${shown} looks like a PostgreSQL address without its scheme: write it as postgres://USER:PASSWORD@HOST:PORT/DB ${fix}`,
+    );
   if (url !== url.trim())
     throw new WeirError(
       "INVALID",
@@ -165,6 +176,13 @@ export function redactUrl(url: string): string {
   // The user part runs to the last @ (a password may hold @ / ? # unencoded), and the query may
   // carry a password or a token of its own.
   const m = /^(\s*[a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(url);
-  const hidden = m && m[2]!.includes("@") ? `${m[1]}***${m[2]!.slice(m[2]!.lastIndexOf("@"))}` : url;
+  const at = url.lastIndexOf("@");
+  const hidden =
+    m && m[2]!.includes("@")
+      ? `${m[1]}***${m[2]!.slice(m[2]!.lastIndexOf("@"))}`
+      : // No "//": whatever precedes an @ may be a user and password all the same (postgres:u:pw@h).
+        at > 0 && !url.startsWith("/")
+        ? `${/^([a-z][a-z0-9+.-]*:)/i.exec(url)?.[1] ?? ""}***${url.slice(at)}`
+        : url;
   return hidden.replace(/((?:^|[?&;\s])(?:password|sslpassword|authToken|token)=)[^&\s]*/gi, "$1***");
 }

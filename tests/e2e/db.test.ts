@@ -188,6 +188,10 @@ describe("database addresses", () => {
           "looks like a libpq key=value string",
         ],
         ["password=OnePW123", "looks like a libpq key=value string"],
+        ["postgresql:/u:SlashPW1@h/db", 'has a scheme without "//"'],
+        ["postgres:u:ColonPW1@h/db", 'has a scheme without "//"'],
+        ["u:BarePW1@h/db", "looks like a PostgreSQL address without its scheme"],
+        ["", "The database address is empty"],
         ["Postgres://weir:CasePW1@127.0.0.1:5730/weir", "write the scheme in lower case (postgres://)"],
         [" postgres://weir:SpacePW1@127.0.0.1:1/weir", "has spaces around it"],
         ["postgres://w2:Ab/Cd+Ef=Gh#IjPW?Kl@127.0.0.1:1/weir", "must be percent-encoded"],
@@ -202,7 +206,18 @@ describe("database addresses", () => {
         const line = errorLine(r);
         expect(line.stack).toBe(false);
         expect(line.line).toContain(said);
-        for (const secret of ["TypoPW1", "KvPW123", "SpacePW1", "Gh#IjPW", "QueryPW1", "OnePW123", "CasePW1"])
+        for (const secret of [
+          "TypoPW1",
+          "KvPW123",
+          "SpacePW1",
+          "Gh#IjPW",
+          "QueryPW1",
+          "OnePW123",
+          "CasePW1",
+          "SlashPW1",
+          "ColonPW1",
+          "BarePW1",
+        ])
           expect(r.stdout + r.stderr).not.toContain(secret);
       }
       // Nothing was created in the folder it ran in.

@@ -147,7 +147,13 @@ describe("flags checked before anything is asked of the server (exit 2)", () => 
       'weir: --state "Crashd" is not a state type or named state (did you mean CRASHED?); use SCHEDULED, PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, CRASHED, PAUSED, CANCELLING, LATE, AWAITINGRETRY, RETRYING',
     ]);
     expect((await env.cli(["flow-run", "ls", "--state", "failed,crashed"])).code).toBe(0);
-    expect((await env.cli(["flow-run", "ls", "--state", "late,AwaitingRetry"])).code).toBe(0);
+    const none = await env.cli(["flow-run", "ls", "--state", "late,AwaitingRetry"]);
+    expect([none.code, none.stdout.trim()]).toEqual([0, "No flow runs match these filters"]);
+    const empty = await env.cli(["variable", "set", "", "1"]);
+    expect([empty.code, errorLine(empty).line]).toEqual([
+      2,
+      "weir: A variable's name must not be empty (weir variable set NAME VALUE)",
+    ]);
     const prewarm = await env.cli(["agent", "--pool", "local", "--isolation", "none", "--prewarm", "3"]);
     expect(prewarm.code).toBe(2);
     expect(prewarm.stderr).toContain("--prewarm has no effect with --isolation none");
