@@ -69,3 +69,42 @@ export async function callApp(
   });
   return { status: res.status, json: (await res.json()) as any, headers: res.headers };
 }
+
+/** An auto-scheduled run row as a scheduler pass inserts it (store.insertScheduledRuns). */
+export function scheduledRunRow(o: {
+  deploymentId: string;
+  flowId: string;
+  scheduleId: string;
+  /** Its scheduled start (ISO 8601). */
+  time: string;
+  name: string;
+  id?: string;
+  idempotencyKey?: string;
+  /** When it was made (default now). */
+  created?: string;
+}) {
+  const at = o.created ?? new Date().toISOString();
+  return {
+    id: o.id ?? crypto.randomUUID(),
+    created: at,
+    updated: at,
+    name: o.name,
+    flowId: o.flowId,
+    deploymentId: o.deploymentId,
+    workPoolName: "local",
+    workQueueName: "default",
+    parameters: {},
+    jobVariables: {},
+    tags: [],
+    stateType: "SCHEDULED",
+    stateName: "Scheduled",
+    stateTimestamp: at,
+    expectedStartTime: o.time,
+    nextScheduledStartTime: o.time,
+    autoScheduled: true,
+    scheduleId: o.scheduleId,
+    idempotencyKey: o.idempotencyKey ?? `${o.deploymentId}:${o.scheduleId}:${o.time}:${o.name}`,
+    runCount: 0,
+    totalRunTime: 0,
+  };
+}

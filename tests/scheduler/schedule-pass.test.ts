@@ -4,6 +4,7 @@ import { DEFAULT_SETTINGS, schedulePass } from "../../core/scheduler/index.ts";
 import { DateExpander } from "../../core/schedules/index.ts";
 import type * as q from "../../core/store/index.ts";
 
+import { scheduledRunRow } from "../helpers.ts";
 import { backends, type TestStore } from "../store/backends.ts";
 
 for (const backend of backends()) {
@@ -39,33 +40,7 @@ for (const backend of backends()) {
       scheduleId: string,
       time: number,
       name: string,
-    ) => {
-      const at = new Date().toISOString();
-      const t = new Date(time).toISOString();
-      return {
-        id: crypto.randomUUID(),
-        created: at,
-        updated: at,
-        name,
-        flowId,
-        deploymentId,
-        workPoolName: "local",
-        workQueueName: "default",
-        parameters: {},
-        jobVariables: {},
-        tags: [],
-        stateType: "SCHEDULED",
-        stateName: "Scheduled",
-        stateTimestamp: at,
-        expectedStartTime: t,
-        nextScheduledStartTime: t,
-        autoScheduled: true,
-        scheduleId,
-        idempotencyKey: `${deploymentId}:${scheduleId}:${t}:${name}`,
-        runCount: 0,
-        totalRunTime: 0,
-      };
-    };
+    ) => scheduledRunRow({ deploymentId, flowId, scheduleId, time: new Date(time).toISOString(), name });
     const scheduledTimes = async (deploymentId: string) =>
       (await runs(deploymentId))
         .filter((r) => r.state.type === "SCHEDULED")

@@ -4,6 +4,7 @@
 // tests/e2e/limits.test.ts.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type * as q from "../../core/store/index.ts";
+import { scheduledRunRow } from "../helpers.ts";
 import { backends, type TestStore } from "./backends.ts";
 
 for (const backend of backends()) {
@@ -171,29 +172,18 @@ for (const backend of backends()) {
         expect(schedule!.max_active_runs).toBe(1);
         const base = await store.getDeployment(deployment.id);
         const at = new Date(Date.now() - 60_000).toISOString();
-        const rows = [1, 2].map((i) => ({
-          id: `01a00000-0000-7000-8000-00000000000${i}`,
-          created: at,
-          updated: at,
-          name: `scheduled-${i}`,
-          flowId: base.flow_id,
-          deploymentId: base.id,
-          workPoolName: "local",
-          workQueueName: "default",
-          parameters: {},
-          jobVariables: {},
-          tags: [],
-          stateType: "SCHEDULED",
-          stateName: "Scheduled",
-          stateTimestamp: at,
-          expectedStartTime: at,
-          nextScheduledStartTime: at,
-          autoScheduled: true,
-          scheduleId: schedule!.id,
-          idempotencyKey: `test-${i}`,
-          runCount: 0,
-          totalRunTime: 0,
-        }));
+        const rows = [1, 2].map((i) =>
+          scheduledRunRow({
+            id: `01a00000-0000-7000-8000-00000000000${i}`,
+            created: at,
+            name: `scheduled-${i}`,
+            flowId: base.flow_id,
+            deploymentId: base.id,
+            scheduleId: schedule!.id,
+            time: at,
+            idempotencyKey: `test-${i}`,
+          }),
+        );
         await store.insertScheduledRuns(rows, at);
         const manual = await run(deployment.id);
         const got = (await claim(10)).map((r) => r.id);
