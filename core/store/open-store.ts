@@ -173,16 +173,12 @@ function filePath(url: string): string {
 
 /** Never print credentials embedded in a database URL. */
 export function redactUrl(url: string): string {
-  // The user part runs to the last @ (a password may hold @ / ? # unencoded), and the query may
-  // carry a password or a token of its own.
-  const m = /^(\s*[a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(url);
+  // The user part runs from the scheme to the last @ (a password may hold @ / ? # unencoded, and
+  // a mistyped address may lack "//"); the query may carry a password or a token of its own.
   const at = url.lastIndexOf("@");
   const hidden =
-    m && m[2]!.includes("@")
-      ? `${m[1]}***${m[2]!.slice(m[2]!.lastIndexOf("@"))}`
-      : // No "//": whatever precedes an @ may be a user and password all the same (postgres:u:pw@h).
-        at > 0 && !url.startsWith("/")
-        ? `${/^([a-z][a-z0-9+.-]*:)/i.exec(url)?.[1] ?? ""}***${url.slice(at)}`
-        : url;
+    at > 0 && !url.startsWith("/")
+      ? `${/^\s*[a-z][a-z0-9+.-]*:(\/\/)?/i.exec(url)?.[0] ?? ""}***${url.slice(at)}`
+      : url;
   return hidden.replace(/((?:^|[?&;\s])(?:password|sslpassword|authToken|token)=)[^&\s]*/gi, "$1***");
 }
