@@ -279,7 +279,7 @@ export const buildDockerImage = defineStep({
         useProjectIgnore: auto,
         keep: auto ? [] : [rel],
       });
-      const entries = fileEntries(files);
+      const entries = fileEntries(auto ? files.filter((f) => f.rel !== ".dockerignore") : files);
       if (auto) {
         // The generated Dockerfile goes into the build context only: the project folder is not
         // written to (persist_dockerfile keeps a copy, as in Prefect).
@@ -293,7 +293,13 @@ export const buildDockerImage = defineStep({
           basename(contextDir),
           dependencyFiles(contextDir, new Set(files.map((f) => f.rel))),
         );
-        entries.push({ name: AUTO_DOCKERFILE, data: text });
+        // The daemon reads the Dockerfile, then drops what the context's .dockerignore lists from
+        // what COPY sees: the generated file stays out of the image. The project's own
+        // .dockerignore has been applied already (to `files`), so this one takes its place.
+        entries.push(
+          { name: AUTO_DOCKERFILE, data: text },
+          { name: ".dockerignore", data: `${AUTO_DOCKERFILE}\n.dockerignore\n` },
+        );
         if (args.persist_dockerfile) {
           writeFileSync(resolve(ctx.cwd, args.dockerfile_output_path), text);
           ctx.log.info(`Wrote the generated Dockerfile to ${args.dockerfile_output_path}`);

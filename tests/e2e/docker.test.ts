@@ -173,6 +173,10 @@ deployments:
     expect(ls.length).toBe(1);
     const secret = await api(`/containers/${ls[0]!.Id}/archive?path=/opt/weir/shipped/local.secret`);
     expect(secret.status).toBe(404);
+    // Nor is the Dockerfile Weir generated, nor the ignore file that kept it out.
+    for (const f of ["Dockerfile.weir-auto", ".dockerignore"])
+      expect((await api(`/containers/${ls[0]!.Id}/archive?path=/opt/weir/shipped/${f}`)).status).toBe(404);
+    expect((await api(`/containers/${ls[0]!.Id}/archive?path=/opt/weir/shipped/data.txt`)).status).toBe(200);
   });
 
   test("an image only the registry has is pulled with the pool template's credentials", async () => {
