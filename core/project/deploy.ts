@@ -23,8 +23,8 @@ import type { Registry } from "../plugin/index.ts";
 import { runlessNote } from "../schedules/index.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { consoleLogger } from "../sdk/logger.ts";
-import { type ProgressSink, runSteps } from "../steps/index.ts";
-import { applyValues, resolveVariables, valueNames } from "../templating/index.ts";
+import { type ProgressSink, runSteps, type StepsOptions } from "../steps/index.ts";
+import { applyValues, resolveVariables, valuePlaces } from "../templating/index.ts";
 import type { DeploymentSpec, Project } from "./load-project.ts";
 import { selectDeployments } from "./select.ts";
 import { formatAt } from "./source-error.ts";
@@ -175,12 +175,19 @@ function placed(project: Project, p: PlannedDeployment, overlay: DeployOverlay, 
  * they are left out (Prefect's rule), which a typo makes silent. Said, with the near name; a
  * misspelt `prefect.variables` / `prefect.blocks` namespace is named too.
  */
-function unknownOutputNotes(fields: Record<string, unknown>, outputs: Record<string, unknown>): string[] {
+function unknownOutputNotes(
+  fields: Record<string, unknown>,
+  outputs: Record<string, unknown>,
+  where: (path: (string | number)[]) => string | undefined,
+): string[] {
   const notes: string[] = [];
   const ids = Object.keys(outputs).filter((k) => outputs[k] && typeof outputs[k] === "object");
-  for (const name of valueNames(fields)) {
+  const said = new Set<string>();
+  for (const { path, name } of valuePlaces(fields)) {
     const [root, second] = name.split(/[.[]/);
-    if (root! in outputs) continue;
+    if (root! in outputs || said.has(name)) continue;
+    said.add(name);
+    const at = where(path);
     const space =
       (root === "prefect" || root === "weir") && second
         ? didYouMean(second, ["variables", "blocks"])
@@ -189,7 +196,7 @@ function unknownOutputNotes(fields: Record<string, unknown>, outputs: Record<str
       ? `${root}.${space}${name.slice(root!.length + 1 + second!.length)}`
       : didYouMean(root!, ids);
     notes.push(
-      `{{ ${name} }} names no output of a build or push step${ids.length ? ` (there are: ${ids.join(", ")})` : ""}; it is left out${near ? ` (did you mean {{ ${space ? near : name.replace(root!, near)} }}?)` : ""}`,
+      `${at ? `${at}: ` : ""}{{ ${name} }} names no output of a build or push step${ids.length ? ` (there are: ${ids.join(", ")})` : ""}; it is left out${near ? ` (did you mean {{ ${space ? near : name.replace(root!, near)} }}?)` : ""}`,
     );
   }
   return notes;
@@ -408,7 +415,7 @@ export async function deployOne(
     const push = ov.push ? (p.spec.push ?? []) : (project.push ?? []);
     const secrets: string[] = [];
     const resolve = makeResolver(client, secrets, run.registry);
-    const ctx = {
+    const ctx: StepsOptions = {
       registry: run.registry,
       env: run.env,
       cwd: project.dir,
@@ -421,6 +428,12 @@ export async function deployOne(
     const cwd = process.cwd();
     let outputs: Record<string, unknown> = {};
     let section: "build" | "push" = "build";
+    const stepPath = (i: number) => (ov[section] ? ["deployments", p.index, section, i] : [section, i]);
+    ctx.at = (i) => {
+      if (!project.posOf) return undefined;
+      const pos = project.posOf(stepPath(i));
+      return `${pos.file}:${pos.line}:${pos.col}`;
+    };
     try {
       process.chdir(project.dir);
       if (build.length) outputs = await runSteps(build, ctx, outputs);
@@ -430,10 +443,13 @@ export async function deployOne(
       // A step that failed is placed at the step, in the deployment or at the top of the file.
       const step = err instanceof WeirError ? err.fields.step : undefined;
       if (typeof step !== "number" || !project.source || !project.posOf) throw err;
-      const path = ov[section] ? ["deployments", p.index, section, step] : [section, step];
       throw new WeirError(
         err instanceof WeirError ? err.code : "FAILED",
-        formatAt(project.posOf(path), `deployment "${p.name}": ${describeError(err)}`, project.source),
+        formatAt(
+          project.posOf(stepPath(step)),
+          `deployment "${p.name}": ${describeError(err)}`,
+          project.source,
+        ),
         { cause: err },
       );
     } finally {
@@ -460,7 +476,14 @@ export async function deployOne(
     // resolved on every run, where they are used.
     const storedPull = applyValues(pull, outputs, { removeNotSet: false, env: false }) as unknown[];
     const { pull_steps: _unused, job_variables, ...fields } = deploymentBody(project, p, overlay, storedPull);
-    notes.push(...unknownOutputNotes({ ...fields, job_variables }, outputs));
+    notes.push(
+      ...unknownOutputNotes({ ...fields, job_variables }, outputs, (path) => {
+        if (!project.posOf) return undefined;
+        // Job variables are written under work_pool in the file.
+        const pos = p.spec.fieldPos(path[0] === "job_variables" ? ["work_pool", ...path] : path);
+        return `${pos.file}:${pos.line}:${pos.col}`;
+      }),
+    );
     const items = (fields as { schedules?: { schedule: unknown }[] }).schedules ?? [];
     for (const [i, item] of items.entries()) {
       const note = runlessNote(item.schedule);

@@ -38,6 +38,8 @@ export interface StepsOptions {
    * `./steps/notify.ts:main`, on an agent); throws. Absent: anywhere (a deploy on its own machine).
    */
   confine?: (file: string, what: string) => void;
+  /** Where step i is written (`weir.yaml:12:5`), to place warnings; absent: not from a file. */
+  at?: (step: number) => string | undefined;
 }
 
 /**
@@ -138,8 +140,9 @@ export async function runSteps(
     const unknownRefs = [...valueNames(raw)].filter((n) => !(n.split(/[.[]/)[0]! in outputs));
     if (unknownRefs.length > 0) {
       const known = Object.keys(outputs);
+      const where = opts.at?.(i);
       opts.log.warning(
-        `${label}: ${unknownRefs.map((n) => `{{ ${n} }}`).join(", ")} names no output of an earlier step (${known.length ? `there are: ${known.join(", ")}` : "no earlier step has an output"}); it is left out, so the argument's default applies`,
+        `${where ? `${where}: ` : ""}${label}: ${unknownRefs.map((n) => `{{ ${n} }}`).join(", ")} names no output of an earlier step (${known.length ? `there are: ${known.join(", ")}` : "no earlier step has an output"}); it is left out, so the argument's default applies`,
       );
     }
     try {

@@ -1,4 +1,11 @@
-export { kindOf, type Placeholder, placeholders, valueNames, wholePlaceholder } from "./placeholders.ts";
+export {
+  kindOf,
+  type Placeholder,
+  placeholders,
+  valueNames,
+  valuePlaces,
+  wholePlaceholder,
+} from "./placeholders.ts";
 export {
   type ApplyOptions,
   applyValues,

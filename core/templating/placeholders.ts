@@ -66,9 +66,20 @@ export function getPath(root: unknown, path: (string | number)[]): unknown {
 export const asText = (v: unknown): string => (typeof v === "string" ? v : (JSON.stringify(v) ?? ""));
 
 /** The names of the {{ step-output }} placeholders anywhere in a value (strings inside it). */
-export function valueNames(x: unknown, out = new Set<string>()): Set<string> {
+export function valueNames(x: unknown): Set<string> {
+  return new Set(valuePlaces(x).map((p) => p.name));
+}
+
+/** Each {{ step-output }} placeholder in a value, with the path of the string that holds it. */
+export function valuePlaces(
+  x: unknown,
+  path: (string | number)[] = [],
+  out: { path: (string | number)[]; name: string }[] = [],
+): { path: (string | number)[]; name: string }[] {
   if (typeof x === "string") {
-    for (const p of placeholders(x)) if (p.kind === "value") out.add(p.name);
-  } else if (x && typeof x === "object") for (const y of Object.values(x)) valueNames(y, out);
+    for (const p of placeholders(x)) if (p.kind === "value") out.push({ path, name: p.name });
+  } else if (Array.isArray(x)) for (const [i, y] of x.entries()) valuePlaces(y, [...path, i], out);
+  else if (x && typeof x === "object")
+    for (const [k, y] of Object.entries(x)) valuePlaces(y, [...path, k], out);
   return out;
 }

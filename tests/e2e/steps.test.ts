@@ -81,7 +81,7 @@ deployments:
     entrypoint: flows/hello.ts:hello
     work_pool: { name: local }
     build:
-      - weir.steps.run_shell_script: { script: "true" }
+      - weir.steps.run_shell_script: { script: "true", stream_output: "{{ nope.flag }}" }
       - weir.steps.run_shell_script: { script: "false" }
 `,
     });
@@ -94,6 +94,10 @@ deployments:
       'weir.yaml:13:9: deployment "own": step 2 "weir.steps.run_shell_script" failed: command `false` exited with code 1',
     );
     expect(r.stdout).toContain("0 deployed, 2 failed");
+    // A placeholder naming no earlier step's output is a warning placed at its step.
+    expect(r.stdout + r.stderr).toContain(
+      'weir.yaml:12:9: step 1 "weir.steps.run_shell_script": {{ nope.flag }} names no output of an earlier step',
+    );
   });
 
   test("a package step installed by the binary, a local module, three deployments sharing anchors", async () => {
@@ -112,7 +116,7 @@ deployments:
     expect(r.stdout).toContain("4 deployed, 0 failed");
     // Placeholders that name no output are left out, and the deploy says so with the near name.
     expect(r.stdout).toContain(
-      "{{ gret.said }} names no output of a build or push step (there are: greet, stamp); it is left out (did you mean {{ greet.said }}?)",
+      "weir.yaml:28:25: {{ gret.said }} names no output of a build or push step (there are: greet, stamp); it is left out (did you mean {{ greet.said }}?)",
     );
     expect(r.stdout).toContain("(did you mean {{ prefect.variables.x }}?)");
     // the local step printed the secret it was given: scrubbed
