@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { type Command, Option } from "@commander-js/extra-typings";
 import { WeirError } from "../core/model/index.ts";
 import { collect, nonNegativeInt, positiveInt } from "./lib/options.ts";
+import { stamped } from "./lib/output.ts";
 
 export function register(program: Command): void {
   program
@@ -63,14 +64,16 @@ export function register(program: Command): void {
         prewarm: opts.prewarm,
         isolation: opts.isolation,
         allowDirs: opts.allowDir,
-        log: (m) => console.log(`${new Date().toISOString()} ${m}`),
+        log: (m) => console.log(stamped(m)),
       });
       await agent.start();
       // A token revoked or expired while the agent runs: it stops (runs in progress finish with
       // tokens of their own) and exits 1 instead of failing its heartbeats for ever.
       const refused = agent.refused.then(async (err) => {
         console.log(
-          `${new Date().toISOString()} The server refuses this agent's token (revoked or expired): stopping; waiting for ${agent.runningCount} running flow run(s)`,
+          stamped(
+            `The server refuses this agent's token (revoked or expired): stopping; waiting for ${agent.runningCount} running flow run(s)`,
+          ),
         );
         await agent.stop();
         throw err;

@@ -1,5 +1,6 @@
 import type { Command } from "@commander-js/extra-typings";
 import { defaultDatabase } from "./lib/options.ts";
+import { stamped } from "./lib/output.ts";
 
 export function register(program: Command): void {
   program
@@ -21,9 +22,7 @@ export function register(program: Command): void {
         authToken: process.env.WEIR_DATABASE_AUTH_TOKEN,
         poolSize: config.databasePoolSize,
       });
-      const scheduler = new Scheduler(store, settings, (m) =>
-        console.log(`${new Date().toISOString()} ${m}`),
-      );
+      const scheduler = new Scheduler(store, settings, (m) => console.log(stamped(m)));
       scheduler.start();
       console.log(`Weir scheduler on ${redactUrl(store.url)}: a pass every ${settings.loopMs / 1000} s`);
       await untilSignal(async () => {

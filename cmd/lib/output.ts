@@ -31,6 +31,9 @@ export function stateColor(type: StateType | string): (s: string) => string {
   }
 }
 
+/** A line of a long-running process's log (server, agent, scheduler): the time first. */
+export const stamped = (m: string): string => `${new Date().toISOString()} ${m}`;
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

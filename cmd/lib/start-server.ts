@@ -12,6 +12,7 @@ import { DateExpander } from "../../core/schedules/index.ts";
 import { openStore, redactUrl, SERVER_SEEN_MS } from "../../core/store/index.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { uiRoutes } from "../../ui/index.ts";
+import { stamped } from "./output.ts";
 import { registry } from "./registry.ts";
 import { loadKeys, unopenableSecrets } from "./secret-key.ts";
 import { isLoopbackHost, serverAuth } from "./server-auth.ts";
@@ -67,7 +68,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
   const scheduler = new Scheduler(
     store,
     config.scheduler,
-    (m) => console.log(m),
+    (m) => console.log(stamped(m)),
     undefined,
     new DateExpander(config.limits.scheduleTimeBoxMs),
   );
@@ -84,17 +85,21 @@ export async function startServer(o: ServerOptions): Promise<void> {
       if (downSince === null) {
         downSince = Date.now();
         console.error(
-          `weir server: the database cannot be reached (${firstLine(err)}); requests get 503 until it is back`,
+          stamped(
+            `weir server: the database cannot be reached (${firstLine(err)}); requests get 503 until it is back`,
+          ),
         );
       }
       return;
     }
-    console.error(`weir server: ${what}: ${firstLine(err)}`);
+    console.error(stamped(`weir server: ${what}: ${firstLine(err)}`));
   };
   const reachable = () => {
     if (downSince === null) return;
     console.log(
-      `weir server: the database is reachable again (after ${((Date.now() - downSince) / 1000).toFixed(0)} s)`,
+      stamped(
+        `weir server: the database is reachable again (after ${((Date.now() - downSince) / 1000).toFixed(0)} s)`,
+      ),
     );
     downSince = null;
   };
@@ -156,13 +161,15 @@ export async function startServer(o: ServerOptions): Promise<void> {
     // where it came from, not the source around it.
     onInternalError: (err, requestId) =>
       console.error(
-        `weir server: internal error (request ${requestId}): ${firstLine(err)}\n${String(
-          (err as Error)?.stack ?? "",
-        )
-          .split("\n")
-          .filter((l) => /^\s+at /.test(l))
-          .slice(0, 12)
-          .join("\n")}`,
+        stamped(
+          `weir server: internal error (request ${requestId}): ${firstLine(err)}\n${String(
+            (err as Error)?.stack ?? "",
+          )
+            .split("\n")
+            .filter((l) => /^\s+at /.test(l))
+            .slice(0, 12)
+            .join("\n")}`,
+        ),
       ),
   });
   let server: ReturnType<typeof Bun.serve>;
@@ -216,7 +223,9 @@ export async function startServer(o: ServerOptions): Promise<void> {
     const { crashed } = await store.sweepOrphanedRuns(new Date(Date.now() - agentTimeoutMs).toISOString());
     if (crashed)
       console.log(
-        `Agent timeout: ${crashed} run(s) of silent agents ended (crashed, or cancelled if being cancelled)`,
+        stamped(
+          `Agent timeout: ${crashed} run(s) of silent agents ended (crashed, or cancelled if being cancelled)`,
+        ),
       );
   };
   const sweep = setInterval(
@@ -238,7 +247,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
       name: `server-agent-${process.pid}`,
       command: selfCommand(),
       registry: registry(),
-      log: (m) => console.log(`[agent] ${m}`),
+      log: (m) => console.log(stamped(`[agent] ${m}`)),
     });
     await agent.start();
   }

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Env } from "./harness.ts";
+import { Env, type Service } from "./harness.ts";
 
 setDefaultTimeout(90_000);
 
@@ -39,13 +39,14 @@ beforeAll(async () => {
 `,
   });
   // A short agent timeout, so a silent agent is noticed within the test.
-  await env.startServer([], SERVER_ENV);
+  server = await env.startServer([], SERVER_ENV);
   expect((await env.cli(["work-pool", "create", "local"])).code).toBe(0);
   expect((await env.cli(["work-pool", "create", "leases"])).code).toBe(0);
   expect((await env.cli(["work-pool", "create", "drain"])).code).toBe(0);
   expect((await env.cli(["deploy", "--all"], { cwd: project })).code).toBe(0);
 });
 afterAll(() => env.dispose());
+let server: Service;
 
 const post = (path: string, body: unknown) =>
   fetch(`${env.apiUrl}${path}`, {
@@ -87,6 +88,10 @@ describe("runs whose runner went away", () => {
       'agent "doomed" stopped sending heartbeats before the run reported starting',
     );
     expect((await env.cli(["work-pool", "inspect", "leases"])).stdout).toMatch(/doomed\s+OFFLINE/);
+    // The server's log says so, with the time first, as every event line of a server.
+    await server.waitFor(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z Agent timeout: 1 run\(s\) of silent agents ended/m,
+    );
     // A live agent of the pool does not get it.
     const other = await post("/work-pools/leases/claim", {
       agent_id: "01a00000-0000-7000-8000-0000000000ff",
