@@ -186,6 +186,15 @@ export class Registry {
       };
     }
     const hint = didYouMean(name, [...this.#steps.keys(), ...Object.keys(PLANNED)]);
+    // A step of one of Prefect's Python integrations Weir does not provide (prefect_dbt, ...):
+    // named as such, not as a typo of a step it only looks like.
+    const python = /^(prefect_[a-z0-9_]+)\./.exec(name)?.[1];
+    const sameStep = hint?.split(".")[0] === python || hint?.split(".").at(-1) === name.split(".").at(-1);
+    if (python && !sameStep)
+      return {
+        kind: "unsupported",
+        message: `step "${name}" comes from Prefect's Python package ${python.replaceAll("_", "-")}, and Weir runs no Python: run its command with weir.steps.run_shell_script (script: the command line), or write a local module step ./steps/NAME.ts:fn`,
+      };
     return {
       kind: "unknown",
       message: `no such step "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}: use a built-in (${this.steps.map((s) => s.name).join(", ")}), a local module ./file.ts:fn, or a package step pkg/module:fn with requires`,

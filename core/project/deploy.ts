@@ -202,6 +202,12 @@ function unknownOutputNotes(
   return notes;
 }
 
+/** The job variable defaults of a pool's template. */
+function poolDefaults(pool: WorkPool, registry: Registry): Record<string, unknown> {
+  const infra = registry.infrastructure(pool.type);
+  return infra ? templateDefaults(templateOf(pool, infra)) : {};
+}
+
 /** Whether an entrypoint's file is absolute or climbs out of `dir` (`../src/f.ts:f`). */
 function leavesFolder(entrypoint: string, dir: string): boolean {
   const { file } = parseEntrypoint(entrypoint);
@@ -456,6 +462,16 @@ export async function deployOne(
       process.chdir(cwd);
     }
     let pull = ov.pull ? p.spec.pull : project.pull;
+    // Prefect treats an empty list as none given (`pull or default`). Weir keeps `pull: []` to
+    // mean "start in working_dir" when a working_dir job variable is set; otherwise a run would
+    // start in an empty folder of its own, where no entrypoint is.
+    if (
+      Array.isArray(pull) &&
+      pull.length === 0 &&
+      (!pool || pool.type === "process") &&
+      !(rawJobVariables.working_dir ?? (pool ? poolDefaults(pool, run.registry).working_dir : undefined))
+    )
+      pull = null;
     if ((pull === null || pull === undefined) && pool && pool.type !== "process") {
       // A container has its own files: this folder is not there, the image's working directory is.
       pull = [];

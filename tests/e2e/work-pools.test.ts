@@ -93,6 +93,24 @@ describe("work pools with a base job template", () => {
     expect(await logsOf(run.id)).toContain(`cwd=${wd}`);
   });
 
+  test("pull: [] with no working_dir starts runs in the project folder, as Prefect's empty list does", async () => {
+    const dir = env.project("empty-pull", {
+      "flows/show.ts": ENV_FLOW,
+      "weir.yaml": `deployments:
+  - name: empty
+    entrypoint: flows/show.ts:show
+    pull: []
+    work_pool: { name: templated }
+`,
+    });
+    const r = await env.cli(["deploy", "--all"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`no pull steps defined: runs will start in ${dir}`);
+    const run = await env.json(["deployment", "run", "show/empty"]);
+    await env.waitForRun(run.id, (x) => x.state.type === "COMPLETED");
+    expect(await logsOf(run.id)).toContain(`cwd=${dir}`);
+  });
+
   test("a run whose job configuration cannot be used crashes with the reason, not silently", async () => {
     // The template is changed under a deployment: its env default now names a block that does not exist.
     const template = JSON.parse(

@@ -255,6 +255,23 @@ describe("steps are checked when the file is read (deploy and --dry-run alike)",
     expect(p.deployments[1]?.unsupported).toEqual([]);
   });
 
+  test("a step of a Prefect Python integration Weir lacks is named as such, not as a near step", () => {
+    const p = load(
+      "build:\n  - prefect_dbt.deployments.steps.run_dbt: { requires: prefect-dbt>=0.4 }\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n",
+    );
+    const [msg] = p.deployments[0]!.unsupported;
+    expect(msg).toContain(
+      'weir.yaml:2:5: build step 1: step "prefect_dbt.deployments.steps.run_dbt" comes from Prefect\'s Python package prefect-dbt, and Weir runs no Python: run its command with weir.steps.run_shell_script',
+    );
+    expect(msg).not.toContain("did you mean");
+    // A typo of a step Weir has keeps its did-you-mean.
+    expect(
+      errorOf(
+        "push:\n  - prefect_aws.deployments.steps.push_to_s4: { bucket: b, folder: f }\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n",
+      ),
+    ).toContain('(did you mean "prefect_aws.deployments.steps.push_to_s3"?)');
+  });
+
   test("a field of the wrong kind is named in YAML's words, with the shape people mean", () => {
     const err = (() => {
       try {
