@@ -1,5 +1,6 @@
 import {
   type Document,
+  isCollection,
   isMap,
   isScalar,
   type LineCounter,
@@ -163,4 +164,38 @@ export function checkSteps(
     else c.out.errors.push(text);
   });
   return unsupported;
+}
+
+/**
+ * Mappings or lists used as keys. Unquoted, `name: {{ prefect.variables.who }}` is YAML for a
+ * mapping whose key is a mapping: PyYAML refuses it ("found unhashable key"), and a JavaScript
+ * object would turn the key into text and the placeholder into nothing. Each is an error at its
+ * place, with the quoting that was meant.
+ */
+export function collectionKeys(
+  doc: Document,
+  lines: LineCounter,
+  displayFile: string,
+  source: string,
+): string[] {
+  const errors: string[] = [];
+  visit(doc, {
+    Map(_, map) {
+      if (!map.items.some((pair) => isCollection(pair.key))) return;
+      const [start, end] = map.range ?? [0, 0];
+      const text = source.slice(start, end).trim();
+      const placeholder = /^\{\{[^\n]*\}\}$/.test(text);
+      errors.push(
+        formatAt(
+          posOf(displayFile, lines, start),
+          placeholder
+            ? `a placeholder must be quoted: write "${text}" (unquoted, YAML reads {{ ... }} as a mapping inside a mapping)`
+            : "a mapping or list is used as a key here, which YAML files for Prefect cannot hold (quote the text if it is meant as text)",
+          source,
+        ),
+      );
+      return visit.SKIP;
+    },
+  });
+  return errors;
 }

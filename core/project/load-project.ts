@@ -9,6 +9,7 @@ import { assertDeployable, compileSchedule, scheduleSpec } from "../schedules/in
 import { createRegistry } from "../steps/index.ts";
 import {
   checkSteps,
+  collectionKeys,
   duplicateKeys,
   type Findings,
   SECTIONS,
@@ -160,15 +161,20 @@ export function parseProject(
       }),
     );
   }
+  const keyErrors = collectionKeys(doc, lines, displayFile, source);
+  if (keyErrors.length) throw sourceError(keyErrors);
   let data: any;
   try {
     // Aliases of aliases multiply (a "billion laughs" file): expansion stops at the alias limit.
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
-  } catch {
+  } catch (err) {
+    const bomb = /alias/i.test(String((err as Error)?.message));
     throw sourceError([
       formatAt(
         { file: displayFile, line: 1, col: 1 },
-        `its aliases expand to more than ${MAX_ALIAS_COUNT} nodes, which looks like an alias bomb (use fewer nested aliases)`,
+        bomb
+          ? `its aliases expand to more than ${MAX_ALIAS_COUNT} nodes, which looks like an alias bomb (use fewer nested aliases)`
+          : `the file cannot be read as YAML data: ${(err as Error)?.message ?? String(err)}`,
         source,
       ),
     ]);

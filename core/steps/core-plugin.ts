@@ -96,7 +96,10 @@ const installDependencies = defineStep({
   async run(args, ctx) {
     const dir = resolve(ctx.cwd, args.directory ?? ".");
     if (!existsSync(resolve(dir, "package.json")))
-      throw new WeirError("INVALID", `install_dependencies: no package.json in ${dir}`);
+      throw new WeirError(
+        "INVALID",
+        `install_dependencies: no package.json in ${dir}${args.directory === undefined ? ' (files a git_clone fetched are in its output folder: give directory: "{{ CLONE-STEP-ID.directory }}")' : ""}`,
+      );
     const argv = [
       process.execPath,
       "install",

@@ -255,6 +255,19 @@ describe("steps are checked when the file is read (deploy and --dry-run alike)",
     expect(p.deployments[1]?.unsupported).toEqual([]);
   });
 
+  test("an unquoted placeholder (YAML's mapping in a mapping) is an error at its place, with the quoting meant", () => {
+    expect(
+      errorOf(
+        "deployments:\n  - name: a\n    entrypoint: f.ts:a\n    parameters: { name: {{ prefect.variables.who }} }\n",
+      ),
+    ).toContain(
+      'weir.yaml:4:25: a placeholder must be quoted: write "{{ prefect.variables.who }}" (unquoted, YAML reads {{ ... }} as a mapping inside a mapping)',
+    );
+    expect(errorOf("deployments:\n  - name: a\n    entrypoint: f.ts:a\n    tags: { [a, b]: 1 }\n")).toContain(
+      "weir.yaml:4:11: a mapping or list is used as a key here",
+    );
+  });
+
   test("a step of a Prefect Python integration Weir lacks is named as such, not as a near step", () => {
     const p = load(
       "build:\n  - prefect_dbt.deployments.steps.run_dbt: { requires: prefect-dbt>=0.4 }\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n",
