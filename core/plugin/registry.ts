@@ -237,6 +237,11 @@ export class Registry {
             : `argument "${key}": ${r.issues[0]?.message ?? "is not valid"}`,
       });
     }
+    // Rules across arguments (either this or that): once each argument is right and known.
+    if (problems.length === 0 && !(deployTime && hasPlaceholder(given))) {
+      const r = v.safeParse(step.args, given);
+      if (!r.success) problems.push(...issuesOf(r, null));
+    }
     return problems;
   }
 

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import * as v from "valibot";
 import { WeirError } from "../../core/model/index.ts";
@@ -73,11 +73,38 @@ const credentials = v.nullish(
 );
 
 /**
- * Prefect's git_clone: clones `repository` (optionally a branch, with submodules) into
- * `<name>[-<branch>]` in the working directory, or updates that clone if it exists. A token (from
- * `access_token` or a `credentials` block) reaches git as an Authorization header in its
- * environment (tokenEnv): never in its arguments, never printed, never in the clone's config.
- * Output: `directory`.
+ * User info written into an https URL (`https://TOKEN@host/...`, `https://user:TOKEN@host/...`):
+ * taken out, so that it goes to git as a header like any other token and never shows in the log,
+ * git's arguments or the clone's .git/config.
+ */
+export function urlCredentials(repository: string): {
+  url: string;
+  token?: string;
+  username?: string;
+} {
+  let url: URL;
+  try {
+    url = new URL(repository);
+  } catch {
+    return { url: repository };
+  }
+  if ((url.protocol !== "https:" && url.protocol !== "http:") || (!url.username && !url.password))
+    return { url: repository };
+  const username = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  url.username = "";
+  url.password = "";
+  // https://TOKEN@host: the token is the user part (GitHub's and GitLab's documented form).
+  return password ? { url: url.href, token: password, username } : { url: url.href, token: username };
+}
+
+/**
+ * Prefect's git_clone: clones `repository` (a branch, or one commit with `commit_sha`; with
+ * submodules; only some folders with `directories`) into `<name>[-<branch>]` in the working
+ * directory (or `clone_directory_name` / `directory`), or updates that clone if it exists. A token
+ * (from `access_token`, a `credentials` block, or written into the URL) reaches git as an
+ * Authorization header in its environment (tokenEnv): never in its arguments, never printed,
+ * never in the clone's config. Output: `directory`.
  */
 export const gitClone = defineStep({
   name: "weir.steps.git_clone",
@@ -90,49 +117,95 @@ export const gitClone = defineStep({
   ],
   description:
     "clone (or update) a git repository; a token goes to git in its environment, never its arguments",
-  args: v.strictObject({
-    repository: v.pipe(v.string("must be the repository URL"), v.minLength(1, "must not be empty")),
-    branch: v.nullish(v.string("must be a branch name")),
-    include_submodules: v.optional(v.boolean("must be true or false")),
-    access_token: v.nullish(v.string("must be a token (a string), or use credentials")),
-    credentials,
-    directory: v.optional(v.string("must be a folder path")),
-  }),
+  args: v.pipe(
+    v.strictObject({
+      repository: v.pipe(v.string("must be the repository URL"), v.minLength(1, "must not be empty")),
+      branch: v.nullish(v.string("must be a branch name")),
+      commit_sha: v.nullish(
+        v.pipe(
+          v.string("must be a commit's full or abbreviated hash"),
+          v.regex(/^[0-9a-fA-F]{4,64}$/, "must be a commit's hash (hexadecimal, such as 3f9a7c2)"),
+        ),
+      ),
+      include_submodules: v.optional(v.boolean("must be true or false")),
+      access_token: v.nullish(v.string("must be a token (a string), or use credentials")),
+      credentials,
+      directories: v.nullish(
+        v.array(
+          v.pipe(v.string("must be a folder of the repository"), v.minLength(1, "must not be empty")),
+          "must be a list of the repository's folders to check out",
+        ),
+      ),
+      clone_directory_name: v.nullish(v.string("must be a folder name")),
+      directory: v.optional(v.string("must be a folder path")),
+    }),
+    v.check(
+      (a) => !(a.access_token && a.credentials),
+      "give either access_token or credentials, not both (as Prefect requires)",
+    ),
+    v.check(
+      (a) => !(a.branch && a.commit_sha),
+      "give either branch or commit_sha, not both (as Prefect requires)",
+    ),
+  ),
   async run(args, ctx) {
     const branch = args.branch || undefined;
+    const sha = args.commit_sha || undefined;
     const creds = (args.credentials ?? {}) as Record<string, unknown>;
+    const inUrl = urlCredentials(args.repository);
+    if (inUrl.token) {
+      ctx.addSecret(inUrl.token);
+      ctx.addSecret(encodeURIComponent(inUrl.token));
+    }
     const token =
       args.access_token ??
       (typeof creds.token === "string"
         ? creds.token
         : typeof creds.access_token === "string"
           ? creds.access_token
-          : undefined);
-    const username = typeof creds.username === "string" ? creds.username : undefined;
+          : inUrl.token);
+    const username = typeof creds.username === "string" ? creds.username : inUrl.username;
     if (token) {
       ctx.addSecret(token);
       ctx.addSecret(encodeURIComponent(token));
     }
-    const auth = tokenEnv(args.repository, token, username);
+    if (inUrl.token)
+      ctx.log.warning(
+        "git_clone: the repository URL holds credentials; they were taken out of it and sent to git as a header (keep them in a credentials block instead: the URL is stored with the deployment)",
+      );
+    const url = inUrl.url;
+    const auth = tokenEnv(url, token, username);
     if (auth.GIT_CONFIG_VALUE_0) ctx.addSecret(auth.GIT_CONFIG_VALUE_0.slice("Authorization: Basic ".length));
-    const url = args.repository;
-    const name = basename(args.repository.replace(/\/+$/, "")).replace(/\.git$/, "");
-    const dir = resolve(ctx.cwd, args.directory ?? (branch ? `${name}-${branch}` : name));
-    if (existsSync(resolve(dir, ".git"))) {
-      ctx.log.info(`Updating the existing clone in ${dir}`);
-      await git(["fetch", "--depth", "1", url, branch ?? "HEAD"], dir, ctx, auth);
+    const name = basename(url.replace(/\/+$/, "")).replace(/\.git$/, "");
+    const folder = args.directory ?? args.clone_directory_name ?? (branch ? `${name}-${branch}` : name);
+    const dir = resolve(ctx.cwd, folder);
+    const dirs = args.directories ?? [];
+    const what = `${url}${branch ? ` (branch ${branch})` : ""}${sha ? ` (commit ${sha})` : ""}${dirs.length ? ` (folders ${dirs.join(", ")})` : ""}`;
+    const fresh = !existsSync(resolve(dir, ".git"));
+    if (!fresh) {
+      ctx.log.info(`Updating the existing clone in ${dir} from ${what}`);
+      await git(["fetch", "--depth", "1", url, sha ?? branch ?? "HEAD"], dir, ctx, auth);
       await git(["reset", "--hard", "FETCH_HEAD"], dir, ctx);
-      if (args.include_submodules === true)
-        await git(["submodule", "update", "--init", "--recursive"], dir, ctx, auth);
+    } else if (sha) {
+      // One commit: fetched by its hash (hosts allow it for commits on their branches), then
+      // checked out detached, as Prefect's clone does.
+      ctx.log.info(`Cloning ${what} into ${dir}`);
+      mkdirSync(dir, { recursive: true });
+      await git(["init", "-q"], dir, ctx);
+      await git(["remote", "add", "origin", url], dir, ctx);
+      if (dirs.length) await git(["sparse-checkout", "set", ...dirs], dir, ctx);
+      await git(["fetch", "--depth", "1", "origin", sha], dir, ctx, auth);
+      await git(["checkout", "-q", "--detach", "FETCH_HEAD"], dir, ctx);
     } else {
-      ctx.log.info(`Cloning ${args.repository}${branch ? ` (branch ${branch})` : ""} into ${dir}`);
+      ctx.log.info(`Cloning ${what} into ${dir}`);
       await git(
         [
           "clone",
           "--depth",
           "1",
           ...(branch ? ["--branch", branch] : []),
-          ...(args.include_submodules === true ? ["--recurse-submodules"] : []),
+          ...(dirs.length ? ["--sparse"] : []),
+          ...(args.include_submodules === true && !dirs.length ? ["--recurse-submodules"] : []),
           url,
           dir,
         ],
@@ -140,7 +213,10 @@ export const gitClone = defineStep({
         ctx,
         auth,
       );
+      if (dirs.length) await git(["sparse-checkout", "set", ...dirs], dir, ctx, auth);
     }
+    if (args.include_submodules === true && (!fresh || sha || dirs.length))
+      await git(["submodule", "update", "--init", "--recursive", "--depth", "1"], dir, ctx, auth);
     return { directory: dir };
   },
 });

@@ -189,6 +189,26 @@ describe("git_clone pull step", () => {
     expect(run.stdout + run.stderr).not.toContain("wrong-token-123");
   });
 
+  test("a token written into the URL is taken out of it: sent as a header, never shown, a warning says why", async () => {
+    const dir = env.project("deploy-url-token", {
+      "flows/hello.ts": HELLO_FLOW,
+      "weir.yaml": yaml(`http://x-access-token:${TOKEN}@127.0.0.1:${server.port}/flows.git`, "").replace(
+        "name: remote",
+        "name: url-token",
+      ),
+    });
+    expect((await env.cli(["deploy", "--all"], { cwd: dir })).code).toBe(0);
+    const run = await env.cli(["deployment", "run", "hello/url-token", "--watch"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("hello Git from git");
+    expect(run.stdout).toContain("the repository URL holds credentials; they were taken out of it");
+    expect(run.stdout + run.stderr).not.toContain(TOKEN);
+    const id = run.stdout.match(/\(([0-9a-f-]{36})\)/)![1]!;
+    expect((await env.cli(["flow-run", "logs", id])).stdout).not.toContain(TOKEN);
+    const argv = readFileSync(join(env.root, "git-argv.log"), "utf8");
+    expect(argv).not.toContain(TOKEN);
+  });
+
   test("a repo over file:// needs no credentials", async () => {
     const dir = env.project("deploy-file", {
       "flows/hello.ts": HELLO_FLOW,
@@ -198,5 +218,61 @@ describe("git_clone pull step", () => {
     const run = await env.cli(["deployment", "run", "hello/local-git", "--watch"]);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("hello Git from git");
+  });
+  test("commit_sha checks out that commit; directories checks out only those folders; Prefect's argument rules", async () => {
+    const work = join(env.root, "flows-src");
+    const first = sh(["git", "rev-parse", "HEAD"], work);
+    mkdirSync(join(work, "other"), { recursive: true });
+    writeFileSync(join(work, "other", "x.txt"), "x\n");
+    writeFileSync(
+      join(work, "flows", "hello.ts"),
+      HELLO_FLOW.replace("hello ${name}", "hello ${name} from HEAD"),
+    );
+    sh(["git", "add", "."], work);
+    sh(["git", "commit", "-q", "-m", "second"], work);
+    sh(["git", "push", "-q", bare, "main"], work);
+    const dir = env.project("deploy-pinned", {
+      "flows/hello.ts": HELLO_FLOW,
+      "weir.yaml": `pull:
+  - prefect.deployments.steps.git_clone:
+      id: clone
+      repository: file://${bare}
+      commit_sha: ${first}
+      clone_directory_name: pinned
+  - prefect.deployments.steps.set_working_directory:
+      directory: "{{ clone.directory }}"
+deployments:
+  - name: pinned
+    entrypoint: flows/hello.ts:hello
+    parameters: { name: Git }
+    work_pool: { name: local }
+  - name: sparse
+    entrypoint: flows/hello.ts:hello
+    parameters: { name: Git }
+    work_pool: { name: local }
+    pull:
+      - weir.steps.git_clone: { id: c, repository: "file://${bare}", directories: [flows] }
+      - weir.steps.run_shell_script: { script: "ls {{ c.directory }}" }
+      - weir.steps.set_working_directory: { directory: "{{ c.directory }}" }
+`,
+    });
+    expect((await env.cli(["deploy", "--all"], { cwd: dir })).code).toBe(0);
+    const pinned = await env.cli(["deployment", "run", "hello/pinned", "--watch"]);
+    expect(pinned.code).toBe(0);
+    expect(pinned.stdout).toContain("hello Git from git");
+    expect(pinned.stdout).toContain(`(commit ${first}) into `);
+    const sparse = await env.cli(["deployment", "run", "hello/sparse", "--watch"]);
+    expect(sparse.code).toBe(0);
+    expect(sparse.stdout).toContain("hello Git from HEAD");
+    expect(sparse.stdout).not.toMatch(/INFO\s+other$/m);
+    const both = env.project("deploy-both", {
+      "flows/hello.ts": HELLO_FLOW,
+      "weir.yaml": yaml(`file://${bare}`, "")
+        .replace("branch: main", `branch: main\n      commit_sha: ${first}`)
+        .replace("remote", "both"),
+    });
+    const r = await env.cli(["deploy", "--all"], { cwd: both });
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toContain("give either branch or commit_sha, not both");
   });
 });
