@@ -293,6 +293,36 @@ describe("flow run states", () => {
     ).toEqual(["x"]);
   });
 
+  test("a task run of one flow run cannot be rewritten through another, open one (409, nothing written)", async () => {
+    const d = await deploy();
+    const done: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    await call("POST", `/api/flow-runs/${done.id}/set_state`, { type: "RUNNING" });
+    const task = completedTaskRun(done.id);
+    expect((await call("POST", "/api/task-runs/snapshots", [task])).status).toBe(200);
+    await call("POST", `/api/flow-runs/${done.id}/set_state`, { type: "COMPLETED" });
+    const open: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    await call("POST", `/api/flow-runs/${open.id}/set_state`, { type: "RUNNING" });
+    const hijack = {
+      ...task,
+      flow_run_id: open.id,
+      state: { type: "FAILED", name: "Hijacked", timestamp: new Date().toISOString() },
+    };
+    const r = await call("POST", "/api/task-runs/snapshots", [completedTaskRun(open.id), hijack]);
+    expect(r.status).toBe(409);
+    expect(r.json.error.message).toContain(
+      `task run ${task.id} belongs to flow run ${done.id}, not ${open.id}`,
+    );
+    const viaState = await call("POST", `/api/flow-runs/${open.id}/set_state`, {
+      type: "COMPLETED",
+      task_runs: [hijack],
+    });
+    expect(viaState.status).toBe(409);
+    const kept = (await call("GET", `/api/flow-runs/${done.id}/task-runs`)).json;
+    expect(kept.map((t: { state: { name: string } }) => t.state.name)).toEqual(["Completed"]);
+    expect((await call("GET", `/api/flow-runs/${open.id}/task-runs`)).json).toEqual([]);
+    expect((await call("GET", `/api/flow-runs/${open.id}`)).json.state.type).toBe("RUNNING");
+  });
+
   test("cancelling a run nobody started ends it at once", async () => {
     const d = await deploy();
     const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
