@@ -46,6 +46,22 @@ export interface RunFlowResult {
 }
 
 class Cancelled extends Error {}
+
+/** Waits `ms`; false, at once, if `signal` aborts first (or has already). */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((done) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      done(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      done(true);
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
 class TimedOut extends Error {}
 
 /** How long past its timeout a body that never yields gets before its process is killed. */
@@ -230,9 +246,14 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       if (controller.signal.aborted) reject(controller.signal.reason);
       controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
     });
+    let settled = false;
     try {
       const body = runContext.run(ctx, () =>
         flow.fn(params as never, { log, signal: controller.signal, flowRunId: ctx.flowRunId }),
+      );
+      Promise.resolve(body).then(
+        () => (settled = true),
+        () => (settled = true),
       );
       const result = await Promise.race([body, aborted]);
       disarm(); // before reporting, which may wait for a server
@@ -265,7 +286,22 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
           undefined,
           await unreported(),
         );
-        await Bun.sleep(retryDelayMs);
+        // Cancelled (or stopped) while waiting: it ends so now, not after the delay.
+        if (!(await pause(retryDelayMs, opts.signal))) {
+          const reason = opts.signal.reason;
+          if (reason instanceof StopRun) {
+            log.error(reason.message);
+            return finish(reason.final);
+          }
+          log.warning("Flow run cancelled while waiting to retry");
+          return finish({ type: "CANCELLED", message: "Flow run was cancelled while waiting to retry" });
+        }
+        // A body that ignores its signal cannot be stopped from inside the process: said, since
+        // its work goes on beside the next attempt's.
+        if (!settled)
+          log.warning(
+            `Attempt ${attempt + 1} is still running (its code does not stop on ctx.signal); attempt ${attempt + 2} starts beside it`,
+          );
         continue;
       }
       log.error(timedOut ? message : `Flow run failed: ${errorText(err)}`);

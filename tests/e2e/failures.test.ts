@@ -1,7 +1,7 @@
 // What goes wrong, driven through the compiled binary: failing and crashing flows, bad
 // parameters and bad input. Each problem must give one clear line and a non-zero exit.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { Env, errorLine, HELLO_FLOW } from "./harness.ts";
+import { alive, Env, errorLine, HELLO_FLOW } from "./harness.ts";
 
 setDefaultTimeout(60_000);
 
@@ -17,6 +17,11 @@ export const sleepy = flow({ name: "sleepy" }, async () => {
   await Bun.sleep(60_000);
 });
 
+export const patient = flow({ name: "patient", retries: 1, retryDelaySeconds: 600 }, async () => {
+  log.info(\`pid=\${process.pid}\`);
+  throw new Error("not yet");
+});
+
 export const notAFlow = 42;
 `;
 
@@ -26,6 +31,9 @@ const YAML = `deployments:
     work_pool: { name: local }
   - name: sleepy
     entrypoint: flows/more.ts:sleepy
+    work_pool: { name: local }
+  - name: patient
+    entrypoint: flows/more.ts:patient
     work_pool: { name: local }
   - name: daily
     entrypoint: flows/hello.ts:hello
@@ -85,6 +93,29 @@ describe("failing and crashing flows", () => {
     expect(c.stdout).toContain("Cancelling");
     const run = await env.waitForRun(id, (x) => x.state.type === "CANCELLED", 20_000);
     expect(run.state.type).toBe("CANCELLED");
+  });
+  test("a run cancelled while it waits to retry ends CANCELLED at once, and its process is gone", async () => {
+    const r = await env.cli(["deployment", "run", "patient/patient"]);
+    const id = runIdOf(r.stdout);
+    const waiting = await env.waitForRun(id, (x) => x.state.name === "AwaitingRetry");
+    expect(waiting.state.type).toBe("SCHEDULED");
+    let pid = 0;
+    for (let i = 0; i < 200 && !pid; i++) {
+      const logs = await fetch(`${env.apiUrl}/flow-runs/${id}/logs`).then((x) => x.json() as Promise<any>);
+      pid = Number(
+        logs.find((l: { message: string }) => l.message.startsWith("pid="))?.message.slice(4) ?? 0,
+      );
+      if (!pid) await Bun.sleep(50);
+    }
+    expect(alive(pid)).toBe(true);
+    const c = await env.cli(["flow-run", "cancel", id]);
+    expect(c.code).toBe(0);
+    expect(c.stdout).toContain("Cancelling");
+    // Well before the 600 s delay: the process stops waiting when told.
+    const run = await env.waitForRun(id, (x) => x.state.type === "CANCELLED", 30_000);
+    expect(run.state.type).toBe("CANCELLED");
+    for (let i = 0; i < 100 && alive(pid); i++) await Bun.sleep(100);
+    expect(alive(pid)).toBe(false);
   });
 });
 

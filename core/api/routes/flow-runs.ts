@@ -220,8 +220,13 @@ export function flowRunRoutes(r: Router, ctx: ReadyContext): void {
     "Cancel a flow run (CANCELLING while a process runs it)",
     async (c) => {
       const run = await store.getFlowRun(param(c, "id"));
+      // A run waiting to retry inside its process (AwaitingRetry, still held by its agent) has a
+      // process to stop too: CANCELLING, so the agent ends it.
       const started =
-        run.state.type === "RUNNING" || run.state.type === "PENDING" || run.state.type === "PAUSED";
+        run.state.type === "RUNNING" ||
+        run.state.type === "PENDING" ||
+        run.state.type === "PAUSED" ||
+        (run.state.type === "SCHEDULED" && run.state.name === "AwaitingRetry" && run.agent_id !== null);
       // A subflow run inside its parent's process has no infrastructure of its own to stop.
       if (started && run.parent_flow_run_id && !run.deployment_id)
         throw new WeirError(
