@@ -20,6 +20,7 @@ import {
   didYouMean,
   type FlowRun,
   isTerminal,
+  pause,
   WeirError,
 } from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
@@ -335,14 +336,7 @@ export class Agent {
         backoff = Math.min(backoff ? backoff * 2 : 500, 10_000);
         this.opts.log(`Could not claim work (${describeError(err)}); retrying in ${backoff} ms`);
         // stopping does not wait for the back-off
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, backoff);
-          const wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-          this.#stop.signal.addEventListener("abort", wake, { once: true });
-        });
+        await pause(backoff, this.#stop.signal);
       } finally {
         this.#stop.signal.removeEventListener("abort", onStop);
         this.#slotFreed = null;
@@ -643,17 +637,7 @@ export class Agent {
 
   async #heartbeatLoop(): Promise<void> {
     while (!this.#beats.signal.aborted) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.opts.heartbeatMs ?? this.#heartbeatEvery);
-        this.#beats.signal.addEventListener(
-          "abort",
-          () => {
-            clearTimeout(t);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      await pause(this.opts.heartbeatMs ?? this.#heartbeatEvery, this.#beats.signal);
       if (this.#beats.signal.aborted) break;
       const heard = await this.#heartbeat().then(
         () => {

@@ -3,12 +3,15 @@ import { type LogEntry, WeirError } from "../model/index.ts";
 
 const FLUSH_MS = 100;
 const MAX_BATCH = 500;
+/** Characters of message text per request: far below the server's body limit (16 MB by default). */
+const MAX_BATCH_CHARS = 1 << 20;
 /** The server's default longest log message (WEIR_MAX_LOG_MESSAGE_LENGTH). */
 const MAX_MESSAGE = 64 * 1024;
 
 /** Batches a run's log lines to the API: every 100 ms or 500 lines, and on close(). */
 export class LogShipper {
   #buffer: Omit<LogEntry, "id">[] = [];
+  #chars = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #sending: Promise<void> = Promise.resolve();
   #warned = false;
@@ -32,8 +35,9 @@ export class LogShipper {
         message: message.slice(i, i + MAX_MESSAGE),
         timestamp,
       });
+      this.#chars += Math.min(MAX_MESSAGE, message.length - i) + 100;
     }
-    if (this.#buffer.length >= MAX_BATCH) this.#send();
+    if (this.#buffer.length >= MAX_BATCH || this.#chars >= MAX_BATCH_CHARS) this.#send();
     else this.#timer ??= setTimeout(() => this.#send(), FLUSH_MS);
   }
 
@@ -43,6 +47,7 @@ export class LogShipper {
     if (this.#buffer.length === 0) return;
     const batch = this.#buffer;
     this.#buffer = [];
+    this.#chars = 0;
     this.#sending = this.#sending.then(() =>
       this.#deliver(batch).then(
         () => undefined,
@@ -60,9 +65,17 @@ export class LogShipper {
 
   /** Sends a batch, retrying with backoff while no server answers (in order: later batches wait). */
   async #deliver(batch: Omit<LogEntry, "id">[]): Promise<void> {
-    await untilAnswered(() => this.client.sendLogs(batch), {
-      deadline: Date.now() + this.client.reportRetryMs,
-    });
+    try {
+      await untilAnswered(() => this.client.sendLogs(batch), {
+        deadline: Date.now() + this.client.reportRetryMs,
+      });
+    } catch (err) {
+      // A server with a smaller body limit: the batch goes in halves, no line lost.
+      if (!(err instanceof WeirError && (err.code as string) === "TOO_LARGE" && batch.length > 1)) throw err;
+      const half = Math.ceil(batch.length / 2);
+      await this.#deliver(batch.slice(0, half));
+      await this.#deliver(batch.slice(half));
+    }
   }
 
   /** Sends what is buffered and waits for every batch to be delivered. */

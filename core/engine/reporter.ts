@@ -1,4 +1,4 @@
-import type { WeirClient } from "../client/index.ts";
+import { untilAnswered, type WeirClient } from "../client/index.ts";
 import {
   DEFAULT_STATE_NAMES,
   describeError,
@@ -92,7 +92,12 @@ export class ApiReporter implements Reporter {
       const batch = [...this.#dirty].slice(0, BATCH).map((id) => this.#snapshots.get(id)!);
       for (const t of batch) this.#dirty.delete(t.id);
       try {
-        await this.client.writeTaskRuns(scrubValue(batch, this.secrets));
+        // Retried while no server answers (a restart), as log lines and states are: a task that
+        // ended meanwhile is recorded once the server is back.
+        const scrubbed = scrubValue(batch, this.secrets);
+        await untilAnswered(() => this.client.writeTaskRuns(scrubbed), {
+          deadline: Date.now() + this.client.reportRetryMs,
+        });
       } catch (err) {
         if (!this.#warned) this.warn(`Could not record task runs: ${describeError(err)}`);
         this.#warned = true;

@@ -4,6 +4,7 @@ import {
   describeError,
   LOG_LEVELS,
   levelName,
+  pause,
   type StateProposal,
   type TaskRunSnapshot,
   WeirError,
@@ -46,22 +47,6 @@ export interface RunFlowResult {
 }
 
 class Cancelled extends Error {}
-
-/** Waits `ms`; false, at once, if `signal` aborts first (or has already). */
-function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((done) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      done(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      done(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
 class TimedOut extends Error {}
 
 /** How long past its timeout a body that never yields gets before its process is killed. */

@@ -3,6 +3,7 @@ export * from "./did-you-mean.ts";
 export * from "./errors.ts";
 export * from "./parameters.ts";
 export * from "./paths.ts";
+export { pause } from "./pause.ts";
 export { firstFreePriority } from "./queues.ts";
 export * from "./run-names.ts";
 export { splitCommand } from "./split-command.ts";

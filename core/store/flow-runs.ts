@@ -434,7 +434,18 @@ export async function releaseClaims(c: Conn, agentId: string, ids: string[]): Pr
       }
       if (run.state.type !== "PENDING" || run.agent_id !== agentId) continue;
       await setFlowRunState(c, id, { type: "SCHEDULED", name: "Scheduled", message }, { agentId });
-      await c.db.update(c.t.flowRuns).set({ agentId: null }).where(eq(c.t.flowRuns.id, id));
+      // Only if no other claim has taken it meanwhile (it is SCHEDULED from here on): an
+      // unconditional write would take the run from its new agent and leave it PENDING for none.
+      await c.db
+        .update(c.t.flowRuns)
+        .set({ agentId: null })
+        .where(
+          and(
+            eq(c.t.flowRuns.id, id),
+            eq(c.t.flowRuns.agentId, agentId),
+            eq(c.t.flowRuns.stateType, "SCHEDULED"),
+          ),
+        );
       released++;
     } catch (err) {
       if (!(err instanceof WeirError && err.code === "CONFLICT")) throw err;

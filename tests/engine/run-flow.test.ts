@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createApp, Wakeups } from "../../core/api/index.ts";
+import { WeirClient } from "../../core/client/index.ts";
 import {
   loadFlow,
   primeFlowImports,
@@ -10,8 +12,9 @@ import {
   StopRun,
 } from "../../core/engine/index.ts";
 import { LogShipper } from "../../core/engine/log-shipper.ts";
+import { ApiReporter } from "../../core/engine/reporter.ts";
 import type { FlowRun } from "../../core/model/index.ts";
-import { startApi } from "../helpers.ts";
+import { registry, startApi, tempStore } from "../helpers.ts";
 
 const fixtures = join(import.meta.dir, "../fixtures");
 let api: Awaited<ReturnType<typeof startApi>>;
@@ -233,5 +236,48 @@ describe("LogShipper", () => {
     const lines = await api.client.flowRunLogs(run.id);
     expect(lines.map((l) => l.message.length)).toEqual([65_536, 65_536, 3]);
     expect(lines.map((l) => l.message).join("")).toBe(text);
+  });
+
+  test("long lines past a server's body limit go in smaller batches, none dropped", async () => {
+    const small = await startApi({ limits: { maxBodyBytes: 200_000 } });
+    try {
+      const run = await small.client.createFlowRun({ flow_name: "big", state: { type: "RUNNING" } });
+      const shipper = new LogShipper(small.client, run.id);
+      for (let i = 0; i < 30; i++) shipper.add(20, `${i}:${"x".repeat(60_000)}`, "t");
+      await shipper.close();
+      const lines = await small.client.flowRunLogs(run.id);
+      expect(lines.map((l) => Number(l.message.split(":")[0]))).toEqual([...Array(30).keys()]);
+    } finally {
+      await small.stop();
+    }
+  });
+
+  test("task runs that end while no server answers are recorded once it is back", async () => {
+    const store = await tempStore();
+    const app = createApp({ store, wakeups: new Wakeups(), version: "test", registry });
+    const port = (() => {
+      const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+      const p = probe.port;
+      probe.stop(true);
+      return p;
+    })();
+    const client = new WeirClient(`http://127.0.0.1:${port}/api`);
+    let server = Bun.serve({ hostname: "127.0.0.1", port, fetch: app.fetch });
+    try {
+      const run = await client.createFlowRun({ flow_name: "blip", state: { type: "RUNNING" } });
+      server.stop(true);
+      const warnings: string[] = [];
+      const reporter = new ApiReporter(client, run.id, (m) => warnings.push(m));
+      reporter.taskRunStarted({ id: Bun.randomUUIDv7(), name: "t2", taskKey: "t2" });
+      await Bun.sleep(1500);
+      server = Bun.serve({ hostname: "127.0.0.1", port, fetch: app.fetch });
+      await reporter.flush();
+      const tasks = await client.taskRuns(run.id);
+      expect(tasks.map((t) => t.name)).toEqual(["t2"]);
+      expect(warnings).toEqual([]);
+    } finally {
+      server.stop(true);
+      store.dispose();
+    }
   });
 });
