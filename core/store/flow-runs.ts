@@ -311,6 +311,7 @@ export async function setFlowRunState(
     await updateById(tc, c.t.flowRuns, id, patch);
     if (extra.result !== undefined && proposal.type === "COMPLETED")
       await saveFlowRunResult(tc, id, extra.result);
+    if (isTerminal(proposal.type)) await closeOpenTaskRuns(tc, id, proposal.type, name, now);
     await recordStates(
       tc,
       [{ flowRunId: id, type: proposal.type, name, message: proposal.message ?? null, data: proposal.data }],
@@ -319,6 +320,43 @@ export async function setFlowRunState(
     // The row as written (names unchanged), not read back.
     return toFlowRun({ ...row.r, ...patch } as typeof row.r, row.flowName, row.deploymentName);
   });
+}
+
+/**
+ * Task runs its flow run left unfinished when it ended (cancelled or timed out mid-task, its
+ * process killed, a task not awaited): they end with it, saying so, instead of showing Running
+ * for ever. A cancelled run's tasks are cancelled; any other end leaves them crashed.
+ */
+async function closeOpenTaskRuns(
+  tc: Conn,
+  flowRunId: string,
+  flowState: StateType,
+  flowStateName: string,
+  now: string,
+): Promise<void> {
+  const open = await tc.db
+    .select()
+    .from(tc.t.taskRuns)
+    .where(
+      and(
+        eq(tc.t.taskRuns.flowRunId, flowRunId),
+        notInArray(tc.t.taskRuns.stateType, ["COMPLETED", "FAILED", "CANCELLED", "CRASHED"]),
+      ),
+    );
+  for (const t of open) {
+    const type = flowState === "CANCELLED" ? "CANCELLED" : "CRASHED";
+    const name = DEFAULT_STATE_NAMES[type];
+    const message = `its flow run ended ${flowStateName} before it finished`;
+    await updateById(tc, tc.t.taskRuns, t.id, {
+      updated: now,
+      stateType: type,
+      stateName: name,
+      stateMessage: message,
+      stateTimestamp: now,
+      endTime: now,
+      history: [...t.history, { type, name, timestamp: now, message }],
+    });
+  }
 }
 
 /** Puts a run back to SCHEDULED for now, with no agent and `patch` besides, and records it so. */

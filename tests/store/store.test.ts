@@ -158,6 +158,46 @@ for (const backend of backends()) {
         expect((await store.getFlowRun(run.id)).total_run_time).toBe(running);
       });
 
+      test("task runs still open when their flow run ends end with it, saying so", async () => {
+        const ts = new Date().toISOString();
+        const task = (id: string, flowRunId: string, type = "RUNNING") => ({
+          id,
+          flow_run_id: flowRunId,
+          name: "long",
+          task_key: "long",
+          state: { type, name: type === "RUNNING" ? "Running" : "Completed", timestamp: ts },
+          start_time: ts,
+          end_time: null,
+          run_count: 1,
+          history: [{ type, name: type === "RUNNING" ? "Running" : "Completed", timestamp: ts }],
+        });
+        const cancelled = await newRun();
+        await store.setFlowRunState(cancelled.id, { type: "RUNNING" });
+        const ids = [Bun.randomUUIDv7(), Bun.randomUUIDv7(), Bun.randomUUIDv7()];
+        await store.upsertTaskRuns([
+          task(ids[0]!, cancelled.id),
+          task(ids[1]!, cancelled.id, "COMPLETED"),
+        ] as never);
+        await store.setFlowRunState(cancelled.id, { type: "CANCELLING" });
+        await store.setFlowRunState(cancelled.id, { type: "CANCELLED" });
+        const after = await store.listTaskRuns(cancelled.id);
+        const open = after.find((t) => t.id === ids[0])!;
+        expect(open.state.type).toBe("CANCELLED");
+        expect(open.state.message).toBe("its flow run ended Cancelled before it finished");
+        expect(open.end_time).not.toBeNull();
+        expect(open.history.map((h) => h.type)).toEqual(["RUNNING", "CANCELLED"]);
+        expect(after.find((t) => t.id === ids[1])!.state.type).toBe("COMPLETED");
+        const crashed = await newRun();
+        await store.setFlowRunState(crashed.id, { type: "RUNNING" });
+        await store.upsertTaskRuns([task(ids[2]!, crashed.id)] as never);
+        await store.setFlowRunState(crashed.id, { type: "FAILED", name: "TimedOut" });
+        const [timedOut] = await store.listTaskRuns(crashed.id);
+        expect([timedOut!.state.type, timedOut!.state.message]).toEqual([
+          "CRASHED",
+          "its flow run ended TimedOut before it finished",
+        ]);
+      });
+
       test("an illegal transition is refused and changes nothing", async () => {
         const run = await newRun();
         await store.setFlowRunState(run.id, { type: "RUNNING" });
