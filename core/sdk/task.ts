@@ -1,4 +1,4 @@
-import { describeError } from "../model/index.ts";
+import { describeError, pause } from "../model/index.ts";
 import { runContext } from "./context.ts";
 import { makeLogger } from "./logger.ts";
 
@@ -26,29 +26,39 @@ export function task<A extends unknown[], R>(
     throw new TypeError('task() needs a name: task({ name: "my-task" }, async (x) => { ... })');
   }
   const retries = Math.max(0, options.retries ?? 0);
+  const delayMs = Math.max(0, options.retryDelaySeconds ?? 0) * 1000;
   const call = async (...args: A): Promise<R> => {
     const ctx = runContext.getStore();
-    if (!ctx?.reporter) return fn(...args);
+    // Untracked (weir run with no server, or outside a flow): no task run is recorded, but the
+    // task keeps its retries.
+    const reporter = ctx?.reporter;
     const id = Bun.randomUUIDv7();
-    ctx.reporter.taskRunStarted({ id, name: options.name, taskKey: options.name });
-    const log = makeLogger((level, message) => ctx.log[levelKey(level)](message));
+    reporter?.taskRunStarted({ id, name: options.name, taskKey: options.name });
+    const log = ctx ? makeLogger((level, message) => ctx.log[levelKey(level)](message)) : undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        const result = await runContext.run({ ...ctx, taskRunId: id, log }, () => fn(...args));
-        ctx.reporter.taskRunState(id, { type: "COMPLETED" });
+        const result = ctx
+          ? await runContext.run({ ...ctx, taskRunId: reporter ? id : ctx.taskRunId, log: log! }, () =>
+              fn(...args),
+            )
+          : await fn(...args);
+        reporter?.taskRunState(id, { type: "COMPLETED" });
         return result;
       } catch (err) {
-        if (attempt < retries && !ctx.signal.aborted) {
-          ctx.reporter.taskRunState(id, {
-            type: "SCHEDULED",
-            name: "AwaitingRetry",
-            message: describeError(err),
-          });
-          await Bun.sleep((options.retryDelaySeconds ?? 0) * 1000);
-          ctx.reporter.taskRunState(id, { type: "RUNNING", name: "Retrying" });
-          continue;
+        if (attempt < retries && !ctx?.signal.aborted) {
+          const message = describeError(err);
+          const said = `Task ${options.name}: attempt ${attempt + 1} of ${retries + 1} failed: ${message}; retrying in ${delayMs / 1000} s`;
+          if (ctx) ctx.log.warning(said);
+          else console.error(said);
+          reporter?.taskRunState(id, { type: "SCHEDULED", name: "AwaitingRetry", message });
+          if (ctx) await pause(delayMs, ctx.signal);
+          else await Bun.sleep(delayMs);
+          if (!ctx?.signal.aborted) {
+            reporter?.taskRunState(id, { type: "RUNNING", name: "Retrying" });
+            continue;
+          }
         }
-        ctx.reporter.taskRunState(id, { type: "FAILED", message: describeError(err) });
+        reporter?.taskRunState(id, { type: "FAILED", message: describeError(err) });
         throw err;
       }
     }

@@ -14,6 +14,7 @@ import {
 import { LogShipper } from "../../core/engine/log-shipper.ts";
 import { ApiReporter } from "../../core/engine/reporter.ts";
 import type { FlowRun } from "../../core/model/index.ts";
+import { task } from "../../core/sdk/index.ts";
 import { registry, startApi, tempStore } from "../helpers.ts";
 
 const fixtures = join(import.meta.dir, "../fixtures");
@@ -174,6 +175,25 @@ describe("runFlow()", () => {
     expect(final.type).toBe("COMPLETED");
     expect(result).toEqual({ total: 6 });
   });
+
+  test("untracked, tasks keep their retries; outside a flow too", async () => {
+    const flow = await loadFlow("flows/flows.ts:untrackedRetries", fixtures);
+    const { final, result } = await runFlow({
+      flow,
+      parameters: {},
+      tracking: null,
+      signal: new AbortController().signal,
+      echo: false,
+    });
+    expect(final.type).toBe("COMPLETED");
+    expect(result).toEqual({ value: 3 });
+    let calls = 0;
+    const plain = task({ name: "plain", retries: 1 }, async () => {
+      if (++calls < 2) throw new Error("once");
+      return calls;
+    });
+    expect(await plain()).toBe(2);
+  });
 });
 
 describe("loadFlow()", () => {
@@ -190,7 +210,7 @@ describe("loadFlow()", () => {
   });
   test("lists the flows a file does export", async () => {
     expect(await message(loadFlow("flows/flows.ts:nothere", fixtures))).toContain(
-      "it exports these flows: boom, retrying, slow, sum, withFlakyTask",
+      "it exports these flows: boom, retrying, slow, sum, untrackedRetries, withFlakyTask",
     );
   });
   test("says how to wrap an export that is not a flow", async () => {
