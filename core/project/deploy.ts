@@ -351,7 +351,8 @@ export function deploymentBody(
     parameters: { ...spec.parameters, ...overlay.parameters },
     parameter_openapi_schema: flow ? parameterSchema(flow) : null,
     enforce_parameter_schema: overlay.enforceParameterSchema ?? spec.enforce_parameter_schema ?? true,
-    paused: spec.paused ?? false,
+    // Absent from the file: the deployment stays paused or not, as it is (weir deployment pause).
+    ...(spec.paused != null ? { paused: spec.paused } : {}),
     work_pool_name: pool,
     work_queue_name:
       overlay.queue ?? spec.work_pool?.work_queue_name ?? spec.work_queue_name ?? (pool ? "default" : null),

@@ -55,6 +55,7 @@ export async function upsertDeployment(
         id: c.t.deployments.id,
         isScheduleActive: c.t.deployments.isScheduleActive,
         catchup: c.t.deployments.catchup,
+        paused: c.t.deployments.paused,
       })
       .from(c.t.deployments)
       .where(and(eq(c.t.deployments.flowId, flow.id), eq(c.t.deployments.name, input.name)));
@@ -77,7 +78,8 @@ export async function upsertDeployment(
       jobVariables: input.job_variables ?? {},
       pullSteps: input.pull_steps ?? null,
       enforceParameterSchema: input.enforce_parameter_schema ?? true,
-      paused: input.paused ?? false,
+      // Absent keeps it as it was too: a redeploy never resumes a deployment paused by hand.
+      paused: input.paused ?? existing?.paused ?? false,
       catchup: input.catchup ?? existing?.catchup ?? "all",
       triggers: input.triggers ?? null,
       concurrencyLimit: input.concurrency_limit ?? null,

@@ -64,6 +64,14 @@ for (const backend of backends()) {
         expect(second.deployment.updated > first.deployment.updated).toBe(true);
       });
 
+      test("a redeploy that does not say paused keeps a deployment paused by hand; one that says so changes it", async () => {
+        await deploy();
+        await store.setDeploymentPaused("hello/daily", true);
+        expect((await deploy()).deployment.paused).toBe(true);
+        expect((await deploy("daily", { paused: false })).deployment.paused).toBe(false);
+        expect((await deploy("fresh")).deployment.paused).toBe(false);
+      });
+
       test("is found by FLOW/NAME or id, and a missing one names how to list them", async () => {
         const { deployment } = await deploy();
         expect((await store.getDeployment("hello/daily")).id).toBe(deployment.id);
