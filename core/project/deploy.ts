@@ -202,6 +202,35 @@ function unknownOutputNotes(
   return notes;
 }
 
+/** The path to the first string in `value` that holds one of `secrets`, or null. */
+function secretPlace(
+  value: unknown,
+  secrets: readonly string[],
+  path: (string | number)[] = [],
+): (string | number)[] | null {
+  const present = secrets.filter((s) => s.length >= 3);
+  if (present.length === 0) return null;
+  if (typeof value === "string") return present.some((s) => value.includes(s)) ? path : null;
+  if (Array.isArray(value)) {
+    for (const [i, x] of value.entries()) {
+      const found = secretPlace(x, present, [...path, i]);
+      if (found) return found;
+    }
+  } else if (value && typeof value === "object")
+    for (const [k, x] of Object.entries(value)) {
+      const found = secretPlace(x, present, [...path, k]);
+      if (found) return found;
+    }
+  return null;
+}
+
+/** Where a field of the API body is written in the file (job variables under work_pool, pull as pull). */
+function storedPath(path: (string | number)[]): (string | number)[] {
+  if (path[0] === "job_variables") return ["work_pool", ...path];
+  if (path[0] === "pull_steps") return ["pull", ...path.slice(1)];
+  return path;
+}
+
 /** The job variable defaults of a pool's template. */
 function poolDefaults(pool: WorkPool, registry: Registry): Record<string, unknown> {
   const infra = registry.infrastructure(pool.type);
@@ -496,8 +525,7 @@ export async function deployOne(
     notes.push(
       ...unknownOutputNotes({ ...fields, job_variables }, outputs, (path) => {
         if (!project.posOf) return undefined;
-        // Job variables are written under work_pool in the file.
-        const pos = p.spec.fieldPos(path[0] === "job_variables" ? ["work_pool", ...path] : path);
+        const pos = p.spec.fieldPos(storedPath(path));
         return `${pos.file}:${pos.line}:${pos.col}`;
       }),
     );
@@ -506,28 +534,52 @@ export async function deployOne(
       const note = runlessNote(item.schedule);
       if (note) notes.push(`schedule ${i + 1} ${note}`);
     }
+    // Step outputs and variables are applied now; block placeholders stay for the machine that
+    // runs the flow (see below).
+    const keepBlocks = async (x: unknown) =>
+      resolveVariables(
+        applyValues(x, outputs, { removeNotSet: true }),
+        async (name) => (await client.findVariable(name))?.value,
+      );
     // Job variables keep their block placeholders: the agent resolves them when a run starts, so
     // a registry password or a secret env value is never stored with the deployment.
-    const storedJobVariables = await resolveVariables(
-      applyValues(job_variables, outputs, { removeNotSet: true }),
-      async (name) => (await client.findVariable(name))?.value,
-    );
-    // Parameters too keep their block placeholders (a secret in a default parameter): the flow's
-    // engine resolves them on the agent when the run starts, so no API or page ever shows the value.
-    const { parameters: rawParameters, ...rest } = fields as typeof fields & { parameters?: unknown };
+    const storedJobVariables = await keepBlocks(job_variables);
+    // Parameters too keep their block placeholders (a secret in a default parameter), the
+    // deployment's and each schedule's: the flow's engine resolves them on the agent when the run
+    // starts, so no API or page ever shows the value.
+    const {
+      parameters: rawParameters,
+      schedules: rawSchedules,
+      ...rest
+    } = fields as typeof fields & { parameters?: unknown; schedules?: Record<string, unknown>[] };
     const body = {
       ...(await resolve(rest, outputs)),
-      ...(rawParameters === undefined
+      ...(rawParameters === undefined ? {} : { parameters: await keepBlocks(rawParameters) }),
+      ...(rawSchedules === undefined
         ? {}
         : {
-            parameters: await resolveVariables(
-              applyValues(rawParameters, outputs, { removeNotSet: true }),
-              async (name) => (await client.findVariable(name))?.value,
+            schedules: await Promise.all(
+              rawSchedules.map(async ({ parameters, ...item }) => ({
+                ...(await resolve(item, outputs)),
+                ...(parameters === undefined ? {} : { parameters: await keepBlocks(parameters) }),
+              })),
             ),
           }),
       job_variables: storedJobVariables,
       pull_steps: storedPull,
     };
+    // Anything else holding a secret (a secret block in a description or tag, a step output that
+    // carries one) would be stored and shown in clear: refused, at its place.
+    const leak = secretPlace(body, secrets);
+    if (leak)
+      throw new WeirError(
+        "INVALID",
+        formatAt(
+          p.spec.fieldPos(storedPath(leak)),
+          `deployment "${p.name}": ${leak.join(".")} would store a secret in clear (a secret block's value, or a step output that holds one): only parameters, job_variables and pull steps keep a block placeholder, resolved when a run starts; move it there or leave it out`,
+          project.source,
+        ),
+      );
     const resolved = (body as { parameters?: Record<string, unknown> }).parameters ?? {};
     const wrong = defaultParameterProblems(project, p, overlay, resolved);
     if (wrong.length) throw new WeirError("INVALID", wrong.join("\n"));

@@ -139,6 +139,51 @@ deployments:
     expect(blocks.stdout).not.toContain("pssst-0042");
   });
 
+  test("a secret never lands in a stored field: schedule parameters keep the placeholder, other fields are refused at their place", async () => {
+    expect(
+      (await env.cli(["block", "create", "secret", "db-pass", "--field", "value=SUPERSECRET_ABC123"])).code,
+    ).toBe(0);
+    const dir = env.project("secret-fields", {
+      "flows/hello.ts": HELLO_FLOW,
+      "weir.yaml": `build:
+  - weir.steps.run_shell_script:
+      id: sec
+      script: printenv TOK
+      env: { TOK: "{{ weir.blocks.secret.db-pass }}" }
+deployments:
+  - name: scheduled
+    entrypoint: flows/hello.ts:hello
+    build: []
+    work_pool: { name: local }
+    schedules:
+      - cron: "0 9 * * *"
+        parameters: { name: "{{ weir.blocks.secret.db-pass }}" }
+  - name: described
+    entrypoint: flows/hello.ts:hello
+    build: []
+    work_pool: { name: local }
+    description: "{{ weir.blocks.secret.db-pass }}"
+  - name: from-step
+    entrypoint: flows/hello.ts:hello
+    work_pool: { name: local }
+    tags: ["{{ sec.stdout }}"]
+`,
+    });
+    const r = await env.cli(["deploy", "--all"], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("1 deployed, 2 failed");
+    expect(r.stdout).toContain(
+      'weir.yaml:18:18: deployment "described": description would store a secret in clear',
+    );
+    expect(r.stdout).toContain(
+      'weir.yaml:22:12: deployment "from-step": tags.0 would store a secret in clear',
+    );
+    expect(r.stdout + r.stderr).not.toContain("SUPERSECRET_ABC123");
+    const d = await env.json(["deployment", "inspect", "hello/scheduled"]);
+    expect(JSON.stringify(d)).not.toContain("SUPERSECRET_ABC123");
+    expect(d.schedules[0].parameters).toEqual({ name: "{{ weir.blocks.secret.db-pass }}" });
+  });
+
   test("the installed package is reused: a second deploy installs nothing", async () => {
     const marker = join(env.home, "plugins", "node_modules", "weir-steps-hello", "package.json");
     const before = statSync(marker).mtimeMs;
