@@ -27,7 +27,13 @@ export function serverAuth(
         "USAGE",
         `--host ${o.host} accepts connections from other machines, so the server needs API tokens: add --auth (or set WEIR_AUTH=1); agents and CI then use WEIR_API_KEY (see the README, "Remote agents and CI")`,
       );
-    return { auth: null, allowedHosts: LOOPBACK_HOSTS, adminToken: null };
+    // The loopback address it listens on is a name it answers to (127.0.0.2, say), beside the usual ones.
+    const bound = o.host.includes(":") && !o.host.startsWith("[") ? `[${o.host}]` : o.host;
+    return {
+      auth: null,
+      allowedHosts: [...new Set([...LOOPBACK_HOSTS, bound.toLowerCase()])],
+      adminToken: null,
+    };
   }
   let admin = process.env.WEIR_ADMIN_TOKEN?.trim();
   if (admin) {

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type Client, createClient } from "@libsql/client";
 import { drizzle } from "drizzle-orm/libsql";
@@ -101,7 +101,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const url = databaseUrl(options.url);
   const isFile = url.startsWith("file:");
   const path = isFile ? filePath(url) : "";
-  if (isFile) mkdirSync(dirname(path), { recursive: true });
+  if (isFile) privateFile(path);
   let client: Client;
   try {
     client = isFile
@@ -181,4 +181,22 @@ export function redactUrl(url: string): string {
       ? `${/^\s*[a-z][a-z0-9+.-]*:(\/\/)?/i.exec(url)?.[0] ?? ""}***${url.slice(at)}`
       : url;
   return hidden.replace(/((?:^|[?&;\s])(?:password|sslpassword|authToken|token)=)[^&\s]*/gi, "$1***");
+}
+
+/**
+ * The embedded database holds every run's parameters, logs and results: readable by its owner
+ * only. A new file (and a new folder for it) is made so; an existing one readable by others is
+ * made private, with its WAL and shared-memory files (SQLite gives those the database's mode).
+ */
+function privateFile(path: string): void {
+  const dir = dirname(path);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(path)) closeSync(openSync(path, "a", 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+    } catch {
+      // absent (no WAL yet), or not ours to change: SQLite says so when it opens it
+    }
+  }
 }

@@ -57,6 +57,20 @@ describe("a server with auth", () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  test("open on another loopback address, it answers requests made to that address", async () => {
+    const port = await freePort();
+    const s = env.spawn(["server", "--host", "127.0.0.2", "--port", String(port)], {
+      env: { WEIR_HOME: join(env.root, "loopback-2") },
+    });
+    try {
+      await s.waitFor(/listening on http:\/\/127\.0\.0\.2:\d+/);
+      const r = await fetch(`http://127.0.0.2:${port}/api/health`);
+      expect(r.status).toBe(200);
+    } finally {
+      await s.stop();
+    }
+  });
+
   test("the first start writes an admin token (mode 600) and says where", async () => {
     const s = await env.startServer(["--auth"]);
     server = s;

@@ -27,6 +27,19 @@ for (const backend of backends()) {
         await again.close();
       });
 
+      test("the embedded database and its WAL are readable by their owner only", async () => {
+        if (backend.name !== "sqlite") return;
+        const { statSync, chmodSync } = await import("node:fs");
+        const path = store.url.replace(/^file:/, "");
+        await deploy();
+        for (const f of [path, `${path}-wal`]) expect((statSync(f).mode & 0o777).toString(8)).toBe("600");
+        // One an older build left readable by others is made private when opened.
+        chmodSync(path, 0o644);
+        const again = await openStore({ url: store.url, migrate: false });
+        expect((statSync(path).mode & 0o777).toString(8)).toBe("600");
+        await again.close();
+      });
+
       test("a database a newer build migrated is refused before anything is written, saying what to do", async () => {
         if (backend.name === "sqlite") {
           const { Database } = await import("bun:sqlite");
