@@ -5,7 +5,9 @@ import { type Conn, inTx, mapRow, placeholders, plainRows } from "./conn.ts";
 import { upsertFlow } from "./flows.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toDeployment } from "./rows.ts";
 import {
+  canonical,
   deleteUnstartedDeploymentRuns,
+  lockSchedulesOf,
   replaceSchedulesIn,
   type ScheduleInput,
   schedulesOf,
@@ -56,6 +58,13 @@ export async function upsertDeployment(
         isScheduleActive: c.t.deployments.isScheduleActive,
         catchup: c.t.deployments.catchup,
         paused: c.t.deployments.paused,
+        parameters: c.t.deployments.parameters,
+        tags: c.t.deployments.tags,
+        workPoolName: c.t.deployments.workPoolName,
+        workQueueName: c.t.deployments.workQueueName,
+        jobVariables: c.t.deployments.jobVariables,
+        entrypoint: c.t.deployments.entrypoint,
+        pullSteps: c.t.deployments.pullSteps,
       })
       .from(c.t.deployments)
       .where(and(eq(c.t.deployments.flowId, flow.id), eq(c.t.deployments.name, input.name)));
@@ -85,8 +94,13 @@ export async function upsertDeployment(
       concurrencyLimit: input.concurrency_limit ?? null,
     };
     const id = existing?.id ?? newId();
-    if (existing) await tc.db.update(c.t.deployments).set(values).where(eq(c.t.deployments.id, id));
-    else
+    if (existing) {
+      await tc.db.update(c.t.deployments).set(values).where(eq(c.t.deployments.id, id));
+      // Runs made before a change that runs carry (parameters, pool, queue, job variables, tags,
+      // code) would run as it was: deleted, and made again as it is, as Prefect does.
+      if (RUN_FIELDS.some((k) => !sameJson(existing[k], values[k])))
+        await deleteUnstartedDeploymentRuns(tc, id);
+    } else
       await tc.db
         .insert(c.t.deployments)
         .values({ id, created: now, name: input.name, flowId: flow.id, ...values });
@@ -185,6 +199,9 @@ export async function listDeployments(
 export async function deleteDeployment(c: Conn, ref: string): Promise<Deployment> {
   return inTx(c, async (tc) => {
     const d = await getDeployment(tc, ref);
+    // After a scheduler insert under way for its schedules (whose runs the delete then sees), and
+    // in the order that insert takes them: no run left without its deployment, no deadlock.
+    await lockSchedulesOf(tc, d.id);
     await tc.db
       .delete(tc.t.flowRuns)
       .where(
@@ -206,17 +223,38 @@ export async function updateDeploymentFields(
   patch: { description?: string | null; parameters?: Record<string, unknown>; tags?: string[] },
 ): Promise<Deployment> {
   const d = await getDeployment(c, id);
-  await c.db
-    .update(c.t.deployments)
-    .set({
-      updated: nowIso(),
-      ...(patch.description !== undefined ? { description: patch.description } : {}),
-      ...(patch.parameters !== undefined ? { parameters: patch.parameters } : {}),
-      ...(patch.tags !== undefined ? { tags: patch.tags } : {}),
-    })
-    .where(eq(c.t.deployments.id, d.id));
+  await inTx(c, async (tc) => {
+    await tc.db
+      .update(c.t.deployments)
+      .set({
+        updated: nowIso(),
+        ...(patch.description !== undefined ? { description: patch.description } : {}),
+        ...(patch.parameters !== undefined ? { parameters: patch.parameters } : {}),
+        ...(patch.tags !== undefined ? { tags: patch.tags } : {}),
+      })
+      .where(eq(c.t.deployments.id, d.id));
+    // Scheduled runs carry the parameters and tags: made again with the new ones.
+    if (
+      (patch.parameters !== undefined && !sameJson(patch.parameters, d.parameters)) ||
+      (patch.tags !== undefined && !sameJson(patch.tags, d.tags))
+    )
+      await deleteUnstartedDeploymentRuns(tc, d.id);
+  });
   return getDeployment(c, d.id);
 }
+
+/** The deployment fields its runs carry or run with. */
+const RUN_FIELDS = [
+  "parameters",
+  "tags",
+  "workPoolName",
+  "workQueueName",
+  "jobVariables",
+  "entrypoint",
+  "pullSteps",
+] as const;
+
+const sameJson = (a: unknown, b: unknown): boolean => canonical(a ?? null) === canonical(b ?? null);
 
 export async function setDeploymentPaused(c: Conn, ref: string, paused: boolean): Promise<Deployment> {
   const d = await getDeployment(c, ref);

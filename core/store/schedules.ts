@@ -62,7 +62,7 @@ function unstartedAuto(c: Conn, which: SQL) {
 }
 
 /** JSON with object keys in order: PostgreSQL's jsonb keeps keys in an order of its own. */
-const canonical = (x: unknown): string =>
+export const canonical = (x: unknown): string =>
   JSON.stringify(x, (_k, v) =>
     v && typeof v === "object" && !Array.isArray(v)
       ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
@@ -213,10 +213,16 @@ export async function touchSchedules(c: Conn, deploymentId: string): Promise<voi
     .where(eq(c.t.deploymentSchedules.deploymentId, deploymentId));
 }
 
-/** Unstarted auto-scheduled runs of a deployment (used when its schedules are switched off). */
+/**
+ * Unstarted auto-scheduled runs of a deployment, deleted (its schedules switched off, the
+ * deployment paused or changed: the scheduler makes them again as the deployment now is).
+ */
 export async function deleteUnstartedDeploymentRuns(c: Conn, deploymentId: string): Promise<number> {
   // After a scheduler insert under way for these schedules, whose runs the delete then sees.
   await lockSchedulesOf(c, deploymentId);
+  // And one that waited for the lock finds its schedules changed, and inserts nothing: on
+  // PostgreSQL it re-reads the schedule rows, not the deployment's (see stillScheduled).
+  await touchSchedules(c, deploymentId);
   const ids = (await schedulesOf(c, [deploymentId])).get(deploymentId)?.map((s) => s.id) ?? [];
   return deleteUnstartedAutoRuns(c, ids);
 }

@@ -66,6 +66,35 @@ for (const backend of backends()) {
         }
       });
 
+      test("a redeploy that changes what runs carry remakes the scheduled runs; an identical one keeps them", async () => {
+        await store.createWorkPool({ name: "other" });
+        const d = await deploy([{ schedule: hourly }]);
+        await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 1 });
+        const before = (await runs(d.id)).map((r) => r.id).sort();
+        // The same file again (keys in another order): nothing changes.
+        await store.upsertDeployment({
+          parameters: { a: 1 },
+          work_pool_name: "local",
+          name: "d",
+          flow_name: "f",
+          schedules: [{ schedule: hourly }],
+        });
+        expect((await runs(d.id)).map((r) => r.id).sort()).toEqual(before);
+        await deploy([{ schedule: hourly }], { parameters: { a: 2 }, work_pool_name: "other" });
+        expect(await runs(d.id)).toEqual([]);
+        await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 1 });
+        const after = await runs(d.id);
+        expect(after.length).toBe(3);
+        for (const run of after) {
+          expect(run.parameters).toEqual({ a: 2 });
+          expect(run.work_pool_name).toBe("other");
+        }
+        // Edited by hand (the UI): the same.
+        await store.updateDeploymentFields(d.id, { parameters: { a: 3 } });
+        await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 1 });
+        expect((await runs(d.id)).map((r) => r.parameters)).toEqual([{ a: 3 }, { a: 3 }, { a: 3 }]);
+      });
+
       test("a minutely schedule gets an hour of runs; the horizon caps sparse ones", async () => {
         const d = await deploy([{ schedule: { cron: "* * * * *", timezone: "UTC", day_or: true } }]);
         await schedulePass(store, DEFAULT_SETTINGS, { now: T0 });
