@@ -232,7 +232,9 @@ async function insertChunkSqlite(
 /**
  * Runs still SCHEDULED before `cutoff` become Late. Then each deployment's catch-up policy
  * applies to its missed auto-scheduled runs: `latest` cancels all but the most recent, `none`
- * cancels them all, each with the message for its policy.
+ * cancels them all, each with the message for its policy. A run waiting to retry or for a
+ * concurrency slot has not been missed: it is left alone. The outer condition is checked again on
+ * each row: on PostgreSQL, a row a claim took meanwhile is re-read after its lock, not cancelled.
  */
 export async function markLateAndCatchUp(
   c: Conn,
@@ -258,14 +260,15 @@ export async function markLateAndCatchUp(
       UPDATE flow_runs SET state_type = 'CANCELLED', state_name = 'Cancelled', end_time = ${q.now},
         state_message = CASE ${policy("flow_runs")} WHEN 'none' THEN ${q.messages.none} ELSE ${q.messages.latest} END,
         state_timestamp = ${q.now}, updated = ${q.now}
-      WHERE id IN (
+      WHERE state_type = 'SCHEDULED' AND state_name IN ('Scheduled', 'Late') AND id IN (
         SELECT r.id FROM flow_runs r
-        WHERE r.auto_scheduled = ${yes(c)} AND r.state_type = 'SCHEDULED' AND r.next_scheduled_start_time < ${q.cutoff}
+        WHERE r.auto_scheduled = ${yes(c)} AND r.state_type = 'SCHEDULED' AND r.state_name IN ('Scheduled', 'Late')
+          AND r.next_scheduled_start_time < ${q.cutoff}
           AND r.deployment_id IS NOT NULL
           AND (${policy("r")} = 'none' OR (${policy("r")} = 'latest' AND r.next_scheduled_start_time < (
             SELECT max(r2.next_scheduled_start_time) FROM flow_runs r2
             WHERE r2.deployment_id = r.deployment_id AND r2.auto_scheduled = ${yes(c)} AND r2.state_type = 'SCHEDULED'
-              AND r2.next_scheduled_start_time < ${q.cutoff}))))
+              AND r2.state_name IN ('Scheduled', 'Late') AND r2.next_scheduled_start_time < ${q.cutoff}))))
       RETURNING id, ${policy("flow_runs")} AS catchup`,
     );
     for (const policy of ["none", "latest"] as const) {

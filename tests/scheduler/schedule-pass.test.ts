@@ -272,6 +272,23 @@ for (const backend of backends()) {
           expect(byTime("06").state.type).toBe("SCHEDULED");
         });
 
+        test("a run waiting to retry was not missed: no catch-up policy cancels it", async () => {
+          const d = await deploy([{ schedule: hourly }], { catchup: "none" });
+          await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 1 });
+          const [first] = (await runs(d.id)).sort((a, b) =>
+            a.expected_start_time! < b.expected_start_time! ? -1 : 1,
+          );
+          await store.setFlowRunState(first!.id, { type: "RUNNING" });
+          await store.setFlowRunState(first!.id, {
+            type: "SCHEDULED",
+            name: "AwaitingRetry",
+            scheduledTime: new Date(T0 + HOUR + 60_000).toISOString(),
+          });
+          await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 6 * HOUR + 30_000 });
+          const after = await store.getFlowRun(first!.id);
+          expect([after.state.type, after.state.name]).toEqual(["SCHEDULED", "AwaitingRetry"]);
+        });
+
         test("none: every missed run is skipped, saying why", async () => {
           const { byTime, all } = await outage("none");
           for (const t of ["01", "02", "03", "04", "05", "06"])
