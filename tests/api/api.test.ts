@@ -534,6 +534,35 @@ describe("schedules", () => {
     expect((await call("GET", "/api/deployments")).json).toEqual([]);
   });
 
+  test("a schedule added or replaced on its own has its parameters checked, as a deploy checks them", async () => {
+    const d = await deploy();
+    const added = await call("POST", `/api/deployments/${d.id}/schedules`, {
+      schedule: hourly,
+      parameters: { name: 5 },
+    });
+    expect(added.status).toBe(422);
+    expect(added.json.error.message).toContain("the parameters of the schedule");
+    const replaced = await call("PUT", `/api/deployments/${d.id}/schedules`, {
+      schedules: [{ schedule: hourly, parameters: { name: 5 } }],
+    });
+    expect(replaced.status).toBe(422);
+    expect(replaced.json.error.message).toContain("the parameters of schedules[0]");
+    expect((await call("GET", `/api/deployments/${d.id}/schedules`)).json).toEqual([]);
+  });
+
+  test("a refused deploy makes no work queue", async () => {
+    const res = await call("PUT", "/api/deployments", {
+      flow_name: "hello",
+      name: "queued",
+      work_pool_name: "local",
+      work_queue_name: "typo-queue",
+      schedules: [{ schedule: { cron: "bogus" } }],
+    });
+    expect(res.status).toBe(422);
+    const pool = (await call("GET", "/api/work-pools/local")).json;
+    expect(pool.queues.map((q: { name: string }) => q.name)).not.toContain("typo-queue");
+  });
+
   test("add, pause, resume, delete and clear, by id or slug", async () => {
     const d = await deploy();
     const created = await call("POST", `/api/deployments/${d.id}/schedules`, { schedule: hourly, slug: "h" });

@@ -233,6 +233,16 @@ describe("tokens", () => {
     expect((await call("GET", "/api/flows", old)).status).toBe(401);
   });
 
+  test("a lifetime past any date is refused (422), not a 500", async () => {
+    const r = await call("POST", "/api/tokens", ADMIN, {
+      name: "forever",
+      scope: "read",
+      expires_in_seconds: 1e300,
+    });
+    expect(r.status).toBe(422);
+    expect(r.json.error.message).toContain("must be at most 100 years");
+  });
+
   test("tokens are listed without values or hashes; the database holds only hashes", async () => {
     const created = await call("POST", "/api/tokens", ADMIN, { name: "listed", scope: "read" });
     expect(created.status).toBe(201);

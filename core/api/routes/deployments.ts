@@ -58,7 +58,6 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
             `deployment "${body.flow_name}/${body.name}" (work pool "${pool.name}", ${pool.type})`,
             { partial: true },
           );
-        if (body.work_queue_name) await store.ensureWorkQueue(pool.id, body.work_queue_name);
       }
       // `schedule` (one, Prefect 2's field) is shorthand for `schedules: [{ schedule }]`.
       const raw =
@@ -74,6 +73,11 @@ export function deploymentRoutes(r: Router, ctx: ReadyContext): void {
         schedules = [];
         for (const [i, s] of (raw ?? []).entries())
           schedules.push(await scheduleInput(s, `schedules[${i}]`, ctx));
+      }
+      // The queue last, once everything else was found right: a refused deploy makes none.
+      if (body.work_pool_name && body.work_queue_name) {
+        const pool = await store.getWorkPool(body.work_pool_name);
+        await store.ensureWorkQueue(pool.id, body.work_queue_name);
       }
       const result = await store.upsertDeployment({ ...body, schedules });
       await ctx.scheduleNow?.([result.deployment.id]);

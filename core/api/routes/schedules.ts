@@ -1,5 +1,5 @@
 import type * as v from "valibot";
-import { WeirError } from "../../model/index.ts";
+import { type Deployment, validateParameters, WeirError } from "../../model/index.ts";
 import { assertDeployable, compileSchedule, scheduleSpec } from "../../schedules/index.ts";
 import type * as q from "../../store/index.ts";
 import type { ReadyContext } from "../context.ts";
@@ -42,6 +42,17 @@ export async function scheduleInput(
   };
 }
 
+/** A schedule's parameters over the deployment's, checked as a deploy checks them (missing ones are fine). */
+function checkScheduleParameters(d: Deployment, input: q.ScheduleInput, where: string): void {
+  if (d.enforce_parameter_schema === false || !d.parameter_openapi_schema || !input.parameters) return;
+  validateParameters(
+    d.parameter_openapi_schema,
+    { ...d.parameters, ...input.parameters },
+    `deployment "${d.flow_name}/${d.name}" (the parameters of ${where})`,
+    { partial: true },
+  );
+}
+
 export function scheduleRoutes(r: Router, ctx: ReadyContext): void {
   const store = ctx.store;
   const { ReplaceSchedulesBody, ScheduleBody } = ctx.schemas;
@@ -60,10 +71,9 @@ export function scheduleRoutes(r: Router, ctx: ReadyContext): void {
     "Add a schedule to a deployment",
     async (c) => {
       const d = await store.getDeployment(param(c, "id"));
-      const created = await store.createSchedule(
-        d.id,
-        await scheduleInput(await readBody(c, ScheduleBody, ctx.limits), "schedule", ctx),
-      );
+      const input = await scheduleInput(await readBody(c, ScheduleBody, ctx.limits), "schedule", ctx);
+      checkScheduleParameters(d, input, "the schedule");
+      const created = await store.createSchedule(d.id, input);
       await after(d.id);
       return c.json(created, 201);
     },
@@ -78,8 +88,11 @@ export function scheduleRoutes(r: Router, ctx: ReadyContext): void {
       const d = await store.getDeployment(param(c, "id"));
       const body = await readBody(c, ReplaceSchedulesBody, ctx.limits);
       const inputs: q.ScheduleInput[] = [];
-      for (const [i, s] of body.schedules.entries())
-        inputs.push(await scheduleInput(s, `schedules[${i}]`, ctx));
+      for (const [i, s] of body.schedules.entries()) {
+        const input = await scheduleInput(s, `schedules[${i}]`, ctx);
+        checkScheduleParameters(d, input, `schedules[${i}]`);
+        inputs.push(input);
+      }
       await store.replaceSchedules(d.id, inputs);
       return c.json(await after(d.id));
     },

@@ -13,7 +13,19 @@ const TokenBody = v.strictObject({
   scope: v.picklist(SCOPES, `one of ${SCOPES.join(", ")}`),
   work_pool_name: v.optional(v.nullable(v.string())),
   /** Lifetime in seconds; absent or null: until revoked. */
-  expires_in_seconds: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(60)))),
+  expires_in_seconds: v.optional(
+    v.nullable(
+      v.pipe(
+        v.number(),
+        v.integer(),
+        v.minValue(60),
+        v.maxValue(
+          100 * 365 * 86_400,
+          "must be at most 100 years (3153600000 s); leave it out for a token that never expires",
+        ),
+      ),
+    ),
+  ),
 });
 
 /** API tokens: created (the value is in this one answer only), listed without values, revoked. */
