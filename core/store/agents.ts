@@ -6,10 +6,10 @@ import { DEFAULT_PAGE, nowIso, type Page } from "./rows.ts";
 export async function heartbeat(
   c: Conn,
   a: Omit<Agent, "last_heartbeat" | "stopped"> & { stopping?: boolean },
-): Promise<Agent> {
+): Promise<Agent | null> {
   const now = nowIso();
   const stopped = a.stopping ? now : null;
-  await c.db
+  const written = await c.db
     .insert(c.t.agents)
     .values({
       id: a.id,
@@ -23,7 +23,11 @@ export async function heartbeat(
     .onConflictDoUpdate({
       target: c.t.agents.id,
       set: { lastHeartbeat: now, workQueues: a.work_queues, stopped },
-    });
+      // Null (nothing written) when the id is another pool's agent.
+      setWhere: eq(c.t.agents.workPoolName, a.work_pool_name),
+    })
+    .returning({ id: c.t.agents.id });
+  if (written.length === 0) return null;
   return {
     id: a.id,
     name: a.name,

@@ -582,13 +582,14 @@ export async function nextScheduledStart(
 }
 
 /** Runs an agent started that are now CANCELLING, so it can stop their processes. */
-export async function listCancellingRuns(c: Conn, agentId: string): Promise<string[]> {
+export async function listCancellingRuns(c: Conn, agentId: string, workPoolName: string): Promise<string[]> {
   // Subflow runs in their parent's process stop with it (the agent knows only the parent).
-  // Plain SQL: every claim and heartbeat asks (see runRowById).
+  // Plain SQL: every claim and heartbeat asks (see runRowById). Only the pool the asker serves:
+  // a token for one pool learns nothing of another's runs by naming its agent.
   const found = await plainRows<{ id: string }>(
     c,
-    "SELECT id FROM flow_runs WHERE agent_id = ? AND state_type = 'CANCELLING' AND deployment_id IS NOT NULL",
-    [agentId],
+    "SELECT id FROM flow_runs WHERE agent_id = ? AND work_pool_name = ? AND state_type = 'CANCELLING' AND deployment_id IS NOT NULL",
+    [agentId, workPoolName],
   );
   return found.map((r) => String(r.id));
 }

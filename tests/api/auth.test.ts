@@ -337,6 +337,26 @@ describe("secrets, pools and runs", () => {
       },
     ]);
     expect(logs.status).toBe(403);
+    // Another pool's agent, named by its id: its heartbeat cannot be kept up or stopped from here.
+    const otherAgent = "01a00000-0000-7000-8000-0000000000b2";
+    const admin = await call("POST", "/api/agents/heartbeat", ADMIN, {
+      id: otherAgent,
+      name: "far",
+      work_pool_name: "other",
+      work_queues: [],
+    });
+    expect(admin.status).toBe(200);
+    const hijack = await call("POST", "/api/agents/heartbeat", bound, {
+      id: otherAgent,
+      name: "far",
+      work_pool_name: "local",
+      work_queues: [],
+      stopping: true,
+    });
+    expect(hijack.status).toBe(409);
+    expect(hijack.json.error.message).toContain("belongs to another work pool");
+    const agents = (await call("GET", "/api/agents?pool=other", ADMIN)).json;
+    expect(agents.map((a: any) => [a.id, a.stopped])).toEqual([[otherAgent, null]]);
   });
 
   test("a run's token starts subflow runs of its own run only, and reports and reads for them", async () => {

@@ -238,7 +238,7 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
             return c.json({ flow_runs: [], cancelling: [] });
           }
         }
-        const cancelling = (await store.listCancellingRuns(body.agent_id)).filter((id) => !seen.has(id));
+        const cancelling = (await store.listCancellingRuns(body.agent_id, name)).filter((id) => !seen.has(id));
         const left = deadline - Date.now();
         if (runs.length > 0 || cancelling.length > 0 || left <= 0 || signal.aborted) {
           return answer(runs, cancelling);
@@ -263,7 +263,14 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
     async (c) => {
       const body = await readBody(c, HeartbeatBody, ctx.limits);
       requireAgentPool(c, body.work_pool_name);
+      // An agent id is its pool's: a heartbeat naming it for another pool (a token for that pool
+      // keeping another pool's dead agent alive, or stopping it) is refused.
       const agent = await store.heartbeat(body);
+      if (!agent)
+        throw new WeirError(
+          "CONFLICT",
+          `agent ${body.id} belongs to another work pool than "${body.work_pool_name}": an agent's id is its own (start it with a new id)`,
+        );
       // Said before the agent's first claim, which may then start runs (a `start` number).
       c.header("x-weir-accepts", SERVER_ACCEPTS);
       // Five heartbeats per agent timeout, at most every 5 s: a shorter timeout
@@ -271,7 +278,7 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
       const heartbeatMs = Math.max(200, Math.min(5_000, Math.floor((ctx.agentTimeoutMs ?? 25_000) / 5)));
       return c.json({
         agent,
-        cancelling: await store.listCancellingRuns(body.id),
+        cancelling: await store.listCancellingRuns(body.id, body.work_pool_name),
         heartbeat_ms: heartbeatMs,
       });
     },
