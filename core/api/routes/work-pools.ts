@@ -238,7 +238,9 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
             return c.json({ flow_runs: [], cancelling: [] });
           }
         }
-        const cancelling = (await store.listCancellingRuns(body.agent_id, name)).filter((id) => !seen.has(id));
+        const cancelling = (await store.listCancellingRuns(body.agent_id, name)).filter(
+          (id) => !seen.has(id),
+        );
         const left = deadline - Date.now();
         if (runs.length > 0 || cancelling.length > 0 || left <= 0 || signal.aborted) {
           return answer(runs, cancelling);
