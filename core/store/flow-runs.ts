@@ -24,6 +24,7 @@ import { recordStates } from "./history.ts";
 import { DEFAULT_PAGE, newId, nowIso, type Page, toFlowRun, toState } from "./rows.ts";
 import type * as schema from "./schema.ts";
 import { writeTaskRunRows } from "./task-run-rows.ts";
+import { revokeRunTokens } from "./tokens.ts";
 
 export interface FlowRunInput {
   flow_id: string;
@@ -311,7 +312,12 @@ export async function setFlowRunState(
     await updateById(tc, c.t.flowRuns, id, patch);
     if (extra.result !== undefined && proposal.type === "COMPLETED")
       await saveFlowRunResult(tc, id, extra.result);
-    if (isTerminal(proposal.type)) await closeOpenTaskRuns(tc, id, proposal.type, name, now);
+    if (isTerminal(proposal.type)) {
+      await closeOpenTaskRuns(tc, id, proposal.type, name, now);
+      // The run's own token ends with it, however it ended (its agent's report, a sweep of a dead
+      // agent's runs, a cancel): a process still alive reads no more secrets with it.
+      await revokeRunTokens(tc, id);
+    }
     await recordStates(
       tc,
       [{ flowRunId: id, type: proposal.type, name, message: proposal.message ?? null, data: proposal.data }],

@@ -1,6 +1,6 @@
-import { and, asc, eq, isNull, ne, or } from "drizzle-orm";
+import { and, asc, eq, isNull, ne, or, sql } from "drizzle-orm";
 import { type TokenInfo, WeirError } from "../model/index.ts";
-import type { Conn } from "./conn.ts";
+import { type Conn, inTx, rawRows } from "./conn.ts";
 import { newId, nowIso } from "./rows.ts";
 
 const info = (r: typeof import("./schema.ts").apiTokens.$inferSelect): TokenInfo => ({
@@ -25,17 +25,6 @@ export async function createToken(
     expires?: string | null;
   },
 ): Promise<TokenInfo> {
-  if (t.scope !== "run") {
-    const [taken] = await c.db
-      .select({ id: c.t.apiTokens.id })
-      .from(c.t.apiTokens)
-      .where(and(eq(c.t.apiTokens.name, t.name), isNull(c.t.apiTokens.revoked)));
-    if (taken)
-      throw new WeirError(
-        "CONFLICT",
-        `A token named "${t.name}" exists (revoke it with: weir token revoke ${t.name}, or pick another name)`,
-      );
-  }
   const row = {
     id: newId(),
     created: nowIso(),
@@ -47,8 +36,27 @@ export async function createToken(
     expires: t.expires ?? null,
     revoked: null,
   };
-  await c.db.insert(c.t.apiTokens).values(row);
-  return info(row);
+  if (t.scope === "run") {
+    await c.db.insert(c.t.apiTokens).values(row);
+    return info(row);
+  }
+  // A name is one live token's: checked and written in one transaction, which on PostgreSQL
+  // first takes a lock every token creation takes (two servers creating the same name at once).
+  return inTx(c, async (tc) => {
+    if (c.dialect === "postgres")
+      await rawRows(tc, sql`SELECT pg_advisory_xact_lock(hashtext('weir:api_tokens'))`);
+    const [taken] = await tc.db
+      .select({ id: c.t.apiTokens.id })
+      .from(c.t.apiTokens)
+      .where(and(eq(c.t.apiTokens.name, t.name), isNull(c.t.apiTokens.revoked)));
+    if (taken)
+      throw new WeirError(
+        "CONFLICT",
+        `A token named "${t.name}" exists (revoke it with: weir token revoke ${t.name}, or pick another name)`,
+      );
+    await tc.db.insert(c.t.apiTokens).values(row);
+    return info(row);
+  });
 }
 
 /** The token with this hash, whatever its state (the caller checks expiry and revocation). */
@@ -81,7 +89,17 @@ export async function revokeToken(c: Conn, ref: string): Promise<TokenInfo> {
     );
   if (!hit) throw new WeirError("NOT_FOUND", `No live token named "${ref}" (list them with: weir token ls)`);
   const revoked = nowIso();
-  await c.db.update(c.t.apiTokens).set({ revoked }).where(eq(c.t.apiTokens.id, hit.id));
+  // Every live token of that name (an older build could make two of one name), or the one id.
+  await c.db
+    .update(c.t.apiTokens)
+    .set({ revoked })
+    .where(
+      and(
+        isNull(c.t.apiTokens.revoked),
+        ne(c.t.apiTokens.scope, "run"),
+        or(eq(c.t.apiTokens.id, hit.id), eq(c.t.apiTokens.name, ref)),
+      ),
+    );
   return { ...info(hit), revoked };
 }
 

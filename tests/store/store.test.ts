@@ -219,6 +219,32 @@ for (const backend of backends()) {
         ]);
       });
 
+      test("a run's own token ends with the run, whichever way it ends", async () => {
+        const run = await newRun();
+        await store.setFlowRunState(run.id, { type: "RUNNING" });
+        await store.createToken({
+          name: `run-${run.id}`,
+          scope: "run",
+          hash: "h-run-token",
+          flowRunId: run.id,
+        });
+        expect(await store.findTokenByHash("h-run-token")).toBeDefined();
+        // As a sweep of a dead agent's runs ends it: not through the API's state route.
+        await store.setFlowRunState(run.id, { type: "CRASHED", message: "its agent stopped heartbeating" });
+        expect(await store.findTokenByHash("h-run-token")).toBeUndefined();
+      });
+
+      test("a token name is one live token's; revoking by name revokes every live one of that name", async () => {
+        await store.createToken({ name: "ci", scope: "deploy", hash: "h-ci-1" });
+        const again = await store
+          .createToken({ name: "ci", scope: "deploy", hash: "h-ci-2" })
+          .catch((e) => e);
+        expect(again.code).toBe("CONFLICT");
+        await store.revokeToken("ci");
+        expect((await store.findTokenByHash("h-ci-1"))?.revoked).toBeTruthy();
+        expect((await store.createToken({ name: "ci", scope: "deploy", hash: "h-ci-3" })).name).toBe("ci");
+      });
+
       test("an illegal transition is refused and changes nothing", async () => {
         const run = await newRun();
         await store.setFlowRunState(run.id, { type: "RUNNING" });

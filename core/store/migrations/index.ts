@@ -12,6 +12,7 @@ import m0008 from "./0008_subflows_results.sql" with { type: "text" };
 import m0009 from "./0009_run_names.sql" with { type: "text" };
 import m0010 from "./0010_servers.sql" with { type: "text" };
 import m0011 from "./0011_agent_stopped.sql" with { type: "text" };
+import m0012 from "./0012_api_tokens_flow_run.sql" with { type: "text" };
 
 export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0000_init", sql: m0000 },
@@ -26,4 +27,5 @@ export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0009_run_names", sql: m0009 },
   { id: "0010_servers", sql: m0010 },
   { id: "0011_agent_stopped", sql: m0011 },
+  { id: "0012_api_tokens_flow_run", sql: m0012 },
 ];

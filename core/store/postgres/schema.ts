@@ -320,5 +320,10 @@ export const apiTokens = pgTable(
     expires: text("expires"),
     revoked: text("revoked"),
   },
-  (t) => [uniqueIndex("api_tokens_hash").on(t.hash), index("api_tokens_name").on(t.name)],
+  (t) => [
+    uniqueIndex("api_tokens_hash").on(t.hash),
+    index("api_tokens_name").on(t.name),
+    // Every run's end deletes its run tokens by run.
+    index("api_tokens_flow_run").on(t.flowRunId),
+  ],
 );

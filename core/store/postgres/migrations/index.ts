@@ -9,6 +9,7 @@ import m0004 from "./0004_subflows_results.sql" with { type: "text" };
 import m0005 from "./0005_run_names.sql" with { type: "text" };
 import m0006 from "./0006_servers.sql" with { type: "text" };
 import m0007 from "./0007_agent_stopped.sql" with { type: "text" };
+import m0008 from "./0008_api_tokens_flow_run.sql" with { type: "text" };
 
 export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0000_init", sql: m0000 },
@@ -19,4 +20,5 @@ export const MIGRATIONS: readonly { id: string; sql: string }[] = [
   { id: "0005_run_names", sql: m0005 },
   { id: "0006_servers", sql: m0006 },
   { id: "0007_agent_stopped", sql: m0007 },
+  { id: "0008_api_tokens_flow_run", sql: m0008 },
 ];

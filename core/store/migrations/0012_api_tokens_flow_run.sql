@@ -1,0 +1,1 @@
+CREATE INDEX `api_tokens_flow_run` ON `api_tokens` (`flow_run_id`);
