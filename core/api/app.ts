@@ -88,6 +88,26 @@ export function databaseDown(err: unknown): WeirError | null {
 }
 
 /**
+ * Two servers' transactions met in a deadlock or a serialization failure (PostgreSQL's 40P01,
+ * 40001): nothing of this request was written, and it succeeds when sent again. 503, not a 500.
+ */
+function databaseClash(err: unknown): WeirError | null {
+  const e = err as {
+    code?: string;
+    errno?: string;
+    message?: string;
+    cause?: { code?: string; errno?: string; message?: string };
+  };
+  const text = `${e?.code ?? ""} ${e?.errno ?? ""} ${e?.cause?.code ?? ""} ${e?.cause?.errno ?? ""} ${e?.message ?? ""} ${e?.cause?.message ?? ""}`;
+  return /\b(40P01|40001)\b|deadlock detected|could not serialize access/i.test(text)
+    ? new WeirError(
+        "BUSY",
+        "The database stopped this change because another server changed the same rows at once (nothing was written); send it again",
+      )
+    : null;
+}
+
+/**
  * The database's disk is full (SQLite's SQLITE_FULL, PostgreSQL's 53100): nothing was written,
  * and the request may be tried again once there is room. A 503 saying so, not an internal error.
  */
@@ -243,7 +263,7 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
     const err =
       raw instanceof WeirError
         ? raw
-        : (constraintError(raw) ?? databaseDown(raw) ?? databaseFull(raw) ?? raw);
+        : (constraintError(raw) ?? databaseDown(raw) ?? databaseClash(raw) ?? databaseFull(raw) ?? raw);
     if (err instanceof WeirError) {
       if (err.code === "BUSY") c.header("Retry-After", "5");
       if (err.code === "UNREACHABLE") c.header("Retry-After", "2");

@@ -32,7 +32,8 @@ export class LogShipper {
         task_run_id: taskRunId,
         name,
         level,
-        message: message.slice(i, i + MAX_MESSAGE),
+        // No server stores a NUL (PostgreSQL cannot): shown as the replacement character.
+        message: message.slice(i, i + MAX_MESSAGE).replaceAll("\0", "\uFFFD"),
         timestamp,
       });
       this.#chars += Math.min(MAX_MESSAGE, message.length - i) + 100;

@@ -323,6 +323,20 @@ describe("flow run states", () => {
     expect((await call("GET", `/api/flow-runs/${open.id}`)).json.state.type).toBe("RUNNING");
   });
 
+  test("a NUL character is refused naming its field, on both databases alike; a backslash-u text is not", async () => {
+    const r = await call("PUT", "/api/variables/nul", { value: "a\u0000b" });
+    expect(r.status).toBe(422);
+    expect(r.json.error.message).toContain("value: text may not hold the NUL character");
+    const d = await call("PUT", "/api/deployments", {
+      flow_name: "hello",
+      name: "nul",
+      parameters: { deep: { x: ["ok", "a\u0000"] } },
+    });
+    expect(d.status).toBe(422);
+    expect(d.json.error.message).toContain("parameters.deep.x.1: text may not hold the NUL character");
+    expect((await call("PUT", "/api/variables/escaped", { value: "\\u0000 is fine" })).status).toBe(200);
+  });
+
   test("cancelling a run nobody started ends it at once", async () => {
     const d = await deploy();
     const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;

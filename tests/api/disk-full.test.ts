@@ -29,3 +29,18 @@ test.each([
     "The database's disk is full: nothing was written; free space where the database is, then try again",
   );
 });
+
+test.each([
+  ["a deadlock", Object.assign(new Error("deadlock detected"), { errno: "40P01" })],
+  ["a serialization failure", Object.assign(new Error("could not serialize access"), { errno: "40001" })],
+])("PostgreSQL's %s between two servers is a 503 to send again, not a 500", async (_name, clash) => {
+  const failing = new Proxy(store, {
+    get: (target, key, receiver) =>
+      key === "listFlows" ? () => Promise.reject(clash) : Reflect.get(target, key, receiver),
+  });
+  const app = createApp({ store: failing, wakeups: new Wakeups(), version: "test" });
+  const res = await app.request("/api/flows");
+  expect(res.status).toBe(503);
+  expect(res.headers.get("retry-after")).toBe("5");
+  expect(((await res.json()) as { error: { message: string } }).error.message).toContain("send it again");
+});
