@@ -272,6 +272,19 @@ for (const backend of backends()) {
           expect(byTime("06").state.type).toBe("SCHEDULED");
         });
 
+        test("latest, after more missed times than a pass makes: the run kept is the most recent one", async () => {
+          const d = await deploy([{ schedule: { interval: 60, anchor_date: "2020-01-01T00:00:00.000Z" } }], {
+            catchup: "latest",
+          });
+          await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 1 });
+          const back = T0 + 3 * HOUR + 30_000;
+          await schedulePass(store, DEFAULT_SETTINGS, { now: back });
+          const kept = (await runs(d.id)).filter(
+            (r) => r.state.type === "SCHEDULED" && Date.parse(r.expected_start_time!) < back,
+          );
+          expect(kept.map((r) => r.expected_start_time)).toEqual(["2030-01-01T03:00:00.000Z"]);
+        });
+
         test("a run waiting to retry was not missed: no catch-up policy cancels it", async () => {
           const d = await deploy([{ schedule: hourly }], { catchup: "none" });
           await schedulePass(store, DEFAULT_SETTINGS, { now: T0 + 1 });
