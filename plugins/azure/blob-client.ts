@@ -82,7 +82,8 @@ function sign(t: BlobTarget, method: string, url: URL, headers: Record<string, s
     .sort()
     .map((k) => `\n${k}:${url.searchParams.getAll(k).sort().join(",")}`)
     .join("");
-  const resource = `/${t.account}${decodeURIComponent(url.pathname)}${canonicalQuery}`;
+  // The path as sent, percent-encoded (as the Azure SDKs sign it, and the service checks it).
+  const resource = `/${t.account}${url.pathname}${canonicalQuery}`;
   const length = h["content-length"] && h["content-length"] !== "0" ? h["content-length"] : "";
   const toSign = [
     method,

@@ -44,6 +44,7 @@ beforeAll(async () => {
   project = env.project("azproj", {
     "flows/reader.ts": READER,
     "data/input.txt": "numbers from the container\n",
+    "data/sp ace ü+b%.txt": "a name to percent-encode\n",
     ".weirignore": "secret.txt\n",
     "secret.txt": "not for upload\n",
     "weir.yaml": yaml("flows"),
@@ -66,24 +67,25 @@ afterAll(async () => {
 describe("push_to_azure_blob_storage / pull_from_azure_blob_storage", () => {
   test("deploy uploads the project less the ignored files; a redeploy uploads nothing", async () => {
     const r = await env.cli(["deploy", "--all"], { cwd: project });
-    expect(r.stdout + r.stderr).toContain("Uploaded 4 file(s)");
+    expect(r.stdout + r.stderr).toContain("Uploaded 5 file(s)");
     expect(r.code).toBe(0);
     expect(await az.names("flows", "reader/")).toEqual([
       "reader/.weirignore",
       "reader/data/input.txt",
+      "reader/data/sp ace ü+b%.txt",
       "reader/flows/reader.ts",
       "reader/weir.yaml",
     ]);
     const again = await env.cli(["deploy", "--all"], { cwd: project });
     expect(again.stdout).toContain(
-      "Uploaded 0 file(s), 0 B, to container flows/reader; 4 already there unchanged",
+      "Uploaded 0 file(s), 0 B, to container flows/reader; 5 already there unchanged",
     );
   });
 
   test("a run pulls the code and the flow reads the data file it brought", async () => {
     const r = await env.cli(["deployment", "run", "reader/blob", "--watch"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("Downloaded 4 file(s)");
+    expect(r.stdout).toContain("Downloaded 5 file(s)");
     expect(r.stdout).toContain("read: numbers from the container");
   });
 
