@@ -1,5 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
-import { defaultDatabase } from "./lib/options.ts";
+import { defaultDatabase, requireExistingDatabase } from "./lib/options.ts";
 
 const dbOption =
   "database file, libSQL URL or postgres:// URL (env WEIR_DATABASE_URL; default $WEIR_HOME/weir.db)";
@@ -45,11 +45,7 @@ export function register(program: Command): void {
       // A path (not a URL) names an embedded database: it must be there (a typo would export a new,
       // empty one), and the file written must not be it.
       const file = /^[a-z][a-z0-9+.-]*:/i.test(url) ? null : resolve(url);
-      if (file && !existsSync(file))
-        throw new WeirError(
-          "USAGE",
-          `--db ${url}: there is no database at ${file} (check the path, or WEIR_HOME)`,
-        );
+      requireExistingDatabase(url);
       if (file && [file, `${file}-wal`, `${file}-shm`].includes(out))
         throw new WeirError(
           "USAGE",

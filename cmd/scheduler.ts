@@ -1,5 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
-import { defaultDatabase } from "./lib/options.ts";
+import { defaultDatabase, requireExistingDatabase } from "./lib/options.ts";
 import { stamped } from "./lib/output.ts";
 
 export function register(program: Command): void {
@@ -17,8 +17,11 @@ export function register(program: Command): void {
       const { untilSignal } = await import("./lib/signals.ts");
       const config = loadConfig();
       const settings = config.scheduler;
+      // It schedules a server's database: one a typo would make anew has no deployments.
+      const url = opts.db ?? defaultDatabase();
+      requireExistingDatabase(url);
       const store = await openStore({
-        url: opts.db ?? defaultDatabase(),
+        url,
         authToken: process.env.WEIR_DATABASE_AUTH_TOKEN,
         poolSize: config.databasePoolSize,
       });

@@ -1,5 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
-import { defaultDatabase } from "./lib/options.ts";
+import { defaultDatabase, requireExistingDatabase } from "./lib/options.ts";
 
 export function register(program: Command): void {
   const cmd = program
@@ -29,6 +29,7 @@ export function register(program: Command): void {
         ? { ...keyFromEnv(process.env.WEIR_NEW_SECRET_KEY!), id: `env-${Date.now().toString(36)}` }
         : newKey();
       const url = opts.db ?? defaultDatabase();
+      requireExistingDatabase(url);
       const store = await openStore({ url, poolSize: 2 });
       const types = registry();
       let sealed = 0;
@@ -61,9 +62,16 @@ export function register(program: Command): void {
       } finally {
         await store.close();
       }
-      if (!fromEnv) writeKeys(keyFile(), [next]);
+      // The old key is kept aside, not destroyed: another database (a copy, a test one) may still
+      // hold secrets sealed with it.
+      let retired = "";
+      if (!fromEnv) {
+        retired = `${keyFile()}.retired-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+        writeKeys(retired, keys);
+        writeKeys(keyFile(), [next]);
+      }
       console.log(
-        `Sealed ${sealed} secret field(s) in ${redactUrl(url)} with a new key${fromEnv ? ": now start the servers with WEIR_SECRET_KEY set to WEIR_NEW_SECRET_KEY's value" : ` (written to ${keyFile()}; the old key was removed)`}`,
+        `Sealed ${sealed} secret field(s) in ${redactUrl(url)} with a new key${fromEnv ? ": now start the servers with WEIR_SECRET_KEY set to WEIR_NEW_SECRET_KEY's value" : ` (written to ${keyFile()}; the old key was moved to ${retired}: delete it once no other database needs it)`}`,
       );
     });
 }

@@ -1,4 +1,5 @@
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { WeirClient } from "../../core/client/index.ts";
 import { parseValue, WeirError, weirHome as weirHomeDir } from "../../core/model/index.ts";
 
@@ -42,13 +43,34 @@ export const defaultDatabase = (): string => process.env.WEIR_DATABASE_URL || jo
 
 export const client = (): WeirClient => new WeirClient();
 
+/**
+ * A --db naming an embedded database file must name one that exists, for commands that work on
+ * a database a server made (a typo would otherwise make a new, empty one and work on that).
+ */
+export function requireExistingDatabase(url: string, flag = "--db"): void {
+  const path = url.startsWith("file:") ? url.slice(5) : /^[a-z][a-z0-9+.-]*:/i.test(url) ? null : url;
+  if (path !== null && !existsSync(resolve(path)))
+    throw new WeirError(
+      "USAGE",
+      `${flag} ${url}: there is no database at ${resolve(path)} (check the path, or WEIR_HOME)`,
+    );
+}
+
 /** `k=v` pairs into an object, values read as JSON when they parse. */
 export function keyValues(pairs: string[] | undefined, flag: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const pair of pairs ?? []) {
     const eq = pair.indexOf("=");
     if (eq <= 0) throw new WeirError("USAGE", `${flag} "${pair}" must look like KEY=VALUE`);
-    setPath(out, pair.slice(0, eq).split("."), parseValue(pair.slice(eq + 1)));
+    const path = pair.slice(0, eq).split(".");
+    // Names an object's own machinery, not a key: it would change every object of the process.
+    const bad = path.find((k) => k === "__proto__" || k === "constructor" || k === "prototype" || k === "");
+    if (bad !== undefined)
+      throw new WeirError(
+        "USAGE",
+        `${flag} "${pair}": ${bad === "" ? "an empty key" : `"${bad}"`} cannot be a key (KEY.SUB=VALUE names keys of the value)`,
+      );
+    setPath(out, path, parseValue(pair.slice(eq + 1)));
   }
   return out;
 }

@@ -9,6 +9,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export async function flowRunId(client: WeirClient, ref: string): Promise<string> {
   if (UUID.test(ref)) return ref;
+  // An empty name (a script's unset variable) would match every run: the first one found would
+  // be cancelled or retried.
+  if (ref.trim() === "")
+    throw new WeirError(
+      "USAGE",
+      "The flow run must be named: give its id or name (list runs with: weir flow-run ls)",
+    );
   const named = await client.listFlowRuns({ name: ref, limit: 6 });
   if (named.length === 1) return named[0]!.id;
   if (named.length === 0)

@@ -12,6 +12,21 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 /** A NUL byte kept visible as the six characters \u0000 instead of cutting the text short. */
 export const escapeNul = (text: string): string => text.replaceAll("\u0000", "\\u0000");
 
+/** Whether a string anywhere in a JSON value (a value or a key) holds a NUL character. */
+function hasNul(x: unknown, depth = 0): boolean {
+  if (typeof x === "string") return x.includes("\u0000");
+  if (!x || typeof x !== "object" || depth > 200) return false;
+  for (const [k, y] of Object.entries(x)) if (k.includes("\u0000") || hasNul(y, depth + 1)) return true;
+  return false;
+}
+
+/**
+ * PostgreSQL stores no NUL character in JSON, SQLite does: refused in JSON values on both, so no
+ * write fails on one database only and a database moves between them.
+ */
+const NO_NUL =
+  "must not contain the NUL character (\\u0000) in any text; remove it, or encode the value (base64)";
+
 export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
   const L = limits;
   const setting = (key: keyof Limits) => LIMIT_SETTINGS[key];
@@ -48,8 +63,12 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
         (value) => jsonBytes(value) <= L[key],
         `is larger than ${L[key]} bytes as JSON (${setting(key)})`,
       ),
+      v.check((value) => !hasNul(value), NO_NUL),
     );
-  const record = v.record(v.string(), v.unknown());
+  const record = v.pipe(
+    v.record(v.string(), v.unknown()),
+    v.check((value) => !hasNul(value), NO_NUL),
+  );
   /** A list (pull steps, triggers) limited like job variables. */
   const jsonList = v.pipe(
     v.array(v.unknown()),
@@ -57,6 +76,7 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
       (list) => jsonBytes(list) <= L.maxJobVariablesBytes,
       `is larger than ${L.maxJobVariablesBytes} bytes as JSON (${setting("maxJobVariablesBytes")})`,
     ),
+    v.check((value) => !hasNul(value), NO_NUL),
   );
   const tags = v.pipe(v.array(name), v.maxLength(100, "must hold at most 100 tags"));
   const nullableName = v.nullish(name);
@@ -335,6 +355,7 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
         (value) => value !== undefined && jsonBytes(value) <= L.maxVariableBytes,
         `must be a JSON value of at most ${L.maxVariableBytes} bytes (${setting("maxVariableBytes")})`,
       ),
+      v.check((value) => !hasNul(value), NO_NUL),
     ),
     tags: v.optional(tags),
   });

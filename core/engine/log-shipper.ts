@@ -32,8 +32,7 @@ export class LogShipper {
         task_run_id: taskRunId,
         name,
         level,
-        // No server stores a NUL (PostgreSQL cannot): shown as the replacement character.
-        message: message.slice(i, i + MAX_MESSAGE).replaceAll("\0", "\uFFFD"),
+        message: message.slice(i, i + MAX_MESSAGE),
         timestamp,
       });
       this.#chars += Math.min(MAX_MESSAGE, message.length - i) + 100;

@@ -99,11 +99,7 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
     if (!tracking) return;
     // What leaves the process is scrubbed like the log lines: a failure's message and stack, a
     // task's error, a returned value that carry a secret the run resolved.
-    const scrubbed = scrubValue(rawState, opts.secrets);
-    // No server stores a NUL (an error message that holds one): the replacement character instead.
-    const state = scrubbed.message?.includes("\0")
-      ? { ...scrubbed, message: scrubbed.message.replaceAll("\0", "\uFFFD") }
-      : scrubbed;
+    const state = scrubValue(rawState, opts.secrets);
     const result = rawResult === undefined ? undefined : scrubJson(rawResult, opts.secrets);
     const taskRuns = scrubValue(rawTaskRuns, opts.secrets);
     try {

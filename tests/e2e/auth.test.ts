@@ -188,8 +188,14 @@ describe("a server with auth", () => {
       /1 Weir server\(s\) use .* now \(pid \d+ on .*, last seen .*\): stop them first, then rotate/,
     );
     expect(readFileSync(keyFile, "utf8")).toBe(before);
-    // with the server stopped: every secret moves to a new key, the old key is gone
+    // a database that is not there (a typo) is refused: rotating a new, empty one would retire
+    // the key the real one needs
     await server.stop();
+    const typo = await env.cli(["secret-key", "rotate", "--db", join(env.root, "no-such.db")]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("there is no database at");
+    expect(readFileSync(keyFile, "utf8")).toBe(before);
+    // with the server stopped: every secret moves to a new key; the old key is kept aside
     const rotated = await env.cli(["secret-key", "rotate"]);
     expect(rotated.code).toBe(0);
     expect(rotated.stdout).toMatch(/Sealed [1-9]\d* secret field\(s\)/);
@@ -197,6 +203,9 @@ describe("a server with auth", () => {
     expect(after).not.toBe(before);
     expect(after.split("\n").filter((l) => l && !l.startsWith("#")).length).toBe(1);
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const retired = rotated.stdout.match(/the old key was moved to (\S+):/)![1]!;
+    expect(readFileSync(retired, "utf8")).toBe(before);
+    expect(statSync(retired).mode & 0o777).toBe(0o600);
     server = await env.startServer(["--auth"]);
     const again = await env.cli(["block", "inspect", "secret/db-pass", "--show-secrets"], { env: a });
     expect(again.stdout).toContain(value);

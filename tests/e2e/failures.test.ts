@@ -180,6 +180,20 @@ describe("flags checked before anything is asked of the server (exit 2)", () => 
     expect((await env.cli(["flow-run", "ls", "--state", "failed,crashed"])).code).toBe(0);
     const none = await env.cli(["flow-run", "ls", "--state", "late,AwaitingRetry"]);
     expect([none.code, none.stdout.trim()]).toEqual([0, "No flow runs match these filters"]);
+    // An empty run (a script's unset variable) names no run: it used to match every run.
+    for (const verb of ["cancel", "retry", "inspect"]) {
+      const r = await env.cli(["flow-run", verb, ""]);
+      expect([r.code, errorLine(r).line]).toEqual([
+        2,
+        "weir: The flow run must be named: give its id or name (list runs with: weir flow-run ls)",
+      ]);
+    }
+    // A key path naming an object's machinery is refused, not set on every object of the process.
+    const proto = await env.cli(["deployment", "run", "hello/daily", "--job-variable", "__proto__.x=1"]);
+    expect([proto.code, errorLine(proto).line]).toEqual([
+      2,
+      'weir: --job-variable "__proto__.x=1": "__proto__" cannot be a key (KEY.SUB=VALUE names keys of the value)',
+    ]);
     const empty = await env.cli(["variable", "set", "", "1"]);
     expect([empty.code, errorLine(empty).line]).toEqual([
       2,
