@@ -38,6 +38,7 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
       `must be at most ${L.maxNameLength} characters (${setting("maxNameLength")})`,
     ),
     v.check((s) => !CONTROL.test(s), "must not contain control characters (NUL, tabs or line breaks)"),
+    v.check((s) => s !== "." && s !== "..", 'must not be "." or ".." (in a URL they mean folders)'),
   );
   const text = v.pipe(
     v.string(),
@@ -46,6 +47,11 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
       `must be at most ${L.maxTextLength} characters (${setting("maxTextLength")})`,
     ),
     v.check((s) => !s.includes("\u0000"), "must not contain NUL bytes"),
+    // Terminal escape sequences in a description would redraw the screen of whoever lists it.
+    v.check(
+      (s) => !/[\u0001-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s),
+      "must not contain control characters other than tabs and line breaks (an escape sequence would redraw a terminal)",
+    ),
   );
   /** Free text from engines (errors, state messages): NUL is escaped, not refused. */
   const message = v.pipe(

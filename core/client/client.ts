@@ -90,6 +90,22 @@ export function shownAddress(address: string): string {
   return address.replace(/^(https?:\/\/)[^/@]*@/i, "$1");
 }
 
+/**
+ * A name or id as one segment of an API path. "." and ".." would be read as folders of the URL
+ * (and reach another endpoint: `schedule pause D ..` paused the whole deployment), and an empty
+ * one names nothing: refused before any request.
+ */
+function segment(value: string): string {
+  if (value === "" || value === "." || value === "..")
+    throw new WeirError(
+      "USAGE",
+      value === ""
+        ? "A name or id must not be empty"
+        : `"${value}" cannot name anything (in a URL it means a folder)`,
+    );
+  return encodeURIComponent(value);
+}
+
 /** The typed HTTP client used by the CLI, agent, engine and SDK. */
 
 export class WeirClient {
@@ -293,9 +309,9 @@ export class WeirClient {
     const slash = ref.indexOf("/");
     if (slash > 0) {
       const [flow, name] = [ref.slice(0, slash), ref.slice(slash + 1)];
-      return this.request("GET", `/deployments/name/${encodeURIComponent(flow)}/${encodeURIComponent(name)}`);
+      return this.request("GET", `/deployments/name/${segment(flow)}/${segment(name)}`);
     }
-    return this.request("GET", `/deployments/${encodeURIComponent(ref)}`);
+    return this.request("GET", `/deployments/${segment(ref)}`);
   }
   deleteDeployment(id: string): Promise<Deployment> {
     return this.request("DELETE", `/deployments/${id}`);
@@ -340,7 +356,7 @@ export class WeirClient {
   setScheduleActive(deploymentId: string, schedule: string, active: boolean): Promise<DeploymentSchedule> {
     return this.request(
       "POST",
-      `/deployments/${deploymentId}/schedules/${encodeURIComponent(schedule)}/${active ? "resume" : "pause"}`,
+      `/deployments/${deploymentId}/schedules/${segment(schedule)}/${active ? "resume" : "pause"}`,
     );
   }
   setDeploymentScheduleActive(deploymentId: string, active: boolean): Promise<Deployment> {
@@ -349,7 +365,7 @@ export class WeirClient {
   deleteSchedules(deploymentId: string, schedule?: string): Promise<Deployment> {
     return this.request(
       "DELETE",
-      `/deployments/${deploymentId}/schedules${schedule ? `/${encodeURIComponent(schedule)}` : ""}`,
+      `/deployments/${deploymentId}/schedules${schedule ? `/${segment(schedule)}` : ""}`,
     );
   }
 
@@ -373,7 +389,7 @@ export class WeirClient {
     for (;;) {
       const left = Math.max(0, deadline - Date.now());
       const wait = Math.min(left, 30_000);
-      const run = await this.request<FlowRun>("GET", `/flow-runs/${encodeURIComponent(id)}/wait`, undefined, {
+      const run = await this.request<FlowRun>("GET", `/flow-runs/${segment(id)}/wait`, undefined, {
         query: { timeout_ms: wait },
         timeoutMs: wait + 30_000,
         signal,
@@ -383,7 +399,7 @@ export class WeirClient {
   }
   /** The JSON a flow run's flow returned (NOT_FOUND with the reason when it has none). */
   flowRunResult(id: string): Promise<unknown> {
-    return this.request("GET", `/flow-runs/${encodeURIComponent(id)}/result`);
+    return this.request("GET", `/flow-runs/${segment(id)}/result`);
   }
   /** Newest first; a `limit` above one page is fetched page by page. */
   async listFlowRuns(
@@ -411,10 +427,10 @@ export class WeirClient {
     return out;
   }
   getFlowRun(id: string): Promise<FlowRun> {
-    return this.request("GET", `/flow-runs/${encodeURIComponent(id)}`);
+    return this.request("GET", `/flow-runs/${segment(id)}`);
   }
   flowRunStates(id: string): Promise<State[]> {
-    return this.all(`/flow-runs/${encodeURIComponent(id)}/states`);
+    return this.all(`/flow-runs/${segment(id)}/states`);
   }
   /**
    * Proposes a state. When the server that took the proposal went away before answering, the
@@ -487,18 +503,18 @@ export class WeirClient {
     }
   }
   retryFlowRun(id: string): Promise<FlowRun> {
-    return this.request("POST", `/flow-runs/${encodeURIComponent(id)}/retry`);
+    return this.request("POST", `/flow-runs/${segment(id)}/retry`);
   }
   cancelFlowRun(id: string): Promise<FlowRun> {
-    return this.request("POST", `/flow-runs/${encodeURIComponent(id)}/cancel`);
+    return this.request("POST", `/flow-runs/${segment(id)}/cancel`);
   }
   flowRunLogs(id: string, after = 0, limit = 1000): Promise<LogEntry[]> {
-    return this.request("GET", `/flow-runs/${encodeURIComponent(id)}/logs`, undefined, {
+    return this.request("GET", `/flow-runs/${segment(id)}/logs`, undefined, {
       query: { after, limit },
     });
   }
   taskRuns(flowRunId: string): Promise<TaskRun[]> {
-    return this.all(`/flow-runs/${encodeURIComponent(flowRunId)}/task-runs`);
+    return this.all(`/flow-runs/${segment(flowRunId)}/task-runs`);
   }
   writeTaskRuns(snapshots: TaskRunSnapshot[]): Promise<{ written: number }> {
     // Snapshots are upserts by task run id: sending one twice changes nothing.
@@ -508,7 +524,7 @@ export class WeirClient {
     });
   }
   execution(flowRunId: string): Promise<{ flow_run: FlowRun; deployment: Deployment | null }> {
-    return this.request("GET", `/flow-runs/${encodeURIComponent(flowRunId)}/execution`);
+    return this.request("GET", `/flow-runs/${segment(flowRunId)}/execution`);
   }
   sendLogs(entries: Omit<LogEntry, "id">[]): Promise<{ inserted: number }> {
     // A batch sent again on another server (the first went away mid-request) may be stored twice:
@@ -560,44 +576,37 @@ export class WeirClient {
       base_job_template?: Record<string, unknown>;
     },
   ): Promise<WorkPool> {
-    return this.request("PATCH", `/work-pools/${encodeURIComponent(name)}`, body);
+    return this.request("PATCH", `/work-pools/${segment(name)}`, body);
   }
   getWorkPool(name: string): Promise<WorkPool> {
-    return this.request("GET", `/work-pools/${encodeURIComponent(name)}`);
+    return this.request("GET", `/work-pools/${segment(name)}`);
   }
   deleteWorkPool(name: string): Promise<WorkPool> {
-    return this.request("DELETE", `/work-pools/${encodeURIComponent(name)}`);
+    return this.request("DELETE", `/work-pools/${segment(name)}`);
   }
   setWorkPoolPaused(name: string, paused: boolean): Promise<WorkPool> {
-    return this.request("POST", `/work-pools/${encodeURIComponent(name)}/${paused ? "pause" : "resume"}`);
+    return this.request("POST", `/work-pools/${segment(name)}/${paused ? "pause" : "resume"}`);
   }
   createWorkQueue(pool: string, name: string, options: WorkQueueOptions = {}): Promise<WorkQueue> {
-    return this.request("POST", `/work-pools/${encodeURIComponent(pool)}/queues`, { name, ...options });
+    return this.request("POST", `/work-pools/${segment(pool)}/queues`, { name, ...options });
   }
   updateWorkQueue(pool: string, name: string, options: WorkQueueOptions): Promise<WorkQueue> {
-    return this.request(
-      "PATCH",
-      `/work-pools/${encodeURIComponent(pool)}/queues/${encodeURIComponent(name)}`,
-      options,
-    );
+    return this.request("PATCH", `/work-pools/${segment(pool)}/queues/${segment(name)}`, options);
   }
   deleteWorkQueue(pool: string, name: string): Promise<WorkQueue> {
-    return this.request(
-      "DELETE",
-      `/work-pools/${encodeURIComponent(pool)}/queues/${encodeURIComponent(name)}`,
-    );
+    return this.request("DELETE", `/work-pools/${segment(pool)}/queues/${segment(name)}`);
   }
   listConcurrencyLimits(): Promise<ConcurrencyLimit[]> {
     return this.request("GET", "/concurrency-limits");
   }
   getConcurrencyLimit(tag: string): Promise<ConcurrencyLimit> {
-    return this.request("GET", `/concurrency-limits/${encodeURIComponent(tag)}`);
+    return this.request("GET", `/concurrency-limits/${segment(tag)}`);
   }
   setConcurrencyLimit(tag: string, limit: number): Promise<ConcurrencyLimit> {
-    return this.request("PUT", `/concurrency-limits/${encodeURIComponent(tag)}`, { limit });
+    return this.request("PUT", `/concurrency-limits/${segment(tag)}`, { limit });
   }
   deleteConcurrencyLimit(tag: string): Promise<ConcurrencyLimit> {
-    return this.request("DELETE", `/concurrency-limits/${encodeURIComponent(tag)}`);
+    return this.request("DELETE", `/concurrency-limits/${segment(tag)}`);
   }
   createToken(body: {
     name: string;
@@ -611,7 +620,7 @@ export class WeirClient {
     return this.request("GET", "/tokens");
   }
   revokeToken(name: string): Promise<TokenInfo> {
-    return this.request("POST", `/tokens/${encodeURIComponent(name)}/revoke`, {});
+    return this.request("POST", `/tokens/${segment(name)}/revoke`, {});
   }
   claim(
     pool: string,
@@ -634,7 +643,7 @@ export class WeirClient {
     work_pool?: WorkPool;
     deployments?: Record<string, Deployment>;
   }> {
-    return this.request("POST", `/work-pools/${encodeURIComponent(pool)}/claim`, body, {
+    return this.request("POST", `/work-pools/${segment(pool)}/claim`, body, {
       signal,
       timeoutMs: body.wait_ms + 15_000,
       saysAccepts: true,
@@ -664,17 +673,17 @@ export class WeirClient {
   /** undefined when the variable does not exist. */
   async findVariable(name: string): Promise<Variable | undefined> {
     try {
-      return await this.request<Variable>("GET", `/variables/${encodeURIComponent(name)}`);
+      return await this.request<Variable>("GET", `/variables/${segment(name)}`);
     } catch (err) {
       if (err instanceof WeirError && err.code === "NOT_FOUND") return undefined;
       throw err;
     }
   }
   setVariable(name: string, value: unknown): Promise<Variable> {
-    return this.request("PUT", `/variables/${encodeURIComponent(name)}`, { value });
+    return this.request("PUT", `/variables/${segment(name)}`, { value });
   }
   deleteVariable(name: string): Promise<unknown> {
-    return this.request("DELETE", `/variables/${encodeURIComponent(name)}`);
+    return this.request("DELETE", `/variables/${segment(name)}`);
   }
 
   // blocks
@@ -704,7 +713,7 @@ export class WeirClient {
     try {
       return await this.request<BlockDocument>(
         "GET",
-        `/blocks/${encodeURIComponent(type)}/${encodeURIComponent(name)}`,
+        `/blocks/${segment(type)}/${segment(name)}`,
         undefined,
         {
           query: { include_secrets: includeSecrets ? "true" : undefined },
@@ -716,7 +725,7 @@ export class WeirClient {
     }
   }
   deleteBlock(type: string, name: string): Promise<unknown> {
-    return this.request("DELETE", `/blocks/${encodeURIComponent(type)}/${encodeURIComponent(name)}`);
+    return this.request("DELETE", `/blocks/${segment(type)}/${segment(name)}`);
   }
 }
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { Hono } from "hono";
 import { createApp, Wakeups } from "../../core/api/index.ts";
+import { WeirClient } from "../../core/client/index.ts";
 import type { Agent, Deployment, FlowRun } from "../../core/model/index.ts";
 import { callApp, tempStore } from "../helpers.ts";
 
@@ -335,6 +336,28 @@ describe("flow run states", () => {
     expect(d.status).toBe(422);
     expect(d.json.error.message).toContain("parameters: must not contain the NUL character");
     expect((await call("PUT", "/api/variables/escaped", { value: "\\u0000 is fine" })).status).toBe(200);
+  });
+
+  test("names that are URL folders, tags no run can carry and terminal escapes are refused", async () => {
+    for (const name of [".", ".."]) {
+      const r = await call("POST", "/api/work-pools", { name });
+      expect(r.status).toBe(422);
+      expect(r.json.error.message).toContain('must not be "." or ".."');
+    }
+    const tag = await call("PUT", `/api/concurrency-limits/${encodeURIComponent("a\nb")}`, { limit: 1 });
+    expect(tag.status).toBe(422);
+    expect(tag.json.error.message).toContain("tag");
+    const redraw = await call("PATCH", "/api/work-pools/local", { description: "x\u001b[2Jfake" });
+    expect(redraw.status).toBe(422);
+    expect(redraw.json.error.message).toContain("description: must not contain control characters");
+    const client = new WeirClient("http://127.0.0.1:9/api");
+    const err = await Promise.resolve()
+      .then(() => client.getWorkPool(".."))
+      .catch((e) => e);
+    expect([err.code, err.message]).toEqual([
+      "USAGE",
+      '".." cannot name anything (in a URL it means a folder)',
+    ]);
   });
 
   test("cancelling a run nobody started ends it at once", async () => {

@@ -9,7 +9,7 @@ import { type FlowRun, WeirError, type WorkPool } from "../../model/index.ts";
 import { requireAgentPool, runTokens } from "../callers.ts";
 import { type ReadyContext, SERVER_ACCEPTS } from "../context.ts";
 import type { Router } from "../router.ts";
-import { page, param, readBody } from "../validate.ts";
+import { check, page, param, readBody } from "../validate.ts";
 
 /** Longest a claim re-checks the database while waiting, for runs written by other processes. */
 const RECHECK_MS = 1000; // WEIR_CLAIM_RECHECK_MS
@@ -153,7 +153,9 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
     "Create or change a tag's concurrency limit: at most `limit` active flow runs carrying the tag",
     async (c) => {
       const body = await readBody(c, ConcurrencyLimitBody, ctx.limits);
-      return c.json(await store.setConcurrencyLimit(param(c, "tag"), body.limit));
+      // A tag as runs carry it (their tags follow the same rule): one no run can carry limits nothing.
+      const tag = check(ctx.schemas.name, param(c, "tag"), "tag");
+      return c.json(await store.setConcurrencyLimit(tag, body.limit));
     },
     ConcurrencyLimitBody,
   );
