@@ -45,18 +45,36 @@ export function register(program: Command): void {
     .description("Create a block: weir block create secret db-password --field value=...")
     .argument("<type>", "block type (see: weir block types)")
     .argument("<name>", "block name: lower-case letters, digits and '-'")
-    .option("--field <key=value>", "a field (repeatable; value read as JSON, else text)", collect)
-    .option("--json <object>", "all fields as a JSON object")
+    .option(
+      "--field <key=value>",
+      "a field (repeatable; value read as JSON, else text; KEY=- reads the value from stdin, kept out of ps and shell history)",
+      collect,
+    )
+    .option("--json <object>", "all fields as a JSON object (- reads it from stdin)")
     .option("--overwrite", "replace an existing block of this type and name")
     .action(async (type, name, opts) => {
       const { WeirError, parseValue } = await import("../core/model/index.ts");
       let data: Record<string, unknown> = {};
+      // A secret given on the command line shows in `ps` and the shell's history: `-` reads it
+      // from stdin instead (one value: a trailing line break is dropped).
+      const fromStdin = [
+        opts.json === "-",
+        ...(opts.field ?? []).map((f) => f.slice(f.indexOf("=") + 1) === "-"),
+      ];
+      if (fromStdin.filter(Boolean).length > 1)
+        throw new WeirError("USAGE", "Only one --field KEY=- (or --json -) can read stdin");
+      const stdin = fromStdin.some(Boolean) ? (await Bun.stdin.text()).replace(/\r?\n$/, "") : "";
       if (opts.json) {
         try {
-          data = JSON.parse(opts.json);
+          data = JSON.parse(opts.json === "-" ? stdin : opts.json);
         } catch (e) {
           throw new WeirError("USAGE", `--json is not valid JSON: ${(e as Error).message}`);
         }
+        if (!data || typeof data !== "object" || Array.isArray(data))
+          throw new WeirError(
+            "USAGE",
+            '--json must be a JSON object of the fields, such as {"value": "..."}',
+          );
       }
       // Fields the type declares as text stay text (a password of digits is still a string); the
       // others are read as JSON, else text.
@@ -69,7 +87,7 @@ export function register(program: Command): void {
         const eq = pair.indexOf("=");
         if (eq <= 0) throw new WeirError("USAGE", `--field "${pair}" must look like KEY=VALUE`);
         const key = pair.slice(0, eq);
-        const raw = pair.slice(eq + 1);
+        const raw = pair.slice(eq + 1) === "-" ? stdin : pair.slice(eq + 1);
         data[key] = props[key]?.type === "string" ? raw : parseValue(raw);
       }
       const b = await client().createBlock(type, name, data, opts.overwrite);

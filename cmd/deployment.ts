@@ -93,9 +93,13 @@ export function register(program: Command): void {
       const parameters = parseParamFlags(opts.param ?? [], opts.params);
       let scheduled: string | undefined;
       if (opts.startIn !== undefined) {
-        const s = Number(opts.startIn);
-        if (!Number.isFinite(s) || s < 0)
-          throw new WeirError("USAGE", `--start-in must be a number of seconds (got "${opts.startIn}")`);
+        const s = opts.startIn.trim() === "" ? Number.NaN : Number(opts.startIn);
+        // Up to a year ahead: further is no run anyone waits for (and 1e20 s is no date at all).
+        if (!Number.isFinite(s) || s < 0 || s > 366 * 86_400)
+          throw new WeirError(
+            "USAGE",
+            `--start-in must be a number of seconds from 0 to 31622400 (a year) (got "${opts.startIn}")`,
+          );
         scheduled = new Date(Date.now() + s * 1000).toISOString();
       }
       const d = await c.getDeployment(ref);

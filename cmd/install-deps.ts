@@ -13,6 +13,9 @@ export function register(program: Command): void {
       const { join, resolve } = await import("node:path");
       const { WeirError } = await import("../core/model/index.ts");
       // The compiled binary is Bun: with BUN_BE_BUN=1 it is Bun's own CLI, `bun install` included.
+      const { existsSync, statSync } = await import("node:fs");
+      if (!existsSync(resolve(dir)) || !statSync(resolve(dir)).isDirectory())
+        throw new WeirError("USAGE", `${dir}: there is no folder ${resolve(dir)} (give the project folder)`);
       const cache = mkdtempSync(join(tmpdir(), "weir-deps-"));
       try {
         const p = Bun.spawn([process.execPath, "install", "--production"], {

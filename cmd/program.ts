@@ -165,8 +165,34 @@ export function report(err: unknown, path?: string[]): number {
     console.error(`weir: ${e.message}`);
     return e.code === "USAGE" ? 2 : 1;
   }
+  // A file or folder the command was given that is not as it should be: said plainly, with the
+  // path, not as a bug to report.
+  const fsProblem = fileProblem(err);
+  if (fsProblem) {
+    console.error(`weir: ${fsProblem}`);
+    return 1;
+  }
   console.error(`weir: unexpected error: ${e?.message ?? String(err)}`);
   if (process.env.WEIR_DEBUG) console.error(e?.stack);
   else console.error("weir: set WEIR_DEBUG=1 to see the stack trace, and please report it");
   return 1;
+}
+
+/** What a failed file-system call means for the path it names, or null for another error. */
+function fileProblem(err: unknown): string | null {
+  const e = err as { code?: string; path?: string; syscall?: string; dest?: string };
+  const what: Record<string, string> = {
+    ENOENT: "there is no such file or folder (or its folder does not exist)",
+    EISDIR: "it is a folder, where a file was expected",
+    ENOTDIR: "a part of the path is a file, where a folder was expected",
+    EACCES: "permission denied",
+    EPERM: "the operation is not permitted",
+    EROFS: "the file system is read-only",
+    ENOSPC: "the disk is full",
+    EEXIST: "it exists already",
+  };
+  if (!e?.code || !what[e.code] || typeof e.path !== "string") return null;
+  // A temporary file (x.partial-123) is named as the file it stands for.
+  const path = e.path.replace(/\.partial-\d+$/, "");
+  return `cannot use ${path}: ${what[e.code]}`;
 }

@@ -38,6 +38,8 @@ export interface CompileOptions {
  * Validates a raw schedule; `where` prefixes messages (e.g. `weir.yaml:7:9: schedule`). The one
  * validator of the API, the file loader and the CLI flags: nothing it refuses is ever stored.
  */
+const MAX_INTERVAL_SECONDS = 100 * 365 * 86_400;
+
 export function compileSchedule(raw: unknown, where = "schedule", opts: CompileOptions = {}): Schedule {
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
     throw invalid(where, "must be a mapping with one of interval, cron or rrule");
@@ -76,6 +78,13 @@ export function compileSchedule(raw: unknown, where = "schedule", opts: CompileO
       throw invalid(
         where,
         `interval ${JSON.stringify(spec.interval)} is shorter than the shortest allowed, ${min} s (set by WEIR_MIN_INTERVAL_SECONDS)`,
+      );
+    }
+    // Runs at most a century apart: past that no date computes (1e30 s was stored, then failed).
+    if (seconds > MAX_INTERVAL_SECONDS) {
+      throw invalid(
+        where,
+        `interval ${JSON.stringify(spec.interval)} is longer than the longest allowed, ${MAX_INTERVAL_SECONDS} s (100 years)`,
       );
     }
     const anchorRaw = spec.anchor_date ?? DEFAULT_ANCHOR;

@@ -68,6 +68,8 @@ describe("schedules are validated before anything is stored", () => {
     [{ cron: "0 9 * * 8" }, "field 5 (day of week)"],
     [{ cron: "0 9 * * *", timezone: "Mars/Olympus" }, 'unknown timezone "Mars/Olympus"'],
     [{ interval: 0.001 }, "shorter than the shortest allowed, 1 s (set by WEIR_MIN_INTERVAL_SECONDS)"],
+    [{ interval: 1e30 }, "longer than the longest allowed, 3153600000 s (100 years)"],
+    [{ interval: "P99999999D" }, "longer than the longest allowed"],
     [{ interval: 60, anchor_date: "yesterday" }, 'anchor_date "yesterday" is not an ISO 8601 date-time'],
   ])("%p is refused with a 422 and never written", async (schedule, reason) => {
     const create = await call("PUT", "/api/deployments", deployment({ schedules: [{ schedule }] }));

@@ -169,8 +169,14 @@ describe("a server with auth", () => {
   test("secret block values are sealed: not in the database file, shown only to allowed callers", async () => {
     const a = { WEIR_API_KEY: admin };
     const value = "pa55-Very-Distinct-Secret-9731";
+    // From stdin (value=-): the secret is on no command line, which ps and shell history show.
     expect(
-      (await env.cli(["block", "create", "secret", "db-pass", "--field", `value=${value}`], { env: a })).code,
+      (
+        await env.cli(["block", "create", "secret", "db-pass", "--field", "value=-"], {
+          env: a,
+          stdin: `${value}\n`,
+        })
+      ).code,
     ).toBe(0);
     const shown = await env.cli(["block", "inspect", "secret/db-pass", "--show-secrets"], { env: a });
     expect(shown.stdout).toContain(value);

@@ -194,6 +194,20 @@ describe("flags checked before anything is asked of the server (exit 2)", () => 
       2,
       'weir: --job-variable "__proto__.x=1": "__proto__" cannot be a key (KEY.SUB=VALUE names keys of the value)',
     ]);
+    // Paths and values that are not as they should be: one line naming them, not "unexpected error".
+    const nowhere = await env.cli(["db", "export", "-o", "/nonexistent-dir/x.jsonl"]);
+    expect([nowhere.code, errorLine(nowhere).line]).toEqual([
+      1,
+      "weir: cannot use /nonexistent-dir/x.jsonl: there is no such file or folder (or its folder does not exist)",
+    ]);
+    const notObject = await env.cli(["block", "create", "secret", "x", "--json", "null"]);
+    expect([notObject.code, errorLine(notObject).line]).toEqual([
+      2,
+      'weir: --json must be a JSON object of the fields, such as {"value": "..."}',
+    ]);
+    const far = await env.cli(["deployment", "run", "hello/daily", "--start-in", "1e20"]);
+    expect(far.code).toBe(2);
+    expect(errorLine(far).line).toContain("--start-in must be a number of seconds from 0 to 31622400");
     const empty = await env.cli(["variable", "set", "", "1"]);
     expect([empty.code, errorLine(empty).line]).toEqual([
       2,

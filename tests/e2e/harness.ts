@@ -122,10 +122,11 @@ export class Env {
 
   async cli(
     args: string[],
-    opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+    opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; stdin?: string } = {},
   ): Promise<CliResult> {
     const proc = Bun.spawn([this.bin, ...args], {
       ...this.#spawnOptions(opts),
+      ...(opts.stdin !== undefined ? { stdin: new TextEncoder().encode(opts.stdin) } : {}),
       timeout: opts.timeoutMs ?? 60_000,
     });
     const [stdout, stderr, code] = await Promise.all([
