@@ -167,10 +167,9 @@ async function uploadToStorage(
       });
     }
   }
-  // What the file keeps: the block's fields with the secret ones left out.
-  const masked = maskSecrets(t, block.data);
-  const fields = Object.fromEntries(Object.entries(block.data).filter(([k]) => masked[k] === block.data[k]));
-  return { type, name, fields, sub };
+  // What the file keeps: the block's fields with the secret ones masked, as Prefect writes them
+  // ('**********'): a run's pull step then knows to read that field from the block.
+  return { type, name, fields: maskSecrets(t, block.data), sub };
 }
 
 /**

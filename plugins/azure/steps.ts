@@ -20,9 +20,9 @@ const container = v.pipe(
   v.string("must be the container's name"),
   v.minLength(1, "must not be empty (the container to use)"),
 );
-const folder = v.optional(
-  v.string("must be a folder (name prefix) in the container, such as my-project"),
-  "",
+// Required, as in Prefect: a pull without it would fetch the whole container; "" says that is meant.
+const folder = v.string(
+  'must be a folder (name prefix) in the container, such as my-project ("" for the whole container)',
 );
 const credentials = v.record(
   v.string(),

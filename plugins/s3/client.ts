@@ -53,9 +53,14 @@ export function s3Target(
   if (!accessKeyId || !secretAccessKey) {
     throw new WeirError(
       "INVALID",
-      `no S3 credentials for bucket "${bucket}": give credentials (an aws-credentials block: {{ weir.blocks.aws-credentials.NAME }}) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY on this machine`,
+      `no S3 credentials for bucket "${bucket}": give credentials (an aws-credentials block: {{ weir.blocks.aws-credentials.NAME }}) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY on this machine${text(creds.profile_name) || text(env.AWS_PROFILE) ? " (AWS profiles, ~/.aws/credentials and instance roles are not read yet)" : ""}`,
     );
   }
+  if (endpoint && /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) && !/^https?:\/\//i.test(endpoint))
+    throw new WeirError(
+      "INVALID",
+      `endpoint_url "${endpoint}" must start with http:// or https:// (or be a host:port)`,
+    );
   const useSsl = params.use_ssl !== false;
   const base = endpoint ?? `https://s3.${region ?? "us-east-1"}.amazonaws.com`;
   const url =
@@ -108,7 +113,13 @@ export function describeS3Error(
             ? `access to bucket "${t.bucket}" is denied for these credentials`
             : code === "ConnectionRefused" || code === "ECONNREFUSED"
               ? "the endpoint refused the connection (is it up, and is endpoint_url right?)"
-              : `${code}: ${e.message ?? "no details"}`;
+              : code === "DNSResolveFailed" || code === "ENOTFOUND"
+                ? "the endpoint's host name does not resolve (check endpoint_url)"
+                : /TLS|CERT|SSL/i.test(code)
+                  ? "the TLS handshake failed (an endpoint that speaks plain HTTP needs an http:// endpoint_url; a private CA needs WEIR_CA_FILE)"
+                  : code === "NoSuchKey" && doing.startsWith("listing")
+                    ? "the endpoint answered as no S3 server would (is endpoint_url the S3 server's address?)"
+                    : `${code}: ${e.message ?? "no details"}`;
   return new WeirError("FAILED", `${doing} bucket "${t.bucket}" at ${t.endpoint} failed: ${why}`, {
     cause: err,
   });

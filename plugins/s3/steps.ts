@@ -21,7 +21,11 @@ const bucket = v.pipe(
   v.string("must be the bucket's name"),
   v.minLength(1, "must not be empty (the bucket to use)"),
 );
-const folder = v.optional(v.string("must be a folder (key prefix) in the bucket, such as my-project"), "");
+// Required, as in Prefect: a pull without it would fetch the whole bucket (every other
+// project's code); "" says that is meant.
+const folder = v.string(
+  'must be a folder (key prefix) in the bucket, such as my-project ("" for the whole bucket)',
+);
 const credentials = v.nullish(
   v.record(
     v.string(),

@@ -108,6 +108,38 @@ describe("deployment build / apply", () => {
     expect(bad.stderr).toContain('--storage-block "s3" must be TYPE/NAME or TYPE/NAME/path');
   });
 
+  test("a storage block's secret fields reach the runs' pull steps as placeholders, never the file", async () => {
+    const dir = env.project("legacy-secret-storage", { "flows/hello.ts": HELLO_FLOW });
+    const block = await env.cli(["block", "create", "github", "private-gh", "--json", "-"], {
+      stdin: JSON.stringify({
+        repository: "https://example.invalid/acme/flows.git",
+        access_token: "ghp-legacy-9911",
+      }),
+    });
+    expect(block.code).toBe(0);
+    const b = await env.cli(
+      [
+        "deployment",
+        "build",
+        "flows/hello.ts:hello",
+        "-n",
+        "gh",
+        "-p",
+        "local",
+        "-sb",
+        "github/private-gh",
+        "-a",
+      ],
+      { cwd: dir },
+    );
+    expect(b.code).toBe(0);
+    expect(readFileSync(join(dir, "hello-deployment.yaml"), "utf8")).not.toContain("ghp-legacy-9911");
+    const d = await env.json(["deployment", "inspect", "hello/gh"]);
+    expect(d.pull_steps[0]["weir.steps.git_clone"].access_token).toBe(
+      "{{ weir.blocks.github.private-gh.access_token }}",
+    );
+  });
+
   test("a Prefect 2 file whose code is in a GitHub storage block applies, cloning on every run", async () => {
     const dir = env.project("legacy-gh", {
       "knack-deployment.yaml": `name: HR Knack Banner

@@ -268,6 +268,16 @@ describe("steps are checked when the file is read (deploy and --dry-run alike)",
     );
   });
 
+  test("pull_from_s3 without a folder is refused, as Prefect requires it (it would fetch the whole bucket)", () => {
+    expect(
+      errorOf(
+        "pull:\n  - prefect_aws.deployments.steps.pull_from_s3: { bucket: flows }\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n",
+      ),
+    ).toContain(
+      'weir.yaml:2:5: pull step 1 (prefect_aws.deployments.steps.pull_from_s3): argument "folder" is required',
+    );
+  });
+
   test("a step of a Prefect Python integration Weir lacks is named as such, not as a near step", () => {
     const p = load(
       "build:\n  - prefect_dbt.deployments.steps.run_dbt: { requires: prefect-dbt>=0.4 }\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n",
