@@ -1,5 +1,5 @@
-import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { existsSync, lstatSync, readdirSync, readFileSync, type Stats, statSync } from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
 import ignore from "ignore";
 
 export interface LocalFile {
@@ -13,12 +13,14 @@ export interface LocalFile {
 }
 
 /**
- * Which ignore file applies: the one named, else `.weirignore`, else `.prefectignore` (what a
- * project from Prefect has). Null when none exists: then every file is uploaded, as in Prefect.
+ * Which ignore file applies: the one named (relative to the root, or absolute), else with none
+ * named `.weirignore`, else `.prefectignore` (what a project from Prefect has). Null when it does
+ * not exist, or when null or "" is given (Prefect's "no filtering"): then every file goes.
  */
 export function ignoreFileFor(root: string, named: string | null | undefined): string | null {
-  const candidates = named ? [named] : [".weirignore", ".prefectignore"];
-  for (const c of candidates) if (existsSync(join(root, c))) return c;
+  if (named === null || named === "") return null;
+  const candidates = named !== undefined ? [named] : [".weirignore", ".prefectignore"];
+  for (const c of candidates) if (existsSync(resolve(root, c))) return c;
   return null;
 }
 
@@ -34,13 +36,26 @@ export function projectFiles(
   exclude?: (rel: string, isDir: boolean) => boolean,
 ): LocalFile[] {
   const ig = ignore();
-  if (ignoreFile) ig.add(readFileSync(join(root, ignoreFile), "utf8"));
+  // Each line stripped, as Prefect reads its .prefectignore (its own examples indent them).
+  if (ignoreFile)
+    ig.add(
+      readFileSync(resolve(root, ignoreFile), "utf8")
+        .split(/\r?\n/)
+        .map((l) => l.trim()),
+    );
   const out: LocalFile[] = [];
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
       const abs = join(dir, name);
       const rel = relative(root, abs).split(sep).join("/");
-      const st = lstatSync(abs);
+      let st = lstatSync(abs);
+      // A link to a file goes as the file it points to (as Prefect's upload reads it); a link to
+      // a folder is not followed (it could loop), nor is a broken one.
+      if (st.isSymbolicLink()) {
+        const target = statOrNull(abs);
+        if (!target?.isFile()) continue;
+        st = target;
+      }
       if (st.isDirectory()) {
         if (!ig.ignores(`${rel}/`) && !exclude?.(rel, true)) walk(abs);
       } else if (st.isFile() && !ig.ignores(rel) && !exclude?.(rel, false)) {
@@ -50,6 +65,14 @@ export function projectFiles(
   };
   walk(root);
   return out;
+}
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
 }
 
 /** The object key of a file: `<folder>/<relative path>`, or the relative path when folder is empty. */

@@ -92,7 +92,10 @@ export async function saveUnder(
 
 /** What a dry run says an upload step would send: files and size, and which ignore file applies. */
 export function describeUpload(cwd: string, ignoreFile: unknown, to: string): string {
-  const applied = ignoreFileFor(cwd, typeof ignoreFile === "string" ? ignoreFile : null);
+  const applied = ignoreFileFor(
+    cwd,
+    typeof ignoreFile === "string" || ignoreFile === null ? ignoreFile : undefined,
+  );
   const files = projectFiles(cwd, applied);
   const size = files.reduce((a, f) => a + f.size, 0);
   return `would upload ${files.length} file(s), ${bytes(size)}, from ${cwd} to ${to} (${applied ? `leaving out what ${applied} lists` : "no ignore file: everything"}; what is there unchanged is skipped)`;

@@ -62,7 +62,12 @@ export const pushToAzure = defineStep({
     ),
   async run(args, ctx) {
     const t = blobTarget(args.container, args.credentials);
-    const files = projectFiles(ctx.cwd, ignoreFileFor(ctx.cwd, args.ignore_file));
+    const ignoreFile = ignoreFileFor(ctx.cwd, args.ignore_file);
+    if (args.ignore_file && !ignoreFile)
+      ctx.log.warning(
+        `ignore_file ${args.ignore_file} does not exist in ${ctx.cwd}: every file is uploaded (fix its name, or leave it out for .weirignore / .prefectignore)`,
+      );
+    const files = projectFiles(ctx.cwd, ignoreFile);
     const prefix = args.folder.replace(/^\/+|\/+$/g, "");
     let remote: Map<string, { size: number; md5: string }>;
     try {

@@ -36,7 +36,7 @@ export function projectContext(
       opts.keep.includes(rel) ? false : isDir && exceptions ? false : ig.ignores(rel);
     ignoredBy.push(".dockerignore");
   }
-  const projectIgnore = opts.useProjectIgnore ? ignoreFileFor(root, null) : null;
+  const projectIgnore = opts.useProjectIgnore ? ignoreFileFor(root, undefined) : null;
   if (projectIgnore) ignoredBy.push(projectIgnore);
   const files = projectFiles(root, projectIgnore, exclude);
   // The Dockerfile is always sent, even when an ignore file leaves it out (as the docker CLI does).

@@ -103,6 +103,10 @@ export const pushToS3 = defineStep({
   async run(args, ctx) {
     const t = target(ctx, args);
     const ignoreFile = ignoreFileFor(ctx.cwd, args.ignore_file);
+    if (args.ignore_file && !ignoreFile)
+      ctx.log.warning(
+        `ignore_file ${args.ignore_file} does not exist in ${ctx.cwd}: every file is uploaded (fix its name, or leave it out for .weirignore / .prefectignore)`,
+      );
     const files = projectFiles(ctx.cwd, ignoreFile);
     let remote: Map<string, { size: number; etag: string }>;
     let paged = false;
