@@ -605,8 +605,10 @@ export class Agent {
       name: this.opts.name,
       work_pool_name: this.opts.pool,
       work_queues: this.opts.queues,
+      ...(this.#running.size > 0 ? { running: [...this.#running.keys()] } : {}),
     });
     this.#cancel(res.cancelling);
+    this.#stopEnded(res.ended ?? []);
     // The server says how often it wants to hear from agents (its agent timeout / 5).
     if (this.opts.heartbeatMs === undefined && res.heartbeat_ms && res.heartbeat_ms > 0)
       this.#heartbeatEvery = Math.min(5_000, res.heartbeat_ms);
@@ -632,6 +634,24 @@ export class Agent {
         r.starting.abort();
         r.handle?.kill(this.opts.killGraceMs ?? 30_000);
       }
+    }
+  }
+
+  /**
+   * Runs the server no longer counts as this agent's (it could not hear it for a whole agent
+   * timeout and crashed them; or one was retried and taken by another agent): their processes
+   * stop, since the run may be running elsewhere already and its slot is free for others.
+   */
+  #stopEnded(ended: { id: string; state: string; message: string | null }[]): void {
+    for (const e of ended) {
+      const r = this.#running.get(e.id);
+      if (!r || this.#cancelSent.has(e.id)) continue;
+      this.#cancelSent.add(e.id);
+      this.opts.log(
+        `Flow run ${r.run.name} (${e.id}) is ${e.state} on the server${e.message ? ` (${e.message})` : ""}, or held by another agent, while this agent still ran it: stopping it`,
+      );
+      r.starting.abort();
+      r.handle?.kill(this.opts.killGraceMs ?? 30_000);
     }
   }
 

@@ -352,6 +352,8 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     work_queues: v.optional(v.pipe(v.array(name), v.maxLength(1000)), []),
     /** The agent has stopped: shown OFFLINE at once, until it is heard again. */
     stopping: v.optional(v.boolean()),
+    /** The runs the agent is running: the answer's `ended` names those no longer its own. */
+    running: v.optional(v.pipe(v.array(name), v.maxLength(10_000))),
   });
 
   const VariableBody = v.object({

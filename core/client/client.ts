@@ -660,9 +660,16 @@ export class WeirClient {
       work_queues: string[];
       /** The agent's last word: it has stopped (shown OFFLINE at once). Older servers ignore it. */
       stopping?: boolean;
+      /** The runs it is running; `ended` in the answer names those no longer its own. */
+      running?: string[];
     },
     signal?: AbortSignal,
-  ): Promise<{ agent: Agent; cancelling: string[]; heartbeat_ms?: number }> {
+  ): Promise<{
+    agent: Agent;
+    cancelling: string[];
+    heartbeat_ms?: number;
+    ended?: { id: string; state: string; message: string | null }[];
+  }> {
     return this.request("POST", "/agents/heartbeat", body, { repeatable: true, saysAccepts: true, signal });
   }
 

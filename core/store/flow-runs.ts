@@ -601,6 +601,35 @@ export async function listCancellingRuns(c: Conn, agentId: string, workPoolName:
 }
 
 /**
+ * Of the runs an agent says it is running, those that are no longer its own: ended meanwhile
+ * (crashed by a sweep while it could not be heard, say) or held by another agent since. Its
+ * process for them must stop: the run may be running elsewhere already.
+ */
+export async function runsNotHeldBy(
+  c: Conn,
+  agentId: string,
+  ids: string[],
+): Promise<{ id: string; state: string; message: string | null }[]> {
+  const out: { id: string; state: string; message: string | null }[] = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    const rows = await plainRows<Record<string, unknown>>(
+      c,
+      `SELECT id, agent_id, state_type, state_name, state_message FROM flow_runs WHERE id IN (${chunk.map(() => "?").join(", ")})`,
+      chunk,
+    );
+    for (const r of rows)
+      if (r.agent_id !== agentId || isTerminal(String(r.state_type) as StateType))
+        out.push({
+          id: String(r.id),
+          state: String(r.state_name),
+          message: r.state_message == null ? null : String(r.state_message),
+        });
+  }
+  return out;
+}
+
+/**
  * Runs whose agent stopped heartbeating before `cutoff`: not-yet-started ones go back to
  * SCHEDULED for another agent, started ones end CRASHED (their process cannot be watched any more).
  * Returns how many of each. Each change goes through setFlowRunState, so history stays complete.

@@ -41,6 +41,7 @@ export {
   nextScheduledStart,
   releaseClaims,
   retryFlowRun,
+  runsNotHeldBy,
   saveFlowRunResult,
   setFlowRunState,
   setInfrastructurePid,

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Env, type Service } from "./harness.ts";
+import { alive, Env, type Service } from "./harness.ts";
 
 setDefaultTimeout(90_000);
 
@@ -15,6 +15,10 @@ export const quits = flow({ name: "quits" }, async () => {
 export const fine = flow({ name: "fine" }, async () => "ok");
 export const spins = flow({ name: "spins", timeoutSeconds: 1 }, async () => {
   for (;;) {} // never yields: no timer in this thread can fire
+});
+export const lingers = flow({ name: "lingers" }, async (_p, { log }) => {
+  log.info(\`pid=\${process.pid}\`);
+  await new Promise((r) => setTimeout(r, 120_000));
 });
 export const gated = flow({ name: "gated" }, async (_p, { log }) => {
   const { existsSync } = await import("node:fs");
@@ -34,6 +38,7 @@ beforeAll(async () => {
   - { name: quits, entrypoint: flows/f.ts:quits, work_pool: { name: local } }
   - { name: leased, entrypoint: flows/f.ts:fine, work_pool: { name: leases } }
   - { name: gated, entrypoint: flows/f.ts:gated, work_pool: { name: local } }
+  - { name: lingers, entrypoint: flows/f.ts:lingers, work_pool: { name: stall } }
   - { name: spins, entrypoint: flows/f.ts:spins, work_pool: { name: local } }
   - { name: drains, entrypoint: flows/f.ts:gated, work_pool: { name: drain } }
 `,
@@ -43,6 +48,7 @@ beforeAll(async () => {
   expect((await env.cli(["work-pool", "create", "local"])).code).toBe(0);
   expect((await env.cli(["work-pool", "create", "leases"])).code).toBe(0);
   expect((await env.cli(["work-pool", "create", "drain"])).code).toBe(0);
+  expect((await env.cli(["work-pool", "create", "stall"])).code).toBe(0);
   expect((await env.cli(["deploy", "--all"], { cwd: project })).code).toBe(0);
 });
 afterAll(() => env.dispose());
@@ -145,6 +151,37 @@ describe("runs whose runner went away", () => {
     expect(shown).toMatch(/drainer \(\+1 earlier\)\s+ONLINE/);
     expect(shown.match(/^drainer/gm)?.length).toBe(1);
     await again.stop("SIGINT");
+  });
+
+  test("a run crashed while its agent could not be heard is stopped once the agent is heard again", async () => {
+    const agent = env.spawn(["agent", "--pool", "stall", "--prewarm", "0"]);
+    await agent.waitFor(/Agent .* started/);
+    const { id } = (await env.json(["deployment", "inspect", "lingers/lingers"])) as { id: string };
+    const run = await post(`/deployments/${id}/runs`, {});
+    let pid = 0;
+    for (let i = 0; i < 300 && !pid; i++) {
+      const logs = (await fetch(`${env.apiUrl}/flow-runs/${run.id}/logs`).then((r) => r.json())) as {
+        message: string;
+      }[];
+      pid = Number(logs.find((l) => l.message.startsWith("pid="))?.message.slice(4) ?? 0);
+      if (!pid) await Bun.sleep(100);
+    }
+    expect(alive(pid)).toBe(true);
+    // The agent stalls (a stopped process, a cut network): its run is crashed, its flow goes on.
+    process.kill(agent.proc.pid, "SIGSTOP");
+    try {
+      const crashed = await env.waitForRun(run.id, (x) => x.state.type === "CRASHED", 60_000);
+      expect(crashed.state.message).toContain("stopped sending heartbeats");
+      expect(alive(pid)).toBe(true);
+    } finally {
+      process.kill(agent.proc.pid, "SIGCONT");
+    }
+    // Heard again, it learns the run is not its own any more and stops the process.
+    await agent.waitFor(/is Crashed on the server .*while this agent still ran it: stopping it/, 30_000);
+    for (let i = 0; i < 200 && alive(pid); i++) await Bun.sleep(100);
+    expect(alive(pid)).toBe(false);
+    expect((await env.json(["flow-run", "inspect", run.id])).state.type).toBe("CRASHED");
+    await agent.stop();
   });
 
   test("only a finished run can be retried", async () => {

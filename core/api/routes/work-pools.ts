@@ -284,6 +284,8 @@ export function workPoolRoutes(r: Router, ctx: ReadyContext): void {
         agent,
         cancelling: await store.listCancellingRuns(body.id, body.work_pool_name),
         heartbeat_ms: heartbeatMs,
+        // Runs it still runs that are not its own any more (ended while it could not be heard).
+        ...(body.running?.length ? { ended: await store.runsNotHeldBy(body.id, body.running) } : {}),
       });
     },
     HeartbeatBody,
