@@ -202,7 +202,10 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
         limit: v.pipe(
           v.number(),
           v.integer(),
-          v.minValue(1, "must be 1 or more (0 would hold every run forever: pause the deployment instead)"),
+          v.minValue(
+            1,
+            "must be 1 or more (0 would hold every run forever: to hold them, pause its work queue or pool)",
+          ),
         ),
         collision_strategy: v.picklist(["ENQUEUE", "CANCEL_NEW"]),
       }),

@@ -246,7 +246,7 @@ export function parseProject(
       found.errors.push(
         formatAt(
           at(where),
-          `${field}: must be a whole number from 1 up (got ${JSON.stringify(x)}); 0 would hold every run forever: pause the deployment instead`,
+          `${field}: must be a whole number from 1 up (got ${JSON.stringify(x)}); 0 would hold every run forever: to hold them, pause its work queue or pool`,
           source,
         ),
       );
