@@ -56,6 +56,8 @@ export class Wakeups {
       const done = () => {
         clearTimeout(timer);
         set.delete(done);
+        // The last waiter of a key takes its entry with it (a run's key is waited on once).
+        if (set.size === 0 && this.#waiters.get(key) === set) this.#waiters.delete(key);
         signal?.removeEventListener("abort", done);
         resolve();
       };

@@ -152,6 +152,9 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       const cancelled: StateProposal = { type: "CANCELLED", message: "Cancelled while running" };
       if (final.type !== "CANCELLED") await propose(cancelled, undefined, taskRuns).catch(() => {});
       return { final: cancelled };
+    } finally {
+      // Lines logged while the end was recorded (a task-run report that failed, say) go too.
+      await shipper?.close();
     }
     return { final, result };
   };
@@ -205,6 +208,7 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
         deadline: Date.now() + timeoutMs + WATCHDOG_GRACE_MS,
         urls: tracking.client.baseUrl.split(","),
         flowRunId: tracking.flowRunId,
+        agentId: tracking.client.agentId,
         message: `Flow run exceeded its timeout of ${flow.options.timeoutSeconds} s without yielding (a CPU-bound body?): its process was killed ${WATCHDOG_GRACE_MS / 1000} s later`,
       });
     const ctx: RunContext = {
@@ -261,16 +265,23 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
         log.warning(
           `Attempt ${attempt + 1} of ${retries + 1} failed: ${message}; retrying in ${retryDelayMs / 1000} s`,
         );
-        await propose(
-          {
-            type: "SCHEDULED",
-            name: "AwaitingRetry",
-            message,
-            scheduledTime: new Date(Date.now() + retryDelayMs).toISOString(),
-          },
-          undefined,
-          await unreported(),
-        );
+        try {
+          await propose(
+            {
+              type: "SCHEDULED",
+              name: "AwaitingRetry",
+              message,
+              scheduledTime: new Date(Date.now() + retryDelayMs).toISOString(),
+            },
+            undefined,
+            await unreported(),
+          );
+        } catch (err) {
+          // Refused (cancelled meanwhile, say): the lines so far, this attempt's failure among
+          // them, still reach the run before the process ends.
+          await shipper?.close();
+          throw err;
+        }
         // Cancelled (or stopped) while waiting: it ends so now, not after the delay.
         if (!(await pause(retryDelayMs, opts.signal))) {
           const reason = opts.signal.reason;

@@ -20,11 +20,15 @@ self.onmessage = (e) => {
       signal: AbortSignal.timeout(5000) });
     const line = { flow_run_id: m.flowRunId, task_run_id: null, name: "weir.engine", level: 40,
       message: m.message, timestamp: new Date().toISOString() };
+    // Under a claim, named as the engine's own reports are: a process whose claim expired (the
+    // run was crashed and retried since) ends nothing of the run's next attempt.
+    const held = m.agentId ? "?agent_id=" + encodeURIComponent(m.agentId) : "";
     for (const url of m.urls) {
       try {
-        await fetch(url + "/logs", body([line]));
+        await fetch(url + "/logs" + held, body([line]));
         const r = await fetch(url + "/flow-runs/" + m.flowRunId + "/set_state",
-          body({ type: "FAILED", name: "TimedOut", message: m.message }));
+          body({ type: "FAILED", name: "TimedOut", message: m.message,
+            ...(m.agentId ? { agent_id: m.agentId } : {}) }));
         if (r.ok || r.status === 409) break;
       } catch {}
     }
@@ -37,7 +41,7 @@ export class Watchdog {
   #worker: Worker | null = null;
 
   /** Kills this process at `deadline` (epoch ms) unless disarmed, after recording the run TimedOut. */
-  arm(o: { deadline: number; urls: string[]; flowRunId: string; message: string }): void {
+  arm(o: { deadline: number; urls: string[]; flowRunId: string; message: string; agentId?: string }): void {
     this.#worker ??= new Worker(URL.createObjectURL(new Blob([WORKER], { type: "application/javascript" })));
     this.#worker.unref?.();
     this.#worker.postMessage({ kind: "arm", apiKey: process.env.WEIR_API_KEY, ...o });

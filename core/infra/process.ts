@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import * as v from "valibot";
-import { type Deployment, type FlowRun, requireInside, splitCommand } from "../model/index.ts";
+import { type Deployment, describeError, type FlowRun, requireInside, splitCommand } from "../model/index.ts";
 import {
   defineInfrastructure,
   type InfraExit,
@@ -215,7 +215,7 @@ export const processInfrastructure = defineInfrastructure({
       runtimeStartVariables(config.env).length === 0
         ? ctx.warmed.take()
         : null;
-    let child: Subprocess;
+    let child: Subprocess | null = null;
     try {
       if (warm) {
         const handoff: Handoff = {
@@ -225,10 +225,20 @@ export const processInfrastructure = defineInfrastructure({
           execution: ctx.deployment ? { flow_run: run, deployment: ctx.deployment } : undefined,
           accepts: ctx.accepts,
         };
-        warm.stdin.write(`${JSON.stringify(handoff)}\n`);
-        warm.stdin.end();
-        child = warm;
-      } else {
+        try {
+          warm.stdin.write(`${JSON.stringify(handoff)}\n`);
+          warm.stdin.end();
+          child = warm;
+        } catch (err) {
+          // It died since it was started (not yet reaped, so it looked alive): the run starts
+          // cold instead of crashing for it.
+          ctx.log?.(
+            `A prewarmed executor was gone (${describeError(err)}); starting flow run ${run.id} cold`,
+          );
+          warm.kill();
+        }
+      }
+      if (!child) {
         const argv = config.command ? splitCommand(config.command) : [...ctx.command, "execute", run.id];
         child = Bun.spawn(argv, {
           env: {
