@@ -344,7 +344,7 @@ const flush=()=>{frame=0;const follow=atEnd(),s=document.createElement("span");s
 while(total>keep&&pre.children.length>1){total-=sizes.shift();pre.firstElementChild.remove();dropped=true}
 if(dropped){const lo=document.getElementById("left-out");lo.hidden=false;if(!lo.dataset.said){lo.dataset.said="1";lo.prepend("Older lines are no longer shown here. ")}}
 document.getElementById("no-lines")?.remove();if(follow)window.scrollTo(0,document.scrollingElement.scrollHeight)};
-es.addEventListener("log",e=>{const b=JSON.parse(e.data);queued.push(b.html);n+=b.count;frame||=requestAnimationFrame(flush)});
+es.addEventListener("log",e=>{const b=JSON.parse(e.data);queued.push(b.html);n+=b.count;if(n>=keep/2){if(frame)cancelAnimationFrame(frame);flush()}else frame||=requestAnimationFrame(flush)});
 let refreshing=0;const refresh=async()=>{if(refreshing)return;refreshing=1;try{const u=new URL(location.href);u.searchParams.set("parts","1");const r=await fetch(u,{headers:{accept:"text/html"}});if(r.ok){const d=new DOMParser().parseFromString(await r.text(),"text/html");for(const k of ["details","tasks","subflows"]){const a=document.getElementById(k),b=d.getElementById(k);if(a&&b)a.replaceWith(b)}}}catch{}refreshing=0};
 const timer=setInterval(()=>{if(!document.hidden)refresh()},3000);
 es.addEventListener("state",e=>{const s=JSON.parse(e.data),li=document.createElement("li"),t=document.createElement("time");t.dateTime=s.timestamp;t.textContent=s.time;li.append(t," ",badge(s.type,s.name)," "+(s.message||""));tl.append(li)});
