@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { WeirError, weirHome } from "../model/index.ts";
 import type { StepFn } from "./as-step.ts";
@@ -31,7 +31,22 @@ export async function packageStep(name: string, requires: unknown): Promise<Step
   if (!m) return undefined;
   const [, pkg, , exportName] = m as unknown as [string, string, string, string];
   const { dir, offline } = pluginsDir();
-  if (!existsSync(join(dir, "node_modules", pkg, "package.json"))) {
+  const installed = existsSync(join(dir, "node_modules", pkg, "package.json"));
+  // Installed from another `requires` than the step now gives (a version bumped in the file):
+  // installed again, or the old one would run for ever on every machine that had it.
+  const marker = join(dir, "node_modules", ".weir-requires", encodeURIComponent(pkg));
+  const changed =
+    installed &&
+    !offline &&
+    typeof requires === "string" &&
+    requires !== "" &&
+    (existsSync(marker) ? readFileSync(marker, "utf8") : "") !== requires;
+  if (changed) {
+    await install(dir, requires as string);
+    mkdirSync(join(dir, "node_modules", ".weir-requires"), { recursive: true });
+    writeFileSync(marker, requires as string);
+  }
+  if (!installed) {
     if (offline) {
       throw new WeirError(
         "INVALID",
@@ -45,6 +60,8 @@ export async function packageStep(name: string, requires: unknown): Promise<Step
       );
     }
     await install(dir, requires);
+    mkdirSync(join(dir, "node_modules", ".weir-requires"), { recursive: true });
+    writeFileSync(marker, requires);
     if (!existsSync(join(dir, "node_modules", pkg, "package.json"))) {
       throw new WeirError(
         "INVALID",

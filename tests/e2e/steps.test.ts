@@ -2,7 +2,7 @@
 // builds (no npm needed), reused after; air-gapped WEIR_PLUGINS_DIR; a local step module; three
 // deployments sharing anchors; secret blocks in steps, masked.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Env, HELLO_FLOW } from "./harness.ts";
 
@@ -190,6 +190,39 @@ deployments:
     await Bun.sleep(20);
     expect((await env.cli(["deploy", "--all"], { cwd: join(env.root, "steps") })).code).toBe(0);
     expect(statSync(marker).mtimeMs).toBe(before);
+  });
+
+  test("a step whose requires changes (a new version) is installed again, and the new one runs", async () => {
+    const pkg = join(env.root, "pkg2", "package");
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(
+      join(pkg, "package.json"),
+      JSON.stringify({
+        name: "weir-steps-hello",
+        version: "2.0.0",
+        type: "module",
+        exports: { "./steps": "./steps.js" },
+      }),
+    );
+    writeFileSync(
+      join(pkg, "steps.js"),
+      "export async function post(k) { return { said: `v2 ${k.to}` }; }\n",
+    );
+    const v2 = join(env.root, "pkg2", "weir-steps-hello-2.0.0.tgz");
+    expect(Bun.spawnSync(["tar", "czf", v2, "package"], { cwd: join(env.root, "pkg2") }).exitCode).toBe(0);
+    const dir = env.project("steps-v2", {
+      "flows/hello.ts": HELLO_FLOW,
+      "steps/stamp.ts": "export const main = async () => ({ version: 'v' });\n",
+      "weir.yaml": yaml(v2),
+    });
+    const r = await env.cli(["deploy", "-n", "one"], { cwd: dir });
+    expect(r.stdout + r.stderr).toContain("hello/one");
+    expect(r.code).toBe(0);
+    const installed = JSON.parse(
+      readFileSync(join(env.home, "plugins", "node_modules", "weir-steps-hello", "package.json"), "utf8"),
+    );
+    expect(installed.version).toBe("2.0.0");
+    expect((await env.json(["deployment", "inspect", "hello/one"])).description).toBe("v2 builders");
   });
 
   test("air-gapped: with WEIR_PLUGINS_DIR the step comes from there and nothing is fetched", async () => {
