@@ -132,6 +132,14 @@ export async function deployCommand(entrypoint: string | undefined, f: DeployFla
   }
 
   const client = new WeirClient();
+  // A token that may not deploy would fail only after the build and push steps ran (images
+  // pushed, code uploaded): said before any of them.
+  const me = await client.whoami();
+  if (me && me.scope !== "admin" && me.scope !== "deploy")
+    throw new WeirError(
+      "FORBIDDEN",
+      `The API token in WEIR_API_KEY ("${me.name}", scope ${me.scope}) may not deploy: weir deploy needs a deploy or admin token (weir token create NAME --scope deploy); no step was run`,
+    );
   const signal = new AbortController().signal;
   const outcomes = [];
   for (const p of planned)

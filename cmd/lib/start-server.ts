@@ -187,9 +187,17 @@ export async function startServer(o: ServerOptions): Promise<void> {
     });
   } catch (cause) {
     await store.close();
+    const message = (cause as Error).message;
+    // OpenSSL's refusals of the certificate and key are theirs, not the port's.
+    if (tls && /X509|PEM|KEY_VALUES_MISMATCH|NO_START_LINE|BAD_DECRYPT|OPENSSL|SSL/i.test(message))
+      throw new WeirError(
+        "USAGE",
+        `--tls-cert / --tls-key cannot be used: ${message}${/KEY_VALUES_MISMATCH/.test(message) ? " (the key is not the certificate's key)" : /NO_START_LINE/.test(message) ? " (a file is not what its flag says: the certificate goes to --tls-cert, its key to --tls-key)" : ""}`,
+        { cause },
+      );
     throw new WeirError(
       "UNREACHABLE",
-      `Cannot listen on ${o.host}:${o.port}: ${(cause as Error).message} (is another server running? choose another --port)`,
+      `Cannot listen on ${o.host}:${o.port}: ${message} (is another server running? choose another --port)`,
       { cause },
     );
   }
@@ -278,7 +286,7 @@ function readPem(file: string, flag: string): string {
   } catch (err) {
     throw new WeirError(
       "USAGE",
-      `${flag} ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? describeError(err)}): give the path of a PEM file (openssl can make one: see the README, "Remote agents and CI")`,
+      `${flag} ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? describeError(err)}): give the path of a PEM file (openssl can make one: see the README, "Remote agents and CI", TLS)`,
     );
   }
   if (!text.includes("-----BEGIN "))

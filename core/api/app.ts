@@ -6,6 +6,7 @@ import { DateExpander } from "../schedules/index.ts";
 import { createRegistry } from "../steps/index.ts";
 import { FlowRunWriter } from "../store/index.ts";
 import { bodyLimit } from "./body-limit.ts";
+import { callerOf } from "./callers.ts";
 import type { ApiContext, ReadyContext } from "./context.ts";
 import { Router } from "./router.ts";
 import { blockRoutes } from "./routes/blocks.ts";
@@ -231,6 +232,17 @@ export function createApp(input: ApiContext, options: AppOptions = {}): Hono {
   router.route("get", "/api/ready", "Readiness: 200 while the database answers, else 503", async (c) => {
     await ctx.store.listAgents(undefined, { limit: 1 });
     return c.json({ status: "ready", version: ctx.version });
+  });
+  // What the caller's token may do, so a client can say so before it starts work it could not
+  // finish (weir deploy checks it before running build and push steps).
+  router.route("get", "/api/whoami", "The caller's token: its name, scope, pool or run", (c) => {
+    const caller = callerOf(c);
+    return c.json({
+      name: caller.name,
+      scope: caller.scope,
+      work_pool_name: caller.pool,
+      flow_run_id: caller.flowRunId,
+    });
   });
   deploymentRoutes(router.for("deployments"), ctx);
   flowRunRoutes(router.for("flow runs"), ctx);

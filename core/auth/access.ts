@@ -17,6 +17,7 @@ export type Access = "public" | "read" | "deploy" | "start" | "agent" | "report"
 export const ROUTE_ACCESS: Record<string, Access> = {
   "GET /api/health": "public",
   "GET /api/ready": "public",
+  "GET /api/whoami": "read",
   // flows, runs, logs, task runs
   "GET /api/flows": "read",
   "POST /api/flow-runs": "start",

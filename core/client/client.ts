@@ -397,6 +397,15 @@ export class WeirClient {
       if (isTerminal(run.state.type) || Date.now() >= deadline) return run;
     }
   }
+  /** The caller's token (name, scope); null from a server older than this route. */
+  async whoami(): Promise<{ name: string; scope: string; work_pool_name: string | null } | null> {
+    try {
+      return await this.request("GET", "/whoami");
+    } catch (err) {
+      if (err instanceof WeirError && err.code === "NOT_FOUND") return null;
+      throw err;
+    }
+  }
   /** The JSON a flow run's flow returned (NOT_FOUND with the reason when it has none). */
   flowRunResult(id: string): Promise<unknown> {
     return this.request("GET", `/flow-runs/${segment(id)}/result`);

@@ -23,6 +23,7 @@ const WHO: Record<string, string[]> = {
 const EXPECTED: [string, keyof typeof WHO][] = [
   ["GET /api/health", "public"],
   ["GET /api/ready", "public"],
+  ["GET /api/whoami", "read"],
   ["GET /api/flows", "read"],
   ["POST /api/flow-runs", "start"],
   ["GET /api/flow-runs", "read"],

@@ -19,7 +19,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Env, freePort, type Service } from "./harness.ts";
+import { Env, errorLine, freePort, type Service } from "./harness.ts";
 
 setDefaultTimeout(90_000);
 
@@ -97,6 +97,18 @@ describe("a server with auth", () => {
     const w = await env.cli(["variable", "set", "x", "1"], { env: read });
     expect(w.code).toBe(1);
     expect(w.stderr).toContain("a read token may not PUT /api/variables/:name");
+    // A deploy with it stops before any build step runs (it would fail only at the end).
+    const dir = env.project("read-deploy", {
+      "flows/f.ts": 'import { flow } from "weir";\nexport const f = flow({ name: "f" }, async () => {});\n',
+      "weir.yaml":
+        "build:\n  - weir.steps.run_shell_script: { script: touch BUILD_RAN }\ndeployments:\n  - { name: a, entrypoint: flows/f.ts:f }\n",
+    });
+    const d = await env.cli(["deploy", "--all"], { cwd: dir, env: read });
+    expect(d.code).toBe(1);
+    expect(errorLine(d).line).toBe(
+      'weir: The API token in WEIR_API_KEY ("viewer", scope read) may not deploy: weir deploy needs a deploy or admin token (weir token create NAME --scope deploy); no step was run',
+    );
+    expect(existsSync(join(dir, "BUILD_RAN"))).toBe(false);
     const bad = await env.cli(["token", "create", "x", "--scope", "root"], { env: a });
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain("--scope must be one of admin, deploy, agent, read");
