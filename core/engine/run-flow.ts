@@ -128,8 +128,7 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
       // The return value is kept as JSON with the COMPLETED state. One the server will not keep
       // (too large, not JSON) leaves the run COMPLETED, saying why it has no result.
       const json = final.type === "COMPLETED" && tracking ? resultJson(result) : undefined;
-      if (typeof json === "object")
-        final = { ...final, message: `Completed; its result was not kept: ${json.problem}` };
+      if (typeof json === "object") final = { ...final, message: `Its result was not kept: ${json.problem}` };
       try {
         await propose(final, typeof json === "string" ? json : undefined, taskRuns);
       } catch (err) {
@@ -142,7 +141,10 @@ export async function runFlow(opts: RunFlowOptions): Promise<RunFlowResult> {
           )
         )
           throw err;
-        final = { ...final, message: `Completed; its result was not kept: ${err.message}` };
+        final = {
+          ...final,
+          message: `Its result was not kept: ${err.message.replace(/^Invalid request body: (result: )?/, "")}`,
+        };
         await propose(final, undefined, taskRuns);
       }
       if (final.message && final.type === "COMPLETED" && echoOn) console.error(final.message);

@@ -38,6 +38,9 @@ export const isWeirError = (e: unknown): e is WeirError => e instanceof WeirErro
 export function describeError(e: unknown): string {
   if (e instanceof Error) return e.message || e.name;
   if (typeof e === "string") return e;
+  // `throw undefined` (or a function): JSON has no text for it, and an empty reason says nothing.
+  if (e === undefined) return "undefined was thrown";
+  if (typeof e === "function" || typeof e === "symbol") return `a ${typeof e} was thrown`;
   try {
     return JSON.stringify(e);
   } catch {

@@ -29,10 +29,11 @@ export interface RunDeploymentOptions {
 /** A flow run started by runDeployment(): the run as last seen, and a way to read its result. */
 export type DeploymentRun = FlowRun & {
   /**
-   * The JSON its flow returned. Waits for the run to finish first; rejects with the reason when
-   * it did not complete or kept no result.
+   * The JSON its flow returned. Waits for the run to finish first (up to `timeout` seconds when
+   * given); rejects with the reason when it did not complete or kept no result, and at once when
+   * it is Scheduled where no agent will start it.
    */
-  result<T = unknown>(): Promise<T>;
+  result<T = unknown>(opts?: { timeout?: number }): Promise<T>;
 };
 
 /**
@@ -44,10 +45,10 @@ export type DeploymentRun = FlowRun & {
 export function runDeployment(
   name: string,
   options: RunDeploymentOptions = {},
-): Promise<DeploymentRun> & { result<T = unknown>(): Promise<T> } {
+): Promise<DeploymentRun> & { result<T = unknown>(opts?: { timeout?: number }): Promise<T> } {
   const started = start(name, options);
   return Object.assign(started, {
-    result: <T>() => started.then((run) => run.result<T>()),
+    result: <T>(opts?: { timeout?: number }) => started.then((run) => run.result<T>(opts)),
   });
 }
 
@@ -127,10 +128,26 @@ async function start(name: string, o: RunDeploymentOptions): Promise<DeploymentR
 
 function withResult(client: WeirClient, run: FlowRun): DeploymentRun {
   return Object.assign(run, {
-    async result<T>(): Promise<T> {
-      const done = isTerminal(run.state.type)
-        ? run
-        : await client.waitForFlowRun(run.id, Number.POSITIVE_INFINITY, currentContext()?.signal);
+    async result<T>(opts: { timeout?: number } = {}): Promise<T> {
+      let done = isTerminal(run.state.type) ? run : await client.getFlowRun(run.id);
+      if (!isTerminal(done.state.type)) {
+        // A run nothing will start would be waited for for ever: said at once instead.
+        if (done.state.type === "SCHEDULED") {
+          const idle = await noAgentPolling(client, done.work_pool_name, done.work_queue_name);
+          if (idle)
+            throw new WeirError(
+              "FAILED",
+              `result(): flow run ${done.name} (${done.id}) is still Scheduled and will not start: ${idle}`,
+            );
+        }
+        const ms = opts.timeout === undefined ? Number.POSITIVE_INFINITY : Math.max(0, opts.timeout) * 1000;
+        done = await client.waitForFlowRun(run.id, ms, currentContext()?.signal);
+        if (!isTerminal(done.state.type))
+          throw new WeirError(
+            "FAILED",
+            `result(): flow run ${done.name} (${done.id}) is still ${done.state.name} after ${opts.timeout} s`,
+          );
+      }
       return (await client.flowRunResult(done.id)) as T;
     },
   });
