@@ -36,7 +36,12 @@ export async function scheduleFromFlags(f: ScheduleFlags): Promise<Record<string
     assertDeployable(compiled, flag);
     return scheduleSpec(compiled) as Record<string, unknown>;
   } catch (err) {
-    if (err instanceof WeirError && err.code === "INVALID") throw new WeirError("USAGE", err.message);
+    if (err instanceof WeirError && err.code === "INVALID")
+      // A timezone's mistake is --timezone's, whichever schedule flag it came with.
+      throw new WeirError(
+        "USAGE",
+        /unknown timezone/.test(err.message) ? err.message.replace(`${flag}: `, "--timezone: ") : err.message,
+      );
     throw err;
   }
 }

@@ -206,12 +206,16 @@ export function parameterProblems(
   for (const err of result.errors) {
     const path = err.instanceLocation.replace(/^#\/?/, "").split("/").filter(Boolean).join(".");
     if (err.keyword === "required") {
-      if (opts.partial) continue;
+      // Top-level ones may come with each run (a deployment's defaults need not name them); a
+      // field missing inside an object that is given is missing from every run that uses it.
+      if (opts.partial && path === "") continue;
       const m = /"([^"]+)"/.exec(err.error);
-      const name = m?.[1] ?? path;
+      const field = m?.[1] ?? "";
+      const name = path ? `${path}.${field}` : field || path;
+      const sub = path ? schemaAt(schema, [...path.split("."), field], params) : props[field];
       problems.push({
-        parameter: name,
-        message: `missing required ${noun} "${name}" (expected ${expected(props[m?.[1] ?? ""])})`,
+        parameter: path ? path.split(".")[0]! : name,
+        message: `missing required ${noun} "${name}" (expected ${expected(sub)})`,
       });
     } else if (
       err.keyword === "properties" ||

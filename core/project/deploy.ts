@@ -24,7 +24,7 @@ import { runlessNote } from "../schedules/index.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { consoleLogger } from "../sdk/logger.ts";
 import { type ProgressSink, runSteps, type StepsOptions } from "../steps/index.ts";
-import { applyValues, resolveVariables, valuePlaces } from "../templating/index.ts";
+import { applyValues, placeholders, resolveVariables, valuePlaces } from "../templating/index.ts";
 import type { DeploymentSpec, Project } from "./load-project.ts";
 import { selectDeployments } from "./select.ts";
 import { formatAt } from "./source-error.ts";
@@ -185,7 +185,21 @@ function unknownOutputNotes(
   const said = new Set<string>();
   for (const { path, name } of valuePlaces(fields)) {
     const [root, second] = name.split(/[.[]/);
-    if (root! in outputs || said.has(name)) continue;
+    if (said.has(name)) continue;
+    if (root! in outputs) {
+      // The step is there, the field not (stdot for stdout): its value would be left out too.
+      const out = outputs[root!];
+      if (second && out && typeof out === "object" && !Array.isArray(out) && !(second in out)) {
+        said.add(name);
+        const at = where(path);
+        const fieldsOf = Object.keys(out);
+        const near = didYouMean(second, fieldsOf);
+        notes.push(
+          `${at ? `${at}: ` : ""}{{ ${name} }}: step ${root} has no output "${second}" (it has: ${fieldsOf.join(", ")}); it is left out${near ? ` (did you mean {{ ${root}.${near} }}?)` : ""}`,
+        );
+      }
+      continue;
+    }
     said.add(name);
     const at = where(path);
     const space =
@@ -231,6 +245,31 @@ function storedPath(path: (string | number)[]): (string | number)[] {
   return path;
 }
 
+/** Strings in a value that hold a block placeholder with other text (or a second placeholder). */
+function textWithBlock(
+  x: unknown,
+  path: (string | number)[] = [],
+): { path: (string | number)[]; text: string }[] {
+  if (typeof x === "string") {
+    const all = placeholders(x);
+    const blocks = all.filter((p) => p.kind === "block");
+    return blocks.length > 0 && (all.length > 1 || blocks[0]!.full !== x.trim()) ? [{ path, text: x }] : [];
+  }
+  if (Array.isArray(x)) return x.flatMap((y, i) => textWithBlock(y, [...path, i]));
+  if (x && typeof x === "object")
+    return Object.entries(x).flatMap(([k, y]) => textWithBlock(y, [...path, k]));
+  return [];
+}
+
+/** The names of `{{ $NAME }}` placeholders in a value that `env` does not set. */
+function unsetEnv(x: unknown, env: Record<string, string | undefined>, out = new Set<string>()): Set<string> {
+  if (typeof x === "string") {
+    for (const p of placeholders(x))
+      if (p.kind === "env" && env[p.name.slice(1)] === undefined) out.add(p.name.slice(1));
+  } else if (x && typeof x === "object") for (const y of Object.values(x)) unsetEnv(y, env, out);
+  return out;
+}
+
 /** The job variable defaults of a pool's template. */
 function poolDefaults(pool: WorkPool, registry: Registry): Record<string, unknown> {
   const infra = registry.infrastructure(pool.type);
@@ -267,6 +306,7 @@ async function missingBlockNotes(
   client: WeirClient,
   pull: unknown[],
   jobVariables: unknown,
+  parameters: unknown = {},
 ): Promise<string[]> {
   const refs = new Set<string>();
   const walk = (x: unknown) => {
@@ -278,12 +318,14 @@ async function missingBlockNotes(
   walk(pull);
   const inPull = new Set(refs);
   walk(jobVariables);
+  const inJob = new Set(refs);
+  walk(parameters);
   const notes: string[] = [];
   for (const ref of refs) {
     const [type, name] = ref.split("/") as [string, string];
     if (!(await client.findBlock(type, name).catch(() => undefined)))
       notes.push(
-        `${inPull.has(ref) ? "pull steps use" : "job variables use"} block ${ref}, which does not exist yet: runs will fail until it is created (weir block create ${type} ${name} ...)`,
+        `${inPull.has(ref) ? "pull steps use" : inJob.has(ref) ? "job variables use" : "parameters use"} block ${ref}, which does not exist yet: runs will fail until it is created (weir block create ${type} ${name} ...)`,
       );
   }
   return notes;
@@ -305,6 +347,16 @@ function defaultParameterProblems(
   parameters: Record<string, unknown>,
 ): string[] {
   if (!p.flow || (overlay.enforceParameterSchema ?? p.spec.enforce_parameter_schema) === false) return [];
+  // A Date cannot come in JSON: every run would be refused by the flow's own check.
+  const dates = p.flow.options.params ? datePaths(p.flow.options.params) : [];
+  if (dates.length)
+    return [
+      formatAt(
+        p.spec.pos,
+        `deployment "${p.name}": parameter "${dates[0]}" of flow "${p.flow.options.name}" is a Date (v.date()), and runs get their parameters as JSON, which has no dates: every run would be refused; take v.pipe(v.string(), v.isoTimestamp()) and make the Date in the flow`,
+        project.source,
+      ),
+    ];
   const known = Object.fromEntries(Object.entries(parameters).filter(([, value]) => !hasPlaceholder(value)));
   return parameterProblems(parameterSchema(p.flow), known, { partial: true }).map((problem) => {
     const name = problem.parameter;
@@ -346,6 +398,27 @@ function jobVariableProblemsAt(
       `${where} requires job variable "${m.parameter}" and the deployment gives none: every run must pass it (--job-variable ${m.parameter}=...)`,
   );
   return { errors, notes };
+}
+
+/** The paths of the v.date() values in a valibot schema (through objects, arrays, optional, unions). */
+function datePaths(schema: unknown, path = "", depth = 0): string[] {
+  const s = schema as {
+    type?: string;
+    entries?: Record<string, unknown>;
+    wrapped?: unknown;
+    item?: unknown;
+    options?: unknown[];
+  };
+  if (!s || typeof s !== "object" || depth > 20) return [];
+  if (s.type === "date") return [path || "(the parameters)"];
+  const out: string[] = [];
+  if (s.entries)
+    for (const [k, x] of Object.entries(s.entries))
+      out.push(...datePaths(x, path ? `${path}.${k}` : k, depth + 1));
+  if (s.wrapped) out.push(...datePaths(s.wrapped, path, depth + 1));
+  if (s.item) out.push(...datePaths(s.item, `${path}[]`, depth + 1));
+  for (const o of s.options ?? []) out.push(...datePaths(o, path, depth + 1));
+  return out;
 }
 
 export function parameterSchema(flow: Flow): Record<string, unknown> | null {
@@ -446,6 +519,27 @@ export async function deployOne(
       const early = jobVariableProblemsAt(project, p, overlay, pool, rawJobVariables, run.registry);
       if (early.errors.length) throw new WeirError("INVALID", early.errors.join("\n"));
     }
+    // A block placeholder inside text cannot be resolved anywhere: refused at its place before
+    // any step runs (it failed only after the build and push).
+    const spec = p.spec as unknown as Record<string, unknown>;
+    const [inText] = textWithBlock({
+      version: spec.version,
+      description: spec.description,
+      tags: spec.tags,
+      parameters: spec.parameters,
+      work_pool: {
+        job_variables: (spec.work_pool as { job_variables?: unknown } | undefined)?.job_variables,
+      },
+    });
+    if (inText)
+      throw new WeirError(
+        "INVALID",
+        formatAt(
+          p.spec.fieldPos(inText.path),
+          `deployment "${p.name}": ${JSON.stringify(inText.text)} holds a block placeholder inside other text: a block must be a value of its own (Prefect's rule: "{{ prefect.blocks.TYPE.NAME }}" alone, or a field of it such as .value); put the text in another field`,
+          project.source,
+        ),
+      );
     const ov = project.overrides[p.index]!;
     const build = ov.build ? (p.spec.build ?? []) : (project.build ?? []);
     const push = ov.push ? (p.spec.push ?? []) : (project.push ?? []);
@@ -536,11 +630,13 @@ export async function deployOne(
     }
     // Step outputs and variables are applied now; block placeholders stay for the machine that
     // runs the flow (see below).
+    const noVariable = new Set<string>();
     const keepBlocks = async (x: unknown) =>
-      resolveVariables(
-        applyValues(x, outputs, { removeNotSet: true }),
-        async (name) => (await client.findVariable(name))?.value,
-      );
+      resolveVariables(applyValues(x, outputs, { removeNotSet: true }), async (name) => {
+        const found = await client.findVariable(name);
+        if (!found) noVariable.add(name);
+        return found?.value;
+      });
     // Job variables keep their block placeholders: the agent resolves them when a run starts, so
     // a registry password or a secret env value is never stored with the deployment.
     const storedJobVariables = await keepBlocks(job_variables);
@@ -580,12 +676,22 @@ export async function deployOne(
           project.source,
         ),
       );
+    // Variables and environment variables that are not there become "" (Prefect's rule): said.
+    for (const name of noVariable)
+      notes.push(
+        `{{ weir.variables.${name} }} names no variable: it is stored as "" (create it first: weir variable set ${name} VALUE)`,
+      );
+    for (const name of unsetEnv({ ...fields, job_variables }, run.env))
+      notes.push(`{{ $${name} }}: ${name} is not set in this environment: it is stored as ""`);
     const resolved = (body as { parameters?: Record<string, unknown> }).parameters ?? {};
     const wrong = defaultParameterProblems(project, p, overlay, resolved);
     if (wrong.length) throw new WeirError("INVALID", wrong.join("\n"));
     notes.push(
       ...missingRequiredNotes(p, resolved),
-      ...(await missingBlockNotes(client, storedPull, storedJobVariables)),
+      ...(await missingBlockNotes(client, storedPull, storedJobVariables, [
+        resolved,
+        ...((body as { schedules?: { parameters?: unknown }[] }).schedules ?? []).map((x) => x.parameters),
+      ])),
     );
     const checked = jobVariableProblemsAt(
       project,

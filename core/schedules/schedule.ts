@@ -141,7 +141,9 @@ function checkTimezone(tz: unknown, where: string): string {
       `unknown timezone ${JSON.stringify(tz)}${hint ? ` (did you mean "${hint}"?)` : " (use an IANA name such as Europe/Berlin or America/New_York)"}`,
     );
   }
-  return tz;
+  // Intl takes any case (america/new_york): stored as the zone's own name.
+  const named = new Intl.DateTimeFormat("en-US", { timeZone: tz }).resolvedOptions().timeZone;
+  return named.toLowerCase() === tz.toLowerCase() ? named : tz;
 }
 
 const DURATION =

@@ -1,6 +1,8 @@
 // Deploy refuses, with file:line:column, what every run would refuse later: mis-indented steps,
 // unknown step names, default parameters the flow's schema rejects. Through the compiled binary.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { Env, errorLine, HELLO_FLOW } from "./harness.ts";
 
 setDefaultTimeout(60_000);
@@ -42,6 +44,74 @@ deployments:
       expect(errorLine(r).stack).toBe(false);
     }
     expect(await deployment("misindented")).toBe(404);
+  });
+
+  test("a Date parameter, which JSON cannot carry to a run, is refused with what to take instead", async () => {
+    const dir = env.project("dated", {
+      "flows/dated.ts": `import * as v from "valibot";
+import { flow } from "weir";
+export const dated = flow({ name: "dated", params: v.object({ when: v.optional(v.date()) }) }, async () => {});
+`,
+      "weir.yaml": `deployments:
+  - name: dated
+    entrypoint: flows/dated.ts:dated
+    work_pool: { name: local }
+`,
+    });
+    const r = await env.cli(["deploy", "--all"], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(
+      'weir.yaml:2:5: deployment "dated": parameter "when" of flow "dated" is a Date (v.date()), and runs get their parameters as JSON',
+    );
+    expect(r.stdout).toContain("take v.pipe(v.string(), v.isoTimestamp())");
+    expect((await fetch(`${env.apiUrl}/deployments/name/dated/dated`)).status).toBe(404);
+  });
+
+  test("template mistakes that would store nothing are said: a variable or env var not there, a step field typo, a block missing", async () => {
+    const dir = env.project("template-notes", {
+      "flows/free.ts":
+        'import { flow } from "weir";\nexport const free = flow({ name: "free" }, async () => {});\n',
+      "weir.yaml": `build:
+  - weir.steps.run_shell_script: { id: commit, script: "echo abc" }
+deployments:
+  - name: notes
+    entrypoint: flows/free.ts:free
+    work_pool: { name: local }
+    version: "v-{{ commit.stdot }}"
+    parameters: { who: "{{ prefect.variables.nope }}", home: "{{ $NOPE_ENV_X }}", pw: "{{ prefect.blocks.secret.nope }}" }
+`,
+    });
+    const r = await env.cli(["deploy", "--all"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      'weir.yaml:7:14: {{ commit.stdot }}: step commit has no output "stdot" (it has: stdout, stderr); it is left out (did you mean {{ commit.stdout }}?)',
+    );
+    expect(r.stdout).toContain('{{ weir.variables.nope }} names no variable: it is stored as ""');
+    expect(r.stdout).toContain(
+      '{{ $NOPE_ENV_X }}: NOPE_ENV_X is not set in this environment: it is stored as ""',
+    );
+    expect(r.stdout).toContain("parameters use block secret/nope, which does not exist yet");
+  });
+
+  test("a block placeholder inside text is refused at its field before any step runs", async () => {
+    const dir = env.project("block-in-text", {
+      "flows/free.ts":
+        'import { flow } from "weir";\nexport const free = flow({ name: "free" }, async () => {});\n',
+      "weir.yaml": `build:
+  - weir.steps.run_shell_script: { script: "touch BUILD_RAN" }
+deployments:
+  - name: texty
+    entrypoint: flows/free.ts:free
+    work_pool: { name: local }
+    description: "token {{ prefect.blocks.secret.gh-token }}"
+`,
+    });
+    const r = await env.cli(["deploy", "--all"], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(
+      'weir.yaml:7:18: deployment "texty": "token {{ prefect.blocks.secret.gh-token }}" holds a block placeholder inside other text',
+    );
+    expect(existsSync(join(dir, "BUILD_RAN"))).toBe(false);
   });
 
   test("a misspelt step name gets a did-you-mean", async () => {

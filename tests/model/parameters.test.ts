@@ -66,6 +66,22 @@ describe("validateParameters()", () => {
     );
   });
 
+  test("a field missing inside a given object is named by its path and type, a deployment's defaults too", () => {
+    const nested = {
+      type: "object",
+      properties: {
+        nested: {
+          type: "object",
+          properties: { a: { type: "number" }, b: { type: "string" } },
+          required: ["a"],
+        },
+      },
+    };
+    expect(parameterProblems(nested, { nested: { b: "y" } }, { partial: true })).toEqual([
+      { parameter: "nested", message: 'missing required parameter "nested.a" (expected number)' },
+    ]);
+  });
+
   test("names the allowed values of an enum", () => {
     expect(messageOf(() => validateParameters(schema, { name: "x", mode: "c" }, "d"))).toContain(
       'must be one of "a", "b"',

@@ -21,6 +21,12 @@ const errorOf = (spec: unknown): string => {
 };
 
 describe("interval schedules", () => {
+  test("a timezone in another case is stored under the zone's own name", () => {
+    expect(
+      (compileSchedule({ cron: "0 9 * * *", timezone: "america/new_york" }) as { timezone: string }).timezone,
+    ).toBe("America/New_York");
+  });
+
   test("take ISO 8601 durations", () => {
     expect(parseIntervalSeconds("PT10M")).toBe(600);
     expect(parseIntervalSeconds("P1DT12H")).toBe(129_600);
