@@ -158,14 +158,7 @@ describe("runs whose runner went away", () => {
     await agent.waitFor(/Agent .* started/);
     const { id } = (await env.json(["deployment", "inspect", "lingers/lingers"])) as { id: string };
     const run = await post(`/deployments/${id}/runs`, {});
-    let pid = 0;
-    for (let i = 0; i < 300 && !pid; i++) {
-      const logs = (await fetch(`${env.apiUrl}/flow-runs/${run.id}/logs`).then((r) => r.json())) as {
-        message: string;
-      }[];
-      pid = Number(logs.find((l) => l.message.startsWith("pid="))?.message.slice(4) ?? 0);
-      if (!pid) await Bun.sleep(100);
-    }
+    const pid = await env.loggedPid(run.id);
     expect(alive(pid)).toBe(true);
     // The agent stalls (a stopped process, a cut network): its run is crashed, its flow goes on.
     process.kill(agent.proc.pid, "SIGSTOP");

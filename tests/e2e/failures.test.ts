@@ -70,14 +70,7 @@ describe("failing and crashing flows", () => {
   test("a flow process killed with SIGKILL mid-run ends CRASHED", async () => {
     const r = await env.cli(["deployment", "run", "sleepy/sleepy"]);
     const id = runIdOf(r.stdout);
-    let pid = 0;
-    for (let i = 0; i < 200 && !pid; i++) {
-      const logs = await fetch(`${env.apiUrl}/flow-runs/${id}/logs`).then((x) => x.json() as Promise<any>);
-      pid = Number(
-        logs.find((l: { message: string }) => l.message.startsWith("pid="))?.message.slice(4) ?? 0,
-      );
-      if (!pid) await Bun.sleep(50);
-    }
+    const pid = await env.loggedPid(id);
     expect(pid).toBeGreaterThan(0);
     process.kill(pid, "SIGKILL");
     const run = await env.waitForRun(id, (x) => x.state.type !== "RUNNING");
@@ -99,14 +92,7 @@ describe("failing and crashing flows", () => {
     const id = runIdOf(r.stdout);
     const waiting = await env.waitForRun(id, (x) => x.state.name === "AwaitingRetry");
     expect(waiting.state.type).toBe("SCHEDULED");
-    let pid = 0;
-    for (let i = 0; i < 200 && !pid; i++) {
-      const logs = await fetch(`${env.apiUrl}/flow-runs/${id}/logs`).then((x) => x.json() as Promise<any>);
-      pid = Number(
-        logs.find((l: { message: string }) => l.message.startsWith("pid="))?.message.slice(4) ?? 0,
-      );
-      if (!pid) await Bun.sleep(50);
-    }
+    const pid = await env.loggedPid(id);
     expect(alive(pid)).toBe(true);
     const c = await env.cli(["flow-run", "cancel", id]);
     expect(c.code).toBe(0);

@@ -182,6 +182,24 @@ export class Env {
     return dir;
   }
 
+  /** The pid a test flow logged as `pid=N` (0 if it logged none within ~15 s). */
+  async loggedPid(runId: string): Promise<number> {
+    for (let i = 0; i < 300; i++) {
+      const logs = (await fetch(`${this.apiUrl}/flow-runs/${runId}/logs`).then((r) => r.json())) as {
+        message: string;
+      }[];
+      const pid = Number(
+        logs
+          .find((l) => l.message.startsWith("pid="))
+          ?.message.slice(4)
+          .split(" ")[0] ?? 0,
+      );
+      if (pid) return pid;
+      await Bun.sleep(50);
+    }
+    return 0;
+  }
+
   async waitForRun(id: string, done: (run: any) => boolean, timeoutMs = 20_000): Promise<any> {
     const until = Date.now() + timeoutMs;
     for (;;) {

@@ -48,12 +48,7 @@ describe("an agent killed with SIGKILL", () => {
     expect((await env.cli(["deploy", "--all"], { cwd: project })).code).toBe(0);
     const created = await env.json(["deployment", "run", "busy/busy"]);
     await env.waitForRun(created.id, (r) => r.state.type === "RUNNING");
-    let pid = 0;
-    for (let i = 0; i < 200 && !pid; i++) {
-      const logs = (await fetch(`${env.apiUrl}/flow-runs/${created.id}/logs`).then((r) => r.json())) as any[];
-      pid = Number(logs.find((l) => l.message.startsWith("pid="))?.message.slice(4) ?? 0);
-      if (!pid) await Bun.sleep(50);
-    }
+    const pid = await env.loggedPid(created.id);
     expect(pid).toBeGreaterThan(0);
     expect(alive(pid)).toBe(true);
 
