@@ -45,7 +45,7 @@ export function register(program: Command): void {
       // A path (not a URL) names an embedded database: it must be there (a typo would export a new,
       // empty one), and the file written must not be it.
       const file = /^[a-z][a-z0-9+.-]*:/i.test(url) ? null : resolve(url);
-      requireExistingDatabase(url);
+      await requireExistingDatabase(url);
       if (file && [file, `${file}-wal`, `${file}-shm`].includes(out))
         throw new WeirError(
           "USAGE",

@@ -150,7 +150,7 @@ async function uploadToStorage(
     if ("copyTo" in upload) {
       const { cpSync, mkdirSync } = await import("node:fs");
       const { dirname, join } = await import("node:path");
-      const files = projectFiles(base, ignoreFileFor(base, null));
+      const files = projectFiles(base, ignoreFileFor(base, undefined));
       for (const f of files) {
         mkdirSync(dirname(join(upload.copyTo, f.rel)), { recursive: true });
         cpSync(f.abs, join(upload.copyTo, f.rel));

@@ -19,7 +19,7 @@ export function register(program: Command): void {
       const settings = config.scheduler;
       // It schedules a server's database: one a typo would make anew has no deployments.
       const url = opts.db ?? defaultDatabase();
-      requireExistingDatabase(url);
+      await requireExistingDatabase(url);
       const store = await openStore({
         url,
         authToken: process.env.WEIR_DATABASE_AUTH_TOKEN,

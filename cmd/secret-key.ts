@@ -29,7 +29,7 @@ export function register(program: Command): void {
         ? { ...keyFromEnv(process.env.WEIR_NEW_SECRET_KEY!), id: `env-${Date.now().toString(36)}` }
         : newKey();
       const url = opts.db ?? defaultDatabase();
-      requireExistingDatabase(url);
+      await requireExistingDatabase(url);
       const store = await openStore({ url, poolSize: 2 });
       const types = registry();
       let sealed = 0;

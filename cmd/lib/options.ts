@@ -47,12 +47,17 @@ export const client = (): WeirClient => new WeirClient();
  * A --db naming an embedded database file must name one that exists, for commands that work on
  * a database a server made (a typo would otherwise make a new, empty one and work on that).
  */
-export function requireExistingDatabase(url: string, flag = "--db"): void {
-  const path = url.startsWith("file:") ? url.slice(5) : /^[a-z][a-z0-9+.-]*:/i.test(url) ? null : url;
-  if (path !== null && !existsSync(resolve(path)))
+export async function requireExistingDatabase(url: string): Promise<void> {
+  // Read as openStore reads it (a file: URL's query and %-escapes), so no address it opens is
+  // refused. Loaded here, not at the top: every command imports this file, few open a database.
+  const { databaseUrl, filePath } = await import("../../core/store/index.ts");
+  const full = databaseUrl(url);
+  if (!full.startsWith("file:")) return;
+  const path = filePath(full);
+  if (!existsSync(resolve(path)))
     throw new WeirError(
       "USAGE",
-      `${flag} ${url}: there is no database at ${resolve(path)} (check the path, or WEIR_HOME)`,
+      `there is no database at ${resolve(path)} (check --db, WEIR_DATABASE_URL or WEIR_HOME)`,
     );
 }
 

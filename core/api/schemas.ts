@@ -20,6 +20,14 @@ function hasNul(x: unknown, depth = 0): boolean {
   return false;
 }
 
+/** A JSON value with every NUL in its strings written as the six characters \u0000 (see escapeNul). */
+function escapeNulDeep(x: unknown, depth = 0): unknown {
+  if (typeof x === "string") return escapeNul(x);
+  if (!x || typeof x !== "object" || depth > 200) return x;
+  if (Array.isArray(x)) return x.map((y) => escapeNulDeep(y, depth + 1));
+  return Object.fromEntries(Object.entries(x).map(([k, y]) => [escapeNul(k), escapeNulDeep(y, depth + 1)]));
+}
+
 /**
  * PostgreSQL stores no NUL character in JSON, SQLite does: refused in JSON values on both, so no
  * write fails on one database only and a database moves between them.
@@ -93,7 +101,18 @@ export function bodySchemas(limits: Limits = DEFAULT_LIMITS) {
     type: v.picklist(STATE_TYPES),
     name: v.optional(name),
     message: v.optional(message),
-    data: v.optional(json("maxParametersBytes")),
+    // What an engine reports about a failure (an error's message and stack): a NUL in it is
+    // escaped as in messages, never a reason to refuse the run's final state.
+    data: v.optional(
+      v.pipe(
+        v.record(v.string(), v.unknown()),
+        v.transform((x) => escapeNulDeep(x) as Record<string, unknown>),
+        v.check(
+          (value) => jsonBytes(value) <= L.maxParametersBytes,
+          `is larger than ${L.maxParametersBytes} bytes as JSON (${setting("maxParametersBytes")})`,
+        ),
+      ),
+    ),
     scheduled_time: v.optional(timestamp),
     /** The agent whose claim the reporter runs under: refused once the run is another's. */
     agent_id: v.optional(name),

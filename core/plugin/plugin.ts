@@ -69,6 +69,11 @@ export interface StepDefinition<S extends v.GenericSchema = v.GenericSchema> {
    * its arguments as written (placeholders unresolved) and the folder it would run in.
    */
   describe?(args: Record<string, unknown>, cwd: string): string;
+  /**
+   * Arguments a file must give, though a stored step without them still runs (one written by an
+   * earlier version, where they were optional): required at deploy only.
+   */
+  requiredAtDeploy?: string[];
 }
 
 export interface Plugin {

@@ -226,6 +226,10 @@ export class Registry {
     }
     for (const [key, schema] of Object.entries(entries)) {
       const value = given[key];
+      if (deployTime && value === undefined && step.requiredAtDeploy?.includes(key)) {
+        problems.push({ arg: key, message: `argument "${key}" is required` });
+        continue;
+      }
       if (deployTime && hasPlaceholder(value)) continue;
       const r = v.safeParse(schema, value);
       if (r.success) continue;

@@ -400,7 +400,7 @@ function jobVariableProblemsAt(
   return { errors, notes };
 }
 
-/** The paths of the v.date() values in a valibot schema (through objects, arrays, optional, unions). */
+/** The paths of the v.date() values a run must give (through objects and arrays; not optional, not in unions). */
 function datePaths(schema: unknown, path = "", depth = 0): string[] {
   const s = schema as {
     type?: string;
@@ -415,9 +415,9 @@ function datePaths(schema: unknown, path = "", depth = 0): string[] {
   if (s.entries)
     for (const [k, x] of Object.entries(s.entries))
       out.push(...datePaths(x, path ? `${path}.${k}` : k, depth + 1));
-  if (s.wrapped) out.push(...datePaths(s.wrapped, path, depth + 1));
+  // Only where a run must give a Date: an optional one may be left out (the flow defaults it),
+  // and a union may take its other options.
   if (s.item) out.push(...datePaths(s.item, `${path}[]`, depth + 1));
-  for (const o of s.options ?? []) out.push(...datePaths(o, path, depth + 1));
   return out;
 }
 
@@ -666,7 +666,21 @@ export async function deployOne(
     };
     // Anything else holding a secret (a secret block in a description or tag, a step output that
     // carries one) would be stored and shown in clear: refused, at its place.
-    const leak = secretPlace(body, secrets);
+    // The fields a file writes (not names, paths or the flow's schema, where a short secret such
+    // as "prod" would match by chance), and secrets long enough not to match ordinary words.
+    const stored = body as Record<string, unknown>;
+    const leak = secretPlace(
+      {
+        version: stored.version,
+        description: stored.description,
+        tags: stored.tags,
+        parameters: body.parameters,
+        schedules: body.schedules,
+        job_variables: body.job_variables,
+        pull_steps: body.pull_steps,
+      },
+      secrets.filter((x) => x.length >= 6),
+    );
     if (leak)
       throw new WeirError(
         "INVALID",

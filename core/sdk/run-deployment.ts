@@ -30,8 +30,8 @@ export interface RunDeploymentOptions {
 export type DeploymentRun = FlowRun & {
   /**
    * The JSON its flow returned. Waits for the run to finish first (up to `timeout` seconds when
-   * given); rejects with the reason when it did not complete or kept no result, and at once when
-   * it is Scheduled where no agent will start it.
+   * given); rejects with the reason when it did not complete or kept no result. A run nothing
+   * starts for now (no agent, a paused queue) is waited for with a warning saying why.
    */
   result<T = unknown>(opts?: { timeout?: number }): Promise<T>;
 };
@@ -131,13 +131,13 @@ function withResult(client: WeirClient, run: FlowRun): DeploymentRun {
     async result<T>(opts: { timeout?: number } = {}): Promise<T> {
       let done = isTerminal(run.state.type) ? run : await client.getFlowRun(run.id);
       if (!isTerminal(done.state.type)) {
-        // A run nothing will start would be waited for for ever: said at once instead.
+        // A run nothing starts for now (a paused queue holding it on purpose, no agent yet) is
+        // waited for, but said, so a wait that lasts is not a silent one.
         if (done.state.type === "SCHEDULED") {
           const idle = await noAgentPolling(client, done.work_pool_name, done.work_queue_name);
           if (idle)
-            throw new WeirError(
-              "FAILED",
-              `result(): flow run ${done.name} (${done.id}) is still Scheduled and will not start: ${idle}`,
+            currentLogger().warning(
+              `result(): waiting for flow run ${done.name} (${done.id}), which nothing starts for now: ${idle}${opts.timeout === undefined ? " (give result({ timeout: seconds }) to wait less)" : ""}`,
             );
         }
         const ms = opts.timeout === undefined ? Number.POSITIVE_INFINITY : Math.max(0, opts.timeout) * 1000;

@@ -34,6 +34,11 @@ export function projectFiles(
   ignoreFile: string | null,
   /** Another rule to leave a path out by (a .dockerignore); a folder it leaves out is not entered. */
   exclude?: (rel: string, isDir: boolean) => boolean,
+  /**
+   * Whether a link to a file goes as that file (uploads, as Prefect's do). A Docker build context
+   * leaves links out: the docker CLI sends a link as a link, never the file outside it points to.
+   */
+  followLinks = true,
 ): LocalFile[] {
   const ig = ignore();
   // Each line stripped, as Prefect reads its .prefectignore (its own examples indent them).
@@ -52,6 +57,7 @@ export function projectFiles(
       // A link to a file goes as the file it points to (as Prefect's upload reads it); a link to
       // a folder is not followed (it could loop), nor is a broken one.
       if (st.isSymbolicLink()) {
+        if (!followLinks) continue;
         const target = statOrNull(abs);
         if (!target?.isFile()) continue;
         st = target;

@@ -618,8 +618,10 @@ export async function runsNotHeldBy(
       `SELECT id, agent_id, state_type, state_name, state_message FROM flow_runs WHERE id IN (${chunk.map(() => "?").join(", ")})`,
       chunk,
     );
+    // Completed or Failed: its own engine said so and its process is finishing, not to be cut
+    // short. Crashed or Cancelled while it still runs: ended without it (a sweep, a cancel).
     for (const r of rows)
-      if (r.agent_id !== agentId || isTerminal(String(r.state_type) as StateType))
+      if (r.agent_id !== agentId || r.state_type === "CRASHED" || r.state_type === "CANCELLED")
         out.push({
           id: String(r.id),
           state: String(r.state_name),

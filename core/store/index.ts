@@ -4,7 +4,7 @@ export type { Dialect } from "./conn.ts";
 export { type DeploymentInput, deploymentNotFound } from "./deployments.ts";
 export type { FlowRunFilter, FlowRunInput } from "./flow-runs.ts";
 export type { LogInput } from "./logs.ts";
-export { databaseUrl, type OpenStoreOptions, openStore, redactUrl } from "./open-store.ts";
+export { databaseUrl, filePath, type OpenStoreOptions, openStore, redactUrl } from "./open-store.ts";
 export { newId, nowIso, type Page } from "./rows.ts";
 export { FlowRunWriter } from "./run-writer.ts";
 export type { ScheduleInput } from "./schedules.ts";

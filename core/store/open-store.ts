@@ -161,7 +161,7 @@ function checkpointThread(path: string, everyMs: number): { close(): void } {
 }
 
 /** The path of a `file:` URL (`file:/a/b`, `file:///a/b`, `file:rel`), without a query string. */
-function filePath(url: string): string {
+export function filePath(url: string): string {
   const rest = url.slice("file:".length).replace(/\?.*$/, "");
   const path = rest.startsWith("//") ? rest.slice(2) : rest;
   try {

@@ -20,9 +20,13 @@ const container = v.pipe(
   v.string("must be the container's name"),
   v.minLength(1, "must not be empty (the container to use)"),
 );
-// Required, as in Prefect: a pull without it would fetch the whole container; "" says that is meant.
-const folder = v.string(
-  'must be a folder (name prefix) in the container, such as my-project ("" for the whole container)',
+// Required in a file, as in Prefect (requiredAtDeploy; a step stored without it by an earlier
+// version still runs): a pull without it would fetch the whole container; "" says that is meant.
+const folder = v.optional(
+  v.string(
+    'must be a folder (name prefix) in the container, such as my-project ("" for the whole container)',
+  ),
+  "",
 );
 const credentials = v.record(
   v.string(),
@@ -48,6 +52,7 @@ export const pushToAzure = defineStep({
     "prefect_azure.projects.steps.push_to_azure_blob_storage",
   ],
   description: "upload the project folder to an Azure Blob Storage container",
+  requiredAtDeploy: ["folder"],
   args: v.strictObject({
     container,
     folder,
@@ -133,6 +138,7 @@ export const pullFromAzure = defineStep({
     "prefect_azure.projects.steps.pull_from_azure_blob_storage",
   ],
   description: "download a folder of an Azure Blob Storage container into the working directory",
+  requiredAtDeploy: ["folder"],
   args: v.strictObject({ container, folder, credentials }),
   async run(args, ctx) {
     const t = blobTarget(args.container, args.credentials);

@@ -38,7 +38,7 @@ export function projectContext(
   }
   const projectIgnore = opts.useProjectIgnore ? ignoreFileFor(root, undefined) : null;
   if (projectIgnore) ignoredBy.push(projectIgnore);
-  const files = projectFiles(root, projectIgnore, exclude);
+  const files = projectFiles(root, projectIgnore, exclude, false);
   // The Dockerfile is always sent, even when an ignore file leaves it out (as the docker CLI does).
   for (const rel of opts.keep) {
     const abs = join(root, rel);

@@ -94,8 +94,12 @@ export function urlCredentials(repository: string): {
   const password = decodeURIComponent(url.password);
   url.username = "";
   url.password = "";
-  // https://TOKEN@host: the token is the user part (GitHub's and GitLab's documented form).
-  return password ? { url: url.href, token: password, username } : { url: url.href, token: username };
+  if (password) return { url: url.href, token: password, username };
+  // https://TOKEN@host (GitHub's and GitLab's documented form) holds a token; https://user@host
+  // (Bitbucket's clone URL) only a user name, for git's credential helper: left as it is.
+  return /^(gh[pousr]_|github_pat_|glpat-)/.test(username) || username.length >= 32
+    ? { url: url.href, token: username }
+    : { url: repository };
 }
 
 /**
@@ -123,8 +127,12 @@ export const gitClone = defineStep({
       branch: v.nullish(v.string("must be a branch name")),
       commit_sha: v.nullish(
         v.pipe(
-          v.string("must be a commit's full or abbreviated hash"),
-          v.regex(/^[0-9a-fA-F]{4,64}$/, "must be a commit's hash (hexadecimal, such as 3f9a7c2)"),
+          v.string("must be a commit's full hash"),
+          // A fetch by hash takes the whole id: an abbreviated one is no ref a server has.
+          v.regex(
+            /^([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$/,
+            "must be a commit's full hash (40 hexadecimal characters; git rev-parse HEAD prints it)",
+          ),
         ),
       ),
       include_submodules: v.optional(v.boolean("must be true or false")),

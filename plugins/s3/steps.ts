@@ -21,10 +21,12 @@ const bucket = v.pipe(
   v.string("must be the bucket's name"),
   v.minLength(1, "must not be empty (the bucket to use)"),
 );
-// Required, as in Prefect: a pull without it would fetch the whole bucket (every other
+// Required in a file, as in Prefect (requiredAtDeploy; a step stored without it by an earlier
+// version still runs): a pull without it would fetch the whole bucket (every other
 // project's code); "" says that is meant.
-const folder = v.string(
-  'must be a folder (key prefix) in the bucket, such as my-project ("" for the whole bucket)',
+const folder = v.optional(
+  v.string('must be a folder (key prefix) in the bucket, such as my-project ("" for the whole bucket)'),
+  "",
 );
 const credentials = v.nullish(
   v.record(
@@ -91,6 +93,7 @@ export const pushToS3 = defineStep({
     "prefect_aws.deployments.steps.push_project_to_s3",
   ],
   description: "upload the project folder to S3 (or any S3-compatible server)",
+  requiredAtDeploy: ["folder"],
   args: v.strictObject({
     bucket,
     folder,
@@ -175,6 +178,7 @@ export const pullFromS3 = defineStep({
     "prefect_aws.deployments.steps.pull_project_from_s3",
   ],
   description: "download a folder of an S3 bucket into the working directory",
+  requiredAtDeploy: ["folder"],
   args: v.strictObject({ bucket, folder, credentials, client_parameters: clientParameters }),
   async run(args, ctx) {
     const t = target(ctx, args);

@@ -338,6 +338,19 @@ describe("flow run states", () => {
     expect((await call("PUT", "/api/variables/escaped", { value: "\\u0000 is fine" })).status).toBe(200);
   });
 
+  test("a failure whose error holds a NUL still ends the run FAILED, the NUL escaped", async () => {
+    const d = await deploy();
+    const run: FlowRun = (await call("POST", `/api/deployments/${d.id}/runs`, {})).json;
+    await call("POST", `/api/flow-runs/${run.id}/set_state`, { type: "RUNNING" });
+    const r = await call("POST", `/api/flow-runs/${run.id}/set_state`, {
+      type: "FAILED",
+      message: "bad byte \u0000",
+      data: { error: { message: "bad byte \u0000", stack: "at x \u0000" } },
+    });
+    expect(r.status).toBe(200);
+    expect(r.json.state.message).toBe("bad byte \\u0000");
+  });
+
   test("names that are URL folders, tags no run can carry and terminal escapes are refused", async () => {
     for (const name of [".", ".."]) {
       const r = await call("POST", "/api/work-pools", { name });

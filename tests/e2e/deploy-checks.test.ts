@@ -50,7 +50,7 @@ deployments:
     const dir = env.project("dated", {
       "flows/dated.ts": `import * as v from "valibot";
 import { flow } from "weir";
-export const dated = flow({ name: "dated", params: v.object({ when: v.optional(v.date()) }) }, async () => {});
+export const dated = flow({ name: "dated", params: v.object({ when: v.date(), since: v.optional(v.date()) }) }, async () => {});
 `,
       "weir.yaml": `deployments:
   - name: dated

@@ -268,6 +268,14 @@ describe("steps are checked when the file is read (deploy and --dry-run alike)",
     );
   });
 
+  test("git_clone: an abbreviated commit_sha (no server fetches one) is refused at deploy", () => {
+    expect(
+      errorOf(
+        "pull:\n  - prefect.deployments.steps.git_clone: { repository: https://x.invalid/r.git, commit_sha: dcb134a }\ndeployments:\n  - name: a\n    entrypoint: f.ts:a\n",
+      ),
+    ).toContain("must be a commit's full hash (40 hexadecimal characters");
+  });
+
   test("pull_from_s3 without a folder is refused, as Prefect requires it (it would fetch the whole bucket)", () => {
     expect(
       errorOf(

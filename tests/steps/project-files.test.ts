@@ -55,3 +55,12 @@ test("a link to a file goes as that file; links to folders and broken links are 
     ["configs/prod.json", 2],
   ]);
 });
+
+test("a Docker build context leaves links out: the file outside one points to never goes into an image", () => {
+  using dir = tempDir();
+  using outside = tempDir();
+  writeFileSync(join(outside.path, "config.json"), '{"auths":{}}');
+  writeFileSync(join(dir.path, "app.ts"), "");
+  symlinkSync(join(outside.path, "config.json"), join(dir.path, "config.json"));
+  expect(projectFiles(dir.path, null, undefined, false).map((f) => f.rel)).toEqual(["app.ts"]);
+});
