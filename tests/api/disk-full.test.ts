@@ -9,6 +9,15 @@ beforeAll(async () => {
 });
 afterAll(() => store.dispose());
 
+/** The answer to GET /api/flows from the store as it is, but with listing flows failing with `err`. */
+async function answerWhenFailing(err: unknown): Promise<Response> {
+  const failing = new Proxy(store, {
+    get: (target, key, receiver) =>
+      key === "listFlows" ? () => Promise.reject(err) : Reflect.get(target, key, receiver),
+  });
+  return createApp({ store: failing, wakeups: new Wakeups(), version: "test" }).request("/api/flows");
+}
+
 test.each([
   ["SQLite", Object.assign(new Error("SQLITE_FULL: database or disk is full"), { code: "SQLITE_FULL" })],
   [
@@ -16,13 +25,8 @@ test.each([
     Object.assign(new Error("could not extend file: No space left on device"), { code: "53100" }),
   ],
 ])("%s's disk-full error is a 503 naming the disk", async (_name, full) => {
-  // The store as it is, but every flow listing fails as a full disk makes writes fail.
-  const failing = new Proxy(store, {
-    get: (target, key, receiver) =>
-      key === "listFlows" ? () => Promise.reject(full) : Reflect.get(target, key, receiver),
-  });
-  const app = createApp({ store: failing, wakeups: new Wakeups(), version: "test" });
-  const res = await app.request("/api/flows");
+  // Every flow listing fails as a full disk makes writes fail.
+  const res = await answerWhenFailing(full);
   expect(res.status).toBe(503);
   expect(res.headers.get("retry-after")).toBe("2");
   expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
@@ -34,12 +38,7 @@ test.each([
   ["a deadlock", Object.assign(new Error("deadlock detected"), { errno: "40P01" })],
   ["a serialization failure", Object.assign(new Error("could not serialize access"), { errno: "40001" })],
 ])("PostgreSQL's %s between two servers is a 503 to send again, not a 500", async (_name, clash) => {
-  const failing = new Proxy(store, {
-    get: (target, key, receiver) =>
-      key === "listFlows" ? () => Promise.reject(clash) : Reflect.get(target, key, receiver),
-  });
-  const app = createApp({ store: failing, wakeups: new Wakeups(), version: "test" });
-  const res = await app.request("/api/flows");
+  const res = await answerWhenFailing(clash);
   expect(res.status).toBe(503);
   expect(res.headers.get("retry-after")).toBe("5");
   expect(((await res.json()) as { error: { message: string } }).error.message).toContain("send it again");
