@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { type Command, Option } from "@commander-js/extra-typings";
 import { WeirError } from "../core/model/index.ts";
-import { collect, nonNegativeInt, positiveInt } from "./lib/options.ts";
+import { collect, collectDirs, nonNegativeInt, positiveInt } from "./lib/options.ts";
 import { stamped } from "./lib/output.ts";
 
 export function register(program: Command): void {
@@ -38,7 +38,7 @@ export function register(program: Command): void {
     .option(
       "--allow-dir <path>",
       "a folder runs may work in (pull steps' directories, working_dir) besides their own temporary one (repeatable; default: the folder the agent starts in)",
-      collect,
+      collectDirs("--allow-dir"),
     )
     .action(async (opts, command) => {
       if (opts.isolation === "none" && opts.prewarm > 0 && command.getOptionValueSource("prewarm") === "cli")

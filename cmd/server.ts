@@ -1,5 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
-import { collect, defaultDatabase, positiveInt } from "./lib/options.ts";
+import { collect, collectDirs, defaultDatabase, positiveInt } from "./lib/options.ts";
 
 export function register(program: Command): void {
   program
@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .option(
       "--allow-dir <path>",
       "with --agent: a folder runs may work in besides their own temporary one (repeatable; default: the folder the server starts in)",
-      collect,
+      collectDirs("--allow-dir"),
     )
     .option("--no-scheduler", "do not run the scheduler service here (run weir scheduler instead)")
     .option(

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { WeirClient } from "../../core/client/index.ts";
 import { parseValue, WeirError, weirHome as weirHomeDir } from "../../core/model/index.ts";
@@ -21,6 +21,15 @@ function wholeNumber(flag: string, min: number, max: number) {
 }
 
 export const positiveInt = (flag: string, max = Number.MAX_SAFE_INTEGER) => wholeNumber(flag, 1, max);
+
+/** Commander reducer for a repeatable folder option: each must be a folder that exists (a typo shows only when runs are refused). */
+export const collectDirs =
+  (flag: string) =>
+  (value: string, previous: string[] = []): string[] => {
+    if (!existsSync(value) || !statSync(value).isDirectory())
+      throw new WeirError("USAGE", `${flag} ${value}: there is no folder ${resolve(value)}`);
+    return [...previous, value];
+  };
 
 /** A whole number from 0 (a limit of 0 holds everything back). */
 export const nonNegativeInt = (flag: string, max = 1_000_000) => wholeNumber(flag, 0, max);

@@ -166,6 +166,11 @@ describe("flags checked before anything is asked of the server (exit 2)", () => 
     expect((await env.cli(["flow-run", "ls", "--state", "failed,crashed"])).code).toBe(0);
     const none = await env.cli(["flow-run", "ls", "--state", "late,AwaitingRetry"]);
     expect([none.code, none.stdout.trim()]).toEqual([0, "No flow runs match these filters"]);
+    const noDir = await env.cli(["agent", "--pool", "local", "--allow-dir", "/nonexistent-dir"]);
+    expect([noDir.code, errorLine(noDir).line]).toEqual([
+      2,
+      "weir: --allow-dir /nonexistent-dir: there is no folder /nonexistent-dir",
+    ]);
     // An empty run (a script's unset variable) names no run: it used to match every run.
     for (const verb of ["cancel", "retry", "inspect"]) {
       const r = await env.cli(["flow-run", verb, ""]);

@@ -2,7 +2,7 @@
 // never reaches flow code: not through an agent started in the server's shell, in a process of
 // its own or inside the agent, nor through the agent inside `weir server --agent`.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { Env } from "./harness.ts";
 
@@ -87,6 +87,7 @@ describe("weir server --agent --allow-dir", () => {
           "deployments:\n  - { name: here, entrypoint: flows/f.ts:peek, work_pool: { name: served } }\n",
       });
       // Only a folder that is not the project's: its run is refused there, naming the option.
+      mkdirSync(join(other.root, "nowhere"), { recursive: true });
       await other.startServer(["--agent", "served", "--allow-dir", join(other.root, "nowhere")]);
       expect((await other.cli(["deploy", "--all"], { cwd: dir })).code).toBe(0);
       const r = await other.cli(["deployment", "run", "peek/here", "--watch"]);
