@@ -197,7 +197,8 @@ function indent(s: string): string {
 
 function syntheticProject(entrypoint: string, name: string) {
   const dir = process.cwd();
-  const commandLine = { file: "(command line)", line: 1, col: 1 };
+  // No file: messages are said without a place (see formatAt).
+  const commandLine = { file: "(command line)", line: 0, col: 0 };
   return {
     file: "(command line)",
     displayFile: "the command line",

@@ -41,7 +41,11 @@ export function parseParamFlags(pairs: readonly string[], json?: string): Record
     const eq = pair.indexOf("=");
     if (eq <= 0)
       throw new WeirError("USAGE", `--param "${pair}" must look like NAME=VALUE (example: --param name=Ada)`);
-    out[pair.slice(0, eq)] = parseValue(pair.slice(eq + 1));
+    const name = pair.slice(0, eq);
+    // On a plain object it would set the prototype, and the value would vanish unseen.
+    if (name === "__proto__")
+      throw new WeirError("USAGE", `--param "${pair}": "__proto__" cannot be a parameter's name`);
+    out[name] = parseValue(pair.slice(eq + 1));
   }
   return out;
 }

@@ -24,7 +24,13 @@ import { runlessNote } from "../schedules/index.ts";
 import type { Flow } from "../sdk/flow.ts";
 import { consoleLogger } from "../sdk/logger.ts";
 import { type ProgressSink, runSteps, type StepsOptions } from "../steps/index.ts";
-import { applyValues, placeholders, resolveVariables, valuePlaces } from "../templating/index.ts";
+import {
+  applyValues,
+  blockInText,
+  placeholders,
+  resolveVariables,
+  valuePlaces,
+} from "../templating/index.ts";
 import type { DeploymentSpec, Project } from "./load-project.ts";
 import { selectDeployments } from "./select.ts";
 import { formatAt } from "./source-error.ts";
@@ -243,22 +249,6 @@ function storedPath(path: (string | number)[]): (string | number)[] {
   if (path[0] === "job_variables") return ["work_pool", ...path];
   if (path[0] === "pull_steps") return ["pull", ...path.slice(1)];
   return path;
-}
-
-/** Strings in a value that hold a block placeholder with other text (or a second placeholder). */
-function textWithBlock(
-  x: unknown,
-  path: (string | number)[] = [],
-): { path: (string | number)[]; text: string }[] {
-  if (typeof x === "string") {
-    const all = placeholders(x);
-    const blocks = all.filter((p) => p.kind === "block");
-    return blocks.length > 0 && (all.length > 1 || blocks[0]!.full !== x.trim()) ? [{ path, text: x }] : [];
-  }
-  if (Array.isArray(x)) return x.flatMap((y, i) => textWithBlock(y, [...path, i]));
-  if (x && typeof x === "object")
-    return Object.entries(x).flatMap(([k, y]) => textWithBlock(y, [...path, k]));
-  return [];
 }
 
 /** The names of `{{ $NAME }}` placeholders in a value that `env` does not set. */
@@ -522,7 +512,7 @@ export async function deployOne(
     // A block placeholder inside text cannot be resolved anywhere: refused at its place before
     // any step runs (it failed only after the build and push).
     const spec = p.spec as unknown as Record<string, unknown>;
-    const [inText] = textWithBlock({
+    const [inText] = blockInText({
       version: spec.version,
       description: spec.description,
       tags: spec.tags,
@@ -686,7 +676,7 @@ export async function deployOne(
         "INVALID",
         formatAt(
           p.spec.fieldPos(storedPath(leak)),
-          `deployment "${p.name}": ${leak.join(".")} would store a secret in clear (a secret block's value, or a step output that holds one): only parameters, job_variables and pull steps keep a block placeholder, resolved when a run starts; move it there or leave it out`,
+          `deployment "${p.name}": ${leak.join(".")} would store a secret in clear (a secret block's value, or a step output that holds one): write the block placeholder itself ({{ weir.blocks.TYPE.NAME }}) in parameters, job_variables or pull steps, where it stays a placeholder until a run starts, or leave the secret out`,
           project.source,
         ),
       );

@@ -7,6 +7,7 @@ import { typoOf, WeirError } from "../model/index.ts";
 import type { Registry } from "../plugin/index.ts";
 import { assertDeployable, compileSchedule, scheduleSpec } from "../schedules/index.ts";
 import { createRegistry } from "../steps/index.ts";
+import { blockInText } from "../templating/index.ts";
 import {
   checkSteps,
   collectionKeys,
@@ -371,6 +372,19 @@ export function parseProject(
       return undefined;
     }
   });
+  // A block placeholder inside other text can never be resolved (Prefect's rule: a block is a
+  // value of its own), wherever it is: refused here, before any step runs and in --dry-run too.
+  for (const { path: where, text } of blockInText(
+    { build: data.build, push: data.push, pull: data.pull, deployments: data.deployments },
+    [],
+  ))
+    problems.push(
+      formatAt(
+        at(where),
+        `${JSON.stringify(text)} holds a block placeholder inside other text: a block must be a value of its own ("{{ prefect.blocks.TYPE.NAME }}" alone, or a field of it such as .value); pass it in a field of its own (a step's env, say) and refer to that`,
+        source,
+      ),
+    );
   // Prefect deploys a name defined twice for one flow twice, the later replacing the earlier.
   const replaced = new Set<number>();
   const names = new Map<string, number>();

@@ -3,12 +3,15 @@ import { WeirError } from "../model/index.ts";
 
 export interface SourcePos {
   file: string;
+  /** 1 and up; 0 for what has no place in a file (flags). */
   line: number;
   col: number;
 }
 
 /** `file:line:col: message`, then the offending line with a caret under the column. */
 export function formatAt(pos: SourcePos, message: string, source?: string): string {
+  // Flags have no file to point into (a deployment given on the command line): the message alone.
+  if (pos.line === 0) return message;
   const head = `${pos.file}:${pos.line}:${pos.col}: ${message}`;
   const text = source?.split("\n")[pos.line - 1];
   if (text === undefined) return head;

@@ -1,4 +1,5 @@
 export {
+  blockInText,
   kindOf,
   type Placeholder,
   placeholders,

@@ -83,3 +83,18 @@ export function valuePlaces(
     for (const [k, y] of Object.entries(x)) valuePlaces(y, [...path, k], out);
   return out;
 }
+
+/** Strings in a value that hold a block placeholder with other text (or a second placeholder). */
+export function blockInText(
+  x: unknown,
+  path: (string | number)[] = [],
+): { path: (string | number)[]; text: string }[] {
+  if (typeof x === "string") {
+    const all = placeholders(x);
+    const blocks = all.filter((p) => p.kind === "block");
+    return blocks.length > 0 && (all.length > 1 || blocks[0]!.full !== x.trim()) ? [{ path, text: x }] : [];
+  }
+  if (Array.isArray(x)) return x.flatMap((y, i) => blockInText(y, [...path, i]));
+  if (x && typeof x === "object") return Object.entries(x).flatMap(([k, y]) => blockInText(y, [...path, k]));
+  return [];
+}

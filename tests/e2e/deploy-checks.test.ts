@@ -104,13 +104,24 @@ deployments:
     entrypoint: flows/free.ts:free
     work_pool: { name: local }
     description: "token {{ prefect.blocks.secret.gh-token }}"
+    pull:
+      - weir.steps.run_shell_script: { script: "echo {{ prefect.blocks.secret.gh-token }}" }
 `,
     });
-    const r = await env.cli(["deploy", "--all"], { cwd: dir });
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain(
-      'weir.yaml:7:18: deployment "texty": "token {{ prefect.blocks.secret.gh-token }}" holds a block placeholder inside other text',
-    );
+    for (const args of [
+      ["deploy", "--all", "--dry-run"],
+      ["deploy", "--all"],
+    ]) {
+      const r = await env.cli(args, { cwd: dir });
+      expect(r.code).toBe(1);
+      expect(r.stdout + r.stderr).toContain(
+        'weir.yaml:7:18: "token {{ prefect.blocks.secret.gh-token }}" holds a block placeholder inside other text',
+      );
+      // In a pull step's script too (it failed on every run).
+      expect(r.stdout + r.stderr).toContain(
+        'weir.yaml:9:48: "echo {{ prefect.blocks.secret.gh-token }}" holds a block placeholder inside other text',
+      );
+    }
     expect(existsSync(join(dir, "BUILD_RAN"))).toBe(false);
   });
 

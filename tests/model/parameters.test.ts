@@ -18,6 +18,12 @@ const messageOf = (fn: () => void): string => {
 };
 
 describe("parseParamFlags()", () => {
+  test("__proto__ is no parameter name (it would set the object's prototype, the value lost unseen)", () => {
+    expect(() => parseParamFlags(['__proto__={"zz":2}'])).toThrow(
+      '"__proto__" cannot be a parameter\'s name',
+    );
+  });
+
   test("reads values as JSON, else as text", () => {
     expect(parseParamFlags(["name=Ada", "times=3", "flag=true", "list=[1,2]", 'obj={"a":1}'])).toEqual({
       name: "Ada",
