@@ -106,6 +106,9 @@ describe.skipIf(!!missing)("the UI in Chromium", () => {
       ],
     });
     context = await browser.newContext();
+    // A page that never shows what a step waits for fails that step within 30 s, naming it,
+    // instead of hanging the test to its own timeout (after which the runner kills the browser).
+    context.setDefaultTimeout(30_000);
     p = await context.newPage();
   });
   afterAll(async () => {
