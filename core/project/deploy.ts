@@ -252,12 +252,9 @@ function storedPath(path: (string | number)[]): (string | number)[] {
 }
 
 /** The names of `{{ $NAME }}` placeholders in a value that `env` does not set. */
-function unsetEnv(x: unknown, env: Record<string, string | undefined>, out = new Set<string>()): Set<string> {
-  if (typeof x === "string") {
-    for (const p of placeholders(x))
-      if (p.kind === "env" && env[p.name.slice(1)] === undefined) out.add(p.name.slice(1));
-  } else if (x && typeof x === "object") for (const y of Object.values(x)) unsetEnv(y, env, out);
-  return out;
+function unsetEnv(x: unknown, env: Record<string, string | undefined>): Set<string> {
+  const names = valuePlaces(x, "env").map((p) => p.name.slice(1));
+  return new Set(names.filter((name) => env[name] === undefined));
 }
 
 /** The job variable defaults of a pool's template. */

@@ -70,18 +70,29 @@ export function valueNames(x: unknown): Set<string> {
   return new Set(valuePlaces(x).map((p) => p.name));
 }
 
-/** Each {{ step-output }} placeholder in a value, with the path of the string that holds it. */
+/** Each placeholder of one kind in a value ({{ step-output }} by default), with the path of its string. */
 export function valuePlaces(
   x: unknown,
+  kind: PlaceholderKind = "value",
   path: (string | number)[] = [],
   out: { path: (string | number)[]; name: string }[] = [],
 ): { path: (string | number)[]; name: string }[] {
   if (typeof x === "string") {
-    for (const p of placeholders(x)) if (p.kind === "value") out.push({ path, name: p.name });
-  } else if (Array.isArray(x)) for (const [i, y] of x.entries()) valuePlaces(y, [...path, i], out);
+    for (const p of placeholders(x)) if (p.kind === kind) out.push({ path, name: p.name });
+  } else if (Array.isArray(x)) for (const [i, y] of x.entries()) valuePlaces(y, kind, [...path, i], out);
   else if (x && typeof x === "object")
-    for (const [k, y] of Object.entries(x)) valuePlaces(y, [...path, k], out);
+    for (const [k, y] of Object.entries(x)) valuePlaces(y, kind, [...path, k], out);
   return out;
+}
+
+/**
+ * Prefect's rule for a string with a block placeholder: the placeholder must be the whole string.
+ * True when it holds one with other text or with another placeholder (which no resolver can fill).
+ */
+export function blockNotAlone(text: string): boolean {
+  const all = placeholders(text);
+  const blocks = all.filter((p) => p.kind === "block");
+  return blocks.length > 0 && (all.length > 1 || blocks[0]!.full !== text.trim());
 }
 
 /** Strings in a value that hold a block placeholder with other text (or a second placeholder). */
@@ -89,11 +100,7 @@ export function blockInText(
   x: unknown,
   path: (string | number)[] = [],
 ): { path: (string | number)[]; text: string }[] {
-  if (typeof x === "string") {
-    const all = placeholders(x);
-    const blocks = all.filter((p) => p.kind === "block");
-    return blocks.length > 0 && (all.length > 1 || blocks[0]!.full !== x.trim()) ? [{ path, text: x }] : [];
-  }
+  if (typeof x === "string") return blockNotAlone(x) ? [{ path, text: x }] : [];
   if (Array.isArray(x)) return x.flatMap((y, i) => blockInText(y, [...path, i]));
   if (x && typeof x === "object") return Object.entries(x).flatMap(([k, y]) => blockInText(y, [...path, k]));
   return [];

@@ -1,5 +1,13 @@
 import { WeirError } from "../model/index.ts";
-import { asText, getPath, NOT_FOUND, parsePath, placeholders, wholePlaceholder } from "./placeholders.ts";
+import {
+  asText,
+  blockNotAlone,
+  getPath,
+  NOT_FOUND,
+  parsePath,
+  placeholders,
+  wholePlaceholder,
+} from "./placeholders.ts";
 
 /** Marks a value whose placeholder could not be resolved (removed from objects and lists). */
 const NOT_SET = Symbol("not set");
@@ -117,7 +125,7 @@ export async function resolveBlocks(template: unknown, blocks: BlockLookup): Pro
   if (typeof template === "string") {
     const found = placeholders(template).filter((p) => p.kind === "block");
     if (found.length === 0) return template;
-    if (found.length > 1 || found[0]!.full !== template.trim() || placeholders(template).length > 1) {
+    if (blockNotAlone(template)) {
       throw new WeirError(
         "INVALID",
         `Invalid template: '${template}'. Only a single block placeholder is allowed in a string and no surrounding text is allowed. Put the block in a field of its own.`,
