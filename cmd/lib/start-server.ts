@@ -192,7 +192,7 @@ export async function startServer(o: ServerOptions): Promise<void> {
     if (tls && /X509|PEM|KEY_VALUES_MISMATCH|NO_START_LINE|BAD_DECRYPT|OPENSSL|SSL/i.test(message))
       throw new WeirError(
         "USAGE",
-        `--tls-cert / --tls-key cannot be used: ${message}${/KEY_VALUES_MISMATCH/.test(message) ? " (the key is not the certificate's key)" : /NO_START_LINE/.test(message) ? " (a file is not what its flag says: the certificate goes to --tls-cert, its key to --tls-key)" : ""}`,
+        `--tls-cert / --tls-key cannot be used: ${message}${/KEY_VALUES_MISMATCH/.test(message) ? " (the key is not the certificate's key: give the key the certificate was made with)" : /NO_START_LINE/.test(message) ? " (a file is not what its flag says: the certificate goes to --tls-cert, its key to --tls-key)" : ""}`,
         { cause },
       );
     throw new WeirError(

@@ -227,7 +227,13 @@ export class Registry {
     for (const [key, schema] of Object.entries(entries)) {
       const value = given[key];
       if (deployTime && value === undefined && step.requiredAtDeploy?.includes(key)) {
-        problems.push({ arg: key, message: `argument "${key}" is required` });
+        // What the argument must be, from its own schema (the optional wrapper's inner message).
+        const inner = schema as { wrapped?: { message?: unknown }; message?: unknown };
+        const what = inner.wrapped?.message ?? inner.message;
+        problems.push({
+          arg: key,
+          message: `argument "${key}" is required${typeof what === "string" ? `: it ${what}` : ""}`,
+        });
         continue;
       }
       if (deployTime && hasPlaceholder(value)) continue;
